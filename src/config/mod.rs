@@ -1,0 +1,1 @@
+//! `catalog.toml`: raw serde types with spans, resolved into a `Config`.

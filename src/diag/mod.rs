@@ -1,0 +1,1 @@
+//! Diagnostics: what went wrong, where (file, line, column), and how to fix it.

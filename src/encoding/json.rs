@@ -1,0 +1,569 @@
+//! A JSON value that keeps what Go keeps, and writers that print what Go prints.
+//!
+//! opm is written in Go, and catbuild's outputs must match its bytes. Two Go
+//! behaviours drive this module:
+//!
+//! * `json.RawMessage` keeps an object's keys in source order, while
+//!   `json.Marshal` of a `map[string]interface{}` sorts them bytewise. So
+//!   [`Value::Object`] keeps insertion order and duplicates, and callers that
+//!   mimic a Go map call [`Value::into_go_map`] first.
+//! * Numbers keep their literal text ([`Number`]), because a raw message
+//!   reprints `1.0` as `1.0` while a float64 prints it as `1`. Producers decide
+//!   the text (see [`format_go_float`]).
+//!
+//! The writers follow `encoding/json`: [`to_compact`] is `json.Marshal`
+//! (optionally with HTML escaping), [`to_indented`] is a `json.Encoder` with
+//! `SetIndent("", indent)` and `SetEscapeHTML(false)`.
+
+use std::fmt::Write as _;
+
+/// A JSON number, stored as the exact text to print.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Number(String);
+
+impl Number {
+    /// Wraps text that the caller knows is a valid JSON number.
+    pub fn from_literal(text: impl Into<String>) -> Number {
+        Number(text.into())
+    }
+
+    pub fn from_i64(value: i64) -> Number {
+        Number(value.to_string())
+    }
+
+    pub fn from_u64(value: u64) -> Number {
+        Number(value.to_string())
+    }
+
+    /// A float64 as Go's `encoding/json` prints it. `None` for NaN and
+    /// infinities, which Go refuses with "json: unsupported value".
+    pub fn from_f64(value: f64) -> Option<Number> {
+        format_go_float(value).map(Number)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The value as Go's float64 would hold it.
+    pub fn as_f64(&self) -> f64 {
+        self.0.parse::<f64>().unwrap_or(f64::NAN)
+    }
+}
+
+/// A JSON document. Objects keep insertion order and may hold duplicate keys
+/// (as raw JSON text can); see the module docs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    pub fn str(text: impl Into<String>) -> Value {
+        Value::String(text.into())
+    }
+
+    /// Looks a key up; the last occurrence wins, as in a Go map decode.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(entries) => entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Follows a path of object keys.
+    pub fn pointer(&self, path: &[&str]) -> Option<&Value> {
+        path.iter().try_fold(self, |value, key| value.get(key))
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&[(String, Value)]> {
+        match self {
+            Value::Object(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// Go's name for the JSON type, as its decode errors print it.
+    pub fn go_type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+
+    /// What a round trip through Go's `map[string]interface{}` does: keys
+    /// deduplicated (last wins) and sorted bytewise at every depth, every
+    /// number turned into a float64. `None` if a number overflows to
+    /// infinity (Go fails the decode then).
+    pub fn into_go_map(self) -> Option<Value> {
+        Some(match self {
+            Value::Number(number) => Value::Number(Number::from_f64(number.as_f64())?),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(Value::into_go_map).collect::<Option<_>>()?)
+            }
+            Value::Object(entries) => {
+                let mut map = std::collections::BTreeMap::new();
+                for (key, value) in entries {
+                    map.insert(key, value.into_go_map()?);
+                }
+                Value::Object(map.into_iter().collect())
+            }
+            other => other,
+        })
+    }
+
+    /// Sorts keys bytewise at every depth and drops duplicates (last wins),
+    /// keeping numbers as they are: what `json.Marshal` of a decoded YAML
+    /// document does.
+    pub fn sort_keys(self) -> Value {
+        match self {
+            Value::Array(items) => Value::Array(items.into_iter().map(Value::sort_keys).collect()),
+            Value::Object(entries) => {
+                let mut map = std::collections::BTreeMap::new();
+                for (key, value) in entries {
+                    map.insert(key, value.sort_keys());
+                }
+                Value::Object(map.into_iter().collect())
+            }
+            other => other,
+        }
+    }
+}
+
+/// Formats a float64 the way Go's `encoding/json` does: shortest text that
+/// round-trips, `f` notation unless the exponent is small or large.
+pub fn format_go_float(value: f64) -> Option<String> {
+    if !value.is_finite() {
+        return None;
+    }
+    let abs = value.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        // Rust prints `1e21` / `1.5e-7`; Go prints `1e+21` / `1.5e-07`, then
+        // its encoder trims a lone leading zero of a negative exponent.
+        let text = format!("{value:e}");
+        let (mantissa, exponent) = text.split_once('e')?;
+        return Some(if let Some(digits) = exponent.strip_prefix('-') {
+            format!("{mantissa}e-{digits}")
+        } else {
+            format!("{mantissa}e+{exponent}")
+        });
+    }
+    Some(format!("{value}"))
+}
+
+/// `json.Marshal`: compact, with `<`, `>`, `&` escaped when `escape_html`.
+pub fn to_compact(value: &Value, escape_html: bool) -> String {
+    let mut out = String::new();
+    write_compact(&mut out, value, escape_html);
+    out
+}
+
+/// A `json.Encoder` with `SetIndent("", indent)` and `SetEscapeHTML(false)`,
+/// including its trailing newline.
+pub fn to_indented(value: &Value, indent: &str) -> String {
+    let mut out = String::new();
+    write_indented(&mut out, value, indent, 0);
+    out.push('\n');
+    out
+}
+
+fn write_compact(out: &mut String, value: &Value, escape_html: bool) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::Number(number) => out.push_str(number.as_str()),
+        Value::String(text) => write_string(out, text, escape_html),
+        Value::Array(items) => {
+            out.push('[');
+            for (idx, item) in items.iter().enumerate() {
+                if idx > 0 {
+                    out.push(',');
+                }
+                write_compact(out, item, escape_html);
+            }
+            out.push(']');
+        }
+        Value::Object(entries) => {
+            out.push('{');
+            for (idx, (key, item)) in entries.iter().enumerate() {
+                if idx > 0 {
+                    out.push(',');
+                }
+                write_string(out, key, escape_html);
+                out.push(':');
+                write_compact(out, item, escape_html);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_indented(out: &mut String, value: &Value, indent: &str, depth: usize) {
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        for _ in 0..depth {
+            out.push_str(indent);
+        }
+    };
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            out.push('[');
+            for (idx, item) in items.iter().enumerate() {
+                if idx > 0 {
+                    out.push(',');
+                }
+                newline(out, depth + 1);
+                write_indented(out, item, indent, depth + 1);
+            }
+            newline(out, depth);
+            out.push(']');
+        }
+        Value::Object(entries) if !entries.is_empty() => {
+            out.push('{');
+            for (idx, (key, item)) in entries.iter().enumerate() {
+                if idx > 0 {
+                    out.push(',');
+                }
+                newline(out, depth + 1);
+                write_string(out, key, false);
+                out.push_str(": ");
+                write_indented(out, item, indent, depth + 1);
+            }
+            newline(out, depth);
+            out.push('}');
+        }
+        other => write_compact(out, other, false),
+    }
+}
+
+/// Go's `encodeState.string`: `\b \f \n \r \t` short forms (Go 1.22+), other
+/// control characters as `\u00xx`, U+2028/U+2029 always escaped.
+fn write_string(out: &mut String, text: &str, escape_html: bool) {
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' if escape_html => {
+                let _ = write!(out, "\\u{:04x}", ch as u32);
+            }
+            '\u{2028}' | '\u{2029}' => {
+                let _ = write!(out, "\\u{:04x}", ch as u32);
+            }
+            ch if (ch as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", ch as u32);
+            }
+            ch => out.push(ch),
+        }
+    }
+    out.push('"');
+}
+
+/// A JSON syntax error with the byte offset where it was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at offset {offset}")]
+pub struct ParseError {
+    pub message: String,
+    pub offset: usize,
+}
+
+/// Parses one JSON value; trailing non-whitespace is an error.
+pub fn parse(text: &str) -> Result<Value, ParseError> {
+    let mut parser = Parser { bytes: text.as_bytes(), text, pos: 0 };
+    let value = parser.value(0)?;
+    parser.skip_whitespace();
+    if parser.pos != parser.bytes.len() {
+        return Err(parser.error("invalid character after top-level value"));
+    }
+    Ok(value)
+}
+
+/// Parses a stream of concatenated JSON values (what Go's `json.Decoder`
+/// reads in a loop), returning each value with its starting byte offset.
+pub fn parse_stream(text: &str) -> Result<Vec<(usize, Value)>, ParseError> {
+    let mut parser = Parser { bytes: text.as_bytes(), text, pos: 0 };
+    let mut values = Vec::new();
+    loop {
+        parser.skip_whitespace();
+        if parser.pos == parser.bytes.len() {
+            return Ok(values);
+        }
+        let start = parser.pos;
+        values.push((start, parser.value(0)?));
+    }
+}
+
+/// Go's decoder gives up past this nesting depth; so do we, instead of
+/// overflowing the stack.
+const MAX_DEPTH: usize = 10_000;
+
+struct Parser<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn error(&self, message: &str) -> ParseError {
+        ParseError { message: message.to_string(), offset: self.pos }
+    }
+
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("exceeded max depth"));
+        }
+        self.skip_whitespace();
+        match self.bytes.get(self.pos) {
+            None => Err(self.error("unexpected end of JSON input")),
+            Some(b'{') => {
+                self.pos += 1;
+                let mut entries = Vec::new();
+                self.skip_whitespace();
+                if self.bytes.get(self.pos) == Some(&b'}') {
+                    self.pos += 1;
+                    return Ok(Value::Object(entries));
+                }
+                loop {
+                    self.skip_whitespace();
+                    if self.bytes.get(self.pos) != Some(&b'"') {
+                        return Err(self.error("invalid character looking for beginning of object key string"));
+                    }
+                    let key = self.string()?;
+                    self.skip_whitespace();
+                    if self.bytes.get(self.pos) != Some(&b':') {
+                        return Err(self.error("invalid character after object key"));
+                    }
+                    self.pos += 1;
+                    let item = self.value(depth + 1)?;
+                    entries.push((key, item));
+                    self.skip_whitespace();
+                    match self.bytes.get(self.pos) {
+                        Some(b',') => self.pos += 1,
+                        Some(b'}') => {
+                            self.pos += 1;
+                            return Ok(Value::Object(entries));
+                        }
+                        _ => return Err(self.error("invalid character after object key:value pair")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                self.skip_whitespace();
+                if self.bytes.get(self.pos) == Some(&b']') {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                loop {
+                    items.push(self.value(depth + 1)?);
+                    self.skip_whitespace();
+                    match self.bytes.get(self.pos) {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(Value::Array(items));
+                        }
+                        _ => return Err(self.error("invalid character after array element")),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("invalid character looking for beginning of value")),
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Value) -> Result<Value, ParseError> {
+        if self.bytes[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("invalid literal"))
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, ParseError> {
+        let start = self.pos;
+        let digits = |parser: &mut Self| {
+            let from = parser.pos;
+            while let Some(b'0'..=b'9') = parser.bytes.get(parser.pos) {
+                parser.pos += 1;
+            }
+            parser.pos > from
+        };
+        if self.bytes.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        if self.bytes.get(self.pos) == Some(&b'0') {
+            self.pos += 1;
+        } else if !digits(self) {
+            return Err(self.error("invalid character in numeric literal"));
+        }
+        if self.bytes.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if !digits(self) {
+                return Err(self.error("invalid character after decimal point in numeric literal"));
+            }
+        }
+        if let Some(b'e' | b'E') = self.bytes.get(self.pos) {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.bytes.get(self.pos) {
+                self.pos += 1;
+            }
+            if !digits(self) {
+                return Err(self.error("invalid character in exponent of numeric literal"));
+            }
+        }
+        Ok(Value::Number(Number(self.text[start..self.pos].to_string())))
+    }
+
+    fn string(&mut self) -> Result<String, ParseError> {
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            let rest = &self.text[self.pos..];
+            let Some(stop) = rest.find(['"', '\\']) else {
+                return Err(self.error("unexpected end of JSON input"));
+            };
+            let chunk = &rest[..stop];
+            if let Some(bad) = chunk.bytes().position(|b| b < 0x20) {
+                self.pos += bad;
+                return Err(self.error("invalid character in string literal"));
+            }
+            out.push_str(chunk);
+            self.pos += stop;
+            if self.bytes[self.pos] == b'"' {
+                self.pos += 1;
+                return Ok(out);
+            }
+            self.pos += 1; // backslash
+            let escape = *self.bytes.get(self.pos).ok_or_else(|| self.error("unexpected end of JSON input"))?;
+            self.pos += 1;
+            match escape {
+                b'"' => out.push('"'),
+                b'\\' => out.push('\\'),
+                b'/' => out.push('/'),
+                b'b' => out.push('\u{8}'),
+                b'f' => out.push('\u{c}'),
+                b'n' => out.push('\n'),
+                b'r' => out.push('\r'),
+                b't' => out.push('\t'),
+                b'u' => {
+                    let first = self.hex4()?;
+                    // Surrogate pairs combine; a lone surrogate becomes U+FFFD as in Go.
+                    if (0xD800..0xDC00).contains(&first) && self.bytes[self.pos..].starts_with(b"\\u") {
+                        let save = self.pos;
+                        self.pos += 2;
+                        let second = self.hex4()?;
+                        if (0xDC00..0xE000).contains(&second) {
+                            let combined = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00);
+                            out.push(char::from_u32(combined).unwrap_or('\u{FFFD}'));
+                        } else {
+                            out.push('\u{FFFD}');
+                            self.pos = save;
+                        }
+                    } else {
+                        out.push(char::from_u32(first).unwrap_or('\u{FFFD}'));
+                    }
+                }
+                _ => return Err(self.error("invalid character in string escape code")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let digits = self.text.get(self.pos..self.pos + 4).ok_or_else(|| self.error("unexpected end of JSON input"))?;
+        let code = u32::from_str_radix(digits, 16).map_err(|_| self.error("invalid character in \\u hexadecimal character escape"))?;
+        self.pos += 4;
+        Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_float_text() {
+        assert_eq!(format_go_float(1.0).unwrap(), "1");
+        assert_eq!(format_go_float(0.1).unwrap(), "0.1");
+        assert_eq!(format_go_float(-0.0).unwrap(), "-0");
+        assert_eq!(format_go_float(1e21).unwrap(), "1e+21");
+        assert_eq!(format_go_float(1e20).unwrap(), "100000000000000000000");
+        assert_eq!(format_go_float(1.5e-7).unwrap(), "1.5e-7");
+        assert_eq!(format_go_float(1e-10).unwrap(), "1e-10");
+        assert_eq!(format_go_float(12345678901234567890.0).unwrap(), "12345678901234567000");
+        assert!(format_go_float(f64::NAN).is_none());
+    }
+
+    #[test]
+    fn string_escapes_follow_go() {
+        let value = Value::str("a<b>&\u{2028}\u{7}\t\u{7f}é");
+        assert_eq!(to_compact(&value, true), "\"a\\u003cb\\u003e\\u0026\\u2028\\u0007\\t\u{7f}é\"");
+        assert_eq!(to_compact(&value, false), "\"a<b>&\\u2028\\u0007\\t\u{7f}é\"");
+    }
+
+    #[test]
+    fn indented_matches_go_encoder() {
+        let value = parse(r#"{"a":[],"b":{},"c":[1,{"d":null}]}"#).unwrap();
+        assert_eq!(
+            to_indented(&value, "    "),
+            "{\n    \"a\": [],\n    \"b\": {},\n    \"c\": [\n        1,\n        {\n            \"d\": null\n        }\n    ]\n}\n"
+        );
+    }
+
+    #[test]
+    fn go_map_sorts_and_floats() {
+        let value = parse(r#"{"b":1.0,"a":12345678901234567890,"b":2e0}"#).unwrap().into_go_map().unwrap();
+        assert_eq!(to_compact(&value, false), r#"{"a":12345678901234567000,"b":2}"#);
+    }
+
+    #[test]
+    fn stream_of_values() {
+        let values = parse_stream(" {\"a\":1}\n{\"b\":2} ").unwrap();
+        assert_eq!(values.len(), 2);
+        assert_eq!(values[1].0, 9);
+    }
+}

@@ -1,0 +1,1 @@
+//! Channel policies: how a package's channels and upgrade edges are built.

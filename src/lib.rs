@@ -1,0 +1,18 @@
+//! catbuild: a declarative build system for OLM operator catalogs.
+//!
+//! `catalog.toml` in, File-Based Catalogs (and later SQLite indexes, images
+//! and deployment YAML) out. See `ARCHITECTURE.md` for the module map; the
+//! binary in `main.rs` only calls [`cli::run`].
+
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod encoding;
+pub mod fbc;
+pub mod graph;
+pub mod load;
+pub mod model;
+pub mod pipeline;
+pub mod semver;
+pub mod template;
+pub mod validate;

@@ -1,0 +1,1 @@
+//! The linked catalog model and opm's validation of it.

@@ -1,0 +1,1 @@
+//! The build: config → bundles → model → encoders → `build/`.

@@ -1,0 +1,1 @@
+//! opm's catalog templates: basic and semver.

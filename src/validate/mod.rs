@@ -1,0 +1,1 @@
+//! Project-level checks with catbuild diagnostics.

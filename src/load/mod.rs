@@ -1,1 +1,44 @@
 //! Loading bundles (registry+v1 directories, package manifests) into `olm.bundle` blobs.
+//!
+//! Everything here copies what opm does when it renders a bundle, because the
+//! blobs must be byte-identical to `opm render`'s: the parser of
+//! `pkg/registry/parse.go` (first document of each manifest file only, first
+//! CSV only, every `metadata/` file tried as annotations, dependencies and
+//! properties), the property rules of `pkg/registry/registry_to_model.go`
+//! (sorted by type and raw value text, bundle objects moved to the end) and
+//! the related-image rules of `alpha/action/render.go`.
+//!
+//! Layout:
+//! * [`document`]: reading a file the way k8s' `YAMLOrJSONDecoder` does, and
+//!   the Go `encoding/json` decoding rules the typed reads need.
+//! * [`csv`]: the raw CSV view of `pkg/registry/csv.go` (name, version,
+//!   replaces, CRD and API service definitions, operator images).
+//! * [`bundle`]: [`load_bundle_dir`] and [`LoadedBundle`].
+//! * [`render`]: properties and related images of the `olm.bundle` blob.
+//! * [`csv_metadata`]: the `bundle-object-to-csv-metadata` migration.
+//! * [`package_manifest`]: the legacy `<pkg>.package.yaml` layout.
+//!
+//! Invariants: nothing here prints. opm logs warnings (a second document in
+//! a manifest, an undecodable file); catbuild returns them as [`Warning`]s
+//! and errors as [`BundleError`]s whose text starts with opm's wording, so
+//! the CLI can prefix `render reference "<ref>": ` exactly as opm does.
+
+mod bundle;
+mod csv;
+mod csv_metadata;
+mod document;
+mod error;
+mod package_manifest;
+mod render;
+
+#[cfg(test)]
+mod conformance_tests;
+
+pub use bundle::{
+    ImageRefTemplateData, LoadedBundle, load_bundle_dir, load_bundle_dir_with_template,
+};
+pub use csv_metadata::{CsvMetadataError, csv_metadata_property, migrate_to_csv_metadata};
+pub use error::{BundleError, Warning};
+pub use package_manifest::{
+    PackageChannel, PackageManifest, PackageManifestError, load_package_manifest_dir,
+};

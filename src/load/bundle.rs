@@ -1,0 +1,997 @@
+//! Parsing a registry+v1 bundle directory as opm's `pkg/registry/parse.go`
+//! does, and rendering it into an `olm.bundle` blob.
+//!
+//! The parse keeps opm's order of checks, because which error a broken
+//! bundle reports depends on it: manifests (no objects, no CSV, CSV and CRD
+//! typed views, owned CRDs present), then metadata (annotations required),
+//! then the derived properties (CSV version and release).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use super::csv::{ANNOTATION_PROPERTIES, ApiKey, CsvView, KIND_CRD, KIND_CSV, crd_provided_apis};
+use super::document::{
+    FirstDocument, coerced_string, decode_first, field, into_unstructured, kind_of,
+    missing_kind_message, raw_message, slice_of, string_of, struct_of, type_error,
+};
+use super::error::{BundleError, Location, Warning};
+use super::render;
+use crate::encoding::json::{self, Value};
+use crate::fbc;
+
+const ANNOTATION_PACKAGE: &str = "operators.operatorframework.io.bundle.package.v1";
+const ANNOTATION_CHANNELS: &str = "operators.operatorframework.io.bundle.channels.v1";
+const ANNOTATION_DEFAULT_CHANNEL: &str = "operators.operatorframework.io.bundle.channel.default.v1";
+
+/// A bundle read from a directory, rendered, with the facts that graph
+/// building needs (replaces mode, D.4/D.5) kept next to the blob.
+#[derive(Debug, Clone)]
+pub struct LoadedBundle {
+    /// The directory the bundle was read from.
+    pub dir: PathBuf,
+    /// The rendered blob, exactly as `opm render` prints it.
+    pub bundle: fbc::Bundle,
+    /// From the package annotation (or the package manifest).
+    pub package: String,
+    /// The channels annotation split on `,` without trimming (opm's
+    /// `GetChannels`); empty when the annotation is empty.
+    pub channels: Vec<String>,
+    /// The default-channel annotation, when set and non-empty.
+    pub default_channel: Option<String>,
+    /// CSV `metadata.name` (= bundle name).
+    pub csv_name: String,
+    /// CSV file, relative to `dir`.
+    pub csv_file: PathBuf,
+    /// CSV `spec.version` (may be empty: opm does not check it on load).
+    pub version: String,
+    /// CSV `spec.release` (HEAD opm), formatted as opm formats it.
+    pub release: String,
+    /// CSV `spec.replaces`, empty when absent.
+    pub replaces: String,
+    /// CSV `spec.skips`.
+    pub skips: Vec<String>,
+    /// CSV annotation `olm.skipRange`, empty when absent.
+    pub skip_range: String,
+    /// The CSV object as opm holds it (keys sorted, numbers as Go's
+    /// unstructured decoding leaves them).
+    pub csv: Value,
+    /// What opm would have logged.
+    pub warnings: Vec<Warning>,
+}
+
+/// The data `--alpha-image-ref-template` sees (`{{.Package}}`, `{{.Name}}`,
+/// `{{.Version}}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRefTemplateData {
+    pub package: String,
+    pub name: String,
+    /// The version of the bundle's first `olm.package` property.
+    pub version: String,
+}
+
+/// Loads and renders the bundle in `dir`. `image` is the bundle image
+/// reference when the directory stands for a pulled image (the blob's
+/// `image` is set and the image is added to `relatedImages` with name ""),
+/// `None` for a plain directory (`image: ""`).
+pub fn load_bundle_dir(dir: &Path, image: Option<&str>) -> Result<LoadedBundle, BundleError> {
+    let parsed = parse_bundle_dir(dir)?;
+    finish(parsed, image.unwrap_or(""))
+}
+
+/// Loads a bundle directory whose image reference is computed from the
+/// bundle (`opm render DIR --alpha-image-ref-template T`). As in opm, the
+/// templated reference counts as the bundle image for `relatedImages` too.
+pub fn load_bundle_dir_with_template(
+    dir: &Path,
+    template: &dyn Fn(&ImageRefTemplateData) -> Result<String, String>,
+) -> Result<LoadedBundle, BundleError> {
+    let parsed = parse_bundle_dir(dir)?;
+    let version =
+        parsed
+            .first_package_version()
+            .map_err(|message| BundleError::ImageRefTemplate {
+                dir: dir.to_path_buf(),
+                message,
+            })?;
+    let data = ImageRefTemplateData {
+        package: parsed.package.clone(),
+        name: parsed.csv.name.clone(),
+        version,
+    };
+    let image = template(&data).map_err(|message| BundleError::ImageRefTemplate {
+        dir: dir.to_path_buf(),
+        message,
+    })?;
+    finish(parsed, &image)
+}
+
+// ---------------------------------------------------------------------------
+
+/// One decoded manifest.
+pub(crate) struct ManifestObject {
+    /// Path relative to the bundle root.
+    pub file: PathBuf,
+    pub line: usize,
+    pub value: Value,
+}
+
+/// A property or dependency as opm holds it before rendering: the value is
+/// raw JSON text, `None` for a missing value (a nil `json.RawMessage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawProperty {
+    pub type_: String,
+    pub value: Option<String>,
+}
+
+impl RawProperty {
+    /// opm's dedup key, `Property.String()`.
+    fn key(&self) -> (&str, &str) {
+        (&self.type_, self.value.as_deref().unwrap_or(""))
+    }
+}
+
+/// Facts of the CSV that the parse reads once.
+pub(crate) struct CsvFacts {
+    pub name: String,
+    pub version: Result<String, String>,
+    pub release: Result<String, String>,
+}
+
+/// A bundle after opm's `Parse`, before rendering.
+pub(crate) struct ParsedBundle {
+    pub dir: PathBuf,
+    pub objects: Vec<ManifestObject>,
+    pub csv_idx: usize,
+    pub csv: CsvFacts,
+    pub package: String,
+    pub channels: Vec<String>,
+    pub default_channel: Option<String>,
+    /// `bundle.Properties`: properties.yaml entries then derived ones, deduplicated.
+    pub properties: Vec<RawProperty>,
+    /// `bundle.Dependencies`: dependencies.yaml entries.
+    pub dependencies: Vec<RawProperty>,
+    pub provided_apis: BTreeSet<ApiKey>,
+    pub required_apis: Result<BTreeSet<ApiKey>, String>,
+    pub warnings: Vec<Warning>,
+}
+
+impl ParsedBundle {
+    pub fn csv_object(&self) -> &ManifestObject {
+        &self.objects[self.csv_idx]
+    }
+
+    pub fn csv_location(&self) -> Location {
+        let object = self.csv_object();
+        Location {
+            file: object.file.clone(),
+            line: Some(object.line),
+        }
+    }
+
+    fn first_package_version(&self) -> Result<String, String> {
+        let Some(property) = self
+            .properties
+            .iter()
+            .find(|property| property.type_ == fbc::PROPERTY_PACKAGE)
+        else {
+            return Ok(String::new());
+        };
+        let value = json::parse(property.value.as_deref().unwrap_or(""))
+            .map_err(|_| "unexpected end of JSON input".to_string())?;
+        let fields = struct_of(Some(&value), None, "property.Package")?.unwrap_or_default();
+        string_of(field(fields, "version"), Some("Package.version"))
+    }
+}
+
+fn finish(parsed: ParsedBundle, image: &str) -> Result<LoadedBundle, BundleError> {
+    let bundle = render::render_bundle(&parsed, image)?;
+    let ParsedBundle {
+        dir,
+        mut objects,
+        csv_idx,
+        csv,
+        package,
+        channels,
+        default_channel,
+        mut warnings,
+        ..
+    } = parsed;
+    let csv_object = objects.swap_remove(csv_idx);
+    let location = Location {
+        file: csv_object.file.clone(),
+        line: Some(csv_object.line),
+    };
+    let view = CsvView::new(&csv_object.value).map_err(|message| BundleError::Manifest {
+        location: location.clone(),
+        message,
+    })?;
+    let replaces = view.replaces().unwrap_or_else(|message| {
+        warnings.push(Warning::CsvFieldIgnored {
+            location: location.clone(),
+            field: "spec.replaces",
+            message,
+        });
+        String::new()
+    });
+    let skips = view.skips().unwrap_or_else(|message| {
+        warnings.push(Warning::CsvFieldIgnored {
+            location: location.clone(),
+            field: "spec.skips",
+            message,
+        });
+        Vec::new()
+    });
+    let skip_range = view.skip_range();
+    drop(view);
+    Ok(LoadedBundle {
+        dir,
+        bundle,
+        package,
+        channels,
+        default_channel,
+        csv_name: csv.name,
+        csv_file: csv_object.file,
+        version: csv.version.unwrap_or_default(),
+        release: csv.release.unwrap_or_default(),
+        replaces,
+        skips,
+        skip_range,
+        csv: csv_object.value,
+        warnings,
+    })
+}
+
+/// opm's `bundleParser.Parse` over a directory.
+pub(crate) fn parse_bundle_dir(dir: &Path) -> Result<ParsedBundle, BundleError> {
+    let manifests_dir = dir.join("manifests");
+    if !manifests_dir.is_dir() {
+        let nested = ["bundle", "certification"]
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|candidate| candidate.join("manifests").is_dir());
+        return Err(BundleError::NoManifestsDir {
+            dir: dir.to_path_buf(),
+            nested,
+        });
+    }
+    let mut warnings = Vec::new();
+    let (objects, csv_idx) = read_manifests(dir, &manifests_dir, &mut warnings)?;
+    let manifests = Manifests::check(dir, objects, csv_idx)?;
+
+    let metadata_dir = dir.join("metadata");
+    if !metadata_dir.is_dir() {
+        return Err(BundleError::NoMetadataDir {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let metadata = read_metadata(&metadata_dir, &mut warnings)?;
+    let Some(annotations) = metadata.annotations else {
+        return Err(BundleError::NoAnnotations {
+            dir: dir.to_path_buf(),
+        });
+    };
+    let channels = if annotations.channels.is_empty() {
+        Vec::new()
+    } else {
+        annotations
+            .channels
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    let default_channel =
+        (!annotations.default_channel.is_empty()).then(|| annotations.default_channel.clone());
+
+    let mut parsed = ParsedBundle {
+        dir: dir.to_path_buf(),
+        csv: manifests.csv,
+        csv_idx: manifests.csv_idx,
+        objects: manifests.objects,
+        package: annotations.package,
+        channels,
+        default_channel,
+        properties: Vec::new(),
+        dependencies: metadata.dependencies,
+        provided_apis: manifests.provided_apis,
+        required_apis: manifests.required_apis,
+        warnings,
+    };
+    let derived = derived_properties(&mut parsed)?;
+    let mut properties = metadata.properties;
+    properties.extend(derived);
+    parsed.properties = property_set(properties);
+    Ok(parsed)
+}
+
+/// Reads `manifests/` (non-recursive, lexical order, hidden files and
+/// sub-directories skipped); returns the objects and the first CSV's index.
+pub(crate) fn read_manifests(
+    root: &Path,
+    manifests_dir: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<(Vec<ManifestObject>, Option<usize>), BundleError> {
+    let mut objects = Vec::new();
+    let mut csv_idx = None;
+    for (name, path) in sorted_entries(manifests_dir)? {
+        if name.starts_with('.') || path.is_dir() {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        let Some(object) = read_manifest(&path, relative, warnings)? else {
+            continue;
+        };
+        if kind_of(&object.value) == KIND_CSV {
+            if let Some(kept) = csv_idx {
+                let kept: &ManifestObject = &objects[kept];
+                warnings.push(Warning::ExtraCsv {
+                    file: object.file,
+                    kept: kept.file.clone(),
+                });
+                continue;
+            }
+            csv_idx = Some(objects.len());
+        }
+        objects.push(object);
+    }
+    Ok((objects, csv_idx))
+}
+
+/// Decodes one manifest into an unstructured object, or skips it with a
+/// warning as opm does.
+pub(crate) fn read_manifest(
+    path: &Path,
+    relative: PathBuf,
+    warnings: &mut Vec<Warning>,
+) -> Result<Option<ManifestObject>, BundleError> {
+    let bytes = fs_err::read(path).map_err(|source| BundleError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let skip = |warnings: &mut Vec<Warning>, message: String, line: Option<usize>| {
+        warnings.push(Warning::UndecodableManifest {
+            location: Location {
+                file: relative.clone(),
+                line,
+            },
+            message,
+        });
+        Ok(None)
+    };
+    let FirstDocument {
+        value,
+        line,
+        extra_documents,
+        ..
+    } = match decode_first(&bytes) {
+        Ok(document) => document,
+        Err(failure) => return skip(warnings, failure.message, failure.line),
+    };
+    let value = match value {
+        Value::Object(_) => match into_unstructured(value) {
+            Ok(value) => value,
+            Err(message) => return skip(warnings, message, Some(line)),
+        },
+        Value::Null => return skip(warnings, missing_kind_message(&Value::Null), Some(line)),
+        other => {
+            return skip(
+                warnings,
+                type_error(&other, None, "map[string]interface {}"),
+                Some(line),
+            );
+        }
+    };
+    if kind_of(&value).is_empty() {
+        return skip(warnings, missing_kind_message(&value), Some(line));
+    }
+    if extra_documents {
+        warnings.push(Warning::ExtraDocuments {
+            file: relative.clone(),
+        });
+    }
+    Ok(Some(ManifestObject {
+        file: relative,
+        line,
+        value,
+    }))
+}
+
+/// Directory entries sorted by name, as Go's `fs.ReadDir`.
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
+    let io_error = |source| BundleError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for entry in fs_err::read_dir(dir).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        entries.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            entry.path(),
+        ));
+    }
+    entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
+    Ok(entries)
+}
+
+/// The manifests after opm's `addManifests` checks.
+pub(crate) struct Manifests {
+    pub objects: Vec<ManifestObject>,
+    pub csv_idx: usize,
+    pub csv: CsvFacts,
+    pub provided_apis: BTreeSet<ApiKey>,
+    pub required_apis: Result<BTreeSet<ApiKey>, String>,
+}
+
+impl Manifests {
+    /// No objects, no CSV, typed CSV/CRD views (`Bundle.cache`), then
+    /// `AllProvidedAPIsInBundle`.
+    pub(crate) fn check(
+        dir: &Path,
+        objects: Vec<ManifestObject>,
+        csv_idx: Option<usize>,
+    ) -> Result<Manifests, BundleError> {
+        if objects.is_empty() {
+            return Err(BundleError::NoBundleObjects {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let Some(csv_idx) = csv_idx else {
+            return Err(BundleError::NoCsv {
+                dir: dir.to_path_buf(),
+            });
+        };
+        let csv_object = &objects[csv_idx];
+        let csv_location = Location {
+            file: csv_object.file.clone(),
+            line: Some(csv_object.line),
+        };
+        let view = CsvView::new(&csv_object.value).map_err(|message| BundleError::Manifest {
+            location: csv_location.clone(),
+            message,
+        })?;
+        let mut crd_apis = Vec::new();
+        for object in &objects {
+            if kind_of(&object.value) == KIND_CRD {
+                let apis =
+                    crd_provided_apis(&object.value).map_err(|message| BundleError::Manifest {
+                        location: Location {
+                            file: object.file.clone(),
+                            line: Some(object.line),
+                        },
+                        message,
+                    })?;
+                crd_apis.extend(apis);
+            }
+        }
+        let provided_error = |message: String| BundleError::ProvidedApis {
+            csv_name: view.name.clone(),
+            location: csv_location.clone(),
+            message,
+        };
+        let provided_apis = provided_apis(&view, crd_apis).map_err(provided_error)?;
+        let (owned, _) = view.crd_definitions().map_err(provided_error)?;
+        let mut should_exist = Vec::new();
+        for definition in &owned {
+            should_exist.push(
+                split_crd_name(&definition.name, &definition.version, &definition.kind)
+                    .map_err(provided_error)?,
+            );
+        }
+        if let Some(missing) = should_exist.iter().find(|key| !provided_apis.contains(key)) {
+            // Go prints the map with `%v`: keys via String(), sorted by field.
+            let found = provided_apis
+                .iter()
+                .map(|key| format!("{key}:{{}}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Err(provided_error(format!(
+                "couldn't find {missing} in bundle. found: map[{found}]"
+            )));
+        }
+        let required_apis = required_apis(&view);
+        let csv = CsvFacts {
+            name: view.name.clone(),
+            version: view.version(),
+            release: view.release(),
+        };
+        Ok(Manifests {
+            objects,
+            csv_idx,
+            csv,
+            provided_apis,
+            required_apis,
+        })
+    }
+}
+
+/// `Bundle.ProvidedAPIs`: CRD versions plus owned API services.
+fn provided_apis(view: &CsvView, crd_apis: Vec<ApiKey>) -> Result<BTreeSet<ApiKey>, String> {
+    let mut provided: BTreeSet<ApiKey> = crd_apis.into_iter().collect();
+    let (owned, _) = view
+        .api_service_definitions()
+        .map_err(|error| format!("error getting apiservice definitions: {error}"))?;
+    for api in owned {
+        provided.insert(ApiKey {
+            group: api.group,
+            version: api.version,
+            kind: api.kind,
+            plural: api.name,
+        });
+    }
+    Ok(provided)
+}
+
+/// `Bundle.RequiredAPIs`: required CRDs (name split into plural.group) and
+/// required API services.
+fn required_apis(view: &CsvView) -> Result<BTreeSet<ApiKey>, String> {
+    let mut required = BTreeSet::new();
+    let (_, crds) = view.crd_definitions()?;
+    for api in crds {
+        required.insert(split_crd_name(&api.name, &api.version, &api.kind)?);
+    }
+    let (_, services) = view.api_service_definitions()?;
+    for api in services {
+        required.insert(ApiKey {
+            group: api.group,
+            version: api.version,
+            kind: api.kind,
+            plural: api.name,
+        });
+    }
+    Ok(required)
+}
+
+fn split_crd_name(name: &str, version: &str, kind: &str) -> Result<ApiKey, String> {
+    let Some((plural, group)) = name.split_once('.') else {
+        return Err(format!("couldn't parse plural.group from crd name: {name}"));
+    };
+    Ok(ApiKey {
+        group: group.to_string(),
+        version: version.to_string(),
+        kind: kind.to_string(),
+        plural: plural.to_string(),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// metadata/
+
+#[derive(Default)]
+struct AnnotationsFile {
+    package: String,
+    channels: String,
+    default_channel: String,
+}
+
+#[derive(Default)]
+struct Metadata {
+    annotations: Option<AnnotationsFile>,
+    dependencies: Vec<RawProperty>,
+    properties: Vec<RawProperty>,
+}
+
+/// opm's `addMetadata`: every entry of `metadata/` (any name, hidden ones
+/// too) is tried as annotations, dependencies and properties file; the
+/// first non-empty decode of each kind wins. Decode failures are ignored.
+fn read_metadata(
+    metadata_dir: &Path,
+    warnings: &mut Vec<Warning>,
+) -> Result<Metadata, BundleError> {
+    let mut metadata = Metadata::default();
+    let mut found_dependencies = false;
+    let mut found_properties = false;
+    let root = metadata_dir.parent().unwrap_or(metadata_dir);
+    for (_, path) in sorted_entries(metadata_dir)? {
+        if metadata.annotations.is_some() && found_dependencies && found_properties {
+            break;
+        }
+        if path.is_dir() {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        let bytes = fs_err::read(&path).map_err(|source| BundleError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let document = match decode_first(&bytes) {
+            Ok(document) => document,
+            Err(failure) => {
+                warnings.push(Warning::UndecodableMetadata {
+                    location: Location {
+                        file: relative,
+                        line: failure.line,
+                    },
+                    message: failure.message,
+                });
+                continue;
+            }
+        };
+        if document.extra_documents {
+            warnings.push(Warning::ExtraDocuments {
+                file: relative.clone(),
+            });
+        }
+        if metadata.annotations.is_none()
+            && let Ok(annotations) = decode_annotations_file(&document.value)
+            && (!annotations.package.is_empty()
+                || !annotations.channels.is_empty()
+                || !annotations.default_channel.is_empty())
+        {
+            metadata.annotations = Some(annotations);
+        }
+        if !found_dependencies
+            && let Ok(dependencies) = decode_property_list(
+                &document,
+                "dependencies",
+                "registry.DependenciesFile",
+                "Dependency",
+            )
+            && !dependencies.is_empty()
+        {
+            metadata.dependencies = dependencies;
+            found_dependencies = true;
+        }
+        if !found_properties
+            && let Ok(properties) = decode_property_list(
+                &document,
+                "properties",
+                "registry.PropertiesFile",
+                "Property",
+            )
+            && !properties.is_empty()
+        {
+            metadata.properties = properties;
+            found_properties = true;
+        }
+    }
+    Ok(metadata)
+}
+
+/// Decodes `registry.AnnotationsFile`.
+fn decode_annotations_file(value: &Value) -> Result<AnnotationsFile, String> {
+    let file = struct_of(Some(value), None, "registry.AnnotationsFile")?.unwrap_or_default();
+    let annotations = struct_of(
+        field(file, "annotations"),
+        Some("AnnotationsFile.annotations"),
+        "registry.Annotations",
+    )?
+    .unwrap_or_default();
+    let text =
+        |key: &str| coerced_string(field(annotations, key), Some("AnnotationsFile.annotations"));
+    Ok(AnnotationsFile {
+        package: text(ANNOTATION_PACKAGE)?,
+        channels: text(ANNOTATION_CHANNELS)?,
+        default_channel: text(ANNOTATION_DEFAULT_CHANNEL)?,
+    })
+}
+
+/// Decodes `{<key>: [{type, value}, ...]}` (`DependenciesFile` /
+/// `PropertiesFile`); `value` stays raw JSON text.
+fn decode_property_list(
+    document: &FirstDocument,
+    key: &str,
+    go_type: &str,
+    item_type: &str,
+) -> Result<Vec<RawProperty>, String> {
+    let file = struct_of(Some(&document.value), None, go_type)?.unwrap_or_default();
+    let go_field = format!("{}.{key}", &go_type[9..]);
+    let items = slice_of(
+        field(file, key),
+        Some(&go_field),
+        &format!("[]registry.{item_type}"),
+    )?;
+    let mut list = Vec::with_capacity(items.len());
+    for item in items {
+        let fields = struct_of(
+            Some(item),
+            Some(&go_field),
+            &format!("registry.{item_type}"),
+        )?
+        .unwrap_or_default();
+        let type_ = coerced_string(
+            field(fields, "type"),
+            Some(&format!("{item_type}.{key}.type")),
+        )?;
+        let value = field(fields, "value").map(|value| raw_message(value, document.is_json));
+        list.push(RawProperty { type_, value });
+    }
+    Ok(list)
+}
+
+// ---------------------------------------------------------------------------
+// derived properties
+
+/// opm's `derivedProperties`: `olm.package` from the annotations (first),
+/// then the CSV's `olm.properties` annotation, then one `olm.gvk` per
+/// provided API; deduplicated.
+fn derived_properties(parsed: &mut ParsedBundle) -> Result<Vec<RawProperty>, BundleError> {
+    let location = parsed.csv_location();
+    let mut derived = Vec::new();
+    let csv_object = &parsed.objects[parsed.csv_idx];
+    let view = CsvView::new(&csv_object.value).map_err(|message| BundleError::Manifest {
+        location: location.clone(),
+        message,
+    })?;
+    if let Some(text) = view.annotation(ANNOTATION_PROPERTIES) {
+        let (properties, error) = parse_annotation_properties(text);
+        derived = properties;
+        if let Some(message) = error {
+            parsed.warnings.push(Warning::CsvPropertiesAnnotation {
+                location: location.clone(),
+                message,
+            });
+        }
+    }
+    if !parsed.package.is_empty() {
+        let derive_error = |message: &String| BundleError::DeriveProperties {
+            location: location.clone(),
+            message: message.clone(),
+        };
+        let version = parsed.csv.version.as_ref().map_err(derive_error)?;
+        let release = parsed.csv.release.as_ref().map_err(derive_error)?;
+        let value = render::package_value(&parsed.package, version, release, true);
+        derived.insert(
+            0,
+            RawProperty {
+                type_: fbc::PROPERTY_PACKAGE.to_string(),
+                value: Some(value),
+            },
+        );
+    }
+    for api in &parsed.provided_apis {
+        let value = render::gvk_value(&api.group, &api.kind, &api.version, true);
+        derived.push(RawProperty {
+            type_: fbc::PROPERTY_GVK.to_string(),
+            value: Some(value),
+        });
+    }
+    Ok(property_set(derived))
+}
+
+/// Deduplicates by (type, raw value), first wins (`propertySet`).
+pub(crate) fn property_set(properties: Vec<RawProperty>) -> Vec<RawProperty> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(properties.len());
+    for property in properties {
+        let key = (property.key().0.to_string(), property.key().1.to_string());
+        if seen.insert(key) {
+            out.push(property);
+        }
+    }
+    out
+}
+
+/// `json.Unmarshal(annotation, &[]Property)`: values keep their raw text.
+/// Go keeps what it decoded before a type error; so does this.
+pub(crate) fn parse_annotation_properties(text: &str) -> (Vec<RawProperty>, Option<String>) {
+    let value = match json::parse(text) {
+        Ok(value) => value,
+        Err(error) => return (Vec::new(), Some(error.message)),
+    };
+    let items = match &value {
+        Value::Null => return (Vec::new(), None),
+        Value::Array(items) => items,
+        other => {
+            return (
+                Vec::new(),
+                Some(type_error(other, None, "[]registry.Property")),
+            );
+        }
+    };
+    let raw_items = raw_json::array_items(text);
+    let mut properties = Vec::with_capacity(items.len());
+    let mut first_error = None;
+    for (idx, item) in items.iter().enumerate() {
+        let mut property = RawProperty {
+            type_: String::new(),
+            value: None,
+        };
+        match item {
+            Value::Null => {}
+            Value::Object(fields) => {
+                match string_of(field(fields, "type"), Some("Property.type")) {
+                    Ok(type_) => property.type_ = type_,
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
+                }
+                property.value = raw_items
+                    .get(idx)
+                    .and_then(|raw| raw_json::object_member(raw, "value"))
+                    .map(str::to_string);
+            }
+            other => {
+                first_error.get_or_insert(type_error(other, None, "registry.Property"));
+            }
+        }
+        properties.push(property);
+    }
+    (properties, first_error)
+}
+
+/// Byte spans of valid JSON text, for `json.RawMessage` fields that keep
+/// the source bytes.
+mod raw_json {
+    fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+        while pos < bytes.len() && matches!(bytes[pos], b' ' | b'\t' | b'\n' | b'\r') {
+            pos += 1;
+        }
+        pos
+    }
+
+    /// End of the value starting at `pos` (the text must be valid JSON).
+    fn value_end(bytes: &[u8], pos: usize) -> usize {
+        match bytes.get(pos) {
+            Some(b'"') => string_end(bytes, pos),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                let mut idx = pos;
+                while idx < bytes.len() {
+                    match bytes[idx] {
+                        b'"' => {
+                            idx = string_end(bytes, idx);
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return idx + 1;
+                            }
+                        }
+                        _ => {}
+                    }
+                    idx += 1;
+                }
+                bytes.len()
+            }
+            _ => {
+                let mut idx = pos;
+                while idx < bytes.len()
+                    && !matches!(
+                        bytes[idx],
+                        b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'
+                    )
+                {
+                    idx += 1;
+                }
+                idx
+            }
+        }
+    }
+
+    fn string_end(bytes: &[u8], pos: usize) -> usize {
+        let mut idx = pos + 1;
+        while idx < bytes.len() {
+            match bytes[idx] {
+                b'\\' => idx += 2,
+                b'"' => return idx + 1,
+                _ => idx += 1,
+            }
+        }
+        bytes.len()
+    }
+
+    /// The raw text of each item of a top-level array.
+    pub(super) fn array_items(text: &str) -> Vec<&str> {
+        let bytes = text.as_bytes();
+        let mut items = Vec::new();
+        let mut pos = skip_ws(bytes, 0);
+        if bytes.get(pos) != Some(&b'[') {
+            return items;
+        }
+        pos = skip_ws(bytes, pos + 1);
+        while pos < bytes.len() && bytes[pos] != b']' {
+            let end = value_end(bytes, pos);
+            items.push(&text[pos..end]);
+            pos = skip_ws(bytes, end);
+            if bytes.get(pos) == Some(&b',') {
+                pos = skip_ws(bytes, pos + 1);
+            }
+        }
+        items
+    }
+
+    /// The raw text of the last member of an object whose key equals `name`
+    /// ignoring ASCII case (Go's struct field matching).
+    pub(super) fn object_member<'a>(object: &'a str, name: &str) -> Option<&'a str> {
+        let bytes = object.as_bytes();
+        let mut pos = skip_ws(bytes, 0);
+        if bytes.get(pos) != Some(&b'{') {
+            return None;
+        }
+        pos = skip_ws(bytes, pos + 1);
+        let mut found = None;
+        while pos < bytes.len() && bytes[pos] != b'}' {
+            let key_end = string_end(bytes, pos);
+            let key = crate::encoding::json::parse(&object[pos..key_end]).ok();
+            pos = skip_ws(bytes, key_end);
+            pos = skip_ws(bytes, pos + 1); // ':'
+            let end = value_end(bytes, pos);
+            if key
+                .as_ref()
+                .and_then(|key| key.as_str())
+                .is_some_and(|key| key.eq_ignore_ascii_case(name))
+            {
+                found = Some(&object[pos..end]);
+            }
+            pos = skip_ws(bytes, end);
+            if bytes.get(pos) == Some(&b',') {
+                pos = skip_ws(bytes, pos + 1);
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotation_properties_keep_raw_value_text() {
+        let (properties, error) = parse_annotation_properties(
+            r#"[{"type":"olm.maxOpenShiftVersion","value": "4.8"}, {"Type":"x","value":{"b": 1,"a":[1, 2]}}]"#,
+        );
+        assert_eq!(error, None);
+        assert_eq!(
+            properties,
+            vec![
+                RawProperty {
+                    type_: "olm.maxOpenShiftVersion".into(),
+                    value: Some(r#""4.8""#.into())
+                },
+                RawProperty {
+                    type_: "x".into(),
+                    value: Some(r#"{"b": 1,"a":[1, 2]}"#.into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn annotation_properties_keep_items_before_a_type_error() {
+        let (properties, error) =
+            parse_annotation_properties(r#"[{"type":"a","value":1},{"type":2}]"#);
+        assert_eq!(
+            error.as_deref(),
+            Some("json: cannot unmarshal number into Go struct field Property.type of type string")
+        );
+        assert_eq!(properties.len(), 2);
+        assert_eq!(
+            properties[1],
+            RawProperty {
+                type_: String::new(),
+                value: None
+            }
+        );
+    }
+
+    #[test]
+    fn annotation_properties_object_is_a_warning() {
+        let (properties, error) = parse_annotation_properties(r#"{"properties":[]}"#);
+        assert!(properties.is_empty());
+        assert_eq!(
+            error.as_deref(),
+            Some("json: cannot unmarshal object into Go value of type []registry.Property")
+        );
+    }
+
+    #[test]
+    fn property_set_keeps_first() {
+        let property = |type_: &str, value: &str| RawProperty {
+            type_: type_.into(),
+            value: Some(value.into()),
+        };
+        let set = property_set(vec![
+            property("a", "1"),
+            property("b", "1"),
+            property("a", "1"),
+            property("a", "2"),
+        ]);
+        assert_eq!(
+            set,
+            vec![property("a", "1"), property("b", "1"), property("a", "2")]
+        );
+    }
+}

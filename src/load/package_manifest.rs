@@ -1,0 +1,422 @@
+//! The legacy package-manifest layout (spec A.6): `<pkg>.package.yaml`
+//! (package name, channels with their head CSV, default channel) next to one
+//! directory per bundle holding the CSV and its CRDs, without `metadata/`.
+//!
+//! Discovery follows opm's `DirectoryLoader` (`pkg/sqlite/directory.go`
+//! @v1.73.0): a recursive walk in lexical order skipping hidden entries;
+//! every file that decodes into a `PackageManifest` with a non-empty
+//! `packageName` is the package file (any other file that does not decode
+//! into one is an error there, and here); every file whose first document
+//! is a CSV makes a bundle of all non-hidden files of its directory
+//! (non-recursive), minus CSVs of other names.
+//!
+//! The bundles are rendered as bundle-format bundles of the package (the
+//! `olm.package` property gets the package file's name); their channels are
+//! the package channels whose `currentCSV` → `spec.replaces` chain (with
+//! `spec.skips`) reaches them, as the SQLite loader's channel walk does.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::bundle::{
+    CsvFacts, LoadedBundle, ManifestObject, Manifests, ParsedBundle, parse_annotation_properties,
+    property_set, read_manifest, sorted_entries,
+};
+use super::csv::{ANNOTATION_PROPERTIES, CsvView, KIND_CSV};
+use super::document::{coerced_string, decode_first, field, kind_of, slice_of, struct_of};
+use super::error::{BundleError, Location, Warning};
+use super::render;
+use crate::encoding::json::Value;
+use crate::fbc;
+
+/// A package-manifest directory, loaded.
+#[derive(Debug, Clone)]
+pub struct PackageManifest {
+    pub dir: PathBuf,
+    /// The package file, relative to `dir`.
+    pub file: PathBuf,
+    pub package_name: String,
+    pub channels: Vec<PackageChannel>,
+    /// `defaultChannel` as written (may be empty).
+    pub default_channel_name: String,
+    /// Bundles in walk order.
+    pub bundles: Vec<LoadedBundle>,
+    pub warnings: Vec<Warning>,
+}
+
+impl PackageManifest {
+    /// opm's `GetDefaultChannel`: the named default, else the only channel.
+    pub fn default_channel(&self) -> Option<&str> {
+        if !self.default_channel_name.is_empty() {
+            return Some(&self.default_channel_name);
+        }
+        match self.channels.as_slice() {
+            [only] => Some(&only.name),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageChannel {
+    pub name: String,
+    /// The channel head (`currentCSV`).
+    pub current_csv: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageManifestError {
+    #[error("read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("could not decode contents of file {} into package: {message}", file.display())]
+    Undecodable { file: PathBuf, message: String },
+
+    #[error("no package manifest (a file with `packageName:`) in {}", dir.display())]
+    NoPackageFile { dir: PathBuf },
+
+    #[error("more than one package manifest in {}: {} names `{first}`, {} names `{second}`", dir.display(), first_file.display(), second_file.display())]
+    SeveralPackageFiles {
+        dir: PathBuf,
+        first_file: PathBuf,
+        first: String,
+        second_file: PathBuf,
+        second: String,
+    },
+
+    /// Bundles that failed (all of them, as opm aggregates them).
+    #[error("{}", errors.iter().map(|(dir, error)| format!("bundle {}: {error}", dir.display())).collect::<Vec<_>>().join("\n"))]
+    Bundles { errors: Vec<(PathBuf, BundleError)> },
+}
+
+/// Loads a package-manifest directory (`<dir>/<pkg>.package.yaml` plus
+/// bundle directories).
+pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageManifestError> {
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+
+    let mut package: Option<(PathBuf, String, Vec<PackageChannel>, String)> = None;
+    let mut csv_dirs: Vec<(PathBuf, String)> = Vec::new();
+    let mut warnings = Vec::new();
+    for path in &files {
+        let relative = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
+        let bytes = fs_err::read(path).map_err(|source| PackageManifestError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let document =
+            decode_first(&bytes).map_err(|failure| PackageManifestError::Undecodable {
+                file: relative.clone(),
+                message: failure.message,
+            })?;
+        if kind_of(&document.value) == KIND_CSV {
+            let name = document
+                .value
+                .pointer(&["metadata", "name"])
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if let Some(parent) = path.parent() {
+                csv_dirs.push((parent.to_path_buf(), name));
+            }
+        }
+        let (name, channels, default_channel) =
+            decode_package_manifest(&document.value).map_err(|message| {
+                PackageManifestError::Undecodable {
+                    file: relative.clone(),
+                    message,
+                }
+            })?;
+        if name.is_empty() {
+            continue;
+        }
+        if document.extra_documents {
+            warnings.push(Warning::ExtraDocuments {
+                file: relative.clone(),
+            });
+        }
+        if let Some((first_file, first, ..)) = &package {
+            return Err(PackageManifestError::SeveralPackageFiles {
+                dir: dir.to_path_buf(),
+                first_file: first_file.clone(),
+                first: first.clone(),
+                second_file: relative,
+                second: name,
+            });
+        }
+        package = Some((relative, name, channels, default_channel));
+    }
+    let Some((file, package_name, channels, default_channel_name)) = package else {
+        return Err(PackageManifestError::NoPackageFile {
+            dir: dir.to_path_buf(),
+        });
+    };
+
+    let mut bundles = Vec::new();
+    let mut errors = Vec::new();
+    for (bundle_dir, csv_name) in csv_dirs {
+        match load_manifest_bundle(&bundle_dir, &csv_name, &package_name) {
+            Ok(bundle) => bundles.push(bundle),
+            Err(error) => errors.push((bundle_dir, error)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(PackageManifestError::Bundles { errors });
+    }
+    assign_channels(&mut bundles, &channels);
+    let mut manifest = PackageManifest {
+        dir: dir.to_path_buf(),
+        file,
+        package_name,
+        channels,
+        default_channel_name,
+        bundles,
+        warnings,
+    };
+    let default_channel = manifest.default_channel().map(str::to_string);
+    for bundle in &mut manifest.bundles {
+        bundle.default_channel = default_channel.clone();
+    }
+    Ok(manifest)
+}
+
+/// `filepath.Walk` order, hidden files and directories skipped.
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PackageManifestError> {
+    let entries = sorted_entries(dir).map_err(|error| match error {
+        BundleError::Io { path, source } => PackageManifestError::Io { path, source },
+        other => PackageManifestError::Undecodable {
+            file: dir.to_path_buf(),
+            message: other.to_string(),
+        },
+    })?;
+    for (name, path) in entries {
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `registry.PackageManifest`: (packageName, channels, defaultChannel).
+fn decode_package_manifest(value: &Value) -> Result<(String, Vec<PackageChannel>, String), String> {
+    let fields = struct_of(Some(value), None, "registry.PackageManifest")?.unwrap_or_default();
+    let name = coerced_string(
+        field(fields, "packageName"),
+        Some("PackageManifest.packageName"),
+    )?;
+    let default_channel = coerced_string(
+        field(fields, "defaultChannel"),
+        Some("PackageManifest.defaultChannel"),
+    )?;
+    let mut channels = Vec::new();
+    for item in slice_of(
+        field(fields, "channels"),
+        Some("PackageManifest.channels"),
+        "[]registry.PackageChannel",
+    )? {
+        let channel = struct_of(
+            Some(item),
+            Some("PackageManifest.channels"),
+            "registry.PackageChannel",
+        )?
+        .unwrap_or_default();
+        channels.push(PackageChannel {
+            name: coerced_string(field(channel, "name"), Some("PackageChannel.channels.name"))?,
+            current_csv: coerced_string(
+                field(channel, "currentCSV"),
+                Some("PackageChannel.channels.currentCSV"),
+            )?,
+        });
+    }
+    Ok((name, channels, default_channel))
+}
+
+/// opm's `loadBundle`: every non-hidden file of the CSV's directory, minus
+/// CSVs with another name; then the bundle checks, rendered as a bundle of
+/// `package`.
+fn load_manifest_bundle(
+    dir: &Path,
+    csv_name: &str,
+    package: &str,
+) -> Result<LoadedBundle, BundleError> {
+    let mut warnings = Vec::new();
+    let mut objects: Vec<ManifestObject> = Vec::new();
+    let mut csv_idx = None;
+    for (name, path) in sorted_entries(dir)? {
+        if name.starts_with('.') || path.is_dir() {
+            continue;
+        }
+        let relative = PathBuf::from(&name);
+        let Some(object) = read_manifest(&path, relative, &mut warnings)? else {
+            continue;
+        };
+        if kind_of(&object.value) == KIND_CSV {
+            if object
+                .value
+                .pointer(&["metadata", "name"])
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                != csv_name
+            {
+                continue;
+            }
+            csv_idx.get_or_insert(objects.len());
+        }
+        objects.push(object);
+    }
+    let manifests = Manifests::check(dir, objects, csv_idx)?;
+    let Manifests {
+        objects,
+        csv_idx,
+        csv,
+        provided_apis,
+        required_apis,
+    } = manifests;
+    let mut parsed = ParsedBundle {
+        dir: dir.to_path_buf(),
+        objects,
+        csv_idx,
+        csv: CsvFacts {
+            name: csv.name,
+            version: csv.version,
+            release: csv.release,
+        },
+        package: package.to_string(),
+        channels: Vec::new(),
+        default_channel: None,
+        properties: Vec::new(),
+        dependencies: Vec::new(),
+        provided_apis,
+        required_apis,
+        warnings,
+    };
+    parsed.properties = derived(&mut parsed)?;
+    let bundle = render::render_bundle(&parsed, "")?;
+    let ParsedBundle {
+        mut objects,
+        csv_idx,
+        csv,
+        warnings,
+        ..
+    } = parsed;
+    let csv_object = objects.swap_remove(csv_idx);
+    let view = CsvView::new(&csv_object.value).map_err(|message| BundleError::Manifest {
+        location: Location {
+            file: csv_object.file.clone(),
+            line: Some(csv_object.line),
+        },
+        message,
+    })?;
+    let (replaces, skips, skip_range) = (
+        view.replaces().unwrap_or_default(),
+        view.skips().unwrap_or_default(),
+        view.skip_range(),
+    );
+    drop(view);
+    Ok(LoadedBundle {
+        dir: dir.to_path_buf(),
+        bundle,
+        package: package.to_string(),
+        channels: Vec::new(),
+        default_channel: None,
+        csv_name: csv.name,
+        csv_file: csv_object.file,
+        version: csv.version.unwrap_or_default(),
+        release: csv.release.unwrap_or_default(),
+        replaces,
+        skips,
+        skip_range,
+        csv: csv_object.value,
+        warnings,
+    })
+}
+
+/// The derived properties of a bundle without `metadata/` (package from the
+/// package file).
+fn derived(parsed: &mut ParsedBundle) -> Result<Vec<super::bundle::RawProperty>, BundleError> {
+    let location = parsed.csv_location();
+    let view =
+        CsvView::new(&parsed.csv_object().value).map_err(|message| BundleError::Manifest {
+            location: location.clone(),
+            message,
+        })?;
+    let mut derived = Vec::new();
+    if let Some(text) = view.annotation(ANNOTATION_PROPERTIES) {
+        let (properties, error) = parse_annotation_properties(text);
+        derived = properties;
+        if let Some(message) = error {
+            parsed.warnings.push(Warning::CsvPropertiesAnnotation {
+                location: location.clone(),
+                message,
+            });
+        }
+    }
+    let derive_error = |message: &String| BundleError::DeriveProperties {
+        location: location.clone(),
+        message: message.clone(),
+    };
+    let version = parsed.csv.version.as_ref().map_err(derive_error)?;
+    let release = parsed.csv.release.as_ref().map_err(derive_error)?;
+    derived.insert(
+        0,
+        super::bundle::RawProperty {
+            type_: fbc::PROPERTY_PACKAGE.to_string(),
+            value: Some(render::package_value(
+                &parsed.package,
+                version,
+                release,
+                true,
+            )),
+        },
+    );
+    for api in &parsed.provided_apis {
+        derived.push(super::bundle::RawProperty {
+            type_: fbc::PROPERTY_GVK.to_string(),
+            value: Some(render::gvk_value(&api.group, &api.kind, &api.version, true)),
+        });
+    }
+    Ok(property_set(derived))
+}
+
+/// Channel membership: walk each channel from its head along `replaces`,
+/// collecting the visited bundles and the names they skip.
+fn assign_channels(bundles: &mut [LoadedBundle], channels: &[PackageChannel]) {
+    let by_name: HashMap<&str, usize> = bundles
+        .iter()
+        .enumerate()
+        .map(|(idx, bundle)| (bundle.csv_name.as_str(), idx))
+        .collect();
+    let mut membership: Vec<Vec<String>> = vec![Vec::new(); bundles.len()];
+    for channel in channels {
+        let mut members = BTreeSet::new();
+        let mut visited = BTreeSet::new();
+        let mut current = channel.current_csv.as_str();
+        while let Some(&idx) = by_name.get(current) {
+            if !visited.insert(idx) {
+                break;
+            }
+            members.insert(idx);
+            for skipped in &bundles[idx].skips {
+                if let Some(&skipped_idx) = by_name.get(skipped.as_str()) {
+                    members.insert(skipped_idx);
+                }
+            }
+            current = bundles[idx].replaces.as_str();
+        }
+        for idx in members {
+            membership[idx].push(channel.name.clone());
+        }
+    }
+    for (bundle, channels) in bundles.iter_mut().zip(membership) {
+        bundle.channels = channels;
+    }
+}

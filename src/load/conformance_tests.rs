@@ -551,3 +551,97 @@ fn corpus_published_csv_metadata_catalogs_match() {
     assert!(compared > 0);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn corpus_package_manifests_load() {
+    let expected = [
+        ("aws-efs-operator", "aws-efs-operator", 8),
+        ("ecr-secret-operator", "ecr-secret-operator", 3),
+        ("enmasse", "enmasse", 8),
+        ("etcd", "etcd", 6),
+        ("hawtio-operator", "hawtio-operator", 5),
+        ("mariadb-operator-app", "mariadb-operator-app", 4),
+        (
+            "multicluster-global-hub-operator",
+            "multicluster-global-hub-operator",
+            3,
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (dir, package, n_bundles) in expected {
+        match load_package_manifest_dir(&shared(&format!("corpus/package-manifests/{dir}"))) {
+            Ok(manifest) => {
+                let names: Vec<&str> = manifest
+                    .bundles
+                    .iter()
+                    .map(|bundle| bundle.bundle.name.as_str())
+                    .collect();
+                if manifest.package_name != package || manifest.bundles.len() != n_bundles {
+                    problems.push(format!(
+                        "{dir}: package {:?}, bundles {names:?}",
+                        manifest.package_name
+                    ));
+                }
+                for bundle in &manifest.bundles {
+                    if bundle.bundle.package != package || bundle.channels.is_empty() {
+                        problems.push(format!(
+                            "{dir}/{}: package {:?}, channels {:?}",
+                            bundle.csv_name, bundle.bundle.package, bundle.channels
+                        ));
+                    }
+                }
+            }
+            Err(error) => problems.push(format!("{dir}: {error}")),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn package_manifest_channels_follow_replaces_chains() {
+    let manifest = load_package_manifest_dir(&shared("corpus/package-manifests/etcd")).unwrap();
+    assert_eq!(manifest.default_channel(), Some("singlenamespace-alpha"));
+    let channels: Vec<(String, Vec<String>)> = manifest
+        .bundles
+        .iter()
+        .map(|bundle| (bundle.csv_name.clone(), bundle.channels.clone()))
+        .collect();
+    let expect = |name: &str, channels: &[&str]| {
+        (
+            name.to_string(),
+            channels
+                .iter()
+                .map(|channel| channel.to_string())
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(
+        channels,
+        vec![
+            expect("etcdoperator.v0.6.1", &["alpha"]),
+            expect(
+                "etcdoperator.v0.9.0",
+                &["singlenamespace-alpha", "clusterwide-alpha"]
+            ),
+            expect("etcdoperator.v0.9.2", &["singlenamespace-alpha"]),
+            expect("etcdoperator.v0.9.2-clusterwide", &["clusterwide-alpha"]),
+            expect("etcdoperator.v0.9.4", &["singlenamespace-alpha"]),
+            expect("etcdoperator.v0.9.4-clusterwide", &["clusterwide-alpha"]),
+        ]
+    );
+    let first = &manifest.bundles[0];
+    assert_eq!(
+        first.default_channel.as_deref(),
+        Some("singlenamespace-alpha")
+    );
+    assert_eq!(first.bundle.image, "");
+    assert_eq!(
+        first
+            .bundle
+            .properties
+            .iter()
+            .find(|property| property.type_ == fbc::PROPERTY_PACKAGE)
+            .map(|property| property.value.as_str()),
+        Some(r#"{"packageName":"etcd","version":"0.6.1"}"#)
+    );
+}

@@ -223,9 +223,50 @@ pub fn convert_to_model(config: &DeclarativeConfig) -> Result<Model, ModelError>
 
     apply_deprecations(config, &mut packages, &package_bundles)?;
 
-    let model = Model { packages };
+    let mut model = Model { packages };
     model.validate().map_err(ModelError::Invalid)?;
+    normalize(&mut model);
     Ok(model)
+}
+
+/// opm's `Model.Normalize`: every bundle property value re-encoded by
+/// `property.Build`, which for a raw value is `json.Compact`: whitespace
+/// outside strings removed, string contents (escapes included) untouched.
+/// Validation has already proven every value to be valid JSON.
+fn normalize(model: &mut Model) {
+    let bundles = model
+        .packages
+        .values_mut()
+        .flat_map(|package| package.channels.values_mut())
+        .flat_map(|channel| channel.bundles.values_mut());
+    for bundle in bundles {
+        for property in &mut bundle.properties {
+            property.value = compact_json_text(&property.value);
+        }
+    }
+}
+
+/// Go's `json.Compact` on valid JSON text.
+fn compact_json_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for ch in text.chars() {
+        if in_string {
+            out.push(ch);
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                in_string = false;
+            }
+        } else if !matches!(ch, ' ' | '\t' | '\n' | '\r') {
+            in_string = ch == '"';
+            out.push(ch);
+        }
+    }
+    out
 }
 
 /// The per-bundle part of `ConvertToModel`: checks, then copies the blob's

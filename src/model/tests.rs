@@ -587,3 +587,17 @@ fn deduplicate(properties: &[fbc::Property]) -> Vec<fbc::Property> {
     out.sort_by(|left, right| (&left.type_, &left.value).cmp(&(&right.type_, &right.value)));
     out
 }
+
+// opm's Normalize step compacts property values without touching strings.
+#[test]
+fn converted_property_values_are_compacted() {
+    let channel = r#"{"schema":"olm.channel","name":"alpha","package":"foo","entries":[{"name":"foo.v0.1.0"}]}"#;
+    let mut config = load(&format!("{FOO_PACKAGE}{channel}{}", foo_bundle("0.1.0", "foo-bundle:v0.1.0")));
+    config.bundles[0].properties.push(fbc::Property {
+        type_: "custom".to_string(),
+        value: "{ \"a b\" : [ 1, \"\\u003c \\\" x\" ] }".to_string(),
+    });
+    let model = convert_to_model(&config).unwrap();
+    let properties = &model.packages["foo"].channels["alpha"].bundles["foo.v0.1.0"].properties;
+    assert_eq!(properties[1].value, r#"{"a b":[1,"\u003c \" x"]}"#);
+}

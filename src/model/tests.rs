@@ -601,3 +601,19 @@ fn converted_property_values_are_compacted() {
     let properties = &model.packages["foo"].channels["alpha"].bundles["foo.v0.1.0"].properties;
     assert_eq!(properties[1].value, r#"{"a b":[1,"\u003c \" x"]}"#);
 }
+
+// k8s IsDNS1123Label, as ConvertToModel reports it.
+#[test]
+fn dns1123_label_messages() {
+    let regex_message = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end \
+                         with an alphanumeric character (e.g. 'my-name' or '123-abc', regex used for validation is \
+                         '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+    assert!(dns1123_label_errors("etcd-operator").is_empty());
+    assert!(dns1123_label_errors("0a").is_empty());
+    assert_eq!(dns1123_label_errors("foo.bar"), ["must not contain dots"]);
+    assert_eq!(dns1123_label_errors("Foo"), [regex_message]);
+    assert_eq!(dns1123_label_errors("-foo"), [regex_message]);
+    assert_eq!(dns1123_label_errors("foo_bar"), [regex_message]);
+    assert_eq!(dns1123_label_errors(&"a".repeat(64)), ["must be no more than 63 characters"]);
+    assert_eq!(dns1123_label_errors(""), [regex_message]);
+}

@@ -440,6 +440,12 @@ impl Resolver<'_> {
             if raw.formats.is_empty() {
                 formats.push(OutputFormat::FbcJson);
             }
+            if formats.contains(&OutputFormat::FbcJson) && formats.contains(&OutputFormat::FbcYaml) {
+                // Both flavours in one catalog directory would declare every
+                // package twice, which opm rejects.
+                self.error(raw.formats[0].span().start..raw.formats[raw.formats.len() - 1].span().end, format!("target `{name}` asks for both `fbc-json` and `fbc-yaml`"))
+                    .add_help("a catalog directory holds one flavour; declare a second `[[target]]` for the other");
+            }
             let target_packages = match &raw.packages {
                 None => all_packages.clone(),
                 Some(names) => {

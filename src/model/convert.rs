@@ -523,11 +523,21 @@ fn is_dns1123_label(label: &str) -> bool {
         && bytes.iter().all(|byte| is_alnum(byte) || *byte == b'-')
 }
 
-/// opm keeps each object's manifest text; it converts it to JSON with
-/// sigs.k8s.io/yaml, which for the JSON that `olm.bundle.object` data holds
-/// in practice only re-sorts keys. Kept here as decoded.
+/// opm keeps each object's manifest as JSON made by sigs.k8s.io/yaml
+/// `ToJSON` (decode, then `json.Marshal`: keys sorted, HTML characters
+/// escaped, compact). `olm.bundle.object` data is JSON in practice, and for
+/// JSON that is what this does (numbers keep their text). Data that is not
+/// JSON (YAML) is kept as decoded until a YAML reader is wired in here.
 fn bundle_objects(data: &[Vec<u8>]) -> Vec<String> {
-    data.iter().map(|bytes| String::from_utf8_lossy(bytes).into_owned()).collect()
+    data.iter()
+        .map(|bytes| {
+            let text = String::from_utf8_lossy(bytes);
+            match json::parse(&text) {
+                Ok(value) => json::to_compact(&value.sort_keys(), true),
+                Err(_) => text.into_owned(),
+            }
+        })
+        .collect()
 }
 
 fn is_csv(object: &str) -> bool {

@@ -424,7 +424,7 @@ fn converts_deprecations_and_bundle_data() {
     let channels = r#"{"schema":"olm.channel","name":"alpha","package":"foo","entries":[{"name":"foo.v0.1.0"},{"name":"foo.v0.2.0","replaces":"foo.v0.1.0","skipRange":"<0.2.0"}]}
 {"schema":"olm.channel","name":"beta","package":"foo","entries":[{"name":"foo.v0.2.0"}]}"#;
     let deprecation = r#"{"schema":"olm.deprecations","package":"foo","entries":[{"reference":{"schema":"olm.package"},"message":"gone"},{"reference":{"schema":"olm.channel","name":"beta"},"message":"no beta"},{"reference":{"schema":"olm.bundle","name":"foo.v0.2.0"},"message":"bad"}]}"#;
-    let object = r#"{"type":"olm.bundle.object","value":{"data":"eyJraW5kIjoiQ2x1c3RlclNlcnZpY2VWZXJzaW9uIn0="}}"#;
+    let object = r#"{"type":"olm.bundle.object","value":{"data":"eyJraW5kIjoiQ2x1c3RlclNlcnZpY2VWZXJzaW9uIiwiYXBpVmVyc2lvbiI6InYxIiwibWV0YWRhdGEiOnsiYW5ub3RhdGlvbnMiOnsiZCI6ImE8YiJ9fX0="}}"#;
     let with_object = format!(
         r#"{{"schema":"olm.bundle","name":"foo.v0.1.0","package":"foo","image":"","properties":[{object},{{"type":"olm.package","value":{{"packageName":"foo","version":"0.1.0"}}}}]}}"#
     );
@@ -459,7 +459,10 @@ fn converts_deprecations_and_bundle_data() {
         })
     );
     let data_bundle = &package.channels["alpha"].bundles["foo.v0.1.0"];
-    assert_eq!(data_bundle.csv_json, r#"{"kind":"ClusterServiceVersion"}"#);
+    assert_eq!(
+        data_bundle.csv_json,
+        r#"{"apiVersion":"v1","kind":"ClusterServiceVersion","metadata":{"annotations":{"d":"a\u003cb"}}}"#
+    );
     assert_eq!(package.channels["alpha"].head().unwrap().name, "foo.v0.2.0");
     let by_version: Vec<&str> = package.bundles_by_version().iter().map(|bundle| bundle.name.as_str()).collect();
     assert_eq!(by_version, ["foo.v0.1.0", "foo.v0.2.0"]);

@@ -156,6 +156,43 @@ fn walk_from_head<'a>(
     (entries, reached)
 }
 
+/// Channels of a package-manifest directory (spec A.6, D.3): each channel's
+/// head is its `currentCSV`, members are what the head's replaces chain and
+/// skips reach.
+pub fn manifest_channels(package: &str, bundles: &[BundleInfo], heads: &[(String, String)], default_channel: &str) -> PackageGraph {
+    let mut graph = PackageGraph::default();
+    let by_name: BTreeMap<&str, &BundleInfo> = bundles.iter().map(|bundle| (bundle.name.as_str(), bundle)).collect();
+    for (channel_name, head_name) in heads {
+        let Some(head) = by_name.get(head_name.as_str()) else {
+            graph.problems.push(GraphProblem {
+                bundle: None,
+                field: "currentCSV",
+                message: format!("channel `{channel_name}` has currentCSV `{head_name}`, which is not a CSV of package `{package}`"),
+                help: Some("set `currentCSV` to the `metadata.name` of a CSV in the package directory".to_string()),
+            });
+            continue;
+        };
+        let (entries, _) = walk_from_head(head, &by_name, channel_name, &mut graph.problems);
+        graph.channels.push(Channel {
+            schema: SCHEMA_CHANNEL.to_string(),
+            package: package.to_string(),
+            name: channel_name.clone(),
+            entries: Some(entries),
+            properties: Vec::new(),
+        });
+    }
+    graph.channels.sort_by(|left, right| left.name.cmp(&right.name));
+    // Like the initializer: an empty default with exactly one channel means that channel.
+    graph.default_channel = if !default_channel.is_empty() {
+        Some(default_channel.to_string())
+    } else if heads.len() == 1 {
+        Some(heads[0].0.clone())
+    } else {
+        None
+    };
+    graph
+}
+
 /// Default channel as opm's replaces mode picks it: the default annotation
 /// of the highest-version bundle, or the only channel.
 fn default_channel(bundles: &[BundleInfo], listed: &BTreeMap<&str, Vec<&BundleInfo>>) -> Option<String> {

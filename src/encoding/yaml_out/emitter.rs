@@ -76,14 +76,10 @@ impl Emitter {
             Node::Map(entries) => self.emit_block_mapping(entries),
             Node::Str(text) => self.emit_scalar(text.as_bytes(), string_style(text)),
             Node::Null => self.emit_scalar(b"null", ScalarStyle::Plain),
-            Node::Bool(flag) => {
-                self.emit_scalar(if *flag { b"true" } else { b"false" }, ScalarStyle::Plain)
-            }
+            Node::Bool(flag) => self.emit_scalar(if *flag { b"true" } else { b"false" }, ScalarStyle::Plain),
             Node::Int(int) => self.emit_scalar(int.to_string().as_bytes(), ScalarStyle::Plain),
             Node::Uint(uint) => self.emit_scalar(uint.to_string().as_bytes(), ScalarStyle::Plain),
-            Node::Float(float) => {
-                self.emit_scalar(format_go_float_g(*float).as_bytes(), ScalarStyle::Plain)
-            }
+            Node::Float(float) => self.emit_scalar(format_go_float_g(*float).as_bytes(), ScalarStyle::Plain),
         }
     }
 
@@ -112,8 +108,7 @@ impl Emitter {
         self.increase_indent(false, false);
         for (key, value) in entries {
             self.write_indent();
-            let simple =
-                !analyze_scalar(key.as_bytes()).multiline && key.len() <= MAX_SIMPLE_KEY_LENGTH;
+            let simple = !analyze_scalar(key.as_bytes()).multiline && key.len() <= MAX_SIMPLE_KEY_LENGTH;
             if simple {
                 self.emit_key(key, true);
                 self.write_indicator(b":", false, false, false);
@@ -150,19 +145,12 @@ impl Emitter {
 
     /// `yaml_emitter_select_scalar_style` for untagged, implicit scalars in
     /// block context.
-    fn select_scalar_style(
-        &self,
-        value: &[u8],
-        requested: ScalarStyle,
-        analysis: &ScalarAnalysis,
-    ) -> ScalarStyle {
+    fn select_scalar_style(&self, value: &[u8], requested: ScalarStyle, analysis: &ScalarAnalysis) -> ScalarStyle {
         let mut style = requested;
         if self.simple_key_context && analysis.multiline {
             style = ScalarStyle::DoubleQuoted;
         }
-        if style == ScalarStyle::Plain
-            && (!analysis.block_plain_allowed || (value.is_empty() && self.simple_key_context))
-        {
+        if style == ScalarStyle::Plain && (!analysis.block_plain_allowed || (value.is_empty() && self.simple_key_context)) {
             style = ScalarStyle::SingleQuoted;
         }
         if style == ScalarStyle::SingleQuoted && !analysis.single_quoted_allowed {
@@ -230,13 +218,7 @@ impl Emitter {
         self.indention = true;
     }
 
-    fn write_indicator(
-        &mut self,
-        indicator: &[u8],
-        need_whitespace: bool,
-        is_whitespace: bool,
-        is_indention: bool,
-    ) {
+    fn write_indicator(&mut self, indicator: &[u8], need_whitespace: bool, is_whitespace: bool, is_indention: bool) {
         if need_whitespace && !self.whitespace {
             self.put(b' ');
         }
@@ -257,8 +239,7 @@ impl Emitter {
         let mut idx = 0;
         while idx < value.len() {
             if is_space(value, idx) {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && !is_space(value, idx + 1)
-                {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && !is_space(value, idx + 1) {
                     self.write_indent();
                     idx += 1;
                 } else {
@@ -293,12 +274,8 @@ impl Emitter {
         let mut idx = 0;
         while idx < value.len() {
             if is_space(value, idx) {
-                let fold = allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && idx > 0
-                    && idx < value.len() - 1
-                    && !is_space(value, idx + 1);
+                let fold =
+                    allow_breaks && !spaces && self.column > BEST_WIDTH && idx > 0 && idx < value.len() - 1 && !is_space(value, idx + 1);
                 if fold {
                     self.write_indent();
                     idx += 1;
@@ -336,11 +313,8 @@ impl Emitter {
         let mut spaces = false;
         let mut idx = 0;
         while idx < value.len() {
-            let needs_escape = !is_printable(value, idx)
-                || starts_with_bom(value)
-                || is_break(value, idx)
-                || value[idx] == b'"'
-                || value[idx] == b'\\';
+            let needs_escape =
+                !is_printable(value, idx) || starts_with_bom(value) || is_break(value, idx) || value[idx] == b'"' || value[idx] == b'\\';
             if needs_escape {
                 let (code, width) = decode_char(value, idx);
                 idx += width;
@@ -348,12 +322,7 @@ impl Emitter {
                 self.write_escape(code);
                 spaces = false;
             } else if is_space(value, idx) {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && idx > 0
-                    && idx < value.len() - 1
-                {
+                if allow_breaks && !spaces && self.column > BEST_WIDTH && idx > 0 && idx < value.len() - 1 {
                     self.write_indent();
                     if is_space(value, idx + 1) {
                         self.put(b'\\');
@@ -507,8 +476,7 @@ fn analyze_scalar(value: &[u8]) -> ScalarAnalysis {
         let followed_by_whitespace = idx + width >= value.len() || is_blank(value, idx + width);
         let indicator = if idx == 0 {
             match value[idx] {
-                b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>'
-                | b'\'' | b'"' | b'%' | b'@' | b'`' => true,
+                b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\'' | b'"' | b'%' | b'@' | b'`' => true,
                 b'?' | b':' | b'-' => followed_by_whitespace,
                 _ => false,
             }
@@ -609,10 +577,7 @@ pub(super) fn format_go_float_g(value: f64) -> String {
         let (first, rest) = digits.split_at(1);
         let dot = if rest.is_empty() { "" } else { "." };
         let exponent_sign = if exponent < 0 { '-' } else { '+' };
-        return format!(
-            "{sign}{first}{dot}{rest}e{exponent_sign}{:02}",
-            exponent.abs()
-        );
+        return format!("{sign}{first}{dot}{rest}e{exponent_sign}{:02}", exponent.abs());
     }
     // Fixed notation; the decimal point sits after `exponent + 1` digits.
     let point = exponent + 1;
@@ -645,15 +610,8 @@ fn is_blank(value: &[u8], idx: usize) -> bool {
 }
 
 fn is_break(value: &[u8], idx: usize) -> bool {
-    let (b0, b1, b2) = (
-        byte_at(value, idx),
-        byte_at(value, idx + 1),
-        byte_at(value, idx + 2),
-    );
-    b0 == b'\r'
-        || b0 == b'\n'
-        || (b0 == 0xC2 && b1 == 0x85)
-        || (b0 == 0xE2 && b1 == 0x80 && (b2 == 0xA8 || b2 == 0xA9))
+    let (b0, b1, b2) = (byte_at(value, idx), byte_at(value, idx + 1), byte_at(value, idx + 2));
+    b0 == b'\r' || b0 == b'\n' || (b0 == 0xC2 && b1 == 0x85) || (b0 == 0xE2 && b1 == 0x80 && (b2 == 0xA8 || b2 == 0xA9))
 }
 
 fn is_blankz(value: &[u8], idx: usize) -> bool {
@@ -664,20 +622,14 @@ fn is_blankz(value: &[u8], idx: usize) -> bool {
 /// U+E000..U+FFFD except U+FEFF. Tabs, C0/C1 controls, DEL and every
 /// character outside the BMP (emoji) are not printable.
 fn is_printable(value: &[u8], idx: usize) -> bool {
-    let (b0, b1, b2) = (
-        byte_at(value, idx),
-        byte_at(value, idx + 1),
-        byte_at(value, idx + 2),
-    );
+    let (b0, b1, b2) = (byte_at(value, idx), byte_at(value, idx + 1), byte_at(value, idx + 2));
     b0 == 0x0A
         || (0x20..=0x7E).contains(&b0)
         || (b0 == 0xC2 && b1 >= 0xA0)
         || (b0 > 0xC2 && b0 < 0xED)
         || (b0 == 0xED && b1 < 0xA0)
         || b0 == 0xEE
-        || (b0 == 0xEF
-            && !(b1 == 0xBB && b2 == 0xBF)
-            && !(b1 == 0xBF && (b2 == 0xBE || b2 == 0xBF)))
+        || (b0 == 0xEF && !(b1 == 0xBB && b2 == 0xBF) && !(b1 == 0xBF && (b2 == 0xBE || b2 == 0xBF)))
 }
 
 /// libyaml's `is_bom`, which looks at the start of the text whatever the

@@ -25,9 +25,7 @@ use crate::encoding::json::Value;
 /// The tree `yaml.Unmarshal` builds from the JSON text of `value`.
 pub(super) fn read_back(value: &Value) -> Result<Node, EmitError> {
     if has_refused_character(value) {
-        return Err(EmitError(
-            "yaml: control characters are not allowed".to_string(),
-        ));
+        return Err(EmitError("yaml: control characters are not allowed".to_string()));
     }
     JsonTextReader { line: 0 }.read(value)
 }
@@ -93,12 +91,7 @@ impl JsonTextReader {
                 Resolved::Timestamp | Resolved::Str => Node::Str(number.as_str().to_string()),
             },
             Value::String(text) => Node::Str(self.scan_string(text)?),
-            Value::Array(items) => Node::Seq(
-                items
-                    .iter()
-                    .map(|item| self.read(item))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Value::Array(items) => Node::Seq(items.iter().map(|item| self.read(item)).collect::<Result<_, _>>()?),
             Value::Object(entries) => {
                 let mut map: Vec<(String, Node)> = Vec::with_capacity(entries.len());
                 let mut positions = std::collections::HashMap::new();
@@ -133,9 +126,7 @@ impl JsonTextReader {
             } else {
                 format!("line {}: ", self.line)
             };
-            return Err(EmitError(format!(
-                "yaml: {place}did not find expected ',' or '}}'"
-            )));
+            return Err(EmitError(format!("yaml: {place}did not find expected ',' or '}}'")));
         }
         Ok(scanned)
     }
@@ -206,6 +197,5 @@ impl JsonTextReader {
 
 /// `---` or `...` followed by a raw blank, at the start of a line.
 fn starts_document_marker(rest: &[char]) -> bool {
-    matches!(rest, ['-', '-', '-', ..] | ['.', '.', '.', ..])
-        && matches!(rest.get(3), Some(' ' | '\u{85}'))
+    matches!(rest, ['-', '-', '-', ..] | ['.', '.', '.', ..]) && matches!(rest.get(3), Some(' ' | '\u{85}'))
 }

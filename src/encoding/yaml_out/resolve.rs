@@ -60,19 +60,13 @@ pub(super) fn is_base60_float(text: &str) -> bool {
         return false;
     }
     idx += 1;
-    while bytes
-        .get(idx)
-        .is_some_and(|b| b.is_ascii_digit() || *b == b'_')
-    {
+    while bytes.get(idx).is_some_and(|b| b.is_ascii_digit() || *b == b'_') {
         idx += 1;
     }
     let mut groups = 0;
     while bytes.get(idx) == Some(&b':') {
         idx += 1;
-        let run = bytes[idx..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        let run = bytes[idx..].iter().take_while(|b| b.is_ascii_digit()).count();
         let fits = run == 1 || (run == 2 && bytes[idx] <= b'5');
         if !fits {
             return false;
@@ -85,10 +79,7 @@ pub(super) fn is_base60_float(text: &str) -> bool {
     }
     if bytes.get(idx) == Some(&b'.') {
         idx += 1;
-        while bytes
-            .get(idx)
-            .is_some_and(|b| b.is_ascii_digit() || *b == b'_')
-        {
+        while bytes.get(idx).is_some_and(|b| b.is_ascii_digit() || *b == b'_') {
             idx += 1;
         }
     }
@@ -110,9 +101,7 @@ fn hint_of(first: u8) -> Option<Hint> {
     match first {
         b'+' | b'-' | b'0'..=b'9' => Some(Hint::DigitOrSign),
         b'.' => Some(Hint::Dot),
-        b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => {
-            Some(Hint::Table)
-        }
+        b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => Some(Hint::Table),
         _ => None,
     }
 }
@@ -121,12 +110,8 @@ fn hint_of(first: u8) -> Option<Hint> {
 /// scalars: `<` has no hint, so the table is never consulted.
 fn lookup_table(text: &str) -> Option<Resolved> {
     Some(match text {
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            Resolved::Bool(true)
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            Resolved::Bool(false)
-        }
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => Resolved::Bool(true),
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => Resolved::Bool(false),
         "" | "~" | "null" | "Null" | "NULL" => Resolved::Null,
         ".nan" | ".NaN" | ".NAN" => Resolved::Float(f64::NAN),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Resolved::Float(f64::INFINITY),
@@ -196,9 +181,7 @@ fn go_parse_uint(text: &str, base: u32) -> Option<u64> {
         if digit >= base {
             return None;
         }
-        value = value
-            .checked_mul(u64::from(base))?
-            .checked_add(u64::from(digit))?;
+        value = value.checked_mul(u64::from(base))?.checked_add(u64::from(digit))?;
     }
     Some(value)
 }
@@ -223,12 +206,7 @@ fn go_parse_int(text: &str, base: u32) -> Option<i64> {
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
 fn is_yaml_style_float(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let digits_from = |idx: usize| {
-        bytes[idx..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count()
-    };
+    let digits_from = |idx: usize| bytes[idx..].iter().take_while(|b| b.is_ascii_digit()).count();
     let mut idx = usize::from(matches!(bytes.first(), Some(b'+' | b'-')));
     if bytes.get(idx) == Some(&b'.') {
         let run = digits_from(idx + 1);
@@ -355,9 +333,7 @@ fn parse_timestamp(text: &str) -> bool {
     if year_digits != 4 || bytes.get(4) != Some(&b'-') {
         return false;
     }
-    TIMESTAMP_LAYOUTS
-        .iter()
-        .any(|layout| parses_with_layout(bytes, layout))
+    TIMESTAMP_LAYOUTS.iter().any(|layout| parses_with_layout(bytes, layout))
 }
 
 /// Pieces of the Go layouts go-yaml tries, in its order:
@@ -453,9 +429,7 @@ fn parses_with_layout(text: &[u8], layout: &[LayoutPiece]) -> bool {
                 if rest.len() < 4 || !rest[..4].iter().all(u8::is_ascii_digit) {
                     return false;
                 }
-                year = rest[..4]
-                    .iter()
-                    .fold(0, |acc, b| acc * 10 + i64::from(b - b'0'));
+                year = rest[..4].iter().fold(0, |acc, b| acc * 10 + i64::from(b - b'0'));
                 rest = &rest[4..];
             }
             LayoutPiece::Month => match go_getnum(&mut rest) {
@@ -477,9 +451,7 @@ fn parses_with_layout(text: &[u8], layout: &[LayoutPiece]) -> bool {
                 }
             }
             LayoutPiece::Fraction => {
-                let has_fraction = rest.len() >= 2
-                    && (rest[0] == b'.' || rest[0] == b',')
-                    && rest[1].is_ascii_digit();
+                let has_fraction = rest.len() >= 2 && (rest[0] == b'.' || rest[0] == b',') && rest[1].is_ascii_digit();
                 if has_fraction {
                     let digits = rest[1..].iter().take_while(|b| b.is_ascii_digit()).count();
                     rest = &rest[1 + digits..];
@@ -497,9 +469,7 @@ fn parses_with_layout(text: &[u8], layout: &[LayoutPiece]) -> bool {
                     (pair[0].is_ascii_digit() && pair[1].is_ascii_digit())
                         .then(|| i64::from(pair[0] - b'0') * 10 + i64::from(pair[1] - b'0'))
                 };
-                let (Some(hours), Some(minutes)) =
-                    (two_digits(&rest[1..3]), two_digits(&rest[4..6]))
-                else {
+                let (Some(hours), Some(minutes)) = (two_digits(&rest[1..3]), two_digits(&rest[4..6])) else {
                     return false;
                 };
                 if hours > 24 || minutes > 60 || !matches!(rest[0], b'+' | b'-') {
@@ -567,19 +537,13 @@ mod tests {
         assert_eq!(resolve_plain("1_000"), Resolved::Int(1000));
         assert_eq!(resolve_plain("0b-1"), Resolved::Int(-1));
         assert_eq!(resolve_plain("-0b11"), Resolved::Int(-3));
-        assert_eq!(
-            resolve_plain("12345678901234567000"),
-            Resolved::Uint(12345678901234567000)
-        );
+        assert_eq!(resolve_plain("12345678901234567000"), Resolved::Uint(12345678901234567000));
         assert_eq!(resolve_plain("1.0"), Resolved::Float(1.0));
         assert_eq!(resolve_plain("08"), Resolved::Float(8.0));
         assert_eq!(resolve_plain("1e3"), Resolved::Float(1000.0));
         assert_eq!(resolve_plain(".5"), Resolved::Float(0.5));
         assert_eq!(resolve_plain(".5_0"), Resolved::Float(0.5));
-        assert_eq!(
-            resolve_plain("-12345678901234567890"),
-            Resolved::Float(-12345678901234567890.0)
-        );
+        assert_eq!(resolve_plain("-12345678901234567890"), Resolved::Float(-12345678901234567890.0));
         assert!(is_str("1e400"));
         assert!(is_str(".5_"));
         assert!(is_str("."));
@@ -601,13 +565,7 @@ mod tests {
         ] {
             assert_eq!(resolve_plain(text), Resolved::Timestamp, "{text}");
         }
-        for text in [
-            "2021-02-30",
-            "2019-2-29",
-            "2021-13-01",
-            "2021-01-01T10:00:00",
-            "2021-01-01x",
-        ] {
+        for text in ["2021-02-30", "2019-2-29", "2021-13-01", "2021-01-01T10:00:00", "2021-01-01x"] {
             assert_ne!(resolve_plain(text), Resolved::Timestamp, "{text}");
         }
     }

@@ -46,11 +46,7 @@ fn key_less(left: &str, right: &str) -> bool {
         // before it) counts as a non-zero number.
         let (mut left_number, mut right_number) = (0i64, 0i64);
         if left_char == '0' || right_char == '0' {
-            let preceding_nonzero = left[..idx]
-                .iter()
-                .rev()
-                .take_while(|ch| is_go_digit(**ch))
-                .any(|ch| *ch != '0');
+            let preceding_nonzero = left[..idx].iter().rev().take_while(|ch| is_go_digit(**ch)).any(|ch| *ch != '0');
             if preceding_nonzero {
                 left_number = 1;
                 right_number = 1;
@@ -131,46 +127,23 @@ mod tests {
     #[test]
     fn declcfg_keys_sort_alphabetically() {
         assert_eq!(
-            sorted(&[
-                "schema",
-                "name",
-                "package",
-                "image",
-                "properties",
-                "relatedImages"
-            ]),
-            [
-                "image",
-                "name",
-                "package",
-                "properties",
-                "relatedImages",
-                "schema"
-            ]
+            sorted(&["schema", "name", "package", "image", "properties", "relatedImages"]),
+            ["image", "name", "package", "properties", "relatedImages", "schema"]
         );
     }
 
     #[test]
     fn uppercase_sorts_before_lowercase_and_non_letters_first() {
         assert_eq!(sorted(&["b", "B", "a", "A"]), ["A", "B", "a", "b"]);
-        assert_eq!(
-            sorted(&["ab", "a_", "a-", "a.", "a"]),
-            ["a", "a-", "a.", "a_", "ab"]
-        );
+        assert_eq!(sorted(&["ab", "a_", "a-", "a.", "a"]), ["a", "a-", "a.", "a_", "ab"]);
         // A digit run outweighs no digits at all: `~` (0) sorts before `1` (1).
         assert_eq!(sorted(&["~", "x", "1", " "]), [" ", "~", "1", "x"]);
     }
 
     #[test]
     fn digit_runs_compare_numerically() {
-        assert_eq!(
-            sorted(&["a10", "a9", "a2", "a1"]),
-            ["a1", "a2", "a9", "a10"]
-        );
-        assert_eq!(
-            sorted(&["v1.10", "v1.9", "v1.1"]),
-            ["v1.1", "v1.9", "v1.10"]
-        );
+        assert_eq!(sorted(&["a10", "a9", "a2", "a1"]), ["a1", "a2", "a9", "a10"]);
+        assert_eq!(sorted(&["v1.10", "v1.9", "v1.1"]), ["v1.1", "v1.9", "v1.10"]);
         assert_eq!(sorted(&["01", "1", "001"]), ["1", "01", "001"]);
         assert_eq!(sorted(&["x10", "x09", "x1"]), ["x1", "x09", "x10"]);
     }

@@ -26,8 +26,7 @@ fn yaml_stream(json_text: &str) -> Result<String, EmitError> {
 /// Compares the YAML written for `json_file` with `yaml_file`, reporting
 /// the first differing line.
 fn assert_same_as_opm(json_file: &str, yaml_file: &str) {
-    let actual = yaml_stream(&read_case_file(json_file))
-        .unwrap_or_else(|err| panic!("{json_file}: unexpected error {err}"));
+    let actual = yaml_stream(&read_case_file(json_file)).unwrap_or_else(|err| panic!("{json_file}: unexpected error {err}"));
     let expected = read_case_file(yaml_file);
     if actual == expected {
         return;
@@ -84,8 +83,7 @@ fn tricky_strings_as_printed_by_opm_v1_26_5() {
 
 #[test]
 fn control_character_is_refused() {
-    let json_text =
-        read_case_file("write-format/render-yaml-control-char-error/expected/stdout.json");
+    let json_text = read_case_file("write-format/render-yaml-control-char-error/expected/stdout.json");
     let expected = read_case_file("write-format/render-yaml-control-char-error/expected/error.txt");
     let err = yaml_stream(&json_text).expect_err("U+007F must be refused");
     assert_eq!(err.0, "yaml: control characters are not allowed");
@@ -153,9 +151,7 @@ fn yaml_of_string(text: &str) -> String {
 #[test]
 fn layout_of_collections() {
     assert_eq!(
-        yaml_of(
-            r#"{"schema":"olm.channel","entries":[{"name":"a","replaces":"b"}],"x":[[1,[]],{}]}"#
-        ),
+        yaml_of(r#"{"schema":"olm.channel","entries":[{"name":"a","replaces":"b"}],"x":[[1,[]],{}]}"#),
         "entries:\n- name: a\n  replaces: b\nschema: olm.channel\nx:\n- - 1\n  - []\n- {}\n"
     );
     assert_eq!(yaml_of("{}"), "{}\n");
@@ -176,12 +172,7 @@ fn numbers_are_retyped_by_yaml_rules() {
         "1234567.5",
         "1e400",
     ];
-    let value = Value::Array(
-        numbers
-            .iter()
-            .map(|text| Value::Number(Number::from_literal(*text)))
-            .collect(),
-    );
+    let value = Value::Array(numbers.iter().map(|text| Value::Number(Number::from_literal(*text))).collect());
     assert_eq!(
         to_yaml(&value).unwrap(),
         "- 1\n- 0\n- -0\n- 12345678901234567890\n- 1e+21\n- 1.5e-07\n- 1.2345675e+06\n- 1e400\n"
@@ -190,18 +181,7 @@ fn numbers_are_retyped_by_yaml_rules() {
 
 #[test]
 fn strings_that_read_as_other_types_are_double_quoted() {
-    for text in [
-        "yes",
-        "Null",
-        "~",
-        "",
-        "0x1F",
-        "1_000",
-        "2021-01-01",
-        "12:30:00",
-        ".inf",
-        "+1",
-    ] {
+    for text in ["yes", "Null", "~", "", "0x1F", "1_000", "2021-01-01", "12:30:00", ".inf", "+1"] {
         assert_eq!(yaml_of_string(text), format!("\"{text}\"\n"), "{text:?}");
     }
     for text in ["yes!", "nil", "1.2.3", "0b", "<<", "=", "+", "1:60"] {
@@ -229,11 +209,7 @@ fn long_scalars_fold_at_80_columns() {
     let words = vec!["word"; 30].join(" ");
     assert_eq!(
         yaml_of_string(&words),
-        format!(
-            "{}\n  {}\n",
-            vec!["word"; 17].join(" "),
-            vec!["word"; 13].join(" ")
-        )
+        format!("{}\n  {}\n", vec!["word"; 17].join(" "), vec!["word"; 13].join(" "))
     );
     let no_spaces = "x".repeat(200);
     assert_eq!(yaml_of_string(&no_spaces), format!("{no_spaces}\n"));
@@ -242,10 +218,7 @@ fn long_scalars_fold_at_80_columns() {
 #[test]
 fn long_keys_use_the_complex_form() {
     let key = "k".repeat(129);
-    assert_eq!(
-        yaml_of(&format!(r#"{{"{key}":1}}"#)),
-        format!("? {key}\n: 1\n")
-    );
+    assert_eq!(yaml_of(&format!(r#"{{"{key}":1}}"#)), format!("? {key}\n: 1\n"));
     let key = "k".repeat(128);
     assert_eq!(yaml_of(&format!(r#"{{"{key}":1}}"#)), format!("{key}: 1\n"));
 }
@@ -254,10 +227,7 @@ fn long_keys_use_the_complex_form() {
 fn keys_too_long_for_an_implicit_json_key_fail() {
     let key = "k".repeat(1023);
     let value = json::parse(&format!(r#"{{"{key}":1}}"#)).unwrap();
-    assert_eq!(
-        to_yaml(&value).unwrap_err().0,
-        "yaml: did not find expected ',' or '}'"
-    );
+    assert_eq!(to_yaml(&value).unwrap_err().0, "yaml: did not find expected ',' or '}'");
     let key = "k".repeat(1022);
     let value = json::parse(&format!(r#"{{"{key}":1}}"#)).unwrap();
     assert!(to_yaml(&value).is_ok());
@@ -267,10 +237,7 @@ fn keys_too_long_for_an_implicit_json_key_fail() {
 fn special_characters_are_escaped() {
     assert_eq!(yaml_of_string("a\u{0}b\u{7}c\u{1b}"), "\"a\\0b\\ac\\e\"\n");
     assert_eq!(yaml_of_string("\u{1}"), "\"\\x01\"\n");
-    assert_eq!(
-        yaml_of_string("rocket \u{1F680}"),
-        "\"rocket \\U0001F680\"\n"
-    );
+    assert_eq!(yaml_of_string("rocket \u{1F680}"), "\"rocket \\U0001F680\"\n");
     // U+2028 is a printable line break: alone it only rules out plain style,
     // and single quotes carry it raw, followed by the indentation.
     assert_eq!(yaml_of_string("a\u{2028}b"), "'a\u{2028}  b'\n");
@@ -294,10 +261,7 @@ fn raw_next_line_characters_fold_while_reading() {
     assert_eq!(yaml_of_string("a \u{85} b"), "a b\n");
     assert_eq!(yaml_of_string("a\u{85}\u{85}b"), "|-\n  a\n  b\n");
     let value = Value::Object(vec![("k\u{85}".to_string(), Value::Null)]);
-    assert_eq!(
-        to_yaml(&value).unwrap_err().0,
-        "yaml: line 1: did not find expected ',' or '}'"
-    );
+    assert_eq!(to_yaml(&value).unwrap_err().0, "yaml: line 1: did not find expected ',' or '}'");
     assert_eq!(
         to_yaml(&Value::str("a\u{85}--- b")).unwrap_err().0,
         "yaml: line 2: found unexpected document indicator"

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::csv::{ANNOTATION_PROPERTIES, ApiKey, CsvView, KIND_CRD, KIND_CSV, crd_provided_apis};
 use super::document::{
-    FirstDocument, coerced_string, decode_first, field, into_unstructured, kind_of,
-    missing_kind_message, raw_message, slice_of, string_of, struct_of, type_error,
+    FirstDocument, coerced_string, decode_first, field, into_unstructured, kind_of, missing_kind_message, raw_message, slice_of, string_of,
+    struct_of, type_error,
 };
 use super::error::{BundleError, Location, Warning};
 use super::render;
@@ -40,8 +40,8 @@ pub struct LoadedBundle {
     pub default_channel: Option<String>,
     /// CSV `metadata.name` (= bundle name).
     pub csv_name: String,
-    /// CSV file, relative to `dir`.
-    pub csv_file: PathBuf,
+    /// The CSV file.
+    pub csv_path: PathBuf,
     /// CSV `spec.version` (may be empty: opm does not check it on load).
     pub version: String,
     /// CSV `spec.release` (HEAD opm), formatted as opm formats it.
@@ -57,6 +57,39 @@ pub struct LoadedBundle {
     pub csv: Value,
     /// What opm would have logged.
     pub warnings: Vec<Warning>,
+    /// Where `package`, `channels` and `default_channel` came from.
+    annotations_path: PathBuf,
+}
+
+impl LoadedBundle {
+    /// The file that declares the bundle's package and channels: the
+    /// annotations file of `metadata/`, or the package manifest.
+    pub fn annotations_path(&self) -> PathBuf {
+        self.annotations_path.clone()
+    }
+
+    /// Points every path at `dir` instead of `staging`, for a bundle loaded
+    /// from a staged copy of `dir` (templates rendered). A staged file that
+    /// came from one of `templates` (`<name>.j2` under `dir`) is reported as
+    /// that template.
+    pub fn relocate(&mut self, staging: &Path, dir: &Path, templates: &[PathBuf]) {
+        let move_path = |path: &mut PathBuf| {
+            let Ok(relative) = path.strip_prefix(staging) else {
+                return;
+            };
+            let moved = dir.join(relative);
+            let mut template = moved.clone().into_os_string();
+            template.push(".j2");
+            let template = PathBuf::from(template);
+            *path = if templates.contains(&template) { template } else { moved };
+        };
+        move_path(&mut self.dir);
+        move_path(&mut self.csv_path);
+        move_path(&mut self.annotations_path);
+        for warning in &mut self.warnings {
+            warning.move_paths(&move_path);
+        }
+    }
 }
 
 /// The data `--alpha-image-ref-template` sees (`{{.Package}}`, `{{.Name}}`,
@@ -86,13 +119,10 @@ pub fn load_bundle_dir_with_template(
     template: &dyn Fn(&ImageRefTemplateData) -> Result<String, String>,
 ) -> Result<LoadedBundle, BundleError> {
     let parsed = parse_bundle_dir(dir)?;
-    let version =
-        parsed
-            .first_package_version()
-            .map_err(|message| BundleError::ImageRefTemplate {
-                dir: dir.to_path_buf(),
-                message,
-            })?;
+    let version = parsed.first_package_version().map_err(|message| BundleError::ImageRefTemplate {
+        dir: dir.to_path_buf(),
+        message,
+    })?;
     let data = ImageRefTemplateData {
         package: parsed.package.clone(),
         name: parsed.csv.name.clone(),
@@ -109,7 +139,7 @@ pub fn load_bundle_dir_with_template(
 
 /// One decoded manifest.
 pub(crate) struct ManifestObject {
-    /// Path relative to the bundle root.
+    /// The file it came from.
     pub file: PathBuf,
     pub line: usize,
     pub value: Value,
@@ -144,6 +174,8 @@ pub(crate) struct ParsedBundle {
     pub csv_idx: usize,
     pub csv: CsvFacts,
     pub package: String,
+    /// The file the package came from (annotations, or package manifest).
+    pub package_source: PathBuf,
     pub channels: Vec<String>,
     pub default_channel: Option<String>,
     /// `bundle.Properties`: properties.yaml entries then derived ones, deduplicated.
@@ -169,21 +201,16 @@ impl ParsedBundle {
     }
 
     fn first_package_version(&self) -> Result<String, String> {
-        let Some(property) = self
-            .properties
-            .iter()
-            .find(|property| property.type_ == fbc::PROPERTY_PACKAGE)
-        else {
+        let Some(property) = self.properties.iter().find(|property| property.type_ == fbc::PROPERTY_PACKAGE) else {
             return Ok(String::new());
         };
-        let value = json::parse(property.value.as_deref().unwrap_or(""))
-            .map_err(|_| "unexpected end of JSON input".to_string())?;
+        let value = json::parse(property.value.as_deref().unwrap_or("")).map_err(|_| "unexpected end of JSON input".to_string())?;
         let fields = struct_of(Some(&value), None, "property.Package")?.unwrap_or_default();
         string_of(field(fields, "version"), Some("Package.version"))
     }
 }
 
-fn finish(parsed: ParsedBundle, image: &str) -> Result<LoadedBundle, BundleError> {
+pub(crate) fn finish(parsed: ParsedBundle, image: &str) -> Result<LoadedBundle, BundleError> {
     let bundle = render::render_bundle(&parsed, image)?;
     let ParsedBundle {
         dir,
@@ -191,6 +218,7 @@ fn finish(parsed: ParsedBundle, image: &str) -> Result<LoadedBundle, BundleError
         csv_idx,
         csv,
         package,
+        package_source,
         channels,
         default_channel,
         mut warnings,
@@ -230,7 +258,7 @@ fn finish(parsed: ParsedBundle, image: &str) -> Result<LoadedBundle, BundleError
         channels,
         default_channel,
         csv_name: csv.name,
-        csv_file: csv_object.file,
+        csv_path: csv_object.file,
         version: csv.version.unwrap_or_default(),
         release: csv.release.unwrap_or_default(),
         replaces,
@@ -238,6 +266,7 @@ fn finish(parsed: ParsedBundle, image: &str) -> Result<LoadedBundle, BundleError
         skip_range,
         csv: csv_object.value,
         warnings,
+        annotations_path: package_source,
     })
 }
 
@@ -255,32 +284,23 @@ pub(crate) fn parse_bundle_dir(dir: &Path) -> Result<ParsedBundle, BundleError> 
         });
     }
     let mut warnings = Vec::new();
-    let (objects, csv_idx) = read_manifests(dir, &manifests_dir, &mut warnings)?;
+    let (objects, csv_idx) = read_manifests(&manifests_dir, &mut warnings)?;
     let manifests = Manifests::check(dir, objects, csv_idx)?;
 
     let metadata_dir = dir.join("metadata");
     if !metadata_dir.is_dir() {
-        return Err(BundleError::NoMetadataDir {
-            dir: dir.to_path_buf(),
-        });
+        return Err(BundleError::NoMetadataDir { dir: dir.to_path_buf() });
     }
     let metadata = read_metadata(&metadata_dir, &mut warnings)?;
     let Some(annotations) = metadata.annotations else {
-        return Err(BundleError::NoAnnotations {
-            dir: dir.to_path_buf(),
-        });
+        return Err(BundleError::NoAnnotations { dir: dir.to_path_buf() });
     };
     let channels = if annotations.channels.is_empty() {
         Vec::new()
     } else {
-        annotations
-            .channels
-            .split(',')
-            .map(str::to_string)
-            .collect()
+        annotations.channels.split(',').map(str::to_string).collect()
     };
-    let default_channel =
-        (!annotations.default_channel.is_empty()).then(|| annotations.default_channel.clone());
+    let default_channel = (!annotations.default_channel.is_empty()).then(|| annotations.default_channel.clone());
 
     let mut parsed = ParsedBundle {
         dir: dir.to_path_buf(),
@@ -288,6 +308,7 @@ pub(crate) fn parse_bundle_dir(dir: &Path) -> Result<ParsedBundle, BundleError> 
         csv_idx: manifests.csv_idx,
         objects: manifests.objects,
         package: annotations.package,
+        package_source: annotations.path,
         channels,
         default_channel,
         properties: Vec::new(),
@@ -306,7 +327,6 @@ pub(crate) fn parse_bundle_dir(dir: &Path) -> Result<ParsedBundle, BundleError> 
 /// Reads `manifests/` (non-recursive, lexical order, hidden files and
 /// sub-directories skipped); returns the objects and the first CSV's index.
 pub(crate) fn read_manifests(
-    root: &Path,
     manifests_dir: &Path,
     warnings: &mut Vec<Warning>,
 ) -> Result<(Vec<ManifestObject>, Option<usize>), BundleError> {
@@ -316,8 +336,7 @@ pub(crate) fn read_manifests(
         if name.starts_with('.') || path.is_dir() {
             continue;
         }
-        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-        let Some(object) = read_manifest(&path, relative, warnings)? else {
+        let Some(object) = read_manifest(&path, warnings)? else {
             continue;
         };
         if kind_of(&object.value) == KIND_CSV {
@@ -338,11 +357,8 @@ pub(crate) fn read_manifests(
 
 /// Decodes one manifest into an unstructured object, or skips it with a
 /// warning as opm does.
-pub(crate) fn read_manifest(
-    path: &Path,
-    relative: PathBuf,
-    warnings: &mut Vec<Warning>,
-) -> Result<Option<ManifestObject>, BundleError> {
+pub(crate) fn read_manifest(path: &Path, warnings: &mut Vec<Warning>) -> Result<Option<ManifestObject>, BundleError> {
+    let relative = path.to_path_buf();
     let bytes = fs_err::read(path).map_err(|source| BundleError::Io {
         path: path.to_path_buf(),
         source,
@@ -373,20 +389,14 @@ pub(crate) fn read_manifest(
         },
         Value::Null => return skip(warnings, missing_kind_message(&Value::Null), Some(line)),
         other => {
-            return skip(
-                warnings,
-                type_error(&other, None, "map[string]interface {}"),
-                Some(line),
-            );
+            return skip(warnings, type_error(&other, None, "map[string]interface {}"), Some(line));
         }
     };
     if kind_of(&value).is_empty() {
         return skip(warnings, missing_kind_message(&value), Some(line));
     }
     if extra_documents {
-        warnings.push(Warning::ExtraDocuments {
-            file: relative.clone(),
-        });
+        warnings.push(Warning::ExtraDocuments { file: relative.clone() });
     }
     Ok(Some(ManifestObject {
         file: relative,
@@ -404,10 +414,7 @@ pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, Bundl
     let mut entries = Vec::new();
     for entry in fs_err::read_dir(dir).map_err(io_error)? {
         let entry = entry.map_err(io_error)?;
-        entries.push((
-            entry.file_name().to_string_lossy().into_owned(),
-            entry.path(),
-        ));
+        entries.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
     }
     entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
     Ok(entries)
@@ -425,20 +432,12 @@ pub(crate) struct Manifests {
 impl Manifests {
     /// No objects, no CSV, typed CSV/CRD views (`Bundle.cache`), then
     /// `AllProvidedAPIsInBundle`.
-    pub(crate) fn check(
-        dir: &Path,
-        objects: Vec<ManifestObject>,
-        csv_idx: Option<usize>,
-    ) -> Result<Manifests, BundleError> {
+    pub(crate) fn check(dir: &Path, objects: Vec<ManifestObject>, csv_idx: Option<usize>) -> Result<Manifests, BundleError> {
         if objects.is_empty() {
-            return Err(BundleError::NoBundleObjects {
-                dir: dir.to_path_buf(),
-            });
+            return Err(BundleError::NoBundleObjects { dir: dir.to_path_buf() });
         }
         let Some(csv_idx) = csv_idx else {
-            return Err(BundleError::NoCsv {
-                dir: dir.to_path_buf(),
-            });
+            return Err(BundleError::NoCsv { dir: dir.to_path_buf() });
         };
         let csv_object = &objects[csv_idx];
         let csv_location = Location {
@@ -452,14 +451,13 @@ impl Manifests {
         let mut crd_apis = Vec::new();
         for object in &objects {
             if kind_of(&object.value) == KIND_CRD {
-                let apis =
-                    crd_provided_apis(&object.value).map_err(|message| BundleError::Manifest {
-                        location: Location {
-                            file: object.file.clone(),
-                            line: Some(object.line),
-                        },
-                        message,
-                    })?;
+                let apis = crd_provided_apis(&object.value).map_err(|message| BundleError::Manifest {
+                    location: Location {
+                        file: object.file.clone(),
+                        line: Some(object.line),
+                    },
+                    message,
+                })?;
                 crd_apis.extend(apis);
             }
         }
@@ -472,21 +470,12 @@ impl Manifests {
         let (owned, _) = view.crd_definitions().map_err(provided_error)?;
         let mut should_exist = Vec::new();
         for definition in &owned {
-            should_exist.push(
-                split_crd_name(&definition.name, &definition.version, &definition.kind)
-                    .map_err(provided_error)?,
-            );
+            should_exist.push(split_crd_name(&definition.name, &definition.version, &definition.kind).map_err(provided_error)?);
         }
         if let Some(missing) = should_exist.iter().find(|key| !provided_apis.contains(key)) {
             // Go prints the map with `%v`: keys via String(), sorted by field.
-            let found = provided_apis
-                .iter()
-                .map(|key| format!("{key}:{{}}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            return Err(provided_error(format!(
-                "couldn't find {missing} in bundle. found: map[{found}]"
-            )));
+            let found = provided_apis.iter().map(|key| format!("{key}:{{}}")).collect::<Vec<_>>().join(" ");
+            return Err(provided_error(format!("couldn't find {missing} in bundle. found: map[{found}]")));
         }
         let required_apis = required_apis(&view);
         let csv = CsvFacts {
@@ -558,6 +547,7 @@ fn split_crd_name(name: &str, version: &str, kind: &str) -> Result<ApiKey, Strin
 
 #[derive(Default)]
 struct AnnotationsFile {
+    path: PathBuf,
     package: String,
     channels: String,
     default_channel: String,
@@ -573,14 +563,10 @@ struct Metadata {
 /// opm's `addMetadata`: every entry of `metadata/` (any name, hidden ones
 /// too) is tried as annotations, dependencies and properties file; the
 /// first non-empty decode of each kind wins. Decode failures are ignored.
-fn read_metadata(
-    metadata_dir: &Path,
-    warnings: &mut Vec<Warning>,
-) -> Result<Metadata, BundleError> {
+fn read_metadata(metadata_dir: &Path, warnings: &mut Vec<Warning>) -> Result<Metadata, BundleError> {
     let mut metadata = Metadata::default();
     let mut found_dependencies = false;
     let mut found_properties = false;
-    let root = metadata_dir.parent().unwrap_or(metadata_dir);
     for (_, path) in sorted_entries(metadata_dir)? {
         if metadata.annotations.is_some() && found_dependencies && found_properties {
             break;
@@ -588,7 +574,7 @@ fn read_metadata(
         if path.is_dir() {
             continue;
         }
-        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        let relative = path.clone();
         let bytes = fs_err::read(&path).map_err(|source| BundleError::Io {
             path: path.clone(),
             source,
@@ -607,37 +593,26 @@ fn read_metadata(
             }
         };
         if document.extra_documents {
-            warnings.push(Warning::ExtraDocuments {
-                file: relative.clone(),
-            });
+            warnings.push(Warning::ExtraDocuments { file: relative.clone() });
         }
         if metadata.annotations.is_none()
             && let Ok(annotations) = decode_annotations_file(&document.value)
-            && (!annotations.package.is_empty()
-                || !annotations.channels.is_empty()
-                || !annotations.default_channel.is_empty())
+            && (!annotations.package.is_empty() || !annotations.channels.is_empty() || !annotations.default_channel.is_empty())
         {
-            metadata.annotations = Some(annotations);
+            metadata.annotations = Some(AnnotationsFile {
+                path: path.clone(),
+                ..annotations
+            });
         }
         if !found_dependencies
-            && let Ok(dependencies) = decode_property_list(
-                &document,
-                "dependencies",
-                "registry.DependenciesFile",
-                "Dependency",
-            )
+            && let Ok(dependencies) = decode_property_list(&document, "dependencies", "registry.DependenciesFile", "Dependency")
             && !dependencies.is_empty()
         {
             metadata.dependencies = dependencies;
             found_dependencies = true;
         }
         if !found_properties
-            && let Ok(properties) = decode_property_list(
-                &document,
-                "properties",
-                "registry.PropertiesFile",
-                "Property",
-            )
+            && let Ok(properties) = decode_property_list(&document, "properties", "registry.PropertiesFile", "Property")
             && !properties.is_empty()
         {
             metadata.properties = properties;
@@ -656,9 +631,9 @@ fn decode_annotations_file(value: &Value) -> Result<AnnotationsFile, String> {
         "registry.Annotations",
     )?
     .unwrap_or_default();
-    let text =
-        |key: &str| coerced_string(field(annotations, key), Some("AnnotationsFile.annotations"));
+    let text = |key: &str| coerced_string(field(annotations, key), Some("AnnotationsFile.annotations"));
     Ok(AnnotationsFile {
+        path: PathBuf::new(),
         package: text(ANNOTATION_PACKAGE)?,
         channels: text(ANNOTATION_CHANNELS)?,
         default_channel: text(ANNOTATION_DEFAULT_CHANNEL)?,
@@ -667,31 +642,14 @@ fn decode_annotations_file(value: &Value) -> Result<AnnotationsFile, String> {
 
 /// Decodes `{<key>: [{type, value}, ...]}` (`DependenciesFile` /
 /// `PropertiesFile`); `value` stays raw JSON text.
-fn decode_property_list(
-    document: &FirstDocument,
-    key: &str,
-    go_type: &str,
-    item_type: &str,
-) -> Result<Vec<RawProperty>, String> {
+fn decode_property_list(document: &FirstDocument, key: &str, go_type: &str, item_type: &str) -> Result<Vec<RawProperty>, String> {
     let file = struct_of(Some(&document.value), None, go_type)?.unwrap_or_default();
     let go_field = format!("{}.{key}", &go_type[9..]);
-    let items = slice_of(
-        field(file, key),
-        Some(&go_field),
-        &format!("[]registry.{item_type}"),
-    )?;
+    let items = slice_of(field(file, key), Some(&go_field), &format!("[]registry.{item_type}"))?;
     let mut list = Vec::with_capacity(items.len());
     for item in items {
-        let fields = struct_of(
-            Some(item),
-            Some(&go_field),
-            &format!("registry.{item_type}"),
-        )?
-        .unwrap_or_default();
-        let type_ = coerced_string(
-            field(fields, "type"),
-            Some(&format!("{item_type}.{key}.type")),
-        )?;
+        let fields = struct_of(Some(item), Some(&go_field), &format!("registry.{item_type}"))?.unwrap_or_default();
+        let type_ = coerced_string(field(fields, "type"), Some(&format!("{item_type}.{key}.type")))?;
         let value = field(fields, "value").map(|value| raw_message(value, document.is_json));
         list.push(RawProperty { type_, value });
     }
@@ -772,10 +730,7 @@ pub(crate) fn parse_annotation_properties(text: &str) -> (Vec<RawProperty>, Opti
         Value::Null => return (Vec::new(), None),
         Value::Array(items) => items,
         other => {
-            return (
-                Vec::new(),
-                Some(type_error(other, None, "[]registry.Property")),
-            );
+            return (Vec::new(), Some(type_error(other, None, "[]registry.Property")));
         }
     };
     let raw_items = raw_json::array_items(text);
@@ -847,12 +802,7 @@ mod raw_json {
             }
             _ => {
                 let mut idx = pos;
-                while idx < bytes.len()
-                    && !matches!(
-                        bytes[idx],
-                        b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r'
-                    )
-                {
+                while idx < bytes.len() && !matches!(bytes[idx], b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
                     idx += 1;
                 }
                 idx
@@ -930,9 +880,8 @@ mod tests {
 
     #[test]
     fn annotation_properties_keep_raw_value_text() {
-        let (properties, error) = parse_annotation_properties(
-            r#"[{"type":"olm.maxOpenShiftVersion","value": "4.8"}, {"Type":"x","value":{"b": 1,"a":[1, 2]}}]"#,
-        );
+        let (properties, error) =
+            parse_annotation_properties(r#"[{"type":"olm.maxOpenShiftVersion","value": "4.8"}, {"Type":"x","value":{"b": 1,"a":[1, 2]}}]"#);
         assert_eq!(error, None);
         assert_eq!(
             properties,
@@ -951,8 +900,7 @@ mod tests {
 
     #[test]
     fn annotation_properties_keep_items_before_a_type_error() {
-        let (properties, error) =
-            parse_annotation_properties(r#"[{"type":"a","value":1},{"type":2}]"#);
+        let (properties, error) = parse_annotation_properties(r#"[{"type":"a","value":1},{"type":2}]"#);
         assert_eq!(
             error.as_deref(),
             Some("json: cannot unmarshal number into Go struct field Property.type of type string")
@@ -983,15 +931,7 @@ mod tests {
             type_: type_.into(),
             value: Some(value.into()),
         };
-        let set = property_set(vec![
-            property("a", "1"),
-            property("b", "1"),
-            property("a", "1"),
-            property("a", "2"),
-        ]);
-        assert_eq!(
-            set,
-            vec![property("a", "1"), property("b", "1"), property("a", "2")]
-        );
+        let set = property_set(vec![property("a", "1"), property("b", "1"), property("a", "1"), property("a", "2")]);
+        assert_eq!(set, vec![property("a", "1"), property("b", "1"), property("a", "2")]);
     }
 }

@@ -34,23 +34,12 @@ fn read_case(dir: &Path) -> Case {
     let text = fs_err::read_to_string(dir.join("case.toml")).unwrap();
     let table: toml::Table = toml::from_str(&text).unwrap();
     let strings = |key: &str| -> Vec<String> {
-        table
-            .get(key)
-            .and_then(|value| value.as_array())
-            .map_or_else(Vec::new, |items| {
-                items
-                    .iter()
-                    .map(|item| item.as_str().unwrap().to_string())
-                    .collect()
-            })
+        table.get(key).and_then(|value| value.as_array()).map_or_else(Vec::new, |items| {
+            items.iter().map(|item| item.as_str().unwrap().to_string()).collect()
+        })
     };
     let args = strings("args");
-    assert_eq!(
-        args.first().map(String::as_str),
-        Some("render"),
-        "{}",
-        dir.display()
-    );
+    assert_eq!(args.first().map(String::as_str), Some("render"), "{}", dir.display());
     let mut refs = Vec::new();
     let mut format = Format::Json;
     let mut migrate = false;
@@ -59,11 +48,7 @@ fn read_case(dir: &Path) -> Case {
     while idx < args.len() {
         match args[idx].as_str() {
             "-o" => {
-                format = if args[idx + 1] == "yaml" {
-                    Format::Yaml
-                } else {
-                    Format::Json
-                };
+                format = if args[idx + 1] == "yaml" { Format::Yaml } else { Format::Json };
                 idx += 2;
             }
             "--migrate-level" => {
@@ -94,24 +79,14 @@ fn read_case(dir: &Path) -> Case {
     Case {
         name: dir.file_name().unwrap().to_string_lossy().into_owned(),
         dir: dir.to_path_buf(),
-        kind: table
-            .get("kind")
-            .and_then(|value| value.as_str())
-            .unwrap_or("")
-            .to_string(),
+        kind: table.get("kind").and_then(|value| value.as_str()).unwrap_or("").to_string(),
         refs,
         format,
         migrate,
         image_ref_template,
         images,
-        exit: table
-            .get("exit")
-            .and_then(|value| value.as_integer())
-            .unwrap_or(0),
-        stdout: table
-            .get("stdout")
-            .and_then(|value| value.as_str())
-            .map(|path| dir.join(path)),
+        exit: table.get("exit").and_then(|value| value.as_integer()).unwrap_or(0),
+        stdout: table.get("stdout").and_then(|value| value.as_str()).map(|path| dir.join(path)),
         stderr_contains: strings("stderr_contains"),
     }
 }
@@ -123,10 +98,7 @@ fn annotation_labels(dir: &Path) -> Vec<(String, String)> {
         return Vec::new();
     };
     let text = String::from_utf8_lossy(&bytes);
-    let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text)
-        .into_iter()
-        .next()
-    else {
+    let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() else {
         return Vec::new();
     };
     let mut labels: Vec<(String, String)> = document
@@ -138,9 +110,7 @@ fn annotation_labels(dir: &Path) -> Vec<(String, String)> {
         .map(|(key, value)| {
             (
                 key.clone(),
-                value
-                    .as_str()
-                    .map_or_else(|| json::to_compact(value, false), str::to_string),
+                value.as_str().map_or_else(|| json::to_compact(value, false), str::to_string),
             )
         })
         .collect();
@@ -167,10 +137,7 @@ fn render_ref(case: &Case, reference: &str) -> Result<(fbc::Bundle, Value), Stri
             .iter()
             .any(|(key, _)| key == "operators.operatorframework.io.bundle.package.v1")
         {
-            let lines: Vec<String> = labels
-                .iter()
-                .map(|(key, value)| format!("  {key}={value}"))
-                .collect();
+            let lines: Vec<String> = labels.iter().map(|(key, value)| format!("  {key}={value}")).collect();
             return Err(wrap(format!(
                 "render {reference:?}: image type could not be determined, found labels\n{}",
                 lines.join("\n")
@@ -178,9 +145,7 @@ fn render_ref(case: &Case, reference: &str) -> Result<(fbc::Bundle, Value), Stri
         }
         load_bundle_dir(dir, Some(reference))
     } else if let Some(template) = &case.image_ref_template {
-        load_bundle_dir_with_template(&case.dir.join(reference), &|data| {
-            expand_template(template, data)
-        })
+        load_bundle_dir_with_template(&case.dir.join(reference), &|data| expand_template(template, data))
     } else {
         load_bundle_dir(&case.dir.join(reference), None)
     };
@@ -246,12 +211,7 @@ fn first_difference(expected: &str, actual: &str) -> String {
     for (idx, (want, got)) in expected.lines().zip(actual.lines()).enumerate() {
         if want != got {
             let clip = |text: &str| text.chars().take(300).collect::<String>();
-            return format!(
-                "line {}: expected {:?}, got {:?}",
-                idx + 1,
-                clip(want),
-                clip(got)
-            );
+            return format!("line {}: expected {:?}, got {:?}", idx + 1, clip(want), clip(got));
         }
     }
     format!(
@@ -274,8 +234,8 @@ fn conformance_render_bundle_cases() {
     let mut failures = Vec::new();
     for dir in dirs {
         let case = read_case(&dir);
-        let outcome = std::panic::catch_unwind(|| run_case(&case))
-            .unwrap_or_else(|panic| Outcome::Fail(format!("panicked: {}", panic_text(&panic))));
+        let outcome =
+            std::panic::catch_unwind(|| run_case(&case)).unwrap_or_else(|panic| Outcome::Fail(format!("panicked: {}", panic_text(&panic))));
         let counts = summary.entry(case.kind.clone()).or_default();
         match outcome {
             Outcome::Pass => counts[0] += 1,
@@ -322,12 +282,7 @@ fn corpus_bundle_dirs() -> Vec<(String, PathBuf)> {
         let mut versions: Vec<PathBuf> = fs_err::read_dir(&package)
             .unwrap()
             .map(|entry| entry.unwrap().path())
-            .filter(|path| {
-                path.is_dir()
-                    && path
-                        .file_name()
-                        .is_some_and(|name| name != "catalog-templates")
-            })
+            .filter(|path| path.is_dir() && path.file_name().is_some_and(|name| name != "catalog-templates"))
             .collect();
         versions.sort();
         for version in versions {
@@ -348,22 +303,10 @@ const CORPUS_UNLOADABLE: &[(&str, &str)] = &[
     ("gitlab-runner-operator/1.22.0", "a bundle is nested at"),
     ("gitlab-runner-operator/1.23.0", "a bundle is nested at"),
     ("gitlab-runner-operator/1.23.1", "a bundle is nested at"),
-    (
-        "jupyter-notebook-validator-operator/1.0.7",
-        "no `manifests/` directory",
-    ),
-    (
-        "rabbitmq-messaging-topology-operator/1.18.3",
-        "a bundle is nested at",
-    ),
-    (
-        "rabbitmq-messaging-topology-operator/1.19.0",
-        "a bundle is nested at",
-    ),
-    (
-        "rabbitmq-messaging-topology-operator/1.19.1",
-        "a bundle is nested at",
-    ),
+    ("jupyter-notebook-validator-operator/1.0.7", "no `manifests/` directory"),
+    ("rabbitmq-messaging-topology-operator/1.18.3", "a bundle is nested at"),
+    ("rabbitmq-messaging-topology-operator/1.19.0", "a bundle is nested at"),
+    ("rabbitmq-messaging-topology-operator/1.19.1", "a bundle is nested at"),
 ];
 
 #[test]
@@ -383,10 +326,7 @@ fn corpus_bundles_load_or_fail_clearly() {
     };
     let mut problems = Vec::new();
     for (label, result) in &results {
-        let expected = CORPUS_UNLOADABLE
-            .iter()
-            .find(|(name, _)| name == label)
-            .map(|(_, text)| *text);
+        let expected = CORPUS_UNLOADABLE.iter().find(|(name, _)| name == label).map(|(_, text)| *text);
         match (result, expected) {
             (Ok(loaded), None) => {
                 if loaded.bundle.name != loaded.csv_name || loaded.bundle.package.is_empty() {
@@ -396,9 +336,7 @@ fn corpus_bundles_load_or_fail_clearly() {
                     ));
                 }
             }
-            (Ok(_), Some(text)) => problems.push(format!(
-                "{label}: loaded, expected an error containing {text:?}"
-            )),
+            (Ok(_), Some(text)) => problems.push(format!("{label}: loaded, expected an error containing {text:?}")),
             (Err(message), Some(text)) if message.contains(text) => {}
             (Err(message), _) => problems.push(format!("{label}: {message}")),
         }
@@ -444,10 +382,7 @@ fn rendered_corpus_package(package_dir: &Path, migrate: bool) -> Vec<fbc::Bundle
 
 fn compare_published(flavour: &str, migrate: bool) -> (usize, Vec<String>) {
     let root = shared(&format!("corpus/expected/{flavour}"));
-    let mut packages: Vec<PathBuf> = fs_err::read_dir(&root)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect();
+    let mut packages: Vec<PathBuf> = fs_err::read_dir(&root).unwrap().map(|entry| entry.unwrap().path()).collect();
     packages.sort();
     let mut compared = 0;
     let mut problems = Vec::new();
@@ -458,18 +393,12 @@ fn compare_published(flavour: &str, migrate: bool) -> (usize, Vec<String>) {
         let package_dir = if package_dir.is_dir() {
             package_dir
         } else {
-            shared(&format!(
-                "corpus/bundles/{}",
-                name.trim_end_matches("-operator")
-            ))
+            shared(&format!("corpus/bundles/{}", name.trim_end_matches("-operator")))
         };
         let ours = rendered_corpus_package(&package_dir, migrate);
         for expected in &published.bundles {
             let Some(actual) = ours.iter().find(|bundle| bundle.name == expected.name) else {
-                problems.push(format!(
-                    "{name}: bundle {} not rendered from the corpus",
-                    expected.name
-                ));
+                problems.push(format!("{name}: bundle {} not rendered from the corpus", expected.name));
                 continue;
             };
             compared += 1;
@@ -484,21 +413,12 @@ fn compare_published(flavour: &str, migrate: bool) -> (usize, Vec<String>) {
             if want != got {
                 let diff: Vec<String> = want
                     .iter()
-                    .zip(
-                        got.iter()
-                            .chain(std::iter::repeat(&(String::new(), String::new()))),
-                    )
+                    .zip(got.iter().chain(std::iter::repeat(&(String::new(), String::new()))))
                     .filter(|(left, right)| left != right)
                     .take(1)
                     .map(|(left, right)| {
                         let clip = |text: &str| text.chars().take(200).collect::<String>();
-                        format!(
-                            "want {} {} / got {} {}",
-                            left.0,
-                            clip(&left.1),
-                            right.0,
-                            clip(&right.1)
-                        )
+                        format!("want {} {} / got {} {}", left.0, clip(&left.1), right.0, clip(&right.1))
                     })
                     .collect();
                 problems.push(format!(
@@ -533,10 +453,7 @@ fn compare_published(flavour: &str, migrate: bool) -> (usize, Vec<String>) {
 #[test]
 fn corpus_published_bundle_object_catalogs_match() {
     let (compared, problems) = compare_published("fbc-bundle-object", false);
-    eprintln!(
-        "fbc-bundle-object: {compared} bundles compared, {} problems",
-        problems.len()
-    );
+    eprintln!("fbc-bundle-object: {compared} bundles compared, {} problems", problems.len());
     assert!(compared > 0);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -544,10 +461,7 @@ fn corpus_published_bundle_object_catalogs_match() {
 #[test]
 fn corpus_published_csv_metadata_catalogs_match() {
     let (compared, problems) = compare_published("fbc", true);
-    eprintln!(
-        "fbc (csv metadata): {compared} bundles compared, {} problems",
-        problems.len()
-    );
+    eprintln!("fbc (csv metadata): {compared} bundles compared, {} problems", problems.len());
     assert!(compared > 0);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -561,26 +475,15 @@ fn corpus_package_manifests_load() {
         ("etcd", "etcd", 6),
         ("hawtio-operator", "hawtio-operator", 5),
         ("mariadb-operator-app", "mariadb-operator-app", 4),
-        (
-            "multicluster-global-hub-operator",
-            "multicluster-global-hub-operator",
-            3,
-        ),
+        ("multicluster-global-hub-operator", "multicluster-global-hub-operator", 3),
     ];
     let mut problems = Vec::new();
     for (dir, package, n_bundles) in expected {
         match load_package_manifest_dir(&shared(&format!("corpus/package-manifests/{dir}"))) {
             Ok(manifest) => {
-                let names: Vec<&str> = manifest
-                    .bundles
-                    .iter()
-                    .map(|bundle| bundle.bundle.name.as_str())
-                    .collect();
+                let names: Vec<&str> = manifest.bundles.iter().map(|bundle| bundle.bundle.name.as_str()).collect();
                 if manifest.package_name != package || manifest.bundles.len() != n_bundles {
-                    problems.push(format!(
-                        "{dir}: package {:?}, bundles {names:?}",
-                        manifest.package_name
-                    ));
+                    problems.push(format!("{dir}: package {:?}, bundles {names:?}", manifest.package_name));
                 }
                 for bundle in &manifest.bundles {
                     if bundle.bundle.package != package || bundle.channels.is_empty() {
@@ -609,20 +512,14 @@ fn package_manifest_channels_follow_replaces_chains() {
     let expect = |name: &str, channels: &[&str]| {
         (
             name.to_string(),
-            channels
-                .iter()
-                .map(|channel| channel.to_string())
-                .collect::<Vec<_>>(),
+            channels.iter().map(|channel| channel.to_string()).collect::<Vec<_>>(),
         )
     };
     assert_eq!(
         channels,
         vec![
             expect("etcdoperator.v0.6.1", &["alpha"]),
-            expect(
-                "etcdoperator.v0.9.0",
-                &["singlenamespace-alpha", "clusterwide-alpha"]
-            ),
+            expect("etcdoperator.v0.9.0", &["singlenamespace-alpha", "clusterwide-alpha"]),
             expect("etcdoperator.v0.9.2", &["singlenamespace-alpha"]),
             expect("etcdoperator.v0.9.2-clusterwide", &["clusterwide-alpha"]),
             expect("etcdoperator.v0.9.4", &["singlenamespace-alpha"]),
@@ -630,10 +527,7 @@ fn package_manifest_channels_follow_replaces_chains() {
         ]
     );
     let first = &manifest.bundles[0];
-    assert_eq!(
-        first.default_channel.as_deref(),
-        Some("singlenamespace-alpha")
-    );
+    assert_eq!(first.default_channel.as_deref(), Some("singlenamespace-alpha"));
     assert_eq!(first.bundle.image, "");
     assert_eq!(
         first

@@ -4,9 +4,7 @@
 //! `spec`, with Go's rules, so a malformed field fails exactly the
 //! operation that reads it (as in opm) and nothing else.
 
-use super::document::{
-    field, format_go_g64, slice_of, string_of, strings_of, struct_of, type_error,
-};
+use super::document::{field, format_go_g64, slice_of, string_of, strings_of, struct_of, type_error};
 use crate::encoding::json::Value;
 
 pub(crate) const KIND_CSV: &str = "ClusterServiceVersion";
@@ -36,11 +34,7 @@ pub(crate) struct ApiKey {
 impl std::fmt::Display for ApiKey {
     /// `APIKey.String()`: `group/version/kind (plural)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{}/{} ({})",
-            self.group, self.version, self.kind, self.plural
-        )
+        write!(f, "{}/{}/{} ({})", self.group, self.version, self.kind, self.plural)
     }
 }
 
@@ -61,19 +55,10 @@ impl<'a> CsvView<'a> {
             None | Some(Value::Null) => &[][..],
             Some(Value::Object(fields)) => fields.as_slice(),
             Some(other) => {
-                return Err(format!(
-                    "cannot convert {} to struct",
-                    unstructured_type(other)
-                ));
+                return Err(format!("cannot convert {} to struct", unstructured_type(other)));
             }
         };
-        let lookup = |key: &str| {
-            metadata
-                .iter()
-                .rev()
-                .find(|(name, _)| name == key)
-                .map(|(_, value)| value)
-        };
+        let lookup = |key: &str| metadata.iter().rev().find(|(name, _)| name == key).map(|(_, value)| value);
         let name = match lookup("name") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(name)) => name.clone(),
@@ -98,9 +83,7 @@ impl<'a> CsvView<'a> {
 
     /// `metadata.annotations["olm.skipRange"]`.
     pub fn skip_range(&self) -> String {
-        self.annotation(ANNOTATION_SKIP_RANGE)
-            .unwrap_or_default()
-            .to_string()
+        self.annotation(ANNOTATION_SKIP_RANGE).unwrap_or_default().to_string()
     }
 
     /// `json.Unmarshal(csv.Spec, &map[string]*json.RawMessage)`.
@@ -162,9 +145,7 @@ impl<'a> CsvView<'a> {
     }
 
     /// `GetApiServiceDefinitions`: (owned, required).
-    pub fn api_service_definitions(
-        &self,
-    ) -> Result<(Vec<DefinitionKey>, Vec<DefinitionKey>), String> {
+    pub fn api_service_definitions(&self) -> Result<(Vec<DefinitionKey>, Vec<DefinitionKey>), String> {
         let value = self
             .spec_key("apiservicedefinitions")
             .map_err(|error| format!("error unmarshaling into object map: {error}"))?;
@@ -173,11 +154,7 @@ impl<'a> CsvView<'a> {
 
     /// `spec.relatedImages` decoded as `[]declcfg.RelatedImage`: (name, image).
     pub fn related_images(&self) -> Result<Vec<(String, String)>, String> {
-        let items = slice_of(
-            self.spec_key("relatedImages")?,
-            None,
-            "[]declcfg.RelatedImage",
-        )?;
+        let items = slice_of(self.spec_key("relatedImages")?, None, "[]declcfg.RelatedImage")?;
         let mut images = Vec::with_capacity(items.len());
         for item in items {
             let fields = struct_of(Some(item), None, "declcfg.RelatedImage")?.unwrap_or_default();
@@ -193,25 +170,10 @@ impl<'a> CsvView<'a> {
     /// every deployment, when the install strategy is `deployment`. A set;
     /// returned sorted (opm iterates a Go map, and sorts the result later).
     pub fn operator_images(&self) -> Result<Vec<String>, String> {
-        let spec = struct_of(
-            Some(self.spec.ok_or("unexpected end of JSON input")?),
-            None,
-            "registry.csvSpec",
-        )?
-        .unwrap_or_default();
-        let install = struct_of(
-            field(spec, "install"),
-            Some("csvSpec.Install"),
-            "registry.strategy",
-        )?
-        .unwrap_or_default();
+        let spec = struct_of(Some(self.spec.ok_or("unexpected end of JSON input")?), None, "registry.csvSpec")?.unwrap_or_default();
+        let install = struct_of(field(spec, "install"), Some("csvSpec.Install"), "registry.strategy")?.unwrap_or_default();
         let strategy = string_of(field(install, "strategy"), Some("csvSpec.Install.strategy"))?;
-        let details = struct_of(
-            field(install, "spec"),
-            Some("csvSpec.Install.spec"),
-            "registry.strategySpec",
-        )?
-        .unwrap_or_default();
+        let details = struct_of(field(install, "spec"), Some("csvSpec.Install.spec"), "registry.strategySpec")?.unwrap_or_default();
         let deployments = slice_of(
             field(details, "deployments"),
             Some("csvSpec.Install.spec.Deployments"),
@@ -219,16 +181,8 @@ impl<'a> CsvView<'a> {
         )?;
         let mut images = std::collections::BTreeSet::new();
         for deployment in deployments {
-            let deployment = struct_of(
-                Some(deployment),
-                Some("csvSpec.Install.spec.Deployments"),
-                "registry.dep",
-            )?
-            .unwrap_or_default();
-            string_of(
-                field(deployment, "name"),
-                Some("dep.Install.spec.Deployments.Name"),
-            )?;
+            let deployment = struct_of(Some(deployment), Some("csvSpec.Install.spec.Deployments"), "registry.dep")?.unwrap_or_default();
+            string_of(field(deployment, "name"), Some("dep.Install.spec.Deployments.Name"))?;
             let deployment_spec = struct_of(
                 field(deployment, "spec"),
                 Some("dep.Install.spec.Deployments.Spec"),
@@ -241,19 +195,13 @@ impl<'a> CsvView<'a> {
                 "v1.PodTemplateSpec",
             )?
             .unwrap_or_default();
-            let pod_spec = struct_of(
-                field(template, "spec"),
-                Some("PodTemplateSpec.template.spec"),
-                "v1.PodSpec",
-            )?
-            .unwrap_or_default();
+            let pod_spec = struct_of(field(template, "spec"), Some("PodTemplateSpec.template.spec"), "v1.PodSpec")?.unwrap_or_default();
             for (key, go_field) in [
                 ("containers", "PodSpec.template.spec.containers"),
                 ("initContainers", "PodSpec.template.spec.initContainers"),
             ] {
                 for container in slice_of(field(pod_spec, key), Some(go_field), "[]v1.Container")? {
-                    let container = struct_of(Some(container), Some(go_field), "v1.Container")?
-                        .unwrap_or_default();
+                    let container = struct_of(Some(container), Some(go_field), "v1.Container")?.unwrap_or_default();
                     images.insert(string_of(
                         field(container, "image"),
                         Some(&format!("Container.{}.image", &go_field[8..])),
@@ -270,27 +218,21 @@ impl<'a> CsvView<'a> {
 
 /// Decodes `{owned: [...], required: [...]}` into definition keys.
 fn definitions(value: Option<&Value>) -> Result<(Vec<DefinitionKey>, Vec<DefinitionKey>), String> {
-    let fields = struct_of(value, None, "struct { Owned []*registry.DefinitionKey \"json:\\\"owned\\\"\"; Required []*registry.DefinitionKey \"json:\\\"required\\\"\" }")?
-        .unwrap_or_default();
+    let fields = struct_of(
+        value,
+        None,
+        "struct { Owned []*registry.DefinitionKey \"json:\\\"owned\\\"\"; Required []*registry.DefinitionKey \"json:\\\"required\\\"\" }",
+    )?
+    .unwrap_or_default();
     let mut lists = [Vec::new(), Vec::new()];
     for (list, key) in lists.iter_mut().zip(["owned", "required"]) {
         let go_field = format!(".{key}");
-        for item in slice_of(
-            field(fields, key),
-            Some(&go_field),
-            "[]*registry.DefinitionKey",
-        )? {
-            let Some(entry) = struct_of(Some(item), Some(&go_field), "registry.DefinitionKey")?
-            else {
+        for item in slice_of(field(fields, key), Some(&go_field), "[]*registry.DefinitionKey")? {
+            let Some(entry) = struct_of(Some(item), Some(&go_field), "registry.DefinitionKey")? else {
                 // A null element is a nil pointer; opm would dereference it.
                 return Err(format!("invalid nil entry in {key} definitions"));
             };
-            let text = |name: &str| {
-                string_of(
-                    field(entry, name),
-                    Some(&format!("DefinitionKey.{key}.{name}")),
-                )
-            };
+            let text = |name: &str| string_of(field(entry, name), Some(&format!("DefinitionKey.{key}.{name}")));
             list.push(DefinitionKey {
                 group: text("group")?,
                 kind: text("kind")?,
@@ -316,10 +258,7 @@ fn string_map(value: Option<&Value>) -> Result<Vec<(&str, &str)>, String> {
                 other => Err(string_conversion_error(other)),
             })
             .collect(),
-        Some(other) => Err(format!(
-            "cannot convert {} to map",
-            unstructured_type(other)
-        )),
+        Some(other) => Err(format!("cannot convert {} to map", unstructured_type(other))),
     }
 }
 
@@ -327,9 +266,7 @@ fn string_map(value: Option<&Value>) -> Result<Vec<(&str, &str)>, String> {
 /// refused; anything else falls through to "unrecognized type".
 fn string_conversion_error(value: &Value) -> String {
     match value {
-        Value::Number(number) if number.as_str().parse::<i64>().is_ok() => {
-            "cannot convert int64 to string".to_string()
-        }
+        Value::Number(number) if number.as_str().parse::<i64>().is_ok() => "cannot convert int64 to string".to_string(),
         _ => "unrecognized type: string".to_string(),
     }
 }
@@ -349,10 +286,7 @@ fn unstructured_type(value: &Value) -> &'static str {
 /// CRD facts opm reads (`spec.group`, `spec.names`, `spec.versions[].name`,
 /// and the v1beta1 `spec.version`), as provided API keys.
 pub(crate) fn crd_provided_apis(object: &Value) -> Result<Vec<ApiKey>, String> {
-    let api_version = object
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let version = match api_version.split_once('/') {
         None => api_version,
         Some((_, version)) if !version.contains('/') => version,
@@ -363,12 +297,7 @@ pub(crate) fn crd_provided_apis(object: &Value) -> Result<Vec<ApiKey>, String> {
         "v1beta1" => false,
         _ => return Ok(Vec::new()),
     };
-    let wrap = |error: String| {
-        format!(
-            "error decoding {} CRD: {error}",
-            if is_v1 { "v1" } else { "v1beta1" }
-        )
-    };
+    let wrap = |error: String| format!("error decoding {} CRD: {error}", if is_v1 { "v1" } else { "v1beta1" });
     let fields = object.as_object().unwrap_or_default();
     let spec = struct_of(
         field(fields, "spec"),
@@ -377,11 +306,7 @@ pub(crate) fn crd_provided_apis(object: &Value) -> Result<Vec<ApiKey>, String> {
     )
     .map_err(wrap)?
     .unwrap_or_default();
-    let group = string_of(
-        field(spec, "group"),
-        Some("CustomResourceDefinition.spec.group"),
-    )
-    .map_err(wrap)?;
+    let group = string_of(field(spec, "group"), Some("CustomResourceDefinition.spec.group")).map_err(wrap)?;
     let names = struct_of(
         field(spec, "names"),
         Some("CustomResourceDefinition.spec.names"),
@@ -389,16 +314,8 @@ pub(crate) fn crd_provided_apis(object: &Value) -> Result<Vec<ApiKey>, String> {
     )
     .map_err(wrap)?
     .unwrap_or_default();
-    let kind = string_of(
-        field(names, "kind"),
-        Some("CustomResourceDefinition.spec.names.kind"),
-    )
-    .map_err(wrap)?;
-    let plural = string_of(
-        field(names, "plural"),
-        Some("CustomResourceDefinition.spec.names.plural"),
-    )
-    .map_err(wrap)?;
+    let kind = string_of(field(names, "kind"), Some("CustomResourceDefinition.spec.names.kind")).map_err(wrap)?;
+    let plural = string_of(field(names, "plural"), Some("CustomResourceDefinition.spec.names.plural")).map_err(wrap)?;
     let mut keys = Vec::new();
     for item in slice_of(
         field(spec, "versions"),
@@ -414,11 +331,7 @@ pub(crate) fn crd_provided_apis(object: &Value) -> Result<Vec<ApiKey>, String> {
         )
         .map_err(wrap)?
         .unwrap_or_default();
-        let name = string_of(
-            field(item, "name"),
-            Some("CustomResourceDefinition.spec.versions.name"),
-        )
-        .map_err(wrap)?;
+        let name = string_of(field(item, "name"), Some("CustomResourceDefinition.spec.versions.name")).map_err(wrap)?;
         keys.push(ApiKey {
             group: group.clone(),
             version: name,
@@ -427,11 +340,7 @@ pub(crate) fn crd_provided_apis(object: &Value) -> Result<Vec<ApiKey>, String> {
         });
     }
     if !is_v1 {
-        let version = string_of(
-            field(spec, "version"),
-            Some("CustomResourceDefinition.spec.version"),
-        )
-        .map_err(wrap)?;
+        let version = string_of(field(spec, "version"), Some("CustomResourceDefinition.spec.version")).map_err(wrap)?;
         if !version.is_empty() {
             keys.push(ApiKey {
                 group,
@@ -451,8 +360,10 @@ mod tests {
 
     #[test]
     fn spec_reads_follow_go_types() {
-        let csv = json::parse(r#"{"kind":"ClusterServiceVersion","metadata":{"name":"a.v1"},"spec":{"version":1.5,"release":3,"replaces":"a.v0"}}"#)
-            .unwrap();
+        let csv = json::parse(
+            r#"{"kind":"ClusterServiceVersion","metadata":{"name":"a.v1"},"spec":{"version":1.5,"release":3,"replaces":"a.v0"}}"#,
+        )
+        .unwrap();
         let view = CsvView::new(&csv).unwrap();
         assert_eq!(
             view.version().unwrap_err(),
@@ -465,8 +376,7 @@ mod tests {
 
     #[test]
     fn missing_spec_fails_every_spec_read() {
-        let csv =
-            json::parse(r#"{"kind":"ClusterServiceVersion","metadata":{"name":"a.v1"}}"#).unwrap();
+        let csv = json::parse(r#"{"kind":"ClusterServiceVersion","metadata":{"name":"a.v1"}}"#).unwrap();
         let view = CsvView::new(&csv).unwrap();
         assert_eq!(view.version().unwrap_err(), "unexpected end of JSON input");
     }
@@ -474,10 +384,7 @@ mod tests {
     #[test]
     fn non_string_annotation_is_a_conversion_error() {
         let csv = json::parse(r#"{"metadata":{"annotations":{"a":4}}}"#).unwrap();
-        assert_eq!(
-            CsvView::new(&csv).err().unwrap(),
-            "cannot convert int64 to string"
-        );
+        assert_eq!(CsvView::new(&csv).err().unwrap(), "cannot convert int64 to string");
     }
 
     #[test]
@@ -493,9 +400,6 @@ mod tests {
                 "containers":[{"image":"b"},{"image":"a"}],"initContainers":[{"image":"a"}]}}}}]}}}}"#,
         )
         .unwrap();
-        assert_eq!(
-            CsvView::new(&csv).unwrap().operator_images().unwrap(),
-            vec!["a", "b"]
-        );
+        assert_eq!(CsvView::new(&csv).unwrap().operator_images().unwrap(), vec!["a", "b"]);
     }
 }

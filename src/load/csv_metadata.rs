@@ -27,10 +27,7 @@ pub struct CsvMetadataError {
 /// Applies the migration to one rendered bundle; `csv` is its CSV object
 /// ([`super::LoadedBundle::csv`]). Bundles without an image are left
 /// alone, as are bundles that already carry `olm.csv.metadata`.
-pub fn migrate_to_csv_metadata(
-    bundle: &mut fbc::Bundle,
-    csv: &Value,
-) -> Result<(), CsvMetadataError> {
+pub fn migrate_to_csv_metadata(bundle: &mut fbc::Bundle, csv: &Value) -> Result<(), CsvMetadataError> {
     if bundle.image.is_empty() {
         return Ok(());
     }
@@ -42,11 +39,45 @@ pub fn migrate_to_csv_metadata(
         return Ok(());
     }
     let metadata = csv_metadata_property(csv)?;
-    bundle
-        .properties
-        .retain(|property| property.type_ != fbc::PROPERTY_BUNDLE_OBJECT);
+    bundle.properties.retain(|property| property.type_ != fbc::PROPERTY_BUNDLE_OBJECT);
     bundle.properties.push(metadata);
     Ok(())
+}
+
+/// The migration for a bundle that carries its manifests as
+/// `olm.bundle.object` properties (a rendered bundle, or a bundle read from
+/// an FBC): the CSV is the last bundle object of kind
+/// `ClusterServiceVersion`, as opm's `CsvJSON` is. Without one, nothing
+/// changes.
+pub fn migrate_bundle_to_csv_metadata(bundle: &mut fbc::Bundle) -> Result<(), CsvMetadataError> {
+    if bundle.image.is_empty() {
+        return Ok(());
+    }
+    let mut csv = None;
+    for property in &bundle.properties {
+        if property.type_ != fbc::PROPERTY_BUNDLE_OBJECT {
+            continue;
+        }
+        let Some(object) = decode_bundle_object(&property.value) else {
+            continue;
+        };
+        if object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion") {
+            csv = Some(object);
+        }
+    }
+    match csv {
+        Some(csv) => migrate_to_csv_metadata(bundle, &csv),
+        None => Ok(()),
+    }
+}
+
+/// The manifest inside an `olm.bundle.object` value `{"data": "<base64>"}`.
+fn decode_bundle_object(value: &str) -> Option<Value> {
+    use base64::Engine as _;
+    let value = json::parse(value).ok()?;
+    let data = value.get("data")?.as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
+    json::parse(std::str::from_utf8(&bytes).ok()?).ok()
 }
 
 /// `property.MustBuildCSVMetadata` of the CSV.
@@ -113,12 +144,7 @@ type Fields<'a> = &'a [(String, Value)];
 
 fn csv_metadata_text(csv: &Value) -> Result<String, String> {
     let root = struct_of(Some(csv), None, "v1alpha1.ClusterServiceVersion")?.unwrap_or_default();
-    let metadata = struct_of(
-        field(root, "metadata"),
-        Some("ClusterServiceVersion.metadata"),
-        "v1.ObjectMeta",
-    )?
-    .unwrap_or_default();
+    let metadata = struct_of(field(root, "metadata"), Some("ClusterServiceVersion.metadata"), "v1.ObjectMeta")?.unwrap_or_default();
     let spec = struct_of(
         field(root, "spec"),
         Some("ClusterServiceVersion.spec"),
@@ -127,10 +153,7 @@ fn csv_metadata_text(csv: &Value) -> Result<String, String> {
     .unwrap_or_default();
 
     let mut out = StructWriter::new();
-    if let Some(annotations) = string_map(
-        field(metadata, "annotations"),
-        "ClusterServiceVersion.metadata.annotations",
-    )? {
+    if let Some(annotations) = string_map(field(metadata, "annotations"), "ClusterServiceVersion.metadata.annotations")? {
         out.raw("annotations", &annotations);
     }
     out.raw(
@@ -151,17 +174,11 @@ fn csv_metadata_text(csv: &Value) -> Result<String, String> {
     );
     out.string_omitempty(
         "description",
-        &string_of(
-            field(spec, "description"),
-            Some("ClusterServiceVersion.spec.description"),
-        )?,
+        &string_of(field(spec, "description"), Some("ClusterServiceVersion.spec.description"))?,
     );
     out.string_omitempty(
         "displayName",
-        &string_of(
-            field(spec, "displayName"),
-            Some("ClusterServiceVersion.spec.displayName"),
-        )?,
+        &string_of(field(spec, "displayName"), Some("ClusterServiceVersion.spec.displayName"))?,
     );
     out.list_omitempty(
         "installModes",
@@ -172,54 +189,23 @@ fn csv_metadata_text(csv: &Value) -> Result<String, String> {
             install_mode,
         )?,
     );
-    let keywords = strings_of(
-        field(spec, "keywords"),
-        Some("ClusterServiceVersion.spec.keywords"),
-    )?;
-    out.list_omitempty(
-        "keywords",
-        &keywords
-            .iter()
-            .map(|keyword| quoted(keyword))
-            .collect::<Vec<_>>(),
-    );
-    if let Some(labels) = string_map(
-        field(metadata, "labels"),
-        "ClusterServiceVersion.metadata.labels",
-    )? {
+    let keywords = strings_of(field(spec, "keywords"), Some("ClusterServiceVersion.spec.keywords"))?;
+    out.list_omitempty("keywords", &keywords.iter().map(|keyword| quoted(keyword)).collect::<Vec<_>>());
+    if let Some(labels) = string_map(field(metadata, "labels"), "ClusterServiceVersion.metadata.labels")? {
         out.raw("labels", &labels);
     }
-    out.list_omitempty(
-        "links",
-        &list(
-            field(spec, "links"),
-            "spec.links",
-            "[]v1alpha1.AppLink",
-            app_link,
-        )?,
-    );
+    out.list_omitempty("links", &list(field(spec, "links"), "spec.links", "[]v1alpha1.AppLink", app_link)?);
     out.list_omitempty(
         "maintainers",
-        &list(
-            field(spec, "maintainers"),
-            "spec.maintainers",
-            "[]v1alpha1.Maintainer",
-            maintainer,
-        )?,
+        &list(field(spec, "maintainers"), "spec.maintainers", "[]v1alpha1.Maintainer", maintainer)?,
     );
     out.string_omitempty(
         "maturity",
-        &string_of(
-            field(spec, "maturity"),
-            Some("ClusterServiceVersion.spec.maturity"),
-        )?,
+        &string_of(field(spec, "maturity"), Some("ClusterServiceVersion.spec.maturity"))?,
     );
     out.string_omitempty(
         "minKubeVersion",
-        &string_of(
-            field(spec, "minKubeVersion"),
-            Some("ClusterServiceVersion.spec.minKubeVersion"),
-        )?,
+        &string_of(field(spec, "minKubeVersion"), Some("ClusterServiceVersion.spec.minKubeVersion"))?,
     );
     out.list_omitempty(
         "nativeAPIs",
@@ -235,10 +221,7 @@ fn csv_metadata_text(csv: &Value) -> Result<String, String> {
         Some("ClusterServiceVersion.spec.provider"),
         "v1alpha1.AppLink",
     )?;
-    out.raw(
-        "provider",
-        &app_link_fields(provider.unwrap_or_default(), "spec.provider")?,
-    );
+    out.raw("provider", &app_link_fields(provider.unwrap_or_default(), "spec.provider")?);
     Ok(out.finish())
 }
 
@@ -272,43 +255,23 @@ fn list(
     let items = slice_of(value, Some(&go_field), go_type)?;
     items
         .iter()
-        .map(|item| {
-            encode(
-                struct_of(Some(item), Some(&go_field), &go_type[2..])?.unwrap_or_default(),
-                path,
-            )
-        })
+        .map(|item| encode(struct_of(Some(item), Some(&go_field), &go_type[2..])?.unwrap_or_default(), path))
         .collect()
 }
 
 /// `{owned, required}` of `APIServiceDefinitions` / `CustomResourceDefinitions`.
-fn definitions(
-    value: Option<&Value>,
-    path: &str,
-    encode: fn(Fields, &str) -> Result<String, String>,
-) -> Result<String, String> {
-    let fields = struct_of(
-        value,
-        Some(&format!("ClusterServiceVersion.{path}")),
-        "struct",
-    )?
-    .unwrap_or_default();
+fn definitions(value: Option<&Value>, path: &str, encode: fn(Fields, &str) -> Result<String, String>) -> Result<String, String> {
+    let fields = struct_of(value, Some(&format!("ClusterServiceVersion.{path}")), "struct")?.unwrap_or_default();
     let mut out = StructWriter::new();
     for key in ["owned", "required"] {
         let item_path = format!("{path}.{key}");
-        out.list_omitempty(
-            key,
-            &list(field(fields, key), &item_path, "[]description", encode)?,
-        );
+        out.list_omitempty(key, &list(field(fields, key), &item_path, "[]description", encode)?);
     }
     Ok(out.finish())
 }
 
 fn text(fields: Fields, key: &str, path: &str) -> Result<String, String> {
-    string_of(
-        field(fields, key),
-        Some(&format!("ClusterServiceVersion.{path}.{key}")),
-    )
+    string_of(field(fields, key), Some(&format!("ClusterServiceVersion.{path}.{key}")))
 }
 
 fn crd_description(fields: Fields, path: &str) -> Result<String, String> {
@@ -356,12 +319,7 @@ fn descriptions_tail(out: &mut StructWriter, fields: Fields, path: &str) -> Resu
     for key in ["statusDescriptors", "specDescriptors", "actionDescriptors"] {
         out.list_omitempty(
             key,
-            &list(
-                field(fields, key),
-                &format!("{path}.{key}"),
-                "[]v1alpha1.Descriptor",
-                descriptor,
-            )?,
+            &list(field(fields, key), &format!("{path}.{key}"), "[]v1alpha1.Descriptor", descriptor)?,
         );
     }
     Ok(())
@@ -384,13 +342,7 @@ fn descriptor(fields: Fields, path: &str) -> Result<String, String> {
         field(fields, "x-descriptors"),
         Some(&format!("ClusterServiceVersion.{path}.x-descriptors")),
     )?;
-    out.list_omitempty(
-        "x-descriptors",
-        &x_descriptors
-            .iter()
-            .map(|item| quoted(item))
-            .collect::<Vec<_>>(),
-    );
+    out.list_omitempty("x-descriptors", &x_descriptors.iter().map(|item| quoted(item)).collect::<Vec<_>>());
     // json.RawMessage: the CSV JSON's bytes (json.Marshal: HTML-escaped),
     // copied as they are; `null` is kept, absent is omitted.
     if let Some(value) = field(fields, "value") {
@@ -406,11 +358,7 @@ fn install_mode(fields: Fields, path: &str) -> Result<String, String> {
         None | Some(Value::Null) => false,
         Some(Value::Bool(flag)) => *flag,
         Some(other) => {
-            return Err(type_error(
-                other,
-                Some(&format!("ClusterServiceVersion.{path}.supported")),
-                "bool",
-            ));
+            return Err(type_error(other, Some(&format!("ClusterServiceVersion.{path}.supported")), "bool"));
         }
     };
     out.raw("supported", if supported { "true" } else { "false" });
@@ -447,11 +395,12 @@ fn group_version_kind(fields: Fields, path: &str) -> Result<String, String> {
 fn int32_of(value: Option<&Value>, go_field: &str) -> Result<i64, String> {
     match value {
         None | Some(Value::Null) => Ok(0),
-        Some(Value::Number(number)) => number
-            .as_str()
-            .parse::<i32>()
-            .map(i64::from)
-            .map_err(|_| format!("json: cannot unmarshal number {} into Go struct field {go_field} of type int32", number.as_str())),
+        Some(Value::Number(number)) => number.as_str().parse::<i32>().map(i64::from).map_err(|_| {
+            format!(
+                "json: cannot unmarshal number {} into Go struct field {go_field} of type int32",
+                number.as_str()
+            )
+        }),
         Some(other) => Err(type_error(other, Some(go_field), "int32")),
     }
 }
@@ -500,6 +449,34 @@ mod tests {
             csv_metadata_text(&csv).unwrap_err(),
             "json: cannot unmarshal number into Go struct field ClusterServiceVersion.spec.displayName of type string"
         );
+    }
+
+    #[test]
+    fn migration_finds_the_csv_among_bundle_objects() {
+        use base64::Engine as _;
+        let object = |json: &str| fbc::Property {
+            type_: fbc::PROPERTY_BUNDLE_OBJECT.into(),
+            value: format!(r#"{{"data":"{}"}}"#, base64::engine::general_purpose::STANDARD.encode(json)),
+        };
+        let package = fbc::Property {
+            type_: fbc::PROPERTY_PACKAGE.into(),
+            value: r#"{"packageName":"a","version":"1"}"#.into(),
+        };
+        let mut bundle = fbc::Bundle {
+            image: "img".into(),
+            properties: vec![
+                package.clone(),
+                object(r#"{"kind":"CustomResourceDefinition"}"#),
+                object(r#"{"kind":"ClusterServiceVersion","spec":{"displayName":"A"}}"#),
+            ],
+            ..fbc::Bundle::default()
+        };
+        migrate_bundle_to_csv_metadata(&mut bundle).unwrap();
+        let metadata = fbc::Property {
+            type_: fbc::PROPERTY_CSV_METADATA.into(),
+            value: r#"{"apiServiceDefinitions":{},"crdDescriptions":{},"displayName":"A","provider":{}}"#.into(),
+        };
+        assert_eq!(bundle.properties, vec![package, metadata]);
     }
 
     #[test]

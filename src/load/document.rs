@@ -60,11 +60,7 @@ pub(crate) fn decode_first(bytes: &[u8]) -> Result<FirstDocument, DecodeFailure>
             line: None,
         });
     };
-    let is_json = text
-        .strip_prefix('\u{feff}')
-        .unwrap_or(text)
-        .trim_start()
-        .starts_with('{');
+    let is_json = text.strip_prefix('\u{feff}').unwrap_or(text).trim_start().starts_with('{');
     let mut documents = yaml_in::decode_stream(text).into_iter();
     match documents.next() {
         // Go's decoder returns io.EOF for a stream without documents.
@@ -98,12 +94,7 @@ pub(crate) fn decode_first(bytes: &[u8]) -> Result<FirstDocument, DecodeFailure>
 pub(crate) fn into_unstructured(value: Value) -> Result<Value, String> {
     Ok(match value {
         Value::Number(number) => Value::Number(unstructured_number(number)?),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(into_unstructured)
-                .collect::<Result<_, _>>()?,
-        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(into_unstructured).collect::<Result<_, _>>()?),
         Value::Object(entries) => {
             let mut entries: Vec<(String, Value)> = entries
                 .into_iter()
@@ -142,9 +133,7 @@ fn unstructured_number(number: Number) -> Result<Number, String> {
             Number::from_i64(integer)
         });
     }
-    Number::from_f64(number.as_f64()).ok_or_else(|| {
-        format!("json: cannot unmarshal number {text} into Go value of type float64")
-    })
+    Number::from_f64(number.as_f64()).ok_or_else(|| format!("json: cannot unmarshal number {text} into Go value of type float64"))
 }
 
 /// `kind` of an unstructured object: a string, else empty.
@@ -154,10 +143,7 @@ pub(crate) fn kind_of(object: &Value) -> &str {
 
 /// The text of apimachinery's missing-kind error.
 pub(crate) fn missing_kind_message(value: &Value) -> String {
-    format!(
-        "Object 'Kind' is missing in '{}'",
-        crate::encoding::json::to_compact(value, true)
-    )
+    format!("Object 'Kind' is missing in '{}'", crate::encoding::json::to_compact(value, true))
 }
 
 // ---------------------------------------------------------------------------
@@ -181,10 +167,7 @@ pub(crate) fn type_error(found: &Value, field: Option<&str>, go_type: &str) -> S
             "json: cannot unmarshal {} into Go struct field {field} of type {go_type}",
             found.go_type_name()
         ),
-        None => format!(
-            "json: cannot unmarshal {} into Go value of type {go_type}",
-            found.go_type_name()
-        ),
+        None => format!("json: cannot unmarshal {} into Go value of type {go_type}", found.go_type_name()),
     }
 }
 
@@ -220,20 +203,12 @@ fn coerce_number(number: &Number) -> String {
 /// `%e` form when the decimal exponent is below -4 or at least 6 (Go fixes
 /// the precision used for that choice at 6 for shortest output).
 fn format_go_g32(value: f32) -> String {
-    format_go_g_shortest(
-        &format!("{value:e}"),
-        value == 0.0,
-        value.is_sign_negative(),
-    )
+    format_go_g_shortest(&format!("{value:e}"), value == 0.0, value.is_sign_negative())
 }
 
 /// `strconv.FormatFloat(f, 'g', -1, 64)`, which is also `fmt`'s `%g`.
 pub(crate) fn format_go_g64(value: f64) -> String {
-    format_go_g_shortest(
-        &format!("{value:e}"),
-        value == 0.0,
-        value.is_sign_negative(),
-    )
+    format_go_g_shortest(&format!("{value:e}"), value == 0.0, value.is_sign_negative())
 }
 
 /// Go's shortest `'g'` layout from Rust's shortest `{:e}` text.
@@ -268,27 +243,17 @@ fn format_go_g_shortest(sci: &str, is_zero: bool, negative: bool) -> String {
 }
 
 /// A JSON value decoded into a Go `[]string` (elements `null` become "").
-pub(crate) fn strings_of(
-    value: Option<&Value>,
-    field: Option<&str>,
-) -> Result<Vec<String>, String> {
+pub(crate) fn strings_of(value: Option<&Value>, field: Option<&str>) -> Result<Vec<String>, String> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| string_of(Some(item), field))
-            .collect(),
+        Some(Value::Array(items)) => items.iter().map(|item| string_of(Some(item), field)).collect(),
         Some(other) => Err(type_error(other, field, "[]string")),
     }
 }
 
 /// A JSON value decoded into a Go struct: its fields, or `None` for null
 /// (the zero value).
-pub(crate) fn struct_of<'a>(
-    value: Option<&'a Value>,
-    field: Option<&str>,
-    go_type: &str,
-) -> Result<Option<&'a [(String, Value)]>, String> {
+pub(crate) fn struct_of<'a>(value: Option<&'a Value>, field: Option<&str>, go_type: &str) -> Result<Option<&'a [(String, Value)]>, String> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(fields)) => Ok(Some(fields)),
@@ -297,11 +262,7 @@ pub(crate) fn struct_of<'a>(
 }
 
 /// A JSON value decoded into a Go slice: its items, or empty for null.
-pub(crate) fn slice_of<'a>(
-    value: Option<&'a Value>,
-    field: Option<&str>,
-    go_type: &str,
-) -> Result<&'a [Value], String> {
+pub(crate) fn slice_of<'a>(value: Option<&'a Value>, field: Option<&str>, go_type: &str) -> Result<&'a [Value], String> {
     match value {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(items)) => Ok(items),
@@ -326,9 +287,7 @@ mod tests {
 
     #[test]
     fn unstructured_sorts_dedups_and_turns_numbers_into_go_numbers() {
-        let value =
-            json::parse(r#"{"b":1.0,"a":{"z":-0,"y":12345678901234567890,"x":1e3},"b":2.5}"#)
-                .unwrap();
+        let value = json::parse(r#"{"b":1.0,"a":{"z":-0,"y":12345678901234567890,"x":1e3},"b":2.5}"#).unwrap();
         let value = into_unstructured(value).unwrap();
         assert_eq!(
             json::to_compact(&value, false),
@@ -342,22 +301,10 @@ mod tests {
         assert_eq!(coerced_string(Some(&number("7")), None).unwrap(), "7");
         assert_eq!(coerced_string(Some(&number("1.1")), None).unwrap(), "1.1");
         assert_eq!(coerced_string(Some(&number("0.1")), None).unwrap(), "0.1");
-        assert_eq!(
-            coerced_string(Some(&number("3.141592653589793")), None).unwrap(),
-            "3.1415927"
-        );
-        assert_eq!(
-            coerced_string(Some(&number("1.5e+21")), None).unwrap(),
-            "1.5e+21"
-        );
-        assert_eq!(
-            coerced_string(Some(&number("0.00001")), None).unwrap(),
-            "1e-05"
-        );
-        assert_eq!(
-            coerced_string(Some(&Value::Bool(true)), None).unwrap(),
-            "true"
-        );
+        assert_eq!(coerced_string(Some(&number("3.141592653589793")), None).unwrap(), "3.1415927");
+        assert_eq!(coerced_string(Some(&number("1.5e+21")), None).unwrap(), "1.5e+21");
+        assert_eq!(coerced_string(Some(&number("0.00001")), None).unwrap(), "1e-05");
+        assert_eq!(coerced_string(Some(&Value::Bool(true)), None).unwrap(), "true");
         assert_eq!(
             coerced_string(Some(&Value::Array(vec![])), Some("Annotations.x")).unwrap_err(),
             "json: cannot unmarshal array into Go struct field Annotations.x of type string"

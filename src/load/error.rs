@@ -3,8 +3,8 @@
 //! Each error's text starts with what opm prints for the same problem (the
 //! CLI adds opm's `render reference "<ref>": ` prefix), followed by where
 //! catbuild found it, so a user sees both the familiar message and the file.
-//! Paths inside a bundle are shown relative to the bundle root
-//! (`manifests/foo.csv.yaml`), as a bundle image has no other root.
+//! [`BundleError::location`] and [`BundleError::help`] give the same facts
+//! as data for diagnostics.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use std::path::PathBuf;
 /// Where in a bundle something was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    /// Path relative to the bundle root, e.g. `manifests/foo.csv.yaml`.
+    /// The file, e.g. `<bundle>/manifests/foo.csv.yaml`.
     pub file: PathBuf,
     /// 1-based line, when known.
     pub line: Option<usize>,
@@ -42,10 +42,7 @@ pub enum BundleError {
     /// `certification/` sub-directory that holds one (an upstream packaging
     /// mistake opm does not follow either).
     #[error("{}", no_manifests_text(dir, nested.as_ref()))]
-    NoManifestsDir {
-        dir: PathBuf,
-        nested: Option<PathBuf>,
-    },
+    NoManifestsDir { dir: PathBuf, nested: Option<PathBuf> },
 
     #[error("error opening metadata directory: no `metadata/` directory in {}", dir.display())]
     NoMetadataDir { dir: PathBuf },
@@ -100,25 +97,92 @@ pub enum BundleError {
     ImageRefTemplate { dir: PathBuf, message: String },
 }
 
+impl BundleError {
+    /// The file (or directory) to point at, and the 1-based line when known.
+    pub fn location(&self) -> Option<(PathBuf, Option<usize>)> {
+        let at = |location: &Location| Some((location.file.clone(), location.line));
+        match self {
+            BundleError::Io { path, .. } => Some((path.clone(), None)),
+            BundleError::NoManifestsDir { dir, .. } | BundleError::NoMetadataDir { dir } | BundleError::ImageRefTemplate { dir, .. } => {
+                Some((dir.clone(), None))
+            }
+            BundleError::NoBundleObjects { dir } | BundleError::NoCsv { dir } => Some((dir.join("manifests"), None)),
+            BundleError::NoAnnotations { dir } => Some((dir.join("metadata"), None)),
+            BundleError::Manifest { location, .. }
+            | BundleError::ProvidedApis { location, .. }
+            | BundleError::DeriveProperties { location, .. }
+            | BundleError::RelatedImages { location, .. } => at(location),
+            BundleError::Properties { location, .. } => location.as_ref().and_then(at),
+        }
+    }
+
+    /// A hint for the user, when the fix is known.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            BundleError::NoManifestsDir { nested: Some(nested), .. } => Some(format!(
+                "the bundle seems to be nested at `{}`: point catbuild there if that is the bundle you mean (opm does not look there either)",
+                nested.display()
+            )),
+            BundleError::NoManifestsDir { nested: None, .. } => {
+                Some("a registry+v1 bundle has its manifests in `manifests/` and `metadata/annotations.yaml` beside it".to_string())
+            }
+            BundleError::NoCsv { .. } => Some(
+                "every bundle needs one ClusterServiceVersion in `manifests/`; files that fail to decode are skipped (see the warnings)"
+                    .to_string(),
+            ),
+            BundleError::NoAnnotations { .. } => Some(
+                "add `metadata/annotations.yaml` with `annotations:` holding `operators.operatorframework.io.bundle.package.v1`"
+                    .to_string(),
+            ),
+            BundleError::ProvidedApis { .. } => Some(
+                "each owned CRD of the CSV (`spec.customresourcedefinitions.owned`) must be a CRD manifest in `manifests/`".to_string(),
+            ),
+            BundleError::DeriveProperties { message, .. } if message.contains("into Go value of type string") => {
+                Some("quote `spec.version` in the CSV (an unquoted `1.0` is a number)".to_string())
+            }
+            _ => None,
+        }
+    }
+}
+
 fn no_manifests_text(dir: &std::path::Path, nested: Option<&PathBuf>) -> String {
-    let mut text = format!(
-        "error opening manifests directory: no `manifests/` directory in {}",
-        dir.display()
-    );
+    let mut text = format!("error opening manifests directory: no `manifests/` directory in {}", dir.display());
     if let Some(nested) = nested {
-        text.push_str(&format!(
-            "; a bundle is nested at {}\nhint: point catbuild at `{}` if that is the bundle you mean (opm does not look there either)",
-            nested.display(),
-            nested.display()
-        ));
+        text.push_str(&format!("; a bundle is nested at {}", nested.display()));
     }
     text
 }
 
 fn location_suffix(location: Option<&Location>) -> String {
-    location
-        .map(|location| format!(" (in {location})"))
-        .unwrap_or_default()
+    location.map(|location| format!(" (in {location})")).unwrap_or_default()
+}
+
+impl Warning {
+    /// The file the warning is about, and the line when known.
+    pub fn location(&self) -> (PathBuf, Option<usize>) {
+        match self {
+            Warning::ExtraDocuments { file } | Warning::ExtraCsv { file, .. } => (file.clone(), None),
+            Warning::UndecodableManifest { location, .. }
+            | Warning::UndecodableMetadata { location, .. }
+            | Warning::CsvPropertiesAnnotation { location, .. }
+            | Warning::CsvFieldIgnored { location, .. } => (location.file.clone(), location.line),
+        }
+    }
+
+    /// Rewrites every path of the warning with `move_path`.
+    pub(crate) fn move_paths(&mut self, move_path: &dyn Fn(&mut PathBuf)) {
+        match self {
+            Warning::ExtraDocuments { file } => move_path(file),
+            Warning::ExtraCsv { file, kept } => {
+                move_path(file);
+                move_path(kept);
+            }
+            Warning::UndecodableManifest { location, .. }
+            | Warning::UndecodableMetadata { location, .. }
+            | Warning::CsvPropertiesAnnotation { location, .. }
+            | Warning::CsvFieldIgnored { location, .. } => move_path(&mut location.file),
+        }
+    }
 }
 
 /// Something opm logs and carries on from.

@@ -34,11 +34,7 @@ mod render;
 #[cfg(test)]
 mod conformance_tests;
 
-pub use bundle::{
-    ImageRefTemplateData, LoadedBundle, load_bundle_dir, load_bundle_dir_with_template,
-};
-pub use csv_metadata::{CsvMetadataError, csv_metadata_property, migrate_to_csv_metadata};
-pub use error::{BundleError, Warning};
-pub use package_manifest::{
-    PackageChannel, PackageManifest, PackageManifestError, load_package_manifest_dir,
-};
+pub use bundle::{ImageRefTemplateData, LoadedBundle, load_bundle_dir, load_bundle_dir_with_template};
+pub use csv_metadata::{CsvMetadataError, csv_metadata_property, migrate_bundle_to_csv_metadata, migrate_to_csv_metadata};
+pub use error::{BundleError, Location, Warning};
+pub use package_manifest::{PackageChannel, PackageManifest, PackageManifestError, load_package_manifest_dir};

@@ -19,12 +19,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::bundle::{
-    CsvFacts, LoadedBundle, ManifestObject, Manifests, ParsedBundle, parse_annotation_properties,
-    property_set, read_manifest, sorted_entries,
+    CsvFacts, LoadedBundle, ManifestObject, Manifests, ParsedBundle, finish, parse_annotation_properties, property_set, read_manifest,
+    sorted_entries,
 };
 use super::csv::{ANNOTATION_PROPERTIES, CsvView, KIND_CSV};
 use super::document::{coerced_string, decode_first, field, kind_of, slice_of, struct_of};
-use super::error::{BundleError, Location, Warning};
+use super::error::{BundleError, Warning};
 use super::render;
 use crate::encoding::json::Value;
 use crate::fbc;
@@ -108,11 +108,10 @@ pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageM
             path: path.clone(),
             source,
         })?;
-        let document =
-            decode_first(&bytes).map_err(|failure| PackageManifestError::Undecodable {
-                file: relative.clone(),
-                message: failure.message,
-            })?;
+        let document = decode_first(&bytes).map_err(|failure| PackageManifestError::Undecodable {
+            file: relative.clone(),
+            message: failure.message,
+        })?;
         if kind_of(&document.value) == KIND_CSV {
             let name = document
                 .value
@@ -125,19 +124,15 @@ pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageM
             }
         }
         let (name, channels, default_channel) =
-            decode_package_manifest(&document.value).map_err(|message| {
-                PackageManifestError::Undecodable {
-                    file: relative.clone(),
-                    message,
-                }
+            decode_package_manifest(&document.value).map_err(|message| PackageManifestError::Undecodable {
+                file: relative.clone(),
+                message,
             })?;
         if name.is_empty() {
             continue;
         }
         if document.extra_documents {
-            warnings.push(Warning::ExtraDocuments {
-                file: relative.clone(),
-            });
+            warnings.push(Warning::ExtraDocuments { file: relative.clone() });
         }
         if let Some((first_file, first, ..)) = &package {
             return Err(PackageManifestError::SeveralPackageFiles {
@@ -151,15 +146,13 @@ pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageM
         package = Some((relative, name, channels, default_channel));
     }
     let Some((file, package_name, channels, default_channel_name)) = package else {
-        return Err(PackageManifestError::NoPackageFile {
-            dir: dir.to_path_buf(),
-        });
+        return Err(PackageManifestError::NoPackageFile { dir: dir.to_path_buf() });
     };
 
     let mut bundles = Vec::new();
     let mut errors = Vec::new();
     for (bundle_dir, csv_name) in csv_dirs {
-        match load_manifest_bundle(&bundle_dir, &csv_name, &package_name) {
+        match load_manifest_bundle(&bundle_dir, &csv_name, &package_name, &dir.join(&file)) {
             Ok(bundle) => bundles.push(bundle),
             Err(error) => errors.push((bundle_dir, error)),
         }
@@ -209,32 +202,18 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PackageManifestError
 /// `registry.PackageManifest`: (packageName, channels, defaultChannel).
 fn decode_package_manifest(value: &Value) -> Result<(String, Vec<PackageChannel>, String), String> {
     let fields = struct_of(Some(value), None, "registry.PackageManifest")?.unwrap_or_default();
-    let name = coerced_string(
-        field(fields, "packageName"),
-        Some("PackageManifest.packageName"),
-    )?;
-    let default_channel = coerced_string(
-        field(fields, "defaultChannel"),
-        Some("PackageManifest.defaultChannel"),
-    )?;
+    let name = coerced_string(field(fields, "packageName"), Some("PackageManifest.packageName"))?;
+    let default_channel = coerced_string(field(fields, "defaultChannel"), Some("PackageManifest.defaultChannel"))?;
     let mut channels = Vec::new();
     for item in slice_of(
         field(fields, "channels"),
         Some("PackageManifest.channels"),
         "[]registry.PackageChannel",
     )? {
-        let channel = struct_of(
-            Some(item),
-            Some("PackageManifest.channels"),
-            "registry.PackageChannel",
-        )?
-        .unwrap_or_default();
+        let channel = struct_of(Some(item), Some("PackageManifest.channels"), "registry.PackageChannel")?.unwrap_or_default();
         channels.push(PackageChannel {
             name: coerced_string(field(channel, "name"), Some("PackageChannel.channels.name"))?,
-            current_csv: coerced_string(
-                field(channel, "currentCSV"),
-                Some("PackageChannel.channels.currentCSV"),
-            )?,
+            current_csv: coerced_string(field(channel, "currentCSV"), Some("PackageChannel.channels.currentCSV"))?,
         });
     }
     Ok((name, channels, default_channel))
@@ -243,11 +222,7 @@ fn decode_package_manifest(value: &Value) -> Result<(String, Vec<PackageChannel>
 /// opm's `loadBundle`: every non-hidden file of the CSV's directory, minus
 /// CSVs with another name; then the bundle checks, rendered as a bundle of
 /// `package`.
-fn load_manifest_bundle(
-    dir: &Path,
-    csv_name: &str,
-    package: &str,
-) -> Result<LoadedBundle, BundleError> {
+fn load_manifest_bundle(dir: &Path, csv_name: &str, package: &str, package_file: &Path) -> Result<LoadedBundle, BundleError> {
     let mut warnings = Vec::new();
     let mut objects: Vec<ManifestObject> = Vec::new();
     let mut csv_idx = None;
@@ -255,18 +230,11 @@ fn load_manifest_bundle(
         if name.starts_with('.') || path.is_dir() {
             continue;
         }
-        let relative = PathBuf::from(&name);
-        let Some(object) = read_manifest(&path, relative, &mut warnings)? else {
+        let Some(object) = read_manifest(&path, &mut warnings)? else {
             continue;
         };
         if kind_of(&object.value) == KIND_CSV {
-            if object
-                .value
-                .pointer(&["metadata", "name"])
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                != csv_name
-            {
+            if object.value.pointer(&["metadata", "name"]).and_then(Value::as_str).unwrap_or("") != csv_name {
                 continue;
             }
             csv_idx.get_or_insert(objects.len());
@@ -291,6 +259,7 @@ fn load_manifest_bundle(
             release: csv.release,
         },
         package: package.to_string(),
+        package_source: package_file.to_path_buf(),
         channels: Vec::new(),
         default_channel: None,
         properties: Vec::new(),
@@ -300,55 +269,17 @@ fn load_manifest_bundle(
         warnings,
     };
     parsed.properties = derived(&mut parsed)?;
-    let bundle = render::render_bundle(&parsed, "")?;
-    let ParsedBundle {
-        mut objects,
-        csv_idx,
-        csv,
-        warnings,
-        ..
-    } = parsed;
-    let csv_object = objects.swap_remove(csv_idx);
-    let view = CsvView::new(&csv_object.value).map_err(|message| BundleError::Manifest {
-        location: Location {
-            file: csv_object.file.clone(),
-            line: Some(csv_object.line),
-        },
-        message,
-    })?;
-    let (replaces, skips, skip_range) = (
-        view.replaces().unwrap_or_default(),
-        view.skips().unwrap_or_default(),
-        view.skip_range(),
-    );
-    drop(view);
-    Ok(LoadedBundle {
-        dir: dir.to_path_buf(),
-        bundle,
-        package: package.to_string(),
-        channels: Vec::new(),
-        default_channel: None,
-        csv_name: csv.name,
-        csv_file: csv_object.file,
-        version: csv.version.unwrap_or_default(),
-        release: csv.release.unwrap_or_default(),
-        replaces,
-        skips,
-        skip_range,
-        csv: csv_object.value,
-        warnings,
-    })
+    finish(parsed, "")
 }
 
 /// The derived properties of a bundle without `metadata/` (package from the
 /// package file).
 fn derived(parsed: &mut ParsedBundle) -> Result<Vec<super::bundle::RawProperty>, BundleError> {
     let location = parsed.csv_location();
-    let view =
-        CsvView::new(&parsed.csv_object().value).map_err(|message| BundleError::Manifest {
-            location: location.clone(),
-            message,
-        })?;
+    let view = CsvView::new(&parsed.csv_object().value).map_err(|message| BundleError::Manifest {
+        location: location.clone(),
+        message,
+    })?;
     let mut derived = Vec::new();
     if let Some(text) = view.annotation(ANNOTATION_PROPERTIES) {
         let (properties, error) = parse_annotation_properties(text);
@@ -370,12 +301,7 @@ fn derived(parsed: &mut ParsedBundle) -> Result<Vec<super::bundle::RawProperty>,
         0,
         super::bundle::RawProperty {
             type_: fbc::PROPERTY_PACKAGE.to_string(),
-            value: Some(render::package_value(
-                &parsed.package,
-                version,
-                release,
-                true,
-            )),
+            value: Some(render::package_value(&parsed.package, version, release, true)),
         },
     );
     for api in &parsed.provided_apis {

@@ -25,10 +25,7 @@ use crate::encoding::json::{self, Value};
 use crate::fbc;
 
 /// Renders a parsed bundle with the given image reference ("" for none).
-pub(crate) fn render_bundle(
-    parsed: &ParsedBundle,
-    image: &str,
-) -> Result<fbc::Bundle, BundleError> {
+pub(crate) fn render_bundle(parsed: &ParsedBundle, image: &str) -> Result<fbc::Bundle, BundleError> {
     let properties = properties(parsed)?;
     let related_images = related_images(parsed, image)?;
     Ok(fbc::Bundle {
@@ -64,12 +61,7 @@ fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> 
     let mut packages_required: Vec<Sortable> = Vec::new();
 
     for (idx, property) in parsed.properties.iter().enumerate() {
-        let parse_error = |message: String| {
-            error(
-                parse_error_text(idx, &property.type_, &message),
-                Some(parsed.csv_location()),
-            )
-        };
+        let parse_error = |message: String| error(parse_error_text(idx, &property.type_, &message), Some(parsed.csv_location()));
         match property.type_.as_str() {
             fbc::PROPERTY_GVK => {
                 provided_gvks.insert(decode_gvk(property, "property.GVK").map_err(parse_error)?);
@@ -84,8 +76,7 @@ fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> 
         }
     }
     for (idx, dependency) in parsed.dependencies.iter().enumerate() {
-        let parse_error =
-            |message: String| error(parse_error_text(idx, &dependency.type_, &message), None);
+        let parse_error = |message: String| error(parse_error_text(idx, &dependency.type_, &message), None);
         match dependency.type_.as_str() {
             fbc::PROPERTY_GVK => {
                 required_gvks.insert(decode_gvk(dependency, "property.GVK").map_err(parse_error)?);
@@ -104,49 +95,38 @@ fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> 
         }
     }
 
-    let version = parsed.csv.version.clone().map_err(|message| {
-        error(
-            format!("get version: {message}"),
-            Some(parsed.csv_location()),
-        )
-    })?;
-    let release = parsed.csv.release.clone().map_err(|message| {
-        error(
-            format!("get release: {message}"),
-            Some(parsed.csv_location()),
-        )
-    })?;
+    let version = parsed
+        .csv
+        .version
+        .clone()
+        .map_err(|message| error(format!("get version: {message}"), Some(parsed.csv_location())))?;
+    let release = parsed
+        .csv
+        .release
+        .clone()
+        .map_err(|message| error(format!("get release: {message}"), Some(parsed.csv_location())))?;
     for api in &parsed.provided_apis {
         provided_gvks.insert((api.group.clone(), api.kind.clone(), api.version.clone()));
     }
-    let required_apis = parsed.required_apis.as_ref().map_err(|message| {
-        error(
-            format!("get required apis: {message}"),
-            Some(parsed.csv_location()),
-        )
-    })?;
+    let required_apis = parsed
+        .required_apis
+        .as_ref()
+        .map_err(|message| error(format!("get required apis: {message}"), Some(parsed.csv_location())))?;
     for api in required_apis {
         required_gvks.insert((api.group.clone(), api.kind.clone(), api.version.clone()));
     }
 
-    let mut all: Vec<Sortable> =
-        Vec::with_capacity(parsed.objects.len() + others.len() + provided_gvks.len() + 4);
+    let mut all: Vec<Sortable> = Vec::with_capacity(parsed.objects.len() + others.len() + provided_gvks.len() + 4);
     for object in &parsed.objects {
         all.push(Sortable {
             type_: fbc::PROPERTY_BUNDLE_OBJECT.to_string(),
             sort_value: Some(bundle_object_value(&object.value)),
         });
     }
-    let (package_name, package_version, package_release) =
-        package.unwrap_or_else(|| (parsed.package.clone(), version, release));
+    let (package_name, package_version, package_release) = package.unwrap_or_else(|| (parsed.package.clone(), version, release));
     all.push(Sortable {
         type_: fbc::PROPERTY_PACKAGE.to_string(),
-        sort_value: Some(package_value(
-            &package_name,
-            &package_version,
-            &package_release,
-            false,
-        )),
+        sort_value: Some(package_value(&package_name, &package_version, &package_release, false)),
     });
     for (group, kind, version) in &provided_gvks {
         all.push(Sortable {
@@ -171,10 +151,7 @@ fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> 
                 .cmp(right.sort_value.as_deref().unwrap_or(""))
         })
     });
-    let is_object = |property: &Sortable| {
-        property.type_ == fbc::PROPERTY_BUNDLE_OBJECT
-            || property.type_ == fbc::PROPERTY_CSV_METADATA
-    };
+    let is_object = |property: &Sortable| property.type_ == fbc::PROPERTY_BUNDLE_OBJECT || property.type_ == fbc::PROPERTY_CSV_METADATA;
     let (objects, rest): (Vec<Sortable>, Vec<Sortable>) = all.into_iter().partition(is_object);
     Ok(rest
         .into_iter()
@@ -269,10 +246,7 @@ fn bundle_object_value(object: &Value) -> String {
 }
 
 /// `getRelatedImages`, then the sort by image of `Render.Run`.
-fn related_images(
-    parsed: &ParsedBundle,
-    image: &str,
-) -> Result<Vec<fbc::RelatedImage>, BundleError> {
+fn related_images(parsed: &ParsedBundle, image: &str) -> Result<Vec<fbc::RelatedImage>, BundleError> {
     let location = parsed.csv_location();
     let error = |message: String| BundleError::RelatedImages {
         csv_name: parsed.csv.name.clone(),
@@ -286,10 +260,7 @@ fn related_images(
         .into_iter()
         .map(|(name, image)| fbc::RelatedImage { name, image })
         .collect();
-    let mut all_images: std::collections::HashSet<String> = related
-        .iter()
-        .map(|related| related.image.clone())
-        .collect();
+    let mut all_images: std::collections::HashSet<String> = related.iter().map(|related| related.image.clone()).collect();
     if !image.is_empty() && !all_images.contains(image) {
         // opm does not add the bundle image to its "seen" set here.
         related.push(fbc::RelatedImage {
@@ -326,25 +297,15 @@ mod tests {
             package_value("a<b", "1.0.0", "2", true),
             r#"{"packageName":"a\u003cb","version":"1.0.0","release":"2"}"#
         );
-        assert_eq!(
-            gvk_value("g", "K", "v1", false),
-            r#"{"group":"g","kind":"K","version":"v1"}"#
-        );
+        assert_eq!(gvk_value("g", "K", "v1", false), r#"{"group":"g","kind":"K","version":"v1"}"#);
     }
 
     #[test]
     fn bundle_object_is_base64_of_html_escaped_compact_json() {
         let object = json::parse(r#"{"a":"<&>"}"#).unwrap();
         let value = bundle_object_value(&object);
-        let data = value
-            .trim_start_matches(r#"{"data":""#)
-            .trim_end_matches(r#""}"#);
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .unwrap();
-        assert_eq!(
-            String::from_utf8(decoded).unwrap(),
-            r#"{"a":"\u003c\u0026\u003e"}"#
-        );
+        let data = value.trim_start_matches(r#"{"data":""#).trim_end_matches(r#""}"#);
+        let decoded = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), r#"{"a":"\u003c\u0026\u003e"}"#);
     }
 }

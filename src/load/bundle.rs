@@ -925,6 +925,103 @@ mod tests {
         );
     }
 
+    /// A bundle dir written as JSON files (JSON input needs no YAML reader).
+    fn json_bundle(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    const CSV: &str = r#"{"apiVersion":"operators.coreos.com/v1alpha1","kind":"ClusterServiceVersion",
+        "metadata":{"name":"a.v1.0.0","annotations":{"olm.skipRange":"<1.0.0"}},
+        "spec":{"version":"1.0.0","replaces":"a.v0.9.0","skips":["a.v0.9.1"],"relatedImages":[{"name":"op","image":"q/op:1"}],
+        "install":{"strategy":"deployment","spec":{"deployments":[{"name":"d","spec":{"template":{"spec":{"containers":[{"image":"q/op:1"},{"image":"q/side:1"}]}}}}]}}}}"#;
+    const ANNOTATIONS: &str = r#"{"annotations":{"operators.operatorframework.io.bundle.package.v1":"a",
+        "operators.operatorframework.io.bundle.channels.v1":"stable, fast"}}"#;
+
+    #[test]
+    fn loads_graph_facts_and_renders_image_bundles() {
+        let dir = json_bundle(&[
+            ("manifests/a.csv.json", CSV),
+            (
+                "manifests/b.csv.json",
+                r#"{"kind":"ClusterServiceVersion","metadata":{"name":"b"}}"#,
+            ),
+            ("manifests/.hidden.json", "not json"),
+            ("manifests/notes.txt", "plain text"),
+            ("metadata/annotations.json", ANNOTATIONS),
+        ]);
+        let loaded = load_bundle_dir(dir.path(), Some("q/bundle:1")).unwrap();
+        assert_eq!(
+            (loaded.package.as_str(), loaded.csv_name.as_str(), loaded.version.as_str()),
+            ("a", "a.v1.0.0", "1.0.0")
+        );
+        assert_eq!(loaded.channels, vec!["stable", " fast"]);
+        assert_eq!(loaded.default_channel, None);
+        assert_eq!(
+            (loaded.replaces.as_str(), loaded.skips.clone(), loaded.skip_range.as_str()),
+            ("a.v0.9.0", vec!["a.v0.9.1".to_string()], "<1.0.0")
+        );
+        assert_eq!(loaded.csv_path, dir.path().join("manifests/a.csv.json"));
+        assert_eq!(loaded.annotations_path(), dir.path().join("metadata/annotations.json"));
+        let images: Vec<(&str, &str)> = loaded
+            .bundle
+            .related_images
+            .iter()
+            .map(|image| (image.name.as_str(), image.image.as_str()))
+            .collect();
+        assert_eq!(images, vec![("", "q/bundle:1"), ("op", "q/op:1"), ("", "q/side:1")]);
+        let types: Vec<&str> = loaded.bundle.properties.iter().map(|property| property.type_.as_str()).collect();
+        assert_eq!(types, vec!["olm.package", "olm.bundle.object"]);
+        assert_eq!(loaded.bundle.properties[0].value, r#"{"packageName":"a","version":"1.0.0"}"#);
+        assert!(
+            matches!(
+                &loaded.warnings[..],
+                [Warning::ExtraCsv { .. }, Warning::UndecodableManifest { .. }]
+            ),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+
+    #[test]
+    fn relocate_points_back_at_templates() {
+        let dir = json_bundle(&[("manifests/a.csv.json", CSV), ("metadata/annotations.json", ANNOTATIONS)]);
+        let mut loaded = load_bundle_dir(dir.path(), None).unwrap();
+        let source = Path::new("/src/bundle");
+        let templates = vec![source.join("manifests/a.csv.json.j2")];
+        loaded.relocate(dir.path(), source, &templates);
+        assert_eq!(loaded.dir, source);
+        assert_eq!(loaded.csv_path, source.join("manifests/a.csv.json.j2"));
+        assert_eq!(loaded.annotations_path(), source.join("metadata/annotations.json"));
+    }
+
+    #[test]
+    fn errors_start_with_opm_text_and_point_at_files() {
+        let dir = json_bundle(&[("manifests/a.csv.json", CSV), ("metadata/other.json", r#"{"dependencies":[]}"#)]);
+        let error = load_bundle_dir(dir.path(), None).unwrap_err();
+        assert!(error.to_string().starts_with("Could not find annotations file"), "{error}");
+        assert_eq!(error.location(), Some((dir.path().join("metadata"), None)));
+        let owned = CSV.replace(
+            r#""version":"1.0.0","#,
+            r#""version":"1.0.0","customresourcedefinitions":{"owned":[{"name":"as.g","version":"v1","kind":"A"}]},"#,
+        );
+        let dir = json_bundle(&[("manifests/a.csv.json", &owned), ("metadata/annotations.json", ANNOTATIONS)]);
+        let error = load_bundle_dir(dir.path(), None).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("error checking provided apis in bundle a.v1.0.0: couldn't find g/v1/A (as) in bundle. found: map[]"),
+            "{error}"
+        );
+        assert_eq!(error.location(), Some((dir.path().join("manifests/a.csv.json"), Some(1))));
+        assert!(error.help().is_some());
+    }
+
     #[test]
     fn property_set_keeps_first() {
         let property = |type_: &str, value: &str| RawProperty {

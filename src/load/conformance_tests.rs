@@ -380,6 +380,12 @@ fn rendered_corpus_package(package_dir: &Path, migrate: bool) -> Vec<fbc::Bundle
     bundles
 }
 
+/// Published bundles whose source dir is not in the corpus although a dir
+/// holds a CSV of the same name: `bundles/slurm-operator/0.4.1` carries a
+/// CSV still named `slurm-operator.v0.4.0` but with 0.4.1 content (images
+/// `:0.4.1`), while the catalog's `slurm-operator.v0.4.0` is the real 0.4.0.
+const PUBLISHED_NOT_IN_CORPUS: &[&str] = &["slurm-operator.v0.4.0"];
+
 fn compare_published(flavour: &str, migrate: bool) -> (usize, Vec<String>) {
     let root = shared(&format!("corpus/expected/{flavour}"));
     let mut packages: Vec<PathBuf> = fs_err::read_dir(&root).unwrap().map(|entry| entry.unwrap().path()).collect();
@@ -397,6 +403,9 @@ fn compare_published(flavour: &str, migrate: bool) -> (usize, Vec<String>) {
         };
         let ours = rendered_corpus_package(&package_dir, migrate);
         for expected in &published.bundles {
+            if PUBLISHED_NOT_IN_CORPUS.contains(&expected.name.as_str()) {
+                continue;
+            }
             let Some(actual) = ours.iter().find(|bundle| bundle.name == expected.name) else {
                 problems.push(format!("{name}: bundle {} not rendered from the corpus", expected.name));
                 continue;

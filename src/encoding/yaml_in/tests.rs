@@ -1,0 +1,438 @@
+//! Tests of the YAML reader against go-yaml v2 / sigs.k8s.io/yaml behaviour
+//! and against opm's rendered output in the conformance cases.
+
+use super::*;
+
+fn compact(text: &str) -> String {
+    let documents = decode_stream(text);
+    let values: Vec<String> = documents
+        .into_iter()
+        .map(|document| match document {
+            Ok(document) => json::to_compact(&document.value, false),
+            Err(error) => format!("ERR {} @{}:{}", error.message, error.line, error.column),
+        })
+        .collect();
+    values.join("\n")
+}
+
+#[test]
+fn smoke() {
+    assert_eq!(
+        compact("b: 1\na: [x, 'y', \"z\"]\n"),
+        r#"{"a":["x","y","z"],"b":1}"#
+    );
+}
+
+fn scalar(text: &str) -> String {
+    compact(&format!("v: {text}\n"))
+}
+
+#[test]
+fn yaml11_booleans() {
+    for word in [
+        "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
+    ] {
+        assert_eq!(scalar(word), r#"{"v":true}"#, "{word}");
+    }
+    for word in [
+        "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF",
+    ] {
+        assert_eq!(scalar(word), r#"{"v":false}"#, "{word}");
+    }
+    for word in ["yES", "oN", "tRUE", "nO", "Yes!", "'yes'", "\"on\""] {
+        let expected = format!(r#"{{"v":"{}"}}"#, word.trim_matches(['\'', '"']));
+        assert_eq!(scalar(word), expected, "{word}");
+    }
+}
+
+#[test]
+fn yaml11_nulls() {
+    for word in ["~", "null", "Null", "NULL", ""] {
+        assert_eq!(scalar(word), r#"{"v":null}"#, "{word:?}");
+    }
+    assert_eq!(scalar("nULL"), r#"{"v":"nULL"}"#);
+    assert_eq!(scalar("'null'"), r#"{"v":"null"}"#);
+    assert_eq!(scalar("''"), r#"{"v":""}"#);
+    assert_eq!(compact("v:\n"), r#"{"v":null}"#);
+    assert_eq!(compact("- ~\n-\n- null\n"), "[null,null,null]");
+}
+
+#[test]
+fn yaml11_integers() {
+    let cases = [
+        ("0", "0"),
+        ("42", "42"),
+        ("-17", "-17"),
+        ("+17", "17"),
+        ("0755", "493"),
+        ("007", "7"),
+        ("-010", "-8"),
+        ("0x1F", "31"),
+        ("0X1f", "31"),
+        ("-0x10", "-16"),
+        ("0o17", "15"),
+        ("0b101", "5"),
+        ("-0b101", "-5"),
+        ("1_000", "1000"),
+        ("1__0", "10"),
+        ("0x_1F", "31"),
+        ("9223372036854775807", "9223372036854775807"),
+        ("-9223372036854775808", "-9223372036854775808"),
+        // Past int64: uint64, then float64.
+        ("9223372036854775808", "9223372036854775808"),
+        ("18446744073709551615", "18446744073709551615"),
+        ("18446744073709551616", "18446744073709552000"),
+        ("-9223372036854775809", "-9223372036854776000"),
+        ("+18446744073709551615", "18446744073709552000"),
+        // Not octal, so the float pattern takes it.
+        ("08", "8"),
+        ("09.5", "9.5"),
+        ("0xFFFFFFFFFFFFFFFF", "18446744073709551615"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(scalar(text), format!(r#"{{"v":{expected}}}"#), "{text}");
+    }
+    for text in [
+        "0x", "0b", "0b2", "0o8", "0xG", "_1", "1_000_", "1-2", "+", "12e", "0x1.8p1", "1,000",
+    ] {
+        let got = scalar(text);
+        let expected = format!(r#"{{"v":"{text}"}}"#);
+        if text == "1_000_" {
+            // go-yaml strips every underscore before ParseInt.
+            assert_eq!(got, r#"{"v":1000}"#);
+        } else {
+            assert_eq!(got, expected, "{text}");
+        }
+    }
+}
+
+#[test]
+fn lone_dash_is_a_block_entry() {
+    assert_eq!(
+        scalar("-"),
+        "ERR yaml: block sequence entries are not allowed in this context @1:4"
+    );
+    assert_eq!(compact("- -\n"), "[[null]]");
+}
+
+#[test]
+fn yaml11_floats() {
+    let cases = [
+        ("1.10", "1.1"),
+        ("1.0", "1"),
+        ("1.", "1"),
+        (".5", "0.5"),
+        ("-.5", "-0.5"),
+        ("+.5", "0.5"),
+        ("1e3", "1000"),
+        ("1E3", "1000"),
+        ("1.5e-3", "0.0015"),
+        ("1e21", "1e+21"),
+        ("1e-7", "1e-7"),
+        ("-0.0", "-0"),
+        ("3.14159265358979323846", "3.141592653589793"),
+        ("1_000.5", "1000.5"),
+        (".5_5", "0.55"),
+        ("6.02e+23", "6.02e+23"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(scalar(text), format!(r#"{{"v":{expected}}}"#), "{text}");
+    }
+    // Overflow is a ParseFloat error: the text stays a string.
+    for text in ["1e400", "-1e400", "._5", ".e5", "1.2.3", "1e", ".", "1e3.5"] {
+        assert_eq!(scalar(text), format!(r#"{{"v":"{text}"}}"#), "{text}");
+    }
+}
+
+#[test]
+fn nan_and_infinity_cannot_become_json() {
+    for (text, go) in [
+        (".nan", "NaN"),
+        (".NaN", "NaN"),
+        (".NAN", "NaN"),
+        (".inf", "+Inf"),
+        (".Inf", "+Inf"),
+        ("+.INF", "+Inf"),
+        ("-.inf", "-Inf"),
+        ("!!float .inf", "+Inf"),
+    ] {
+        assert_eq!(
+            scalar(text),
+            format!("ERR json: unsupported value: {go} @1:4"),
+            "{text}"
+        );
+    }
+    // Spellings outside go-yaml's table are strings.
+    for text in [".nAn", ".iNF", "nan", "inf", "-inf", ".infinity"] {
+        assert_eq!(scalar(text), format!(r#"{{"v":"{text}"}}"#), "{text}");
+    }
+    // json.Marshal walks sorted keys: the first bad value in that order is reported.
+    assert_eq!(
+        compact("z: .nan\na: -.inf\n"),
+        "ERR json: unsupported value: -Inf @2:4"
+    );
+    // As a map key a NaN is only a string.
+    assert_eq!(
+        compact(".nan: 1\n.inf: 2\n-.Inf: 3\n"),
+        r#"{"-.inf":3,".inf":2,".nan":1}"#
+    );
+}
+
+#[test]
+fn timestamps_keep_their_text() {
+    for text in [
+        "2019-05-30T22:40:00Z",
+        "2019-05-30 22:40:00",
+        "2026-06-09T13:44:56",
+        "2001-12-14t21:59:43.10-05:00",
+        "2001-12-14 21:59:43.10 -5",
+        "2002-12-14",
+        "2019-01-24T15-33-43Z",
+        "2019-1-2",
+        "12:30:00",
+        "2019-02-30",
+    ] {
+        assert_eq!(scalar(text), format!(r#"{{"v":"{text}"}}"#), "{text}");
+    }
+    assert_eq!(scalar("!!timestamp 2002-12-14"), r#"{"v":"2002-12-14"}"#);
+    assert_eq!(
+        scalar("!!timestamp '2001-12-14 21:59:43.10'"),
+        r#"{"v":"2001-12-14 21:59:43.10"}"#
+    );
+    assert_eq!(
+        scalar("!!timestamp 2019-02-30"),
+        "ERR yaml: cannot decode !!str `2019-02-30` as a !!timestamp @1:4"
+    );
+    assert_eq!(
+        scalar("!!timestamp 123"),
+        "ERR yaml: cannot decode !!int `123` as a !!timestamp @1:4"
+    );
+    assert!(resolve::is_timestamp("2019-05-30T22:40:00+02:00"));
+    assert!(resolve::is_timestamp("2020-02-29"));
+    assert!(!resolve::is_timestamp("2019-02-29"));
+    assert!(!resolve::is_timestamp("2019-05-30T22:40:00"));
+    assert!(!resolve::is_timestamp("2019-05-30T24:00:00Z"));
+    assert!(!resolve::is_timestamp("20190-05-30"));
+    assert!(resolve::is_timestamp("2019-05-30   22:40:00"));
+}
+
+#[test]
+fn quoted_and_block_scalars_are_strings() {
+    assert_eq!(scalar("'123'"), r#"{"v":"123"}"#);
+    assert_eq!(scalar("\"0x1F\""), r#"{"v":"0x1F"}"#);
+    assert_eq!(compact("v: |\n  yes\n"), r#"{"v":"yes\n"}"#);
+    assert_eq!(compact("v: >-\n  1.5\n"), r#"{"v":"1.5"}"#);
+    assert_eq!(scalar("\"a\\tb\\u00e9\\x41\""), r#"{"v":"a\tbéA"}"#);
+    assert_eq!(scalar("'it''s'"), r#"{"v":"it's"}"#);
+}
+
+#[test]
+fn explicit_tags() {
+    let cases = [
+        ("!!str 123", r#""123""#),
+        ("!!str yes", r#""yes""#),
+        ("!!str", r#""""#),
+        ("!!int '42'", "42"),
+        ("!!int 0x10", "16"),
+        ("!!float 1", "1"),
+        ("!!float '2.5'", "2.5"),
+        ("!!bool 'on'", "true"),
+        ("!!null ''", "null"),
+        ("!!null ~", "null"),
+        ("!!binary aGVsbG8=", r#""hello""#),
+        ("!!binary |\n    aGVs\n    bG8=", r#""hello""#),
+        ("!!merge foo", r#""foo""#),
+        ("!foo 123", r#""123""#),
+        ("! 123", r#""123""#),
+        ("!!map {a: 1}", r#"{"a":1}"#),
+        ("!!seq [1]", "[1]"),
+        ("!<tag:yaml.org,2002:int> '7'", "7"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(scalar(text), format!(r#"{{"v":{expected}}}"#), "{text}");
+    }
+    let errors = [
+        ("!!int abc", "cannot decode !!str `abc` as a !!int"),
+        ("!!int 1.5", "cannot decode !!float `1.5` as a !!int"),
+        ("!!int ''", "cannot decode !!null `` as a !!int"),
+        ("!!bool 1", "cannot decode !!int `1` as a !!bool"),
+        ("!!null foo", "cannot decode !!str `foo` as a !!null"),
+        (
+            "!!float 18446744073709551615",
+            "cannot decode !!int `18446744073709551615` as a !!float",
+        ),
+        (
+            "!!int 2001-01-01",
+            "cannot decode !!str `2001-01-01` as a !!int",
+        ),
+        (
+            "!!binary '%%%'",
+            "!!binary value contains invalid base64 data",
+        ),
+    ];
+    for (text, message) in errors {
+        assert_eq!(scalar(text), format!("ERR yaml: {message} @1:4"), "{text}");
+    }
+}
+
+#[test]
+fn binary_with_invalid_utf8_becomes_replacement_characters() {
+    // 0xff 0x41: Go prints U+FFFD for the bad byte, then 'A'.
+    assert_eq!(scalar("!!binary /0E="), "{\"v\":\"\u{fffd}A\"}");
+}
+
+#[test]
+fn non_string_keys() {
+    assert_eq!(
+        compact("1: a\n0x10: b\n-3: c\n"),
+        r#"{"-3":"c","1":"a","16":"b"}"#
+    );
+    assert_eq!(
+        compact("yes: a\nn: b\nTrue: c\n"),
+        r#"{"false":"b","true":"c"}"#
+    );
+    assert_eq!(
+        compact("1.5: a\n1e3: b\n1e6: c\n0.0001: d\n0.00001: e\n3.14159265358979: f\n"),
+        r#"{"0.0001":"d","1.5":"a","1000":"b","1e+06":"c","1e-05":"e","3.1415927":"f"}"#
+    );
+    assert_eq!(
+        compact("1234567.0: a\n100000.5: b\n-0.0: c\n"),
+        r#"{"-0":"c","1.234567e+06":"a","100000.5":"b"}"#
+    );
+    assert_eq!(
+        compact("2019-05-30: a\n'q': b\n"),
+        r#"{"2019-05-30":"a","q":"b"}"#
+    );
+    assert_eq!(
+        compact("~: 1\n"),
+        "ERR unsupported map key of type: %!s(<nil>), key: <nil>, value: 1 @1:1"
+    );
+    assert_eq!(
+        compact("a: 1\n18446744073709551615: x\n"),
+        "ERR unsupported map key of type: uint64, key: 0xffffffffffffffff, value: \"x\" @2:1"
+    );
+    assert_eq!(
+        compact("? [a, b]\n: 1\n"),
+        "ERR yaml: invalid map key: []interface {}{\"a\", \"b\"} @1:3"
+    );
+    assert_eq!(
+        compact("? {a: 1}\n: x\n"),
+        "ERR yaml: invalid map key: map[interface {}]interface {}{\"a\":1} @1:3"
+    );
+    // A key error waits for go-yaml's own errors, which come first.
+    assert_eq!(
+        compact("~: 1\nb: !!int x\n"),
+        "ERR yaml: cannot decode !!str `x` as a !!int @2:4"
+    );
+}
+
+#[test]
+fn duplicate_keys_last_wins() {
+    assert_eq!(compact("a: 1\nb: 2\na: 3\n"), r#"{"a":3,"b":2}"#);
+    assert_eq!(
+        compact("m:\n  x: 1\n  y: 2\nm:\n  z: 3\n"),
+        r#"{"m":{"z":3}}"#
+    );
+    // Different YAML keys that print the same: the later one is kept.
+    assert_eq!(compact("1: int\n'1': str\n"), r#"{"1":"str"}"#);
+}
+
+#[test]
+fn anchors_and_aliases_are_copies() {
+    assert_eq!(
+        compact("a: &x {k: [1, 2]}\nb: *x\nc: &s hi\nd: *s\n"),
+        r#"{"a":{"k":[1,2]},"b":{"k":[1,2]},"c":"hi","d":"hi"}"#
+    );
+    assert_eq!(
+        compact("a: &x 1\nb: *x\na2: &x 2\nc: *x\n"),
+        r#"{"a":1,"a2":2,"b":1,"c":2}"#
+    );
+    assert_eq!(compact("- &k key\n- {*k : v}\n"), r#"["key",{"key":"v"}]"#);
+    assert_eq!(
+        compact("a: *nope\n"),
+        "ERR yaml: unknown anchor 'nope' referenced @1:4"
+    );
+    assert_eq!(
+        compact("a: &x [1, *x]\n"),
+        "ERR yaml: anchor 'x' value contains itself @1:11"
+    );
+    assert_eq!(
+        compact("a: &x {b: *x}\n"),
+        "ERR yaml: anchor 'x' value contains itself @1:11"
+    );
+}
+
+#[test]
+fn billion_laughs_is_refused() {
+    let mut text = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+    for pair in names.windows(2) {
+        let (previous, name) = (pair[0], pair[1]);
+        let items = vec![format!("*{previous}"); 9].join(",");
+        text.push_str(&format!("{name}: &{name} [{items}]\n"));
+    }
+    let documents = decode_stream(&text);
+    let error = documents[0].as_ref().unwrap_err();
+    assert_eq!(error.message, "yaml: document contains excessive aliasing");
+}
+
+#[test]
+fn many_small_aliases_are_fine() {
+    let mut text = String::from("base: &b {x: 1}\nitems:\n");
+    for _ in 0..2000 {
+        text.push_str("- *b\n");
+    }
+    let documents = decode_stream(&text);
+    let value = &documents[0].as_ref().unwrap().value;
+    assert_eq!(
+        value
+            .get("items")
+            .and_then(Value::as_array)
+            .map(<[Value]>::len),
+        Some(2000)
+    );
+}
+
+#[test]
+fn merge_keys() {
+    let base = "base: &b {a: 1, b: 2}\n";
+    assert_eq!(
+        compact(&format!("{base}m:\n  <<: *b\n  b: 3\n")),
+        r#"{"base":{"a":1,"b":2},"m":{"a":1,"b":3}}"#
+    );
+    // go-yaml applies entries in document order: a key before `<<` is overridden.
+    assert_eq!(
+        compact(&format!("{base}m:\n  b: 3\n  <<: *b\n")),
+        r#"{"base":{"a":1,"b":2},"m":{"a":1,"b":2}}"#
+    );
+    assert_eq!(
+        compact(&format!("{base}m:\n  !!merge <<: *b\n  c: 3\n")),
+        r#"{"base":{"a":1,"b":2},"m":{"a":1,"b":2,"c":3}}"#
+    );
+    // Sequence of maps: the earlier map wins.
+    assert_eq!(
+        compact("p: &p {k: p, p: 1}\nq: &q {k: q, q: 1}\nm:\n  <<: [*p, *q]\n"),
+        r#"{"m":{"k":"p","p":1,"q":1},"p":{"k":"p","p":1},"q":{"k":"q","q":1}}"#
+    );
+    assert_eq!(
+        compact("m:\n  <<: {a: 1}\n  <<: {a: 2, b: 2}\n"),
+        r#"{"m":{"a":2,"b":2}}"#
+    );
+    // Quoted or `!!str` `<<` is an ordinary key.
+    assert_eq!(compact("m:\n  '<<': {a: 1}\n"), r#"{"m":{"<<":{"a":1}}}"#);
+    assert_eq!(compact("m:\n  !!str <<: 1\n"), r#"{"m":{"<<":1}}"#);
+    assert_eq!(compact("v: <<\n"), r#"{"v":"<<"}"#);
+    for bad in ["<<: 1", "<<: [1]", "<<: ~", "<<: [{a: 1}, [2]]"] {
+        assert_eq!(
+            compact(&format!("m:\n  {bad}\n")),
+            "ERR yaml: map merge requires map or sequence of maps as the value @2:7",
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        compact("s: &s [1]\nm:\n  <<: *s\n"),
+        "ERR yaml: map merge requires map or sequence of maps as the value @3:7"
+    );
+}

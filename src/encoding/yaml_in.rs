@@ -35,6 +35,7 @@
 //! that print opm's full text add that prefix.
 
 mod convert;
+mod relax;
 mod resolve;
 mod tree;
 
@@ -140,16 +141,33 @@ fn decode_chunk(file: &str, start: usize, end: usize, line: usize) -> Result<Doc
     };
     let parse_text = parse_text(&chunk[body_offset..]);
     let control = first_control_character(chunk);
-    let position = |parse_line: usize, parse_col: usize| {
-        let offset =
-            start + body_offset + offset_in_chunk(&chunk[body_offset..], parse_line, parse_col);
-        file_position(file, offset)
+    let body = &chunk[body_offset..];
+    let mut relaxed: Option<(String, Vec<relax::Reindent>)> = None;
+    let mut built = tree::build(&parse_text);
+    if let Err(error) = &built
+        && error.relaxable
+    {
+        relaxed = relax::reindent(&parse_text);
+    }
+    if let Some((relaxed_text, _)) = &relaxed {
+        built = tree::build(relaxed_text);
+    }
+    let changes: &[relax::Reindent] = relaxed.as_ref().map_or(&[], |(_, changes)| changes);
+    let chunk_offset = |parse_line: usize, parse_col: usize| {
+        body_offset
+            + offset_in_chunk(
+                body,
+                parse_line,
+                relax::original_col(changes, parse_line, parse_col),
+            )
     };
-    let tree = match tree::build(&parse_text) {
+    let position = |parse_line: usize, parse_col: usize| {
+        file_position(file, start + chunk_offset(parse_line, parse_col))
+    };
+    let tree = match built {
         Ok(tree) => tree,
         Err(error) => {
-            let error_offset =
-                body_offset + offset_in_chunk(&chunk[body_offset..], error.line, error.col);
+            let error_offset = chunk_offset(error.line, error.col);
             if let Some(control_offset) = control
                 && error_offset + LIBYAML_LOOKAHEAD >= libyaml_block_start(control_offset)
             {

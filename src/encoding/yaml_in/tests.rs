@@ -436,3 +436,244 @@ fn merge_keys() {
         "ERR yaml: map merge requires map or sequence of maps as the value @3:7"
     );
 }
+
+fn lines(documents: &[Result<Document, YamlError>]) -> Vec<usize> {
+    documents
+        .iter()
+        .map(|document| document.as_ref().map_or(0, |document| document.line))
+        .collect()
+}
+
+#[test]
+fn documents_split_on_separator_lines() {
+    let text = "---\na: 1\n---\n---\nb: 2\n--- # comment\nc: 3\n---\t\r\nd: 4\n---";
+    let documents = decode_stream(text);
+    assert_eq!(compact(text), "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n{\"d\":4}");
+    assert_eq!(lines(&documents), vec![2, 5, 7, 9]);
+    // A chunk with only comments or blank lines is an empty document (null).
+    assert_eq!(
+        compact("a: 1\n---\n# nothing\n\n---\nb: 2\n"),
+        "{\"a\":1}\nnull\n{\"b\":2}"
+    );
+    assert_eq!(compact(""), "");
+    assert_eq!(compact("---\n"), "");
+    assert_eq!(compact("\n"), "null");
+    // `...` ends the document; go-yaml never reads what follows.
+    assert_eq!(compact("a: 1\n...\nb: [\n"), "{\"a\":1}");
+    // `---` inside a line or indented is not a separator.
+    assert_eq!(
+        compact("a: |\n  ---\n  x\nb: c---d\n"),
+        r#"{"a":"---\nx\n","b":"c---d"}"#
+    );
+}
+
+#[test]
+fn separator_with_content_is_an_error() {
+    let documents = decode_stream("a: 1\n--- !foo\nb: 2\n");
+    assert_eq!(documents.len(), 1);
+    assert_eq!(
+        documents[0],
+        Err(YamlError {
+            message: "invalid Yaml document separator: !foo".to_string(),
+            line: 2,
+            column: 1
+        })
+    );
+    assert_eq!(
+        compact("a: 1\n---\nb: 2\n----\n"),
+        "{\"a\":1}\nERR invalid Yaml document separator: - @4:1"
+    );
+    assert_eq!(
+        compact("--- |\n  text\n"),
+        "ERR invalid Yaml document separator: | @1:1"
+    );
+    assert_eq!(compact("---# fine\na: 1\n"), r#"{"a":1}"#);
+}
+
+#[test]
+fn decoding_stops_at_the_first_error() {
+    let documents = decode_stream("a: 1\n---\nb: [\n---\nc: 3\n");
+    assert_eq!(documents.len(), 2);
+    assert!(documents[0].is_ok());
+    assert_eq!(
+        documents[1],
+        Err(YamlError {
+            message: "yaml: line 1: did not find expected node content".to_string(),
+            line: 4,
+            column: 1
+        })
+    );
+}
+
+#[test]
+fn last_line_gains_a_newline() {
+    // YAMLReader's ReadLine appends "\n" to a last line without one, so a
+    // clipped block scalar ends with a newline.
+    assert_eq!(compact("a: |\n  text"), r#"{"a":"text\n"}"#);
+    assert_eq!(compact("a: |-\n  text"), r#"{"a":"text"}"#);
+    assert_eq!(compact("a: b"), r#"{"a":"b"}"#);
+}
+
+#[test]
+fn crlf_and_lone_cr_are_line_breaks() {
+    assert_eq!(
+        compact("a: |\r\n  x\r\n  y\r\nb: 'p\r\n  q'\r\n"),
+        r#"{"a":"x\ny\n","b":"p q"}"#
+    );
+    assert_eq!(
+        compact("---\r\na: 1\r\n---\r\nb: 2\r\n"),
+        "{\"a\":1}\n{\"b\":2}"
+    );
+    assert_eq!(compact("- a\r- b\r"), r#"["a","b"]"#);
+}
+
+#[test]
+fn byte_order_mark_is_skipped() {
+    assert_eq!(compact("\u{feff}a: 1\n"), r#"{"a":1}"#);
+    // The BOM line is not a separator for YAMLReader, but go-yaml skips the
+    // BOM and reads `---` as a document start.
+    assert_eq!(
+        compact("\u{feff}---\na: 1\n---\nb: 2\n"),
+        "{\"a\":1}\n{\"b\":2}"
+    );
+    // A BOM is not whitespace for the JSON sniffing: YAML reads the JSON.
+    assert_eq!(
+        compact("\u{feff}{\"b\": 1, \"a\": [true]}"),
+        r#"{"a":[true],"b":1}"#
+    );
+    let documents = decode_stream("\u{feff}a: 1\nb: [\n");
+    assert_eq!(documents[0].as_ref().unwrap_err().line, 3);
+}
+
+#[test]
+fn unicode_line_breaks() {
+    // NEL, LS and PS break lines for libyaml: a plain scalar cannot run on.
+    assert_eq!(compact("a: b\u{2028}c: d\n"), r#"{"a":"b","c":"d"}"#);
+    assert_eq!(compact("a: b\u{85}c: d\n"), r#"{"a":"b","c":"d"}"#);
+    let documents = decode_stream("a: |\n  one\u{2029}two\n");
+    assert!(documents[0].is_err());
+    // Inside a quoted line they are fine characters for Go's JSON.
+    assert_eq!(compact("a: 'x\\u2028'\n"), r#"{"a":"x\\u2028"}"#);
+}
+
+#[test]
+fn control_characters_are_refused() {
+    let documents = decode_stream("a: 1\nb: \"x\u{1}\"\n");
+    assert_eq!(
+        documents[0],
+        Err(YamlError {
+            message: "yaml: control characters are not allowed".to_string(),
+            line: 2,
+            column: 6
+        })
+    );
+    assert_eq!(
+        compact("a: \u{7f}\n"),
+        "ERR yaml: control characters are not allowed @1:4"
+    );
+    assert_eq!(
+        compact("a: \u{fffe}\n"),
+        "ERR yaml: control characters are not allowed @1:4"
+    );
+    // Tabs, NEL, and the BMP above U+00A0 are allowed.
+    assert_eq!(compact("a: \"x\ty\u{a0}\"\n"), "{\"a\":\"x\\ty\u{a0}\"}");
+    // A syntax error well before the control character's input block wins.
+    let mut text = String::from("a: 1\nb: c: d\n");
+    text.push_str(&"#".repeat(1200));
+    text.push_str("\n\u{1}\n");
+    assert_eq!(
+        compact(&text),
+        "ERR yaml: line 2: mapping values are not allowed in this context @2:5"
+    );
+    // Reaching the control character's block first, libyaml reports it.
+    let mut text = String::from("a: [\nb: 1\n");
+    text.push_str(&"#".repeat(1200));
+    text.push_str("\n\u{1}\n");
+    assert_eq!(
+        compact(&text),
+        "ERR yaml: control characters are not allowed @4:1"
+    );
+}
+
+#[test]
+fn json_stream() {
+    let text = "{\"b\": 1.0, \"a\": 2}\n{\"c\": [1e3]}";
+    let documents = decode_stream(text);
+    // JSON documents keep their text: the target type decides what to do.
+    assert_eq!(compact(text), "{\"b\":1.0,\"a\":2}\n{\"c\":[1e3]}");
+    assert_eq!(lines(&documents), vec![1, 2]);
+    // Not JSON at the first value: the whole text is YAML.
+    assert_eq!(compact("{b: 1, a: yes}\n"), r#"{"a":true,"b":1}"#);
+    assert_eq!(compact("  {\"a\": 1,}\n"), r#"{"a":1}"#);
+    // Not JSON at the second value: YAML after the first one.
+    assert_eq!(compact("{\"a\": 1}\n{b: 2}\n"), "{\"a\":1}\n{\"b\":2}");
+    // Not JSON at the third: the JSON error.
+    assert_eq!(
+        compact("{\"a\": 1}{\"b\": 2}{c: 3}"),
+        "{\"a\":1}\n{\"b\":2}\nERR invalid character 'c' looking for beginning of object key string @1:18"
+    );
+    // Neither JSON nor YAML: the JSON error.
+    assert_eq!(
+        compact("{\"a\": [}"),
+        "ERR json: offset 8: invalid character '}' looking for beginning of value @1:8"
+    );
+    assert_eq!(compact("{\"a\": 1"), "ERR unexpected EOF @1:8");
+}
+
+/// Root of the shared reference material, next to the repository.
+fn shared(path: &str) -> std::path::PathBuf {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")).join(path)
+}
+
+#[test]
+fn corpus_scan_report() {
+    let mut n_files = 0;
+    let mut failures = Vec::new();
+    for pattern in [
+        "corpus/bundles/**/*",
+        "corpus/package-manifests/**/*",
+        "corpus/expected/**/*",
+    ] {
+        for path in glob::glob(shared(pattern).to_str().unwrap())
+            .unwrap()
+            .flatten()
+        {
+            let name = path.to_string_lossy().to_string();
+            if !path.is_file()
+                || !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json"))
+            {
+                continue;
+            }
+            n_files += 1;
+            let text = fs_err::read_to_string(&path).unwrap();
+            for document in decode_stream(&text) {
+                if let Err(error) = document {
+                    failures.push(format!(
+                        "{name}: {} @{}:{}",
+                        error.message, error.line, error.column
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!("{n_files} files\n{}", failures.join("\n"));
+}
+
+#[test]
+fn under_indented_flow_and_quoted_lines_load_as_in_libyaml() {
+    assert_eq!(compact("a: [\nb, c\n]\n"), r#"{"a":["b","c"]}"#);
+    assert_eq!(
+        compact("a:\n  b: [\n  x,\n  ]\n  c: {\nd: 1}\n"),
+        r#"{"a":{"b":["x"],"c":{"d":1}}}"#
+    );
+    assert_eq!(
+        compact("a: \"x\ny\"\nb: 'p\n\tq'\n"),
+        r#"{"a":"x y","b":"p q"}"#
+    );
+    assert_eq!(compact("- a: \"x\n\t\\  y\"\n"), r#"[{"a":"x   y"}]"#);
+    // Still an error where libyaml has one, and positions point at the original text.
+    assert_eq!(
+        compact("a: [\nb, c\n]\nd: [\n"),
+        "ERR yaml: line 4: did not find expected node content @5:1"
+    );
+}

@@ -63,6 +63,8 @@ pub(super) struct SyntaxError {
     /// 1-based line and 0-based character column in the parsed text.
     pub line: usize,
     pub col: usize,
+    /// saphyr refused indentation that libyaml accepts (see `relax`).
+    pub relaxable: bool,
 }
 
 /// Parses the first document of `text` into nodes.
@@ -137,6 +139,7 @@ pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
                         ),
                         line: span.start.line(),
                         col: span.start.col(),
+                        relaxable: false,
                     });
                 }
             }
@@ -220,10 +223,20 @@ impl<'a> Builder<'a> {
             return None;
         }
         let message = go_error_text(&problem, stage, marker.line());
+        let relaxable = matches!(
+            error.info(),
+            "invalid indentation"
+                | "invalid indentation in quoted scalar"
+                | "invalid indentation in flow construct"
+                | "tabs disallowed within this context (block indentation)"
+                | "tab cannot be used as indentation"
+                | "tabs disallowed in this context"
+        );
         Some(SyntaxError {
             message,
             line: marker.line(),
             col: marker.col(),
+            relaxable,
         })
     }
 }
@@ -234,6 +247,7 @@ fn unknown_anchor(name: &str, span: Span) -> SyntaxError {
         message: format!("yaml: unknown anchor '{name}' referenced"),
         line: span.start.line(),
         col: span.start.col(),
+        relaxable: false,
     }
 }
 

@@ -125,12 +125,9 @@ impl Value {
     pub fn into_go_map(self) -> Option<Value> {
         Some(match self {
             Value::Number(number) => Value::Number(Number::from_f64(number.as_f64())?),
-            Value::Array(items) => Value::Array(
-                items
-                    .into_iter()
-                    .map(Value::into_go_map)
-                    .collect::<Option<_>>()?,
-            ),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(Value::into_go_map).collect::<Option<_>>()?)
+            }
             Value::Object(entries) => {
                 let mut map = std::collections::BTreeMap::new();
                 for (key, value) in entries {
@@ -304,11 +301,7 @@ pub struct ParseError {
 
 /// Parses one JSON value; trailing non-whitespace is an error.
 pub fn parse(text: &str) -> Result<Value, ParseError> {
-    let mut parser = Parser {
-        bytes: text.as_bytes(),
-        text,
-        pos: 0,
-    };
+    let mut parser = Parser { bytes: text.as_bytes(), text, pos: 0 };
     let value = parser.value(0)?;
     parser.skip_whitespace();
     if parser.pos != parser.bytes.len() {
@@ -320,11 +313,7 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
 /// Parses a stream of concatenated JSON values (what Go's `json.Decoder`
 /// reads in a loop), returning each value with its starting byte offset.
 pub fn parse_stream(text: &str) -> Result<Vec<(usize, Value)>, ParseError> {
-    let mut parser = Parser {
-        bytes: text.as_bytes(),
-        text,
-        pos: 0,
-    };
+    let mut parser = Parser { bytes: text.as_bytes(), text, pos: 0 };
     let mut values = Vec::new();
     loop {
         parser.skip_whitespace();
@@ -348,10 +337,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&self, message: &str) -> ParseError {
-        ParseError {
-            message: message.to_string(),
-            offset: self.pos,
-        }
+        ParseError { message: message.to_string(), offset: self.pos }
     }
 
     fn skip_whitespace(&mut self) {
@@ -378,9 +364,7 @@ impl Parser<'_> {
                 loop {
                     self.skip_whitespace();
                     if self.bytes.get(self.pos) != Some(&b'"') {
-                        return Err(self.error(
-                            "invalid character looking for beginning of object key string",
-                        ));
+                        return Err(self.error("invalid character looking for beginning of object key string"));
                     }
                     let key = self.string()?;
                     self.skip_whitespace();
@@ -397,9 +381,7 @@ impl Parser<'_> {
                             self.pos += 1;
                             return Ok(Value::Object(entries));
                         }
-                        _ => {
-                            return Err(self.error("invalid character after object key:value pair"));
-                        }
+                        _ => return Err(self.error("invalid character after object key:value pair")),
                     }
                 }
             }
@@ -474,9 +456,7 @@ impl Parser<'_> {
                 return Err(self.error("invalid character in exponent of numeric literal"));
             }
         }
-        Ok(Value::Number(Number(
-            self.text[start..self.pos].to_string(),
-        )))
+        Ok(Value::Number(Number(self.text[start..self.pos].to_string())))
     }
 
     fn string(&mut self) -> Result<String, ParseError> {
@@ -499,10 +479,7 @@ impl Parser<'_> {
                 return Ok(out);
             }
             self.pos += 1; // backslash
-            let escape = *self
-                .bytes
-                .get(self.pos)
-                .ok_or_else(|| self.error("unexpected end of JSON input"))?;
+            let escape = *self.bytes.get(self.pos).ok_or_else(|| self.error("unexpected end of JSON input"))?;
             self.pos += 1;
             match escape {
                 b'"' => out.push('"'),
@@ -516,9 +493,7 @@ impl Parser<'_> {
                 b'u' => {
                     let first = self.hex4()?;
                     // Surrogate pairs combine; a lone surrogate becomes U+FFFD as in Go.
-                    if (0xD800..0xDC00).contains(&first)
-                        && self.bytes[self.pos..].starts_with(b"\\u")
-                    {
+                    if (0xD800..0xDC00).contains(&first) && self.bytes[self.pos..].starts_with(b"\\u") {
                         let save = self.pos;
                         self.pos += 2;
                         let second = self.hex4()?;
@@ -539,12 +514,8 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
-        let digits = self
-            .text
-            .get(self.pos..self.pos + 4)
-            .ok_or_else(|| self.error("unexpected end of JSON input"))?;
-        let code = u32::from_str_radix(digits, 16)
-            .map_err(|_| self.error("invalid character in \\u hexadecimal character escape"))?;
+        let digits = self.text.get(self.pos..self.pos + 4).ok_or_else(|| self.error("unexpected end of JSON input"))?;
+        let code = u32::from_str_radix(digits, 16).map_err(|_| self.error("invalid character in \\u hexadecimal character escape"))?;
         self.pos += 4;
         Ok(code)
     }
@@ -563,24 +534,15 @@ mod tests {
         assert_eq!(format_go_float(1e20).unwrap(), "100000000000000000000");
         assert_eq!(format_go_float(1.5e-7).unwrap(), "1.5e-7");
         assert_eq!(format_go_float(1e-10).unwrap(), "1e-10");
-        assert_eq!(
-            format_go_float(12345678901234567890.0).unwrap(),
-            "12345678901234567000"
-        );
+        assert_eq!(format_go_float(12345678901234567890.0).unwrap(), "12345678901234567000");
         assert!(format_go_float(f64::NAN).is_none());
     }
 
     #[test]
     fn string_escapes_follow_go() {
         let value = Value::str("a<b>&\u{2028}\u{7}\t\u{7f}é");
-        assert_eq!(
-            to_compact(&value, true),
-            "\"a\\u003cb\\u003e\\u0026\\u2028\\u0007\\t\u{7f}é\""
-        );
-        assert_eq!(
-            to_compact(&value, false),
-            "\"a<b>&\\u2028\\u0007\\t\u{7f}é\""
-        );
+        assert_eq!(to_compact(&value, true), "\"a\\u003cb\\u003e\\u0026\\u2028\\u0007\\t\u{7f}é\"");
+        assert_eq!(to_compact(&value, false), "\"a<b>&\\u2028\\u0007\\t\u{7f}é\"");
     }
 
     #[test]
@@ -594,14 +556,8 @@ mod tests {
 
     #[test]
     fn go_map_sorts_and_floats() {
-        let value = parse(r#"{"b":1.0,"a":12345678901234567890,"b":2e0}"#)
-            .unwrap()
-            .into_go_map()
-            .unwrap();
-        assert_eq!(
-            to_compact(&value, false),
-            r#"{"a":12345678901234567000,"b":2}"#
-        );
+        let value = parse(r#"{"b":1.0,"a":12345678901234567890,"b":2e0}"#).unwrap().into_go_map().unwrap();
+        assert_eq!(to_compact(&value, false), r#"{"a":12345678901234567000,"b":2}"#);
     }
 
     #[test]

@@ -113,9 +113,8 @@ fn resolve_untagged(text: &str, try_timestamp: bool) -> (Resolved, &'static str)
                 return (Resolved::String(text.to_string()), "timestamp");
             }
             let plain: String = text.chars().filter(|&c| c != '_').collect();
-            match go_parse_int(&plain) {
-                Ok(int) => return (Resolved::Int(int), "int"),
-                Err(_) => {}
+            if let Ok(int) = go_parse_int(&plain) {
+                return (Resolved::Int(int), "int");
             }
             if let Ok(uint) = go_parse_uint(&plain) {
                 return (Resolved::Uint(uint), "int");
@@ -327,7 +326,7 @@ pub(super) fn is_timestamp(text: &str) -> bool {
         return day_valid;
     }
     let timestamp_ok = match rest[0] {
-        b'T' | b't' => parse_clock(&rest[1..]).is_some_and(|zone| parse_zone(zone)),
+        b'T' | b't' => parse_clock(&rest[1..]).is_some_and(parse_zone),
         b' ' => {
             let trimmed = trim_spaces(rest);
             parse_clock(trimmed).is_some_and(<[u8]>::is_empty)
@@ -400,9 +399,7 @@ fn parse_zone(bytes: &[u8]) -> bool {
 
 fn days_in_month(month: u32, year: u32) -> u32 {
     match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,

@@ -78,10 +78,7 @@ pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
     };
     let mut parser = Parser::new_from_str(text);
     let mut root = None;
-    loop {
-        let Some(next) = parser.next_event() else {
-            break;
-        };
+    while let Some(next) = parser.next_event() {
         let (event, span) = match next {
             Ok(pair) => pair,
             Err(error) => {

@@ -134,11 +134,7 @@ fn decode_yaml_stream(file: &str, start: usize) -> Vec<Result<Document, YamlErro
 /// Decodes one document chunk, `file[start..end]`, which starts at `line`.
 fn decode_chunk(file: &str, start: usize, end: usize, line: usize) -> Result<Document, YamlError> {
     let chunk = &file[start..end];
-    let body_offset = if chunk.starts_with('\u{feff}') {
-        '\u{feff}'.len_utf8()
-    } else {
-        0
-    };
+    let body_offset = if chunk.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
     let parse_text = parse_text(&chunk[body_offset..]);
     let control = first_control_character(chunk);
     let body = &chunk[body_offset..];
@@ -154,16 +150,9 @@ fn decode_chunk(file: &str, start: usize, end: usize, line: usize) -> Result<Doc
     }
     let changes: &[relax::Reindent] = relaxed.as_ref().map_or(&[], |(_, changes)| changes);
     let chunk_offset = |parse_line: usize, parse_col: usize| {
-        body_offset
-            + offset_in_chunk(
-                body,
-                parse_line,
-                relax::original_col(changes, parse_line, parse_col),
-            )
+        body_offset + offset_in_chunk(body, parse_line, relax::original_col(changes, parse_line, parse_col))
     };
-    let position = |parse_line: usize, parse_col: usize| {
-        file_position(file, start + chunk_offset(parse_line, parse_col))
-    };
+    let position = |parse_line: usize, parse_col: usize| file_position(file, start + chunk_offset(parse_line, parse_col));
     let tree = match built {
         Ok(tree) => tree,
         Err(error) => {
@@ -233,13 +222,7 @@ fn parse_text(body: &str) -> Cow<'_, str> {
     }
     let mut text: String = if has_extra_breaks {
         body.chars()
-            .map(|c| {
-                if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') {
-                    '\n'
-                } else {
-                    c
-                }
-            })
+            .map(|c| if matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}') { '\n' } else { c })
             .collect()
     } else {
         body.to_string()
@@ -292,11 +275,7 @@ fn offset_in_chunk(body: &str, line: usize, col: usize) -> usize {
             b'\r' if bytes.get(idx + 1) == Some(&b'\n') => 2,
             b'\r' | b'\n' => 1,
             0xC2 if bytes.get(idx + 1) == Some(&0x85) => 2,
-            0xE2 if bytes.get(idx + 1) == Some(&0x80)
-                && matches!(bytes.get(idx + 2), Some(0xA8 | 0xA9)) =>
-            {
-                3
-            }
+            0xE2 if bytes.get(idx + 1) == Some(&0x80) && matches!(bytes.get(idx + 2), Some(0xA8 | 0xA9)) => 3,
             _ => 0,
         };
         if break_len > 0 {
@@ -308,20 +287,12 @@ fn offset_in_chunk(body: &str, line: usize, col: usize) -> usize {
         }
     }
     let rest = &body[line_start..];
-    line_start
-        + rest
-            .char_indices()
-            .nth(col)
-            .map_or(rest.len(), |(offset, _)| offset)
+    line_start + rest.char_indices().nth(col).map_or(rest.len(), |(offset, _)| offset)
 }
 
 /// 1-based line (counting `\n`) of a byte offset.
 fn line_of(file: &str, offset: usize) -> usize {
-    file.as_bytes()[..offset.min(file.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    file.as_bytes()[..offset.min(file.len())].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 /// 1-based line and character column of a byte offset in the file.
@@ -332,10 +303,7 @@ fn file_position(file: &str, offset: usize) -> (usize, usize) {
         boundary -= 1;
     }
     let line_start = file[..boundary].rfind('\n').map_or(0, |idx| idx + 1);
-    (
-        line_of(file, boundary),
-        file[line_start..boundary].chars().count() + 1,
-    )
+    (line_of(file, boundary), file[line_start..boundary].chars().count() + 1)
 }
 
 /// The JSON branch: concatenated JSON values. As in `YAMLOrJSONDecoder`,
@@ -363,20 +331,11 @@ fn decode_json_stream(file: &str) -> Vec<Result<Document, YamlError>> {
         };
         let error_offset = value_start + error.offset.min(value_end - value_start);
         let (line, column) = file_position(file, error_offset);
-        let truncated =
-            error.message == "unexpected end of JSON input" || error_offset >= file.len();
+        let truncated = error.message == "unexpected end of JSON input" || error_offset >= file.len();
         let syntax_message = go_json_message(file, &error.message, error_offset);
         if documents.len() > 1 {
-            let message = if truncated {
-                "unexpected EOF".to_string()
-            } else {
-                syntax_message
-            };
-            documents.push(Err(YamlError {
-                message,
-                line,
-                column,
-            }));
+            let message = if truncated { "unexpected EOF".to_string() } else { syntax_message };
+            documents.push(Err(YamlError { message, line, column }));
             return documents;
         }
         let json_error = YamlError {
@@ -415,11 +374,7 @@ fn go_json_message(file: &str, message: &str, offset: usize) -> String {
             debug
         }
     };
-    message.replacen(
-        "invalid character",
-        &format!("invalid character {quoted}"),
-        1,
-    )
+    message.replacen("invalid character", &format!("invalid character {quoted}"), 1)
 }
 
 fn skip_json_whitespace(file: &str, mut pos: usize) -> usize {

@@ -80,9 +80,7 @@ fn unsupported_number(value: f64, node: NodeId) -> Value {
     } else {
         "-Inf"
     };
-    Value::Number(Number::from_literal(format!(
-        "{text}{UNSUPPORTED_MARK}{node}"
-    )))
+    Value::Number(Number::from_literal(format!("{text}{UNSUPPORTED_MARK}{node}")))
 }
 
 /// What `json.Marshal` trips on first: it walks objects in sorted key order.
@@ -93,9 +91,7 @@ fn first_unsupported_number(value: &Value) -> Option<(String, NodeId)> {
             Some((text.to_string(), node.parse().ok()?))
         }
         Value::Array(items) => items.iter().find_map(first_unsupported_number),
-        Value::Object(entries) => entries
-            .iter()
-            .find_map(|(_, item)| first_unsupported_number(item)),
+        Value::Object(entries) => entries.iter().find_map(|(_, item)| first_unsupported_number(item)),
         Value::Null | Value::Bool(_) | Value::String(_) => None,
     }
 }
@@ -120,10 +116,7 @@ type Entries = Vec<(String, u32, Value)>;
 
 impl Converter<'_, '_> {
     fn fail(message: String, node: NodeId) -> Failure {
-        Failure {
-            message,
-            node: Some(node),
-        }
+        Failure { message, node: Some(node) }
     }
 
     /// One call of go-yaml's `decoder.unmarshal`, with its aliasing guard.
@@ -138,13 +131,9 @@ impl Converter<'_, '_> {
         }
         if self.alias_count > 100
             && self.decode_count > 1000
-            && self.alias_count as f64 / self.decode_count as f64
-                > allowed_alias_ratio(self.decode_count)
+            && self.alias_count as f64 / self.decode_count as f64 > allowed_alias_ratio(self.decode_count)
         {
-            return Err(Self::fail(
-                "yaml: document contains excessive aliasing".to_string(),
-                node,
-            ));
+            return Err(Self::fail("yaml: document contains excessive aliasing".to_string(), node));
         }
         Ok(())
     }
@@ -160,17 +149,13 @@ impl Converter<'_, '_> {
         let tree = self.tree;
         let value = match &tree.nodes[id].data {
             NodeData::Scalar { value, tag, plain } => scalar_value(
-                resolve_scalar(value, tag.as_deref(), *plain)
-                    .map_err(|e| Self::fail(format!("yaml: {e}"), id))?,
+                resolve_scalar(value, tag.as_deref(), *plain).map_err(|e| Self::fail(format!("yaml: {e}"), id))?,
                 id,
             ),
             NodeData::Alias { target, name } => return self.alias(*target, name, id),
             NodeData::Sequence(children) => {
                 self.in_progress[id] = true;
-                let items = children
-                    .iter()
-                    .map(|&child| self.value(child))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let items = children.iter().map(|&child| self.value(child)).collect::<Result<Vec<_>, _>>()?;
                 self.in_progress[id] = false;
                 Value::Array(items)
             }
@@ -192,10 +177,7 @@ impl Converter<'_, '_> {
     /// the caller).
     fn alias(&mut self, target: NodeId, name: &str, alias: NodeId) -> Result<Value, Failure> {
         if self.in_progress[target] {
-            return Err(Self::fail(
-                format!("yaml: anchor '{name}' value contains itself"),
-                alias,
-            ));
+            return Err(Self::fail(format!("yaml: anchor '{name}' value contains itself"), alias));
         }
         self.alias_depth += 1;
         let value = self.value(target);
@@ -226,8 +208,7 @@ impl Converter<'_, '_> {
                 }
                 Err(key_kind) => {
                     if self.key_failure.is_none() {
-                        self.key_failure =
-                            Some(Self::fail(unsupported_key_message(&key_kind, &item), key));
+                        self.key_failure = Some(Self::fail(unsupported_key_message(&key_kind, &item), key));
                     }
                 }
             }
@@ -265,10 +246,7 @@ impl Converter<'_, '_> {
         let resolved = match &tree.nodes[resolved_id].data {
             NodeData::Scalar { value, tag, plain } => {
                 let step = self.step(resolved_id);
-                step.and_then(|()| {
-                    resolve_scalar(value, tag.as_deref(), *plain)
-                        .map_err(|e| Self::fail(format!("yaml: {e}"), resolved_id))
-                })
+                step.and_then(|()| resolve_scalar(value, tag.as_deref(), *plain).map_err(|e| Self::fail(format!("yaml: {e}"), resolved_id)))
             }
             _ => {
                 let decoded = self.value(resolved_id);
@@ -276,10 +254,7 @@ impl Converter<'_, '_> {
                     self.alias_depth -= 1;
                 }
                 let decoded = decoded?;
-                return Err(Self::fail(
-                    format!("yaml: invalid map key: {}", go_sharp_v(&decoded, false)),
-                    id,
-                ));
+                return Err(Self::fail(format!("yaml: invalid map key: {}", go_sharp_v(&decoded, false)), id));
             }
         };
         if via_alias {
@@ -297,12 +272,7 @@ impl Converter<'_, '_> {
     /// go-yaml's `decoder.merge` into the mapping being built.
     fn merge(&mut self, id: NodeId, entries: &mut Entries) -> Result<(), Failure> {
         let tree = self.tree;
-        let want_map = || {
-            Self::fail(
-                "yaml: map merge requires map or sequence of maps as the value".to_string(),
-                id,
-            )
-        };
+        let want_map = || Self::fail("yaml: map merge requires map or sequence of maps as the value".to_string(), id);
         match &tree.nodes[id].data {
             NodeData::Mapping(_) => self.merge_one(id, entries),
             NodeData::Alias { target, .. } => {
@@ -444,9 +414,7 @@ fn go_quote(text: &str) -> String {
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if c.is_control() || c == '\u{feff}' => {
                 if (c as u32) <= 0xffff {
                     out.push_str(&format!("\\u{:04x}", c as u32));

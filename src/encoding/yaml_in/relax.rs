@@ -103,29 +103,20 @@ pub(super) fn reindent(text: &str) -> Option<(String, Vec<Reindent>)> {
                         flow_depth += 1;
                     }
                     ']' | '}' if flow_depth > 0 => flow_depth -= 1,
-                    '|' | '>' if flow_depth == 0 && at_token_start => {
-                        block_scalar = Some(header_indent)
-                    }
+                    '|' | '>' if flow_depth == 0 && at_token_start => block_scalar = Some(header_indent),
                     _ => {}
                 }
             }
             previous = Some(c);
             col += 1;
         }
-        if changes
-            .last()
-            .is_some_and(|change| change.line == line_idx + 1)
-        {
+        if changes.last().is_some_and(|change| change.line == line_idx + 1) {
             out.push_str(&line[blank_run..]);
         } else {
             out.push_str(line);
         }
     }
-    if changes.is_empty() {
-        None
-    } else {
-        Some((out, changes))
-    }
+    if changes.is_empty() { None } else { Some((out, changes)) }
 }
 
 /// Maps a column of the relaxed text back to the original line.

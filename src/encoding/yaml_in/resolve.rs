@@ -32,11 +32,7 @@ pub(super) type ResolveError = String;
 /// indicators. Mirrors go-yaml's `decoder.scalar` for an `interface{}`
 /// target: quoted untagged scalars are strings, timestamps keep their text,
 /// `!!binary` is base64-decoded.
-pub(super) fn resolve_scalar(
-    value: &str,
-    tag: Option<&str>,
-    plain: bool,
-) -> Result<Resolved, ResolveError> {
+pub(super) fn resolve_scalar(value: &str, tag: Option<&str>, plain: bool) -> Result<Resolved, ResolveError> {
     let Some(tag) = tag else {
         // Quoted and block scalars without a tag are strings.
         if !plain {
@@ -47,8 +43,7 @@ pub(super) fn resolve_scalar(
     let short = tag.strip_prefix(TAG_PREFIX);
     match short {
         Some("binary") => {
-            let bytes = decode_base64(value)
-                .ok_or_else(|| "!!binary value contains invalid base64 data".to_string())?;
+            let bytes = decode_base64(value).ok_or_else(|| "!!binary value contains invalid base64 data".to_string())?;
             Ok(Resolved::String(go_string_from_bytes(&bytes)))
         }
         Some(name @ ("str" | "bool" | "int" | "float" | "null" | "timestamp")) => {
@@ -133,17 +128,11 @@ fn resolve_untagged(text: &str, try_timestamp: bool) -> (Resolved, &'static str)
 /// The fixed words of go-yaml's resolve table.
 fn resolve_word(text: &str) -> Option<(Resolved, &'static str)> {
     Some(match text {
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            (Resolved::Bool(true), "bool")
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            (Resolved::Bool(false), "bool")
-        }
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => (Resolved::Bool(true), "bool"),
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => (Resolved::Bool(false), "bool"),
         "~" | "null" | "Null" | "NULL" => (Resolved::Null, "null"),
         ".nan" | ".NaN" | ".NAN" => (Resolved::Float(f64::NAN), "float"),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            (Resolved::Float(f64::INFINITY), "float")
-        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => (Resolved::Float(f64::INFINITY), "float"),
         "-.inf" | "-.Inf" | "-.INF" => (Resolved::Float(f64::NEG_INFINITY), "float"),
         // `<<` resolves to the merge tag but decodes as the string itself.
         "<<" => (Resolved::String("<<".to_string()), "merge"),
@@ -212,31 +201,19 @@ fn go_parse_uint(text: &str) -> Result<u64, IntError> {
         if digit >= base {
             return Err(IntError::Syntax);
         }
-        match value
-            .checked_mul(base)
-            .and_then(|scaled| scaled.checked_add(digit))
-        {
+        match value.checked_mul(base).and_then(|scaled| scaled.checked_add(digit)) {
             Some(next) => value = next,
             None => overflow = true,
         }
     }
-    if overflow {
-        Err(IntError::Range)
-    } else {
-        Ok(value)
-    }
+    if overflow { Err(IntError::Range) } else { Ok(value) }
 }
 
 /// go-yaml's `yamlStyleFloat`: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
 fn is_yaml_style_float(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut pos = usize::from(matches!(bytes.first(), Some(b'+' | b'-')));
-    let count_digits = |from: usize| {
-        bytes[from..]
-            .iter()
-            .take_while(|b| b.is_ascii_digit())
-            .count()
-    };
+    let count_digits = |from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
     if bytes.get(pos) == Some(&b'.') {
         let n_digits = count_digits(pos + 1);
         if n_digits == 0 {
@@ -345,10 +322,7 @@ fn trim_spaces(bytes: &[u8]) -> &[u8] {
 fn one_or_two_digits(bytes: &[u8]) -> Option<(u32, &[u8])> {
     let first = *bytes.first().filter(|b| b.is_ascii_digit())?;
     match bytes.get(1) {
-        Some(second) if second.is_ascii_digit() => Some((
-            u32::from(first - b'0') * 10 + u32::from(second - b'0'),
-            &bytes[2..],
-        )),
+        Some(second) if second.is_ascii_digit() => Some((u32::from(first - b'0') * 10 + u32::from(second - b'0'), &bytes[2..])),
         _ => Some((u32::from(first - b'0'), &bytes[1..])),
     }
 }
@@ -391,8 +365,7 @@ fn parse_zone(bytes: &[u8]) -> bool {
         return false;
     }
     let two = |pair: &[u8]| -> Option<u32> {
-        (pair[0].is_ascii_digit() && pair[1].is_ascii_digit())
-            .then(|| u32::from(pair[0] - b'0') * 10 + u32::from(pair[1] - b'0'))
+        (pair[0].is_ascii_digit() && pair[1].is_ascii_digit()).then(|| u32::from(pair[0] - b'0') * 10 + u32::from(pair[1] - b'0'))
     };
     matches!((two(&bytes[1..3]), two(&bytes[4..6])), (Some(hour), Some(minute)) if hour <= 24 && minute <= 60)
 }
@@ -411,9 +384,7 @@ fn days_in_month(month: u32, year: u32) -> u32 {
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     let cleaned: String = text.chars().filter(|&c| c != '\r' && c != '\n').collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(cleaned)
-        .ok()
+    base64::engine::general_purpose::STANDARD.decode(cleaned).ok()
 }
 
 /// A Go string holding arbitrary bytes, as `json.Marshal` would print it:
@@ -461,16 +432,9 @@ pub(super) fn format_float_key(value: f64) -> String {
     let sign = if narrow < 0.0 { "-" } else { "" };
     if !(-4..6).contains(&exponent) {
         let (head, tail) = digits.split_at(1);
-        let fraction = if tail.is_empty() {
-            String::new()
-        } else {
-            format!(".{tail}")
-        };
+        let fraction = if tail.is_empty() { String::new() } else { format!(".{tail}") };
         let exponent_sign = if exponent < 0 { '-' } else { '+' };
-        return format!(
-            "{sign}{head}{fraction}e{exponent_sign}{:02}",
-            exponent.abs()
-        );
+        return format!("{sign}{head}{fraction}e{exponent_sign}{:02}", exponent.abs());
     }
     let point = exponent + 1;
     if point <= 0 {

@@ -17,10 +17,7 @@ fn compact(text: &str) -> String {
 
 #[test]
 fn smoke() {
-    assert_eq!(
-        compact("b: 1\na: [x, 'y', \"z\"]\n"),
-        r#"{"a":["x","y","z"],"b":1}"#
-    );
+    assert_eq!(compact("b: 1\na: [x, 'y', \"z\"]\n"), r#"{"a":["x","y","z"],"b":1}"#);
 }
 
 fn scalar(text: &str) -> String {
@@ -29,14 +26,10 @@ fn scalar(text: &str) -> String {
 
 #[test]
 fn yaml11_booleans() {
-    for word in [
-        "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
-    ] {
+    for word in ["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"] {
         assert_eq!(scalar(word), r#"{"v":true}"#, "{word}");
     }
-    for word in [
-        "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF",
-    ] {
+    for word in ["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"] {
         assert_eq!(scalar(word), r#"{"v":false}"#, "{word}");
     }
     for word in ["yES", "oN", "tRUE", "nO", "Yes!", "'yes'", "\"on\""] {
@@ -108,10 +101,7 @@ fn yaml11_integers() {
 
 #[test]
 fn lone_dash_is_a_block_entry() {
-    assert_eq!(
-        scalar("-"),
-        "ERR yaml: block sequence entries are not allowed in this context @1:4"
-    );
+    assert_eq!(scalar("-"), "ERR yaml: block sequence entries are not allowed in this context @1:4");
     assert_eq!(compact("- -\n"), "[[null]]");
 }
 
@@ -156,26 +146,16 @@ fn nan_and_infinity_cannot_become_json() {
         ("-.inf", "-Inf"),
         ("!!float .inf", "+Inf"),
     ] {
-        assert_eq!(
-            scalar(text),
-            format!("ERR json: unsupported value: {go} @1:4"),
-            "{text}"
-        );
+        assert_eq!(scalar(text), format!("ERR json: unsupported value: {go} @1:4"), "{text}");
     }
     // Spellings outside go-yaml's table are strings.
     for text in [".nAn", ".iNF", "nan", "inf", "-inf", ".infinity"] {
         assert_eq!(scalar(text), format!(r#"{{"v":"{text}"}}"#), "{text}");
     }
     // json.Marshal walks sorted keys: the first bad value in that order is reported.
-    assert_eq!(
-        compact("z: .nan\na: -.inf\n"),
-        "ERR json: unsupported value: -Inf @2:4"
-    );
+    assert_eq!(compact("z: .nan\na: -.inf\n"), "ERR json: unsupported value: -Inf @2:4");
     // As a map key a NaN is only a string.
-    assert_eq!(
-        compact(".nan: 1\n.inf: 2\n-.Inf: 3\n"),
-        r#"{"-.inf":3,".inf":2,".nan":1}"#
-    );
+    assert_eq!(compact(".nan: 1\n.inf: 2\n-.Inf: 3\n"), r#"{"-.inf":3,".inf":2,".nan":1}"#);
 }
 
 #[test]
@@ -195,10 +175,7 @@ fn timestamps_keep_their_text() {
         assert_eq!(scalar(text), format!(r#"{{"v":"{text}"}}"#), "{text}");
     }
     assert_eq!(scalar("!!timestamp 2002-12-14"), r#"{"v":"2002-12-14"}"#);
-    assert_eq!(
-        scalar("!!timestamp '2001-12-14 21:59:43.10'"),
-        r#"{"v":"2001-12-14 21:59:43.10"}"#
-    );
+    assert_eq!(scalar("!!timestamp '2001-12-14 21:59:43.10'"), r#"{"v":"2001-12-14 21:59:43.10"}"#);
     assert_eq!(
         scalar("!!timestamp 2019-02-30"),
         "ERR yaml: cannot decode !!str `2019-02-30` as a !!timestamp @1:4"
@@ -261,14 +238,8 @@ fn explicit_tags() {
             "!!float 18446744073709551615",
             "cannot decode !!int `18446744073709551615` as a !!float",
         ),
-        (
-            "!!int 2001-01-01",
-            "cannot decode !!str `2001-01-01` as a !!int",
-        ),
-        (
-            "!!binary '%%%'",
-            "!!binary value contains invalid base64 data",
-        ),
+        ("!!int 2001-01-01", "cannot decode !!str `2001-01-01` as a !!int"),
+        ("!!binary '%%%'", "!!binary value contains invalid base64 data"),
     ];
     for (text, message) in errors {
         assert_eq!(scalar(text), format!("ERR yaml: {message} @1:4"), "{text}");
@@ -283,14 +254,8 @@ fn binary_with_invalid_utf8_becomes_replacement_characters() {
 
 #[test]
 fn non_string_keys() {
-    assert_eq!(
-        compact("1: a\n0x10: b\n-3: c\n"),
-        r#"{"-3":"c","1":"a","16":"b"}"#
-    );
-    assert_eq!(
-        compact("yes: a\nn: b\nTrue: c\n"),
-        r#"{"false":"b","true":"c"}"#
-    );
+    assert_eq!(compact("1: a\n0x10: b\n-3: c\n"), r#"{"-3":"c","1":"a","16":"b"}"#);
+    assert_eq!(compact("yes: a\nn: b\nTrue: c\n"), r#"{"false":"b","true":"c"}"#);
     assert_eq!(
         compact("1.5: a\n1e3: b\n1e6: c\n0.0001: d\n0.00001: e\n3.14159265358979: f\n"),
         r#"{"0.0001":"d","1.5":"a","1000":"b","1e+06":"c","1e-05":"e","3.1415927":"f"}"#
@@ -299,10 +264,7 @@ fn non_string_keys() {
         compact("1234567.0: a\n100000.5: b\n-0.0: c\n"),
         r#"{"-0":"c","1.234567e+06":"a","100000.5":"b"}"#
     );
-    assert_eq!(
-        compact("2019-05-30: a\n'q': b\n"),
-        r#"{"2019-05-30":"a","q":"b"}"#
-    );
+    assert_eq!(compact("2019-05-30: a\n'q': b\n"), r#"{"2019-05-30":"a","q":"b"}"#);
     assert_eq!(
         compact("~: 1\n"),
         "ERR unsupported map key of type: %!s(<nil>), key: <nil>, value: 1 @1:1"
@@ -320,19 +282,13 @@ fn non_string_keys() {
         "ERR yaml: invalid map key: map[interface {}]interface {}{\"a\":1} @1:3"
     );
     // A key error waits for go-yaml's own errors, which come first.
-    assert_eq!(
-        compact("~: 1\nb: !!int x\n"),
-        "ERR yaml: cannot decode !!str `x` as a !!int @2:4"
-    );
+    assert_eq!(compact("~: 1\nb: !!int x\n"), "ERR yaml: cannot decode !!str `x` as a !!int @2:4");
 }
 
 #[test]
 fn duplicate_keys_last_wins() {
     assert_eq!(compact("a: 1\nb: 2\na: 3\n"), r#"{"a":3,"b":2}"#);
-    assert_eq!(
-        compact("m:\n  x: 1\n  y: 2\nm:\n  z: 3\n"),
-        r#"{"m":{"z":3}}"#
-    );
+    assert_eq!(compact("m:\n  x: 1\n  y: 2\nm:\n  z: 3\n"), r#"{"m":{"z":3}}"#);
     // Different YAML keys that print the same: the later one is kept.
     assert_eq!(compact("1: int\n'1': str\n"), r#"{"1":"str"}"#);
 }
@@ -343,30 +299,16 @@ fn anchors_and_aliases_are_copies() {
         compact("a: &x {k: [1, 2]}\nb: *x\nc: &s hi\nd: *s\n"),
         r#"{"a":{"k":[1,2]},"b":{"k":[1,2]},"c":"hi","d":"hi"}"#
     );
-    assert_eq!(
-        compact("a: &x 1\nb: *x\na2: &x 2\nc: *x\n"),
-        r#"{"a":1,"a2":2,"b":1,"c":2}"#
-    );
+    assert_eq!(compact("a: &x 1\nb: *x\na2: &x 2\nc: *x\n"), r#"{"a":1,"a2":2,"b":1,"c":2}"#);
     assert_eq!(compact("- &k key\n- {*k : v}\n"), r#"["key",{"key":"v"}]"#);
-    assert_eq!(
-        compact("a: *nope\n"),
-        "ERR yaml: unknown anchor 'nope' referenced @1:4"
-    );
-    assert_eq!(
-        compact("a: &x [1, *x]\n"),
-        "ERR yaml: anchor 'x' value contains itself @1:11"
-    );
-    assert_eq!(
-        compact("a: &x {b: *x}\n"),
-        "ERR yaml: anchor 'x' value contains itself @1:11"
-    );
+    assert_eq!(compact("a: *nope\n"), "ERR yaml: unknown anchor 'nope' referenced @1:4");
+    assert_eq!(compact("a: &x [1, *x]\n"), "ERR yaml: anchor 'x' value contains itself @1:11");
+    assert_eq!(compact("a: &x {b: *x}\n"), "ERR yaml: anchor 'x' value contains itself @1:11");
 }
 
 #[test]
 fn billion_laughs_is_refused() {
-    let mut text = String::from(
-        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
-    );
+    let mut text = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
     let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
     for pair in names.windows(2) {
         let (previous, name) = (pair[0], pair[1]);
@@ -386,13 +328,7 @@ fn many_small_aliases_are_fine() {
     }
     let documents = decode_stream(&text);
     let value = &documents[0].as_ref().unwrap().value;
-    assert_eq!(
-        value
-            .get("items")
-            .and_then(Value::as_array)
-            .map(<[Value]>::len),
-        Some(2000)
-    );
+    assert_eq!(value.get("items").and_then(Value::as_array).map(<[Value]>::len), Some(2000));
 }
 
 #[test]
@@ -416,10 +352,7 @@ fn merge_keys() {
         compact("p: &p {k: p, p: 1}\nq: &q {k: q, q: 1}\nm:\n  <<: [*p, *q]\n"),
         r#"{"m":{"k":"p","p":1,"q":1},"p":{"k":"p","p":1},"q":{"k":"q","q":1}}"#
     );
-    assert_eq!(
-        compact("m:\n  <<: {a: 1}\n  <<: {a: 2, b: 2}\n"),
-        r#"{"m":{"a":2,"b":2}}"#
-    );
+    assert_eq!(compact("m:\n  <<: {a: 1}\n  <<: {a: 2, b: 2}\n"), r#"{"m":{"a":2,"b":2}}"#);
     // Quoted or `!!str` `<<` is an ordinary key.
     assert_eq!(compact("m:\n  '<<': {a: 1}\n"), r#"{"m":{"<<":{"a":1}}}"#);
     assert_eq!(compact("m:\n  !!str <<: 1\n"), r#"{"m":{"<<":1}}"#);
@@ -451,20 +384,14 @@ fn documents_split_on_separator_lines() {
     assert_eq!(compact(text), "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n{\"d\":4}");
     assert_eq!(lines(&documents), vec![2, 5, 7, 9]);
     // A chunk with only comments or blank lines is an empty document (null).
-    assert_eq!(
-        compact("a: 1\n---\n# nothing\n\n---\nb: 2\n"),
-        "{\"a\":1}\nnull\n{\"b\":2}"
-    );
+    assert_eq!(compact("a: 1\n---\n# nothing\n\n---\nb: 2\n"), "{\"a\":1}\nnull\n{\"b\":2}");
     assert_eq!(compact(""), "");
     assert_eq!(compact("---\n"), "");
     assert_eq!(compact("\n"), "null");
     // `...` ends the document; go-yaml never reads what follows.
     assert_eq!(compact("a: 1\n...\nb: [\n"), "{\"a\":1}");
     // `---` inside a line or indented is not a separator.
-    assert_eq!(
-        compact("a: |\n  ---\n  x\nb: c---d\n"),
-        r#"{"a":"---\nx\n","b":"c---d"}"#
-    );
+    assert_eq!(compact("a: |\n  ---\n  x\nb: c---d\n"), r#"{"a":"---\nx\n","b":"c---d"}"#);
 }
 
 #[test]
@@ -483,10 +410,7 @@ fn separator_with_content_is_an_error() {
         compact("a: 1\n---\nb: 2\n----\n"),
         "{\"a\":1}\nERR invalid Yaml document separator: - @4:1"
     );
-    assert_eq!(
-        compact("--- |\n  text\n"),
-        "ERR invalid Yaml document separator: | @1:1"
-    );
+    assert_eq!(compact("--- |\n  text\n"), "ERR invalid Yaml document separator: | @1:1");
     assert_eq!(compact("---# fine\na: 1\n"), r#"{"a":1}"#);
 }
 
@@ -516,14 +440,8 @@ fn last_line_gains_a_newline() {
 
 #[test]
 fn crlf_and_lone_cr_are_line_breaks() {
-    assert_eq!(
-        compact("a: |\r\n  x\r\n  y\r\nb: 'p\r\n  q'\r\n"),
-        r#"{"a":"x\ny\n","b":"p q"}"#
-    );
-    assert_eq!(
-        compact("---\r\na: 1\r\n---\r\nb: 2\r\n"),
-        "{\"a\":1}\n{\"b\":2}"
-    );
+    assert_eq!(compact("a: |\r\n  x\r\n  y\r\nb: 'p\r\n  q'\r\n"), r#"{"a":"x\ny\n","b":"p q"}"#);
+    assert_eq!(compact("---\r\na: 1\r\n---\r\nb: 2\r\n"), "{\"a\":1}\n{\"b\":2}");
     assert_eq!(compact("- a\r- b\r"), r#"["a","b"]"#);
 }
 
@@ -532,15 +450,9 @@ fn byte_order_mark_is_skipped() {
     assert_eq!(compact("\u{feff}a: 1\n"), r#"{"a":1}"#);
     // The BOM line is not a separator for YAMLReader, but go-yaml skips the
     // BOM and reads `---` as a document start.
-    assert_eq!(
-        compact("\u{feff}---\na: 1\n---\nb: 2\n"),
-        "{\"a\":1}\n{\"b\":2}"
-    );
+    assert_eq!(compact("\u{feff}---\na: 1\n---\nb: 2\n"), "{\"a\":1}\n{\"b\":2}");
     // A BOM is not whitespace for the JSON sniffing: YAML reads the JSON.
-    assert_eq!(
-        compact("\u{feff}{\"b\": 1, \"a\": [true]}"),
-        r#"{"a":[true],"b":1}"#
-    );
+    assert_eq!(compact("\u{feff}{\"b\": 1, \"a\": [true]}"), r#"{"a":[true],"b":1}"#);
     let documents = decode_stream("\u{feff}a: 1\nb: [\n");
     assert_eq!(documents[0].as_ref().unwrap_err().line, 3);
 }
@@ -567,14 +479,8 @@ fn control_characters_are_refused() {
             column: 6
         })
     );
-    assert_eq!(
-        compact("a: \u{7f}\n"),
-        "ERR yaml: control characters are not allowed @1:4"
-    );
-    assert_eq!(
-        compact("a: \u{fffe}\n"),
-        "ERR yaml: control characters are not allowed @1:4"
-    );
+    assert_eq!(compact("a: \u{7f}\n"), "ERR yaml: control characters are not allowed @1:4");
+    assert_eq!(compact("a: \u{fffe}\n"), "ERR yaml: control characters are not allowed @1:4");
     // Tabs, NEL, and the BMP above U+00A0 are allowed.
     assert_eq!(compact("a: \"x\ty\u{a0}\"\n"), "{\"a\":\"x\\ty\u{a0}\"}");
     // A syntax error well before the control character's input block wins.
@@ -589,10 +495,7 @@ fn control_characters_are_refused() {
     let mut text = String::from("a: [\nb: 1\n");
     text.push_str(&"#".repeat(1200));
     text.push_str("\n\u{1}\n");
-    assert_eq!(
-        compact(&text),
-        "ERR yaml: control characters are not allowed @4:1"
-    );
+    assert_eq!(compact(&text), "ERR yaml: control characters are not allowed @4:1");
 }
 
 #[test]
@@ -629,29 +532,17 @@ fn shared(path: &str) -> std::path::PathBuf {
 fn every_corpus_file_decodes_except_the_known_invalid_one() {
     let mut n_files = 0;
     let mut failures = Vec::new();
-    for pattern in [
-        "corpus/bundles/**/*",
-        "corpus/package-manifests/**/*",
-        "corpus/expected/**/*",
-    ] {
-        for path in glob::glob(shared(pattern).to_str().unwrap())
-            .unwrap()
-            .flatten()
-        {
+    for pattern in ["corpus/bundles/**/*", "corpus/package-manifests/**/*", "corpus/expected/**/*"] {
+        for path in glob::glob(shared(pattern).to_str().unwrap()).unwrap().flatten() {
             let name = path.to_string_lossy().to_string();
-            if !path.is_file()
-                || !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json"))
-            {
+            if !path.is_file() || !(name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")) {
                 continue;
             }
             n_files += 1;
             let text = fs_err::read_to_string(&path).unwrap();
             for document in decode_stream(&text) {
                 if let Err(error) = document {
-                    failures.push(format!(
-                        "{name}: {} @{}:{}",
-                        error.message, error.line, error.column
-                    ));
+                    failures.push(format!("{name}: {} @{}:{}", error.message, error.line, error.column));
                 }
             }
         }
@@ -659,9 +550,7 @@ fn every_corpus_file_decodes_except_the_known_invalid_one() {
     assert!(n_files > 1500, "{n_files}");
     assert_eq!(failures.len(), 2, "{}", failures.join("\n"));
     assert!(
-        failures
-            .iter()
-            .all(|failure| failure.contains("eventing-kogito")),
+        failures.iter().all(|failure| failure.contains("eventing-kogito")),
         "{}",
         failures.join("\n")
     );
@@ -674,10 +563,7 @@ fn under_indented_flow_and_quoted_lines_load_as_in_libyaml() {
         compact("a:\n  b: [\n  x,\n  ]\n  c: {\nd: 1}\n"),
         r#"{"a":{"b":["x"],"c":{"d":1}}}"#
     );
-    assert_eq!(
-        compact("a: \"x\ny\"\nb: 'p\n\tq'\n"),
-        r#"{"a":"x y","b":"p q"}"#
-    );
+    assert_eq!(compact("a: \"x\ny\"\nb: 'p\n\tq'\n"), r#"{"a":"x y","b":"p q"}"#);
     assert_eq!(compact("- a: \"x\n\t\\  y\"\n"), r#"[{"a":"x   y"}]"#);
     // Still an error where libyaml has one, and positions point at the original text.
     assert_eq!(
@@ -691,21 +577,12 @@ fn bundle_object_blobs(stdout: &str) -> Vec<String> {
     use base64::Engine as _;
     let mut blobs = Vec::new();
     for (_, document) in json::parse_stream(stdout).unwrap() {
-        for property in document
-            .get("properties")
-            .and_then(Value::as_array)
-            .unwrap_or_default()
-        {
+        for property in document.get("properties").and_then(Value::as_array).unwrap_or_default() {
             if property.get("type").and_then(Value::as_str) != Some("olm.bundle.object") {
                 continue;
             }
-            let data = property
-                .pointer(&["value", "data"])
-                .and_then(Value::as_str)
-                .unwrap();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .unwrap();
+            let data = property.pointer(&["value", "data"]).and_then(Value::as_str).unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
             blobs.push(String::from_utf8(bytes).unwrap());
         }
     }
@@ -739,25 +616,12 @@ fn manifest_blobs(bundle_dir: &std::path::Path) -> Vec<String> {
 
 /// Bundle dirs a render-bundle case reads: its `[images]` and `input/` args.
 fn case_bundle_dirs(case_dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let case: toml::Table = fs_err::read_to_string(case_dir.join("case.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let case: toml::Table = fs_err::read_to_string(case_dir.join("case.toml")).unwrap().parse().unwrap();
     let mut dirs = Vec::new();
     if let Some(images) = case.get("images").and_then(toml::Value::as_table) {
-        dirs.extend(
-            images
-                .values()
-                .filter_map(toml::Value::as_str)
-                .map(|dir| case_dir.join(dir)),
-        );
+        dirs.extend(images.values().filter_map(toml::Value::as_str).map(|dir| case_dir.join(dir)));
     }
-    for arg in case
-        .get("args")
-        .and_then(toml::Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for arg in case.get("args").and_then(toml::Value::as_array).into_iter().flatten() {
         if let Some(arg) = arg.as_str()
             && arg.starts_with("input/")
             && case_dir.join(arg).join("manifests").is_dir()
@@ -782,18 +646,11 @@ fn render_bundle_objects_match_opm_byte_for_byte() {
         let Ok(stdout) = fs_err::read_to_string(case_dir.join("expected/stdout.json")) else {
             continue;
         };
-        let produced: Vec<String> = case_bundle_dirs(&case_dir)
-            .iter()
-            .flat_map(|dir| manifest_blobs(dir))
-            .collect();
+        let produced: Vec<String> = case_bundle_dirs(&case_dir).iter().flat_map(|dir| manifest_blobs(dir)).collect();
         for blob in bundle_object_blobs(&stdout) {
             n_blobs += 1;
             if !produced.contains(&blob) {
-                mismatches.push(format!(
-                    "{}: {}",
-                    case_dir.display(),
-                    &blob[..blob.len().min(300)]
-                ));
+                mismatches.push(format!("{}: {}", case_dir.display(), &blob[..blob.len().min(300)]));
             }
         }
     }
@@ -834,10 +691,7 @@ fn conformance_multi_document_keeps_first_document() {
 
 #[test]
 fn conformance_nan_and_line_separator_csvs_do_not_decode() {
-    assert_eq!(
-        csv_blob("nan-in-csv").unwrap_err().message,
-        "json: unsupported value: NaN"
-    );
+    assert_eq!(csv_blob("nan-in-csv").unwrap_err().message, "json: unsupported value: NaN");
     let error = csv_blob("unicode-line-separator").unwrap_err();
     assert!(error.message.starts_with("yaml: "), "{error:?}");
     assert_eq!(
@@ -856,18 +710,11 @@ fn corpus_first(path: &str) -> Value {
 
 #[test]
 fn corpus_multi_document_trivy_service() {
-    let documents =
-        corpus("bundles/community-trivy-operator/2.4.0/manifests/trivy-operator.service.yaml");
+    let documents = corpus("bundles/community-trivy-operator/2.4.0/manifests/trivy-operator.service.yaml");
     assert_eq!(documents.len(), 2);
     let names: Vec<_> = documents
         .iter()
-        .map(|d| {
-            d.as_ref()
-                .unwrap()
-                .value
-                .pointer(&["metadata", "name"])
-                .cloned()
-        })
+        .map(|d| d.as_ref().unwrap().value.pointer(&["metadata", "name"]).cloned())
         .collect();
     assert!(names.iter().all(Option::is_some));
     assert_ne!(names[0], names[1]);
@@ -875,13 +722,9 @@ fn corpus_multi_document_trivy_service() {
 
 #[test]
 fn corpus_dynatrace_anchors_are_expanded() {
-    let text = read_shared(
-        "corpus/bundles/dynatrace-operator/0.10.2/manifests/dynatrace-operator.clusterserviceversion.yaml",
-    );
+    let text = read_shared("corpus/bundles/dynatrace-operator/0.10.2/manifests/dynatrace-operator.clusterserviceversion.yaml");
     assert!(text.contains("&id001") && text.contains("*id001"));
-    let value = corpus_first(
-        "bundles/dynatrace-operator/0.10.2/manifests/dynatrace-operator.clusterserviceversion.yaml",
-    );
+    let value = corpus_first("bundles/dynatrace-operator/0.10.2/manifests/dynatrace-operator.clusterserviceversion.yaml");
     let compact = json::to_compact(&value, false);
     assert!(!compact.contains("id001"));
 }
@@ -895,10 +738,7 @@ fn corpus_clickhouse_merge_keys() {
     assert!(!compact.contains("<<"));
     // The key written after the merge overrides the anchored description.
     let value = corpus_first(path);
-    let versions = value
-        .pointer(&["spec", "versions"])
-        .and_then(Value::as_array)
-        .unwrap();
+    let versions = value.pointer(&["spec", "versions"]).and_then(Value::as_array).unwrap();
     let files = versions[0]
         .pointer(&[
             "schema",
@@ -911,11 +751,7 @@ fn corpus_clickhouse_merge_keys() {
             "files",
         ])
         .unwrap();
-    assert!(
-        files.get("type").is_some(),
-        "{}",
-        json::to_compact(files, false)
-    );
+    assert!(files.get("type").is_some(), "{}", json::to_compact(files, false));
     assert!(files.get("description").and_then(Value::as_str).is_some());
 }
 
@@ -926,9 +762,7 @@ fn corpus_duplicate_keys_last_wins() {
         value.get("apiVersion").and_then(Value::as_str),
         Some("rbac.authorization.k8s.io/v1")
     );
-    let csv = corpus_first(
-        "bundles/kaoto-operator/0.0.10/manifests/kaoto-operator.clusterserviceversion.yaml",
-    );
+    let csv = corpus_first("bundles/kaoto-operator/0.0.10/manifests/kaoto-operator.clusterserviceversion.yaml");
     assert!(csv.pointer(&["spec", "minKubeVersion"]).is_some());
     for path in [
         "bundles/datadog-operator/0.7.0/manifests/datadog-operator.clusterserviceversion.yaml",
@@ -937,16 +771,9 @@ fn corpus_duplicate_keys_last_wins() {
         assert!(corpus(path)[0].is_ok(), "{path}");
     }
     // Two `metadata.annotations` blocks: the second (empty) one replaces the first.
-    let value =
-        corpus_first("bundles/annotationlab/5.4.1/manifests/annotationlab-ServiceAccount.yml");
-    assert_eq!(
-        value.pointer(&["metadata", "annotations"]),
-        Some(&Value::Null)
-    );
-    assert_eq!(
-        value.pointer(&["metadata", "name"]).and_then(Value::as_str),
-        Some("annotationlab")
-    );
+    let value = corpus_first("bundles/annotationlab/5.4.1/manifests/annotationlab-ServiceAccount.yml");
+    assert_eq!(value.pointer(&["metadata", "annotations"]), Some(&Value::Null));
+    assert_eq!(value.pointer(&["metadata", "name"]).and_then(Value::as_str), Some("annotationlab"));
 }
 
 #[test]
@@ -968,9 +795,7 @@ fn corpus_unquoted_timestamps_stay_text() {
     for (path, created_at) in cases {
         let value = corpus_first(path);
         assert_eq!(
-            value
-                .pointer(&["metadata", "annotations", "createdAt"])
-                .and_then(Value::as_str),
+            value.pointer(&["metadata", "annotations", "createdAt"]).and_then(Value::as_str),
             Some(created_at),
             "{path}"
         );
@@ -979,25 +804,12 @@ fn corpus_unquoted_timestamps_stay_text() {
 
 #[test]
 fn corpus_crlf_mariadb_package_manifest() {
-    let text =
-        read_shared("corpus/package-manifests/mariadb-operator-app/mariadb-operator.package.yaml");
+    let text = read_shared("corpus/package-manifests/mariadb-operator-app/mariadb-operator.package.yaml");
     assert!(text.contains("\r\n"));
-    let value =
-        corpus_first("package-manifests/mariadb-operator-app/mariadb-operator.package.yaml");
-    assert_eq!(
-        value,
-        decode_stream(&text.replace("\r\n", "\n"))
-            .remove(0)
-            .unwrap()
-            .value
-    );
-    let csv = corpus_first(
-        "package-manifests/mariadb-operator-app/0.0.3/mariadb-operator.v0.0.3.clusterserviceversion.yaml",
-    );
-    let description = csv
-        .pointer(&["spec", "description"])
-        .and_then(Value::as_str)
-        .unwrap();
+    let value = corpus_first("package-manifests/mariadb-operator-app/mariadb-operator.package.yaml");
+    assert_eq!(value, decode_stream(&text.replace("\r\n", "\n")).remove(0).unwrap().value);
+    let csv = corpus_first("package-manifests/mariadb-operator-app/0.0.3/mariadb-operator.v0.0.3.clusterserviceversion.yaml");
+    let description = csv.pointer(&["spec", "description"]).and_then(Value::as_str).unwrap();
     // Escaped CRLF line breaks join lines; the tab indentation is dropped.
     assert!(
         description.contains("configured version  \n* Create a custom database"),
@@ -1008,12 +820,9 @@ fn corpus_crlf_mariadb_package_manifest() {
 
 #[test]
 fn corpus_no_final_newline_and_leading_separator() {
-    let text = read_shared(
-        "corpus/bundles/cockroachdb/3.0.7/manifests/cockroachdb.v3.0.7.clusterserviceversion.yaml",
-    );
+    let text = read_shared("corpus/bundles/cockroachdb/3.0.7/manifests/cockroachdb.v3.0.7.clusterserviceversion.yaml");
     assert!(!text.ends_with('\n'));
-    let documents =
-        corpus("bundles/cockroachdb/3.0.7/manifests/cockroachdb.v3.0.7.clusterserviceversion.yaml");
+    let documents = corpus("bundles/cockroachdb/3.0.7/manifests/cockroachdb.v3.0.7.clusterserviceversion.yaml");
     assert_eq!(documents.len(), 1);
     assert_eq!(
         documents[0].as_ref().unwrap().value,
@@ -1036,14 +845,11 @@ fn corpus_synthesized_bom() {
 #[test]
 fn corpus_malformed_eventing_kogito_dependencies() {
     for version in ["1.1.0", "1.2.0"] {
-        let documents = corpus(&format!(
-            "bundles/eventing-kogito/{version}/metadata/dependencies.yaml"
-        ));
+        let documents = corpus(&format!("bundles/eventing-kogito/{version}/metadata/dependencies.yaml"));
         assert_eq!(
             documents,
             vec![Err(YamlError {
-                message: "yaml: line 22: mapping values are not allowed in this context"
-                    .to_string(),
+                message: "yaml: line 22: mapping values are not allowed in this context".to_string(),
                 line: 22,
                 column: 12,
             })]

@@ -129,11 +129,7 @@ pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
                 builder.max_depth = builder.max_depth.max(builder.stack.len());
                 if builder.stack.len() > MAX_DEPTH {
                     return Err(SyntaxError {
-                        message: go_error_text(
-                            &format!("exceeded max depth of {MAX_DEPTH}"),
-                            Stage::Scanner,
-                            span.start.line(),
-                        ),
+                        message: go_error_text(&format!("exceeded max depth of {MAX_DEPTH}"), Stage::Scanner, span.start.line()),
                         line: span.start.line(),
                         col: span.start.col(),
                         relaxable: false,
@@ -188,9 +184,7 @@ impl<'a> Builder<'a> {
     /// The name written after `*` at the alias's position.
     fn alias_name(&self, span: Span) -> String {
         let offset = char_to_byte(self.text, span.start.index());
-        let after_star = self.text[offset..]
-            .strip_prefix('*')
-            .unwrap_or(&self.text[offset..]);
+        let after_star = self.text[offset..].strip_prefix('*').unwrap_or(&self.text[offset..]);
         after_star
             .chars()
             .take_while(|&c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
@@ -204,9 +198,7 @@ impl<'a> Builder<'a> {
         if error.info() == "while parsing node, found unknown anchor" {
             let offset = char_to_byte(self.text, marker.index());
             let span = Span::new(*marker, *marker);
-            let after_star = self.text[offset..]
-                .strip_prefix('*')
-                .unwrap_or(&self.text[offset..]);
+            let after_star = self.text[offset..].strip_prefix('*').unwrap_or(&self.text[offset..]);
             let name: String = after_star
                 .chars()
                 .take_while(|&c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
@@ -261,9 +253,7 @@ fn char_to_byte(text: &str, index: usize) -> usize {
     if text.is_ascii() {
         return index.min(text.len());
     }
-    text.char_indices()
-        .nth(index)
-        .map_or(text.len(), |(offset, _)| offset)
+    text.char_indices().nth(index).map_or(text.len(), |(offset, _)| offset)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,29 +287,15 @@ fn go_problem(info: &str) -> (String, Stage) {
         "simple key expect ':'" => ("could not find expected ':'", Stage::Scanner),
         "tabs disallowed within this context (block indentation)"
         | "tab cannot be used as indentation"
-        | "tabs disallowed in this context" => (
-            "found character that cannot start any token",
-            Stage::Scanner,
-        ),
-        "while scanning a plain scalar, found a tab" => (
-            "found a tab character that violates indentation",
-            Stage::Scanner,
-        ),
-        "while parsing a block mapping, did not find expected key"
-        | "misplaced bracket"
-        | "invalid indentation" => ("did not find expected key", Stage::Parser),
-        "while parsing a block collection, did not find expected '-' indicator" => {
-            ("did not find expected '-' indicator", Stage::Parser)
+        | "tabs disallowed in this context" => ("found character that cannot start any token", Stage::Scanner),
+        "while scanning a plain scalar, found a tab" => ("found a tab character that violates indentation", Stage::Scanner),
+        "while parsing a block mapping, did not find expected key" | "misplaced bracket" | "invalid indentation" => {
+            ("did not find expected key", Stage::Parser)
         }
-        "while parsing a node, did not find expected node content" => {
-            ("did not find expected node content", Stage::Parser)
-        }
-        "while parsing a flow sequence, expected ',' or ']'" => {
-            ("did not find expected ',' or ']'", Stage::Parser)
-        }
-        "while parsing a flow mapping, did not find expected ',' or '}'" => {
-            ("did not find expected ',' or '}'", Stage::Parser)
-        }
+        "while parsing a block collection, did not find expected '-' indicator" => ("did not find expected '-' indicator", Stage::Parser),
+        "while parsing a node, did not find expected node content" => ("did not find expected node content", Stage::Parser),
+        "while parsing a flow sequence, expected ',' or ']'" => ("did not find expected ',' or ']'", Stage::Parser),
+        "while parsing a flow mapping, did not find expected ',' or '}'" => ("did not find expected ',' or '}'", Stage::Parser),
         "did not find expected <document start>" | "did not find expected <document-start>" => {
             ("did not find expected <document start>", Stage::Parser)
         }
@@ -330,10 +306,7 @@ fn go_problem(info: &str) -> (String, Stage) {
         "recursion limit exceeded" => {
             return (format!("exceeded max depth of {MAX_DEPTH}"), Stage::Scanner);
         }
-        _ if info.starts_with("unexpected character") => (
-            "found character that cannot start any token",
-            Stage::Scanner,
-        ),
+        _ if info.starts_with("unexpected character") => ("found character that cannot start any token", Stage::Scanner),
         // The rest share libyaml's wording after the "while ..., " context.
         _ => match info.split_once(", ") {
             Some((context, problem)) if context.starts_with("while ") => (problem, Stage::Scanner),

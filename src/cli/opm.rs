@@ -100,7 +100,7 @@ pub fn render(args: &RenderArgs) -> CommandResult {
     }
     if migrate_level == MigrateLevel::BundleObjectToCsvMetadata {
         for bundle in &mut combined.bundles {
-            crate::load::migrate_bundle_to_csv_metadata(bundle);
+            crate::load::migrate_bundle_to_csv_metadata(bundle).map_err(|error| Failure::InputMessage(format!("migrate: {error}")))?;
         }
     }
     let text = fbc::write::write(&combined, format).map_err(|error| Failure::InputMessage(error.to_string()))?;
@@ -114,13 +114,13 @@ fn render_reference(reference: &str, local_images: &BTreeMap<String, PathBuf>, i
     let path = Path::new(reference);
     if path.is_dir() {
         if path.join("manifests").is_dir() && path.join("metadata").is_dir() {
-            let mut loaded = crate::load::load_bundle_dir(path, None).map_err(|error| error.to_string())?;
-            if let Some(template) = image_template {
-                loaded.bundle.image = template
-                    .replace("{{.Package}}", &loaded.bundle.package)
-                    .replace("{{.Name}}", &loaded.bundle.name)
-                    .replace("{{.Version}}", &loaded.version);
+            let loaded = match image_template {
+                None => crate::load::load_bundle_dir(path, None),
+                Some(template) => crate::load::load_bundle_dir_with_template(path, &|data: &crate::load::ImageRefTemplateData| {
+                    Ok(template.replace("{{.Package}}", &data.package).replace("{{.Name}}", &data.name).replace("{{.Version}}", &data.version))
+                }),
             }
+            .map_err(|error| error.to_string())?;
             return Ok(DeclarativeConfig { bundles: vec![loaded.bundle], ..DeclarativeConfig::default() });
         }
         let mut config = fbc::load::load_dir(path).map_err(|error| format!("{}: {error}", error.path.display()))?;

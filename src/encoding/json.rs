@@ -61,6 +61,10 @@ pub enum Value {
     String(String),
     Array(Vec<Value>),
     Object(Vec<(String, Value)>),
+    /// JSON text written as it is, like Go's `json.RawMessage`: its string
+    /// escapes (`\u003e` from a `json.Marshal`) survive the writers, which
+    /// only re-space it. Readers see it through [`Value::resolve_raw`].
+    Raw(String),
 }
 
 impl Value {
@@ -115,6 +119,18 @@ impl Value {
             Value::String(_) => "string",
             Value::Array(_) => "array",
             Value::Object(_) => "object",
+            Value::Raw(_) => "raw",
+        }
+    }
+
+    /// The value with every [`Value::Raw`] parsed (what a Go decoder of the
+    /// written text would see). Raw text that does not parse is kept as a string.
+    pub fn resolve_raw(&self) -> Value {
+        match self {
+            Value::Raw(text) => parse(text).map(|value| value.resolve_raw()).unwrap_or_else(|_| Value::String(text.clone())),
+            Value::Array(items) => Value::Array(items.iter().map(Value::resolve_raw).collect()),
+            Value::Object(entries) => Value::Object(entries.iter().map(|(key, value)| (key.clone(), value.resolve_raw())).collect()),
+            other => other.clone(),
         }
     }
 
@@ -124,6 +140,7 @@ impl Value {
     /// infinity (Go fails the decode then).
     pub fn into_go_map(self) -> Option<Value> {
         Some(match self {
+            Value::Raw(_) => self.resolve_raw().into_go_map()?,
             Value::Number(number) => Value::Number(Number::from_f64(number.as_f64())?),
             Value::Array(items) => {
                 Value::Array(items.into_iter().map(Value::into_go_map).collect::<Option<_>>()?)
@@ -144,6 +161,7 @@ impl Value {
     /// document does.
     pub fn sort_keys(self) -> Value {
         match self {
+            Value::Raw(_) => self.resolve_raw().sort_keys(),
             Value::Array(items) => Value::Array(items.into_iter().map(Value::sort_keys).collect()),
             Value::Object(entries) => {
                 let mut map = std::collections::BTreeMap::new();
@@ -200,6 +218,7 @@ fn write_compact(out: &mut String, value: &Value, escape_html: bool) {
         Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
         Value::Number(number) => out.push_str(number.as_str()),
         Value::String(text) => write_string(out, text, escape_html),
+        Value::Raw(text) => write_raw(out, text, None, 0),
         Value::Array(items) => {
             out.push('[');
             for (idx, item) in items.iter().enumerate() {
@@ -259,7 +278,80 @@ fn write_indented(out: &mut String, value: &Value, indent: &str, depth: usize) {
             newline(out, depth);
             out.push('}');
         }
+        Value::Raw(text) => write_raw(out, text, Some(indent), depth),
         other => write_compact(out, other, false),
+    }
+}
+
+/// Go's `json.Compact` (no `indent`) or `json.Indent` of raw JSON text:
+/// whitespace outside strings is dropped or re-laid, everything else,
+/// string escapes included, is copied. Empty `{}` and `[]` stay on one line.
+fn write_raw(out: &mut String, text: &str, indent: Option<&str>, depth: usize) {
+    let newline = |out: &mut String, depth: usize| {
+        if let Some(indent) = indent {
+            out.push('\n');
+            for _ in 0..depth {
+                out.push_str(indent);
+            }
+        }
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let mut depth = depth;
+    let mut idx = 0;
+    while idx < chars.len() {
+        let ch = chars[idx];
+        match ch {
+            '"' => {
+                out.push('"');
+                idx += 1;
+                while idx < chars.len() {
+                    out.push(chars[idx]);
+                    if chars[idx] == '\\' && idx + 1 < chars.len() {
+                        out.push(chars[idx + 1]);
+                        idx += 2;
+                        continue;
+                    }
+                    idx += 1;
+                    if chars[idx - 1] == '"' {
+                        break;
+                    }
+                }
+                continue;
+            }
+            '{' | '[' => {
+                out.push(ch);
+                let close = if ch == '{' { '}' } else { ']' };
+                let mut next = idx + 1;
+                while next < chars.len() && chars[next].is_ascii_whitespace() {
+                    next += 1;
+                }
+                if chars.get(next) == Some(&close) {
+                    out.push(close);
+                    idx = next + 1;
+                    continue;
+                }
+                depth += 1;
+                newline(out, depth);
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(out, depth);
+                out.push(ch);
+            }
+            ',' => {
+                out.push(',');
+                newline(out, depth);
+            }
+            ':' => {
+                out.push(':');
+                if indent.is_some() {
+                    out.push(' ');
+                }
+            }
+            ' ' | '\t' | '\n' | '\r' => {}
+            other => out.push(other),
+        }
+        idx += 1;
     }
 }
 
@@ -552,6 +644,17 @@ mod tests {
             to_indented(&value, "    "),
             "{\n    \"a\": [],\n    \"b\": {},\n    \"c\": [\n        1,\n        {\n            \"d\": null\n        }\n    ]\n}\n"
         );
+    }
+
+    #[test]
+    fn raw_text_keeps_its_escapes_and_is_re_spaced() {
+        let value = Value::Object(vec![("value".to_string(), Value::Raw("{\"a\" : \"\\u003e=1\", \"b\":[ ],\"c\":[1,{}]}".to_string()))]);
+        assert_eq!(to_compact(&value, false), r#"{"value":{"a":"\u003e=1","b":[],"c":[1,{}]}}"#);
+        assert_eq!(
+            to_indented(&value, "  "),
+            "{\n  \"value\": {\n    \"a\": \"\\u003e=1\",\n    \"b\": [],\n    \"c\": [\n      1,\n      {}\n    ]\n  }\n}\n"
+        );
+        assert_eq!(value.resolve_raw().get("value").unwrap().get("a").unwrap().as_str(), Some(">=1"));
     }
 
     #[test]

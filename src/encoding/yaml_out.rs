@@ -38,7 +38,9 @@ pub struct EmitError(pub String);
 /// `sigs.k8s.io/yaml.JSONToYAML` of the JSON text of `value`: one document,
 /// without a leading `---`, ending in a newline.
 pub fn to_yaml(value: &Value) -> Result<String, EmitError> {
-    let tree = reread::read_back(value)?;
+    // Raw JSON (property values) is text to go-yaml's reader: parse it.
+    let resolved = value.resolve_raw();
+    let tree = reread::read_back(&resolved)?;
     String::from_utf8(emitter::emit_document(&tree))
         .map_err(|_| EmitError("internal error: YAML emitter produced invalid UTF-8".to_string()))
 }

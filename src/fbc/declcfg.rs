@@ -455,9 +455,8 @@ fn push_properties(out: &mut Vec<(String, Value)>, properties: &[Property]) {
     let items = properties
         .iter()
         .map(|property| {
-            // A raw value that does not parse cannot come from our loaders;
-            // keep it as a string rather than panic.
-            let value = json::parse(&property.value).unwrap_or_else(|_| Value::str(&property.value));
+            // Raw, as Go's json.RawMessage: escapes in the value survive.
+            let value = Value::Raw(property.value.clone());
             Value::Object(vec![("type".to_string(), Value::str(&property.type_)), ("value".to_string(), value)])
         })
         .collect();

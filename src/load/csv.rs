@@ -279,6 +279,7 @@ fn unstructured_type(value: &Value) -> &'static str {
         Value::Number(_) => "float64",
         Value::String(_) => "string",
         Value::Array(_) => "[]interface {}",
+        Value::Raw(_) => "json.RawMessage",
         Value::Object(_) => "map[string]interface {}",
     }
 }

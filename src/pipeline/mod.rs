@@ -416,8 +416,10 @@ fn assemble_package(
                 Err(message) => diagnostics.push(Diagnostic::error("config", message).at(Location::span(&config.path, template.span.clone()))),
             }
         }
-        if target.migrate_level == MigrateLevel::BundleObjectToCsvMetadata {
-            crate::load::migrate_bundle_to_csv_metadata(&mut rendered);
+        if target.migrate_level == MigrateLevel::BundleObjectToCsvMetadata
+            && let Err(error) = crate::load::migrate_bundle_to_csv_metadata(&mut rendered)
+        {
+            diagnostics.push(Diagnostic::error("bundle", format!("cannot migrate bundle `{}` to olm.csv.metadata: {error}", rendered.name)).at(Location::file(&bundle.csv_path)));
         }
         catalog.bundles.push(rendered);
     }

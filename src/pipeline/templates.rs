@@ -17,7 +17,9 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Keep the file's final newline: YAML cares little, diffs care a lot.
-    env.set_keep_trailing_newline(true);
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
+        env.set_syntax(syntax);
+    }
     env
 }
 
@@ -125,7 +127,7 @@ pub fn bundle_image(template: &str, vars: &BTreeMap<String, String>, bundle: &Lo
     bundle_fields.insert("package", bundle.package.clone());
     bundle_fields.insert("name", bundle.bundle.name.clone());
     bundle_fields.insert("version", bundle.version.clone());
-    context.insert("bundle".to_string(), minijinja::Value::from_serialize(&bundle_fields));
+    context.insert("bundle".to_string(), minijinja::Value::from(bundle_fields));
     env.render_str(template, context).map_err(|error| {
         let detail = error.detail().map(|detail| format!(": {detail}")).unwrap_or_default();
         format!("cannot render `bundle-image` for bundle `{}`: {}{detail}", bundle.bundle.name, error.kind())

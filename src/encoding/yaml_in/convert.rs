@@ -92,7 +92,7 @@ fn first_unsupported_number(value: &Value) -> Option<(String, NodeId)> {
         }
         Value::Array(items) => items.iter().find_map(first_unsupported_number),
         Value::Object(entries) => entries.iter().find_map(|(_, item)| first_unsupported_number(item)),
-        Value::Null | Value::Bool(_) | Value::String(_) => None,
+        Value::Null | Value::Bool(_) | Value::String(_) | Value::Raw(_) => None,
     }
 }
 
@@ -384,7 +384,7 @@ fn go_sharp_v(value: &Value, nested: bool) -> String {
         Value::Null => "<nil>".to_string(),
         Value::Bool(flag) => flag.to_string(),
         Value::Number(number) => number.as_str().to_string(),
-        Value::String(text) => go_quote(text),
+        Value::String(text) | Value::Raw(text) => go_quote(text),
         Value::Array(items) => {
             let inner: Vec<String> = items.iter().map(|item| go_sharp_v(item, true)).collect();
             format!("[]interface {{}}{{{}}}", inner.join(", "))

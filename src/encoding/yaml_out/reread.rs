@@ -45,6 +45,7 @@ fn has_refused_character(value: &Value) -> bool {
             .iter()
             .any(|(key, item)| key.chars().any(is_refused_raw_char) || has_refused_character(item)),
         Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        Value::Raw(_) => has_refused_character(&value.resolve_raw()),
     }
 }
 
@@ -91,6 +92,7 @@ impl JsonTextReader {
                 Resolved::Timestamp | Resolved::Str => Node::Str(number.as_str().to_string()),
             },
             Value::String(text) => Node::Str(self.scan_string(text)?),
+            Value::Raw(_) => self.read(&value.resolve_raw())?,
             Value::Array(items) => Node::Seq(items.iter().map(|item| self.read(item)).collect::<Result<_, _>>()?),
             Value::Object(entries) => {
                 let mut map: Vec<(String, Node)> = Vec::with_capacity(entries.len());

@@ -1,1 +1,228 @@
-fn main() {}
+//! Conformance runner: every case folder under `../shared/conformance/<suite>/`
+//! becomes one named test (libtest-mimic), so adding a case is adding a
+//! folder. A case runs the real `catbuild` binary with the case's `args`
+//! in the case directory and compares exit code, stdout bytes and stderr
+//! fragments with what opm produced (see the suite README for the format).
+//!
+//! `[images]` tables map image references to bundle directories; until
+//! catbuild pulls images, `--local-image REF=DIR` renders the directory
+//! exactly as the image built from it would be rendered.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// The suites this issue covers; the SQLite and Dockerfile suites belong to
+/// later issues.
+const SUITES: &[&str] = &["render-bundle", "render-fbc-and-migrate", "write-format", "validate-fbc", "basic-template", "semver-template"];
+
+fn conformance_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance")
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = conformance_root();
+    let mut trials = Vec::new();
+    for suite in SUITES {
+        let suite_dir = root.join(suite);
+        let mut cases: Vec<PathBuf> = match std::fs::read_dir(&suite_dir) {
+            Ok(entries) => entries.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.join("case.toml").is_file()).collect(),
+            Err(error) => panic!("cannot read {}: {error} (is ../shared beside the repo?)", suite_dir.display()),
+        };
+        cases.sort();
+        for case_dir in cases {
+            let name = format!("{suite}/{}", case_dir.file_name().unwrap_or_default().to_string_lossy());
+            let case = Case::read(&case_dir);
+            if suite == &"render-fbc-and-migrate" && !case.args.iter().any(|arg| arg == "render") {
+                // Only the FBC render cases belong to this issue.
+                continue;
+            }
+            trials.push(Trial::test(name, move || case.run()).with_kind(case.kind.clone()));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+#[derive(Clone)]
+struct Case {
+    dir: PathBuf,
+    kind: String,
+    args: Vec<String>,
+    exit: i32,
+    stdout: Option<String>,
+    stderr_contains: Vec<String>,
+    json_stdout: Option<String>,
+    output_file: Option<String>,
+    images: Vec<(String, String)>,
+}
+
+impl Case {
+    fn read(dir: &Path) -> Case {
+        let text = std::fs::read_to_string(dir.join("case.toml")).expect("case.toml readable");
+        let table: toml::Table = toml::from_str(&text).expect("case.toml parses");
+        let string = |key: &str| table.get(key).and_then(|value| value.as_str()).map(str::to_string);
+        let strings = |key: &str| -> Vec<String> {
+            table
+                .get(key)
+                .and_then(|value| value.as_array())
+                .map(|items| items.iter().filter_map(|item| item.as_str().map(str::to_string)).collect())
+                .unwrap_or_default()
+        };
+        let images = table
+            .get("images")
+            .and_then(|value| value.as_table())
+            .map(|images| images.iter().filter_map(|(image, dir)| dir.as_str().map(|dir| (image.clone(), dir.to_string()))).collect())
+            .unwrap_or_default();
+        Case {
+            dir: dir.to_path_buf(),
+            kind: string("kind").unwrap_or_default(),
+            args: strings("args"),
+            exit: table.get("exit").and_then(|value| value.as_integer()).unwrap_or(0) as i32,
+            stdout: string("stdout"),
+            stderr_contains: strings("stderr_contains"),
+            json_stdout: string("json_stdout"),
+            output_file: string("output_file"),
+            images,
+        }
+    }
+
+    fn run(&self) -> Result<(), Failed> {
+        if self.args.is_empty() {
+            return self.run_writer_case();
+        }
+        let mut args = self.args.clone();
+        for (image, dir) in &self.images {
+            args.push("--local-image".to_string());
+            args.push(format!("{image}={dir}"));
+        }
+        let output = run_catbuild(&self.dir, &args)?;
+        let mut problems = Vec::new();
+        if output.code != self.exit {
+            problems.push(format!("exit code {} (expected {})", output.code, self.exit));
+        }
+        if let Some(expected_path) = &self.stdout {
+            let expected = read_expected(&self.dir.join(expected_path))?;
+            if output.stdout != expected {
+                problems.push(format!("stdout differs from {expected_path}:\n{}", first_difference(&expected, &output.stdout)));
+            }
+        }
+        for fragment in &self.stderr_contains {
+            if !contains_tree(&output.stderr, fragment) {
+                problems.push(format!("stderr lacks {fragment:?}"));
+            }
+        }
+        if let Some(json_path) = &self.json_stdout {
+            let mut json_args = args.clone();
+            json_args.extend(["-o".to_string(), "json".to_string()]);
+            let json_output = run_catbuild(&self.dir, &json_args)?;
+            let expected = read_expected(&self.dir.join(json_path))?;
+            if !same_validate_json(&json_output.stdout, &expected) {
+                problems.push(format!("`-o json` stdout differs from {json_path}:\n{}", first_difference(&expected, &json_output.stdout)));
+            }
+            if json_output.code != self.exit {
+                problems.push(format!("`-o json` exit code {} (expected {})", json_output.code, self.exit));
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}\nstderr was:\n{}", problems.join("\n"), output.stderr).into())
+        }
+    }
+
+    /// `args = []` cases of write-format: load `input/catalog` and write it
+    /// with the plain writer (no render post-processing).
+    fn run_writer_case(&self) -> Result<(), Failed> {
+        let Some(output_file) = &self.output_file else {
+            return Err("case has neither args nor output_file".into());
+        };
+        let format = if output_file.ends_with(".yaml") { catbuild::fbc::write::Format::Yaml } else { catbuild::fbc::write::Format::Json };
+        let config = catbuild::fbc::load::load_dir(&self.dir.join("input/catalog")).map_err(|error| format!("load: {error}"))?;
+        let written = catbuild::fbc::write::write(&config, format).map_err(|error| format!("write: {error}"))?;
+        let expected = read_expected(&self.dir.join(output_file))?;
+        if written == expected { Ok(()) } else { Err(first_difference(&expected, &written).into()) }
+    }
+}
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_catbuild(dir: &Path, args: &[String]) -> Result<Output, Failed> {
+    let output = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .map_err(|error| format!("cannot run catbuild: {error}"))?;
+    Ok(Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+fn read_expected(path: &Path) -> Result<String, Failed> {
+    std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()).into())
+}
+
+/// opm's validation trees list siblings in Go map order, which is random
+/// (trap 12 in I). A fragment matches if it occurs verbatim, or if stderr
+/// holds a block with the same lines in another order.
+fn contains_tree(stderr: &str, fragment: &str) -> bool {
+    if stderr.contains(fragment) {
+        return true;
+    }
+    if !fragment.contains('\n') {
+        return false;
+    }
+    let mut wanted: Vec<&str> = fragment.lines().map(strip_connector).collect();
+    wanted.sort_unstable();
+    let lines: Vec<&str> = stderr.lines().collect();
+    lines.windows(wanted.len()).any(|window| {
+        let mut got: Vec<&str> = window.iter().map(|line| strip_connector(line)).collect();
+        got.sort_unstable();
+        got == wanted
+    })
+}
+
+/// A tree line without its box-drawing prefix (which depends on order).
+fn strip_connector(line: &str) -> &str {
+    line.trim_start_matches(['│', '├', '└', '─', ' '])
+}
+
+/// `opm validate -o json` output; the error message may list tree siblings
+/// in another order, so compare messages as line sets.
+fn same_validate_json(got: &str, expected: &str) -> bool {
+    if got == expected {
+        return true;
+    }
+    let (Ok(got), Ok(expected)) = (serde_json::from_str::<serde_json::Value>(got), serde_json::from_str::<serde_json::Value>(expected)) else {
+        return false;
+    };
+    let message = |value: &serde_json::Value| value.pointer("/error/message").and_then(|value| value.as_str()).map(str::to_string);
+    match (message(&got), message(&expected)) {
+        (Some(got_message), Some(expected_message)) => {
+            got.get("passed") == expected.get("passed") && contains_tree(&got_message, &expected_message) && got_message.lines().count() == expected_message.lines().count()
+        }
+        _ => false,
+    }
+}
+
+/// A short description of where two texts first differ.
+fn first_difference(expected: &str, got: &str) -> String {
+    let expected_lines: Vec<&str> = expected.lines().collect();
+    let got_lines: Vec<&str> = got.lines().collect();
+    for idx in 0..expected_lines.len().max(got_lines.len()) {
+        let want = expected_lines.get(idx);
+        let have = got_lines.get(idx);
+        if want != have {
+            return format!("first difference at line {}:\n  expected: {:?}\n  got:      {:?}", idx + 1, want.unwrap_or(&"<end>"), have.unwrap_or(&"<end>"));
+        }
+    }
+    if expected.len() != got.len() { "texts differ only in their final newline".to_string() } else { "texts are identical".to_string() }
+}

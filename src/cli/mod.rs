@@ -1,9 +1,154 @@
-//! Command line: argument parsing, subcommands, printing and exit codes.
+//! Command line: clap arguments, subcommand dispatch, printing and exit
+//! codes. Only this module prints or picks exit codes (STYLE 1.4): the
+//! library returns data and diagnostics.
+//!
+//! Exit codes: 0 success, 1 the input is wrong (config, bundles,
+//! validation), 2 anything else (I/O, internal errors).
 
+mod build;
+mod init;
+mod opm;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Runs catbuild with the given arguments (the first is the program name).
-pub fn run(args: Vec<std::ffi::OsString>) -> ExitCode {
-    let _ = args;
-    ExitCode::from(2)
+use clap::{Args, Parser, Subcommand};
+
+use crate::diag::Diagnostic;
+
+/// What a failed command tells `main`.
+#[derive(Debug)]
+pub enum Failure {
+    /// The input is wrong; the diagnostics say why (exit 1).
+    Input(Vec<Diagnostic>),
+    /// The input is wrong; opm-compatible plain message (exit 1).
+    InputMessage(String),
+    /// Anything else: I/O, internal (exit 2).
+    Other(String),
+}
+
+impl Failure {
+    fn code(&self) -> u8 {
+        match self {
+            Failure::Input(_) | Failure::InputMessage(_) => 1,
+            Failure::Other(_) => 2,
+        }
+    }
+}
+
+pub type CommandResult = Result<(), Failure>;
+
+#[derive(Debug, Parser)]
+#[command(name = "catbuild", version, about = "Build OLM operator catalogs from catalog.toml", long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Path of catalog.toml (default: ./catalog.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Print nothing but errors
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print one line per action
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build every target of catalog.toml (the default command)
+    Build(build::BuildArgs),
+    /// Render bundles and catalogs to FBC, like `opm render`
+    Render(opm::RenderArgs),
+    /// Validate the project, or an FBC directory like `opm validate`
+    Validate(opm::ValidateArgs),
+    /// Render an opm basic or semver template file
+    Template(opm::TemplateArgs),
+    /// Draw a catalog's upgrade graph, like `opm alpha render-graph`
+    Graph(opm::GraphArgs),
+    /// Write a catalog.toml for an existing operator repository
+    Init(init::InitArgs),
+}
+
+/// Runs catbuild with `args` (the first is the program name) and returns
+/// the process exit code. Holds no global state, so it can run twice.
+pub fn run(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let code = if error.use_stderr() { 2 } else { 0 };
+            let _ = error.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = std::panic::catch_unwind(|| dispatch(cli));
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(failure)) => {
+            report_failure(&failure);
+            ExitCode::from(failure.code())
+        }
+        Err(_) => {
+            eprintln!("error: internal error in catbuild {} (this is a bug; please report it with the command you ran)", env!("CARGO_PKG_VERSION"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> CommandResult {
+    match cli.command {
+        None => build::run(&cli.global, &build::BuildArgs::default()),
+        Some(Command::Build(args)) => build::run(&cli.global, &args),
+        Some(Command::Render(args)) => opm::render(&args),
+        Some(Command::Validate(args)) => opm::validate(&cli.global, &args),
+        Some(Command::Template(args)) => opm::template(&args),
+        Some(Command::Graph(args)) => opm::graph(&args),
+        Some(Command::Init(args)) => init::run(&cli.global, &args),
+    }
+}
+
+fn report_failure(failure: &Failure) {
+    match failure {
+        Failure::Input(diagnostics) => print_diagnostics(diagnostics),
+        Failure::InputMessage(message) | Failure::Other(message) => eprintln!("error: {message}"),
+    }
+}
+
+/// Prints diagnostics to stderr, sorted, then the verdict line.
+pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    let mut sorted = diagnostics.to_vec();
+    crate::diag::sort(&mut sorted);
+    let base = std::env::current_dir().unwrap_or_default();
+    let color = use_color();
+    let text = crate::diag::render(&sorted, &base, color, &|path| fs_err::read_to_string(path).ok());
+    eprint!("{text}");
+    let n_errors = sorted.iter().filter(|diagnostic| diagnostic.is_error()).count();
+    if n_errors > 0 {
+        let plural = if n_errors == 1 { "" } else { "s" };
+        eprintln!("error: found {n_errors} problem{plural}; nothing was written");
+    }
+}
+
+/// Colour only on a terminal, and never with `NO_COLOR` set.
+fn use_color() -> bool {
+    use std::io::IsTerminal as _;
+    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
+}
+
+/// Writes to stdout; a closed pipe is not an error (`catbuild render | head`).
+fn print_stdout(text: &str) -> CommandResult {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(Failure::Other(format!("cannot write to stdout: {error}"))),
+    }
 }

@@ -1,1 +1,590 @@
-//! `catalog.toml`: raw serde types with spans, resolved into a `Config`.
+//! `catalog.toml`: [`raw`] mirrors the file (serde, spans, unknown keys
+//! refused); [`load`] resolves it into a [`Config`]: defaults applied,
+//! paths made absolute against the file's directory, names checked, every
+//! problem reported with the span of the key to blame. Only this module
+//! reads the environment (`SOURCE_DATE_EPOCH` later) and passes it on.
+
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostic, Location};
+use toml::Spanned;
+
+/// The file name `catbuild` looks for.
+pub const FILE_NAME: &str = "catalog.toml";
+
+/// A resolved `catalog.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Absolute path of `catalog.toml`.
+    pub path: PathBuf,
+    /// The directory holding it; relative paths resolve against it.
+    pub root: PathBuf,
+    pub catalog: Catalog,
+    pub vars: BTreeMap<String, String>,
+    pub packages: Vec<PackageConfig>,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub publisher: Option<String>,
+    pub description: Option<String>,
+    pub icon: Option<PathBuf>,
+    pub output_dir: PathBuf,
+}
+
+/// A value from the file and the byte span it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub span: Range<usize>,
+}
+
+impl<T: Clone> Sourced<T> {
+    fn from_spanned(spanned: &Spanned<T>) -> Sourced<T> {
+        Sourced { value: spanned.get_ref().clone(), span: spanned.span() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageConfig {
+    pub name: Sourced<String>,
+    pub default_channel: Option<Sourced<String>>,
+    pub description: Option<String>,
+    pub icon: Option<PathBuf>,
+    /// Glob patterns of registry+v1 bundle directories, relative to the root.
+    pub bundles: Vec<Sourced<String>>,
+    /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
+    pub package_manifests: Vec<Sourced<String>>,
+    /// minijinja template of each bundle's image reference.
+    pub bundle_image: Option<Sourced<String>>,
+    pub channel_policy: ChannelPolicy,
+}
+
+/// How a package's channels and upgrade edges are made.
+#[derive(Debug, Clone)]
+pub enum ChannelPolicy {
+    /// Channels and entries written in `catalog.toml`, like opm's basic template.
+    Explicit(Vec<ExplicitChannel>),
+    /// Channels from bundle annotations, edges from each CSV's replaces,
+    /// skips and skipRange, like opm's replaces mode.
+    Replaces,
+    /// Channels generated from versions, like opm's semver template.
+    Semver(SemverPolicy),
+}
+
+impl ChannelPolicy {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelPolicy::Explicit(_) => "explicit",
+            ChannelPolicy::Replaces => "replaces",
+            ChannelPolicy::Semver(_) => "semver",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExplicitChannel {
+    pub name: Sourced<String>,
+    pub entries: Vec<ExplicitEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExplicitEntry {
+    pub name: Sourced<String>,
+    pub replaces: Option<Sourced<String>>,
+    pub skips: Vec<Sourced<String>>,
+    pub skip_range: Option<Sourced<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SemverPolicy {
+    pub generate_major_channels: bool,
+    pub generate_minor_channels: bool,
+    /// `major` or `minor`; empty for opm's default.
+    pub default_channel_type_preference: String,
+    /// Bundle names per archetype; `None` = chosen from channel annotations.
+    pub candidate: Option<Vec<Sourced<String>>>,
+    pub fast: Option<Vec<Sourced<String>>>,
+    pub stable: Option<Vec<Sourced<String>>>,
+}
+
+/// One output flavour of a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OutputFormat {
+    FbcJson,
+    FbcYaml,
+}
+
+impl OutputFormat {
+    pub const ALL: [(&'static str, OutputFormat); 2] = [("fbc-json", OutputFormat::FbcJson), ("fbc-yaml", OutputFormat::FbcYaml)];
+
+    pub fn parse(text: &str) -> Option<OutputFormat> {
+        OutputFormat::ALL.iter().find(|(name, _)| *name == text).map(|(_, format)| *format)
+    }
+
+    pub fn name(self) -> &'static str {
+        OutputFormat::ALL.iter().find(|(_, format)| *format == self).map_or("", |(name, _)| name)
+    }
+}
+
+/// opm's `--migrate-level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MigrateLevel {
+    #[default]
+    None,
+    BundleObjectToCsvMetadata,
+}
+
+impl MigrateLevel {
+    pub fn parse(text: &str) -> Option<MigrateLevel> {
+        match text {
+            "none" | "" => Some(MigrateLevel::None),
+            "bundle-object-to-csv-metadata" => Some(MigrateLevel::BundleObjectToCsvMetadata),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub formats: Vec<OutputFormat>,
+    /// Names of the packages this target builds, in config order.
+    pub packages: Vec<String>,
+    /// Catalog variables with this target's overrides applied.
+    pub vars: BTreeMap<String, String>,
+    pub migrate_level: MigrateLevel,
+}
+
+/// Reads and resolves `catalog.toml`. Every problem found is returned.
+pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let text = match fs_err::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) => {
+            return Err(vec![
+                Diagnostic::error("config", format!("cannot read `{}`: {}", path.display(), io_reason(&error)))
+                    .help("run `catbuild init` to write one, or pass `--config PATH`"),
+            ]);
+        }
+    };
+    parse(&text, &path)
+}
+
+fn io_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        _ => error.to_string(),
+    }
+}
+
+/// Resolves config text; `path` is where it lives (for relative paths and
+/// diagnostics).
+pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
+    let raw: raw::RawConfig = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(error) => return Err(vec![toml_error(&error, path)]),
+    };
+    let mut resolver = Resolver { path, diagnostics: Vec::new() };
+    let config = resolver.resolve(raw);
+    if resolver.diagnostics.iter().any(Diagnostic::is_error) { Err(resolver.diagnostics) } else { Ok(config) }
+}
+
+fn toml_error(error: &toml::de::Error, path: &Path) -> Diagnostic {
+    let message = error.message().trim_end().to_string();
+    let mut diagnostic = Diagnostic::error("config", message.clone());
+    if let Some(span) = error.span() {
+        diagnostic = diagnostic.at(Location::span(path, span));
+    } else {
+        diagnostic = diagnostic.at(Location::file(path));
+    }
+    if let Some(help) = unknown_key_help(&message) {
+        diagnostic = diagnostic.help(help);
+    }
+    diagnostic
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`": the closest
+/// valid key, when one is close.
+fn unknown_key_help(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (typed, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    let best = closest(typed, &candidates)?;
+    Some(format!("did you mean `{best}`?"))
+}
+
+/// The candidate nearest to `typed` by edit distance, if near enough.
+pub fn closest<'a>(typed: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(typed, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len().max(typed.len()) / 3).max(1))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(left: &str, right: &str) -> usize {
+    let right: Vec<char> = right.chars().collect();
+    let mut row: Vec<usize> = (0..=right.len()).collect();
+    for (idx, left_char) in left.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = idx + 1;
+        for (jdx, right_char) in right.iter().enumerate() {
+            let substitute = previous + usize::from(left_char != *right_char);
+            previous = row[jdx + 1];
+            row[jdx + 1] = substitute.min(row[jdx] + 1).min(previous + 1);
+        }
+    }
+    row[right.len()]
+}
+
+struct Resolver<'a> {
+    path: &'a Path,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::error("config", message).at(Location::span(self.path, span)));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    fn resolve(&mut self, raw: raw::RawConfig) -> Config {
+        if let Some(version) = &raw.version
+            && *version.get_ref() != 1
+        {
+            self.error(version.span(), format!("unsupported `version = {}`", version.get_ref()))
+                .add_help("this catbuild reads `version = 1`");
+        }
+        let root = self.root();
+        let name = raw.catalog.name.get_ref().clone();
+        if !is_dns1123_subdomain(&name) {
+            self.error(raw.catalog.name.span(), format!("catalog name `{name}` is not a valid Kubernetes object name"))
+                .add_help("use lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit (at most 253 characters)");
+        }
+        let vars = self.vars(&raw.vars);
+        let catalog_bundle_image = raw.catalog.bundle_image.as_ref().map(Sourced::from_spanned);
+        let catalog = Catalog {
+            name,
+            display_name: raw.catalog.display_name,
+            publisher: raw.catalog.publisher,
+            description: raw.catalog.description,
+            icon: raw.catalog.icon.map(|icon| root.join(icon.into_inner())),
+            output_dir: root.join(raw.catalog.output.map_or_else(|| "build".to_string(), Spanned::into_inner)),
+        };
+        let mut packages: Vec<PackageConfig> = Vec::new();
+        for raw_package in raw.packages {
+            let package = self.package(raw_package, &root, catalog_bundle_image.as_ref());
+            if let Some(first) = packages.iter().find(|other| other.name.value == package.name.value) {
+                let first_line = first.name.span.clone();
+                let name = package.name.value.clone();
+                let path = self.path.to_path_buf();
+                self.error(package.name.span.clone(), format!("package `{name}` is declared twice"))
+                    .add_help("merge the two `[[package]]` tables into one");
+                let _ = (first_line, path);
+                continue;
+            }
+            packages.push(package);
+        }
+        let targets = self.targets(raw.targets, &packages, &vars);
+        Config { path: self.path.to_path_buf(), root, catalog, vars, packages, targets }
+    }
+
+    fn vars(&mut self, raw_vars: &BTreeMap<String, Spanned<toml::Value>>) -> BTreeMap<String, String> {
+        let mut vars = BTreeMap::new();
+        for (key, value) in raw_vars {
+            let text = match value.get_ref() {
+                toml::Value::String(text) => text.clone(),
+                toml::Value::Integer(number) => number.to_string(),
+                toml::Value::Float(number) => number.to_string(),
+                toml::Value::Boolean(flag) => flag.to_string(),
+                _ => {
+                    self.error(value.span(), format!("variable `{key}` must be a string, number or boolean"));
+                    continue;
+                }
+            };
+            vars.insert(key.clone(), text);
+        }
+        vars
+    }
+
+    fn package(&mut self, raw: raw::RawPackage, root: &Path, catalog_bundle_image: Option<&Sourced<String>>) -> PackageConfig {
+        let name = Sourced::from_spanned(&raw.name);
+        if let Err(problem) = dns1123_label_problem(&name.value) {
+            self.error(name.span.clone(), format!("package name `{}` is not a DNS-1123 label: {problem}", name.value))
+                .add_help("opm requires lowercase letters, digits and `-`, at most 63 characters");
+        }
+        if raw.bundles.is_empty() && raw.package_manifests.is_empty() {
+            self.error(name.span.clone(), format!("package `{}` has no bundle sources", name.value))
+                .add_help("add `bundles = [\"path/to/bundles/*\"]` or `package-manifests = [\"path\"]`");
+        }
+        let policy_name = raw.channel_policy.as_ref().map_or("replaces", |policy| policy.get_ref().as_str());
+        let policy_span = raw.channel_policy.as_ref().map_or(name.span.clone(), Spanned::span);
+        let channel_policy = match policy_name {
+            "explicit" => {
+                if raw.channels.is_empty() {
+                    self.error(policy_span.clone(), format!("package `{}` uses `channel-policy = \"explicit\"` but declares no channels", name.value))
+                        .add_help("add `[[package.channel]]` tables with `name` and `entries`");
+                }
+                ChannelPolicy::Explicit(raw.channels.iter().map(explicit_channel).collect())
+            }
+            "replaces" => ChannelPolicy::Replaces,
+            "semver" => ChannelPolicy::Semver(self.semver(raw.semver.as_ref())),
+            other => {
+                let help = closest(other, &["explicit", "replaces", "semver"])
+                    .map_or_else(|| "use `explicit`, `replaces` or `semver`".to_string(), |best| format!("did you mean `{best}`?"));
+                self.error(policy_span.clone(), format!("unknown channel policy `{other}`")).add_help(help);
+                ChannelPolicy::Replaces
+            }
+        };
+        if !raw.channels.is_empty() && !matches!(channel_policy, ChannelPolicy::Explicit(_)) {
+            self.error(raw.channels[0].name.span(), format!("`[[package.channel]]` is only read with `channel-policy = \"explicit\"` (package `{}` uses `{}`)", name.value, channel_policy.name()))
+                .add_help("set `channel-policy = \"explicit\"` or remove the channel tables");
+        }
+        if raw.semver.is_some() && !matches!(channel_policy, ChannelPolicy::Semver(_)) {
+            self.error(policy_span, format!("`[package.semver]` is only read with `channel-policy = \"semver\"` (package `{}` uses `{}`)", name.value, channel_policy.name()));
+        }
+        PackageConfig {
+            name,
+            default_channel: raw.default_channel.as_ref().map(Sourced::from_spanned),
+            description: raw.description,
+            icon: raw.icon.map(|icon| root.join(icon.into_inner())),
+            bundles: raw.bundles.iter().map(Sourced::from_spanned).collect(),
+            package_manifests: raw.package_manifests.iter().map(Sourced::from_spanned).collect(),
+            bundle_image: raw.bundle_image.as_ref().map(Sourced::from_spanned).or_else(|| catalog_bundle_image.cloned()),
+            channel_policy,
+        }
+    }
+
+    fn semver(&mut self, raw: Option<&raw::RawSemver>) -> SemverPolicy {
+        let Some(raw) = raw else {
+            return SemverPolicy { generate_minor_channels: true, ..SemverPolicy::default() };
+        };
+        let mut minor = raw.generate_minor_channels.unwrap_or(false);
+        if !raw.generate_major_channels && !minor {
+            minor = true;
+        }
+        let preference = raw.default_channel_type_preference.as_ref();
+        let preference_text = preference.map_or(String::new(), |value| value.get_ref().clone());
+        if let Some(value) = preference {
+            match value.get_ref().as_str() {
+                "major" if !raw.generate_major_channels => {
+                    self.error(value.span(), "`default-channel-type-preference = \"major\"` needs `generate-major-channels = true`");
+                }
+                "minor" if !minor => {
+                    self.error(value.span(), "`default-channel-type-preference = \"minor\"` needs `generate-minor-channels = true`");
+                }
+                "major" | "minor" | "" => {}
+                other => {
+                    self.error(value.span(), format!("unknown default channel type preference `{other}`")).add_help("use `major` or `minor`");
+                }
+            }
+        }
+        let list = |items: &Option<Vec<Spanned<String>>>| items.as_ref().map(|items| items.iter().map(Sourced::from_spanned).collect());
+        SemverPolicy {
+            generate_major_channels: raw.generate_major_channels,
+            generate_minor_channels: minor,
+            default_channel_type_preference: preference_text,
+            candidate: list(&raw.candidate),
+            fast: list(&raw.fast),
+            stable: list(&raw.stable),
+        }
+    }
+
+    fn targets(&mut self, raw_targets: Vec<raw::RawTarget>, packages: &[PackageConfig], vars: &BTreeMap<String, String>) -> Vec<Target> {
+        let all_packages: Vec<String> = packages.iter().map(|package| package.name.value.clone()).collect();
+        if raw_targets.is_empty() {
+            return vec![Target {
+                name: "default".to_string(),
+                formats: vec![OutputFormat::FbcJson],
+                packages: all_packages,
+                vars: vars.clone(),
+                migrate_level: MigrateLevel::None,
+            }];
+        }
+        let mut targets: Vec<Target> = Vec::new();
+        for raw in raw_targets {
+            let name = raw.name.get_ref().clone();
+            if targets.iter().any(|target| target.name == name) {
+                self.error(raw.name.span(), format!("target `{name}` is declared twice"));
+                continue;
+            }
+            if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+                self.error(raw.name.span(), format!("target name `{name}` cannot be used as a directory name"));
+            }
+            let mut formats = Vec::new();
+            for format in &raw.formats {
+                match OutputFormat::parse(format.get_ref()) {
+                    Some(parsed) if !formats.contains(&parsed) => formats.push(parsed),
+                    Some(_) => {}
+                    None => {
+                        let names: Vec<&str> = OutputFormat::ALL.iter().map(|(name, _)| *name).collect();
+                        let help = closest(format.get_ref(), &names)
+                            .map_or_else(|| format!("supported formats: {}", names.join(", ")), |best| format!("did you mean `{best}`?"));
+                        self.error(format.span(), format!("unknown output format `{}`", format.get_ref())).add_help(help);
+                    }
+                }
+            }
+            if raw.formats.is_empty() {
+                formats.push(OutputFormat::FbcJson);
+            }
+            if formats.contains(&OutputFormat::FbcJson) && formats.contains(&OutputFormat::FbcYaml) {
+                // Both flavours in one catalog directory would declare every
+                // package twice, which opm rejects.
+                self.error(raw.formats[0].span().start..raw.formats[raw.formats.len() - 1].span().end, format!("target `{name}` asks for both `fbc-json` and `fbc-yaml`"))
+                    .add_help("a catalog directory holds one flavour; declare a second `[[target]]` for the other");
+            }
+            let target_packages = match &raw.packages {
+                None => all_packages.clone(),
+                Some(names) => {
+                    let mut selected = Vec::new();
+                    for package in names {
+                        let known: Vec<&str> = all_packages.iter().map(String::as_str).collect();
+                        if known.contains(&package.get_ref().as_str()) {
+                            selected.push(package.get_ref().clone());
+                        } else {
+                            let help = closest(package.get_ref(), &known)
+                                .map_or_else(|| "add a `[[package]]` with this name or remove it from the target".to_string(), |best| format!("did you mean `{best}`?"));
+                            self.error(package.span(), format!("target `{name}` names unknown package `{}`", package.get_ref())).add_help(help);
+                        }
+                    }
+                    selected
+                }
+            };
+            let mut target_vars = vars.clone();
+            target_vars.extend(self.vars(&raw.vars));
+            let migrate_level = match &raw.migrate_level {
+                None => MigrateLevel::None,
+                Some(level) => MigrateLevel::parse(level.get_ref()).unwrap_or_else(|| {
+                    self.error(level.span(), format!("unknown migrate level `{}`", level.get_ref()))
+                        .add_help("use `none` or `bundle-object-to-csv-metadata`");
+                    MigrateLevel::None
+                }),
+            };
+            targets.push(Target { name, formats, packages: target_packages, vars: target_vars, migrate_level });
+        }
+        targets
+    }
+}
+
+fn explicit_channel(raw: &raw::RawChannel) -> ExplicitChannel {
+    ExplicitChannel {
+        name: Sourced::from_spanned(&raw.name),
+        entries: raw
+            .entries
+            .iter()
+            .map(|entry| ExplicitEntry {
+                name: Sourced::from_spanned(&entry.name),
+                replaces: entry.replaces.as_ref().map(Sourced::from_spanned),
+                skips: entry.skips.iter().map(Sourced::from_spanned).collect(),
+                skip_range: entry.skip_range.as_ref().map(Sourced::from_spanned),
+            })
+            .collect(),
+    }
+}
+
+/// Why `name` is not a DNS-1123 label (what opm HEAD requires of package names).
+pub fn dns1123_label_problem(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    if name.len() > 63 {
+        return Err("must be no more than 63 characters".to_string());
+    }
+    if name.contains('.') {
+        return Err("must not contain dots".to_string());
+    }
+    let valid_chars = name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    let valid_ends = name.starts_with(|ch: char| ch.is_ascii_alphanumeric()) && name.ends_with(|ch: char| ch.is_ascii_alphanumeric());
+    if !valid_chars || !valid_ends {
+        return Err("must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character".to_string());
+    }
+    Ok(())
+}
+
+fn is_dns1123_subdomain(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 253 && name.split('.').all(|part| dns1123_label_problem(part).is_ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<(String, String, Vec<String>)> {
+        let path = Path::new("/project/catalog.toml");
+        match parse(text, path) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics
+                .into_iter()
+                .map(|diagnostic| {
+                    let span = diagnostic.location.and_then(|location| location.span).map(|span| text[span].to_string()).unwrap_or_default();
+                    (diagnostic.message, span, diagnostic.help)
+                })
+                .collect(),
+        }
+    }
+
+    const MINIMAL: &str = "[catalog]\nname = \"fruits\"\n\n[[package]]\nname = \"apple\"\nbundles = [\"b/*\"]\n";
+
+    #[test]
+    fn minimal_config_gets_a_default_target() {
+        let config = parse(MINIMAL, Path::new("/project/catalog.toml")).unwrap();
+        assert_eq!(config.targets.len(), 1);
+        assert_eq!(config.targets[0].name, "default");
+        assert_eq!(config.targets[0].formats, vec![OutputFormat::FbcJson]);
+        assert_eq!(config.targets[0].packages, vec!["apple".to_string()]);
+        assert_eq!(config.catalog.output_dir, Path::new("/project/build"));
+        assert!(matches!(config.packages[0].channel_policy, ChannelPolicy::Replaces));
+    }
+
+    #[test]
+    fn unknown_key_points_at_the_key_and_suggests() {
+        let found = errors("[catalog]\nname = \"fruits\"\ndisplay-nmae = \"x\"\n");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].0.starts_with("unknown field `display-nmae`"), "{found:?}");
+        assert_eq!(found[0].1, "display-nmae");
+        assert_eq!(found[0].2, vec!["did you mean `display-name`?".to_string()]);
+    }
+
+    #[test]
+    fn wrong_type_points_at_the_value() {
+        let found = errors("[catalog]\nname = 5\n");
+        assert_eq!(found.len(), 1);
+        assert!(found[0].0.contains("invalid type: integer `5`, expected a string"), "{found:?}");
+        assert_eq!(found[0].1, "5");
+    }
+
+    #[test]
+    fn semantic_errors_are_all_reported() {
+        let text = format!(
+            "{MINIMAL}channel-policy = \"semvr\"\n\n[[package]]\nname = \"Bad.Name\"\nbundles = []\n\n[[target]]\nname = \"t\"\nformats = [\"fbc-jsn\"]\npackages = [\"aple\"]\n"
+        );
+        let found = errors(&text);
+        let messages: Vec<&str> = found.iter().map(|(message, _, _)| message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "unknown channel policy `semvr`",
+                "package name `Bad.Name` is not a DNS-1123 label: must not contain dots",
+                "package `Bad.Name` has no bundle sources",
+                "unknown output format `fbc-jsn`",
+                "target `t` names unknown package `aple`",
+            ]
+        );
+        assert_eq!(found[0].2, vec!["did you mean `semver`?".to_string()]);
+        assert_eq!(found[3].1, "\"fbc-jsn\"");
+        assert_eq!(found[4].2, vec!["did you mean `apple`?".to_string()]);
+    }
+}

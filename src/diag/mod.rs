@@ -1,1 +1,243 @@
-//! Diagnostics: what went wrong, where (file, line, column), and how to fix it.
+//! Diagnostics: what went wrong, where, and how to fix it.
+//!
+//! Loaders and checks push [`Diagnostic`]s and keep going, so one run reports
+//! every problem (STYLE 3.1). A diagnostic is plain data: a severity, a
+//! stable code, a message, an optional location (file plus byte span or
+//! line) and `help:`/`note:` lines. Only [`render`] turns it into text, with
+//! annotate-snippets, rustc style: `error[code]: message`, then
+//! `--> file:line:col`, the source line and a caret.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// Where a diagnostic points: a file, and a byte span or a 1-based line in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub path: PathBuf,
+    pub span: Option<Range<usize>>,
+    pub line: Option<usize>,
+}
+
+impl Location {
+    pub fn file(path: &Path) -> Location {
+        Location { path: path.to_path_buf(), span: None, line: None }
+    }
+
+    pub fn span(path: &Path, span: Range<usize>) -> Location {
+        Location { path: path.to_path_buf(), span: Some(span), line: None }
+    }
+
+    pub fn line(path: &Path, line: usize) -> Location {
+        Location { path: path.to_path_buf(), span: None, line: Some(line) }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable identifier, e.g. `config`, `yaml`, `graph`.
+    pub code: &'static str,
+    pub message: String,
+    pub location: Option<Location>,
+    /// Label shown next to the caret.
+    pub label: Option<String>,
+    pub help: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            location: None,
+            label: None,
+            help: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+    }
+
+    pub fn at(mut self, location: Location) -> Diagnostic {
+        self.location = Some(location);
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help.push(help.into());
+        self
+    }
+
+    /// Adds a `help:` line to a diagnostic held by reference.
+    pub fn add_help(&mut self, help: impl Into<String>) -> &mut Diagnostic {
+        self.help.push(help.into());
+        self
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Diagnostic {
+        self.notes.push(note.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Sort key: file, then position, then message (STYLE 6.6).
+    fn sort_key(&self) -> (Option<&Path>, usize, usize, &str) {
+        match &self.location {
+            None => (None, 0, 0, &self.message),
+            Some(location) => (
+                Some(location.path.as_path()),
+                location.line.unwrap_or(0),
+                location.span.as_ref().map_or(0, |span| span.start),
+                &self.message,
+            ),
+        }
+    }
+}
+
+/// Sorts diagnostics into a stable order, independent of thread timing.
+pub fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by(|left, right| left.sort_key().cmp(&right.sort_key()));
+}
+
+/// Renders diagnostics as text. `read_source` returns a file's text for the
+/// snippet (None: show the location without source). Paths are shown
+/// relative to `base` when under it.
+pub fn render(diagnostics: &[Diagnostic], base: &Path, color: bool, read_source: &dyn Fn(&Path) -> Option<String>) -> String {
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    let mut out = String::new();
+    for diagnostic in diagnostics {
+        out.push_str(&render_one(diagnostic, base, &renderer, read_source));
+        out.push('\n');
+    }
+    out
+}
+
+fn render_one(diagnostic: &Diagnostic, base: &Path, renderer: &Renderer, read_source: &dyn Fn(&Path) -> Option<String>) -> String {
+    let level = match diagnostic.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let mut group = Group::with_title(level.primary_title(diagnostic.message.as_str()).id(diagnostic.code));
+    let mut trailer = Vec::new();
+    if let Some(location) = &diagnostic.location {
+        let shown = display_path(&location.path, base);
+        let source = read_source(&location.path);
+        let span = match (&location.span, &source, location.line) {
+            (Some(span), Some(text), _) if span.end <= text.len() => Some(span.clone()),
+            (None, Some(text), Some(line)) => line_span(text, line),
+            _ => None,
+        };
+        match (source, span) {
+            (Some(text), Some(span)) => {
+                let mut annotation = AnnotationKind::Primary.span(span);
+                if let Some(label) = &diagnostic.label {
+                    annotation = annotation.label(label.as_str());
+                }
+                group = group.element(Snippet::source(text).path(shown).annotation(annotation));
+            }
+            _ => {
+                let position = location.line.map(|line| format!(":{line}")).unwrap_or_default();
+                trailer.push(format!("  --> {shown}{position}"));
+            }
+        }
+    }
+    let mut report = vec![group];
+    for help in &diagnostic.help {
+        report.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+    }
+    for note in &diagnostic.notes {
+        report.push(Group::with_title(Level::NOTE.secondary_title(note.as_str())));
+    }
+    let mut text = renderer.render(&report);
+    if !trailer.is_empty() {
+        // annotate-snippets needs source text for a location line; without a
+        // readable file we still name it, in the same `-->` form.
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for (offset, line) in trailer.into_iter().enumerate() {
+            lines.insert(1 + offset, line);
+        }
+        text = lines.join("\n");
+    }
+    text.push('\n');
+    text
+}
+
+/// The byte span of a whole 1-based line (without its line break).
+fn line_span(text: &str, line: usize) -> Option<Range<usize>> {
+    let mut start = 0;
+    for (idx, content) in text.split_inclusive('\n').enumerate() {
+        if idx + 1 == line {
+            let trimmed = content.trim_end_matches(['\n', '\r']);
+            let indent = trimmed.len() - trimmed.trim_start().len();
+            return Some(start + indent..start + trimmed.len().max(indent));
+        }
+        start += content.len();
+    }
+    None
+}
+
+/// `path` relative to `base` when it is under it, else as given.
+pub fn display_path(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base).unwrap_or(path).display().to_string()
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.chars().count(), |idx| before[idx + 1..].chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_location_with_caret_and_help() {
+        let source = "[catalog]\nnmae = \"x\"\n".to_string();
+        let diagnostic = Diagnostic::error("config", "unknown key `nmae`")
+            .at(Location::span(Path::new("/p/catalog.toml"), 10..14))
+            .label("not a key of [catalog]")
+            .help("did you mean `name`?");
+        let text = render(&[diagnostic], Path::new("/p"), false, &|_| Some(source.clone()));
+        assert!(text.starts_with("error[config]: unknown key `nmae`\n"), "{text}");
+        assert!(text.contains("--> catalog.toml:2:1"), "{text}");
+        assert!(text.contains("^^^^ not a key of [catalog]"), "{text}");
+        assert!(text.contains("help: did you mean `name`?"), "{text}");
+    }
+
+    #[test]
+    fn renders_location_without_source() {
+        let diagnostic = Diagnostic::error("yaml", "bad").at(Location::line(Path::new("/p/a.yaml"), 7));
+        let text = render(&[diagnostic], Path::new("/p"), false, &|_| None);
+        assert_eq!(text, "error[yaml]: bad\n  --> a.yaml:7\n\n");
+    }
+
+    #[test]
+    fn line_and_column() {
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ab", 0), (1, 1));
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod declcfg;
 pub mod load;
+pub mod render;
 pub mod write;
 
 pub use declcfg::*;

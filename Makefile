@@ -1,0 +1,30 @@
+# Targets named as operator-sdk users know them; each wraps catbuild.
+CATBUILD ?= cargo run --quiet --release --
+TARGET ?=
+
+.PHONY: all example catalog-build catalog-validate test lint bench clean
+
+all: example
+
+## Build the example catalog (catalog.toml) into build/.
+example catalog-build:
+	$(CATBUILD) build $(if $(TARGET),--target $(TARGET))
+
+## Check catalog.toml, bundles and graphs without writing anything.
+catalog-validate:
+	$(CATBUILD) validate
+
+## Every test: unit, conformance against opm, corpus and CLI end to end.
+test:
+	cargo test --release --all-targets --no-fail-fast
+
+lint:
+	cargo fmt --check
+	cargo clippy --release --all-targets -- -D warnings
+
+## Benchmarks (timings are not tests): see benches/README.md.
+bench:
+	bash benches/fbc-build.sh
+
+clean:
+	rm -rf build

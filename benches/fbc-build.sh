@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# `make bench`: build catbuild in release mode, then run the FBC benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+python3 benches/fbc_build.py --catbuild target/release/catbuild --shared ../shared "$@"

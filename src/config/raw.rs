@@ -1,0 +1,97 @@
+//! `catalog.toml` as the user wrote it: serde types that mirror the file
+//! key for key, with spans on every value a later check may blame. Unknown
+//! keys are refused here (serde's `deny_unknown_fields`), so a typo points
+//! at the key.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawConfig {
+    /// Format version of the file; only `1` exists.
+    pub version: Option<Spanned<i64>>,
+    pub catalog: RawCatalog,
+    #[serde(default)]
+    pub vars: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default, rename = "package")]
+    pub packages: Vec<RawPackage>,
+    #[serde(default, rename = "target")]
+    pub targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCatalog {
+    pub name: Spanned<String>,
+    pub display_name: Option<String>,
+    pub publisher: Option<String>,
+    pub description: Option<String>,
+    pub icon: Option<Spanned<String>>,
+    /// Default bundle image reference template for every package.
+    pub bundle_image: Option<Spanned<String>>,
+    /// Build directory, relative to `catalog.toml`.
+    pub output: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawPackage {
+    pub name: Spanned<String>,
+    pub default_channel: Option<Spanned<String>>,
+    pub description: Option<String>,
+    pub icon: Option<Spanned<String>>,
+    #[serde(default)]
+    pub bundles: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub package_manifests: Vec<Spanned<String>>,
+    pub bundle_image: Option<Spanned<String>>,
+    pub channel_policy: Option<Spanned<String>>,
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<RawChannel>,
+    pub semver: Option<RawSemver>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawChannel {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub entries: Vec<RawEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawEntry {
+    pub name: Spanned<String>,
+    pub replaces: Option<Spanned<String>>,
+    #[serde(default)]
+    pub skips: Vec<Spanned<String>>,
+    pub skip_range: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSemver {
+    #[serde(default)]
+    pub generate_major_channels: bool,
+    pub generate_minor_channels: Option<bool>,
+    pub default_channel_type_preference: Option<Spanned<String>>,
+    pub candidate: Option<Vec<Spanned<String>>>,
+    pub fast: Option<Vec<Spanned<String>>>,
+    pub stable: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawTarget {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub formats: Vec<Spanned<String>>,
+    pub packages: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub vars: BTreeMap<String, Spanned<toml::Value>>,
+    pub migrate_level: Option<Spanned<String>>,
+}

@@ -1,0 +1,156 @@
+//! minijinja in the build: `.j2` files in bundle directories and the
+//! `bundle-image` reference template. Undefined variables are errors
+//! (strict mode), reported at their line, because a silently empty value in
+//! a CSV or an image reference ships a broken catalog.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, UndefinedBehavior};
+
+use crate::diag::{Diagnostic, Location};
+use crate::load::LoadedBundle;
+
+const TEMPLATE_SUFFIX: &str = ".j2";
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Keep the file's final newline: YAML cares little, diffs care a lot.
+    env.set_keep_trailing_newline(true);
+    env
+}
+
+/// Loads a bundle directory, first rendering its `.j2` files with `vars`.
+/// A directory without templates is loaded in place.
+pub fn load_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> Result<LoadedBundle, Vec<Diagnostic>> {
+    let templates = find_templates(dir);
+    if templates.is_empty() {
+        return crate::load::load_bundle_dir(dir, None).map_err(|error| vec![bundle_error_diagnostic(&error, dir, None)]);
+    }
+    let staging = tempfile::Builder::new()
+        .prefix(".catbuild-render-")
+        .tempdir()
+        .map_err(|error| vec![Diagnostic::error("io", format!("cannot create a temp directory: {error}"))])?;
+    let mut diagnostics = Vec::new();
+    stage(dir, staging.path(), vars, &mut diagnostics);
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let _ = root;
+    let mut loaded =
+        crate::load::load_bundle_dir(staging.path(), None).map_err(|error| vec![bundle_error_diagnostic(&error, dir, Some(staging.path()))])?;
+    loaded.relocate(staging.path(), dir, &templates);
+    Ok(loaded)
+}
+
+/// Templates directly inside `manifests/` and `metadata/`.
+fn find_templates(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for sub in ["manifests", "metadata"] {
+        let Ok(entries) = fs_err::read_dir(dir.join(sub)) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_file() && path.to_string_lossy().ends_with(TEMPLATE_SUFFIX) {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Copies the bundle's `manifests/` and `metadata/` into `staging`,
+/// rendering templates (and dropping their `.j2` suffix).
+fn stage(dir: &Path, staging: &Path, vars: &BTreeMap<String, String>, diagnostics: &mut Vec<Diagnostic>) {
+    let env = environment();
+    for sub in ["manifests", "metadata"] {
+        let source_dir = dir.join(sub);
+        let target_dir = staging.join(sub);
+        if let Err(error) = fs_err::create_dir_all(&target_dir) {
+            diagnostics.push(Diagnostic::error("io", error.to_string()));
+            return;
+        }
+        let Ok(entries) = fs_err::read_dir(&source_dir) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !path.is_file() {
+                continue;
+            }
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let result = match file_name.strip_suffix(TEMPLATE_SUFFIX) {
+                Some(rendered_name) => render_file(&env, &path, vars)
+                    .and_then(|text| fs_err::write(target_dir.join(rendered_name), text).map_err(|error| Diagnostic::error("io", error.to_string()))),
+                None => fs_err::copy(&path, target_dir.join(&file_name)).map(|_| ()).map_err(|error| Diagnostic::error("io", error.to_string())),
+            };
+            if let Err(diagnostic) = result {
+                diagnostics.push(diagnostic);
+            }
+        }
+    }
+}
+
+fn render_file(env: &Environment, path: &Path, vars: &BTreeMap<String, String>) -> Result<String, Diagnostic> {
+    let source = fs_err::read_to_string(path).map_err(|error| Diagnostic::error("io", error.to_string()))?;
+    env.render_str(&source, vars).map_err(|error| template_diagnostic(&error, path, &source, vars))
+}
+
+fn template_diagnostic(error: &minijinja::Error, path: &Path, source: &str, vars: &BTreeMap<String, String>) -> Diagnostic {
+    let undefined = error.kind() == minijinja::ErrorKind::UndefinedError;
+    let message = if undefined { "undefined template variable".to_string() } else { format!("template error: {}", error.kind()) };
+    let mut diagnostic = Diagnostic::error("template", message);
+    diagnostic = match (error.range(), error.line()) {
+        (Some(range), _) if range.end <= source.len() => diagnostic.at(Location::span(path, range)),
+        (_, Some(line)) => diagnostic.at(Location::line(path, line)),
+        _ => diagnostic.at(Location::file(path)),
+    };
+    if let Some(detail) = error.detail() {
+        diagnostic = diagnostic.label(detail.to_string());
+    }
+    if undefined {
+        let known: Vec<&str> = vars.keys().map(String::as_str).collect();
+        let listed = if known.is_empty() { "none are defined".to_string() } else { format!("defined: {}", known.join(", ")) };
+        diagnostic = diagnostic.help(format!("define it under `[vars]` in catalog.toml or the target's `vars` ({listed})"));
+    }
+    diagnostic
+}
+
+/// Renders a `bundle-image` template for one bundle: the target's variables
+/// plus `bundle.package`, `bundle.name` and `bundle.version`.
+pub fn bundle_image(template: &str, vars: &BTreeMap<String, String>, bundle: &LoadedBundle) -> Result<String, String> {
+    let env = environment();
+    let mut context: BTreeMap<String, minijinja::Value> =
+        vars.iter().map(|(key, value)| (key.clone(), minijinja::Value::from(value.as_str()))).collect();
+    let mut bundle_fields = BTreeMap::new();
+    bundle_fields.insert("package", bundle.package.clone());
+    bundle_fields.insert("name", bundle.bundle.name.clone());
+    bundle_fields.insert("version", bundle.version.clone());
+    context.insert("bundle".to_string(), minijinja::Value::from_serialize(&bundle_fields));
+    env.render_str(template, context).map_err(|error| {
+        let detail = error.detail().map(|detail| format!(": {detail}")).unwrap_or_default();
+        format!("cannot render `bundle-image` for bundle `{}`: {}{detail}", bundle.bundle.name, error.kind())
+    })
+}
+
+fn bundle_error_diagnostic(error: &crate::load::BundleError, dir: &Path, staging: Option<&Path>) -> Diagnostic {
+    let mut message = error.to_string();
+    if let Some(staging) = staging {
+        message = message.replace(&staging.display().to_string(), &dir.display().to_string());
+    }
+    let mut diagnostic = Diagnostic::error("bundle", message);
+    let location = error.location().map(|(path, line)| {
+        let path = match staging.and_then(|staging| path.strip_prefix(staging).ok()) {
+            Some(relative) => dir.join(relative),
+            None => path.to_path_buf(),
+        };
+        match line {
+            Some(line) => Location::line(&path, line),
+            None => Location::file(&path),
+        }
+    });
+    diagnostic = diagnostic.at(location.unwrap_or_else(|| Location::file(dir)));
+    if let Some(help) = error.help() {
+        diagnostic = diagnostic.help(help);
+    }
+    diagnostic
+}

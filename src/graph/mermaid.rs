@@ -20,9 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::fbc::{self, Channel, ChannelEntry, DeclarativeConfig};
+use crate::semver::go_quote;
 use crate::semver::{Range, Version};
-use crate::template::semver::compare_versions;
-use crate::template::{bundle_package, go_quote, go_sort_slice};
+use crate::template::{bundle_package, go_sort_slice};
 
 /// `opm alpha render-graph` flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,18 +46,12 @@ pub struct MermaidGraph {
 /// Writes the channel graph of `config`. Errors are opm's texts (a bundle
 /// without exactly one valid `olm.package` property, an unknown minimum
 /// edge).
-pub fn write_mermaid(
-    config: &DeclarativeConfig,
-    options: &MermaidOptions,
-) -> Result<String, String> {
+pub fn write_mermaid(config: &DeclarativeConfig, options: &MermaidOptions) -> Result<String, String> {
     write_mermaid_with_warnings(config, options).map(|graph| graph.text)
 }
 
 /// [`write_mermaid`], also returning the warnings for the caller to print.
-pub fn write_mermaid_with_warnings(
-    config: &DeclarativeConfig,
-    options: &MermaidOptions,
-) -> Result<MermaidGraph, String> {
+pub fn write_mermaid_with_warnings(config: &DeclarativeConfig, options: &MermaidOptions) -> Result<MermaidGraph, String> {
     let minimum_edge = options.minimum_edge.as_deref().unwrap_or_default();
     let package_filter = options.package_name.as_deref().unwrap_or_default();
 
@@ -80,13 +74,7 @@ pub fn write_mermaid_with_warnings(
     } else {
         channels
             .iter()
-            .find(|channel| {
-                channel
-                    .entries
-                    .iter()
-                    .flatten()
-                    .any(|entry| entry.name == minimum_edge)
-            })
+            .find(|channel| channel.entries.iter().flatten().any(|entry| entry.name == minimum_edge))
             .map_or("", |channel| channel.package.as_str())
     };
 
@@ -132,11 +120,7 @@ pub fn write_mermaid_with_warnings(
         let out = packages.entry(channel.package.as_str()).or_default();
         let channel_id = format!("{}-{}", channel.package, channel.name);
         let _ = writeln!(out, "    %% channel {}", go_quote(&channel.name));
-        let _ = writeln!(
-            out,
-            "    subgraph {channel_id}[{}]",
-            go_quote(&channel.name)
-        );
+        let _ = writeln!(out, "    subgraph {channel_id}[{}]", go_quote(&channel.name));
         if deprecated_packages.contains(channel.package.as_str()) {
             deprecated_package = channel.package.as_str();
         }
@@ -146,8 +130,7 @@ pub fn write_mermaid_with_warnings(
 
         let mut sorted_entries: Vec<&ChannelEntry> = filtered.iter().collect();
         go_sort_slice(&mut sorted_entries, |left, right| {
-            compare_versions(version_of(&left.name), version_of(&right.name))
-                == std::cmp::Ordering::Greater
+            version_of(&left.name).compare(version_of(&right.name)) == std::cmp::Ordering::Greater
         });
 
         let mut skipped: BTreeSet<&str> = BTreeSet::new();
@@ -169,11 +152,7 @@ pub fn write_mermaid_with_warnings(
             }
 
             for skip in &entry.skips {
-                let _ = writeln!(
-                    out,
-                    "      {channel_id}-{skip}[{}]-- skip --> {entry_node}",
-                    go_quote(skip)
-                );
+                let _ = writeln!(out, "      {channel_id}-{skip}[{}]-- skip --> {entry_node}", go_quote(skip));
                 if options.draw_v0_semantics && !skipped.insert(skip.as_str()) {
                     skipped_link_ids.push(link_id.to_string());
                 }
@@ -191,9 +170,7 @@ pub fn write_mermaid_with_warnings(
                                     go_quote(&candidate.name),
                                     entry.skip_range
                                 );
-                                if options.draw_v0_semantics
-                                    && skipped.contains(entry.name.as_str())
-                                {
+                                if options.draw_v0_semantics && skipped.contains(entry.name.as_str()) {
                                     skipped_link_ids.push(link_id.to_string());
                                 }
                                 link_id += 1;
@@ -291,7 +268,7 @@ impl Filter<'_> {
     fn at_or_above_floor(&self, name: &str) -> bool {
         let zero = zero_version();
         let version = self.versions.get(name).unwrap_or(&zero);
-        compare_versions(version, self.minimum_version) != std::cmp::Ordering::Less
+        version.compare(self.minimum_version) != std::cmp::Ordering::Less
     }
 
     /// The entries to draw for a channel, or `None` to leave the channel
@@ -309,9 +286,7 @@ impl Filter<'_> {
         }
         let mut out = Vec::new();
         for entry in entries {
-            let has_edges = !entry.replaces.is_empty()
-                || !entry.skips.is_empty()
-                || !entry.skip_range.is_empty();
+            let has_edges = !entry.replaces.is_empty() || !entry.skips.is_empty() || !entry.skip_range.is_empty();
             if self.minimum_edge.is_empty() {
                 // Every entry is kept whole: it either has edges or never had any.
                 out.push(entry.clone());
@@ -326,25 +301,90 @@ impl Filter<'_> {
             if !entry.replaces.is_empty() && self.at_or_above_floor(&entry.replaces) {
                 filtered.replaces = entry.replaces.clone();
             }
-            filtered.skips = entry
-                .skips
-                .iter()
-                .filter(|skip| self.at_or_above_floor(skip))
-                .cloned()
-                .collect();
+            filtered.skips = entry.skips.iter().filter(|skip| self.at_or_above_floor(skip)).cloned().collect();
             if !entry.skip_range.is_empty()
                 && let Ok(range) = Range::parse(&entry.skip_range)
                 && range.contains(self.minimum_version)
             {
                 filtered.skip_range = entry.skip_range.clone();
             }
-            let kept_edges = !filtered.replaces.is_empty()
-                || !filtered.skips.is_empty()
-                || !filtered.skip_range.is_empty();
+            let kept_edges = !filtered.replaces.is_empty() || !filtered.skips.is_empty() || !filtered.skip_range.is_empty();
             if kept_edges || (!has_edges && self.at_or_above_floor(&entry.name)) {
                 out.push(filtered);
             }
         }
         (!out.is_empty()).then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    const WRITE_FORMAT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/write-format");
+
+    /// Runs one `graph` case: loads `input/catalog`, applies the flags in
+    /// `args`, and compares with `expected/stdout.mmd`.
+    fn run_case(case_dir: &Path) -> Result<(), String> {
+        let case_text = fs_err::read_to_string(case_dir.join("case.toml")).map_err(|error| error.to_string())?;
+        let case: toml::Table = case_text.parse().map_err(|error: toml::de::Error| error.to_string())?;
+        let args: Vec<&str> = case["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(toml::Value::as_str)
+            .collect();
+        let ["graph", catalog, rest @ ..] = args.as_slice() else {
+            return Err(format!("unexpected args {args:?}"));
+        };
+        let mut options = MermaidOptions::default();
+        let mut flags = rest.iter();
+        while let Some(flag) = flags.next() {
+            match *flag {
+                "--format" => assert_eq!(flags.next(), Some(&"mermaid")),
+                "--draw-v0-semantics" => options.draw_v0_semantics = true,
+                "--minimum-edge" => options.minimum_edge = flags.next().map(|value| value.to_string()),
+                "--package-name" | "-p" => options.package_name = flags.next().map(|value| value.to_string()),
+                other => return Err(format!("unknown flag {other}")),
+            }
+        }
+        let config = fbc::load::load_dir(&case_dir.join(catalog)).map_err(|error| format!("load: {error}"))?;
+        let actual = write_mermaid(&config, &options)?;
+        let expected = fs_err::read_to_string(case_dir.join("expected/stdout.mmd")).map_err(|error| error.to_string())?;
+        if actual != expected {
+            return Err(format!("output differs\n--- expected\n{expected}\n--- actual\n{actual}"));
+        }
+        Ok(())
+    }
+
+    fn mermaid_cases() -> Vec<PathBuf> {
+        let mut cases: Vec<PathBuf> = fs_err::read_dir(WRITE_FORMAT)
+            .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+            .unwrap_or_default();
+        cases.retain(|path| path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("mermaid-")));
+        cases.sort();
+        cases
+    }
+
+    #[test]
+    fn conformance_mermaid_cases() {
+        let cases = mermaid_cases();
+        assert!(cases.len() >= 6, "expected the mermaid conformance cases under {WRITE_FORMAT}");
+        let failures: Vec<String> = cases
+            .iter()
+            .filter_map(|case| {
+                let outcome = std::panic::catch_unwind(|| run_case(case)).unwrap_or_else(|_| Err("panicked".to_string()));
+                outcome.err().map(|error| format!("{}: {error}", case.display()))
+            })
+            .collect();
+        assert!(
+            failures.is_empty(),
+            "{} of {} mermaid cases failed:\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n\n")
+        );
     }
 }

@@ -11,16 +11,14 @@ use super::{BundleRenderer, TemplateError};
 use crate::encoding::json::{self, Value};
 use crate::encoding::yaml_in;
 use crate::fbc::{Bundle, DeclarativeConfig, load};
+use crate::semver::go_quote;
 
 /// The schema a basic template must declare.
 pub const SCHEMA: &str = "olm.template.basic";
 
 /// Renders a basic template. Bundle entries are rendered in template order
 /// with `render_bundle`; only the bundles it returns are kept.
-pub fn render(
-    text: &str,
-    render_bundle: BundleRenderer,
-) -> Result<DeclarativeConfig, TemplateError> {
+pub fn render(text: &str, render_bundle: BundleRenderer) -> Result<DeclarativeConfig, TemplateError> {
     let entries = parse_spec(text)?;
     let mut config = DeclarativeConfig::default();
     for entry in entries {
@@ -116,8 +114,7 @@ fn check_meta(entry: &Value) -> Result<(), String> {
         Value::Null => return Err("object 'null' is missing root schema field".to_string()),
         other => return Err(not_an_object(other)),
     };
-    let mut folded: std::collections::BTreeMap<String, std::collections::BTreeSet<&str>> =
-        std::collections::BTreeMap::new();
+    let mut folded: std::collections::BTreeMap<String, std::collections::BTreeSet<&str>> = std::collections::BTreeMap::new();
     for (key, _) in fields {
         folded.entry(key.to_lowercase()).or_default().insert(key);
     }
@@ -126,11 +123,7 @@ fn check_meta(entry: &Value) -> Result<(), String> {
         .filter(|(_, keys)| keys.len() > 1)
         .map(|(folded_key, keys)| {
             let keys: Vec<&str> = keys.iter().copied().collect();
-            format!(
-                "duplicate keys for key {}: [{}]",
-                super::go_quote(folded_key),
-                keys.join(" ")
-            )
+            format!("duplicate keys for key {}: [{}]", go_quote(folded_key), keys.join(" "))
         })
         .collect();
     match duplicates.len() {
@@ -140,18 +133,14 @@ fn check_meta(entry: &Value) -> Result<(), String> {
     }
     for meta_key in ["schema", "package", "name"] {
         // The last occurrence of a key is what a Go map keeps.
-        let Some((key, value)) = fields
-            .iter()
-            .rev()
-            .find(|(key, _)| key.to_lowercase() == meta_key)
-        else {
+        let Some((key, value)) = fields.iter().rev().find(|(key, _)| key.to_lowercase() == meta_key) else {
             continue;
         };
         if !matches!(value, Value::String(_)) {
             let value = value.clone().into_go_map().unwrap_or(Value::Null);
             return Err(format!(
                 "expected value for key {} to be a string, got {}: {}",
-                super::go_quote(key),
+                go_quote(key),
                 go_format_bool_verb(&value),
                 go_format_value(&value)
             ));
@@ -172,14 +161,8 @@ fn not_an_object(entry: &Value) -> String {
     let pretty = json::to_indented(entry, "    ");
     let pretty = pretty.strip_suffix('\n').unwrap_or(&pretty);
     match entry {
-        Value::Array(_) => format!(
-            "{message} at offset 1 (indicated by <==)\n[ <== {}",
-            &pretty[1..]
-        ),
-        _ => format!(
-            "{message} at offset {} (indicated by <==)\n{pretty} <==",
-            data.len()
-        ),
+        Value::Array(_) => format!("{message} at offset 1 (indicated by <==)\n[ <== {}", &pretty[1..]),
+        _ => format!("{message} at offset {} (indicated by <==)\n{pretty} <==", data.len()),
     }
 }
 
@@ -191,14 +174,7 @@ fn go_format_bool_verb(value: &Value) -> String {
         Value::Null => "%!t(<nil>)".to_string(),
         Value::Number(_) => format!("%!t(float64={})", go_format_value(value)),
         Value::String(text) => format!("%!t(string={text})"),
-        Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(go_format_bool_verb)
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(go_format_bool_verb).collect::<Vec<_>>().join(" ")),
         Value::Object(fields) => format!(
             "map[{}]",
             fields
@@ -217,14 +193,7 @@ fn go_format_value(value: &Value) -> String {
         Value::Bool(flag) => flag.to_string(),
         Value::Number(number) => go_format_float(number.as_f64()),
         Value::String(text) => text.clone(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(go_format_value)
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(go_format_value).collect::<Vec<_>>().join(" ")),
         Value::Object(fields) => format!(
             "map[{}]",
             fields
@@ -273,11 +242,7 @@ mod tests {
 
     #[test]
     fn unknown_schema_is_refused() {
-        let error = render(
-            r#"{"schema":"olm.template.other","entries":[]}"#,
-            &no_bundles,
-        )
-        .unwrap_err();
+        let error = render(r#"{"schema":"olm.template.other","entries":[]}"#, &no_bundles).unwrap_err();
         assert_eq!(
             error.to_string(),
             r#"template has unknown schema ("olm.template.other"), should be "olm.template.basic""#
@@ -289,10 +254,7 @@ mod tests {
         let text = r#"{"schema":"olm.template.basic","entries":[
             {"schema":"olm.bundle","image":"quay.io/foo:1","properties":[{"type":"olm.package","value":{}}]}]}"#;
         let error = render(text, &no_bundles).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "unexpected fields present in basic template bundle"
-        );
+        assert_eq!(error.to_string(), "unexpected fields present in basic template bundle");
     }
 
     #[test]

@@ -1,77 +1,17 @@
-//! Two Go standard-library behaviours that leak into opm's output bytes:
-//!
-//! * `fmt`'s `%q` (`strconv.Quote`), used for names in error texts and in
-//!   the mermaid graph;
-//! * `sort.Slice`, which is not stable: it is pattern-defeating quicksort
-//!   (Go 1.19+), so elements that compare equal end up in an order that only
-//!   the same algorithm reproduces. Slices of up to 12 elements are
-//!   insertion-sorted and so keep their input order; longer ones may not.
-//!   opm sorts channel entries by version with it, and equal versions (build
-//!   metadata only) are common enough in real catalogs to matter.
-
-use std::fmt::Write as _;
-
-/// Go's `strconv.Quote`: double-quoted, with Go escapes for control and
-/// non-printable characters.
-pub(crate) fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            ch if is_go_printable(ch) => out.push(ch),
-            ch if (ch as u32) < 0x80 => {
-                let _ = write!(out, "\\x{:02x}", ch as u32);
-            }
-            ch if (ch as u32) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", ch as u32);
-            }
-            ch => {
-                let _ = write!(out, "\\U{:08x}", ch as u32);
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// An approximation of Go's `strconv.IsPrint` (letters, marks, numbers,
-/// punctuation, symbols and the ASCII space): control characters, the
-/// non-ASCII spaces, line/paragraph separators, the common format
-/// characters and private-use code points are not printable.
-fn is_go_printable(ch: char) -> bool {
-    let code = ch as u32;
-    if ch.is_control() {
-        return false;
-    }
-    if ch == ' ' {
-        return true;
-    }
-    let unprintable = matches!(code,
-        0x00A0 | 0x00AD | 0x061C | 0x1680 | 0x180E
-        | 0x2000..=0x200F | 0x2028..=0x202F | 0x205F..=0x206F
-        | 0x3000 | 0xD800..=0xF8FF | 0xFEFF | 0xFFF9..=0xFFFB
-        | 0xF0000..=0x10FFFF);
-    !unprintable && !ch.is_whitespace()
-}
+//! Go's `sort.Slice`, whose tie order leaks into opm's output bytes. It is
+//! not stable: it is pattern-defeating quicksort (Go 1.19+), so elements
+//! that compare equal end up in an order that only the same algorithm
+//! reproduces. Slices of up to 12 elements are insertion-sorted and so keep
+//! their input order; longer ones may not. opm sorts channel entries by
+//! version with it (mermaid), and equal versions (build metadata only) are
+//! common enough in real catalogs to matter.
 
 /// `sort.Slice(items, less)` with Go's exact sequence of swaps, so equal
 /// elements land where Go puts them.
 pub(crate) fn go_sort_slice<T>(items: &mut [T], mut less: impl FnMut(&T, &T) -> bool) {
     let length = items.len();
     let limit = bit_length(length);
-    let mut data = LessSwap {
-        items,
-        less: &mut less,
-    };
+    let mut data = LessSwap { items, less: &mut less };
     pdqsort(&mut data, 0, length, limit);
 }
 
@@ -102,11 +42,7 @@ enum SortedHint {
     Decreasing,
 }
 
-fn insertion_sort<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    start: usize,
-    end: usize,
-) {
+fn insertion_sort<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, start: usize, end: usize) {
     for idx in start + 1..end {
         let mut cursor = idx;
         while cursor > start && data.less(cursor, cursor - 1) {
@@ -116,12 +52,7 @@ fn insertion_sort<T, F: FnMut(&T, &T) -> bool>(
     }
 }
 
-fn sift_down<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    low: usize,
-    high: usize,
-    first: usize,
-) {
+fn sift_down<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, low: usize, high: usize, first: usize) {
     let mut root = low;
     loop {
         let mut child = 2 * root + 1;
@@ -154,12 +85,7 @@ fn heap_sort<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, start: usiz
     }
 }
 
-fn pdqsort<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    mut start: usize,
-    mut end: usize,
-    mut limit: usize,
-) {
+fn pdqsort<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, mut start: usize, mut end: usize, mut limit: usize) {
     const MAX_INSERTION: usize = 12;
     let mut was_balanced = true;
     let mut was_partitioned = true;
@@ -183,11 +109,7 @@ fn pdqsort<T, F: FnMut(&T, &T) -> bool>(
             pivot = (end - 1) - (pivot - start);
             hint = SortedHint::Increasing;
         }
-        if was_balanced
-            && was_partitioned
-            && hint == SortedHint::Increasing
-            && partial_insertion_sort(data, start, end)
-        {
+        if was_balanced && was_partitioned && hint == SortedHint::Increasing && partial_insertion_sort(data, start, end) {
             return;
         }
         if start > 0 && !data.less(start - 1, pivot) {
@@ -210,12 +132,7 @@ fn pdqsort<T, F: FnMut(&T, &T) -> bool>(
     }
 }
 
-fn partition<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    start: usize,
-    end: usize,
-    pivot: usize,
-) -> (usize, bool) {
+fn partition<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, start: usize, end: usize, pivot: usize) -> (usize, bool) {
     data.swap(start, pivot);
     // `low` and `high` are inclusive bounds of the unpartitioned part; `high`
     // may step below `start + 1`, so it is kept signed.
@@ -252,12 +169,7 @@ fn partition<T, F: FnMut(&T, &T) -> bool>(
     (high as usize, false)
 }
 
-fn partition_equal<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    start: usize,
-    end: usize,
-    pivot: usize,
-) -> usize {
+fn partition_equal<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, start: usize, end: usize, pivot: usize) -> usize {
     data.swap(start, pivot);
     let mut low = start + 1;
     let mut high = end as isize - 1;
@@ -278,11 +190,7 @@ fn partition_equal<T, F: FnMut(&T, &T) -> bool>(
     low
 }
 
-fn partial_insertion_sort<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    start: usize,
-    end: usize,
-) -> bool {
+fn partial_insertion_sort<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, start: usize, end: usize) -> bool {
     const MAX_STEPS: usize = 5;
     const SHORTEST_SHIFTING: usize = 50;
     let mut idx = start + 1;
@@ -319,11 +227,7 @@ fn partial_insertion_sort<T, F: FnMut(&T, &T) -> bool>(
     false
 }
 
-fn break_patterns<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    start: usize,
-    end: usize,
-) {
+fn break_patterns<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, start: usize, end: usize) {
     let length = end - start;
     if length < 8 {
         return;
@@ -344,11 +248,7 @@ fn break_patterns<T, F: FnMut(&T, &T) -> bool>(
     }
 }
 
-fn choose_pivot<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    start: usize,
-    end: usize,
-) -> (usize, SortedHint) {
+fn choose_pivot<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, start: usize, end: usize) -> (usize, SortedHint) {
     const SHORTEST_NINTHER: usize = 50;
     const MAX_SWAPS: usize = 4 * 3;
     let length = end - start;
@@ -371,12 +271,7 @@ fn choose_pivot<T, F: FnMut(&T, &T) -> bool>(
     }
 }
 
-fn order2<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    left: usize,
-    right: usize,
-    swaps: &mut usize,
-) -> (usize, usize) {
+fn order2<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, left: usize, right: usize, swaps: &mut usize) -> (usize, usize) {
     if data.less(right, left) {
         *swaps += 1;
         return (right, left);
@@ -384,13 +279,7 @@ fn order2<T, F: FnMut(&T, &T) -> bool>(
     (left, right)
 }
 
-fn median<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    first: usize,
-    second: usize,
-    third: usize,
-    swaps: &mut usize,
-) -> usize {
+fn median<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, first: usize, second: usize, third: usize, swaps: &mut usize) -> usize {
     let (first, second) = order2(data, first, second, swaps);
     let (second, third) = order2(data, second, third, swaps);
     let _ = third;
@@ -398,11 +287,7 @@ fn median<T, F: FnMut(&T, &T) -> bool>(
     second
 }
 
-fn median_adjacent<T, F: FnMut(&T, &T) -> bool>(
-    data: &mut LessSwap<T, F>,
-    center: usize,
-    swaps: &mut usize,
-) -> usize {
+fn median_adjacent<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, center: usize, swaps: &mut usize) -> usize {
     median(data, center - 1, center, center + 1, swaps)
 }
 
@@ -418,14 +303,6 @@ fn reverse_range<T, F: FnMut(&T, &T) -> bool>(data: &mut LessSwap<T, F>, start: 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quote_escapes_like_strconv() {
-        assert_eq!(
-            go_quote("a\"b\\c\n\u{1}é\u{a0}"),
-            "\"a\\\"b\\\\c\\n\\x01é\\u00a0\""
-        );
-    }
 
     #[test]
     fn short_slices_keep_equal_elements_in_order() {

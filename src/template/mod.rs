@@ -15,7 +15,9 @@ pub mod basic;
 mod go_compat;
 pub mod semver;
 
-pub(crate) use go_compat::{go_quote, go_sort_slice};
+pub(crate) use go_compat::go_sort_slice;
+
+use crate::semver::go_quote;
 
 use crate::fbc::DeclarativeConfig;
 
@@ -65,9 +67,7 @@ pub enum TemplateError {
 /// The `olm.package` property of a bundle as opm's `property.Parse` reads
 /// it: `(packageName, version)`. Both the semver template and the mermaid
 /// writer (`parseVersionProperty`) need exactly one, with these errors.
-pub(crate) fn bundle_package(
-    bundle: &crate::fbc::Bundle,
-) -> Result<(String, crate::semver::Version), String> {
+pub(crate) fn bundle_package(bundle: &crate::fbc::Bundle) -> Result<(String, crate::semver::Version), String> {
     use crate::encoding::json::Value;
     let mut packages = Vec::new();
     for (idx, property) in bundle.properties.iter().enumerate() {
@@ -81,9 +81,7 @@ pub(crate) fn bundle_package(
                 go_quote(&property.type_)
             )
         };
-        let value = property
-            .parsed_value()
-            .map_err(|error| parse_error(error.message))?;
+        let value = property.parsed_value().map_err(|error| parse_error(error.message))?;
         let mut package_name = String::new();
         let mut version = String::new();
         match &value {
@@ -137,3 +135,6 @@ pub(crate) fn bundle_package(
     })?;
     Ok((package_name, parsed))
 }
+
+#[cfg(test)]
+mod conformance_tests;

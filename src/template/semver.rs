@@ -25,21 +25,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
 
-use super::{BundleRenderer, TemplateError, bundle_package, go_quote};
+use super::{BundleRenderer, TemplateError, bundle_package};
 use crate::encoding::json::{self, Value};
 use crate::encoding::yaml_in;
 use crate::fbc::{self, Bundle, Channel, ChannelEntry, DeclarativeConfig, Icon, Package};
-use crate::semver::{PreRelease, Version};
+use crate::semver::{Version, go_quote};
 
 /// The schema a semver template must declare.
 pub const SCHEMA: &str = "olm.semver";
 
 /// Renders a semver template. Each distinct image is rendered once, in
 /// template order, with `render_bundle`.
-pub fn render(
-    text: &str,
-    render_bundle: BundleRenderer,
-) -> Result<DeclarativeConfig, TemplateError> {
+pub fn render(text: &str, render_bundle: BundleRenderer) -> Result<DeclarativeConfig, TemplateError> {
     let template = read_file(text).map_err(TemplateError::ReadSemver)?;
 
     let mut images: Vec<&str> = Vec::new();
@@ -70,14 +67,8 @@ pub fn render(
     let mut package_name: Option<String> = None;
     let mut versions: Vec<(Archetype, Vec<(String, Version)>)> = Vec::new();
     for archetype in Archetype::ALL {
-        let channel_versions = versions_from_channel(
-            &template,
-            archetype,
-            &rendered_images,
-            &mut out,
-            &mut package_name,
-        )
-        .map_err(TemplateError::PostProcess)?;
+        let channel_versions = versions_from_channel(&template, archetype, &rendered_images, &mut out, &mut package_name)
+            .map_err(TemplateError::PostProcess)?;
         validate_versions(&channel_versions).map_err(TemplateError::PostProcess)?;
         versions.push((archetype, channel_versions));
     }
@@ -161,13 +152,9 @@ fn read_file(text: &str) -> Result<SemverTemplate, String> {
         }
     };
     let mut template = SemverTemplate::default();
-    decode_template(&document, &mut template)
-        .map_err(|error| format!("error unmarshaling JSON: while decoding JSON: {error}"))?;
+    decode_template(&document, &mut template).map_err(|error| format!("error unmarshaling JSON: while decoding JSON: {error}"))?;
     if template.schema != SCHEMA {
-        return Err(format!(
-            "readFile: input file has unknown schema, should be {}",
-            go_quote(SCHEMA)
-        ));
+        return Err(format!("readFile: input file has unknown schema, should be {}", go_quote(SCHEMA)));
     }
     if !template.generate_major_channels && !template.generate_minor_channels {
         template.generate_minor_channels = true;
@@ -223,51 +210,33 @@ fn decode_template(document: &Value, template: &mut SemverTemplate) -> Result<()
             go_type: go_type.to_string(),
         };
         match key.to_ascii_lowercase().as_str() {
-            "schema" => keep(
-                decode_string(value, &context("schema", "string")).map(|text| {
-                    if let Some(text) = text {
-                        template.schema = text;
-                    }
-                }),
-            ),
-            "generatemajorchannels" => keep(
-                decode_bool(value, &context("generateMajorChannels", "bool")).map(|flag| {
-                    if let Some(flag) = flag {
-                        template.generate_major_channels = flag;
-                    }
-                }),
-            ),
-            "generateminorchannels" => keep(
-                decode_bool(value, &context("generateMinorChannels", "bool")).map(|flag| {
-                    if let Some(flag) = flag {
-                        template.generate_minor_channels = flag;
-                    }
-                }),
-            ),
+            "schema" => keep(decode_string(value, &context("schema", "string")).map(|text| {
+                if let Some(text) = text {
+                    template.schema = text;
+                }
+            })),
+            "generatemajorchannels" => keep(decode_bool(value, &context("generateMajorChannels", "bool")).map(|flag| {
+                if let Some(flag) = flag {
+                    template.generate_major_channels = flag;
+                }
+            })),
+            "generateminorchannels" => keep(decode_bool(value, &context("generateMinorChannels", "bool")).map(|flag| {
+                if let Some(flag) = flag {
+                    template.generate_minor_channels = flag;
+                }
+            })),
             "defaultchanneltypepreference" => {
                 keep(
-                    decode_string(
-                        value,
-                        &context("defaultChannelTypePreference", "semver.StreamType"),
-                    )
-                    .map(|text| {
+                    decode_string(value, &context("defaultChannelTypePreference", "semver.StreamType")).map(|text| {
                         if let Some(text) = text {
                             template.default_channel_type_preference = text;
                         }
                     }),
                 );
             }
-            "candidate" => keep(decode_channel_bundles(
-                value,
-                "candidate",
-                &mut template.candidate,
-            )),
+            "candidate" => keep(decode_channel_bundles(value, "candidate", &mut template.candidate)),
             "fast" => keep(decode_channel_bundles(value, "fast", &mut template.fast)),
-            "stable" => keep(decode_channel_bundles(
-                value,
-                "stable",
-                &mut template.stable,
-            )),
+            "stable" => keep(decode_channel_bundles(value, "stable", &mut template.stable)),
             _ => keep(Err(format!("json: unknown field {}", go_quote(key)))),
         }
     }
@@ -320,10 +289,7 @@ fn decode_string(value: &Value, context: &TypeContext) -> Result<Option<String>,
 /// in decimal, floats with `strconv.FormatFloat(f, 'g', -1, 32)` (exponent form
 /// outside 1e-4..1e6).
 fn yaml_number_as_string(literal: &str) -> String {
-    if literal
-        .bytes()
-        .all(|byte| byte.is_ascii_digit() || byte == b'-')
-    {
+    if literal.bytes().all(|byte| byte.is_ascii_digit() || byte == b'-') {
         return literal.to_string();
     }
     let value = literal.parse::<f64>().unwrap_or(f64::NAN) as f32;
@@ -352,11 +318,7 @@ fn decode_bool(value: &Value, context: &TypeContext) -> Result<Option<bool>, Str
 }
 
 /// `channelBundles{Bundles []bundleEntry}` under the archetype key `name`.
-fn decode_channel_bundles(
-    value: &Value,
-    name: &str,
-    images: &mut Vec<String>,
-) -> Result<(), String> {
+fn decode_channel_bundles(value: &Value, name: &str, images: &mut Vec<String>) -> Result<(), String> {
     let fields = match value {
         Value::Null => return Ok(()),
         Value::Object(fields) => sorted_fields(fields),
@@ -383,11 +345,7 @@ fn decode_channel_bundles(
     first_error.map_or(Ok(()), Err)
 }
 
-fn decode_bundle_entries(
-    value: &Value,
-    name: &str,
-    images: &mut Vec<String>,
-) -> Result<(), String> {
+fn decode_bundle_entries(value: &Value, name: &str, images: &mut Vec<String>) -> Result<(), String> {
     let path = format!("{name}.bundles");
     let items = match value {
         Value::Null => {
@@ -462,14 +420,8 @@ fn versions_from_channel(
 ) -> Result<Vec<(String, Version)>, String> {
     let mut entries: Vec<(String, Version)> = Vec::new();
     for image in template.bundles(archetype) {
-        let rendered_image = rendered_images
-            .get(image.as_str())
-            .map_or("", String::as_str);
-        let Some(bundle) = out
-            .bundles
-            .iter()
-            .find(|bundle| bundle.image == rendered_image)
-        else {
+        let rendered_image = rendered_images.get(image.as_str()).map_or("", String::as_str);
+        let Some(bundle) = out.bundles.iter().find(|bundle| bundle.image == rendered_image) else {
             return Err(format!(
                 "supplied bundle image name {} not found in rendered bundle images",
                 go_quote(image)
@@ -510,14 +462,15 @@ fn validate_versions(entries: &[(String, Version)]) -> Result<(), String> {
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut errors = Vec::new();
     for (_, version) in entries {
-        let stripped = version_string(&Version {
+        let stripped = Version {
             build: Vec::new(),
             ..version.clone()
-        });
+        }
+        .to_string();
         if !seen.insert(stripped.clone()) {
             errors.push(format!(
                 "bundle version {} cannot be compared to {}",
-                go_quote(&version_string(version)),
+                go_quote(&version.to_string()),
                 go_quote(&stripped)
             ));
         }
@@ -550,7 +503,7 @@ impl Highwater {
         if self.archetype != other.archetype {
             return self.archetype > other.archetype;
         }
-        match compare_versions(&self.version, &other.version) {
+        match self.version.compare(&other.version) {
             Ordering::Equal => {}
             ordering => return ordering == Ordering::Greater,
         }
@@ -604,16 +557,13 @@ fn generate_channels(
 
     for (archetype, bundles) in versions {
         let mut by_version: Vec<&(String, Version)> = bundles.iter().collect();
-        by_version.sort_by(|left, right| compare_versions(&left.1, &right.1));
+        by_version.sort_by(|left, right| left.1.compare(&right.1));
         for (bundle_name, version) in by_version {
             // opm walks a map of the wanted kinds; the outcome does not
             // depend on the order, so major comes first here.
             let mut kinds = Vec::new();
             if template.generate_major_channels {
-                kinds.push((
-                    StreamType::Major,
-                    format!("{}-v{}", archetype.name(), version.major),
-                ));
+                kinds.push((StreamType::Major, format!("{}-v{}", archetype.name(), version.major)));
             }
             if template.generate_minor_channels {
                 kinds.push((
@@ -664,7 +614,7 @@ fn link_channels(channels: &mut BTreeMap<String, Channel>, mut tuples: Vec<Entry
         left.archetype
             .cmp(&right.archetype)
             .then(left.kind.cmp(&right.kind))
-            .then_with(|| compare_versions(&left.version, &right.version))
+            .then_with(|| left.version.compare(&right.version))
     });
     let mut set_edges = |tuple: &EntryTuple, replaces: &str, skips: &BTreeSet<String>| {
         let Some(entry) = channels
@@ -675,11 +625,7 @@ fn link_channels(channels: &mut BTreeMap<String, Channel>, mut tuples: Vec<Entry
             return;
         };
         entry.replaces = replaces.to_string();
-        let skips: Vec<String> = skips
-            .iter()
-            .filter(|skip| skip.as_str() != replaces)
-            .cloned()
-            .collect();
+        let skips: Vec<String> = skips.iter().filter(|skip| skip.as_str() != replaces).cloned().collect();
         if !skips.is_empty() {
             entry.skips = skips;
         }
@@ -689,8 +635,7 @@ fn link_channels(channels: &mut BTreeMap<String, Channel>, mut tuples: Vec<Entry
     let mut skips: BTreeSet<String> = BTreeSet::new();
     for pair in tuples.windows(2) {
         let (previous, current) = (&pair[0], &pair[1]);
-        let stream_change =
-            previous.archetype != current.archetype || previous.kind != current.kind;
+        let stream_change = previous.archetype != current.archetype || previous.kind != current.kind;
         let major_change = previous.version.major != current.version.major;
         let minor_change = previous.version.minor != current.version.minor;
         if stream_change || major_change || minor_change {
@@ -720,22 +665,13 @@ fn populate_package_metadata(out: &mut DeclarativeConfig, default_channel: &str)
     if out.packages.is_empty() {
         return;
     }
-    let Some(channel) = out
-        .channels
-        .iter()
-        .find(|channel| channel.name == default_channel)
-    else {
+    let Some(channel) = out.channels.iter().find(|channel| channel.name == default_channel) else {
         return;
     };
     let Some(head) = channel.entries.as_deref().and_then(<[ChannelEntry]>::last) else {
         return;
     };
-    let Some(csv) = out
-        .bundles
-        .iter()
-        .filter(|bundle| bundle.name == head.name)
-        .find_map(bundle_csv)
-    else {
+    let Some(csv) = out.bundles.iter().filter(|bundle| bundle.name == head.name).find_map(bundle_csv) else {
         return;
     };
     let Value::Object(csv_fields) = &csv else {
@@ -754,13 +690,7 @@ fn populate_package_metadata(out: &mut DeclarativeConfig, default_channel: &str)
         Some(_) => return,
     };
     // `GetDescription`/`GetIcons` decode the spec into a map: exact keys.
-    let spec_field = |name: &str| {
-        spec_fields
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value)
-    };
+    let spec_field = |name: &str| spec_fields.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value);
     if let Some(Value::String(description)) = spec_field("description")
         && !description.is_empty()
     {
@@ -796,13 +726,8 @@ fn first_icon(value: &Value) -> Option<Icon> {
                 match field {
                     Value::Null => icon.data = Vec::new(),
                     Value::String(text) => {
-                        let cleaned: String = text
-                            .chars()
-                            .filter(|ch| *ch != '\r' && *ch != '\n')
-                            .collect();
-                        icon.data = base64::engine::general_purpose::STANDARD
-                            .decode(cleaned)
-                            .ok()?;
+                        let cleaned: String = text.chars().filter(|ch| *ch != '\r' && *ch != '\n').collect();
+                        icon.data = base64::engine::general_purpose::STANDARD.decode(cleaned).ok()?;
                     }
                     _ => return None,
                 }
@@ -838,52 +763,4 @@ fn bundle_csv(bundle: &Bundle) -> Option<Value> {
         }
     }
     csv
-}
-
-/// blang/semver's `Version.Compare`: build metadata is ignored; a version
-/// without pre-release parts ranks above one with them.
-pub(crate) fn compare_versions(left: &Version, right: &Version) -> Ordering {
-    let core = (left.major, left.minor, left.patch).cmp(&(right.major, right.minor, right.patch));
-    if core != Ordering::Equal {
-        return core;
-    }
-    match (left.pre.is_empty(), right.pre.is_empty()) {
-        (true, true) => return Ordering::Equal,
-        (true, false) => return Ordering::Greater,
-        (false, true) => return Ordering::Less,
-        (false, false) => {}
-    }
-    for (left_part, right_part) in left.pre.iter().zip(&right.pre) {
-        let ordering = match (left_part, right_part) {
-            (PreRelease::Numeric(left_number), PreRelease::Numeric(right_number)) => {
-                left_number.cmp(right_number)
-            }
-            (PreRelease::Numeric(_), PreRelease::Alpha(_)) => Ordering::Less,
-            (PreRelease::Alpha(_), PreRelease::Numeric(_)) => Ordering::Greater,
-            (PreRelease::Alpha(left_text), PreRelease::Alpha(right_text)) => {
-                left_text.cmp(right_text)
-            }
-        };
-        if ordering != Ordering::Equal {
-            return ordering;
-        }
-    }
-    left.pre.len().cmp(&right.pre.len())
-}
-
-/// blang/semver's `Version.String`.
-pub(crate) fn version_string(version: &Version) -> String {
-    let mut text = format!("{}.{}.{}", version.major, version.minor, version.patch);
-    for (idx, part) in version.pre.iter().enumerate() {
-        text.push(if idx == 0 { '-' } else { '.' });
-        match part {
-            PreRelease::Numeric(number) => text.push_str(&number.to_string()),
-            PreRelease::Alpha(alpha) => text.push_str(alpha),
-        }
-    }
-    for (idx, part) in version.build.iter().enumerate() {
-        text.push(if idx == 0 { '+' } else { '.' });
-        text.push_str(part);
-    }
-    text
 }

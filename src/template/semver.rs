@@ -764,3 +764,225 @@ fn bundle_csv(bundle: &Bundle) -> Option<Value> {
     }
     csv
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version set of opm's `TestGenerateChannels`: prereleases, gaps
+    /// between minors and four majors, all in the stable archetype.
+    fn stable_versions() -> Vec<(Archetype, Vec<(String, Version)>)> {
+        let versions = [
+            "0.1.0",
+            "0.1.1",
+            "1.1.0",
+            "1.2.1",
+            "1.3.1",
+            "2.1.0",
+            "1.3.1-beta",
+            "2.1.1",
+            "2.3.1",
+            "2.3.2",
+            "3.1.0",
+            "3.1.1",
+            "1.3.1-alpha",
+            "1.4.1",
+            "1.4.1-beta1",
+            "1.4.1-beta2",
+        ];
+        let stable = versions
+            .iter()
+            .map(|text| (format!("a-v{text}"), Version::parse(text).unwrap()))
+            .collect();
+        vec![
+            (Archetype::Candidate, Vec::new()),
+            (Archetype::Fast, Vec::new()),
+            (Archetype::Stable, stable),
+        ]
+    }
+
+    /// `channel: entry[>replaces][~skip,skip] ...` for compact comparison.
+    fn describe(channels: &[Channel]) -> Vec<String> {
+        channels
+            .iter()
+            .map(|channel| {
+                let entries: Vec<String> = channel
+                    .entries
+                    .iter()
+                    .flatten()
+                    .map(|entry| {
+                        let mut text = entry.name.trim_start_matches("a-v").to_string();
+                        if !entry.replaces.is_empty() {
+                            text.push_str(&format!(">{}", entry.replaces.trim_start_matches("a-v")));
+                        }
+                        if !entry.skips.is_empty() {
+                            let skips: Vec<&str> = entry.skips.iter().map(|skip| skip.trim_start_matches("a-v")).collect();
+                            text.push_str(&format!("~{}", skips.join(",")));
+                        }
+                        text
+                    })
+                    .collect();
+                format!("{}: {}", channel.name, entries.join(" "))
+            })
+            .collect()
+    }
+
+    fn template(major: bool, minor: bool, preference: &str) -> SemverTemplate {
+        SemverTemplate {
+            generate_major_channels: major,
+            generate_minor_channels: minor,
+            default_channel_type_preference: preference.to_string(),
+            ..SemverTemplate::default()
+        }
+    }
+
+    #[test]
+    fn minor_channels_link_across_minors() {
+        let (channels, default_channel) = generate_channels(&template(false, true, "minor"), "a", &stable_versions());
+        assert_eq!(
+            describe(&channels),
+            [
+                "stable-v0.1: 0.1.0 0.1.1~0.1.0",
+                "stable-v1.1: 1.1.0",
+                "stable-v1.2: 1.2.1>1.1.0",
+                "stable-v1.3: 1.3.1-alpha 1.3.1-beta 1.3.1>1.2.1~1.1.0,1.3.1-alpha,1.3.1-beta",
+                "stable-v1.4: 1.4.1-beta1 1.4.1-beta2 1.4.1>1.3.1~1.1.0,1.2.1,1.3.1-alpha,1.3.1-beta,1.4.1-beta1,1.4.1-beta2",
+                "stable-v2.1: 2.1.0 2.1.1~2.1.0",
+                "stable-v2.3: 2.3.1 2.3.2>2.1.1~2.1.0,2.3.1",
+                "stable-v3.1: 3.1.0 3.1.1~3.1.0",
+            ]
+        );
+        assert_eq!(default_channel, "stable-v3.1");
+    }
+
+    #[test]
+    fn major_channels_do_not_link_across_majors() {
+        let (channels, default_channel) = generate_channels(&template(true, false, "major"), "a", &stable_versions());
+        assert_eq!(
+            describe(&channels),
+            [
+                "stable-v0: 0.1.0 0.1.1~0.1.0",
+                "stable-v1: 1.1.0 1.2.1>1.1.0 1.3.1-alpha 1.3.1-beta 1.3.1>1.2.1~1.1.0,1.3.1-alpha,1.3.1-beta 1.4.1-beta1 1.4.1-beta2 \
+                 1.4.1>1.3.1~1.1.0,1.2.1,1.3.1-alpha,1.3.1-beta,1.4.1-beta1,1.4.1-beta2",
+                "stable-v2: 2.1.0 2.1.1~2.1.0 2.3.1 2.3.2>2.1.1~2.1.0,2.3.1",
+                "stable-v3: 3.1.0 3.1.1~3.1.0",
+            ]
+        );
+        assert_eq!(default_channel, "stable-v3");
+    }
+
+    #[test]
+    fn default_channel_follows_the_preferred_kind() {
+        let (channels, default_channel) = generate_channels(&template(true, true, "minor"), "a", &stable_versions());
+        assert_eq!(channels.len(), 12);
+        assert_eq!(default_channel, "stable-v3.1");
+        let (_, default_channel) = generate_channels(&template(true, true, "major"), "a", &stable_versions());
+        assert_eq!(default_channel, "stable-v3");
+    }
+
+    #[test]
+    fn read_file_errors_use_opm_wording() {
+        let error = read_file(r#"{"schema":"olm.semver","candidate":{"bundles":[],"extra":1}}"#);
+        assert_eq!(
+            error.unwrap_err(),
+            r#"error unmarshaling JSON: while decoding JSON: json: unknown field "extra""#
+        );
+        assert_eq!(
+            read_file(r#"{"schema":"olm.semver","generateMajorChannels":"yes"}"#).unwrap_err(),
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal string into Go struct field SemverTemplateData.generateMajorChannels of type bool"
+        );
+        assert_eq!(
+            read_file(r#"{"schema":"olm.semver","stable":{"bundles":[{"image":["x"]}]}}"#).unwrap_err(),
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go struct field bundleEntry.stable.bundles.image of type string"
+        );
+        assert_eq!(
+            read_file(r#"{"schema":"olm.other"}"#).unwrap_err(),
+            r#"readFile: input file has unknown schema, should be "olm.semver""#
+        );
+        assert_eq!(
+            read_file(r#"{"schema":"olm.semver","defaultChannelTypePreference":1}"#).unwrap_err(),
+            "unknown DefaultChannelTypePreference: \"1\"\nValid values are 'major' or 'minor'"
+        );
+        let template = read_file(r#"{"SCHEMA":"olm.semver","generateMajorChannels":true}"#).unwrap();
+        assert!(template.generate_major_channels && !template.generate_minor_channels);
+        assert_eq!(template.default_channel_type_preference, "major");
+    }
+
+    #[test]
+    fn build_metadata_only_differences_are_refused() {
+        let entries = vec![
+            ("a.1".to_string(), Version::parse("1.0.0+1").unwrap()),
+            ("a.2".to_string(), Version::parse("1.0.0+2").unwrap()),
+        ];
+        assert_eq!(
+            validate_versions(&entries).unwrap_err(),
+            r#"encountered bundle versions which differ only by build metadata, which cannot be ordered: bundle version "1.0.0+2" cannot be compared to "1.0.0""#
+        );
+    }
+
+    fn bundle_with_csv(name: &str, spec: &str) -> Bundle {
+        let csv = format!(
+            r#"{{"apiVersion":"operators.coreos.com/v1alpha1","kind":"ClusterServiceVersion","metadata":{{"name":"{name}"}},"spec":{spec}}}"#
+        );
+        let data = base64::engine::general_purpose::STANDARD.encode(csv);
+        Bundle {
+            schema: fbc::SCHEMA_BUNDLE.to_string(),
+            name: name.to_string(),
+            properties: vec![fbc::Property {
+                type_: fbc::PROPERTY_BUNDLE_OBJECT.to_string(),
+                value: format!(r#"{{"data":"{data}"}}"#),
+            }],
+            ..Bundle::default()
+        }
+    }
+
+    #[test]
+    fn package_metadata_comes_from_the_default_channel_head() {
+        let mut config = DeclarativeConfig {
+            packages: vec![Package {
+                schema: fbc::SCHEMA_PACKAGE.to_string(),
+                name: "test-operator".to_string(),
+                ..Package::default()
+            }],
+            channels: vec![Channel {
+                name: "stable-v1".to_string(),
+                package: "test-operator".to_string(),
+                entries: Some(vec![ChannelEntry::named("op.v1.0.0"), ChannelEntry::named("op.v1.1.0")]),
+                ..Channel::default()
+            }],
+            bundles: vec![
+                bundle_with_csv(
+                    "op.v1.0.0",
+                    r#"{"description":"Old","icon":[{"base64data":"b2xkZGF0YQ==","mediatype":"image/png"}]}"#,
+                ),
+                bundle_with_csv(
+                    "op.v1.1.0",
+                    r#"{"description":"New","icon":[{"base64data":"aGVsbG93b3JsZA==","mediatype":"image/svg+xml"}]}"#,
+                ),
+            ],
+            ..DeclarativeConfig::default()
+        };
+        populate_package_metadata(&mut config, "stable-v1");
+        assert_eq!(config.packages[0].description, "New");
+        assert_eq!(
+            config.packages[0].icon,
+            Some(Icon {
+                data: b"helloworld".to_vec(),
+                media_type: "image/svg+xml".to_string()
+            })
+        );
+
+        let mut config_without_icons = config.clone();
+        config_without_icons.packages[0] = Package {
+            name: "test-operator".to_string(),
+            ..Package::default()
+        };
+        config_without_icons.bundles[1] = bundle_with_csv("op.v1.1.0", r#"{"description":"","icon":[]}"#);
+        populate_package_metadata(&mut config_without_icons, "stable-v1");
+        assert_eq!(config_without_icons.packages[0].description, "");
+        assert_eq!(config_without_icons.packages[0].icon, None);
+
+        populate_package_metadata(&mut config, "missing");
+        assert_eq!(config.packages[0].description, "New");
+    }
+}

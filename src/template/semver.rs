@@ -148,7 +148,10 @@ fn read_file(text: &str) -> Result<SemverTemplate, String> {
         None => Value::Null,
         Some(Ok(document)) => document.value,
         Some(Err(error)) => {
-            return Err(format!("error converting YAML to JSON: {}", error.message));
+            // sigs.k8s.io/yaml's prefix, once, whether or not the decoder adds it.
+            const PREFIX: &str = "error converting YAML to JSON: ";
+            let message = error.message.strip_prefix(PREFIX).unwrap_or(&error.message);
+            return Err(format!("{PREFIX}{message}"));
         }
     };
     let mut template = SemverTemplate::default();

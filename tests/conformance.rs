@@ -39,7 +39,8 @@ fn main() {
                 // Only the FBC render cases belong to this issue.
                 continue;
             }
-            trials.push(Trial::test(name, move || case.run()).with_kind(case.kind.clone()));
+            let kind = case.kind.clone();
+            trials.push(Trial::test(name, move || case.run()).with_kind(kind));
         }
     }
     libtest_mimic::run(&args, trials).exit();

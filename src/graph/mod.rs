@@ -1,3 +1,401 @@
-//! Channel policies: how a package's channels and upgrade edges are built.
+//! Channel policies: how a package's channels and upgrade edges are made
+//! from its bundles and its `catalog.toml` section.
+//!
+//! * [`replaces_channels`]: opm's replaces mode (spec D.4, D.5). Each channel
+//!   named in a bundle's `channels` annotation is headed by the highest
+//!   version that lists it; its members are what the head's `replaces`
+//!   chain and `skips` reach, as opm's index builder walks them.
+//! * [`explicit_channels`]: entries as written in `catalog.toml`, like opm's
+//!   basic template.
+//! * semver: [`crate::template::semver`]'s channel generation.
+//!
+//! Policies report problems as [`GraphProblem`]s naming the bundle and the
+//! CSV field to blame; the pipeline turns them into located diagnostics.
 
 pub mod mermaid;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::fbc::{Channel, ChannelEntry, SCHEMA_CHANNEL};
+use crate::semver::Version;
+
+/// What a channel policy needs to know of one bundle.
+#[derive(Debug, Clone)]
+pub struct BundleInfo {
+    pub name: String,
+    pub version: Version,
+    /// Channels from the bundle's annotations, as written.
+    pub channels: Vec<String>,
+    pub default_channel: Option<String>,
+    pub replaces: String,
+    pub skips: Vec<String>,
+    pub skip_range: String,
+}
+
+/// A graph problem, with the bundle and field it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphProblem {
+    /// Bundle whose CSV (or annotations) is to blame, if any.
+    pub bundle: Option<String>,
+    /// Field to point at: `replaces`, `skips`, `olm.skipRange`, `channels`, `version`.
+    pub field: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// The channels of one package and its default channel.
+#[derive(Debug, Clone, Default)]
+pub struct PackageGraph {
+    pub channels: Vec<Channel>,
+    pub default_channel: Option<String>,
+    pub problems: Vec<GraphProblem>,
+}
+
+/// opm's replaces mode over the bundles of one package.
+pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph {
+    let mut graph = PackageGraph::default();
+    let by_name: BTreeMap<&str, &BundleInfo> = bundles.iter().map(|bundle| (bundle.name.as_str(), bundle)).collect();
+
+    // Channel heads: the highest version among the bundles listing the channel.
+    let mut listed: BTreeMap<&str, Vec<&BundleInfo>> = BTreeMap::new();
+    for bundle in bundles {
+        for channel in &bundle.channels {
+            listed.entry(channel.as_str()).or_default().push(bundle);
+        }
+    }
+    for (channel_name, members) in &listed {
+        let Some(max_version) = members.iter().map(|bundle| &bundle.version).max() else {
+            continue;
+        };
+        let heads: Vec<&&BundleInfo> = members.iter().filter(|bundle| &bundle.version == max_version).collect();
+        if heads.len() > 1 {
+            let names: Vec<&str> = heads.iter().map(|bundle| bundle.name.as_str()).collect();
+            graph.problems.push(GraphProblem {
+                bundle: Some(heads[1].name.clone()),
+                field: "version",
+                message: format!("more than one potential channel head for {channel_name}: {} all have version {max_version}", names.join(", ")),
+                help: Some("give each bundle of a channel a distinct `spec.version`".to_string()),
+            });
+            continue;
+        }
+        let head = heads[0];
+        let (entries, reached) = walk_from_head(head, &by_name, channel_name, &mut graph.problems);
+        for member in members {
+            if !reached.contains(member.name.as_str()) {
+                graph.problems.push(GraphProblem {
+                    bundle: Some(member.name.clone()),
+                    field: "channels",
+                    message: format!(
+                        "bundle `{}` lists channel `{channel_name}` but is not reachable from the channel head `{}` through `replaces` or `skips`",
+                        member.name, head.name
+                    ),
+                    help: Some(format!(
+                        "make a newer bundle of `{channel_name}` replace or skip `{}`, or remove `{channel_name}` from its channels annotation",
+                        member.name
+                    )),
+                });
+            }
+        }
+        graph.channels.push(Channel {
+            schema: SCHEMA_CHANNEL.to_string(),
+            package: package.to_string(),
+            name: (*channel_name).to_string(),
+            entries: Some(entries),
+            properties: Vec::new(),
+        });
+    }
+
+    graph.default_channel = default_channel(bundles, &listed);
+    graph
+}
+
+/// Walks `replaces` from the head, collecting chain members and the
+/// skipped bundles that exist, each with the edges its CSV declares. Entries
+/// come out in ascending version order, as the community catalogs list them.
+fn walk_from_head<'a>(
+    head: &'a BundleInfo,
+    by_name: &BTreeMap<&str, &'a BundleInfo>,
+    channel_name: &str,
+    problems: &mut Vec<GraphProblem>,
+) -> (Vec<ChannelEntry>, BTreeSet<&'a str>) {
+    let mut reached: BTreeSet<&str> = BTreeSet::new();
+    let mut members: Vec<&BundleInfo> = Vec::new();
+    let mut current = Some(head);
+    let mut chain: Vec<&str> = Vec::new();
+    while let Some(bundle) = current {
+        if !reached.insert(bundle.name.as_str()) {
+            chain.push(bundle.name.as_str());
+            problems.push(GraphProblem {
+                bundle: Some(bundle.name.clone()),
+                field: "replaces",
+                message: format!("replaces cycle in channel `{channel_name}`: {}", chain.join(" -> ")),
+                help: Some("each bundle must replace an older one".to_string()),
+            });
+            break;
+        }
+        chain.push(bundle.name.as_str());
+        members.push(bundle);
+        for skipped in &bundle.skips {
+            if let Some(skipped_bundle) = by_name.get(skipped.as_str())
+                && reached.insert(skipped_bundle.name.as_str())
+            {
+                members.push(skipped_bundle);
+            }
+        }
+        current = if bundle.replaces.is_empty() { None } else { by_name.get(bundle.replaces.as_str()).copied() };
+    }
+    members.sort_by(|left, right| left.version.cmp(&right.version).then_with(|| left.name.cmp(&right.name)));
+    let entries = members
+        .iter()
+        .map(|bundle| ChannelEntry {
+            name: bundle.name.clone(),
+            replaces: bundle.replaces.clone(),
+            skips: bundle.skips.clone(),
+            skip_range: bundle.skip_range.clone(),
+        })
+        .collect();
+    (entries, reached)
+}
+
+/// Channels of a package-manifest directory (spec A.6, D.3): each channel's
+/// head is its `currentCSV`, members are what the head's replaces chain and
+/// skips reach.
+pub fn manifest_channels(package: &str, bundles: &[BundleInfo], heads: &[(String, String)], default_channel: &str) -> PackageGraph {
+    let mut graph = PackageGraph::default();
+    let by_name: BTreeMap<&str, &BundleInfo> = bundles.iter().map(|bundle| (bundle.name.as_str(), bundle)).collect();
+    for (channel_name, head_name) in heads {
+        let Some(head) = by_name.get(head_name.as_str()) else {
+            graph.problems.push(GraphProblem {
+                bundle: None,
+                field: "currentCSV",
+                message: format!("channel `{channel_name}` has currentCSV `{head_name}`, which is not a CSV of package `{package}`"),
+                help: Some("set `currentCSV` to the `metadata.name` of a CSV in the package directory".to_string()),
+            });
+            continue;
+        };
+        let (entries, _) = walk_from_head(head, &by_name, channel_name, &mut graph.problems);
+        graph.channels.push(Channel {
+            schema: SCHEMA_CHANNEL.to_string(),
+            package: package.to_string(),
+            name: channel_name.clone(),
+            entries: Some(entries),
+            properties: Vec::new(),
+        });
+    }
+    graph.channels.sort_by(|left, right| left.name.cmp(&right.name));
+    // Like the initializer: an empty default with exactly one channel means that channel.
+    graph.default_channel = if !default_channel.is_empty() {
+        Some(default_channel.to_string())
+    } else if heads.len() == 1 {
+        Some(heads[0].0.clone())
+    } else {
+        None
+    };
+    graph
+}
+
+/// Default channel as opm's replaces mode picks it: the default annotation
+/// of the highest-version bundle, or the only channel.
+fn default_channel(bundles: &[BundleInfo], listed: &BTreeMap<&str, Vec<&BundleInfo>>) -> Option<String> {
+    let newest = bundles.iter().max_by(|left, right| left.version.cmp(&right.version))?;
+    if let Some(default) = &newest.default_channel
+        && !default.is_empty()
+    {
+        return Some(default.clone());
+    }
+    if listed.len() == 1 {
+        return listed.keys().next().map(|name| (*name).to_string());
+    }
+    None
+}
+
+/// Channels written out in `catalog.toml`.
+pub fn explicit_channels(package: &str, channels: &[crate::config::ExplicitChannel]) -> Vec<Channel> {
+    channels
+        .iter()
+        .map(|channel| Channel {
+            schema: SCHEMA_CHANNEL.to_string(),
+            package: package.to_string(),
+            name: channel.name.value.clone(),
+            entries: Some(
+                channel
+                    .entries
+                    .iter()
+                    .map(|entry| ChannelEntry {
+                        name: entry.name.value.clone(),
+                        replaces: entry.replaces.as_ref().map(|replaces| replaces.value.clone()).unwrap_or_default(),
+                        skips: entry.skips.iter().map(|skip| skip.value.clone()).collect(),
+                        skip_range: entry.skip_range.as_ref().map(|range| range.value.clone()).unwrap_or_default(),
+                    })
+                    .collect(),
+            ),
+            properties: Vec::new(),
+        })
+        .collect()
+}
+
+/// opm's channel checks (`validateReplacesChain`, spec C and H) on one
+/// channel, as problems catbuild can place: more than one head, no head, a
+/// replaces cycle, stranded entries.
+pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
+    let entries = channel.entries.as_deref().unwrap_or_default();
+    let mut problems = Vec::new();
+    let names: BTreeSet<&str> = entries.iter().map(|entry| entry.name.as_str()).collect();
+    let mut referenced: BTreeSet<&str> = BTreeSet::new();
+    let mut skipped: BTreeSet<&str> = BTreeSet::new();
+    for entry in entries {
+        if !entry.replaces.is_empty() {
+            referenced.insert(entry.replaces.as_str());
+        }
+        for skip in &entry.skips {
+            referenced.insert(skip.as_str());
+            skipped.insert(skip.as_str());
+        }
+    }
+    let heads: Vec<&str> = names.iter().copied().filter(|name| !referenced.contains(name)).collect();
+    let head = match heads.as_slice() {
+        [head] => *head,
+        [] => {
+            if !entries.is_empty() {
+                problems.push(GraphProblem {
+                    bundle: None,
+                    field: "replaces",
+                    message: format!("channel `{}` has no head: every entry is replaced or skipped by another", channel.name),
+                    help: Some("the newest bundle must not be replaced or skipped by any entry".to_string()),
+                });
+            }
+            return problems;
+        }
+        several => {
+            problems.push(GraphProblem {
+                bundle: None,
+                field: "replaces",
+                message: format!("channel `{}` has more than one head: {}", channel.name, several.join(", ")),
+                help: Some("link the heads: the newest bundle should replace (or skip) the others".to_string()),
+            });
+            return problems;
+        }
+    };
+    let by_name: BTreeMap<&str, &ChannelEntry> = entries.iter().map(|entry| (entry.name.as_str(), entry)).collect();
+    let mut chain: Vec<&str> = vec![head];
+    let mut on_chain: BTreeSet<&str> = BTreeSet::from([head]);
+    let mut current = by_name[head];
+    while !current.replaces.is_empty() && names.contains(current.replaces.as_str()) && !skipped.contains(current.replaces.as_str()) {
+        let next = current.replaces.as_str();
+        if !on_chain.insert(next) {
+            chain.push(next);
+            problems.push(GraphProblem {
+                bundle: Some(next.to_string()),
+                field: "replaces",
+                message: format!("replaces cycle in channel `{}`: {}", channel.name, chain.join(" -> ")),
+                help: Some("each entry must replace an older one".to_string()),
+            });
+            return problems;
+        }
+        chain.push(next);
+        current = by_name[next];
+    }
+    let stranded: Vec<&str> = names.iter().copied().filter(|name| !on_chain.contains(name) && !skipped.contains(name)).collect();
+    if !stranded.is_empty() {
+        problems.push(GraphProblem {
+            bundle: None,
+            field: "replaces",
+            message: format!("channel `{}` has stranded entries, unreachable from its head `{head}`: {}", channel.name, stranded.join(", ")),
+            help: Some("make an entry on the head's replaces chain replace or skip them, or remove them".to_string()),
+        });
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle(name: &str, version: &str, channels: &[&str], replaces: &str, skips: &[&str]) -> BundleInfo {
+        BundleInfo {
+            name: name.to_string(),
+            version: Version::parse(version).unwrap(),
+            channels: channels.iter().map(|channel| (*channel).to_string()).collect(),
+            default_channel: None,
+            replaces: replaces.to_string(),
+            skips: skips.iter().map(|skip| (*skip).to_string()).collect(),
+            skip_range: String::new(),
+        }
+    }
+
+    fn entry_names(graph: &PackageGraph, channel: &str) -> Vec<String> {
+        let channel = graph.channels.iter().find(|candidate| candidate.name == channel).unwrap();
+        channel.entries.as_ref().unwrap().iter().map(|entry| entry.name.clone()).collect()
+    }
+
+    #[test]
+    fn replaces_mode_walks_the_chain_from_the_highest_version() {
+        // Channel membership follows the chain, not the annotations (spec D.4).
+        let bundles = vec![
+            bundle("a.v1", "1.0.0", &["alpha"], "", &[]),
+            bundle("a.v2", "2.0.0", &["alpha", "stable"], "a.v1", &[]),
+            bundle("a.v3", "3.0.0", &["alpha", "stable"], "a.v2", &["a.v1.5"]),
+        ];
+        let graph = replaces_channels("a", &bundles);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert_eq!(entry_names(&graph, "stable"), vec!["a.v1", "a.v2", "a.v3"]);
+        assert_eq!(entry_names(&graph, "alpha"), vec!["a.v1", "a.v2", "a.v3"]);
+        let stable = graph.channels.iter().find(|channel| channel.name == "stable").unwrap();
+        assert_eq!(stable.entries.as_ref().unwrap()[2].skips, vec!["a.v1.5".to_string()]);
+    }
+
+    #[test]
+    fn replaces_mode_reports_unreachable_bundles_and_tied_heads() {
+        let bundles = vec![bundle("a.v1", "1.0.0", &["stable"], "", &[]), bundle("a.v2", "2.0.0", &["stable"], "", &[])];
+        let graph = replaces_channels("a", &bundles);
+        assert_eq!(graph.problems.len(), 1);
+        assert_eq!(
+            graph.problems[0].message,
+            "bundle `a.v1` lists channel `stable` but is not reachable from the channel head `a.v2` through `replaces` or `skips`"
+        );
+        let tied = vec![bundle("a.v1", "1.0.0", &["stable"], "", &[]), bundle("a.v1b", "1.0.0", &["stable"], "", &[])];
+        let graph = replaces_channels("a", &tied);
+        assert_eq!(graph.problems[0].message, "more than one potential channel head for stable: a.v1, a.v1b all have version 1.0.0");
+    }
+
+    #[test]
+    fn replaces_mode_default_channel_from_newest_bundle() {
+        let mut newest = bundle("a.v2", "2.0.0", &["alpha", "stable"], "a.v1", &[]);
+        newest.default_channel = Some("stable".to_string());
+        let graph = replaces_channels("a", &[bundle("a.v1", "1.0.0", &["alpha"], "", &[]), newest]);
+        assert_eq!(graph.default_channel.as_deref(), Some("stable"));
+    }
+
+    fn channel(entries: &[(&str, &str, &[&str])]) -> Channel {
+        Channel {
+            schema: SCHEMA_CHANNEL.to_string(),
+            package: "a".to_string(),
+            name: "stable".to_string(),
+            entries: Some(
+                entries
+                    .iter()
+                    .map(|(name, replaces, skips)| ChannelEntry {
+                        name: (*name).to_string(),
+                        replaces: (*replaces).to_string(),
+                        skips: skips.iter().map(|skip| (*skip).to_string()).collect(),
+                        skip_range: String::new(),
+                    })
+                    .collect(),
+            ),
+            properties: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn channel_checks_match_opm_semantics() {
+        let ok = channel(&[("a.v1", "", &[]), ("a.v2", "a.v1", &[]), ("a.v3", "a.v2", &["a.v0"])]);
+        assert!(check_channel(&ok).is_empty());
+        let two_heads = channel(&[("a.v1", "", &[]), ("a.v2", "", &[])]);
+        assert_eq!(check_channel(&two_heads)[0].message, "channel `stable` has more than one head: a.v1, a.v2");
+        // Replacing a skipped entry stops the chain: a.v1 is stranded (spec C).
+        let stranded = channel(&[("a.v1", "", &[]), ("a.v2", "a.v1", &[]), ("a.v3", "a.v2", &["a.v2"])]);
+        assert_eq!(check_channel(&stranded)[0].message, "channel `stable` has stranded entries, unreachable from its head `a.v3`: a.v1");
+        let cycle = channel(&[("a.v3", "a.v2", &[]), ("a.v2", "a.v1", &[]), ("a.v1", "a.v2", &[])]);
+        assert_eq!(check_channel(&cycle)[0].message, "replaces cycle in channel `stable`: a.v3 -> a.v2 -> a.v1 -> a.v2");
+    }
+}

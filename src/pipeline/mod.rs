@@ -353,33 +353,8 @@ fn assemble_package(
     let package_graph = match &package.channel_policy {
         ChannelPolicy::Replaces => graph::replaces_channels(name, &infos),
         ChannelPolicy::Explicit(channels) => {
-            let mut problems = Vec::new();
-            for channel in channels {
-                for entry in &channel.entries {
-                    if !seen.contains_key(entry.name.value.as_str()) {
-                        let names: Vec<&str> = seen.keys().copied().collect();
-                        let mut diagnostic = Diagnostic::error(
-                            "graph",
-                            format!("channel `{}` lists `{}`, which is not a bundle of package `{name}`", channel.name.value, entry.name.value),
-                        )
-                        .at(Location::span(&config.path, entry.name.span.clone()));
-                        if let Some(best) = crate::config::closest(&entry.name.value, &names) {
-                            diagnostic = diagnostic.help(format!("did you mean `{best}`?"));
-                        }
-                        diagnostics.push(diagnostic);
-                    }
-                    if let Some(range) = &entry.skip_range
-                        && let Err(reason) = crate::semver::Range::parse(&range.value)
-                    {
-                        diagnostics.push(
-                            Diagnostic::error("graph", format!("invalid skipRange `{}`: {reason}", range.value))
-                                .at(Location::span(&config.path, range.span.clone())),
-                        );
-                    }
-                }
-                let _ = &mut problems;
-            }
-            graph::PackageGraph { channels: graph::explicit_channels(name, channels), default_channel: None, problems }
+            check_explicit(config, name, channels, &seen, diagnostics);
+            graph::PackageGraph { channels: graph::explicit_channels(name, channels), default_channel: None, problems: Vec::new() }
         }
         ChannelPolicy::Semver(policy) => graph::semver_channels(name, &infos, policy),
     };
@@ -445,6 +420,64 @@ fn assemble_package(
             crate::load::migrate_bundle_to_csv_metadata(&mut rendered);
         }
         catalog.bundles.push(rendered);
+    }
+}
+
+/// Checks explicit channels against the package's bundles and opm's graph
+/// rules, pointing into `catalog.toml`.
+fn check_explicit(
+    config: &Config,
+    package: &str,
+    channels: &[crate::config::ExplicitChannel],
+    bundles: &BTreeMap<&str, &LoadedBundle>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let bundle_names: Vec<&str> = bundles.keys().copied().collect();
+    let at = |span: &std::ops::Range<usize>| Location::span(&config.path, span.clone());
+    for channel in channels {
+        for entry in &channel.entries {
+            if !bundles.contains_key(entry.name.value.as_str()) {
+                let mut diagnostic = Diagnostic::error(
+                    "graph",
+                    format!("channel `{}` lists `{}`, which is not a bundle of package `{package}`", channel.name.value, entry.name.value),
+                )
+                .at(at(&entry.name.span));
+                if let Some(best) = crate::config::closest(&entry.name.value, &bundle_names) {
+                    diagnostic = diagnostic.help(format!("did you mean `{best}`?"));
+                }
+                diagnostics.push(diagnostic);
+            }
+            if let Some(replaces) = &entry.replaces
+                && !bundles.contains_key(replaces.value.as_str())
+            {
+                // opm accepts a tail replacing a bundle that is gone; a name
+                // one typo away from a real bundle is almost surely a mistake.
+                if let Some(best) = crate::config::closest(&replaces.value, &bundle_names) {
+                    diagnostics.push(
+                        Diagnostic::error("graph", format!("`{}` replaces unknown bundle `{}`", entry.name.value, replaces.value))
+                            .at(at(&replaces.span))
+                            .help(format!("did you mean `{best}`?")),
+                    );
+                }
+            }
+            if let Some(range) = &entry.skip_range
+                && let Err(reason) = crate::semver::Range::parse(&range.value)
+            {
+                diagnostics.push(
+                    Diagnostic::error("graph", format!("invalid skipRange `{}`: {reason}", range.value))
+                        .at(at(&range.span))
+                        .help("write a range such as `>=1.0.0 <1.2.0` (no `v` prefix)"),
+                );
+            }
+        }
+        let fbc_channel = &graph::explicit_channels(package, std::slice::from_ref(channel))[0];
+        for problem in graph::check_channel(fbc_channel) {
+            let mut diagnostic = Diagnostic::error("graph", problem.message).at(at(&channel.name.span));
+            if let Some(help) = problem.help {
+                diagnostic = diagnostic.help(help);
+            }
+            diagnostics.push(diagnostic);
+        }
     }
 }
 

@@ -150,6 +150,16 @@ impl Version {
         })
     }
 
+    /// The version without build metadata. opm's semver template refuses
+    /// bundles whose versions are equal once this is applied
+    /// (`stripBuildMetadata`), since blang cannot order them.
+    pub fn without_build(&self) -> Version {
+        Version {
+            build: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// blang's `FinalizeVersion`: `major.minor.patch` only.
     pub fn finalize_version(&self) -> String {
         format!("{}.{}.{}", self.major, self.minor, self.patch)

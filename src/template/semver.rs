@@ -83,6 +83,60 @@ pub fn render(text: &str, render_bundle: BundleRenderer) -> Result<DeclarativeCo
     Ok(out)
 }
 
+/// What [`generate`] is asked for: the `generateMajorChannels`,
+/// `generateMinorChannels` and `defaultChannelTypePreference` of a semver
+/// template (`""` for opm's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GenerateOptions {
+    pub generate_major_channels: bool,
+    pub generate_minor_channels: bool,
+    pub default_channel_type_preference: String,
+}
+
+/// Channels built from bundle versions, and the default channel's name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SemverChannels {
+    pub channels: Vec<Channel>,
+    pub default_channel: String,
+}
+
+/// The semver template's channel generation on its own, for callers that
+/// know the bundles already (catalog.toml's `semver` channel policy): each
+/// archetype's bundles as `(name, version)`. Errors are opm's texts
+/// (attribute mismatch, unknown preference, duplicate names, versions that
+/// differ only by build metadata).
+pub fn generate(
+    package: &str,
+    options: &GenerateOptions,
+    candidate: &[(String, Version)],
+    fast: &[(String, Version)],
+    stable: &[(String, Version)],
+) -> Result<SemverChannels, String> {
+    let mut template = SemverTemplate {
+        generate_major_channels: options.generate_major_channels,
+        generate_minor_channels: options.generate_minor_channels,
+        default_channel_type_preference: options.default_channel_type_preference.clone(),
+        ..SemverTemplate::default()
+    };
+    apply_defaults(&mut template)?;
+    let mut versions = Vec::with_capacity(3);
+    for (archetype, bundles) in [
+        (Archetype::Candidate, candidate),
+        (Archetype::Fast, fast),
+        (Archetype::Stable, stable),
+    ] {
+        for (idx, (name, _)) in bundles.iter().enumerate() {
+            if bundles[..idx].iter().any(|(earlier, _)| earlier == name) {
+                return Err(format!("duplicate bundle name {}", go_quote(name)));
+            }
+        }
+        validate_versions(bundles)?;
+        versions.push((archetype, bundles.to_vec()));
+    }
+    let (channels, default_channel) = generate_channels(&template, package, &versions);
+    Ok(SemverChannels { channels, default_channel })
+}
+
 /// Channel archetypes, least stable first (their priority order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Archetype {
@@ -159,6 +213,13 @@ fn read_file(text: &str) -> Result<SemverTemplate, String> {
     if template.schema != SCHEMA {
         return Err(format!("readFile: input file has unknown schema, should be {}", go_quote(SCHEMA)));
     }
+    apply_defaults(&mut template)?;
+    Ok(template)
+}
+
+/// `readFile`'s defaults: minor channels when no kind is asked for, and a
+/// default-channel preference matching the generated kind.
+fn apply_defaults(template: &mut SemverTemplate) -> Result<(), String> {
     if !template.generate_major_channels && !template.generate_minor_channels {
         template.generate_minor_channels = true;
     }
@@ -184,7 +245,7 @@ fn read_file(text: &str) -> Result<SemverTemplate, String> {
             ));
         }
     }
-    Ok(template)
+    Ok(())
 }
 
 /// Go's `json.Decoder` with `DisallowUnknownFields` over the JSON that
@@ -881,6 +942,28 @@ mod tests {
         assert_eq!(default_channel, "stable-v3.1");
         let (_, default_channel) = generate_channels(&template(true, true, "major"), "a", &stable_versions());
         assert_eq!(default_channel, "stable-v3");
+    }
+
+    #[test]
+    fn generate_applies_template_defaults() {
+        let stable = stable_versions().remove(2).1;
+        let generated = generate("a", &GenerateOptions::default(), &[], &[], &stable).unwrap();
+        assert_eq!(generated.default_channel, "stable-v3.1");
+        assert_eq!(generated.channels.len(), 8);
+        let options = GenerateOptions {
+            generate_major_channels: true,
+            default_channel_type_preference: "minor".to_string(),
+            ..GenerateOptions::default()
+        };
+        assert_eq!(
+            generate("a", &options, &[], &[], &stable).unwrap_err(),
+            "schema attribute mismatch: DefaultChannelTypePreference set to 'minor' doesn't make sense if not generating minor-version channels"
+        );
+        let twice = vec![stable[0].clone(), stable[0].clone()];
+        assert_eq!(
+            generate("a", &GenerateOptions::default(), &twice, &[], &[]).unwrap_err(),
+            r#"duplicate bundle name "a-v0.1.0""#
+        );
     }
 
     #[test]

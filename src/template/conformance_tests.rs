@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::encoding::json::{self, Value};
+use crate::encoding::yaml_in;
 use crate::fbc::{self, Bundle, DeclarativeConfig};
 
 const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance");
@@ -72,19 +73,28 @@ fn read_case(dir: &Path) -> Result<Case, String> {
 
 /// Stand-in for rendering a bundle image until `crate::load` renders bundle
 /// directories: the bundle opm printed for that image in the case's
-/// expected JSON output, which is by definition what the real render
+/// expected output, which is by definition what the real render
 /// produces. Only the template logic (which bundles, channels, package) is
 /// under test here.
 fn expected_bundles(case: &Case) -> Result<Vec<Bundle>, String> {
     let json_path = case.dir.join("expected/stdout.json");
-    if !json_path.is_file() {
-        return Err("no expected/stdout.json to take rendered bundles from".to_string());
-    }
-    let text = fs_err::read_to_string(&json_path).map_err(|error| error.to_string())?;
-    let values = json::parse_stream(&text).map_err(|error| error.to_string())?;
+    let yaml_path = case.dir.join("expected/stdout.yaml");
+    let values: Vec<Value> = if json_path.is_file() {
+        let text = fs_err::read_to_string(&json_path).map_err(|error| error.to_string())?;
+        json::parse_stream(&text)
+            .map_err(|error| error.to_string())?
+            .into_iter()
+            .map(|(_, value)| value)
+            .collect()
+    } else {
+        let text = fs_err::read_to_string(&yaml_path).map_err(|error| error.to_string())?;
+        yaml_in::decode_stream(&text)
+            .into_iter()
+            .map(|document| document.map(|document| document.value).map_err(|error| error.message))
+            .collect::<Result<_, _>>()?
+    };
     values
         .into_iter()
-        .map(|(_, value)| value)
         .filter(|value| value.get("schema").and_then(Value::as_str) == Some(fbc::SCHEMA_BUNDLE))
         .map(|value| Bundle::decode(&value).map_err(|error| error.to_string()))
         .collect()

@@ -12,6 +12,7 @@
 //! Policies report problems as [`GraphProblem`]s naming the bundle and the
 //! CSV field to blame; the pipeline turns them into located diagnostics.
 
+pub mod mermaid;
 
 use std::collections::{BTreeMap, BTreeSet};
 

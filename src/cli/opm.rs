@@ -77,8 +77,50 @@ fn render_image(image: &str, local_images: &BTreeMap<String, PathBuf>) -> Result
             "cannot pull image {image:?}: this catbuild renders bundle images from local directories only (pass --local-image {image}=DIR)"
         ));
     };
+    // An image built from the directory carries one label per annotation;
+    // opm decides what the image is from those labels (spec A.7).
+    let labels = image_labels(dir);
+    if !labels.contains_key(PACKAGE_LABEL) {
+        let listed: String = labels.iter().map(|(key, value)| format!("\n  {key}={value}")).collect();
+        return Err(if labels.is_empty() {
+            format!("render {image:?}: image type could not be determined: image has no labels")
+        } else {
+            format!("render {image:?}: image type could not be determined, found labels{listed}")
+        });
+    }
     let loaded = crate::load::load_bundle_dir(dir, Some(image)).map_err(|error| error.to_string())?;
     Ok(DeclarativeConfig { bundles: vec![loaded.bundle], ..DeclarativeConfig::default() })
+}
+
+const PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
+
+/// The labels `bundle.Dockerfile` would give the image of `dir`: the
+/// entries of its annotations file, sorted by key.
+fn image_labels(dir: &Path) -> BTreeMap<String, String> {
+    let mut files: Vec<PathBuf> = match fs_err::read_dir(dir.join("metadata")) {
+        Ok(entries) => entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect(),
+        Err(_) => return BTreeMap::new(),
+    };
+    files.sort();
+    for file in files {
+        let Ok(text) = fs_err::read_to_string(&file) else { continue };
+        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() else { continue };
+        if let Some(annotations) = document.value.get("annotations").and_then(Value::as_object)
+            && !annotations.is_empty()
+        {
+            return annotations
+                .iter()
+                .map(|(key, value)| {
+                    let text = match value {
+                        Value::String(text) => text.clone(),
+                        other => json::to_compact(other, false),
+                    };
+                    (key.clone(), text)
+                })
+                .collect();
+        }
+    }
+    BTreeMap::new()
 }
 
 pub fn render(args: &RenderArgs) -> CommandResult {

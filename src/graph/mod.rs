@@ -209,6 +209,67 @@ fn default_channel(bundles: &[BundleInfo], listed: &BTreeMap<&str, Vec<&BundleIn
     None
 }
 
+/// opm's semver template over the bundles of one package. Each bundle goes
+/// to the archetypes (`candidate`, `fast`, `stable`) that list it in
+/// `policy`; archetypes the policy leaves unset take the bundles whose
+/// channels annotation names them, and bundles named by no archetype at all
+/// are `stable`.
+pub fn semver_channels(package: &str, bundles: &[BundleInfo], policy: &crate::config::SemverPolicy) -> PackageGraph {
+    let mut graph = PackageGraph::default();
+    let configured = [&policy.candidate, &policy.fast, &policy.stable];
+    let archetypes = ["candidate", "fast", "stable"];
+    let mut members: [Vec<(String, Version)>; 3] = Default::default();
+    let by_name: BTreeMap<&str, &BundleInfo> = bundles.iter().map(|bundle| (bundle.name.as_str(), bundle)).collect();
+    for (idx, listed) in configured.iter().enumerate() {
+        if let Some(names) = listed {
+            for name in names {
+                match by_name.get(name.value.as_str()) {
+                    Some(bundle) => members[idx].push((bundle.name.clone(), bundle.version.clone())),
+                    None => graph.problems.push(GraphProblem {
+                        bundle: None,
+                        field: "semver",
+                        message: format!("`[package.semver] {}` lists `{}`, which is not a bundle of package `{package}`", archetypes[idx], name.value),
+                        help: None,
+                    }),
+                }
+            }
+        }
+    }
+    let explicitly_placed: BTreeSet<&str> =
+        configured.iter().flat_map(|listed| listed.iter().flatten().map(|name| name.value.as_str())).collect();
+    for bundle in bundles {
+        if explicitly_placed.contains(bundle.name.as_str()) {
+            continue;
+        }
+        let mut placed = false;
+        for (idx, archetype) in archetypes.iter().enumerate() {
+            if configured[idx].is_none() && bundle.channels.iter().any(|channel| channel == archetype) {
+                members[idx].push((bundle.name.clone(), bundle.version.clone()));
+                placed = true;
+            }
+        }
+        if !placed && configured[2].is_none() {
+            members[2].push((bundle.name.clone(), bundle.version.clone()));
+        }
+    }
+    for list in &mut members {
+        list.sort_by(|left, right| left.1.cmp(&right.1).then_with(|| left.0.cmp(&right.0)));
+    }
+    let options = crate::template::semver::GenerateOptions {
+        generate_major_channels: policy.generate_major_channels,
+        generate_minor_channels: policy.generate_minor_channels,
+        default_channel_type_preference: policy.default_channel_type_preference.clone(),
+    };
+    match crate::template::semver::generate(package, &options, &members[0], &members[1], &members[2]) {
+        Ok(generated) => {
+            graph.channels = generated.channels;
+            graph.default_channel = Some(generated.default_channel).filter(|name| !name.is_empty());
+        }
+        Err(message) => graph.problems.push(GraphProblem { bundle: None, field: "semver", message, help: None }),
+    }
+    graph
+}
+
 /// Channels written out in `catalog.toml`.
 pub fn explicit_channels(package: &str, channels: &[crate::config::ExplicitChannel]) -> Vec<Channel> {
     channels

@@ -174,6 +174,7 @@ fn go_format_bool_verb(value: &Value) -> String {
         Value::Null => "%!t(<nil>)".to_string(),
         Value::Number(_) => format!("%!t(float64={})", go_format_value(value)),
         Value::String(text) => format!("%!t(string={text})"),
+        Value::Raw(_) => go_format_bool_verb(&value.resolve_raw()),
         Value::Array(items) => format!("[{}]", items.iter().map(go_format_bool_verb).collect::<Vec<_>>().join(" ")),
         Value::Object(fields) => format!(
             "map[{}]",
@@ -193,6 +194,7 @@ fn go_format_value(value: &Value) -> String {
         Value::Bool(flag) => flag.to_string(),
         Value::Number(number) => go_format_float(number.as_f64()),
         Value::String(text) => text.clone(),
+        Value::Raw(_) => go_format_value(&value.resolve_raw()),
         Value::Array(items) => format!("[{}]", items.iter().map(go_format_value).collect::<Vec<_>>().join(" ")),
         Value::Object(fields) => format!(
             "map[{}]",

@@ -269,8 +269,36 @@ fn load_packages(
     loaded
 }
 
+/// Diagnostics for what opm would log and carry on from. A file that does
+/// not decode is an error here: opm drops it without a word (a broken
+/// dependencies.yaml silently loses the dependencies), a build must not.
 fn bundle_warnings(bundle: &LoadedBundle) -> Vec<Diagnostic> {
-    bundle.warnings.iter().map(|warning| Diagnostic::warning("bundle", warning.to_string()).at(Location::file(&bundle.dir))).collect()
+    use crate::load::Warning;
+    bundle
+        .warnings
+        .iter()
+        .map(|warning| match warning {
+            Warning::UndecodableManifest { location, message } | Warning::UndecodableMetadata { location, message } => {
+                Diagnostic::error("yaml", format!("cannot decode `{}`: {message}", location.file.display()))
+                    .at(load_location(location))
+                    .note("opm skips such a file silently; catbuild refuses to, so nothing goes missing from the catalog")
+            }
+            Warning::ExtraDocuments { file } => Diagnostic::warning("yaml", warning.to_string())
+                .at(Location::file(file))
+                .note("only the first YAML document of a manifest file is part of the bundle (as in opm)"),
+            Warning::ExtraCsv { file, .. } => Diagnostic::warning("bundle", warning.to_string()).at(Location::file(file)),
+            Warning::CsvPropertiesAnnotation { location, .. } | Warning::CsvFieldIgnored { location, .. } => {
+                Diagnostic::warning("bundle", warning.to_string()).at(load_location(location))
+            }
+        })
+        .collect()
+}
+
+fn load_location(location: &crate::load::Location) -> Location {
+    match location.line {
+        Some(line) => Location::line(&location.file, line),
+        None => Location::file(&location.file),
+    }
 }
 
 /// Links one package's bundles into channels and adds its blobs to `catalog`.
@@ -303,7 +331,7 @@ fn assemble_package(
             diagnostics.push(
                 Diagnostic::error("bundle", format!("two bundles of package `{name}` are named `{}`", bundle.bundle.name))
                     .at(Location::file(&bundle.csv_path))
-                    .note(format!("the other one is `{}`", first.csv_path.display()))
+                    .note(format!("the other one is `{}`", crate::diag::display_path(&first.csv_path, &config.root)))
                     .help("each CSV needs its own `metadata.name`; remove the duplicate directory"),
             );
             package_ok = false;
@@ -340,11 +368,7 @@ fn assemble_package(
         }
     }
     if bundles.is_empty() {
-        diagnostics.push(
-            Diagnostic::error("config", format!("package `{name}` has no bundles"))
-                .at(Location::span(&config.path, package.name.span.clone()))
-                .help("check its `bundles` patterns"),
-        );
+        // Planning or loading already said why.
         return;
     }
     if !package_ok {
@@ -434,9 +458,12 @@ fn check_explicit(
     bundles: &BTreeMap<&str, &LoadedBundle>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let bundle_names: Vec<&str> = bundles.keys().copied().collect();
     let at = |span: &std::ops::Range<usize>| Location::span(&config.path, span.clone());
     for channel in channels {
+        // Suggest only bundles this channel does not list already.
+        let listed: BTreeSet<&str> = channel.entries.iter().map(|entry| entry.name.value.as_str()).collect();
+        let bundle_names: Vec<&str> = bundles.keys().copied().filter(|name| !listed.contains(name)).collect();
+        let all_names: Vec<&str> = bundles.keys().copied().collect();
         for entry in &channel.entries {
             if !bundles.contains_key(entry.name.value.as_str()) {
                 let mut diagnostic = Diagnostic::error(
@@ -454,7 +481,7 @@ fn check_explicit(
             {
                 // opm accepts a tail replacing a bundle that is gone; a name
                 // one typo away from a real bundle is almost surely a mistake.
-                if let Some(best) = crate::config::closest(&replaces.value, &bundle_names) {
+                if let Some(best) = crate::config::closest(&replaces.value, &all_names) {
                     diagnostics.push(
                         Diagnostic::error("graph", format!("`{}` replaces unknown bundle `{}`", entry.name.value, replaces.value))
                             .at(at(&replaces.span))

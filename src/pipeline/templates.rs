@@ -28,7 +28,7 @@ fn environment() -> Environment<'static> {
 pub fn load_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> Result<LoadedBundle, Vec<Diagnostic>> {
     let templates = find_templates(dir);
     if templates.is_empty() {
-        return crate::load::load_bundle_dir(dir, None).map_err(|error| vec![bundle_error_diagnostic(&error, dir, None)]);
+        return crate::load::load_bundle_dir(dir, None).map_err(|error| relative_messages(explain(&error, dir, dir, None), root));
     }
     let staging = tempfile::Builder::new()
         .prefix(".catbuild-render-")
@@ -39,9 +39,8 @@ pub fn load_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> 
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let _ = root;
-    let mut loaded =
-        crate::load::load_bundle_dir(staging.path(), None).map_err(|error| vec![bundle_error_diagnostic(&error, dir, Some(staging.path()))])?;
+    let mut loaded = crate::load::load_bundle_dir(staging.path(), None)
+        .map_err(|error| relative_messages(explain(&error, dir, staging.path(), Some(staging.path())), root))?;
     loaded.relocate(staging.path(), dir, &templates);
     Ok(loaded)
 }
@@ -132,6 +131,46 @@ pub fn bundle_image(template: &str, vars: &BTreeMap<String, String>, bundle: &Lo
         let detail = error.detail().map(|detail| format!(": {detail}")).unwrap_or_default();
         format!("cannot render `bundle-image` for bundle `{}`: {}{detail}", bundle.bundle.name, error.kind())
     })
+}
+
+/// Paths inside messages shown relative to the project root, as locations are.
+fn relative_messages(mut diagnostics: Vec<Diagnostic>, root: &Path) -> Vec<Diagnostic> {
+    let prefix = format!("{}/", root.display());
+    for diagnostic in &mut diagnostics {
+        diagnostic.message = diagnostic.message.replace(&prefix, "");
+    }
+    diagnostics
+}
+
+/// The diagnostics for a bundle that failed to load. When it failed for
+/// lack of objects or of a CSV, the usual cause is a manifest that does not
+/// decode: name each such file and its line first.
+fn explain(error: &crate::load::BundleError, dir: &Path, loaded_from: &Path, staging: Option<&Path>) -> Vec<Diagnostic> {
+    use crate::load::BundleError;
+    let mut diagnostics = Vec::new();
+    if matches!(error, BundleError::NoBundleObjects { .. } | BundleError::NoCsv { .. }) {
+        let mut files: Vec<PathBuf> = fs_err::read_dir(loaded_from.join("manifests"))
+            .map(|entries| entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect())
+            .unwrap_or_default();
+        files.sort();
+        for file in files {
+            let Ok(text) = fs_err::read_to_string(&file) else { continue };
+            if let Some(Err(yaml_error)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() {
+                let shown = match file.strip_prefix(loaded_from) {
+                    Ok(relative) => dir.join(relative),
+                    Err(_) => file.clone(),
+                };
+                let shown = if staging.is_some() && !shown.exists() { PathBuf::from(format!("{}{TEMPLATE_SUFFIX}", shown.display())) } else { shown };
+                diagnostics.push(
+                    Diagnostic::error("yaml", format!("cannot decode manifest: {}", yaml_error.message))
+                        .at(Location::line(&shown, yaml_error.line))
+                        .note("opm skips a manifest that does not decode, so the bundle loses it"),
+                );
+            }
+        }
+    }
+    diagnostics.push(bundle_error_diagnostic(error, dir, staging));
+    diagnostics
 }
 
 fn bundle_error_diagnostic(error: &crate::load::BundleError, dir: &Path, staging: Option<&Path>) -> Diagnostic {

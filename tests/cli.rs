@@ -13,7 +13,12 @@ fn repo() -> PathBuf {
 }
 
 fn catbuild(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_catbuild")).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("catbuild runs")
+    Command::new(env!("CARGO_BIN_EXE_catbuild"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("catbuild runs")
 }
 
 fn stderr(output: &Output) -> String {
@@ -60,7 +65,10 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 fn documents(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
-    catbuild::encoding::yaml_in::decode_stream(&text).into_iter().map(|document| document.unwrap().value).collect()
+    catbuild::encoding::yaml_in::decode_stream(&text)
+        .into_iter()
+        .map(|document| document.unwrap().value)
+        .collect()
 }
 
 #[test]
@@ -68,12 +76,19 @@ fn example_builds_every_target_and_opm_validate_accepts_it() {
     let project = example_project();
     let output = catbuild(project.path(), &[]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stderr(&output).starts_with("Built catalog fruits-catalog-operators: targets ocp-4.16, ocp-4.17 (6 bundles)"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).starts_with("Built catalog fruits-catalog-operators: targets ocp-4.16, ocp-4.17 (6 bundles)"),
+        "{}",
+        stderr(&output)
+    );
     let build = project.path().join("build");
     let files: Vec<String> = tree(&build).into_keys().collect();
     assert_eq!(
         files,
-        vec!["ocp-4.16/catalog/fruits-catalog-operator/catalog.json", "ocp-4.17/catalog/fruits-catalog-operator/catalog.yaml"]
+        vec![
+            "ocp-4.16/catalog/fruits-catalog-operator/catalog.json",
+            "ocp-4.17/catalog/fruits-catalog-operator/catalog.yaml"
+        ]
     );
     for target in ["ocp-4.16", "ocp-4.17"] {
         let dir = build.join(target).join("catalog");
@@ -83,12 +98,28 @@ fn example_builds_every_target_and_opm_validate_accepts_it() {
 
     let blobs = documents(&build.join("ocp-4.16/catalog/fruits-catalog-operator/catalog.json"));
     let schemas: Vec<&str> = blobs.iter().map(|blob| blob.get("schema").unwrap().as_str().unwrap()).collect();
-    assert_eq!(schemas, vec!["olm.package", "olm.channel", "olm.channel", "olm.bundle", "olm.bundle", "olm.bundle"]);
+    assert_eq!(
+        schemas,
+        vec![
+            "olm.package",
+            "olm.channel",
+            "olm.channel",
+            "olm.bundle",
+            "olm.bundle",
+            "olm.bundle"
+        ]
+    );
     assert_eq!(blobs[0].get("defaultChannel").unwrap().as_str(), Some("stable"));
     // Channels as opm's replaces mode makes them: the stable head's replaces
     // chain reaches 0.0.1 too, whatever 0.0.1's annotations say.
     let entries = |blob: &Value| -> Vec<String> {
-        blob.get("entries").unwrap().as_array().unwrap().iter().map(|entry| json::to_compact(entry, false)).collect()
+        blob.get("entries")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| json::to_compact(entry, false))
+            .collect()
     };
     let expected_entries = vec![
         r#"{"name":"fruits-catalog-operator.v0.0.1"}"#.to_string(),
@@ -103,8 +134,18 @@ fn example_builds_every_target_and_opm_validate_accepts_it() {
     // The bundle image comes from `bundle-image` and is listed in
     // relatedImages with an empty name, as rendering the image would.
     let newest = &blobs[5];
-    assert_eq!(newest.get("image").unwrap().as_str(), Some("quay.io/example/fruits-catalog-operator-bundle:v0.0.3"));
-    let related: Vec<String> = newest.get("relatedImages").unwrap().as_array().unwrap().iter().map(|image| json::to_compact(image, false)).collect();
+    assert_eq!(
+        newest.get("image").unwrap().as_str(),
+        Some("quay.io/example/fruits-catalog-operator-bundle:v0.0.3")
+    );
+    let related: Vec<String> = newest
+        .get("relatedImages")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|image| json::to_compact(image, false))
+        .collect();
     assert_eq!(
         related,
         vec![
@@ -131,10 +172,18 @@ fn example_builds_every_target_and_opm_validate_accepts_it() {
 #[test]
 fn builds_are_reproducible_across_runs_and_thread_counts() {
     let project = example_project();
-    let first = Command::new(env!("CARGO_BIN_EXE_catbuild")).current_dir(project.path()).env("RAYON_NUM_THREADS", "1").output().unwrap();
+    let first = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+        .current_dir(project.path())
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
     assert!(first.status.success(), "{}", stderr(&first));
     let one_thread = tree(&project.path().join("build"));
-    let second = Command::new(env!("CARGO_BIN_EXE_catbuild")).current_dir(project.path()).env("RAYON_NUM_THREADS", "8").output().unwrap();
+    let second = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+        .current_dir(project.path())
+        .env("RAYON_NUM_THREADS", "8")
+        .output()
+        .unwrap();
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(one_thread, tree(&project.path().join("build")));
 
@@ -150,12 +199,21 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     let before = tree(&project.path().join("build"));
     // Break the graph: 0.0.3 now replaces a bundle that does not exist, so
     // 0.0.2 is stranded in both channels.
-    let csv = project.path().join("manifests/fruits-catalog-operator/0.0.3/manifests/fruits-catalog-operator.clusterserviceversion.yaml.j2");
-    let text = std::fs::read_to_string(&csv).unwrap().replace("replaces: fruits-catalog-operator.v0.0.2", "replaces: fruits-catalog-operator.v0.0.9");
+    let csv = project
+        .path()
+        .join("manifests/fruits-catalog-operator/0.0.3/manifests/fruits-catalog-operator.clusterserviceversion.yaml.j2");
+    let text = std::fs::read_to_string(&csv).unwrap().replace(
+        "replaces: fruits-catalog-operator.v0.0.2",
+        "replaces: fruits-catalog-operator.v0.0.9",
+    );
     std::fs::write(&csv, text).unwrap();
     let output = catbuild(project.path(), &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(stderr(&output).contains("is not reachable from the channel head"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not reachable from the channel head"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(before, tree(&project.path().join("build")));
 }
 
@@ -163,7 +221,18 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
 fn command_line_overrides_select_target_format_and_output() {
     let project = example_project();
     let out = project.path().join("elsewhere");
-    let output = catbuild(project.path(), &["build", "--target", "ocp-4.16", "--format", "fbc-yaml", "--out", out.to_str().unwrap()]);
+    let output = catbuild(
+        project.path(),
+        &[
+            "build",
+            "--target",
+            "ocp-4.16",
+            "--format",
+            "fbc-yaml",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let files: Vec<String> = tree(&out).into_keys().collect();
     assert_eq!(files, vec!["ocp-4.16/catalog/fruits-catalog-operator/catalog.yaml"]);
@@ -182,7 +251,15 @@ fn run_can_be_called_twice_in_one_process() {
     let config = project.path().join("catalog.toml");
     for _ in 0..2 {
         let out = tempfile::tempdir().unwrap();
-        let args = ["catbuild", "build", "-q", "--config", config.to_str().unwrap(), "--out", out.path().to_str().unwrap()];
+        let args = [
+            "catbuild",
+            "build",
+            "-q",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ];
         let code = catbuild::cli::run(args.iter().map(std::ffi::OsString::from).collect());
         assert_eq!(code, std::process::ExitCode::SUCCESS);
         assert!(out.path().join("ocp-4.16/catalog/fruits-catalog-operator/catalog.json").is_file());
@@ -196,7 +273,12 @@ fn init_adopts_the_example_manifests() {
     let output = catbuild(project.path(), &["init", "manifests"]);
     assert!(output.status.success(), "{}", stderr(&output));
     let written = std::fs::read_to_string(project.path().join("catalog.toml")).unwrap();
-    assert!(written.contains("name = \"fruits-catalog-operator\"\nbundles = [\"manifests/fruits-catalog-operator/*\"]\nchannel-policy = \"replaces\"\n"), "{written}");
+    assert!(
+        written.contains(
+            "name = \"fruits-catalog-operator\"\nbundles = [\"manifests/fruits-catalog-operator/*\"]\nchannel-policy = \"replaces\"\n"
+        ),
+        "{written}"
+    );
     // The templated CSV needs `registry`, which init cannot know: the build
     // says so at the template's line.
     let built = catbuild(project.path(), &[]);

@@ -15,7 +15,14 @@ use libtest_mimic::{Arguments, Failed, Trial};
 
 /// The suites this issue covers; the SQLite and Dockerfile suites belong to
 /// later issues.
-const SUITES: &[&str] = &["render-bundle", "render-fbc-and-migrate", "write-format", "validate-fbc", "basic-template", "semver-template"];
+const SUITES: &[&str] = &[
+    "render-bundle",
+    "render-fbc-and-migrate",
+    "write-format",
+    "validate-fbc",
+    "basic-template",
+    "semver-template",
+];
 
 fn conformance_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance")
@@ -28,7 +35,11 @@ fn main() {
     for suite in SUITES {
         let suite_dir = root.join(suite);
         let mut cases: Vec<PathBuf> = match std::fs::read_dir(&suite_dir) {
-            Ok(entries) => entries.filter_map(Result::ok).map(|entry| entry.path()).filter(|path| path.join("case.toml").is_file()).collect(),
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.join("case.toml").is_file())
+                .collect(),
             Err(error) => panic!("cannot read {}: {error} (is ../shared beside the repo?)", suite_dir.display()),
         };
         cases.sort();
@@ -74,7 +85,12 @@ impl Case {
         let images = table
             .get("images")
             .and_then(|value| value.as_table())
-            .map(|images| images.iter().filter_map(|(image, dir)| dir.as_str().map(|dir| (image.clone(), dir.to_string()))).collect())
+            .map(|images| {
+                images
+                    .iter()
+                    .filter_map(|(image, dir)| dir.as_str().map(|dir| (image.clone(), dir.to_string())))
+                    .collect()
+            })
             .unwrap_or_default();
         Case {
             dir: dir.to_path_buf(),
@@ -106,7 +122,10 @@ impl Case {
         if let Some(expected_path) = &self.stdout {
             let expected = read_expected(&self.dir.join(expected_path))?;
             if output.stdout != expected {
-                problems.push(format!("stdout differs from {expected_path}:\n{}", first_difference(&expected, &output.stdout)));
+                problems.push(format!(
+                    "stdout differs from {expected_path}:\n{}",
+                    first_difference(&expected, &output.stdout)
+                ));
             }
         }
         for fragment in &self.stderr_contains {
@@ -120,7 +139,10 @@ impl Case {
             let json_output = run_catbuild(&self.dir, &json_args)?;
             let expected = read_expected(&self.dir.join(json_path))?;
             if !same_validate_json(&json_output.stdout, &expected) {
-                problems.push(format!("`-o json` stdout differs from {json_path}:\n{}", first_difference(&expected, &json_output.stdout)));
+                problems.push(format!(
+                    "`-o json` stdout differs from {json_path}:\n{}",
+                    first_difference(&expected, &json_output.stdout)
+                ));
             }
             if json_output.code != self.exit {
                 problems.push(format!("`-o json` exit code {} (expected {})", json_output.code, self.exit));
@@ -139,11 +161,19 @@ impl Case {
         let Some(output_file) = &self.output_file else {
             return Err("case has neither args nor output_file".into());
         };
-        let format = if output_file.ends_with(".yaml") { catbuild::fbc::write::Format::Yaml } else { catbuild::fbc::write::Format::Json };
+        let format = if output_file.ends_with(".yaml") {
+            catbuild::fbc::write::Format::Yaml
+        } else {
+            catbuild::fbc::write::Format::Json
+        };
         let config = catbuild::fbc::load::load_dir(&self.dir.join("input/catalog")).map_err(|error| format!("load: {error}"))?;
         let written = catbuild::fbc::write::write(&config, format).map_err(|error| format!("write: {error}"))?;
         let expected = read_expected(&self.dir.join(output_file))?;
-        if written == expected { Ok(()) } else { Err(first_difference(&expected, &written).into()) }
+        if written == expected {
+            Ok(())
+        } else {
+            Err(first_difference(&expected, &written).into())
+        }
     }
 }
 
@@ -202,13 +232,18 @@ fn same_validate_json(got: &str, expected: &str) -> bool {
     if got == expected {
         return true;
     }
-    let (Ok(got), Ok(expected)) = (serde_json::from_str::<serde_json::Value>(got), serde_json::from_str::<serde_json::Value>(expected)) else {
+    let (Ok(got), Ok(expected)) = (
+        serde_json::from_str::<serde_json::Value>(got),
+        serde_json::from_str::<serde_json::Value>(expected),
+    ) else {
         return false;
     };
     let message = |value: &serde_json::Value| value.pointer("/error/message").and_then(|value| value.as_str()).map(str::to_string);
     match (message(&got), message(&expected)) {
         (Some(got_message), Some(expected_message)) => {
-            got.get("passed") == expected.get("passed") && contains_tree(&got_message, &expected_message) && got_message.lines().count() == expected_message.lines().count()
+            got.get("passed") == expected.get("passed")
+                && contains_tree(&got_message, &expected_message)
+                && got_message.lines().count() == expected_message.lines().count()
         }
         _ => false,
     }
@@ -222,8 +257,17 @@ fn first_difference(expected: &str, got: &str) -> String {
         let want = expected_lines.get(idx);
         let have = got_lines.get(idx);
         if want != have {
-            return format!("first difference at line {}:\n  expected: {:?}\n  got:      {:?}", idx + 1, want.unwrap_or(&"<end>"), have.unwrap_or(&"<end>"));
+            return format!(
+                "first difference at line {}:\n  expected: {:?}\n  got:      {:?}",
+                idx + 1,
+                want.unwrap_or(&"<end>"),
+                have.unwrap_or(&"<end>")
+            );
         }
     }
-    if expected.len() != got.len() { "texts differ only in their final newline".to_string() } else { "texts are identical".to_string() }
+    if expected.len() != got.len() {
+        "texts differ only in their final newline".to_string()
+    } else {
+        "texts are identical".to_string()
+    }
 }

@@ -32,9 +32,18 @@ fn main() {
 
 fn run_case(dir: &Path) -> Result<(), Failed> {
     let case: toml::Table = toml::from_str(&std::fs::read_to_string(dir.join("case.toml"))?)?;
-    let args: Vec<String> = case["args"].as_array().ok_or("args")?.iter().filter_map(|arg| arg.as_str().map(str::to_string)).collect();
+    let args: Vec<String> = case["args"]
+        .as_array()
+        .ok_or("args")?
+        .iter()
+        .filter_map(|arg| arg.as_str().map(str::to_string))
+        .collect();
     let exit = case.get("exit").and_then(toml::Value::as_integer).unwrap_or(1) as i32;
-    let output = Command::new(env!("CARGO_BIN_EXE_catbuild")).args(&args).current_dir(dir).env("NO_COLOR", "1").output()?;
+    let output = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+        .args(&args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()?;
     let stderr = String::from_utf8_lossy(&output.stderr).replace(&dir.display().to_string(), "[CASE]");
     let expected_path = dir.join("expected.stderr");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -51,5 +60,9 @@ fn run_case(dir: &Path) -> Result<(), Failed> {
     if dir.join("build").exists() {
         problems.push("a failed command wrote build/".to_string());
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n").into()) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
 }

@@ -59,11 +59,17 @@ fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
             parsed.push(format);
         }
         if parsed.contains(&OutputFormat::FbcJson) && parsed.contains(&OutputFormat::FbcYaml) {
-            return Err(Failure::InputMessage("`--format` takes one of `fbc-json` and `fbc-yaml`, not both".to_string()));
+            return Err(Failure::InputMessage(
+                "`--format` takes one of `fbc-json` and `fbc-yaml`, not both".to_string(),
+            ));
         }
         Some(parsed)
     };
-    Ok(BuildOptions { targets: args.targets.clone(), formats, out_dir: args.out.clone() })
+    Ok(BuildOptions {
+        targets: args.targets.clone(),
+        formats,
+        out_dir: args.out.clone(),
+    })
 }
 
 fn finish(global: &GlobalArgs, config: &Config, report: &BuildReport, started: Instant, verb: &str) {

@@ -40,13 +40,20 @@ struct FoundPackage {
 pub fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
     let config_path = global.config.clone().unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME));
     if config_path.exists() && !args.force {
-        return Err(Failure::InputMessage(format!("`{}` already exists (pass --force to overwrite it)", config_path.display())));
+        return Err(Failure::InputMessage(format!(
+            "`{}` already exists (pass --force to overwrite it)",
+            config_path.display()
+        )));
     }
     let config_dir = std::path::absolute(&config_path)
         .map_err(|error| Failure::Other(error.to_string()))?
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let dirs = if args.dirs.is_empty() { vec![PathBuf::from(".")] } else { args.dirs.clone() };
+    let dirs = if args.dirs.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.dirs.clone()
+    };
     let mut packages: BTreeMap<String, FoundPackage> = BTreeMap::new();
     let mut skipped = Vec::new();
     for dir in &dirs {
@@ -62,7 +69,9 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
         ));
     }
     let name = args.name.clone().unwrap_or_else(|| {
-        let base = config_dir.file_name().map_or_else(|| "catalog".to_string(), |name| name.to_string_lossy().to_lowercase());
+        let base = config_dir
+            .file_name()
+            .map_or_else(|| "catalog".to_string(), |name| name.to_string_lossy().to_lowercase());
         let cleaned: String = base.chars().map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' }).collect();
         let cleaned = cleaned.trim_matches('-').to_string();
         if cleaned.is_empty() { "catalog".to_string() } else { cleaned }
@@ -71,7 +80,11 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
     fs_err::write(&config_path, text).map_err(|error| Failure::Other(error.to_string()))?;
     if !global.quiet {
         let n_bundles: usize = packages.values().map(|package| package.bundles.len()).sum();
-        eprintln!("Wrote {}: {} packages, {n_bundles} bundle directories", config_path.display(), packages.len());
+        eprintln!(
+            "Wrote {}: {} packages, {n_bundles} bundle directories",
+            config_path.display(),
+            packages.len()
+        );
         for (path, reason) in &skipped {
             eprintln!("warning: skipped `{}`: {reason}", path.display());
         }
@@ -134,7 +147,12 @@ fn add_bundle(dir: &Path, note: Option<String>, packages: &mut BTreeMap<String, 
 /// The package annotation of a bundle's metadata directory (any file in it,
 /// as opm finds annotations by content).
 fn annotation_package(metadata: &Path) -> Option<String> {
-    let mut files: Vec<PathBuf> = fs_err::read_dir(metadata).ok()?.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect();
+    let mut files: Vec<PathBuf> = fs_err::read_dir(metadata)
+        .ok()?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .collect();
     files.sort();
     files.iter().find_map(|file| {
         let value = first_document(file)?;
@@ -148,11 +166,23 @@ fn annotation_package(metadata: &Path) -> Option<String> {
 
 /// The `packageName` of a `*.package.yaml` in `dir`, if any.
 fn package_manifest_name(dir: &Path) -> Option<String> {
-    let mut files: Vec<PathBuf> = fs_err::read_dir(dir).ok()?.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect();
+    let mut files: Vec<PathBuf> = fs_err::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .collect();
     files.sort();
-    files.iter().filter(|file| file.to_string_lossy().ends_with(".package.yaml")).find_map(|file| {
-        first_document(file)?.get("packageName").and_then(Value::as_str).filter(|name| !name.is_empty()).map(str::to_string)
-    })
+    files
+        .iter()
+        .filter(|file| file.to_string_lossy().ends_with(".package.yaml"))
+        .find_map(|file| {
+            first_document(file)?
+                .get("packageName")
+                .and_then(Value::as_str)
+                .filter(|name| !name.is_empty())
+                .map(str::to_string)
+        })
 }
 
 /// community-operators `ci.yaml` `updateGraph` → our channel policy.
@@ -167,7 +197,11 @@ fn ci_update_graph(path: &Path) -> Option<&'static str> {
 
 fn first_document(path: &Path) -> Option<Value> {
     let text = fs_err::read_to_string(path).ok()?;
-    yaml_in::decode_stream(&text).into_iter().next()?.ok().map(|document| document.value)
+    yaml_in::decode_stream(&text)
+        .into_iter()
+        .next()?
+        .ok()
+        .map(|document| document.value)
 }
 
 fn toml_string(text: &str) -> String {
@@ -214,12 +248,21 @@ fn render_config(name: &str, packages: &BTreeMap<String, FoundPackage>, config_d
             let _ = writeln!(out, "]");
         }
         if !found.package_manifests.is_empty() {
-            let listed: Vec<String> = found.package_manifests.iter().map(|dir| toml_string(&relative(dir, config_dir))).collect();
+            let listed: Vec<String> = found
+                .package_manifests
+                .iter()
+                .map(|dir| toml_string(&relative(dir, config_dir)))
+                .collect();
             let _ = writeln!(out, "package-manifests = [{}]", listed.join(", "));
         }
         match &found.policy {
             Some((policy, ci_yaml)) => {
-                let _ = writeln!(out, "channel-policy = {}  # from {}", toml_string(policy), relative(ci_yaml, config_dir));
+                let _ = writeln!(
+                    out,
+                    "channel-policy = {}  # from {}",
+                    toml_string(policy),
+                    relative(ci_yaml, config_dir)
+                );
             }
             None => {
                 let _ = writeln!(out, "channel-policy = \"replaces\"");

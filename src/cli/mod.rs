@@ -96,7 +96,10 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
             ExitCode::from(failure.code())
         }
         Err(_) => {
-            eprintln!("error: internal error in catbuild {} (this is a bug; please report it with the command you ran)", env!("CARGO_PKG_VERSION"));
+            eprintln!(
+                "error: internal error in catbuild {} (this is a bug; please report it with the command you ran)",
+                env!("CARGO_PKG_VERSION")
+            );
             ExitCode::from(2)
         }
     }

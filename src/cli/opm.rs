@@ -45,7 +45,9 @@ impl OutputArgs {
         match self.output.as_str() {
             "json" => Ok(Format::Json),
             "yaml" => Ok(Format::Yaml),
-            other => Err(Failure::InputMessage(format!("invalid --output value {other:?}, expected (json|yaml)"))),
+            other => Err(Failure::InputMessage(format!(
+                "invalid --output value {other:?}, expected (json|yaml)"
+            ))),
         }
     }
 }
@@ -89,7 +91,10 @@ fn render_image(image: &str, local_images: &BTreeMap<String, PathBuf>) -> Result
         });
     }
     let loaded = crate::load::load_bundle_dir(dir, Some(image)).map_err(|error| error.to_string())?;
-    Ok(DeclarativeConfig { bundles: vec![loaded.bundle], ..DeclarativeConfig::default() })
+    Ok(DeclarativeConfig {
+        bundles: vec![loaded.bundle],
+        ..DeclarativeConfig::default()
+    })
 }
 
 const PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
@@ -104,7 +109,9 @@ fn image_labels(dir: &Path) -> BTreeMap<String, String> {
     files.sort();
     for file in files {
         let Ok(text) = fs_err::read_to_string(&file) else { continue };
-        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() else { continue };
+        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() else {
+            continue;
+        };
         if let Some(annotations) = document.value.get("annotations").and_then(Value::as_object)
             && !annotations.is_empty()
         {
@@ -149,7 +156,11 @@ pub fn render(args: &RenderArgs) -> CommandResult {
     print_stdout(&text)
 }
 
-fn render_reference(reference: &str, local_images: &BTreeMap<String, PathBuf>, image_template: Option<&str>) -> Result<DeclarativeConfig, String> {
+fn render_reference(
+    reference: &str,
+    local_images: &BTreeMap<String, PathBuf>,
+    image_template: Option<&str>,
+) -> Result<DeclarativeConfig, String> {
     if local_images.contains_key(reference) {
         return render_image(reference, local_images);
     }
@@ -159,11 +170,17 @@ fn render_reference(reference: &str, local_images: &BTreeMap<String, PathBuf>, i
             let loaded = match image_template {
                 None => crate::load::load_bundle_dir(path, None),
                 Some(template) => crate::load::load_bundle_dir_with_template(path, &|data: &crate::load::ImageRefTemplateData| {
-                    Ok(template.replace("{{.Package}}", &data.package).replace("{{.Name}}", &data.name).replace("{{.Version}}", &data.version))
+                    Ok(template
+                        .replace("{{.Package}}", &data.package)
+                        .replace("{{.Name}}", &data.name)
+                        .replace("{{.Version}}", &data.version))
                 }),
             }
             .map_err(|error| error.to_string())?;
-            return Ok(DeclarativeConfig { bundles: vec![loaded.bundle], ..DeclarativeConfig::default() });
+            return Ok(DeclarativeConfig {
+                bundles: vec![loaded.bundle],
+                ..DeclarativeConfig::default()
+            });
         }
         let mut config = fbc::load::load_dir(path).map_err(|error| format!("{}: {error}", error.path.display()))?;
         for bundle in &mut config.bundles {
@@ -202,7 +219,10 @@ pub fn validate(global: &GlobalArgs, args: &ValidateArgs) -> CommandResult {
         Some(format @ ("json" | "yaml")) => {
             let mut fields = vec![("passed".to_string(), Value::Bool(result.is_ok()))];
             if let Err(message) = &result {
-                fields.push(("error".to_string(), Value::Object(vec![("message".to_string(), Value::str(message))])));
+                fields.push((
+                    "error".to_string(),
+                    Value::Object(vec![("message".to_string(), Value::str(message))]),
+                ));
             }
             let value = Value::Object(fields);
             let text = if format == "json" {
@@ -214,9 +234,15 @@ pub fn validate(global: &GlobalArgs, args: &ValidateArgs) -> CommandResult {
                 crate::encoding::yaml_out::to_yaml(&value).map_err(|error| Failure::Other(error.to_string()))?
             };
             print_stdout(&text)?;
-            if result.is_ok() { Ok(()) } else { Err(Failure::InputMessage("validation failed".to_string())) }
+            if result.is_ok() {
+                Ok(())
+            } else {
+                Err(Failure::InputMessage("validation failed".to_string()))
+            }
         }
-        Some(other) => Err(Failure::InputMessage(format!("invalid --output value {other:?}, expected (json|yaml)"))),
+        Some(other) => Err(Failure::InputMessage(format!(
+            "invalid --output value {other:?}, expected (json|yaml)"
+        ))),
     }
 }
 
@@ -251,7 +277,11 @@ pub fn template(args: &TemplateArgs) -> CommandResult {
     let config = match args.kind.as_str() {
         "basic" => crate::template::basic::render(&text, &render_bundle),
         "semver" => crate::template::semver::render(&text, &render_bundle),
-        other => return Err(Failure::InputMessage(format!("invalid template type {other:?}, must be one of: basic, semver"))),
+        other => {
+            return Err(Failure::InputMessage(format!(
+                "invalid template type {other:?}, must be one of: basic, semver"
+            )));
+        }
     }
     .map_err(|error| Failure::InputMessage(error.to_string()))?;
     let written = fbc::write::write(&config, format).map_err(|error| Failure::InputMessage(error.to_string()))?;
@@ -279,9 +309,13 @@ pub struct GraphArgs {
 
 pub fn graph(args: &GraphArgs) -> CommandResult {
     if args.format != "mermaid" {
-        return Err(Failure::InputMessage(format!("unknown graph format {:?}, expected mermaid", args.format)));
+        return Err(Failure::InputMessage(format!(
+            "unknown graph format {:?}, expected mermaid",
+            args.format
+        )));
     }
-    let config = fbc::load::load_dir(&args.dir).map_err(|error| Failure::InputMessage(format!("{}: {}", error.path.display(), error.message)))?;
+    let config =
+        fbc::load::load_dir(&args.dir).map_err(|error| Failure::InputMessage(format!("{}: {}", error.path.display(), error.message)))?;
     let options = crate::graph::mermaid::MermaidOptions {
         minimum_edge: args.minimum_edge.clone(),
         package_name: args.package_name.clone(),

@@ -48,7 +48,10 @@ pub struct Sourced<T> {
 
 impl<T: Clone> Sourced<T> {
     fn from_spanned(spanned: &Spanned<T>) -> Sourced<T> {
-        Sourced { value: spanned.get_ref().clone(), span: spanned.span() }
+        Sourced {
+            value: spanned.get_ref().clone(),
+            span: spanned.span(),
+        }
     }
 }
 
@@ -130,7 +133,10 @@ impl OutputFormat {
     }
 
     pub fn name(self) -> &'static str {
-        OutputFormat::ALL.iter().find(|(_, format)| *format == self).map_or("", |(name, _)| name)
+        OutputFormat::ALL
+            .iter()
+            .find(|(_, format)| *format == self)
+            .map_or("", |(name, _)| name)
     }
 }
 
@@ -192,9 +198,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         Ok(raw) => raw,
         Err(error) => return Err(vec![toml_error(&error, path)]),
     };
-    let mut resolver = Resolver { path, diagnostics: Vec::new() };
+    let mut resolver = Resolver {
+        path,
+        diagnostics: Vec::new(),
+    };
     let config = resolver.resolve(raw);
-    if resolver.diagnostics.iter().any(Diagnostic::is_error) { Err(resolver.diagnostics) } else { Ok(config) }
+    if resolver.diagnostics.iter().any(Diagnostic::is_error) {
+        Err(resolver.diagnostics)
+    } else {
+        Ok(config)
+    }
 }
 
 fn toml_error(error: &toml::de::Error, path: &Path) -> Diagnostic {
@@ -253,7 +266,8 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::error("config", message).at(Location::span(self.path, span)));
+        self.diagnostics
+            .push(Diagnostic::error("config", message).at(Location::span(self.path, span)));
         self.diagnostics.last_mut().expect("just pushed")
     }
 
@@ -271,8 +285,11 @@ impl Resolver<'_> {
         let root = self.root();
         let name = raw.catalog.name.get_ref().clone();
         if !is_dns1123_subdomain(&name) {
-            self.error(raw.catalog.name.span(), format!("catalog name `{name}` is not a valid Kubernetes object name"))
-                .add_help("use lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit (at most 253 characters)");
+            self.error(
+                raw.catalog.name.span(),
+                format!("catalog name `{name}` is not a valid Kubernetes object name"),
+            )
+            .add_help("use lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit (at most 253 characters)");
         }
         let vars = self.vars(&raw.vars);
         let catalog_bundle_image = raw.catalog.bundle_image.as_ref().map(Sourced::from_spanned);
@@ -299,7 +316,14 @@ impl Resolver<'_> {
             packages.push(package);
         }
         let targets = self.targets(raw.targets, &packages, &vars);
-        Config { path: self.path.to_path_buf(), root, catalog, vars, packages, targets }
+        Config {
+            path: self.path.to_path_buf(),
+            root,
+            catalog,
+            vars,
+            packages,
+            targets,
+        }
     }
 
     fn vars(&mut self, raw_vars: &BTreeMap<String, Spanned<toml::Value>>) -> BTreeMap<String, String> {
@@ -323,8 +347,11 @@ impl Resolver<'_> {
     fn package(&mut self, raw: raw::RawPackage, root: &Path, catalog_bundle_image: Option<&Sourced<String>>) -> PackageConfig {
         let name = Sourced::from_spanned(&raw.name);
         if let Err(problem) = dns1123_label_problem(&name.value) {
-            self.error(name.span.clone(), format!("package name `{}` is not a DNS-1123 label: {problem}", name.value))
-                .add_help("opm requires lowercase letters, digits and `-`, at most 63 characters");
+            self.error(
+                name.span.clone(),
+                format!("package name `{}` is not a DNS-1123 label: {problem}", name.value),
+            )
+            .add_help("opm requires lowercase letters, digits and `-`, at most 63 characters");
         }
         if raw.bundles.is_empty() && raw.package_manifests.is_empty() {
             self.error(name.span.clone(), format!("package `{}` has no bundle sources", name.value))
@@ -335,26 +362,49 @@ impl Resolver<'_> {
         let channel_policy = match policy_name {
             "explicit" => {
                 if raw.channels.is_empty() {
-                    self.error(policy_span.clone(), format!("package `{}` uses `channel-policy = \"explicit\"` but declares no channels", name.value))
-                        .add_help("add `[[package.channel]]` tables with `name` and `entries`");
+                    self.error(
+                        policy_span.clone(),
+                        format!(
+                            "package `{}` uses `channel-policy = \"explicit\"` but declares no channels",
+                            name.value
+                        ),
+                    )
+                    .add_help("add `[[package.channel]]` tables with `name` and `entries`");
                 }
                 ChannelPolicy::Explicit(raw.channels.iter().map(explicit_channel).collect())
             }
             "replaces" => ChannelPolicy::Replaces,
             "semver" => ChannelPolicy::Semver(self.semver(raw.semver.as_ref())),
             other => {
-                let help = closest(other, &["explicit", "replaces", "semver"])
-                    .map_or_else(|| "use `explicit`, `replaces` or `semver`".to_string(), |best| format!("did you mean `{best}`?"));
-                self.error(policy_span.clone(), format!("unknown channel policy `{other}`")).add_help(help);
+                let help = closest(other, &["explicit", "replaces", "semver"]).map_or_else(
+                    || "use `explicit`, `replaces` or `semver`".to_string(),
+                    |best| format!("did you mean `{best}`?"),
+                );
+                self.error(policy_span.clone(), format!("unknown channel policy `{other}`"))
+                    .add_help(help);
                 ChannelPolicy::Replaces
             }
         };
         if !raw.channels.is_empty() && !matches!(channel_policy, ChannelPolicy::Explicit(_)) {
-            self.error(raw.channels[0].name.span(), format!("`[[package.channel]]` is only read with `channel-policy = \"explicit\"` (package `{}` uses `{}`)", name.value, channel_policy.name()))
-                .add_help("set `channel-policy = \"explicit\"` or remove the channel tables");
+            self.error(
+                raw.channels[0].name.span(),
+                format!(
+                    "`[[package.channel]]` is only read with `channel-policy = \"explicit\"` (package `{}` uses `{}`)",
+                    name.value,
+                    channel_policy.name()
+                ),
+            )
+            .add_help("set `channel-policy = \"explicit\"` or remove the channel tables");
         }
         if raw.semver.is_some() && !matches!(channel_policy, ChannelPolicy::Semver(_)) {
-            self.error(policy_span, format!("`[package.semver]` is only read with `channel-policy = \"semver\"` (package `{}` uses `{}`)", name.value, channel_policy.name()));
+            self.error(
+                policy_span,
+                format!(
+                    "`[package.semver]` is only read with `channel-policy = \"semver\"` (package `{}` uses `{}`)",
+                    name.value,
+                    channel_policy.name()
+                ),
+            );
         }
         PackageConfig {
             name,
@@ -363,14 +413,21 @@ impl Resolver<'_> {
             icon: raw.icon.map(|icon| root.join(icon.into_inner())),
             bundles: raw.bundles.iter().map(Sourced::from_spanned).collect(),
             package_manifests: raw.package_manifests.iter().map(Sourced::from_spanned).collect(),
-            bundle_image: raw.bundle_image.as_ref().map(Sourced::from_spanned).or_else(|| catalog_bundle_image.cloned()),
+            bundle_image: raw
+                .bundle_image
+                .as_ref()
+                .map(Sourced::from_spanned)
+                .or_else(|| catalog_bundle_image.cloned()),
             channel_policy,
         }
     }
 
     fn semver(&mut self, raw: Option<&raw::RawSemver>) -> SemverPolicy {
         let Some(raw) = raw else {
-            return SemverPolicy { generate_minor_channels: true, ..SemverPolicy::default() };
+            return SemverPolicy {
+                generate_minor_channels: true,
+                ..SemverPolicy::default()
+            };
         };
         let mut minor = raw.generate_minor_channels.unwrap_or(false);
         if !raw.generate_major_channels && !minor {
@@ -381,14 +438,21 @@ impl Resolver<'_> {
         if let Some(value) = preference {
             match value.get_ref().as_str() {
                 "major" if !raw.generate_major_channels => {
-                    self.error(value.span(), "`default-channel-type-preference = \"major\"` needs `generate-major-channels = true`");
+                    self.error(
+                        value.span(),
+                        "`default-channel-type-preference = \"major\"` needs `generate-major-channels = true`",
+                    );
                 }
                 "minor" if !minor => {
-                    self.error(value.span(), "`default-channel-type-preference = \"minor\"` needs `generate-minor-channels = true`");
+                    self.error(
+                        value.span(),
+                        "`default-channel-type-preference = \"minor\"` needs `generate-minor-channels = true`",
+                    );
                 }
                 "major" | "minor" | "" => {}
                 other => {
-                    self.error(value.span(), format!("unknown default channel type preference `{other}`")).add_help("use `major` or `minor`");
+                    self.error(value.span(), format!("unknown default channel type preference `{other}`"))
+                        .add_help("use `major` or `minor`");
                 }
             }
         }
@@ -431,9 +495,12 @@ impl Resolver<'_> {
                     Some(_) => {}
                     None => {
                         let names: Vec<&str> = OutputFormat::ALL.iter().map(|(name, _)| *name).collect();
-                        let help = closest(format.get_ref(), &names)
-                            .map_or_else(|| format!("supported formats: {}", names.join(", ")), |best| format!("did you mean `{best}`?"));
-                        self.error(format.span(), format!("unknown output format `{}`", format.get_ref())).add_help(help);
+                        let help = closest(format.get_ref(), &names).map_or_else(
+                            || format!("supported formats: {}", names.join(", ")),
+                            |best| format!("did you mean `{best}`?"),
+                        );
+                        self.error(format.span(), format!("unknown output format `{}`", format.get_ref()))
+                            .add_help(help);
                     }
                 }
             }
@@ -443,8 +510,11 @@ impl Resolver<'_> {
             if formats.contains(&OutputFormat::FbcJson) && formats.contains(&OutputFormat::FbcYaml) {
                 // Both flavours in one catalog directory would declare every
                 // package twice, which opm rejects.
-                self.error(raw.formats[0].span().start..raw.formats[raw.formats.len() - 1].span().end, format!("target `{name}` asks for both `fbc-json` and `fbc-yaml`"))
-                    .add_help("a catalog directory holds one flavour; declare a second `[[target]]` for the other");
+                self.error(
+                    raw.formats[0].span().start..raw.formats[raw.formats.len() - 1].span().end,
+                    format!("target `{name}` asks for both `fbc-json` and `fbc-yaml`"),
+                )
+                .add_help("a catalog directory holds one flavour; declare a second `[[target]]` for the other");
             }
             let target_packages = match &raw.packages {
                 None => all_packages.clone(),
@@ -455,9 +525,15 @@ impl Resolver<'_> {
                         if known.contains(&package.get_ref().as_str()) {
                             selected.push(package.get_ref().clone());
                         } else {
-                            let help = closest(package.get_ref(), &known)
-                                .map_or_else(|| "add a `[[package]]` with this name or remove it from the target".to_string(), |best| format!("did you mean `{best}`?"));
-                            self.error(package.span(), format!("target `{name}` names unknown package `{}`", package.get_ref())).add_help(help);
+                            let help = closest(package.get_ref(), &known).map_or_else(
+                                || "add a `[[package]]` with this name or remove it from the target".to_string(),
+                                |best| format!("did you mean `{best}`?"),
+                            );
+                            self.error(
+                                package.span(),
+                                format!("target `{name}` names unknown package `{}`", package.get_ref()),
+                            )
+                            .add_help(help);
                         }
                     }
                     selected
@@ -473,7 +549,13 @@ impl Resolver<'_> {
                     MigrateLevel::None
                 }),
             };
-            targets.push(Target { name, formats, packages: target_packages, vars: target_vars, migrate_level });
+            targets.push(Target {
+                name,
+                formats,
+                packages: target_packages,
+                vars: target_vars,
+                migrate_level,
+            });
         }
         targets
     }
@@ -506,10 +588,14 @@ pub fn dns1123_label_problem(name: &str) -> Result<(), String> {
     if name.contains('.') {
         return Err("must not contain dots".to_string());
     }
-    let valid_chars = name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
+    let valid_chars = name
+        .bytes()
+        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
     let valid_ends = name.starts_with(|ch: char| ch.is_ascii_alphanumeric()) && name.ends_with(|ch: char| ch.is_ascii_alphanumeric());
     if !valid_chars || !valid_ends {
-        return Err("must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character".to_string());
+        return Err(
+            "must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character".to_string(),
+        );
     }
     Ok(())
 }
@@ -529,7 +615,11 @@ mod tests {
             Err(diagnostics) => diagnostics
                 .into_iter()
                 .map(|diagnostic| {
-                    let span = diagnostic.location.and_then(|location| location.span).map(|span| text[span].to_string()).unwrap_or_default();
+                    let span = diagnostic
+                        .location
+                        .and_then(|location| location.span)
+                        .map(|span| text[span].to_string())
+                        .unwrap_or_default();
                     (diagnostic.message, span, diagnostic.help)
                 })
                 .collect(),

@@ -28,15 +28,27 @@ pub struct Location {
 
 impl Location {
     pub fn file(path: &Path) -> Location {
-        Location { path: path.to_path_buf(), span: None, line: None }
+        Location {
+            path: path.to_path_buf(),
+            span: None,
+            line: None,
+        }
     }
 
     pub fn span(path: &Path, span: Range<usize>) -> Location {
-        Location { path: path.to_path_buf(), span: Some(span), line: None }
+        Location {
+            path: path.to_path_buf(),
+            span: Some(span),
+            line: None,
+        }
     }
 
     pub fn line(path: &Path, line: usize) -> Location {
-        Location { path: path.to_path_buf(), span: None, line: Some(line) }
+        Location {
+            path: path.to_path_buf(),
+            span: None,
+            line: Some(line),
+        }
     }
 }
 
@@ -67,7 +79,10 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     pub fn at(mut self, location: Location) -> Diagnostic {
@@ -206,7 +221,10 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.chars().count(), |idx| before[idx + 1..].chars().count()) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |idx| before[idx + 1..].chars().count())
+        + 1;
     (line, column)
 }
 

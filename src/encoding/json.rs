@@ -127,7 +127,9 @@ impl Value {
     /// written text would see). Raw text that does not parse is kept as a string.
     pub fn resolve_raw(&self) -> Value {
         match self {
-            Value::Raw(text) => parse(text).map(|value| value.resolve_raw()).unwrap_or_else(|_| Value::String(text.clone())),
+            Value::Raw(text) => parse(text)
+                .map(|value| value.resolve_raw())
+                .unwrap_or_else(|_| Value::String(text.clone())),
             Value::Array(items) => Value::Array(items.iter().map(Value::resolve_raw).collect()),
             Value::Object(entries) => Value::Object(entries.iter().map(|(key, value)| (key.clone(), value.resolve_raw())).collect()),
             other => other.clone(),
@@ -142,9 +144,7 @@ impl Value {
         Some(match self {
             Value::Raw(_) => self.resolve_raw().into_go_map()?,
             Value::Number(number) => Value::Number(Number::from_f64(number.as_f64())?),
-            Value::Array(items) => {
-                Value::Array(items.into_iter().map(Value::into_go_map).collect::<Option<_>>()?)
-            }
+            Value::Array(items) => Value::Array(items.into_iter().map(Value::into_go_map).collect::<Option<_>>()?),
             Value::Object(entries) => {
                 let mut map = std::collections::BTreeMap::new();
                 for (key, value) in entries {
@@ -393,7 +393,11 @@ pub struct ParseError {
 
 /// Parses one JSON value; trailing non-whitespace is an error.
 pub fn parse(text: &str) -> Result<Value, ParseError> {
-    let mut parser = Parser { bytes: text.as_bytes(), text, pos: 0 };
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        text,
+        pos: 0,
+    };
     let value = parser.value(0)?;
     parser.skip_whitespace();
     if parser.pos != parser.bytes.len() {
@@ -405,7 +409,11 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
 /// Parses a stream of concatenated JSON values (what Go's `json.Decoder`
 /// reads in a loop), returning each value with its starting byte offset.
 pub fn parse_stream(text: &str) -> Result<Vec<(usize, Value)>, ParseError> {
-    let mut parser = Parser { bytes: text.as_bytes(), text, pos: 0 };
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        text,
+        pos: 0,
+    };
     let mut values = Vec::new();
     loop {
         parser.skip_whitespace();
@@ -429,7 +437,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&self, message: &str) -> ParseError {
-        ParseError { message: message.to_string(), offset: self.pos }
+        ParseError {
+            message: message.to_string(),
+            offset: self.pos,
+        }
     }
 
     fn skip_whitespace(&mut self) {
@@ -606,7 +617,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {
-        let digits = self.text.get(self.pos..self.pos + 4).ok_or_else(|| self.error("unexpected end of JSON input"))?;
+        let digits = self
+            .text
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.error("unexpected end of JSON input"))?;
         let code = u32::from_str_radix(digits, 16).map_err(|_| self.error("invalid character in \\u hexadecimal character escape"))?;
         self.pos += 4;
         Ok(code)
@@ -648,7 +662,10 @@ mod tests {
 
     #[test]
     fn raw_text_keeps_its_escapes_and_is_re_spaced() {
-        let value = Value::Object(vec![("value".to_string(), Value::Raw("{\"a\" : \"\\u003e=1\", \"b\":[ ],\"c\":[1,{}]}".to_string()))]);
+        let value = Value::Object(vec![(
+            "value".to_string(),
+            Value::Raw("{\"a\" : \"\\u003e=1\", \"b\":[ ],\"c\":[1,{}]}".to_string()),
+        )]);
         assert_eq!(to_compact(&value, false), r#"{"value":{"a":"\u003e=1","b":[],"c":[1,{}]}}"#);
         assert_eq!(
             to_indented(&value, "  "),
@@ -659,7 +676,10 @@ mod tests {
 
     #[test]
     fn go_map_sorts_and_floats() {
-        let value = parse(r#"{"b":1.0,"a":12345678901234567890,"b":2e0}"#).unwrap().into_go_map().unwrap();
+        let value = parse(r#"{"b":1.0,"a":12345678901234567890,"b":2e0}"#)
+            .unwrap()
+            .into_go_map()
+            .unwrap();
         assert_eq!(to_compact(&value, false), r#"{"a":12345678901234567000,"b":2}"#);
     }
 

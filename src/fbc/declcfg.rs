@@ -102,7 +102,10 @@ pub struct Property {
 impl Property {
     /// A property whose value is `json.Marshal` of `value` (HTML-escaped).
     pub fn new(type_: &str, value: &Value) -> Property {
-        Property { type_: type_.to_string(), value: json::to_compact(value, true) }
+        Property {
+            type_: type_.to_string(),
+            value: json::to_compact(value, true),
+        }
     }
 
     pub fn parsed_value(&self) -> Result<Value, json::ParseError> {
@@ -158,14 +161,22 @@ type Fields<'a> = &'a [(String, Value)];
 
 /// Go matches struct fields case-insensitively and lets a later key win.
 fn field<'a>(fields: Fields<'a>, name: &str) -> Option<&'a Value> {
-    fields.iter().rev().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value)
+    fields
+        .iter()
+        .rev()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)
 }
 
 fn string_field(fields: Fields, name: &str, go_field: &str) -> Result<String, DecodeError> {
     match field(fields, name) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(text)) => Ok(text.clone()),
-        Some(other) => Err(DecodeError { found: other.go_type_name(), field: go_field.to_string(), expected: "string" }),
+        Some(other) => Err(DecodeError {
+            found: other.go_type_name(),
+            field: go_field.to_string(),
+            expected: "string",
+        }),
     }
 }
 
@@ -173,7 +184,11 @@ fn array_field<'a>(fields: Fields<'a>, name: &str, go_field: &str, expected: &'s
     match field(fields, name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items)),
-        Some(other) => Err(DecodeError { found: other.go_type_name(), field: go_field.to_string(), expected }),
+        Some(other) => Err(DecodeError {
+            found: other.go_type_name(),
+            field: go_field.to_string(),
+            expected,
+        }),
     }
 }
 
@@ -181,7 +196,11 @@ fn object_of<'a>(value: &'a Value, go_field: &str, expected: &'static str) -> Re
     match value {
         Value::Null => Ok(None),
         Value::Object(fields) => Ok(Some(fields)),
-        other => Err(DecodeError { found: other.go_type_name(), field: go_field.to_string(), expected }),
+        other => Err(DecodeError {
+            found: other.go_type_name(),
+            field: go_field.to_string(),
+            expected,
+        }),
     }
 }
 
@@ -212,7 +231,11 @@ fn strings_field(fields: Fields, name: &str, go_field: &str) -> Result<Vec<Strin
         .map(|item| match item {
             Value::String(text) => Ok(text.clone()),
             Value::Null => Ok(String::new()),
-            other => Err(DecodeError { found: other.go_type_name(), field: go_field.to_string(), expected: "string" }),
+            other => Err(DecodeError {
+                found: other.go_type_name(),
+                field: go_field.to_string(),
+                expected: "string",
+            }),
         })
         .collect()
 }
@@ -239,7 +262,10 @@ impl Package {
                         });
                     }
                 };
-                Some(Icon { data, media_type: string_field(icon_fields, "mediatype", "Package.icon.mediatype")? })
+                Some(Icon {
+                    data,
+                    media_type: string_field(icon_fields, "mediatype", "Package.icon.mediatype")?,
+                })
             }
         };
         Ok(Package {
@@ -266,7 +292,10 @@ impl Package {
             };
             out.push((
                 "icon".to_string(),
-                Value::Object(vec![("base64data".to_string(), data), ("mediatype".to_string(), Value::str(&icon.media_type))]),
+                Value::Object(vec![
+                    ("base64data".to_string(), data),
+                    ("mediatype".to_string(), Value::str(&icon.media_type)),
+                ]),
             ));
         }
         if !self.description.is_empty() {
@@ -329,7 +358,10 @@ impl Channel {
 
 impl ChannelEntry {
     pub fn named(name: &str) -> ChannelEntry {
-        ChannelEntry { name: name.to_string(), ..ChannelEntry::default() }
+        ChannelEntry {
+            name: name.to_string(),
+            ..ChannelEntry::default()
+        }
     }
 
     pub fn to_value(&self) -> Value {
@@ -407,15 +439,18 @@ impl Deprecation {
                 let reference = match field(entry, "reference") {
                     None => PackageScopedReference::default(),
                     Some(value) => {
-                        let reference = object_of(value, "Deprecation.entries.reference", "declcfg.PackageScopedReference")?
-                            .unwrap_or_default();
+                        let reference =
+                            object_of(value, "Deprecation.entries.reference", "declcfg.PackageScopedReference")?.unwrap_or_default();
                         PackageScopedReference {
                             schema: string_field(reference, "schema", "Deprecation.entries.reference.schema")?,
                             name: string_field(reference, "name", "Deprecation.entries.reference.name")?,
                         }
                     }
                 };
-                entries.push(DeprecationEntry { reference, message: string_field(entry, "message", "Deprecation.entries.message")? });
+                entries.push(DeprecationEntry {
+                    reference,
+                    message: string_field(entry, "message", "Deprecation.entries.message")?,
+                });
             }
         }
         Ok(Deprecation {
@@ -457,7 +492,10 @@ fn push_properties(out: &mut Vec<(String, Value)>, properties: &[Property]) {
         .map(|property| {
             // Raw, as Go's json.RawMessage: escapes in the value survive.
             let value = Value::Raw(property.value.clone());
-            Value::Object(vec![("type".to_string(), Value::str(&property.type_)), ("value".to_string(), value)])
+            Value::Object(vec![
+                ("type".to_string(), Value::str(&property.type_)),
+                ("value".to_string(), value),
+            ])
         })
         .collect();
     out.push(("properties".to_string(), Value::Array(items)));
@@ -474,7 +512,10 @@ mod tests {
             package: "foo".to_string(),
             name: "foo.v1".to_string(),
             image: String::new(),
-            properties: vec![Property { type_: "olm.package".to_string(), value: r#"{"packageName":"foo","version":"1"}"#.to_string() }],
+            properties: vec![Property {
+                type_: "olm.package".to_string(),
+                value: r#"{"packageName":"foo","version":"1"}"#.to_string(),
+            }],
             related_images: vec![],
         };
         assert_eq!(

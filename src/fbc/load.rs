@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::declcfg::{
-    Bundle, Channel, DeclarativeConfig, Deprecation, Meta, Package, SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_DEPRECATIONS,
-    SCHEMA_PACKAGE,
+    Bundle, Channel, DeclarativeConfig, Deprecation, Meta, Package, SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_DEPRECATIONS, SCHEMA_PACKAGE,
 };
 use crate::encoding::json::{self, Value};
 use crate::encoding::yaml_in;
@@ -39,7 +38,11 @@ pub fn load_dir(root: &Path) -> Result<DeclarativeConfig, LoadError> {
 
 /// Loads one FBC file (a stream of documents).
 pub fn load_file(path: &Path) -> Result<DeclarativeConfig, LoadError> {
-    let bytes = fs_err::read(path).map_err(|error| LoadError { path: path.to_path_buf(), line: 0, message: error.to_string() })?;
+    let bytes = fs_err::read(path).map_err(|error| LoadError {
+        path: path.to_path_buf(),
+        line: 0,
+        message: error.to_string(),
+    })?;
     let text = String::from_utf8_lossy(&bytes);
     load_text(&text, path)
 }
@@ -53,7 +56,11 @@ pub fn load_text(text: &str, path: &Path) -> Result<DeclarativeConfig, LoadError
             line: error.line,
             message: error.message.clone(),
         })?;
-        let fail = |message: String| LoadError { path: path.to_path_buf(), line: document.line, message };
+        let fail = |message: String| LoadError {
+            path: path.to_path_buf(),
+            line: document.line,
+            message,
+        };
         if document.value.is_null() {
             continue;
         }
@@ -72,13 +79,26 @@ pub fn add_blob(config: &mut DeclarativeConfig, value: Value) -> Result<(), Stri
         return Err(format!("object '{}' is missing root schema field", json::to_compact(&value, false)));
     }
     match schema.as_str() {
-        SCHEMA_PACKAGE => config.packages.push(Package::decode(&value).map_err(|error| format!("parse package: {error}"))?),
-        SCHEMA_CHANNEL => config.channels.push(Channel::decode(&value).map_err(|error| format!("parse channel: {error}"))?),
-        SCHEMA_BUNDLE => config.bundles.push(Bundle::decode(&value).map_err(|error| format!("parse bundle: {error}"))?),
+        SCHEMA_PACKAGE => config
+            .packages
+            .push(Package::decode(&value).map_err(|error| format!("parse package: {error}"))?),
+        SCHEMA_CHANNEL => config
+            .channels
+            .push(Channel::decode(&value).map_err(|error| format!("parse channel: {error}"))?),
+        SCHEMA_BUNDLE => config
+            .bundles
+            .push(Bundle::decode(&value).map_err(|error| format!("parse bundle: {error}"))?),
         SCHEMA_DEPRECATIONS => {
-            config.deprecations.push(Deprecation::decode(&value).map_err(|error| format!("parse deprecation: {error}"))?);
+            config
+                .deprecations
+                .push(Deprecation::decode(&value).map_err(|error| format!("parse deprecation: {error}"))?);
         }
-        _ => config.others.push(Meta { schema, package, name, blob: value }),
+        _ => config.others.push(Meta {
+            schema,
+            package,
+            name,
+            blob: value,
+        }),
     }
     Ok(())
 }
@@ -127,7 +147,11 @@ fn list_files(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
         .follow_links(true);
     let mut files = Vec::new();
     for entry in builder.build() {
-        let entry = entry.map_err(|error| LoadError { path: root.to_path_buf(), line: 0, message: error.to_string() })?;
+        let entry = entry.map_err(|error| LoadError {
+            path: root.to_path_buf(),
+            line: 0,
+            message: error.to_string(),
+        })?;
         let is_file = entry.file_type().is_some_and(|file_type| file_type.is_file());
         if is_file && entry.file_name() != ".indexignore" {
             files.push(entry.into_path());

@@ -39,5 +39,7 @@ pub fn bundle_objects(bundle: &Bundle) -> Vec<Value> {
 
 /// The bundle's ClusterServiceVersion, from its `olm.bundle.object` properties.
 pub fn bundle_csv(bundle: &Bundle) -> Option<Value> {
-    bundle_objects(bundle).into_iter().find(|object| object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"))
+    bundle_objects(bundle)
+        .into_iter()
+        .find(|object| object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"))
 }

@@ -73,7 +73,10 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
             graph.problems.push(GraphProblem {
                 bundle: Some(heads[1].name.clone()),
                 field: "version",
-                message: format!("more than one potential channel head for {channel_name}: {} all have version {max_version}", names.join(", ")),
+                message: format!(
+                    "more than one potential channel head for {channel_name}: {} all have version {max_version}",
+                    names.join(", ")
+                ),
                 help: Some("give each bundle of a channel a distinct `spec.version`".to_string()),
             });
             continue;
@@ -142,7 +145,11 @@ fn walk_from_head<'a>(
                 members.push(skipped_bundle);
             }
         }
-        current = if bundle.replaces.is_empty() { None } else { by_name.get(bundle.replaces.as_str()).copied() };
+        current = if bundle.replaces.is_empty() {
+            None
+        } else {
+            by_name.get(bundle.replaces.as_str()).copied()
+        };
     }
     members.sort_by(|left, right| left.version.cmp(&right.version).then_with(|| left.name.cmp(&right.name)));
     let entries = members
@@ -228,15 +235,20 @@ pub fn semver_channels(package: &str, bundles: &[BundleInfo], policy: &crate::co
                     None => graph.problems.push(GraphProblem {
                         bundle: None,
                         field: "semver",
-                        message: format!("`[package.semver] {}` lists `{}`, which is not a bundle of package `{package}`", archetypes[idx], name.value),
+                        message: format!(
+                            "`[package.semver] {}` lists `{}`, which is not a bundle of package `{package}`",
+                            archetypes[idx], name.value
+                        ),
                         help: None,
                     }),
                 }
             }
         }
     }
-    let explicitly_placed: BTreeSet<&str> =
-        configured.iter().flat_map(|listed| listed.iter().flatten().map(|name| name.value.as_str())).collect();
+    let explicitly_placed: BTreeSet<&str> = configured
+        .iter()
+        .flat_map(|listed| listed.iter().flatten().map(|name| name.value.as_str()))
+        .collect();
     for bundle in bundles {
         if explicitly_placed.contains(bundle.name.as_str()) {
             continue;
@@ -265,7 +277,12 @@ pub fn semver_channels(package: &str, bundles: &[BundleInfo], policy: &crate::co
             graph.channels = generated.channels;
             graph.default_channel = Some(generated.default_channel).filter(|name| !name.is_empty());
         }
-        Err(message) => graph.problems.push(GraphProblem { bundle: None, field: "semver", message, help: None }),
+        Err(message) => graph.problems.push(GraphProblem {
+            bundle: None,
+            field: "semver",
+            message,
+            help: None,
+        }),
     }
     graph
 }
@@ -321,7 +338,10 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
                 problems.push(GraphProblem {
                     bundle: None,
                     field: "replaces",
-                    message: format!("channel `{}` has no head: every entry is replaced or skipped by another", channel.name),
+                    message: format!(
+                        "channel `{}` has no head: every entry is replaced or skipped by another",
+                        channel.name
+                    ),
                     help: Some("the newest bundle must not be replaced or skipped by any entry".to_string()),
                 });
             }
@@ -356,12 +376,20 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
         chain.push(next);
         current = by_name[next];
     }
-    let stranded: Vec<&str> = names.iter().copied().filter(|name| !on_chain.contains(name) && !skipped.contains(name)).collect();
+    let stranded: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| !on_chain.contains(name) && !skipped.contains(name))
+        .collect();
     if !stranded.is_empty() {
         problems.push(GraphProblem {
             bundle: None,
             field: "replaces",
-            message: format!("channel `{}` has stranded entries, unreachable from its head `{head}`: {}", channel.name, stranded.join(", ")),
+            message: format!(
+                "channel `{}` has stranded entries, unreachable from its head `{head}`: {}",
+                channel.name,
+                stranded.join(", ")
+            ),
             help: Some("make an entry on the head's replaces chain replace or skip them, or remove them".to_string()),
         });
     }
@@ -407,16 +435,25 @@ mod tests {
 
     #[test]
     fn replaces_mode_reports_unreachable_bundles_and_tied_heads() {
-        let bundles = vec![bundle("a.v1", "1.0.0", &["stable"], "", &[]), bundle("a.v2", "2.0.0", &["stable"], "", &[])];
+        let bundles = vec![
+            bundle("a.v1", "1.0.0", &["stable"], "", &[]),
+            bundle("a.v2", "2.0.0", &["stable"], "", &[]),
+        ];
         let graph = replaces_channels("a", &bundles);
         assert_eq!(graph.problems.len(), 1);
         assert_eq!(
             graph.problems[0].message,
             "bundle `a.v1` lists channel `stable` but is not reachable from the channel head `a.v2` through `replaces` or `skips`"
         );
-        let tied = vec![bundle("a.v1", "1.0.0", &["stable"], "", &[]), bundle("a.v1b", "1.0.0", &["stable"], "", &[])];
+        let tied = vec![
+            bundle("a.v1", "1.0.0", &["stable"], "", &[]),
+            bundle("a.v1b", "1.0.0", &["stable"], "", &[]),
+        ];
         let graph = replaces_channels("a", &tied);
-        assert_eq!(graph.problems[0].message, "more than one potential channel head for stable: a.v1, a.v1b all have version 1.0.0");
+        assert_eq!(
+            graph.problems[0].message,
+            "more than one potential channel head for stable: a.v1, a.v1b all have version 1.0.0"
+        );
     }
 
     #[test]
@@ -452,11 +489,20 @@ mod tests {
         let ok = channel(&[("a.v1", "", &[]), ("a.v2", "a.v1", &[]), ("a.v3", "a.v2", &["a.v0"])]);
         assert!(check_channel(&ok).is_empty());
         let two_heads = channel(&[("a.v1", "", &[]), ("a.v2", "", &[])]);
-        assert_eq!(check_channel(&two_heads)[0].message, "channel `stable` has more than one head: a.v1, a.v2");
+        assert_eq!(
+            check_channel(&two_heads)[0].message,
+            "channel `stable` has more than one head: a.v1, a.v2"
+        );
         // Replacing a skipped entry stops the chain: a.v1 is stranded (spec C).
         let stranded = channel(&[("a.v1", "", &[]), ("a.v2", "a.v1", &[]), ("a.v3", "a.v2", &["a.v2"])]);
-        assert_eq!(check_channel(&stranded)[0].message, "channel `stable` has stranded entries, unreachable from its head `a.v3`: a.v1");
+        assert_eq!(
+            check_channel(&stranded)[0].message,
+            "channel `stable` has stranded entries, unreachable from its head `a.v3`: a.v1"
+        );
         let cycle = channel(&[("a.v3", "a.v2", &[]), ("a.v2", "a.v1", &[]), ("a.v1", "a.v2", &[])]);
-        assert_eq!(check_channel(&cycle)[0].message, "replaces cycle in channel `stable`: a.v3 -> a.v2 -> a.v1 -> a.v2");
+        assert_eq!(
+            check_channel(&cycle)[0].message,
+            "replaces cycle in channel `stable`: a.v3 -> a.v2 -> a.v1 -> a.v2"
+        );
     }
 }

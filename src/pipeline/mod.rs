@@ -84,9 +84,14 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec
         let mut outputs = Vec::new();
         for format in &built_target.formats {
             let files = encode_fbc(&built_target.config, *format).map_err(|message| {
-                vec![Diagnostic::error("encode", format!("target `{}`: {message}", built_target.target.name))]
+                vec![Diagnostic::error(
+                    "encode",
+                    format!("target `{}`: {message}", built_target.target.name),
+                )]
             })?;
-            let final_dir = out_dir.join(&built_target.target.name).join(fbc_dir_name(*format, &built_target.formats));
+            let final_dir = out_dir
+                .join(&built_target.target.name)
+                .join(fbc_dir_name(*format, &built_target.formats));
             staged.push((final_dir.clone(), files));
             outputs.push(final_dir);
         }
@@ -98,7 +103,10 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec
         });
     }
     write_all(&out_dir, staged).map_err(|message| vec![Diagnostic::error("io", message)])?;
-    Ok(BuildReport { targets: reports, warnings })
+    Ok(BuildReport {
+        targets: reports,
+        warnings,
+    })
 }
 
 /// `catalog` for the target's only FBC flavour.
@@ -172,8 +180,11 @@ fn assemble<'a>(config: &'a Config, options: &BuildOptions) -> Result<(Vec<Built
         for built_target in &built {
             if let Err(message) = crate::model::validate_config(&built_target.config) {
                 diagnostics.push(
-                    Diagnostic::error("catalog", format!("target `{}` fails opm's validation:\n{message}", built_target.target.name))
-                        .note("catbuild's own checks found nothing; please report this so they learn it"),
+                    Diagnostic::error(
+                        "catalog",
+                        format!("target `{}` fails opm's validation:\n{message}", built_target.target.name),
+                    )
+                    .note("catbuild's own checks found nothing; please report this so they learn it"),
                 );
             }
         }
@@ -229,7 +240,13 @@ fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, 
                 );
             }
         }
-        plans.insert(package.name.value.clone(), PackagePlan { bundle_dirs: bundle_dirs.into_iter().collect(), package_manifest_dirs });
+        plans.insert(
+            package.name.value.clone(),
+            PackagePlan {
+                bundle_dirs: bundle_dirs.into_iter().collect(),
+                package_manifest_dirs,
+            },
+        );
     }
     plans
 }
@@ -246,8 +263,10 @@ fn load_packages(
         .iter()
         .flat_map(|(package, plan)| plan.bundle_dirs.iter().map(move |dir| (package.as_str(), dir.as_path())))
         .collect();
-    let results: Vec<(&str, Result<LoadedBundle, Vec<Diagnostic>>)> =
-        jobs.par_iter().map(|(package, dir)| (*package, templates::load_bundle(dir, vars, &config.root))).collect();
+    let results: Vec<(&str, Result<LoadedBundle, Vec<Diagnostic>>)> = jobs
+        .par_iter()
+        .map(|(package, dir)| (*package, templates::load_bundle(dir, vars, &config.root)))
+        .collect();
     let mut loaded: BTreeMap<String, Vec<LoadedBundle>> = BTreeMap::new();
     for (package, result) in results {
         match result {
@@ -329,10 +348,16 @@ fn assemble_package(
         }
         if let Some(first) = seen.insert(bundle.bundle.name.as_str(), bundle) {
             diagnostics.push(
-                Diagnostic::error("bundle", format!("two bundles of package `{name}` are named `{}`", bundle.bundle.name))
-                    .at(Location::file(&bundle.csv_path))
-                    .note(format!("the other one is `{}`", crate::diag::display_path(&first.csv_path, &config.root)))
-                    .help("each CSV needs its own `metadata.name`; remove the duplicate directory"),
+                Diagnostic::error(
+                    "bundle",
+                    format!("two bundles of package `{name}` are named `{}`", bundle.bundle.name),
+                )
+                .at(Location::file(&bundle.csv_path))
+                .note(format!(
+                    "the other one is `{}`",
+                    crate::diag::display_path(&first.csv_path, &config.root)
+                ))
+                .help("each CSV needs its own `metadata.name`; remove the duplicate directory"),
             );
             package_ok = false;
             continue;
@@ -349,9 +374,12 @@ fn assemble_package(
             }),
             Err(reason) => {
                 diagnostics.push(
-                    Diagnostic::error("bundle", format!("bundle `{}` has invalid version `{}`: {reason}", bundle.bundle.name, bundle.version))
-                        .at(csv_field_location(bundle, "version"))
-                        .help("`spec.version` must be a semantic version such as `1.2.3`; quote it in YAML so `1.10` stays a string"),
+                    Diagnostic::error(
+                        "bundle",
+                        format!("bundle `{}` has invalid version `{}`: {reason}", bundle.bundle.name, bundle.version),
+                    )
+                    .at(csv_field_location(bundle, "version"))
+                    .help("`spec.version` must be a semantic version such as `1.2.3`; quote it in YAML so `1.10` stays a string"),
                 );
                 package_ok = false;
             }
@@ -360,9 +388,15 @@ fn assemble_package(
             && let Err(reason) = crate::semver::Range::parse(&bundle.skip_range)
         {
             diagnostics.push(
-                Diagnostic::error("graph", format!("bundle `{}` has invalid skipRange `{}`: {reason}", bundle.bundle.name, bundle.skip_range))
-                    .at(csv_field_location(bundle, "olm.skipRange"))
-                    .help("write a range such as `>=1.0.0 <1.2.0` (no `v` prefix)"),
+                Diagnostic::error(
+                    "graph",
+                    format!(
+                        "bundle `{}` has invalid skipRange `{}`: {reason}",
+                        bundle.bundle.name, bundle.skip_range
+                    ),
+                )
+                .at(csv_field_location(bundle, "olm.skipRange"))
+                .help("write a range such as `>=1.0.0 <1.2.0` (no `v` prefix)"),
             );
             package_ok = false;
         }
@@ -378,7 +412,11 @@ fn assemble_package(
         ChannelPolicy::Replaces => graph::replaces_channels(name, &infos),
         ChannelPolicy::Explicit(channels) => {
             check_explicit(config, name, channels, &seen, diagnostics);
-            graph::PackageGraph { channels: graph::explicit_channels(name, channels), default_channel: None, problems: Vec::new() }
+            graph::PackageGraph {
+                channels: graph::explicit_channels(name, channels),
+                default_channel: None,
+                problems: Vec::new(),
+            }
         }
         ChannelPolicy::Semver(policy) => graph::semver_channels(name, &infos, policy),
     };
@@ -390,8 +428,11 @@ fn assemble_package(
     let default_channel = match &package.default_channel {
         Some(default) => {
             if !channel_names.contains(&default.value.as_str()) {
-                let mut diagnostic = Diagnostic::error("graph", format!("default channel `{}` of package `{name}` has no bundles", default.value))
-                    .at(Location::span(&config.path, default.span.clone()));
+                let mut diagnostic = Diagnostic::error(
+                    "graph",
+                    format!("default channel `{}` of package `{name}` has no bundles", default.value),
+                )
+                .at(Location::span(&config.path, default.span.clone()));
                 diagnostic = match crate::config::closest(&default.value, &channel_names) {
                     Some(best) => diagnostic.help(format!("did you mean `{best}`?")),
                     None => diagnostic.help(format!("channels of this package: {}", channel_names.join(", "))),
@@ -419,7 +460,7 @@ fn assemble_package(
         .channels
         .iter()
         .find(|channel| channel.name == default_channel)
-        .and_then(|channel| head_of(channel))
+        .and_then(head_of)
         .and_then(|head| by_name.get(head.as_str()))
         .map(|bundle| &bundle.csv);
     let icon = package_icon(package, head_csv, diagnostics);
@@ -437,13 +478,21 @@ fn assemble_package(
         if let Some(template) = &package.bundle_image {
             match templates::bundle_image(&template.value, &target.vars, bundle) {
                 Ok(image) => set_bundle_image(&mut rendered, &image),
-                Err(message) => diagnostics.push(Diagnostic::error("config", message).at(Location::span(&config.path, template.span.clone()))),
+                Err(message) => {
+                    diagnostics.push(Diagnostic::error("config", message).at(Location::span(&config.path, template.span.clone())))
+                }
             }
         }
         if target.migrate_level == MigrateLevel::BundleObjectToCsvMetadata
             && let Err(error) = crate::load::migrate_bundle_to_csv_metadata(&mut rendered)
         {
-            diagnostics.push(Diagnostic::error("bundle", format!("cannot migrate bundle `{}` to olm.csv.metadata: {error}", rendered.name)).at(Location::file(&bundle.csv_path)));
+            diagnostics.push(
+                Diagnostic::error(
+                    "bundle",
+                    format!("cannot migrate bundle `{}` to olm.csv.metadata: {error}", rendered.name),
+                )
+                .at(Location::file(&bundle.csv_path)),
+            );
         }
         catalog.bundles.push(rendered);
     }
@@ -468,7 +517,10 @@ fn check_explicit(
             if !bundles.contains_key(entry.name.value.as_str()) {
                 let mut diagnostic = Diagnostic::error(
                     "graph",
-                    format!("channel `{}` lists `{}`, which is not a bundle of package `{package}`", channel.name.value, entry.name.value),
+                    format!(
+                        "channel `{}` lists `{}`, which is not a bundle of package `{package}`",
+                        channel.name.value, entry.name.value
+                    ),
                 )
                 .at(at(&entry.name.span));
                 if let Some(best) = crate::config::closest(&entry.name.value, &bundle_names) {
@@ -483,9 +535,12 @@ fn check_explicit(
                 // one typo away from a real bundle is almost surely a mistake.
                 if let Some(best) = crate::config::closest(&replaces.value, &all_names) {
                     diagnostics.push(
-                        Diagnostic::error("graph", format!("`{}` replaces unknown bundle `{}`", entry.name.value, replaces.value))
-                            .at(at(&replaces.span))
-                            .help(format!("did you mean `{best}`?")),
+                        Diagnostic::error(
+                            "graph",
+                            format!("`{}` replaces unknown bundle `{}`", entry.name.value, replaces.value),
+                        )
+                        .at(at(&replaces.span))
+                        .help(format!("did you mean `{best}`?")),
                     );
                 }
             }
@@ -530,7 +585,10 @@ fn head_of(channel: &fbc::Channel) -> Option<String> {
 fn set_bundle_image(bundle: &mut fbc::Bundle, image: &str) {
     bundle.image = image.to_string();
     if !image.is_empty() && !bundle.related_images.iter().any(|related| related.image == image) {
-        bundle.related_images.push(RelatedImage { name: String::new(), image: image.to_string() });
+        bundle.related_images.push(RelatedImage {
+            name: String::new(),
+            image: image.to_string(),
+        });
         bundle.related_images.sort_by(|left, right| left.image.cmp(&right.image));
     }
 }
@@ -540,9 +598,15 @@ fn set_bundle_image(bundle: &mut fbc::Bundle, image: &str) {
 fn package_icon(package: &PackageConfig, head_csv: Option<&Value>, diagnostics: &mut Vec<Diagnostic>) -> Option<Icon> {
     if let Some(path) = &package.icon {
         return match fs_err::read(path) {
-            Ok(data) => Some(Icon { data, media_type: media_type_of(path) }),
+            Ok(data) => Some(Icon {
+                data,
+                media_type: media_type_of(path),
+            }),
             Err(error) => {
-                diagnostics.push(Diagnostic::error("config", format!("cannot read icon of package `{}`: {error}", package.name.value)));
+                diagnostics.push(Diagnostic::error(
+                    "config",
+                    format!("cannot read icon of package `{}`: {error}", package.name.value),
+                ));
                 None
             }
         };
@@ -552,7 +616,10 @@ fn package_icon(package: &PackageConfig, head_csv: Option<&Value>, diagnostics: 
     use base64::Engine as _;
     let cleaned: String = data.chars().filter(|ch| !ch.is_whitespace()).collect();
     let bytes = base64::engine::general_purpose::STANDARD.decode(cleaned).ok()?;
-    Some(Icon { data: bytes, media_type: icon.get("mediatype").and_then(Value::as_str).unwrap_or_default().to_string() })
+    Some(Icon {
+        data: bytes,
+        media_type: icon.get("mediatype").and_then(Value::as_str).unwrap_or_default().to_string(),
+    })
 }
 
 fn media_type_of(path: &Path) -> String {
@@ -606,7 +673,10 @@ fn write_all(out_dir: &Path, staged: Vec<(PathBuf, Vec<(String, String)>)>) -> R
     for (final_dir, files) in staged {
         let parent = final_dir.parent().unwrap_or(out_dir);
         fs_err::create_dir_all(parent).map_err(|error| error.to_string())?;
-        let temp = tempfile::Builder::new().prefix(".catbuild-").tempdir_in(parent).map_err(|error| error.to_string())?;
+        let temp = tempfile::Builder::new()
+            .prefix(".catbuild-")
+            .tempdir_in(parent)
+            .map_err(|error| error.to_string())?;
         for (relative, content) in files {
             let path = temp.path().join(relative);
             if let Some(dir) = path.parent() {
@@ -620,7 +690,11 @@ fn write_all(out_dir: &Path, staged: Vec<(PathBuf, Vec<(String, String)>)>) -> R
         let temp_path = temp.keep();
         if final_dir.exists() {
             let parent = final_dir.parent().unwrap_or(out_dir);
-            let trash = tempfile::Builder::new().prefix(".catbuild-old-").tempdir_in(parent).map_err(|error| error.to_string())?.keep();
+            let trash = tempfile::Builder::new()
+                .prefix(".catbuild-old-")
+                .tempdir_in(parent)
+                .map_err(|error| error.to_string())?
+                .keep();
             let old = trash.join("old");
             fs_err::rename(&final_dir, &old).map_err(|error| error.to_string())?;
             fs_err::rename(&temp_path, &final_dir).map_err(|error| error.to_string())?;

@@ -80,9 +80,12 @@ fn stage(dir: &Path, staging: &Path, vars: &BTreeMap<String, String>, diagnostic
             }
             let file_name = entry.file_name().to_string_lossy().into_owned();
             let result = match file_name.strip_suffix(TEMPLATE_SUFFIX) {
-                Some(rendered_name) => render_file(&env, &path, vars)
-                    .and_then(|text| fs_err::write(target_dir.join(rendered_name), text).map_err(|error| Diagnostic::error("io", error.to_string()))),
-                None => fs_err::copy(&path, target_dir.join(&file_name)).map(|_| ()).map_err(|error| Diagnostic::error("io", error.to_string())),
+                Some(rendered_name) => render_file(&env, &path, vars).and_then(|text| {
+                    fs_err::write(target_dir.join(rendered_name), text).map_err(|error| Diagnostic::error("io", error.to_string()))
+                }),
+                None => fs_err::copy(&path, target_dir.join(&file_name))
+                    .map(|_| ())
+                    .map_err(|error| Diagnostic::error("io", error.to_string())),
             };
             if let Err(diagnostic) = result {
                 diagnostics.push(diagnostic);
@@ -93,12 +96,17 @@ fn stage(dir: &Path, staging: &Path, vars: &BTreeMap<String, String>, diagnostic
 
 fn render_file(env: &Environment, path: &Path, vars: &BTreeMap<String, String>) -> Result<String, Diagnostic> {
     let source = fs_err::read_to_string(path).map_err(|error| Diagnostic::error("io", error.to_string()))?;
-    env.render_str(&source, vars).map_err(|error| template_diagnostic(&error, path, &source, vars))
+    env.render_str(&source, vars)
+        .map_err(|error| template_diagnostic(&error, path, &source, vars))
 }
 
 fn template_diagnostic(error: &minijinja::Error, path: &Path, source: &str, vars: &BTreeMap<String, String>) -> Diagnostic {
     let undefined = error.kind() == minijinja::ErrorKind::UndefinedError;
-    let message = if undefined { "undefined template variable".to_string() } else { format!("template error: {}", error.kind()) };
+    let message = if undefined {
+        "undefined template variable".to_string()
+    } else {
+        format!("template error: {}", error.kind())
+    };
     let mut diagnostic = Diagnostic::error("template", message);
     diagnostic = match (error.range(), error.line()) {
         (Some(range), _) if range.end <= source.len() => diagnostic.at(Location::span(path, range)),
@@ -110,8 +118,14 @@ fn template_diagnostic(error: &minijinja::Error, path: &Path, source: &str, vars
     }
     if undefined {
         let known: Vec<&str> = vars.keys().map(String::as_str).collect();
-        let listed = if known.is_empty() { "none are defined".to_string() } else { format!("defined: {}", known.join(", ")) };
-        diagnostic = diagnostic.help(format!("define it under `[vars]` in catalog.toml or the target's `vars` ({listed})"));
+        let listed = if known.is_empty() {
+            "none are defined".to_string()
+        } else {
+            format!("defined: {}", known.join(", "))
+        };
+        diagnostic = diagnostic.help(format!(
+            "define it under `[vars]` in catalog.toml or the target's `vars` ({listed})"
+        ));
     }
     diagnostic
 }
@@ -120,8 +134,10 @@ fn template_diagnostic(error: &minijinja::Error, path: &Path, source: &str, vars
 /// plus `bundle.package`, `bundle.name` and `bundle.version`.
 pub fn bundle_image(template: &str, vars: &BTreeMap<String, String>, bundle: &LoadedBundle) -> Result<String, String> {
     let env = environment();
-    let mut context: BTreeMap<String, minijinja::Value> =
-        vars.iter().map(|(key, value)| (key.clone(), minijinja::Value::from(value.as_str()))).collect();
+    let mut context: BTreeMap<String, minijinja::Value> = vars
+        .iter()
+        .map(|(key, value)| (key.clone(), minijinja::Value::from(value.as_str())))
+        .collect();
     let mut bundle_fields = BTreeMap::new();
     bundle_fields.insert("package", bundle.package.clone());
     bundle_fields.insert("name", bundle.bundle.name.clone());
@@ -129,7 +145,11 @@ pub fn bundle_image(template: &str, vars: &BTreeMap<String, String>, bundle: &Lo
     context.insert("bundle".to_string(), minijinja::Value::from(bundle_fields));
     env.render_str(template, context).map_err(|error| {
         let detail = error.detail().map(|detail| format!(": {detail}")).unwrap_or_default();
-        format!("cannot render `bundle-image` for bundle `{}`: {}{detail}", bundle.bundle.name, error.kind())
+        format!(
+            "cannot render `bundle-image` for bundle `{}`: {}{detail}",
+            bundle.bundle.name,
+            error.kind()
+        )
     })
 }
 
@@ -160,7 +180,11 @@ fn explain(error: &crate::load::BundleError, dir: &Path, loaded_from: &Path, sta
                     Ok(relative) => dir.join(relative),
                     Err(_) => file.clone(),
                 };
-                let shown = if staging.is_some() && !shown.exists() { PathBuf::from(format!("{}{TEMPLATE_SUFFIX}", shown.display())) } else { shown };
+                let shown = if staging.is_some() && !shown.exists() {
+                    PathBuf::from(format!("{}{TEMPLATE_SUFFIX}", shown.display()))
+                } else {
+                    shown
+                };
                 diagnostics.push(
                     Diagnostic::error("yaml", format!("cannot decode manifest: {}", yaml_error.message))
                         .at(Location::line(&shown, yaml_error.line))

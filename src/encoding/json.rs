@@ -359,27 +359,37 @@ fn write_raw(out: &mut String, text: &str, indent: Option<&str>, depth: usize) {
 /// control characters as `\u00xx`, U+2028/U+2029 always escaped.
 fn write_string(out: &mut String, text: &str, escape_html: bool) {
     out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' if escape_html => {
-                let _ = write!(out, "\\u{:04x}", ch as u32);
-            }
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", ch as u32);
-            }
-            ch if (ch as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", ch as u32);
-            }
-            ch => out.push(ch),
+    // Scan bytes and copy runs that need no escape in one go: strings here
+    // are large (descriptions, icons), escapes rare.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut idx = 0;
+    while idx < bytes.len() {
+        let byte = bytes[idx];
+        let line_separator = byte == 0xE2 && bytes.get(idx + 1) == Some(&0x80) && matches!(bytes.get(idx + 2), Some(0xA8 | 0xA9));
+        let special = byte < 0x20 || byte == b'"' || byte == b'\\' || (escape_html && matches!(byte, b'<' | b'>' | b'&')) || line_separator;
+        if !special {
+            idx += 1;
+            continue;
         }
+        out.push_str(&text[start..idx]);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0C => out.push_str("\\f"),
+            0xE2 => out.push_str(if bytes[idx + 2] == 0xA8 { "\\u2028" } else { "\\u2029" }),
+            other => {
+                let _ = write!(out, "\\u{:04x}", other);
+            }
+        }
+        idx += if line_separator { 3 } else { 1 };
+        start = idx;
     }
+    out.push_str(&text[start..]);
     out.push('"');
 }
 

@@ -271,7 +271,7 @@ fn load_packages(
     for (package, result) in results {
         match result {
             Ok(bundle) => {
-                diagnostics.extend(bundle_warnings(&bundle));
+                diagnostics.extend(bundle_warnings(&bundle, &config.root));
                 loaded.entry(package.to_string()).or_default().push(bundle);
             }
             Err(found) => diagnostics.extend(found),
@@ -291,23 +291,27 @@ fn load_packages(
 /// Diagnostics for what opm would log and carry on from. A file that does
 /// not decode is an error here: opm drops it without a word (a broken
 /// dependencies.yaml silently loses the dependencies), a build must not.
-fn bundle_warnings(bundle: &LoadedBundle) -> Vec<Diagnostic> {
+fn bundle_warnings(bundle: &LoadedBundle, root: &Path) -> Vec<Diagnostic> {
     use crate::load::Warning;
+    let prefix = format!("{}/", root.display());
     bundle
         .warnings
         .iter()
         .map(|warning| match warning {
-            Warning::UndecodableManifest { location, message } | Warning::UndecodableMetadata { location, message } => {
-                Diagnostic::error("yaml", format!("cannot decode `{}`: {message}", location.file.display()))
-                    .at(load_location(location))
-                    .note("opm skips such a file silently; catbuild refuses to, so nothing goes missing from the catalog")
-            }
-            Warning::ExtraDocuments { file } => Diagnostic::warning("yaml", warning.to_string())
+            Warning::UndecodableManifest { location, message } | Warning::UndecodableMetadata { location, message } => Diagnostic::error(
+                "yaml",
+                format!("cannot decode `{}`: {message}", crate::diag::display_path(&location.file, root)),
+            )
+            .at(load_location(location))
+            .note("opm skips such a file silently; catbuild refuses to, so nothing goes missing from the catalog"),
+            Warning::ExtraDocuments { file } => Diagnostic::warning("yaml", warning.to_string().replace(&prefix, ""))
                 .at(Location::file(file))
                 .note("only the first YAML document of a manifest file is part of the bundle (as in opm)"),
-            Warning::ExtraCsv { file, .. } => Diagnostic::warning("bundle", warning.to_string()).at(Location::file(file)),
+            Warning::ExtraCsv { file, .. } => {
+                Diagnostic::warning("bundle", warning.to_string().replace(&prefix, "")).at(Location::file(file))
+            }
             Warning::CsvPropertiesAnnotation { location, .. } | Warning::CsvFieldIgnored { location, .. } => {
-                Diagnostic::warning("bundle", warning.to_string()).at(load_location(location))
+                Diagnostic::warning("bundle", warning.to_string().replace(&prefix, "")).at(load_location(location))
             }
         })
         .collect()

@@ -122,11 +122,12 @@ fn walk_from_head<'a>(
     problems: &mut Vec<GraphProblem>,
 ) -> (Vec<ChannelEntry>, BTreeSet<&'a str>) {
     let mut reached: BTreeSet<&str> = BTreeSet::new();
+    let mut on_chain: BTreeSet<&str> = BTreeSet::new();
     let mut members: Vec<&BundleInfo> = Vec::new();
     let mut current = Some(head);
     let mut chain: Vec<&str> = Vec::new();
     while let Some(bundle) = current {
-        if !reached.insert(bundle.name.as_str()) {
+        if !on_chain.insert(bundle.name.as_str()) {
             chain.push(bundle.name.as_str());
             problems.push(GraphProblem {
                 bundle: Some(bundle.name.clone()),
@@ -137,7 +138,10 @@ fn walk_from_head<'a>(
             break;
         }
         chain.push(bundle.name.as_str());
-        members.push(bundle);
+        // A bundle skipped earlier on the walk may also sit on the chain.
+        if reached.insert(bundle.name.as_str()) {
+            members.push(bundle);
+        }
         for skipped in &bundle.skips {
             if let Some(skipped_bundle) = by_name.get(skipped.as_str())
                 && reached.insert(skipped_bundle.name.as_str())
@@ -431,6 +435,19 @@ mod tests {
         assert_eq!(entry_names(&graph, "alpha"), vec!["a.v1", "a.v2", "a.v3"]);
         let stable = graph.channels.iter().find(|channel| channel.name == "stable").unwrap();
         assert_eq!(stable.entries.as_ref().unwrap()[2].skips, vec!["a.v1.5".to_string()]);
+    }
+
+    #[test]
+    fn replaces_mode_chain_through_a_skipped_bundle_is_no_cycle() {
+        // v3 skips v1 and replaces v2, which replaces v1: v1 is reached twice, once per edge.
+        let bundles = vec![
+            bundle("a.v1", "1.0.0", &["stable"], "", &[]),
+            bundle("a.v2", "2.0.0", &["stable"], "a.v1", &[]),
+            bundle("a.v3", "3.0.0", &["stable"], "a.v2", &["a.v1"]),
+        ];
+        let graph = replaces_channels("a", &bundles);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert_eq!(entry_names(&graph, "stable"), vec!["a.v1", "a.v2", "a.v3"]);
     }
 
     #[test]

@@ -248,6 +248,10 @@ fn normalize(model: &mut Model) {
 
 /// Go's `json.Compact` on valid JSON text.
 fn compact_json_text(text: &str) -> String {
+    // Most values (bundle objects above all) hold no whitespace at all.
+    if !text.bytes().any(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r')) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut in_string = false;
     let mut escaped = false;

@@ -178,13 +178,15 @@ fn assemble<'a>(config: &'a Config, options: &BuildOptions) -> Result<(Vec<Built
         // catbuild's own checks passed; opm's model validation is the final
         // gate, so whatever we write `opm validate` accepts.
         for built_target in &built {
-            if let Err(message) = crate::model::validate_config(&built_target.config) {
+            // Packages are independent in opm's model: check them in parallel.
+            let failures: Vec<String> = split_by_package(&built_target.config)
+                .par_iter()
+                .filter_map(|package_config| crate::model::validate_config(package_config).err())
+                .collect();
+            for message in failures {
                 diagnostics.push(
-                    Diagnostic::error(
-                        "catalog",
-                        format!("target `{}` fails opm's validation:\n{message}", built_target.target.name),
-                    )
-                    .note("catbuild's own checks found nothing; please report this so they learn it"),
+                    Diagnostic::error("catalog", format!("target `{}` fails opm's validation:\n{message}", built_target.target.name))
+                        .note("catbuild's own checks found nothing; please report this so they learn it"),
                 );
             }
         }
@@ -193,6 +195,21 @@ fn assemble<'a>(config: &'a Config, options: &BuildOptions) -> Result<(Vec<Built
         return Err(diagnostics);
     }
     Ok((built, diagnostics))
+}
+
+/// One config per package (the pipeline gives every blob a package).
+fn split_by_package(config: &DeclarativeConfig) -> Vec<DeclarativeConfig> {
+    let mut by_package: BTreeMap<&str, DeclarativeConfig> = BTreeMap::new();
+    for package in &config.packages {
+        by_package.entry(&package.name).or_default().packages.push(package.clone());
+    }
+    for channel in &config.channels {
+        by_package.entry(&channel.package).or_default().channels.push(channel.clone());
+    }
+    for bundle in &config.bundles {
+        by_package.entry(&bundle.package).or_default().bundles.push(bundle.clone());
+    }
+    by_package.into_values().collect()
 }
 
 /// Bundle directories of one package, in sorted order, with the config

@@ -295,61 +295,68 @@ fn write_raw(out: &mut String, text: &str, indent: Option<&str>, depth: usize) {
             }
         }
     };
-    let chars: Vec<char> = text.chars().collect();
+    let bytes = text.as_bytes();
     let mut depth = depth;
     let mut idx = 0;
-    while idx < chars.len() {
-        let ch = chars[idx];
+    while idx < bytes.len() {
+        let ch = bytes[idx];
         match ch {
-            '"' => {
-                out.push('"');
-                idx += 1;
-                while idx < chars.len() {
-                    out.push(chars[idx]);
-                    if chars[idx] == '\\' && idx + 1 < chars.len() {
-                        out.push(chars[idx + 1]);
-                        idx += 2;
-                        continue;
-                    }
-                    idx += 1;
-                    if chars[idx - 1] == '"' {
-                        break;
+            b'"' => {
+                // Copy the whole string, escapes included, in one slice.
+                let mut end = idx + 1;
+                while end < bytes.len() {
+                    match bytes[end] {
+                        b'\\' => end += 2,
+                        b'"' => break,
+                        _ => end += 1,
                     }
                 }
+                let end = (end + 1).min(bytes.len());
+                out.push_str(&text[idx..end]);
+                idx = end;
                 continue;
             }
-            '{' | '[' => {
-                out.push(ch);
-                let close = if ch == '{' { '}' } else { ']' };
+            b'{' | b'[' => {
+                out.push(ch as char);
+                let close = if ch == b'{' { b'}' } else { b']' };
                 let mut next = idx + 1;
-                while next < chars.len() && chars[next].is_ascii_whitespace() {
+                while next < bytes.len() && bytes[next].is_ascii_whitespace() {
                     next += 1;
                 }
-                if chars.get(next) == Some(&close) {
-                    out.push(close);
+                if bytes.get(next) == Some(&close) {
+                    out.push(close as char);
                     idx = next + 1;
                     continue;
                 }
                 depth += 1;
                 newline(out, depth);
             }
-            '}' | ']' => {
+            b'}' | b']' => {
                 depth = depth.saturating_sub(1);
                 newline(out, depth);
-                out.push(ch);
+                out.push(ch as char);
             }
-            ',' => {
+            b',' => {
                 out.push(',');
                 newline(out, depth);
             }
-            ':' => {
+            b':' => {
                 out.push(':');
                 if indent.is_some() {
                     out.push(' ');
                 }
             }
-            ' ' | '\t' | '\n' | '\r' => {}
-            other => out.push(other),
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => {
+                // A literal (number, true, false, null): copy up to the next delimiter.
+                let mut end = idx + 1;
+                while end < bytes.len() && !matches!(bytes[end], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' | b':' | b'"') {
+                    end += 1;
+                }
+                out.push_str(&text[idx..end]);
+                idx = end;
+                continue;
+            }
         }
         idx += 1;
     }

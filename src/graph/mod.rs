@@ -99,13 +99,15 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
                 });
             }
         }
-        graph.channels.push(Channel {
+        let channel = Channel {
             schema: SCHEMA_CHANNEL.to_string(),
             package: package.to_string(),
             name: (*channel_name).to_string(),
             entries: Some(entries),
             properties: Vec::new(),
-        });
+        };
+        graph.problems.extend(check_channel(&channel));
+        graph.channels.push(channel);
     }
 
     graph.default_channel = default_channel(bundles, &listed);
@@ -386,15 +388,22 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
         .filter(|name| !on_chain.contains(name) && !skipped.contains(name))
         .collect();
     if !stranded.is_empty() {
+        // opm (alpha/model validateReplacesChain) stops following `replaces`
+        // at a bundle that another entry skips; say so when that is why.
+        let cut_at_skip = skipped.contains(current.replaces.as_str()) && names.contains(current.replaces.as_str());
+        let help = if cut_at_skip {
+            format!(
+                "the replaces chain from `{head}` stops at `{}`: it replaces `{}`, which another entry skips, and opm ignores replaces edges to skipped bundles; skip the stranded bundles too, or drop them",
+                current.name, current.replaces
+            )
+        } else {
+            "make an entry on the head's replaces chain replace or skip them, or remove them".to_string()
+        };
         problems.push(GraphProblem {
-            bundle: None,
+            bundle: Some(current.name.clone()),
             field: "replaces",
-            message: format!(
-                "channel `{}` has stranded entries, unreachable from its head `{head}`: {}",
-                channel.name,
-                stranded.join(", ")
-            ),
-            help: Some("make an entry on the head's replaces chain replace or skip them, or remove them".to_string()),
+            message: format!("channel `{}` has stranded entries, unreachable from its head `{head}`: {}", channel.name, stranded.join(", ")),
+            help: Some(help),
         });
     }
     problems

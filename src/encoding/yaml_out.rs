@@ -15,14 +15,13 @@
 //! * writing ([`emitter`]): go-yaml's key order ([`sort`]: letters after
 //!   other characters, digit runs by value), its choice of plain, quoted or
 //!   literal style per string (quoting whatever would read back as another
-//!   type, see [`resolve`]), 2-space indentation with sequences not indented
-//!   under their key, and folding of long scalars with spaces at 80 columns.
+//!   type, see `encoding::go_yaml_resolve`), 2-space indentation with
+//!   sequences not indented under their key, and folding of long scalars
+//!   with spaces at 80 columns.
 
 mod emitter;
 mod reread;
-mod resolve;
 mod sort;
-mod unicode_class;
 
 #[cfg(test)]
 mod tests;

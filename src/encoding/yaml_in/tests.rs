@@ -66,6 +66,9 @@ fn yaml11_integers() {
         ("0o17", "15"),
         ("0b101", "5"),
         ("-0b101", "-5"),
+        // go-yaml's last resort parses what follows `0b` with a sign allowed.
+        ("0b-1", "-1"),
+        ("0b+11", "3"),
         ("1_000", "1000"),
         ("1__0", "10"),
         ("0x_1F", "31"),
@@ -184,13 +187,6 @@ fn timestamps_keep_their_text() {
         scalar("!!timestamp 123"),
         "ERR yaml: cannot decode !!int `123` as a !!timestamp @1:4"
     );
-    assert!(resolve::is_timestamp("2019-05-30T22:40:00+02:00"));
-    assert!(resolve::is_timestamp("2020-02-29"));
-    assert!(!resolve::is_timestamp("2019-02-29"));
-    assert!(!resolve::is_timestamp("2019-05-30T22:40:00"));
-    assert!(!resolve::is_timestamp("2019-05-30T24:00:00Z"));
-    assert!(!resolve::is_timestamp("20190-05-30"));
-    assert!(resolve::is_timestamp("2019-05-30   22:40:00"));
 }
 
 #[test]

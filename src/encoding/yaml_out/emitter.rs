@@ -10,7 +10,7 @@
 //! scalars with spaces are folded), unicode output on, `\n` breaks.
 
 use super::Node;
-use super::resolve::{Resolved, is_base60_float, resolve_plain};
+use crate::encoding::go_yaml_resolve::{Resolved, is_base60_float, resolve_plain};
 
 /// The YAML text of one document, ending in a newline, without `---`.
 pub(super) fn emit_document(root: &Node) -> Vec<u8> {

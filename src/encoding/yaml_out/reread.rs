@@ -17,9 +17,9 @@
 //! * objects become Go maps: the last duplicate key wins, and the order is
 //!   the encoder's key sort.
 
-use super::resolve::{Resolved, resolve_plain};
 use super::sort::sort_entries;
 use super::{EmitError, Node};
+use crate::encoding::go_yaml_resolve::{Resolved, resolve_plain};
 use crate::encoding::json::Value;
 
 /// The tree `yaml.Unmarshal` builds from the JSON text of `value`.

@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use super::unicode_class::{DECIMAL_DIGIT, LETTER};
+use crate::encoding::go_unicode::{is_go_digit, is_go_letter};
 
 /// Sorts `(key, value)` pairs the way go-yaml marshals a Go map.
 pub(super) fn sort_entries<T>(entries: &mut [(String, T)]) {
@@ -78,42 +78,6 @@ fn digit_run(chars: &[char], start: usize, mut number: i64) -> (i64, usize) {
     (number, end)
 }
 
-/// Go's `unicode.IsLetter`.
-fn is_go_letter(ch: char) -> bool {
-    if ch.is_ascii() {
-        ch.is_ascii_alphabetic()
-    } else if (ch as u32) < 0x100 {
-        // Latin-1: ª µ º and the accented letters, not × or ÷.
-        matches!(ch as u32, 0xAA | 0xB5 | 0xBA | 0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0xFF)
-    } else {
-        in_ranges(LETTER, ch)
-    }
-}
-
-/// Go's `unicode.IsDigit`.
-fn is_go_digit(ch: char) -> bool {
-    if (ch as u32) < 0x100 {
-        ch.is_ascii_digit()
-    } else {
-        in_ranges(DECIMAL_DIGIT, ch)
-    }
-}
-
-fn in_ranges(ranges: &[(u32, u32)], ch: char) -> bool {
-    let code = ch as u32;
-    ranges
-        .binary_search_by(|&(low, high)| {
-            if high < code {
-                Ordering::Less
-            } else if low > code {
-                Ordering::Greater
-            } else {
-                Ordering::Equal
-            }
-        })
-        .is_ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,16 +110,5 @@ mod tests {
         assert_eq!(sorted(&["v1.10", "v1.9", "v1.1"]), ["v1.1", "v1.9", "v1.10"]);
         assert_eq!(sorted(&["01", "1", "001"]), ["1", "01", "001"]);
         assert_eq!(sorted(&["x10", "x09", "x1"]), ["x1", "x09", "x10"]);
-    }
-
-    #[test]
-    fn unicode_letters_follow_go_categories() {
-        assert!(is_go_letter('é'));
-        assert!(is_go_letter('日'));
-        assert!(!is_go_letter('×'));
-        // A combining mark is Alphabetic in Rust but not a letter in Go.
-        assert!(!is_go_letter('\u{093F}'));
-        assert!(is_go_digit('\u{0663}'));
-        assert!(!is_go_digit('²'));
     }
 }

@@ -1,13 +1,54 @@
-//! Unicode general categories that go-yaml's key sorter asks Go's `unicode`
-//! package about (`IsLetter` = category L, `IsDigit` = category Nd), for code
-//! points above U+007F. Rust's `char::is_alphabetic` / `is_numeric` use other
-//! properties (Alphabetic includes combining marks and letter numbers), so the
-//! ranges are listed here. Generated from the Unicode Character Database
-//! 14.0.0 (Python's `unicodedata`); Go 1.21+ ships Unicode 15.0, which
-//! adds a few letters (e.g. Kawi, CJK extension H) not listed here.
+//! Go's `unicode.IsLetter` (category L) and `unicode.IsDigit` (category
+//! Nd), which opm's output depends on in two places: go-yaml's key sorter
+//! (letters sort after other characters, digit runs compare by value) and
+//! blang/semver's range parser (where a version starts). Rust's
+//! `char::is_alphabetic` / `is_numeric` use other properties (Alphabetic
+//! includes combining marks and letter numbers; numeric includes `²`), so
+//! the ranges above U+007F are listed here, once for both users.
+//!
+//! Go 1.21 and later (opm builds with Go 1.26) ship Unicode 15.0. The digit
+//! table is Unicode 15.0. The letter table was generated from Unicode 14.0
+//! (Python's `unicodedata`) and lacks the letters 15.0 added (e.g. Kawi, CJK
+//! extension H).
 
-/// Category L (Lu, Ll, Lt, Lm, Lo) above U+007F, sorted, inclusive.
-pub(super) const LETTER: &[(u32, u32)] = &[
+use std::cmp::Ordering;
+
+/// Go's `unicode.IsLetter`.
+pub fn is_go_letter(ch: char) -> bool {
+    if ch.is_ascii() {
+        ch.is_ascii_alphabetic()
+    } else {
+        in_ranges(LETTER, ch)
+    }
+}
+
+/// Go's `unicode.IsDigit`: any decimal digit (category Nd), not only ASCII.
+pub fn is_go_digit(ch: char) -> bool {
+    if ch.is_ascii() {
+        ch.is_ascii_digit()
+    } else {
+        in_ranges(DECIMAL_DIGIT, ch)
+    }
+}
+
+fn in_ranges(ranges: &[(u32, u32)], ch: char) -> bool {
+    let code = ch as u32;
+    ranges
+        .binary_search_by(|&(low, high)| {
+            if high < code {
+                Ordering::Less
+            } else if low > code {
+                Ordering::Greater
+            } else {
+                Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+/// Category L (Lu, Ll, Lt, Lm, Lo) above U+007F in Unicode 14.0, sorted,
+/// inclusive.
+const LETTER: &[(u32, u32)] = &[
     (0xAA, 0xAA),
     (0xB5, 0xB5),
     (0xBA, 0xBA),
@@ -656,8 +697,8 @@ pub(super) const LETTER: &[(u32, u32)] = &[
     (0x30000, 0x3134A),
 ];
 
-/// Category Nd above U+007F, sorted, inclusive.
-pub(super) const DECIMAL_DIGIT: &[(u32, u32)] = &[
+/// Category Nd above U+007F in Unicode 15.0, sorted, inclusive.
+const DECIMAL_DIGIT: &[(u32, u32)] = &[
     (0x660, 0x669),
     (0x6F0, 0x6F9),
     (0x7C0, 0x7C9),
@@ -711,12 +752,61 @@ pub(super) const DECIMAL_DIGIT: &[(u32, u32)] = &[
     (0x11C50, 0x11C59),
     (0x11D50, 0x11D59),
     (0x11DA0, 0x11DA9),
+    (0x11F50, 0x11F59),
     (0x16A60, 0x16A69),
     (0x16AC0, 0x16AC9),
     (0x16B50, 0x16B59),
     (0x1D7CE, 0x1D7FF),
     (0x1E140, 0x1E149),
     (0x1E2F0, 0x1E2F9),
+    (0x1E4F0, 0x1E4F9),
     (0x1E950, 0x1E959),
     (0x1FBF0, 0x1FBF9),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_sorted_and_disjoint() {
+        for table in [LETTER, DECIMAL_DIGIT] {
+            assert!(table.iter().all(|&(low, high)| low <= high));
+            assert!(table.windows(2).all(|pair| pair[0].1 < pair[1].0));
+        }
+    }
+
+    #[test]
+    fn letters_and_digits_follow_go_categories() {
+        // (character, Go's IsLetter, Go's IsDigit). A combining mark
+        // (U+093F) is Alphabetic in Rust but not a letter in Go; `²` and `Ⅰ`
+        // are numeric in Rust but not decimal digits.
+        let cases = [
+            ('a', true, false),
+            ('é', true, false),
+            ('ª', true, false),
+            ('日', true, false),
+            ('×', false, false),
+            ('\u{093F}', false, false),
+            ('7', false, true),
+            ('\u{0663}', false, true),
+            ('\u{FF19}', false, true),
+            ('\u{1D7FF}', false, true),
+            ('²', false, false),
+            ('\u{2160}', false, false),
+        ];
+        for (ch, letter, digit) in cases {
+            assert_eq!((is_go_letter(ch), is_go_digit(ch)), (letter, digit), "{ch:?}");
+        }
+    }
+
+    /// Kawi and Nag Mundari digits are new in Unicode 15.0, which Go ships
+    /// since 1.21; the writer's copy of the table (Unicode 14.0) lacked them.
+    #[test]
+    fn unicode_15_digits_are_digits() {
+        for ch in ['\u{11F50}', '\u{11F59}', '\u{1E4F0}', '\u{1E4F9}'] {
+            assert!(is_go_digit(ch), "{ch:?}");
+        }
+        assert!(!is_go_digit('\u{11F5A}'));
+    }
+}

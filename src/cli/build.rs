@@ -21,6 +21,9 @@ pub struct BuildArgs {
     /// Output directory instead of the catalog's (default build/)
     #[arg(long = "out", value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Print the time each pipeline stage took
+    #[arg(long)]
+    timings: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
@@ -28,6 +31,11 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let config = load_config(global)?;
     let options = options(args)?;
     let report = pipeline::build(&config, &options).map_err(Failure::Input)?;
+    if args.timings {
+        for (stage, duration) in &report.timings {
+            eprintln!("{stage:>9} {:8.3}s", duration.as_secs_f64());
+        }
+    }
     finish(global, &config, &report, started, "Built");
     Ok(())
 }

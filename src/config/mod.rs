@@ -202,7 +202,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         path,
         diagnostics: Vec::new(),
     };
-    let config = resolver.resolve(raw);
+    let config = resolver.resolve(raw, text);
     if resolver.diagnostics.iter().any(Diagnostic::is_error) {
         Err(resolver.diagnostics)
     } else {
@@ -275,7 +275,7 @@ impl Resolver<'_> {
         self.path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
     }
 
-    fn resolve(&mut self, raw: raw::RawConfig) -> Config {
+    fn resolve(&mut self, raw: raw::RawConfig, text: &str) -> Config {
         if let Some(version) = &raw.version
             && *version.get_ref() != 1
         {
@@ -305,12 +305,10 @@ impl Resolver<'_> {
         for raw_package in raw.packages {
             let package = self.package(raw_package, &root, catalog_bundle_image.as_ref());
             if let Some(first) = packages.iter().find(|other| other.name.value == package.name.value) {
-                let first_line = first.name.span.clone();
+                let (first_line, _) = crate::diag::line_col(text, first.name.span.start);
                 let name = package.name.value.clone();
-                let path = self.path.to_path_buf();
                 self.error(package.name.span.clone(), format!("package `{name}` is declared twice"))
-                    .add_help("merge the two `[[package]]` tables into one");
-                let _ = (first_line, path);
+                    .add_help(format!("merge it with the `[[package]]` at line {first_line}"));
                 continue;
             }
             packages.push(package);
@@ -654,6 +652,15 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].0.contains("invalid type: integer `5`, expected a string"), "{found:?}");
         assert_eq!(found[0].1, "5");
+    }
+
+    #[test]
+    fn duplicate_package_names_the_first_line() {
+        let text = format!("{MINIMAL}\n[[package]]\nname = \"apple\"\nbundles = [\"c/*\"]\n");
+        let found = errors(&text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "package `apple` is declared twice");
+        assert_eq!(found[0].2, vec!["merge it with the `[[package]]` at line 5".to_string()]);
     }
 
     #[test]

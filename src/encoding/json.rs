@@ -295,61 +295,68 @@ fn write_raw(out: &mut String, text: &str, indent: Option<&str>, depth: usize) {
             }
         }
     };
-    let chars: Vec<char> = text.chars().collect();
+    let bytes = text.as_bytes();
     let mut depth = depth;
     let mut idx = 0;
-    while idx < chars.len() {
-        let ch = chars[idx];
+    while idx < bytes.len() {
+        let ch = bytes[idx];
         match ch {
-            '"' => {
-                out.push('"');
-                idx += 1;
-                while idx < chars.len() {
-                    out.push(chars[idx]);
-                    if chars[idx] == '\\' && idx + 1 < chars.len() {
-                        out.push(chars[idx + 1]);
-                        idx += 2;
-                        continue;
-                    }
-                    idx += 1;
-                    if chars[idx - 1] == '"' {
-                        break;
+            b'"' => {
+                // Copy the whole string, escapes included, in one slice.
+                let mut end = idx + 1;
+                while end < bytes.len() {
+                    match bytes[end] {
+                        b'\\' => end += 2,
+                        b'"' => break,
+                        _ => end += 1,
                     }
                 }
+                let end = (end + 1).min(bytes.len());
+                out.push_str(&text[idx..end]);
+                idx = end;
                 continue;
             }
-            '{' | '[' => {
-                out.push(ch);
-                let close = if ch == '{' { '}' } else { ']' };
+            b'{' | b'[' => {
+                out.push(ch as char);
+                let close = if ch == b'{' { b'}' } else { b']' };
                 let mut next = idx + 1;
-                while next < chars.len() && chars[next].is_ascii_whitespace() {
+                while next < bytes.len() && bytes[next].is_ascii_whitespace() {
                     next += 1;
                 }
-                if chars.get(next) == Some(&close) {
-                    out.push(close);
+                if bytes.get(next) == Some(&close) {
+                    out.push(close as char);
                     idx = next + 1;
                     continue;
                 }
                 depth += 1;
                 newline(out, depth);
             }
-            '}' | ']' => {
+            b'}' | b']' => {
                 depth = depth.saturating_sub(1);
                 newline(out, depth);
-                out.push(ch);
+                out.push(ch as char);
             }
-            ',' => {
+            b',' => {
                 out.push(',');
                 newline(out, depth);
             }
-            ':' => {
+            b':' => {
                 out.push(':');
                 if indent.is_some() {
                     out.push(' ');
                 }
             }
-            ' ' | '\t' | '\n' | '\r' => {}
-            other => out.push(other),
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => {
+                // A literal (number, true, false, null): copy up to the next delimiter.
+                let mut end = idx + 1;
+                while end < bytes.len() && !matches!(bytes[end], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r' | b':' | b'"') {
+                    end += 1;
+                }
+                out.push_str(&text[idx..end]);
+                idx = end;
+                continue;
+            }
         }
         idx += 1;
     }
@@ -359,27 +366,37 @@ fn write_raw(out: &mut String, text: &str, indent: Option<&str>, depth: usize) {
 /// control characters as `\u00xx`, U+2028/U+2029 always escaped.
 fn write_string(out: &mut String, text: &str, escape_html: bool) {
     out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' if escape_html => {
-                let _ = write!(out, "\\u{:04x}", ch as u32);
-            }
-            '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", ch as u32);
-            }
-            ch if (ch as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", ch as u32);
-            }
-            ch => out.push(ch),
+    // Scan bytes and copy runs that need no escape in one go: strings here
+    // are large (descriptions, icons), escapes rare.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    let mut idx = 0;
+    while idx < bytes.len() {
+        let byte = bytes[idx];
+        let line_separator = byte == 0xE2 && bytes.get(idx + 1) == Some(&0x80) && matches!(bytes.get(idx + 2), Some(0xA8 | 0xA9));
+        let special = byte < 0x20 || byte == b'"' || byte == b'\\' || (escape_html && matches!(byte, b'<' | b'>' | b'&')) || line_separator;
+        if !special {
+            idx += 1;
+            continue;
         }
+        out.push_str(&text[start..idx]);
+        match byte {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0C => out.push_str("\\f"),
+            0xE2 => out.push_str(if bytes[idx + 2] == 0xA8 { "\\u2028" } else { "\\u2029" }),
+            other => {
+                let _ = write!(out, "\\u{:04x}", other);
+            }
+        }
+        idx += if line_separator { 3 } else { 1 };
+        start = idx;
     }
+    out.push_str(&text[start..]);
     out.push('"');
 }
 

@@ -113,14 +113,17 @@ pub fn write(config: &DeclarativeConfig, format: Format) -> Result<String, yaml_
 /// `WriteFS`: one `(relative path, bytes)` per package, `<package>/catalog.<ext>`;
 /// package-less blobs go to `catalog.<ext>` at the root.
 pub fn write_fs(config: &DeclarativeConfig, format: Format) -> Result<Vec<(String, String)>, yaml_out::EmitError> {
-    let mut files = Vec::new();
-    for (package, blobs) in ordered_groups(config) {
-        let path = if package.is_empty() {
-            format!("catalog.{}", format.extension())
-        } else {
-            format!("{package}/catalog.{}", format.extension())
-        };
-        files.push((path, write_blobs(&blobs, format)?));
-    }
-    Ok(files)
+    use rayon::prelude::*;
+    // Packages encode independently; rayon keeps them in input order.
+    ordered_groups(config)
+        .par_iter()
+        .map(|(package, blobs)| {
+            let path = if package.is_empty() {
+                format!("catalog.{}", format.extension())
+            } else {
+                format!("{package}/catalog.{}", format.extension())
+            };
+            Ok((path, write_blobs(blobs, format)?))
+        })
+        .collect()
 }

@@ -99,13 +99,15 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
                 });
             }
         }
-        graph.channels.push(Channel {
+        let channel = Channel {
             schema: SCHEMA_CHANNEL.to_string(),
             package: package.to_string(),
             name: (*channel_name).to_string(),
             entries: Some(entries),
             properties: Vec::new(),
-        });
+        };
+        graph.problems.extend(check_channel(&channel));
+        graph.channels.push(channel);
     }
 
     graph.default_channel = default_channel(bundles, &listed);
@@ -122,11 +124,12 @@ fn walk_from_head<'a>(
     problems: &mut Vec<GraphProblem>,
 ) -> (Vec<ChannelEntry>, BTreeSet<&'a str>) {
     let mut reached: BTreeSet<&str> = BTreeSet::new();
+    let mut on_chain: BTreeSet<&str> = BTreeSet::new();
     let mut members: Vec<&BundleInfo> = Vec::new();
     let mut current = Some(head);
     let mut chain: Vec<&str> = Vec::new();
     while let Some(bundle) = current {
-        if !reached.insert(bundle.name.as_str()) {
+        if !on_chain.insert(bundle.name.as_str()) {
             chain.push(bundle.name.as_str());
             problems.push(GraphProblem {
                 bundle: Some(bundle.name.clone()),
@@ -137,7 +140,10 @@ fn walk_from_head<'a>(
             break;
         }
         chain.push(bundle.name.as_str());
-        members.push(bundle);
+        // A bundle skipped earlier on the walk may also sit on the chain.
+        if reached.insert(bundle.name.as_str()) {
+            members.push(bundle);
+        }
         for skipped in &bundle.skips {
             if let Some(skipped_bundle) = by_name.get(skipped.as_str())
                 && reached.insert(skipped_bundle.name.as_str())
@@ -382,15 +388,22 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
         .filter(|name| !on_chain.contains(name) && !skipped.contains(name))
         .collect();
     if !stranded.is_empty() {
+        // opm (alpha/model validateReplacesChain) stops following `replaces`
+        // at a bundle that another entry skips; say so when that is why.
+        let cut_at_skip = skipped.contains(current.replaces.as_str()) && names.contains(current.replaces.as_str());
+        let help = if cut_at_skip {
+            format!(
+                "the replaces chain from `{head}` stops at `{}`: it replaces `{}`, which another entry skips, and opm ignores replaces edges to skipped bundles; skip the stranded bundles too, or drop them",
+                current.name, current.replaces
+            )
+        } else {
+            "make an entry on the head's replaces chain replace or skip them, or remove them".to_string()
+        };
         problems.push(GraphProblem {
-            bundle: None,
+            bundle: Some(current.name.clone()),
             field: "replaces",
-            message: format!(
-                "channel `{}` has stranded entries, unreachable from its head `{head}`: {}",
-                channel.name,
-                stranded.join(", ")
-            ),
-            help: Some("make an entry on the head's replaces chain replace or skip them, or remove them".to_string()),
+            message: format!("channel `{}` has stranded entries, unreachable from its head `{head}`: {}", channel.name, stranded.join(", ")),
+            help: Some(help),
         });
     }
     problems
@@ -431,6 +444,19 @@ mod tests {
         assert_eq!(entry_names(&graph, "alpha"), vec!["a.v1", "a.v2", "a.v3"]);
         let stable = graph.channels.iter().find(|channel| channel.name == "stable").unwrap();
         assert_eq!(stable.entries.as_ref().unwrap()[2].skips, vec!["a.v1.5".to_string()]);
+    }
+
+    #[test]
+    fn replaces_mode_chain_through_a_skipped_bundle_is_no_cycle() {
+        // v3 skips v1 and replaces v2, which replaces v1: v1 is reached twice, once per edge.
+        let bundles = vec![
+            bundle("a.v1", "1.0.0", &["stable"], "", &[]),
+            bundle("a.v2", "2.0.0", &["stable"], "a.v1", &[]),
+            bundle("a.v3", "3.0.0", &["stable"], "a.v2", &["a.v1"]),
+        ];
+        let graph = replaces_channels("a", &bundles);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert_eq!(entry_names(&graph, "stable"), vec!["a.v1", "a.v2", "a.v3"]);
     }
 
     #[test]

@@ -8,6 +8,12 @@ const PAD: u8 = b'=';
 
 /// Decodes standard base64 (with padding), ignoring `\r` and `\n`.
 pub fn decode(text: &str) -> Result<Vec<u8>, String> {
+    // Fast path: canonical padded standard base64, by far the common case
+    // (catalogs carry megabytes of it). Anything else takes Go's exact path
+    // below, which also words the errors.
+    if let Ok(bytes) = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text) {
+        return Ok(bytes);
+    }
     let src = text.as_bytes();
     let mut out = Vec::with_capacity(src.len() / 4 * 3);
     let mut src_idx = 0;

@@ -248,6 +248,10 @@ fn normalize(model: &mut Model) {
 
 /// Go's `json.Compact` on valid JSON text.
 fn compact_json_text(text: &str) -> String {
+    // Most values (bundle objects above all) hold no whitespace at all.
+    if !text.bytes().any(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r')) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut in_string = false;
     let mut escaped = false;
@@ -345,8 +349,7 @@ fn link_bundle(
     if let Some(entries) = channel_defined_entries.get_mut(package_name) {
         entries.remove(bundle_name);
     }
-    let objects = bundle_objects(&parsed.bundle_objects);
-    let csv_json = objects.iter().find(|object| is_csv(object)).cloned().unwrap_or_default();
+    let objects: Vec<String> = parsed.bundle_objects.iter().map(|bytes| String::from_utf8_lossy(bytes).into_owned()).collect();
     let related_images: Vec<RelatedImage> = fbc_bundle
         .related_images
         .iter()
@@ -363,7 +366,6 @@ fn link_bundle(
             bundle.properties = fbc_bundle.properties.clone();
             bundle.related_images = related_images.clone();
             bundle.objects = objects.clone();
-            bundle.csv_json = csv_json.clone();
             bundle.version = version.clone();
             bundle.release = release.clone();
         }
@@ -528,22 +530,15 @@ fn is_dns1123_label(label: &str) -> bool {
 /// escaped, compact). `olm.bundle.object` data is JSON in practice, and for
 /// JSON that is what this does (numbers keep their text). Data that is not
 /// JSON (YAML) is kept as decoded until a YAML reader is wired in here.
-fn bundle_objects(data: &[Vec<u8>]) -> Vec<String> {
-    data.iter()
-        .map(|bytes| {
-            let text = String::from_utf8_lossy(bytes);
-            match json::parse(&text) {
-                Ok(value) => json::to_compact(&value.sort_keys(), true),
-                Err(_) => text.into_owned(),
-            }
+pub(crate) fn csv_json(objects: &[String]) -> String {
+    objects
+        .iter()
+        .filter(|object| object.contains("ClusterServiceVersion"))
+        .find_map(|object| {
+            let value = json::parse(object).ok()?;
+            (value.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion")).then(|| json::to_compact(&value.sort_keys(), true))
         })
-        .collect()
-}
-
-fn is_csv(object: &str) -> bool {
-    json::parse(object)
-        .ok()
-        .is_some_and(|value| value.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"))
+        .unwrap_or_default()
 }
 
 /// opm's `ConvertFromModel`: one `olm.package` per package (no

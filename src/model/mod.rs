@@ -83,11 +83,9 @@ pub struct Bundle {
     pub related_images: Vec<RelatedImage>,
     pub deprecation: Option<Deprecation>,
     /// Manifests from the `olm.bundle.object` properties (decoded `data`),
-    /// kept for serving the gRPC API as opm does.
+    /// kept for serving the gRPC API as opm does. Raw: normalizing them is
+    /// the server's job ([`Bundle::csv_json`]), not validation's.
     pub objects: Vec<String>,
-    /// The object among `objects` whose kind is `ClusterServiceVersion`, or
-    /// empty.
-    pub csv_json: String,
     /// From the `olm.package` property's `version`.
     pub version: Version,
     /// From the `olm.package` property's `release` (empty: no release).
@@ -339,6 +337,13 @@ struct ReplacesWalk<'a> {
 }
 
 impl Bundle {
+    /// The object among [`Bundle::objects`] whose kind is
+    /// `ClusterServiceVersion`, as opm keeps it (sigs.k8s.io/yaml `ToJSON`:
+    /// keys sorted, compact, HTML characters escaped), or empty.
+    pub fn csv_json(&self) -> String {
+        convert::csv_json(&self.objects)
+    }
+
     /// opm's `VersionString`: the version, then `-` and the release
     /// identifiers when there is a release.
     pub fn version_string(&self) -> String {

@@ -460,7 +460,7 @@ fn converts_deprecations_and_bundle_data() {
     );
     let data_bundle = &package.channels["alpha"].bundles["foo.v0.1.0"];
     assert_eq!(
-        data_bundle.csv_json,
+        data_bundle.csv_json(),
         r#"{"apiVersion":"v1","kind":"ClusterServiceVersion","metadata":{"annotations":{"d":"a\u003cb"}}}"#
     );
     assert_eq!(package.channels["alpha"].head().unwrap().name, "foo.v0.2.0");

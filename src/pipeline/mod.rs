@@ -40,6 +40,8 @@ pub struct BuildOptions {
 #[derive(Debug, Clone, Default)]
 pub struct BuildReport {
     pub targets: Vec<TargetReport>,
+    /// Wall time per stage, in pipeline order (for `--timings`).
+    pub timings: Vec<(&'static str, std::time::Duration)>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -61,7 +63,8 @@ struct BuiltTarget<'a> {
 
 /// Checks everything and writes nothing: `catbuild validate`.
 pub fn check(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec<Diagnostic>> {
-    let (built, warnings) = assemble(config, options)?;
+    let mut timings = Vec::new();
+    let (built, warnings) = assemble(config, options, &mut timings)?;
     let targets = built
         .iter()
         .map(|built| TargetReport {
@@ -71,12 +74,14 @@ pub fn check(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec
             outputs: Vec::new(),
         })
         .collect();
-    Ok(BuildReport { targets, warnings })
+    Ok(BuildReport { targets, warnings, timings })
 }
 
 /// Builds every selected target into the output directory.
 pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec<Diagnostic>> {
-    let (built, warnings) = assemble(config, options)?;
+    let mut timings = Vec::new();
+    let (built, warnings) = assemble(config, options, &mut timings)?;
+    let encode_started = std::time::Instant::now();
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
     let mut staged = Vec::new();
     let mut reports = Vec::new();
@@ -102,10 +107,14 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec
             outputs,
         });
     }
+    timings.push(("encode", encode_started.elapsed()));
+    let write_started = std::time::Instant::now();
     write_all(&out_dir, staged).map_err(|message| vec![Diagnostic::error("io", message)])?;
+    timings.push(("write", write_started.elapsed()));
     Ok(BuildReport {
         targets: reports,
         warnings,
+        timings,
     })
 }
 
@@ -123,7 +132,11 @@ fn encode_fbc(config: &DeclarativeConfig, format: OutputFormat) -> Result<Vec<(S
 }
 
 /// Loads, links and checks every selected target.
-fn assemble<'a>(config: &'a Config, options: &BuildOptions) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), Vec<Diagnostic>> {
+fn assemble<'a>(
+    config: &'a Config,
+    options: &BuildOptions,
+    timings: &mut Vec<(&'static str, std::time::Duration)>,
+) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let targets: Vec<&Target> = if options.targets.is_empty() {
         config.targets.iter().collect()
@@ -148,17 +161,24 @@ fn assemble<'a>(config: &'a Config, options: &BuildOptions) -> Result<(Vec<Built
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
+    let mut stage_started = std::time::Instant::now();
     let plans = plan(config, &mut diagnostics);
+    timings.push(("plan", stage_started.elapsed()));
+    let mut load_time = std::time::Duration::ZERO;
+    let mut graph_time = std::time::Duration::ZERO;
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
     let mut built = Vec::new();
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
+            stage_started = std::time::Instant::now();
             let loaded = load_packages(config, &plans, &target.vars, &mut diagnostics);
+            load_time += stage_started.elapsed();
             loaded_by_vars.insert(&target.vars, loaded);
         }
         let loaded = &loaded_by_vars[&target.vars];
+        stage_started = std::time::Instant::now();
         let mut catalog = DeclarativeConfig::default();
         for package_name in &target.packages {
             let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
@@ -172,27 +192,49 @@ fn assemble<'a>(config: &'a Config, options: &BuildOptions) -> Result<(Vec<Built
             formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
             config: catalog,
         });
+        graph_time += stage_started.elapsed();
     }
+    timings.push(("load", load_time));
+    timings.push(("graph", graph_time));
+    stage_started = std::time::Instant::now();
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     if !has_errors {
         // catbuild's own checks passed; opm's model validation is the final
         // gate, so whatever we write `opm validate` accepts.
         for built_target in &built {
-            if let Err(message) = crate::model::validate_config(&built_target.config) {
+            // Packages are independent in opm's model: check them in parallel.
+            let failures: Vec<String> = split_by_package(&built_target.config)
+                .par_iter()
+                .filter_map(|package_config| crate::model::validate_config(package_config).err())
+                .collect();
+            for message in failures {
                 diagnostics.push(
-                    Diagnostic::error(
-                        "catalog",
-                        format!("target `{}` fails opm's validation:\n{message}", built_target.target.name),
-                    )
-                    .note("catbuild's own checks found nothing; please report this so they learn it"),
+                    Diagnostic::error("catalog", format!("target `{}` fails opm's validation:\n{message}", built_target.target.name))
+                        .note("catbuild's own checks found nothing; please report this so they learn it"),
                 );
             }
         }
     }
+    timings.push(("validate", stage_started.elapsed()));
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics);
     }
     Ok((built, diagnostics))
+}
+
+/// One config per package (the pipeline gives every blob a package).
+fn split_by_package(config: &DeclarativeConfig) -> Vec<DeclarativeConfig> {
+    let mut by_package: BTreeMap<&str, DeclarativeConfig> = BTreeMap::new();
+    for package in &config.packages {
+        by_package.entry(&package.name).or_default().packages.push(package.clone());
+    }
+    for channel in &config.channels {
+        by_package.entry(&channel.package).or_default().channels.push(channel.clone());
+    }
+    for bundle in &config.bundles {
+        by_package.entry(&bundle.package).or_default().bundles.push(bundle.clone());
+    }
+    by_package.into_values().collect()
 }
 
 /// Bundle directories of one package, in sorted order, with the config
@@ -271,7 +313,7 @@ fn load_packages(
     for (package, result) in results {
         match result {
             Ok(bundle) => {
-                diagnostics.extend(bundle_warnings(&bundle));
+                diagnostics.extend(bundle_warnings(&bundle, &config.root));
                 loaded.entry(package.to_string()).or_default().push(bundle);
             }
             Err(found) => diagnostics.extend(found),
@@ -291,23 +333,27 @@ fn load_packages(
 /// Diagnostics for what opm would log and carry on from. A file that does
 /// not decode is an error here: opm drops it without a word (a broken
 /// dependencies.yaml silently loses the dependencies), a build must not.
-fn bundle_warnings(bundle: &LoadedBundle) -> Vec<Diagnostic> {
+fn bundle_warnings(bundle: &LoadedBundle, root: &Path) -> Vec<Diagnostic> {
     use crate::load::Warning;
+    let prefix = format!("{}/", root.display());
     bundle
         .warnings
         .iter()
         .map(|warning| match warning {
-            Warning::UndecodableManifest { location, message } | Warning::UndecodableMetadata { location, message } => {
-                Diagnostic::error("yaml", format!("cannot decode `{}`: {message}", location.file.display()))
-                    .at(load_location(location))
-                    .note("opm skips such a file silently; catbuild refuses to, so nothing goes missing from the catalog")
-            }
-            Warning::ExtraDocuments { file } => Diagnostic::warning("yaml", warning.to_string())
+            Warning::UndecodableManifest { location, message } | Warning::UndecodableMetadata { location, message } => Diagnostic::error(
+                "yaml",
+                format!("cannot decode `{}`: {message}", crate::diag::display_path(&location.file, root)),
+            )
+            .at(load_location(location))
+            .note("opm skips such a file silently; catbuild refuses to, so nothing goes missing from the catalog"),
+            Warning::ExtraDocuments { file } => Diagnostic::warning("yaml", warning.to_string().replace(&prefix, ""))
                 .at(Location::file(file))
                 .note("only the first YAML document of a manifest file is part of the bundle (as in opm)"),
-            Warning::ExtraCsv { file, .. } => Diagnostic::warning("bundle", warning.to_string()).at(Location::file(file)),
+            Warning::ExtraCsv { file, .. } => {
+                Diagnostic::warning("bundle", warning.to_string().replace(&prefix, "")).at(Location::file(file))
+            }
             Warning::CsvPropertiesAnnotation { location, .. } | Warning::CsvFieldIgnored { location, .. } => {
-                Diagnostic::warning("bundle", warning.to_string()).at(load_location(location))
+                Diagnostic::warning("bundle", warning.to_string().replace(&prefix, "")).at(load_location(location))
             }
         })
         .collect()

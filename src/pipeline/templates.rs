@@ -113,8 +113,16 @@ fn template_diagnostic(error: &minijinja::Error, path: &Path, source: &str, vars
         (_, Some(line)) => diagnostic.at(Location::line(path, line)),
         _ => diagnostic.at(Location::file(path)),
     };
-    if let Some(detail) = error.detail() {
-        diagnostic = diagnostic.label(detail.to_string());
+    // minijinja's own detail text differs between build profiles; name the
+    // variable from the source span instead.
+    let spanned = error.range().and_then(|range| source.get(range)).map(str::trim).filter(|text| !text.is_empty());
+    match (undefined, spanned) {
+        (true, Some(name)) => diagnostic = diagnostic.label(format!("`{name}` is undefined")),
+        _ => {
+            if let Some(detail) = error.detail() {
+                diagnostic = diagnostic.label(detail.to_string());
+            }
+        }
     }
     if undefined {
         let known: Vec<&str> = vars.keys().map(String::as_str).collect();

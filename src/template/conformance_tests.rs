@@ -1,19 +1,17 @@
 //! The `basic-template` and `semver-template` conformance suites: each case
 //! renders `input/<file>` with the case's `[images]` table standing in for
-//! a registry, then writes the result with the FBC writer and compares it
-//! with opm's bytes (or checks the error text).
+//! a registry (each image rendered from its directory by `crate::load`),
+//! then writes the result with the FBC writer and compares it with opm's
+//! bytes (or checks the error text).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::encoding::json::{self, Value};
-use crate::encoding::yaml_in;
-use crate::fbc::{self, Bundle, DeclarativeConfig};
+use crate::fbc::{self, DeclarativeConfig};
 
 const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance");
 
 struct Case {
-    dir: PathBuf,
     kind: String,
     file: PathBuf,
     format: fbc::write::Format,
@@ -60,7 +58,6 @@ fn read_case(dir: &Path) -> Result<Case, String> {
         })
         .unwrap_or_default();
     Ok(Case {
-        dir: dir.to_path_buf(),
         kind: kind.to_string(),
         file: dir.join(file),
         format,
@@ -71,56 +68,24 @@ fn read_case(dir: &Path) -> Result<Case, String> {
     })
 }
 
-/// Stand-in for rendering a bundle image until `crate::load` renders bundle
-/// directories: the bundle opm printed for that image in the case's
-/// expected output, which is by definition what the real render
-/// produces. Only the template logic (which bundles, channels, package) is
-/// under test here.
-fn expected_bundles(case: &Case) -> Result<Vec<Bundle>, String> {
-    let json_path = case.dir.join("expected/stdout.json");
-    let yaml_path = case.dir.join("expected/stdout.yaml");
-    let values: Vec<Value> = if json_path.is_file() {
-        let text = fs_err::read_to_string(&json_path).map_err(|error| error.to_string())?;
-        json::parse_stream(&text)
-            .map_err(|error| error.to_string())?
-            .into_iter()
-            .map(|(_, value)| value)
-            .collect()
-    } else {
-        let text = fs_err::read_to_string(&yaml_path).map_err(|error| error.to_string())?;
-        yaml_in::decode_stream(&text)
-            .into_iter()
-            .map(|document| document.map(|document| document.value).map_err(|error| error.message))
-            .collect::<Result<_, _>>()?
-    };
-    values
-        .into_iter()
-        .filter(|value| value.get("schema").and_then(Value::as_str) == Some(fbc::SCHEMA_BUNDLE))
-        .map(|value| Bundle::decode(&value).map_err(|error| error.to_string()))
-        .collect()
+/// Renders a bundle image from the directory the case maps it to, as an
+/// image built from that directory would render (`image` set to the
+/// reference).
+fn render_local_image(case: &Case, image: &str) -> Result<DeclarativeConfig, String> {
+    let dir = case
+        .images
+        .get(image)
+        .ok_or_else(|| format!("image {image:?} is not in the case's [images] table"))?;
+    let loaded = crate::load::load_bundle_dir(dir, Some(image)).map_err(|error| error.to_string())?;
+    Ok(DeclarativeConfig {
+        bundles: vec![loaded.bundle],
+        ..DeclarativeConfig::default()
+    })
 }
 
 fn run_case(case: &Case) -> Result<(), String> {
     let text = fs_err::read_to_string(&case.file).map_err(|error| error.to_string())?;
-    let bundles = if case.images.is_empty() {
-        Vec::new()
-    } else {
-        expected_bundles(case)?
-    };
-    let render_bundle = |image: &str| -> Result<DeclarativeConfig, String> {
-        if !case.images.contains_key(image) {
-            return Err(format!("image {image:?} is not in the case's [images] table"));
-        }
-        let bundle = bundles
-            .iter()
-            .find(|bundle| bundle.image == image)
-            .cloned()
-            .ok_or_else(|| format!("no rendered bundle for {image}"))?;
-        Ok(DeclarativeConfig {
-            bundles: vec![bundle],
-            ..DeclarativeConfig::default()
-        })
-    };
+    let render_bundle = |image: &str| render_local_image(case, image);
     let result = match case.kind.as_str() {
         "basic" => super::basic::render(&text, &render_bundle),
         "semver" => super::semver::render(&text, &render_bundle),

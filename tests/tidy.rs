@@ -37,7 +37,14 @@ fn no_machine_paths_in_sources_or_docs() {
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
     rust_files(&root.join("tests"), &mut files);
-    for doc in ["README.md", "ARCHITECTURE.md", "Makefile", ".ci/run", "catalog.toml", "docs/catalog-toml.md"] {
+    for doc in [
+        "README.md",
+        "ARCHITECTURE.md",
+        "Makefile",
+        ".ci/run",
+        "catalog.toml",
+        "docs/catalog-toml.md",
+    ] {
         files.push(root.join(doc));
     }
     // Spelled in pieces so this file does not match itself.
@@ -45,7 +52,11 @@ fn no_machine_paths_in_sources_or_docs() {
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap();
         for needle in &needles {
-            assert!(!text.contains(needle.as_str()), "{} names a machine path ({needle})", path.display());
+            assert!(
+                !text.contains(needle.as_str()),
+                "{} names a machine path ({needle})",
+                path.display()
+            );
         }
     }
 }

@@ -402,7 +402,11 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
         problems.push(GraphProblem {
             bundle: Some(current.name.clone()),
             field: "replaces",
-            message: format!("channel `{}` has stranded entries, unreachable from its head `{head}`: {}", channel.name, stranded.join(", ")),
+            message: format!(
+                "channel `{}` has stranded entries, unreachable from its head `{head}`: {}",
+                channel.name,
+                stranded.join(", ")
+            ),
             help: Some(help),
         });
     }

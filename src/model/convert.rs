@@ -349,7 +349,11 @@ fn link_bundle(
     if let Some(entries) = channel_defined_entries.get_mut(package_name) {
         entries.remove(bundle_name);
     }
-    let objects: Vec<String> = parsed.bundle_objects.iter().map(|bytes| String::from_utf8_lossy(bytes).into_owned()).collect();
+    let objects: Vec<String> = parsed
+        .bundle_objects
+        .iter()
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+        .collect();
     let related_images: Vec<RelatedImage> = fbc_bundle
         .related_images
         .iter()

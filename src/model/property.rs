@@ -74,7 +74,10 @@ fn parse_one(property: &Property, parsed: &mut Properties) -> Result<(), String>
     // a JSON encoder needs no general parse. A `"` or `\` inside would fail
     // the strict base64 decode, which then sends the value the slow way.
     if property.type_ == PROPERTY_BUNDLE_OBJECT
-        && let Some(data) = property.value.strip_prefix("{\"data\":\"").and_then(|rest| rest.strip_suffix("\"}"))
+        && let Some(data) = property
+            .value
+            .strip_prefix("{\"data\":\"")
+            .and_then(|rest| rest.strip_suffix("\"}"))
         && let Ok(bytes) = base64_go::decode(data)
     {
         parsed.bundle_objects.push(bytes);

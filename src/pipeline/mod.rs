@@ -74,7 +74,11 @@ pub fn check(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec
             outputs: Vec::new(),
         })
         .collect();
-    Ok(BuildReport { targets, warnings, timings })
+    Ok(BuildReport {
+        targets,
+        warnings,
+        timings,
+    })
 }
 
 /// Builds every selected target into the output directory.
@@ -209,8 +213,11 @@ fn assemble<'a>(
                 .collect();
             for message in failures {
                 diagnostics.push(
-                    Diagnostic::error("catalog", format!("target `{}` fails opm's validation:\n{message}", built_target.target.name))
-                        .note("catbuild's own checks found nothing; please report this so they learn it"),
+                    Diagnostic::error(
+                        "catalog",
+                        format!("target `{}` fails opm's validation:\n{message}", built_target.target.name),
+                    )
+                    .note("catbuild's own checks found nothing; please report this so they learn it"),
                 );
             }
         }
@@ -237,6 +244,21 @@ fn split_by_package(config: &DeclarativeConfig) -> Vec<DeclarativeConfig> {
     by_package.into_values().collect()
 }
 
+/// A directory with a bundle's parts, or one nested where upstream tools
+/// put them (`bundle/`, `certification/`), or a CSV at its root.
+fn looks_like_bundle(dir: &Path) -> bool {
+    ["manifests", "metadata", "bundle", "certification"]
+        .iter()
+        .any(|sub| dir.join(sub).is_dir())
+        || fs_err::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|entry| entry.file_name().to_string_lossy().contains("clusterserviceversion"))
+            })
+            .unwrap_or(false)
+}
+
 /// Bundle directories of one package, in sorted order, with the config
 /// entry they came from.
 struct PackagePlan {
@@ -251,7 +273,16 @@ fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, 
         for pattern in &package.bundles {
             let full = config.root.join(&pattern.value);
             let matches = match glob::glob(&full.to_string_lossy()) {
-                Ok(paths) => paths.filter_map(Result::ok).filter(|path| path.is_dir()).collect::<Vec<_>>(),
+                Ok(paths) => {
+                    let wildcard = pattern.value.contains(['*', '?', '[']);
+                    // A wildcard also matches neighbours such as
+                    // `catalog-templates/`; keep what looks like a bundle (the
+                    // loader explains what is wrong with odd ones).
+                    paths
+                        .filter_map(Result::ok)
+                        .filter(|path| path.is_dir() && (!wildcard || looks_like_bundle(path)))
+                        .collect::<Vec<_>>()
+                }
                 Err(error) => {
                     diagnostics.push(
                         Diagnostic::error("config", format!("invalid glob pattern `{}`: {}", pattern.value, error.msg))
@@ -577,18 +608,23 @@ fn check_explicit(
             if let Some(replaces) = &entry.replaces
                 && !bundles.contains_key(replaces.value.as_str())
             {
-                // opm accepts a tail replacing a bundle that is gone; a name
-                // one typo away from a real bundle is almost surely a mistake.
+                // opm accepts a tail replacing a bundle that is not in the
+                // catalog (a version subset, an unpublished predecessor), so
+                // this is a warning. When the name is one edit away from a
+                // bundle that is here, a typo is likely: say which.
+                let mut diagnostic = Diagnostic::warning(
+                    "graph",
+                    format!(
+                        "`{}` replaces `{}`, which is not a bundle of package `{package}`",
+                        entry.name.value, replaces.value
+                    ),
+                )
+                .at(at(&replaces.span))
+                .note("fine for the oldest entry of a channel; any older entry it cuts off is reported as stranded");
                 if let Some(best) = crate::config::closest(&replaces.value, &all_names) {
-                    diagnostics.push(
-                        Diagnostic::error(
-                            "graph",
-                            format!("`{}` replaces unknown bundle `{}`", entry.name.value, replaces.value),
-                        )
-                        .at(at(&replaces.span))
-                        .help(format!("did you mean `{best}`?")),
-                    );
+                    diagnostic = diagnostic.help(format!("did you mean `{best}`?"));
                 }
+                diagnostics.push(diagnostic);
             }
             if let Some(range) = &entry.skip_range
                 && let Err(reason) = crate::semver::Range::parse(&range.value)

@@ -115,7 +115,11 @@ fn template_diagnostic(error: &minijinja::Error, path: &Path, source: &str, vars
     };
     // minijinja's own detail text differs between build profiles; name the
     // variable from the source span instead.
-    let spanned = error.range().and_then(|range| source.get(range)).map(str::trim).filter(|text| !text.is_empty());
+    let spanned = error
+        .range()
+        .and_then(|range| source.get(range))
+        .map(str::trim)
+        .filter(|text| !text.is_empty());
     match (undefined, spanned) {
         (true, Some(name)) => diagnostic = diagnostic.label(format!("`{name}` is undefined")),
         _ => {

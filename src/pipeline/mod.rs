@@ -54,11 +54,22 @@ pub struct TargetReport {
     pub outputs: Vec<PathBuf>,
 }
 
-/// One target's catalog, ready to encode.
+/// One target's catalog, ready to encode: one config per package, since
+/// packages are checked and encoded independently (in parallel).
 struct BuiltTarget<'a> {
     target: &'a Target,
     formats: Vec<OutputFormat>,
-    config: DeclarativeConfig,
+    packages: Vec<DeclarativeConfig>,
+}
+
+impl BuiltTarget<'_> {
+    fn n_packages(&self) -> usize {
+        self.packages.iter().map(|package| package.packages.len()).sum()
+    }
+
+    fn n_bundles(&self) -> usize {
+        self.packages.iter().map(|package| package.bundles.len()).sum()
+    }
 }
 
 /// Checks everything and writes nothing: `catbuild validate`.
@@ -69,8 +80,8 @@ pub fn check(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec
         .iter()
         .map(|built| TargetReport {
             name: built.target.name.clone(),
-            n_packages: built.config.packages.len(),
-            n_bundles: built.config.bundles.len(),
+            n_packages: built.n_packages(),
+            n_bundles: built.n_bundles(),
             outputs: Vec::new(),
         })
         .collect();
@@ -92,7 +103,7 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec
     for built_target in &built {
         let mut outputs = Vec::new();
         for format in &built_target.formats {
-            let files = encode_fbc(&built_target.config, *format).map_err(|message| {
+            let files = encode_fbc(&built_target.packages, *format).map_err(|message| {
                 vec![Diagnostic::error(
                     "encode",
                     format!("target `{}`: {message}", built_target.target.name),
@@ -106,8 +117,8 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Vec
         }
         reports.push(TargetReport {
             name: built_target.target.name.clone(),
-            n_packages: built_target.config.packages.len(),
-            n_bundles: built_target.config.bundles.len(),
+            n_packages: built_target.n_packages(),
+            n_bundles: built_target.n_bundles(),
             outputs,
         });
     }
@@ -127,12 +138,20 @@ fn fbc_dir_name(_format: OutputFormat, _formats: &[OutputFormat]) -> &'static st
     "catalog"
 }
 
-fn encode_fbc(config: &DeclarativeConfig, format: OutputFormat) -> Result<Vec<(String, String)>, String> {
+fn encode_fbc(packages: &[DeclarativeConfig], format: OutputFormat) -> Result<Vec<(String, String)>, String> {
     let fbc_format = match format {
         OutputFormat::FbcJson => fbc::write::Format::Json,
         OutputFormat::FbcYaml => fbc::write::Format::Yaml,
     };
-    fbc::write::write_fs(config, fbc_format).map_err(|error| error.to_string())
+    let per_package: Vec<Result<Vec<(String, String)>, String>> = packages
+        .par_iter()
+        .map(|package| fbc::write::write_fs(package, fbc_format).map_err(|error| error.to_string()))
+        .collect();
+    let mut files = Vec::new();
+    for package_files in per_package {
+        files.extend(package_files?);
+    }
+    Ok(files)
 }
 
 /// Loads, links and checks every selected target.
@@ -183,18 +202,20 @@ fn assemble<'a>(
         }
         let loaded = &loaded_by_vars[&target.vars];
         stage_started = std::time::Instant::now();
-        let mut catalog = DeclarativeConfig::default();
+        let mut packages = Vec::new();
         for package_name in &target.packages {
             let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
                 continue;
             };
             let bundles = loaded.get(package_name).map(Vec::as_slice).unwrap_or_default();
+            let mut catalog = DeclarativeConfig::default();
             assemble_package(config, package, bundles, target, &mut catalog, &mut diagnostics);
+            packages.push(catalog);
         }
         built.push(BuiltTarget {
             target,
             formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
-            config: catalog,
+            packages,
         });
         graph_time += stage_started.elapsed();
     }
@@ -207,7 +228,8 @@ fn assemble<'a>(
         // gate, so whatever we write `opm validate` accepts.
         for built_target in &built {
             // Packages are independent in opm's model: check them in parallel.
-            let failures: Vec<String> = split_by_package(&built_target.config)
+            let failures: Vec<String> = built_target
+                .packages
                 .par_iter()
                 .filter_map(|package_config| crate::model::validate_config(package_config).err())
                 .collect();
@@ -227,21 +249,6 @@ fn assemble<'a>(
         return Err(diagnostics);
     }
     Ok((built, diagnostics))
-}
-
-/// One config per package (the pipeline gives every blob a package).
-fn split_by_package(config: &DeclarativeConfig) -> Vec<DeclarativeConfig> {
-    let mut by_package: BTreeMap<&str, DeclarativeConfig> = BTreeMap::new();
-    for package in &config.packages {
-        by_package.entry(&package.name).or_default().packages.push(package.clone());
-    }
-    for channel in &config.channels {
-        by_package.entry(&channel.package).or_default().channels.push(channel.clone());
-    }
-    for bundle in &config.bundles {
-        by_package.entry(&bundle.package).or_default().bundles.push(bundle.clone());
-    }
-    by_package.into_values().collect()
 }
 
 /// A directory with a bundle's parts, or one nested where upstream tools

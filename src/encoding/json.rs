@@ -203,6 +203,11 @@ pub fn to_compact(value: &Value, escape_html: bool) -> String {
     out
 }
 
+/// [`to_compact`] appended to `out`, for callers that reuse a buffer.
+pub fn append_compact(out: &mut String, value: &Value, escape_html: bool) {
+    write_compact(out, value, escape_html);
+}
+
 /// A `json.Encoder` with `SetIndent("", indent)` and `SetEscapeHTML(false)`,
 /// including its trailing newline.
 pub fn to_indented(value: &Value, indent: &str) -> String {
@@ -365,17 +370,23 @@ fn write_raw(out: &mut String, text: &str, indent: Option<&str>, depth: usize) {
 /// Go's `encodeState.string`: `\b \f \n \r \t` short forms (Go 1.22+), other
 /// control characters as `\u00xx`, U+2028/U+2029 always escaped.
 fn write_string(out: &mut String, text: &str, escape_html: bool) {
+    out.reserve(text.len() + 2);
     out.push('"');
     // Scan bytes and copy runs that need no escape in one go: strings here
-    // are large (descriptions, icons), escapes rare.
+    // are large (descriptions, icons), escapes rare. A table says which
+    // bytes may need one; 0xE2 only starts U+2028/U+2029 sometimes.
+    let table = if escape_html { &ESCAPE_HTML } else { &ESCAPE_PLAIN };
     let bytes = text.as_bytes();
     let mut start = 0;
     let mut idx = 0;
     while idx < bytes.len() {
         let byte = bytes[idx];
+        if !table[byte as usize] {
+            idx += 1;
+            continue;
+        }
         let line_separator = byte == 0xE2 && bytes.get(idx + 1) == Some(&0x80) && matches!(bytes.get(idx + 2), Some(0xA8 | 0xA9));
-        let special = byte < 0x20 || byte == b'"' || byte == b'\\' || (escape_html && matches!(byte, b'<' | b'>' | b'&')) || line_separator;
-        if !special {
+        if byte == 0xE2 && !line_separator {
             idx += 1;
             continue;
         }
@@ -398,6 +409,29 @@ fn write_string(out: &mut String, text: &str, escape_html: bool) {
     }
     out.push_str(&text[start..]);
     out.push('"');
+}
+
+/// Bytes [`write_string`] must look at: control characters, `"`, `\`,
+/// 0xE2 (U+2028/U+2029) and, for the HTML-escaping table, `<`, `>`, `&`.
+const ESCAPE_PLAIN: [bool; 256] = escape_table(false);
+const ESCAPE_HTML: [bool; 256] = escape_table(true);
+
+const fn escape_table(escape_html: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0xE2] = true;
+    if escape_html {
+        table[b'<' as usize] = true;
+        table[b'>' as usize] = true;
+        table[b'&' as usize] = true;
+    }
+    table
 }
 
 /// A JSON syntax error with the byte offset where it was found.

@@ -237,12 +237,20 @@ fn package_required_value(name: &str, version_range: &str) -> String {
 
 /// `{"data":"<base64 of json.Marshal(object)>"}`.
 fn bundle_object_value(object: &Value) -> String {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(json::to_compact(object, true));
-    let mut out = String::with_capacity(encoded.len() + 11);
-    out.push_str(r#"{"data":""#);
-    out.push_str(&encoded);
-    out.push_str(r#""}"#);
-    out
+    thread_local! {
+        // The compact JSON of each object is only base64's input: one
+        // buffer per thread spares a large allocation per manifest.
+        static JSON_BUFFER: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    JSON_BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        json::append_compact(buffer, object, true);
+        let mut out = String::with_capacity(buffer.len().div_ceil(3) * 4 + 11);
+        out.push_str(r#"{"data":""#);
+        base64::engine::general_purpose::STANDARD.encode_string(buffer.as_bytes(), &mut out);
+        out.push_str(r#""}"#);
+        out
+    })
 }
 
 /// `getRelatedImages`, then the sort by image of `Render.Run`.

@@ -215,7 +215,7 @@ fn convert_tree(tree: &tree::Tree<'_>) -> Result<Value, convert::Failure> {
 /// The text saphyr parses: libyaml's extra line breaks (NEL, LS, PS) made
 /// plain `\n`, and the final newline `ReadLine` adds.
 fn parse_text(body: &str) -> Cow<'_, str> {
-    let has_extra_breaks = body.contains(['\u{85}', '\u{2028}', '\u{2029}']);
+    let has_extra_breaks = !body.is_ascii() && body.contains(['\u{85}', '\u{2028}', '\u{2029}']);
     let needs_newline = !body.is_empty() && !body.ends_with('\n');
     if !has_extra_breaks && !needs_newline {
         return Cow::Borrowed(body);
@@ -246,12 +246,27 @@ fn libyaml_block_start(offset: usize) -> usize {
 /// libyaml's reader check: tab, LF, CR, printable ASCII, NEL, and the
 /// Unicode ranges `A0-D7FF`, `E000-FFFD`, `10000-10FFFF`.
 fn first_control_character(chunk: &str) -> Option<usize> {
-    chunk
-        .char_indices()
-        .find(|&(_, c)| {
-            !matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
-        })
-        .map(|(offset, _)| offset)
+    // Bytes, not chars: manifests are almost all ASCII, and only the rare
+    // non-ASCII character needs decoding.
+    let bytes = chunk.as_bytes();
+    let mut idx = 0;
+    while idx < bytes.len() {
+        let byte = bytes[idx];
+        if byte.is_ascii() {
+            if !matches!(byte, b'\t' | b'\n' | b'\r' | b' '..=b'~') {
+                return Some(idx);
+            }
+            idx += 1;
+            continue;
+        }
+        // `idx` is a character boundary: every step so far was a whole character.
+        let c = chunk[idx..].chars().next()?;
+        if !matches!(c, '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..) {
+            return Some(idx);
+        }
+        idx += c.len_utf8();
+    }
+    None
 }
 
 fn control_error(file: &str, offset: usize) -> YamlError {

@@ -149,7 +149,7 @@ impl Converter<'_, '_> {
         let tree = self.tree;
         let value = match &tree.nodes[id].data {
             NodeData::Scalar { value, tag, plain } => scalar_value(
-                resolve_scalar(value, tag.as_deref(), *plain).map_err(|e| Self::fail(format!("yaml: {e}"), id))?,
+                resolve_scalar(tree.scalar_text(value), tag.as_deref(), *plain).map_err(|e| Self::fail(format!("yaml: {e}"), id))?,
                 id,
             ),
             NodeData::Alias { target, name } => return self.alias(*target, name, id),
@@ -219,7 +219,7 @@ impl Converter<'_, '_> {
     fn is_merge(&self, id: NodeId) -> bool {
         match &self.tree.nodes[id].data {
             NodeData::Scalar { value, tag, plain } => {
-                value == "<<"
+                self.tree.scalar_text(value) == "<<"
                     && match tag.as_deref() {
                         None => *plain,
                         Some(tag) => tag == "!" || tag == "tag:yaml.org,2002:merge",
@@ -246,7 +246,10 @@ impl Converter<'_, '_> {
         let resolved = match &tree.nodes[resolved_id].data {
             NodeData::Scalar { value, tag, plain } => {
                 let step = self.step(resolved_id);
-                step.and_then(|()| resolve_scalar(value, tag.as_deref(), *plain).map_err(|e| Self::fail(format!("yaml: {e}"), resolved_id)))
+                step.and_then(|()| {
+                    resolve_scalar(tree.scalar_text(value), tag.as_deref(), *plain)
+                        .map_err(|e| Self::fail(format!("yaml: {e}"), resolved_id))
+                })
             }
             _ => {
                 let decoded = self.value(resolved_id);

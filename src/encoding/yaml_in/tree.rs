@@ -16,6 +16,7 @@
 //! the problem is on the first line.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 
@@ -26,23 +27,25 @@ pub(super) type NodeId = usize;
 pub(super) const MAX_DEPTH: usize = 10_000;
 
 pub(super) struct Tree<'a> {
-    pub nodes: Vec<Node<'a>>,
+    /// The parsed text, which scalar spans point into.
+    text: &'a str,
+    pub nodes: Vec<Node>,
     /// `None` for a document without content (empty or comments only).
     pub root: Option<NodeId>,
     /// Deepest nesting seen, to size the stack of the decoder.
     pub max_depth: usize,
 }
 
-pub(super) struct Node<'a> {
-    pub data: NodeData<'a>,
+pub(super) struct Node {
+    pub data: NodeData,
     /// 1-based line and 0-based character column in the parsed text.
     pub line: usize,
     pub col: usize,
 }
 
-pub(super) enum NodeData<'a> {
+pub(super) enum NodeData {
     Scalar {
-        value: Cow<'a, str>,
+        value: ScalarText,
         /// The full tag (`tag:yaml.org,2002:str`, `!foo`, `!`), if any.
         tag: Option<String>,
         plain: bool,
@@ -54,6 +57,54 @@ pub(super) enum NodeData<'a> {
         target: NodeId,
         name: String,
     },
+}
+
+/// A scalar's text: a span of the parsed text when saphyr could borrow it
+/// (most plain scalars), else its own string. Spans keep nodes free of the
+/// text's lifetime, so their list can be reused from document to document.
+pub(super) enum ScalarText {
+    Span { start: usize, end: usize },
+    Owned(String),
+}
+
+thread_local! {
+    /// Node lists of finished trees, reused: a large list allocated afresh
+    /// for every document costs page faults.
+    static NODE_POOL: RefCell<Vec<Node>> = const { RefCell::new(Vec::new()) };
+}
+
+impl<'a> Tree<'a> {
+    /// The text of a scalar node's value.
+    pub fn scalar_text<'t>(&'t self, value: &'t ScalarText) -> &'t str {
+        match value {
+            ScalarText::Span { start, end } => self.text.get(*start..*end).unwrap_or_default(),
+            ScalarText::Owned(text) => text,
+        }
+    }
+}
+
+impl Drop for Tree<'_> {
+    fn drop(&mut self) {
+        let mut nodes = std::mem::take(&mut self.nodes);
+        nodes.clear();
+        NODE_POOL.with_borrow_mut(|pool| {
+            if nodes.capacity() > pool.capacity() {
+                *pool = nodes;
+            }
+        });
+    }
+}
+
+/// Where `value` lies in `text`, when it is a slice of it.
+fn scalar_text(text: &str, value: Cow<'_, str>) -> ScalarText {
+    if let Cow::Borrowed(slice) = &value {
+        let start = (slice.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        let end = start.wrapping_add(slice.len());
+        if start <= end && text.get(start..end).is_some_and(|found| std::ptr::eq(found, *slice)) {
+            return ScalarText::Span { start, end };
+        }
+    }
+    ScalarText::Owned(value.into_owned())
 }
 
 /// A syntax error: go-yaml's text and the position saphyr found it at.
@@ -71,7 +122,7 @@ pub(super) struct SyntaxError {
 pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
     let mut builder = Builder {
         text,
-        nodes: Vec::new(),
+        nodes: NODE_POOL.with_borrow_mut(std::mem::take),
         stack: Vec::new(),
         anchors: Vec::new(),
         max_depth: 0,
@@ -95,7 +146,7 @@ pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
             Event::Nothing | Event::StreamStart | Event::DocumentStart(_) | Event::DocumentEnd => {}
             Event::Scalar(value, style, anchor_id, tag) => {
                 let data = NodeData::Scalar {
-                    value,
+                    value: scalar_text(text, value),
                     tag: tag.map(|tag| full_tag(&tag)),
                     plain: matches!(style, ScalarStyle::Plain),
                 };
@@ -142,6 +193,7 @@ pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
         }
     }
     Ok(Tree {
+        text,
         nodes: builder.nodes,
         root,
         max_depth: builder.max_depth,
@@ -150,7 +202,7 @@ pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
 
 struct Builder<'a> {
     text: &'a str,
-    nodes: Vec<Node<'a>>,
+    nodes: Vec<Node>,
     /// Collections being filled, innermost last.
     stack: Vec<NodeId>,
     /// saphyr's anchor ids (one per `&name` occurrence) to nodes.
@@ -159,7 +211,7 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn add(&mut self, data: NodeData<'a>, span: Span, anchor_id: usize) -> NodeId {
+    fn add(&mut self, data: NodeData, span: Span, anchor_id: usize) -> NodeId {
         let id = self.nodes.len();
         self.nodes.push(Node {
             data,

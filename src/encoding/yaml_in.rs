@@ -249,22 +249,36 @@ fn first_control_character(chunk: &str) -> Option<usize> {
     // Bytes, not chars: manifests are almost all ASCII, and only the rare
     // non-ASCII character needs decoding.
     let bytes = chunk.as_bytes();
+    let plain = |byte: u8| matches!(byte, b'\t' | b'\n' | b'\r' | b' '..=b'~');
+    const BLOCK: usize = 32;
     let mut idx = 0;
     while idx < bytes.len() {
-        let byte = bytes[idx];
-        if byte.is_ascii() {
-            if !matches!(byte, b'\t' | b'\n' | b'\r' | b' '..=b'~') {
-                return Some(idx);
-            }
-            idx += 1;
+        // Whole blocks of printable ASCII at once (a loop without early
+        // exit, which the compiler vectorises); a block that fails is then
+        // walked character by character.
+        if let Some(block) = bytes.get(idx..idx + BLOCK)
+            && block.iter().fold(true, |all, &byte| all & plain(byte))
+        {
+            idx += BLOCK;
             continue;
         }
-        // `idx` is a character boundary: every step so far was a whole character.
-        let c = chunk[idx..].chars().next()?;
-        if !matches!(c, '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..) {
-            return Some(idx);
+        let block_end = (idx + BLOCK).min(bytes.len());
+        while idx < block_end {
+            let byte = bytes[idx];
+            if byte.is_ascii() {
+                if !plain(byte) {
+                    return Some(idx);
+                }
+                idx += 1;
+                continue;
+            }
+            // `idx` is a character boundary: every step so far was a whole character.
+            let c = chunk[idx..].chars().next()?;
+            if !matches!(c, '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..) {
+                return Some(idx);
+            }
+            idx += c.len_utf8();
         }
-        idx += c.len_utf8();
     }
     None
 }

@@ -492,6 +492,14 @@ fn control_characters_are_refused() {
     text.push_str(&"#".repeat(1200));
     text.push_str("\n\u{1}\n");
     assert_eq!(compact(&text), "ERR yaml: control characters are not allowed @4:1");
+    // Found past the first blocks of plain ASCII, and among multi-byte
+    // characters that straddle the blocks the scan checks at once.
+    let text = format!("a: \"{}\u{1}\"\n", "x".repeat(100));
+    assert_eq!(compact(&text), "ERR yaml: control characters are not allowed @1:105");
+    let text = format!("a: \"{}\u{7f}\"\n", "\u{e9}".repeat(50));
+    assert_eq!(compact(&text), "ERR yaml: control characters are not allowed @1:55");
+    let text = format!("a: \"{}\"\n", "\u{e9}x\u{20ac}".repeat(40));
+    assert_eq!(compact(&text), format!("{{\"a\":\"{}\"}}", "\u{e9}x\u{20ac}".repeat(40)));
 }
 
 #[test]

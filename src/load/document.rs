@@ -91,20 +91,34 @@ pub(crate) fn decode_first(bytes: &[u8]) -> Result<FirstDocument, DecodeFailure>
 /// sorted bytewise and deduplicated (last wins) at every depth, integral
 /// numbers that fit int64 kept, every other number turned into a float64.
 /// Fails like Go when a number overflows float64.
-pub(crate) fn into_unstructured(value: Value) -> Result<Value, String> {
-    Ok(match value {
-        Value::Number(number) => Value::Number(unstructured_number(number)?),
-        Value::Array(items) => Value::Array(items.into_iter().map(into_unstructured).collect::<Result<_, _>>()?),
-        Value::Object(entries) => {
-            let mut entries: Vec<(String, Value)> = entries
-                .into_iter()
-                .map(|(key, value)| Ok((key, into_unstructured(value)?)))
-                .collect::<Result<_, String>>()?;
-            sort_dedup_last_wins(&mut entries);
-            Value::Object(entries)
+pub(crate) fn into_unstructured(mut value: Value) -> Result<Value, String> {
+    make_unstructured(&mut value)?;
+    Ok(value)
+}
+
+/// [`into_unstructured`] in place: no value is moved or re-collected
+/// (YAML input arrives sorted and deduplicated already).
+fn make_unstructured(value: &mut Value) -> Result<(), String> {
+    match value {
+        Value::Number(number) => {
+            if let Some(normalized) = unstructured_number(number)? {
+                *number = normalized;
+            }
         }
-        other => other,
-    })
+        Value::Array(items) => {
+            for item in items {
+                make_unstructured(item)?;
+            }
+        }
+        Value::Object(entries) => {
+            for (_, item) in entries.iter_mut() {
+                make_unstructured(item)?;
+            }
+            sort_dedup_last_wins(entries);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Stable-sorts entries by key and keeps the last entry of each key, as a
@@ -124,16 +138,16 @@ pub(crate) fn sort_dedup_last_wins(entries: &mut Vec<(String, Value)>) {
     }
 }
 
-fn unstructured_number(number: Number) -> Result<Number, String> {
+/// The Go number `number` becomes, `None` when its text stays as it is.
+fn unstructured_number(number: &Number) -> Result<Option<Number>, String> {
     let text = number.as_str();
     if let Ok(integer) = text.parse::<i64>() {
-        return Ok(if integer.to_string() == text {
-            number
-        } else {
-            Number::from_i64(integer)
-        });
+        let canonical = !text.starts_with('+') && !(text.starts_with("-0") || (text.starts_with('0') && text.len() > 1));
+        return Ok(if canonical { None } else { Some(Number::from_i64(integer)) });
     }
-    Number::from_f64(number.as_f64()).ok_or_else(|| format!("json: cannot unmarshal number {text} into Go value of type float64"))
+    Number::from_f64(number.as_f64())
+        .map(Some)
+        .ok_or_else(|| format!("json: cannot unmarshal number {text} into Go value of type float64"))
 }
 
 /// `kind` of an unstructured object: a string, else empty.

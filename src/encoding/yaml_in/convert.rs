@@ -39,15 +39,18 @@ pub(super) fn to_value(tree: &Tree<'_>) -> Result<Value, Failure> {
         return Ok(Value::Null);
     };
     let mut is_target = vec![false; tree.nodes.len()];
+    let mut has_aliases = false;
     for node in &tree.nodes {
         if let NodeData::Alias { target, .. } = node.data {
             is_target[target] = true;
+            has_aliases = true;
         }
     }
     let mut converter = Converter {
         tree,
         is_target,
-        cache: vec![None; tree.nodes.len()],
+        // Only alias targets are cached: most documents need no table.
+        cache: if has_aliases { vec![None; tree.nodes.len()] } else { Vec::new() },
         in_progress: vec![false; tree.nodes.len()],
         // go-yaml counts the document node too.
         decode_count: 1,
@@ -139,7 +142,7 @@ impl Converter<'_, '_> {
     }
 
     fn value(&mut self, id: NodeId) -> Result<Value, Failure> {
-        if let Some((value, n_steps)) = &self.cache[id] {
+        if let Some(Some((value, n_steps))) = self.cache.get(id) {
             let (value, n_steps) = (value.clone(), *n_steps);
             self.add_steps(n_steps, id)?;
             return Ok(value);
@@ -159,9 +162,9 @@ impl Converter<'_, '_> {
                 self.in_progress[id] = false;
                 Value::Array(items)
             }
-            NodeData::Mapping(_) => {
+            NodeData::Mapping(children) => {
                 self.in_progress[id] = true;
-                let mut entries = Vec::new();
+                let mut entries = Vec::with_capacity(children.len() / 2);
                 self.fill_mapping(id, &mut entries)?;
                 self.in_progress[id] = false;
                 finish_mapping(entries)

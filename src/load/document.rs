@@ -142,8 +142,9 @@ pub(crate) fn sort_dedup_last_wins(entries: &mut Vec<(String, Value)>) {
 fn unstructured_number(number: &Number) -> Result<Option<Number>, String> {
     let text = number.as_str();
     if let Ok(integer) = text.parse::<i64>() {
-        let canonical = !text.starts_with('+') && !(text.starts_with("-0") || (text.starts_with('0') && text.len() > 1));
-        return Ok(if canonical { None } else { Some(Number::from_i64(integer)) });
+        // Not as Go formats it: a `+` sign, a leading zero, or `-0`.
+        let reformatted = text.starts_with('+') || text.starts_with("-0") || (text.starts_with('0') && text.len() > 1);
+        return Ok(reformatted.then(|| Number::from_i64(integer)));
     }
     Number::from_f64(number.as_f64())
         .map(Some)

@@ -192,6 +192,12 @@ fn assemble<'a>(
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
+    // The last target of a variable set may move the rendered bundles out
+    // instead of copying their (large) properties.
+    let mut remaining_uses: BTreeMap<&BTreeMap<String, String>, usize> = BTreeMap::new();
+    for target in &targets {
+        *remaining_uses.entry(&target.vars).or_default() += 1;
+    }
     let mut built = Vec::new();
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
@@ -200,16 +206,21 @@ fn assemble<'a>(
             load_time += stage_started.elapsed();
             loaded_by_vars.insert(&target.vars, loaded);
         }
-        let loaded = &loaded_by_vars[&target.vars];
+        let uses = remaining_uses.entry(&target.vars).or_default();
+        *uses = uses.saturating_sub(1);
+        let last_use = *uses == 0;
+        let Some(loaded) = loaded_by_vars.get_mut(&target.vars) else {
+            continue;
+        };
         stage_started = std::time::Instant::now();
         let mut packages = Vec::new();
         for package_name in &target.packages {
             let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
                 continue;
             };
-            let bundles = loaded.get(package_name).map(Vec::as_slice).unwrap_or_default();
+            let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
             let mut catalog = DeclarativeConfig::default();
-            assemble_package(config, package, bundles, target, &mut catalog, &mut diagnostics);
+            assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
             packages.push(catalog);
         }
         built.push(BuiltTarget {
@@ -408,7 +419,8 @@ fn load_location(location: &crate::load::Location) -> Location {
 fn assemble_package(
     config: &Config,
     package: &PackageConfig,
-    bundles: &[LoadedBundle],
+    bundles: &mut [LoadedBundle],
+    last_use: bool,
     target: &Target,
     catalog: &mut DeclarativeConfig,
     diagnostics: &mut Vec<Diagnostic>,
@@ -417,7 +429,7 @@ fn assemble_package(
     let mut infos = Vec::new();
     let mut seen: BTreeMap<&str, &LoadedBundle> = BTreeMap::new();
     let mut package_ok = true;
-    for bundle in bundles {
+    for bundle in bundles.iter() {
         if &bundle.package != name {
             diagnostics.push(
                 Diagnostic::error("bundle", format!("bundle `{}` belongs to package `{}`, not `{name}`", bundle.bundle.name, bundle.package))
@@ -557,15 +569,19 @@ fn assemble_package(
         properties: Vec::new(),
     });
     catalog.channels.extend(package_graph.channels);
-    for bundle in bundles {
-        let mut rendered = bundle.bundle.clone();
-        if let Some(template) = &package.bundle_image {
-            match templates::bundle_image(&template.value, &target.vars, bundle) {
-                Ok(image) => set_bundle_image(&mut rendered, &image),
-                Err(message) => {
-                    diagnostics.push(Diagnostic::error("config", message).at(Location::span(&config.path, template.span.clone())))
-                }
-            }
+    for bundle in bundles.iter_mut() {
+        let image = package.bundle_image.as_ref().map(|template| {
+            templates::bundle_image(&template.value, &target.vars, bundle).map_err(|message| (message, template.span.clone()))
+        });
+        let mut rendered = if last_use {
+            std::mem::take(&mut bundle.bundle)
+        } else {
+            bundle.bundle.clone()
+        };
+        match image {
+            Some(Ok(image)) => set_bundle_image(&mut rendered, &image),
+            Some(Err((message, span))) => diagnostics.push(Diagnostic::error("config", message).at(Location::span(&config.path, span))),
+            None => {}
         }
         if target.migrate_level == MigrateLevel::BundleObjectToCsvMetadata
             && let Err(error) = crate::load::migrate_bundle_to_csv_metadata(&mut rendered)

@@ -186,20 +186,28 @@ fn explain(error: &crate::load::BundleError, dir: &Path, loaded_from: &Path, sta
             .unwrap_or_default();
         files.sort();
         for file in files {
-            let Ok(text) = fs_err::read_to_string(&file) else { continue };
-            if let Some(Err(yaml_error)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() {
-                let shown = match file.strip_prefix(loaded_from) {
-                    Ok(relative) => dir.join(relative),
-                    Err(_) => file.clone(),
-                };
-                let shown = if staging.is_some() && !shown.exists() {
-                    PathBuf::from(format!("{}{TEMPLATE_SUFFIX}", shown.display()))
-                } else {
-                    shown
-                };
+            let Ok(bytes) = fs_err::read(&file) else { continue };
+            let shown = match file.strip_prefix(loaded_from) {
+                Ok(relative) => dir.join(relative),
+                Err(_) => file.clone(),
+            };
+            let shown = if staging.is_some() && !shown.exists() {
+                PathBuf::from(format!("{}{TEMPLATE_SUFFIX}", shown.display()))
+            } else {
+                shown
+            };
+            let problem = match std::str::from_utf8(&bytes) {
+                Err(_) => Some(("manifest is not UTF-8 text".to_string(), None)),
+                Ok(text) => match crate::encoding::yaml_in::decode_stream(text).into_iter().next() {
+                    Some(Err(yaml_error)) => Some((format!("cannot decode manifest: {}", yaml_error.message), Some(yaml_error.line))),
+                    _ => None,
+                },
+            };
+            if let Some((message, line)) = problem {
+                let location = line.map_or_else(|| Location::file(&shown), |line| Location::line(&shown, line));
                 diagnostics.push(
-                    Diagnostic::error("yaml", format!("cannot decode manifest: {}", yaml_error.message))
-                        .at(Location::line(&shown, yaml_error.line))
+                    Diagnostic::error("yaml", message)
+                        .at(location)
                         .note("opm skips a manifest that does not decode, so the bundle loses it"),
                 );
             }

@@ -128,14 +128,14 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
             packages.len()
         );
         for (path, reason) in &skipped {
-            eprintln!("warning: skipped `{}`: {reason}", path.display());
+            eprintln!("warning: skipped `{}`: {reason}", relative(path, &config_dir));
         }
         for found in packages.values() {
             for bundle in &found.bundles {
                 if let Some(note) = &bundle.note
                     && !bundle.dir.join("manifests").is_dir()
                 {
-                    eprintln!("warning: `{}`: {note}", bundle.dir.display());
+                    eprintln!("warning: `{}`: {note}", relative(&bundle.dir, &config_dir));
                 }
             }
         }
@@ -538,7 +538,10 @@ fn sibling_glob(bundles: &[&FoundBundle]) -> Option<PathBuf> {
     let entries = fs_err::read_dir(parent).ok()?;
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir() && !is_hidden(&path) && !listed.contains(path.as_path()) {
+        // The build's wildcard keeps only bundle-like directories (so a
+        // `catalog-templates/` beside the versions is fine); any other
+        // bundle-like neighbour would be picked up too.
+        if path.is_dir() && !is_hidden(&path) && !listed.contains(path.as_path()) && crate::pipeline::looks_like_bundle(&path) {
             return None;
         }
     }

@@ -264,7 +264,7 @@ fn assemble<'a>(
 
 /// A directory with a bundle's parts, or one nested where upstream tools
 /// put them (`bundle/`, `certification/`), or a CSV at its root.
-fn looks_like_bundle(dir: &Path) -> bool {
+pub(crate) fn looks_like_bundle(dir: &Path) -> bool {
     ["manifests", "metadata", "bundle", "certification"]
         .iter()
         .any(|sub| dir.join(sub).is_dir())

@@ -288,3 +288,20 @@ fn init_adopts_the_example_manifests() {
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
 }
+
+#[test]
+fn output_does_not_depend_on_bundle_directory_order() {
+    // STYLE 4.3: the same bundles found in another order give the same bytes.
+    let project = example_project();
+    assert!(catbuild(project.path(), &[]).status.success());
+    let reference = tree(&project.path().join("build"));
+
+    let renamed = example_project();
+    let package_dir = renamed.path().join("manifests/fruits-catalog-operator");
+    for (from, to) in [("0.0.1", "z-oldest"), ("0.0.3", "a-newest"), ("0.0.2", "m-middle")] {
+        std::fs::rename(package_dir.join(from), package_dir.join(to)).unwrap();
+    }
+    let output = catbuild(renamed.path(), &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(reference, tree(&renamed.path().join("build")));
+}

@@ -662,7 +662,7 @@ fn decode_property_list(document: &FirstDocument, key: &str, go_type: &str, item
 /// opm's `derivedProperties`: `olm.package` from the annotations (first),
 /// then the CSV's `olm.properties` annotation, then one `olm.gvk` per
 /// provided API; deduplicated.
-fn derived_properties(parsed: &mut ParsedBundle) -> Result<Vec<RawProperty>, BundleError> {
+pub(crate) fn derived_properties(parsed: &mut ParsedBundle) -> Result<Vec<RawProperty>, BundleError> {
     let location = parsed.csv_location();
     let mut derived = Vec::new();
     let csv_object = &parsed.objects[parsed.csv_idx];

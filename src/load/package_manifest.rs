@@ -18,16 +18,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::bundle::{
-    CsvFacts, LoadedBundle, ManifestObject, Manifests, ParsedBundle, finish, parse_annotation_properties, property_set, read_manifest,
-    sorted_entries,
-};
-use super::csv::{ANNOTATION_PROPERTIES, CsvView, KIND_CSV};
+use super::bundle::{CsvFacts, LoadedBundle, ManifestObject, Manifests, ParsedBundle, finish, read_manifest, sorted_entries};
+use super::csv::KIND_CSV;
 use super::document::{coerced_string, decode_first, field, kind_of, slice_of, struct_of};
 use super::error::{BundleError, Warning};
-use super::render;
 use crate::encoding::json::Value;
-use crate::fbc;
 
 /// A package-manifest directory, loaded.
 #[derive(Debug, Clone)]
@@ -268,49 +263,10 @@ fn load_manifest_bundle(dir: &Path, csv_name: &str, package: &str, package_file:
         required_apis,
         warnings,
     };
-    parsed.properties = derived(&mut parsed)?;
+    // Same derivation as a bundle directory; the package comes from the
+    // package file, which always names one.
+    parsed.properties = super::bundle::derived_properties(&mut parsed)?;
     finish(parsed, "")
-}
-
-/// The derived properties of a bundle without `metadata/` (package from the
-/// package file).
-fn derived(parsed: &mut ParsedBundle) -> Result<Vec<super::bundle::RawProperty>, BundleError> {
-    let location = parsed.csv_location();
-    let view = CsvView::new(&parsed.csv_object().value).map_err(|message| BundleError::Manifest {
-        location: location.clone(),
-        message,
-    })?;
-    let mut derived = Vec::new();
-    if let Some(text) = view.annotation(ANNOTATION_PROPERTIES) {
-        let (properties, error) = parse_annotation_properties(text);
-        derived = properties;
-        if let Some(message) = error {
-            parsed.warnings.push(Warning::CsvPropertiesAnnotation {
-                location: location.clone(),
-                message,
-            });
-        }
-    }
-    let derive_error = |message: &String| BundleError::DeriveProperties {
-        location: location.clone(),
-        message: message.clone(),
-    };
-    let version = parsed.csv.version.as_ref().map_err(derive_error)?;
-    let release = parsed.csv.release.as_ref().map_err(derive_error)?;
-    derived.insert(
-        0,
-        super::bundle::RawProperty {
-            type_: fbc::PROPERTY_PACKAGE.to_string(),
-            value: Some(render::package_value(&parsed.package, version, release, true)),
-        },
-    );
-    for api in &parsed.provided_apis {
-        derived.push(super::bundle::RawProperty {
-            type_: fbc::PROPERTY_GVK.to_string(),
-            value: Some(render::gvk_value(&api.group, &api.kind, &api.version, true)),
-        });
-    }
-    Ok(property_set(derived))
 }
 
 /// Channel membership: walk each channel from its head along `replaces`,

@@ -2,27 +2,18 @@
 //! a build writes, that it is deterministic, that a failed build changes
 //! nothing, and that `cli::run` holds no global state.
 
+mod common;
+
+use common::{catbuild, copy_dir, stderr};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use catbuild::encoding::json::{self, Value};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn catbuild(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_catbuild"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("catbuild runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// A copy of the example project (catalog.toml + manifests/) in a temp dir.
@@ -31,19 +22,6 @@ fn example_project() -> tempfile::TempDir {
     copy_dir(&repo().join("manifests"), &dir.path().join("manifests"));
     std::fs::copy(repo().join("catalog.toml"), dir.path().join("catalog.toml")).unwrap();
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Every file under `dir`, relative path → bytes.

@@ -6,9 +6,13 @@
 //!
 //! Everything runs on a scratch copy, with the real binary.
 
+mod common;
+
+use common::{catbuild, copy_dir, stderr};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use catbuild::fbc::{self, ChannelEntry, DeclarativeConfig};
 
@@ -103,15 +107,6 @@ const CHANNELS_DIFFER_FBC: &[(&str, &str)] = &[
     ),
 ];
 
-fn catbuild(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_catbuild"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("catbuild runs")
-}
-
 fn spawn(dir: &Path, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_catbuild"))
         .args(args)
@@ -121,23 +116,6 @@ fn spawn(dir: &Path, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("catbuild runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The `[[package]]` tables of a catalog.toml written by init: name →

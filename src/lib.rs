@@ -4,6 +4,7 @@
 //! and deployment YAML) out. See `ARCHITECTURE.md` for the module map; the
 //! binary in `main.rs` only calls [`cli::run`].
 
+pub mod catalog_template;
 pub mod cli;
 pub mod config;
 pub mod diag;
@@ -14,5 +15,4 @@ pub mod load;
 pub mod model;
 pub mod pipeline;
 pub mod semver;
-pub mod template;
 pub mod validate;

@@ -283,3 +283,17 @@ fn output_does_not_depend_on_bundle_directory_order() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(reference, tree(&renamed.path().join("build")));
 }
+
+/// Issue 12: an output directory that cannot be written is the machine's
+/// problem, not the input's: exit 2 with the path and the OS error, never
+/// "found 1 problem".
+#[test]
+fn unwritable_output_exits_2_with_the_path() {
+    let project = example_project();
+    std::fs::write(project.path().join("blocker"), "a file, not a directory").unwrap();
+    let output = catbuild(project.path(), &["build", "--out", "blocker/out"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let text = stderr(&output);
+    assert!(text.starts_with("error: cannot create `blocker/out`: Not a directory (os error 20)"), "{text}");
+    assert!(!text.contains("problem"), "{text}");
+}

@@ -30,7 +30,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
     let options = options(args)?;
-    let report = pipeline::build(&config, &options).map_err(Failure::Input)?;
+    let report = pipeline::build(&config, &options).map_err(Failure::from)?;
     if args.timings {
         for (stage, duration) in &report.timings {
             eprintln!("{stage:>9} {:8.3}s", duration.as_secs_f64());
@@ -44,7 +44,7 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
 pub fn validate_project(global: &GlobalArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
-    let report = pipeline::check(&config, &BuildOptions::default()).map_err(Failure::Input)?;
+    let report = pipeline::check(&config, &BuildOptions::default()).map_err(Failure::from)?;
     finish(global, &config, &report, started, "Validated");
     Ok(())
 }

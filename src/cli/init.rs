@@ -380,8 +380,8 @@ fn adopt_template(package_name: &str, template: &Path, found_names: &BTreeSet<St
         None => return unusable("the template is empty".to_string()),
     };
     match field(&document, "schema").and_then(Value::as_str) {
-        Some(crate::template::basic::SCHEMA) => adopt_basic(package_name, &text, found_names).unwrap_or_else(unusable),
-        Some(crate::template::semver::SCHEMA) => Adopted::Semver(adopt_semver(&document)),
+        Some(crate::catalog_template::basic::SCHEMA) => adopt_basic(package_name, &text, found_names).unwrap_or_else(unusable),
+        Some(crate::catalog_template::semver::SCHEMA) => Adopted::Semver(adopt_semver(&document)),
         Some(other) => unusable(format!("the template has schema `{other}`, which init does not adopt")),
         None => unusable("the template has no `schema`".to_string()),
     }
@@ -402,7 +402,8 @@ fn adopt_basic(package_name: &str, text: &str, found_names: &BTreeSet<String>) -
     // Rendering with a renderer that yields nothing keeps the package and
     // channel blobs exactly as opm decodes them, and drops the bundles.
     let no_bundles = |_: &str| Ok(DeclarativeConfig::default());
-    let config = crate::template::basic::render(text, &no_bundles).map_err(|error| format!("the template does not load: {error}"))?;
+    let config =
+        crate::catalog_template::basic::render(text, &no_bundles).map_err(|error| format!("the template does not load: {error}"))?;
     let mut adoption = ExplicitAdoption {
         deprecations: !config.deprecations.is_empty(),
         ..ExplicitAdoption::default()

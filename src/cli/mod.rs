@@ -37,6 +37,15 @@ impl Failure {
     }
 }
 
+impl From<crate::pipeline::BuildError> for Failure {
+    fn from(error: crate::pipeline::BuildError) -> Failure {
+        match error {
+            crate::pipeline::BuildError::Input(diagnostics) => Failure::Input(diagnostics),
+            other => Failure::Other(other.to_string()),
+        }
+    }
+}
+
 pub type CommandResult = Result<(), Failure>;
 
 #[derive(Debug, Parser)]

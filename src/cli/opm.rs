@@ -275,8 +275,8 @@ pub fn template(args: &TemplateArgs) -> CommandResult {
     let text = fs_err::read_to_string(&args.file).map_err(|error| Failure::Other(error.to_string()))?;
     let render_bundle = |image: &str| -> Result<DeclarativeConfig, String> { render_image(image, &local_images) };
     let config = match args.kind.as_str() {
-        "basic" => crate::template::basic::render(&text, &render_bundle),
-        "semver" => crate::template::semver::render(&text, &render_bundle),
+        "basic" => crate::catalog_template::basic::render(&text, &render_bundle),
+        "semver" => crate::catalog_template::semver::render(&text, &render_bundle),
         other => {
             return Err(Failure::InputMessage(format!(
                 "invalid template type {other:?}, must be one of: basic, semver"

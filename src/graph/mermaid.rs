@@ -19,10 +19,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use crate::catalog_template::{bundle_package, go_sort_slice};
 use crate::fbc::{self, Channel, ChannelEntry, DeclarativeConfig};
 use crate::semver::go_quote;
 use crate::semver::{Range, Version};
-use crate::template::{bundle_package, go_sort_slice};
 
 /// `opm alpha render-graph` flags.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

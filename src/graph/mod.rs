@@ -7,7 +7,7 @@
 //!   chain and `skips` reach, as opm's index builder walks them.
 //! * [`explicit_channels`]: entries as written in `catalog.toml`, like opm's
 //!   basic template.
-//! * semver: [`crate::template::semver`]'s channel generation.
+//! * semver: [`crate::catalog_template::semver`]'s channel generation.
 //!
 //! Policies report problems as [`GraphProblem`]s naming the bundle and the
 //! CSV field to blame; the pipeline turns them into located diagnostics.
@@ -273,12 +273,12 @@ pub fn semver_channels(package: &str, bundles: &[BundleInfo], policy: &crate::co
     for list in &mut members {
         list.sort_by(|left, right| left.1.cmp(&right.1).then_with(|| left.0.cmp(&right.0)));
     }
-    let options = crate::template::semver::GenerateOptions {
+    let options = crate::catalog_template::semver::GenerateOptions {
         generate_major_channels: policy.generate_major_channels,
         generate_minor_channels: policy.generate_minor_channels,
         default_channel_type_preference: policy.default_channel_type_preference.clone(),
     };
-    match crate::template::semver::generate(package, &options, &members[0], &members[1], &members[2]) {
+    match crate::catalog_template::semver::generate(package, &options, &members[0], &members[1], &members[2]) {
         Ok(generated) => {
             graph.channels = generated.channels;
             graph.default_channel = Some(generated.default_channel).filter(|name| !name.is_empty());

@@ -1,14 +1,16 @@
 //! `catbuild build` (also plain `catbuild`) and `catbuild validate` of the
 //! project: load `catalog.toml`, run the pipeline, print the verdict.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
 use super::{CommandResult, Failure, GlobalArgs, print_diagnostics};
 use crate::config::{self, Config, OutputFormat};
-use crate::pipeline::{self, BuildOptions, BuildReport};
+use crate::pipeline::{self, Action, BuildOptions, BuildReport, Reporter, Stage};
 
 #[derive(Debug, Default, Args)]
 pub struct BuildArgs {
@@ -30,21 +32,64 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
     let options = options(args)?;
-    let report = pipeline::build(&config, &options).map_err(Failure::from)?;
+    let reporter = CliReporter::new(global.verbose && !global.quiet);
+    let result = pipeline::build(&config, &options, &reporter);
     if args.timings {
-        for (stage, duration) in &report.timings {
-            eprintln!("{stage:>9} {:8.3}s", duration.as_secs_f64());
-        }
+        reporter.print_timings();
     }
+    let report = result.map_err(Failure::from)?;
     finish(global, &config, &report, started, "Built");
     Ok(())
+}
+
+/// Draws the pipeline's progress for a person: per-stage totals for
+/// `--timings`, one line per finished action with `-v`.
+struct CliReporter {
+    verbose: bool,
+    stage_totals: Mutex<BTreeMap<Stage, Duration>>,
+}
+
+impl CliReporter {
+    fn new(verbose: bool) -> CliReporter {
+        CliReporter {
+            verbose,
+            stage_totals: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Stages in pipeline order, those that ran.
+    fn print_timings(&self) {
+        let totals = self.stage_totals.lock().map(|totals| totals.clone()).unwrap_or_default();
+        for (stage, duration) in totals {
+            eprintln!("{:>9} {:8.3}s", stage.name(), duration.as_secs_f64());
+        }
+    }
+}
+
+impl Reporter for CliReporter {
+    fn stage_finished(&self, stage: Stage, elapsed: Duration) {
+        if let Ok(mut totals) = self.stage_totals.lock() {
+            *totals.entry(stage).or_default() += elapsed;
+        }
+    }
+
+    fn action_finished(&self, action: &Action, elapsed: Duration) {
+        if !self.verbose {
+            return;
+        }
+        let seconds = elapsed.as_secs_f64();
+        match action {
+            Action::EncodePackage { target, package } => eprintln!("  encoded {target}/{package} in {seconds:.3}s"),
+        }
+    }
 }
 
 /// `catbuild validate` without a directory: every check of a build, no output.
 pub fn validate_project(global: &GlobalArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
-    let report = pipeline::check(&config, &BuildOptions::default()).map_err(Failure::from)?;
+    let reporter = CliReporter::new(global.verbose && !global.quiet);
+    let report = pipeline::check(&config, &BuildOptions::default(), &reporter).map_err(Failure::from)?;
     finish(global, &config, &report, started, "Validated");
     Ok(())
 }
@@ -89,7 +134,7 @@ fn finish(global: &GlobalArgs, config: &Config, report: &BuildReport, started: I
     }
     if global.verbose {
         for target in &report.targets {
-            for output in &target.outputs {
+            if let Some(output) = &target.output {
                 eprintln!("  wrote {}", output.display());
             }
         }

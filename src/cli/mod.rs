@@ -41,7 +41,7 @@ impl From<crate::pipeline::BuildError> for Failure {
     fn from(error: crate::pipeline::BuildError) -> Failure {
         match error {
             crate::pipeline::BuildError::Input(diagnostics) => Failure::Input(diagnostics),
-            other => Failure::Other(other.to_string()),
+            crate::pipeline::BuildError::Io { .. } | crate::pipeline::BuildError::Encode(_) => Failure::Other(error.to_string()),
         }
     }
 }

@@ -11,25 +11,30 @@
 //! Later issues add SQLite, images and deploy YAML as more encoders, and a
 //! cache keyed by input digests in front of load and encode.
 
+mod encode;
 mod load;
 mod package;
 mod plan;
+mod report;
 mod templates;
 mod write;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use crate::config::{Config, OutputFormat, Target};
 use crate::diag::Diagnostic;
-use crate::fbc::{self, DeclarativeConfig};
+use crate::fbc::DeclarativeConfig;
 use crate::load::LoadedBundle;
 
 use load::load_packages;
 use package::assemble_package;
 pub(crate) use plan::looks_like_bundle;
+
+pub use encode::{EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
+pub use report::{Action, Reporter, Silent, Stage};
+
+use encode::TargetFailure;
 use plan::plan;
 use write::write_all;
 
@@ -49,6 +54,9 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// An encoder failed on a valid catalog (a bug or a format's limit).
+    #[error(transparent)]
+    Encode(EncodeError),
 }
 
 impl From<Vec<Diagnostic>> for BuildError {
@@ -72,8 +80,6 @@ pub struct BuildOptions {
 #[derive(Debug, Clone, Default)]
 pub struct BuildReport {
     pub targets: Vec<TargetReport>,
-    /// Wall time per stage, in pipeline order (for `--timings`).
-    pub timings: Vec<(&'static str, std::time::Duration)>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -82,8 +88,8 @@ pub struct TargetReport {
     pub name: String,
     pub n_packages: usize,
     pub n_bundles: usize,
-    /// Directories written, one per format.
-    pub outputs: Vec<PathBuf>,
+    /// The target's directory, when it was written.
+    pub output: Option<PathBuf>,
 }
 
 /// One target's catalog, ready to encode: one config per package, since
@@ -95,102 +101,85 @@ struct BuiltTarget<'a> {
 }
 
 impl BuiltTarget<'_> {
-    fn n_packages(&self) -> usize {
-        self.packages.iter().map(|package| package.packages.len()).sum()
-    }
-
-    fn n_bundles(&self) -> usize {
-        self.packages.iter().map(|package| package.bundles.len()).sum()
+    fn report(&self, output: Option<PathBuf>) -> TargetReport {
+        TargetReport {
+            name: self.target.name.clone(),
+            n_packages: self.packages.iter().map(|package| package.packages.len()).sum(),
+            n_bundles: self.packages.iter().map(|package| package.bundles.len()).sum(),
+            output,
+        }
     }
 }
 
 /// Checks everything and writes nothing: `catbuild validate`.
-pub fn check(config: &Config, options: &BuildOptions) -> Result<BuildReport, BuildError> {
-    let mut timings = Vec::new();
-    let (built, warnings) = assemble(config, options, &mut timings)?;
-    let targets = built
-        .iter()
-        .map(|built| TargetReport {
-            name: built.target.name.clone(),
-            n_packages: built.n_packages(),
-            n_bundles: built.n_bundles(),
-            outputs: Vec::new(),
-        })
-        .collect();
+pub fn check(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
+    let (built, warnings) = assemble(config, options, reporter)?;
+    report::stage(reporter, Stage::Validate, || gate_and_encode(&built, false, reporter))?;
     Ok(BuildReport {
-        targets,
+        targets: built.iter().map(|built_target| built_target.report(None)).collect(),
         warnings,
-        timings,
     })
 }
 
 /// Builds every selected target into the output directory.
-pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, BuildError> {
-    let mut timings = Vec::new();
-    let (built, warnings) = assemble(config, options, &mut timings)?;
-    let encode_started = std::time::Instant::now();
+pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
+    let (built, warnings) = assemble(config, options, reporter)?;
+    let encoded = report::stage(reporter, Stage::Encode, || gate_and_encode(&built, true, reporter))?;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
     let mut staged = Vec::new();
     let mut reports = Vec::new();
-    for built_target in &built {
-        let mut outputs = Vec::new();
-        for format in &built_target.formats {
-            let files = encode_fbc(&built_target.packages, *format).map_err(|message| {
-                vec![Diagnostic::error(
-                    "encode",
-                    format!("target `{}`: {message}", built_target.target.name),
-                )]
-            })?;
-            let final_dir = out_dir
-                .join(&built_target.target.name)
-                .join(fbc_dir_name(*format, &built_target.formats));
-            staged.push((final_dir.clone(), files));
-            outputs.push(final_dir);
-        }
-        reports.push(TargetReport {
-            name: built_target.target.name.clone(),
-            n_packages: built_target.n_packages(),
-            n_bundles: built_target.n_bundles(),
-            outputs,
-        });
+    for (built_target, files) in built.iter().zip(encoded) {
+        let target_dir = out_dir.join(&built_target.target.name);
+        reports.push(built_target.report(Some(target_dir.clone())));
+        staged.push((target_dir, files));
     }
-    timings.push(("encode", encode_started.elapsed()));
-    let write_started = std::time::Instant::now();
-    write_all(&out_dir, staged)?;
-    timings.push(("write", write_started.elapsed()));
+    report::stage(reporter, Stage::Write, || write_all(&out_dir, staged))?;
     Ok(BuildReport {
         targets: reports,
         warnings,
-        timings,
     })
 }
 
-/// `catalog` for the target's only FBC flavour.
-fn fbc_dir_name(_format: OutputFormat, _formats: &[OutputFormat]) -> &'static str {
-    "catalog"
-}
-
-fn encode_fbc(packages: &[DeclarativeConfig], format: OutputFormat) -> Result<Vec<(String, String)>, String> {
-    let fbc_format = match format {
-        OutputFormat::FbcJson => fbc::write::Format::Json,
-        OutputFormat::FbcYaml => fbc::write::Format::Yaml,
-    };
-    let per_package: Vec<Result<Vec<(String, String)>, String>> = packages
-        .par_iter()
-        .map(|package| fbc::write::write_fs(package, fbc_format).map_err(|error| error.to_string()))
-        .collect();
-    let mut files = Vec::new();
-    for package_files in per_package {
-        files.extend(package_files?);
+/// opm's model validation is the final gate, so whatever catbuild writes
+/// `opm validate` accepts; with `encode`, each valid package is encoded in
+/// the target's formats while its model is at hand. Every target is
+/// checked before any problem is returned.
+fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter) -> Result<Vec<Vec<OutputFile>>, BuildError> {
+    let mut diagnostics = Vec::new();
+    let mut encoded = Vec::new();
+    for built_target in built {
+        let settings = TargetSettings {
+            target: built_target.target.name.clone(),
+        };
+        let formats: &[OutputFormat] = if encode { &built_target.formats } else { &[] };
+        match encode::encode_target(&built_target.packages, formats, &settings, reporter) {
+            Ok(files) => encoded.push(files),
+            Err(TargetFailure::Invalid(messages)) => {
+                for message in messages {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "catalog",
+                            format!("target `{}` fails opm's validation:\n{message}", built_target.target.name),
+                        )
+                        .note("catbuild's own checks found nothing; please report this so they learn it"),
+                    );
+                }
+            }
+            Err(TargetFailure::Encode(error)) => return Err(BuildError::Encode(error)),
+        }
     }
-    Ok(files)
+    if diagnostics.is_empty() {
+        Ok(encoded)
+    } else {
+        Err(BuildError::Input(diagnostics))
+    }
 }
 
 /// Loads, links and checks every selected target.
 fn assemble<'a>(
     config: &'a Config,
     options: &BuildOptions,
-    timings: &mut Vec<(&'static str, std::time::Duration)>,
+    reporter: &dyn Reporter,
 ) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let targets: Vec<&Target> = if options.targets.is_empty() {
@@ -216,11 +205,7 @@ fn assemble<'a>(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let mut stage_started = std::time::Instant::now();
-    let plans = plan(config, &mut diagnostics);
-    timings.push(("plan", stage_started.elapsed()));
-    let mut load_time = std::time::Duration::ZERO;
-    let mut graph_time = std::time::Duration::ZERO;
+    let plans = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
@@ -233,9 +218,9 @@ fn assemble<'a>(
     let mut built = Vec::new();
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
-            stage_started = std::time::Instant::now();
-            let loaded = load_packages(config, &plans, &target.vars, &mut diagnostics);
-            load_time += stage_started.elapsed();
+            let loaded = report::stage(reporter, Stage::Load, || {
+                load_packages(config, &plans, &target.vars, &mut diagnostics)
+            });
             loaded_by_vars.insert(&target.vars, loaded);
         }
         let uses = remaining_uses.entry(&target.vars).or_default();
@@ -244,50 +229,25 @@ fn assemble<'a>(
         let Some(loaded) = loaded_by_vars.get_mut(&target.vars) else {
             continue;
         };
-        stage_started = std::time::Instant::now();
-        let mut packages = Vec::new();
-        for package_name in &target.packages {
-            let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
-                continue;
-            };
-            let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
-            let mut catalog = DeclarativeConfig::default();
-            assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
-            packages.push(catalog);
-        }
+        let packages = report::stage(reporter, Stage::Graph, || {
+            let mut packages = Vec::new();
+            for package_name in &target.packages {
+                let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
+                    continue;
+                };
+                let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
+                let mut catalog = DeclarativeConfig::default();
+                assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
+                packages.push(catalog);
+            }
+            packages
+        });
         built.push(BuiltTarget {
             target,
             formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
             packages,
         });
-        graph_time += stage_started.elapsed();
     }
-    timings.push(("load", load_time));
-    timings.push(("graph", graph_time));
-    stage_started = std::time::Instant::now();
-    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    if !has_errors {
-        // catbuild's own checks passed; opm's model validation is the final
-        // gate, so whatever we write `opm validate` accepts.
-        for built_target in &built {
-            // Packages are independent in opm's model: check them in parallel.
-            let failures: Vec<String> = built_target
-                .packages
-                .par_iter()
-                .filter_map(|package_config| crate::model::validate_config(package_config).err())
-                .collect();
-            for message in failures {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "catalog",
-                        format!("target `{}` fails opm's validation:\n{message}", built_target.target.name),
-                    )
-                    .note("catbuild's own checks found nothing; please report this so they learn it"),
-                );
-            }
-        }
-    }
-    timings.push(("validate", stage_started.elapsed()));
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics);
     }

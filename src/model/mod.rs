@@ -18,7 +18,6 @@
 //! Go maps (random order), which makes the sibling order of its validation
 //! tree random; catbuild always reports siblings sorted by name.
 
-mod base64_go;
 pub mod convert;
 pub mod error;
 mod image_ref;

@@ -19,8 +19,6 @@ use crate::fbc::{
 };
 use crate::semver::go_quote;
 
-use super::base64_go;
-
 /// `olm.package`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PackageProperty {
@@ -78,7 +76,7 @@ fn parse_one(property: &Property, parsed: &mut Properties) -> Result<(), String>
             .value
             .strip_prefix("{\"data\":\"")
             .and_then(|rest| rest.strip_suffix("\"}"))
-        && let Ok(bytes) = base64_go::decode(data)
+        && let Ok(bytes) = crate::encoding::go_base64::decode(data)
     {
         parsed.bundle_objects.push(bytes);
         return Ok(());
@@ -169,7 +167,7 @@ fn bundle_object_data(value: &Value) -> Result<Vec<u8>, String> {
     for item in data_values {
         match item {
             Value::Null => {}
-            Value::String(text) => match base64_go::decode(text) {
+            Value::String(text) => match crate::encoding::go_base64::decode(text) {
                 Ok(bytes) => data = bytes,
                 Err(error) => {
                     first_error.get_or_insert(error);

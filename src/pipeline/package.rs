@@ -316,9 +316,7 @@ fn package_icon(package: &PackageConfig, head_csv: Option<&Value>, diagnostics: 
     }
     let icon = head_csv?.pointer(&["spec", "icon"])?.as_array()?.first()?;
     let data = icon.get("base64data")?.as_str()?;
-    use base64::Engine as _;
-    let cleaned: String = data.chars().filter(|ch| !ch.is_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(cleaned).ok()?;
+    let bytes = crate::encoding::go_base64::decode(data).ok()?;
     Some(Icon {
         data: bytes,
         media_type: icon.get("mediatype").and_then(Value::as_str).unwrap_or_default().to_string(),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod diag;
 pub mod encoding;
 pub mod fbc;
+pub mod go;
 pub mod graph;
 pub mod load;
 pub mod model;

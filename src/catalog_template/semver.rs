@@ -27,7 +27,8 @@ use super::{BundleRenderer, TemplateError, bundle_package};
 use crate::encoding::json::Value;
 use crate::encoding::yaml_in;
 use crate::fbc::{self, Channel, ChannelEntry, DeclarativeConfig, Icon, Package};
-use crate::semver::{Version, go_quote};
+use crate::go::go_quote;
+use crate::semver::Version;
 
 /// The schema a semver template must declare.
 pub const SCHEMA: &str = "olm.semver";
@@ -792,7 +793,7 @@ fn first_icon(value: &Value) -> Option<Icon> {
             } else if key.eq_ignore_ascii_case("base64data") {
                 match field {
                     Value::Null => icon.data = Vec::new(),
-                    Value::String(text) => icon.data = crate::encoding::go_base64::decode(text).ok()?,
+                    Value::String(text) => icon.data = crate::go::base64::decode(text).ok()?,
                     _ => return None,
                 }
             }

@@ -308,7 +308,7 @@ impl Package {
 
 /// Go decodes `[]byte` with the standard alphabet and ignores `\r` and `\n`.
 fn decode_go_base64(text: &str) -> Option<Vec<u8>> {
-    crate::encoding::go_base64::decode(text).ok()
+    crate::go::base64::decode(text).ok()
 }
 
 impl Channel {

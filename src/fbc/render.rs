@@ -34,7 +34,7 @@ pub fn bundle_objects(bundle: &Bundle) -> impl Iterator<Item = Value> + '_ {
 fn bundle_object(value: &str) -> Option<Value> {
     let value = json::parse(value).ok()?;
     let data = value.get("data")?.as_str()?;
-    let bytes = crate::encoding::go_base64::decode(data).ok()?;
+    let bytes = crate::go::base64::decode(data).ok()?;
     json::parse(&String::from_utf8_lossy(&bytes)).ok()
 }
 

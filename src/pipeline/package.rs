@@ -316,7 +316,7 @@ fn package_icon(package: &PackageConfig, head_csv: Option<&Value>, diagnostics: 
     }
     let icon = head_csv?.pointer(&["spec", "icon"])?.as_array()?.first()?;
     let data = icon.get("base64data")?.as_str()?;
-    let bytes = crate::encoding::go_base64::decode(data).ok()?;
+    let bytes = crate::go::base64::decode(data).ok()?;
     Some(Icon {
         data: bytes,
         media_type: icon.get("mediatype").and_then(Value::as_str).unwrap_or_default().to_string(),

@@ -270,14 +270,7 @@ fn check_explicit(
 
 /// The entry no other entry replaces or skips (opm's `Channel.Head`).
 fn head_of(channel: &fbc::Channel) -> Option<String> {
-    let entries = channel.entries.as_ref()?;
-    let mut referenced = BTreeSet::new();
-    for entry in entries {
-        referenced.insert(entry.replaces.as_str());
-        referenced.extend(entry.skips.iter().map(String::as_str));
-    }
-    let heads: Vec<&fbc::ChannelEntry> = entries.iter().filter(|entry| !referenced.contains(entry.name.as_str())).collect();
-    match heads.as_slice() {
+    match crate::model::upgrade_edges::heads(channel.entries.as_deref()?).as_slice() {
         [head] => Some(head.name.clone()),
         _ => None,
     }

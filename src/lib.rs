@@ -11,6 +11,7 @@ pub mod diag;
 pub mod encoding;
 pub mod fbc;
 pub mod graph;
+pub mod init;
 pub mod load;
 pub mod model;
 pub mod pipeline;

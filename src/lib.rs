@@ -16,4 +16,5 @@ pub mod load;
 pub mod model;
 pub mod pipeline;
 pub mod semver;
+pub mod source;
 pub mod validate;

@@ -31,6 +31,8 @@ use load::load_packages;
 use package::assemble_package;
 pub(crate) use plan::looks_like_bundle;
 use plan::plan;
+/// For `render` of a templated bundle directory inside a project ([`crate::source`]).
+pub(crate) use templates::{find_templates, load_bundle as load_templated_bundle};
 use write::write_all;
 
 /// Why a build stopped. The two kinds are apart because they are different

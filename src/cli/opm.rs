@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{CommandResult, Failure, GlobalArgs, print_stdout};
 use crate::config::{Config, MigrateLevel};
@@ -244,9 +244,9 @@ pub struct GraphArgs {
     /// FBC directory
     #[arg(value_name = "DIR")]
     dir: PathBuf,
-    /// Output format (only `mermaid`)
-    #[arg(long, default_value = "mermaid")]
-    format: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    format: GraphFormat,
     /// Style deprecated and skipped bundles the way OLM v0 resolves them
     #[arg(long)]
     draw_v0_semantics: bool,
@@ -258,13 +258,16 @@ pub struct GraphArgs {
     package_name: Option<String>,
 }
 
+/// `graph --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A mermaid flowchart, as `opm alpha render-graph` writes it
+    Mermaid,
+}
+
 pub fn graph(args: &GraphArgs) -> CommandResult {
-    if args.format != "mermaid" {
-        return Err(Failure::InputMessage(format!(
-            "unknown graph format {:?}, expected mermaid",
-            args.format
-        )));
-    }
+    // The only format so far; clap refused any other.
+    let GraphFormat::Mermaid = args.format;
     let config =
         fbc::load::load_dir(&args.dir).map_err(|error| Failure::InputMessage(format!("{}: {}", error.path.display(), error.message)))?;
     let options = crate::graph::mermaid::MermaidOptions {

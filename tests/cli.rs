@@ -368,3 +368,40 @@ fn timings_list_each_stage_once_in_order() {
         .collect();
     assert_eq!(stages, ["plan", "load", "graph", "encode", "write"]);
 }
+
+/// Issue 12: catbuild's own flag values are clap value enums, so `--help`
+/// lists them and a wrong one is a usage error (exit 2) before anything
+/// is read; two FBC flavours at once are still refused by catbuild.
+#[test]
+fn format_flags_accept_only_their_listed_values() {
+    let project = example_project();
+    let output = catbuild(project.path(), &["build", "--format", "fbc-xml"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "error: invalid value 'fbc-xml' for '--format <FORMAT>'\n  [possible values: fbc-json, fbc-yaml]\n\n  \
+         tip: a similar value exists: 'fbc-yaml'\n\nFor more information, try '--help'.\n"
+    );
+    assert!(!project.path().join("build").exists());
+
+    let both = catbuild(project.path(), &["build", "--format", "fbc-json,fbc-yaml"]);
+    assert_eq!(both.status.code(), Some(1), "{}", stderr(&both));
+    assert_eq!(
+        stderr(&both),
+        "error: `--format` takes one of `fbc-json` and `fbc-yaml`, not both\n"
+    );
+
+    let graph = catbuild(project.path(), &["graph", "build", "--format", "dot"]);
+    assert_eq!(graph.status.code(), Some(2), "{}", stderr(&graph));
+    assert_eq!(
+        stderr(&graph),
+        "error: invalid value 'dot' for '--format <FORMAT>'\n  [possible values: mermaid]\n\nFor more information, try '--help'.\n"
+    );
+
+    let help = catbuild(project.path(), &["build", "--help"]);
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("[possible values: fbc-json, fbc-yaml]"),
+        "{}",
+        String::from_utf8_lossy(&help.stdout)
+    );
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{CommandResult, Failure, GlobalArgs, print_diagnostics};
 use crate::config::{self, Config, OutputFormat};
@@ -18,8 +18,8 @@ pub struct BuildArgs {
     #[arg(long = "target", value_name = "TARGET", value_delimiter = ',')]
     targets: Vec<String>,
     /// Formats to write instead of the targets' own (comma-separated)
-    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',')]
-    formats: Vec<String>,
+    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_enum)]
+    formats: Vec<FormatFlag>,
     /// Output directory instead of the catalog's (default build/)
     #[arg(long = "out", value_name = "DIR")]
     out: Option<PathBuf>,
@@ -99,18 +99,28 @@ fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
     config::load(&path).map_err(Failure::Input)
 }
 
+/// `--format` values: the target formats of `catalog.toml`, so clap lists
+/// them in `--help` and refuses others before anything is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatFlag {
+    FbcJson,
+    FbcYaml,
+}
+
+impl FormatFlag {
+    fn output_format(self) -> OutputFormat {
+        match self {
+            FormatFlag::FbcJson => OutputFormat::FbcJson,
+            FormatFlag::FbcYaml => OutputFormat::FbcYaml,
+        }
+    }
+}
+
 fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
     let formats = if args.formats.is_empty() {
         None
     } else {
-        let mut parsed = Vec::new();
-        for name in &args.formats {
-            let format = OutputFormat::parse(name).ok_or_else(|| {
-                let names: Vec<&str> = OutputFormat::ALL.iter().map(|(name, _)| *name).collect();
-                Failure::InputMessage(format!("unknown format `{name}` (supported: {})", names.join(", ")))
-            })?;
-            parsed.push(format);
-        }
+        let parsed: Vec<OutputFormat> = args.formats.iter().map(|flag| flag.output_format()).collect();
         if parsed.contains(&OutputFormat::FbcJson) && parsed.contains(&OutputFormat::FbcYaml) {
             return Err(Failure::InputMessage(
                 "`--format` takes one of `fbc-json` and `fbc-yaml`, not both".to_string(),

@@ -118,7 +118,7 @@ fn dispatch(cli: Cli) -> CommandResult {
     match cli.command {
         None => build::run(&cli.global, &build::BuildArgs::default()),
         Some(Command::Build(args)) => build::run(&cli.global, &args),
-        Some(Command::Render(args)) => opm::render(&args),
+        Some(Command::Render(args)) => opm::render(&cli.global, &args),
         Some(Command::Validate(args)) => opm::validate(&cli.global, &args),
         Some(Command::Template(args)) => opm::template(&args),
         Some(Command::Graph(args)) => opm::graph(&args),

@@ -36,6 +36,8 @@ pub use report::{Action, Reporter, Silent, Stage};
 
 use encode::TargetFailure;
 use plan::plan;
+/// For `render` of a templated bundle directory inside a project ([`crate::source`]).
+pub(crate) use templates::{find_templates, load_bundle as load_templated_bundle};
 use write::write_all;
 
 /// Why a build stopped. The two kinds are apart because they are different

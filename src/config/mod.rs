@@ -284,7 +284,7 @@ impl Resolver<'_> {
         }
         let root = self.root();
         let name = raw.catalog.name.get_ref().clone();
-        if !is_dns1123_subdomain(&name) {
+        if !crate::model::k8s_names::is_dns1123_subdomain(&name) {
             self.error(
                 raw.catalog.name.span(),
                 format!("catalog name `{name}` is not a valid Kubernetes object name"),
@@ -586,20 +586,12 @@ pub fn dns1123_label_problem(name: &str) -> Result<(), String> {
     if name.contains('.') {
         return Err("must not contain dots".to_string());
     }
-    let valid_chars = name
-        .bytes()
-        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-');
-    let valid_ends = name.starts_with(|ch: char| ch.is_ascii_alphanumeric()) && name.ends_with(|ch: char| ch.is_ascii_alphanumeric());
-    if !valid_chars || !valid_ends {
+    if !crate::model::k8s_names::is_dns1123_label(name) {
         return Err(
             "must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character".to_string(),
         );
     }
     Ok(())
-}
-
-fn is_dns1123_subdomain(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 253 && name.split('.').all(|part| dns1123_label_problem(part).is_ok())
 }
 
 #[cfg(test)]

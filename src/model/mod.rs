@@ -21,14 +21,16 @@
 pub mod convert;
 pub mod error;
 mod image_ref;
+pub mod k8s_names;
 pub mod property;
 pub mod upgrade_edges;
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use convert::{ModelError, convert_from_model, convert_to_model, dns1123_label_errors, parse_release, validate_config};
+pub use convert::{ModelError, convert_from_model, convert_to_model, parse_release, validate_config};
 pub use error::{ErrorChild, ErrorTree, Issue, ReplacesChainError, Scope, ValidationError};
+pub use k8s_names::dns1123_label_errors;
 
 use crate::fbc::Property;
 use crate::semver::{PreRelease, Range, Version};

@@ -13,6 +13,7 @@ pub mod fbc;
 pub mod graph;
 pub mod load;
 pub mod model;
+pub mod output;
 pub mod pipeline;
 pub mod semver;
 pub mod validate;

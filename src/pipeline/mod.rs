@@ -5,8 +5,9 @@
 //! 3. graph: make each package's channels with its channel policy;
 //! 4. check: catbuild's located checks, then opm's model validation;
 //! 5. encode: File-Based Catalogs per target and format;
-//! 6. write: into a temp dir beside the output, renamed into place only
-//!    when every target succeeded, so a failed build changes nothing.
+//! 6. write: `output` stages every target in a temp dir beside it and
+//!    swaps them in atomically, under the output directory's lock, only
+//!    when every target was written, so a failed build changes nothing.
 //!
 //! Later issues add SQLite, images and deploy YAML as more encoders, and a
 //! cache keyed by input digests in front of load and encode.
@@ -18,7 +19,7 @@ mod templates;
 mod write;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -49,6 +50,9 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// Another build holds the output directory's lock (`--no-wait`).
+    #[error("`{}` is held by another catbuild; not waiting (`--no-wait`)", lock_path.display())]
+    OutputLocked { lock_path: PathBuf },
 }
 
 impl From<Vec<Diagnostic>> for BuildError {
@@ -66,6 +70,8 @@ pub struct BuildOptions {
     pub formats: Option<Vec<OutputFormat>>,
     /// Write here instead of the catalog's output directory.
     pub out_dir: Option<PathBuf>,
+    /// How to wait for the output directory's lock.
+    pub output: crate::output::OutputSettings,
 }
 
 /// What a successful build did.
@@ -134,6 +140,7 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Bui
     let mut reports = Vec::new();
     for built_target in &built {
         let mut outputs = Vec::new();
+        let mut target_files = Vec::new();
         for format in &built_target.formats {
             let files = encode_fbc(&built_target.packages, *format).map_err(|message| {
                 vec![Diagnostic::error(
@@ -141,12 +148,18 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Bui
                     format!("target `{}`: {message}", built_target.target.name),
                 )]
             })?;
-            let final_dir = out_dir
-                .join(&built_target.target.name)
-                .join(fbc_dir_name(*format, &built_target.formats));
-            staged.push((final_dir.clone(), files));
-            outputs.push(final_dir);
+            let dir_name = fbc_dir_name(*format, &built_target.formats);
+            target_files.extend(
+                files
+                    .into_iter()
+                    .map(|(relative, content)| (Path::new(dir_name).join(relative), content.into_bytes())),
+            );
+            outputs.push(out_dir.join(&built_target.target.name).join(dir_name));
         }
+        staged.push(crate::output::StagedTarget {
+            name: built_target.target.name.clone(),
+            files: target_files,
+        });
         reports.push(TargetReport {
             name: built_target.target.name.clone(),
             n_packages: built_target.n_packages(),
@@ -156,11 +169,11 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Bui
     }
     timings.push(("encode", encode_started.elapsed()));
     let write_started = std::time::Instant::now();
-    write_all(&out_dir, staged)?;
+    let stale_warnings = write_all(config, &out_dir, &staged, &options.output)?;
     timings.push(("write", write_started.elapsed()));
     Ok(BuildReport {
         targets: reports,
-        warnings,
+        warnings: warnings.into_iter().chain(stale_warnings).collect(),
         timings,
     })
 }
@@ -191,7 +204,7 @@ fn assemble<'a>(
     config: &'a Config,
     options: &BuildOptions,
     timings: &mut Vec<(&'static str, std::time::Duration)>,
-) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), BuildError> {
     let mut diagnostics = Vec::new();
     let targets: Vec<&Target> = if options.targets.is_empty() {
         config.targets.iter().collect()
@@ -214,7 +227,7 @@ fn assemble<'a>(
         selected
     };
     if !diagnostics.is_empty() {
-        return Err(diagnostics);
+        return Err(diagnostics.into());
     }
     let mut stage_started = std::time::Instant::now();
     let plans = plan(config, &mut diagnostics);
@@ -289,7 +302,7 @@ fn assemble<'a>(
     }
     timings.push(("validate", stage_started.elapsed()));
     if diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(diagnostics);
+        return Err(diagnostics.into());
     }
     Ok((built, diagnostics))
 }

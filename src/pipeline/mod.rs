@@ -230,7 +230,7 @@ fn assemble<'a>(
         return Err(diagnostics.into());
     }
     let mut stage_started = std::time::Instant::now();
-    let plans = plan(config, &mut diagnostics);
+    let plans = plan(config, &mut diagnostics)?;
     timings.push(("plan", stage_started.elapsed()));
     let mut load_time = std::time::Duration::ZERO;
     let mut graph_time = std::time::Duration::ZERO;

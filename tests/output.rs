@@ -167,15 +167,17 @@ fn issue_13_sigkill_at_20_moments_leaves_each_target_old_or_new() {
     assert_ne!(old, new);
 
     let mut states = Vec::new();
+    let mut n_killed_writing = 0;
     for kill_idx in 0..20u32 {
         // Alternate the input so every build that gets as far as swapping
-        // changes the tree; kill at (kill_idx + 1) / 19 of a build's time,
-        // the last ones around its end, where it writes.
+        // changes the tree. The moments spread from the start to the end
+        // of a build, denser towards the end, where it writes: at
+        // 1 - ((20 - kill_idx) / 20)^2 of its time.
         set_registry(
             project.path(),
             if kill_idx % 2 == 0 { "new.example.com" } else { "old.example.com" },
         );
-        let delay = build_time * (kill_idx + 1) / 19;
+        let delay = build_time.mul_f64(1.0 - (f64::from(20 - kill_idx) / 20.0).powi(2));
         let mut child = Command::new(env!("CARGO_BIN_EXE_catbuild"))
             .args(["build", "-q"])
             .current_dir(project.path())
@@ -189,14 +191,17 @@ fn issue_13_sigkill_at_20_moments_leaves_each_target_old_or_new() {
         let context = format!("kill {kill_idx} after {delay:?} ({status:?})");
         let state = old_or_new(&context, &now, &old, &new);
         let how = if status.signal() == Some(9) { "killed" } else { "finished" };
-        states.push(format!("{:.2}s:{how}:{state}", delay.as_secs_f64()));
+        // Temp dirs left behind: the kill came while the build wrote.
+        let n_left = leftovers(&build).len();
+        n_killed_writing += usize::from(n_left > 0);
+        states.push(format!("{:.2}s:{how}:{state}:{n_left}", delay.as_secs_f64()));
     }
     let output = catbuild(project.path(), &["build", "-q"]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(leftovers(&build), Vec::<String>::new());
     assert_eq!(target_digests(&build, &targets), old);
     eprintln!(
-        "{n_bundles} bundles, build {:.2}s, test {:.1}s; kills: {}",
+        "{n_bundles} bundles, build {:.2}s, test {:.1}s; {n_killed_writing} kills while writing; moment:outcome:state:temp dirs left: {}",
         build_time.as_secs_f64(),
         test_started.elapsed().as_secs_f64(),
         states.join(" ")

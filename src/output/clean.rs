@@ -41,8 +41,8 @@ pub fn clean_stale(out_dir: &Path, target_names: &[&str], settings: &OutputSetti
         return Ok(Vec::new());
     }
     let lock = OutputLock::acquire(out_dir, settings)?;
-    let mut steps = Steps::new(None);
-    let mut removed = remove_leftovers(&lock, &mut steps)?;
+    let steps = Steps::new(None);
+    let mut removed = remove_leftovers(&lock, &steps)?;
     for stale in stale_target_dirs(out_dir, target_names)? {
         remove_any(&stale).map_err(io_error("remove", &stale))?;
         removed.push(stale);

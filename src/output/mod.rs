@@ -69,21 +69,25 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
     move |source| OutputError::Io { action, path, source }
 }
 
-/// Counts filesystem steps for the `fail_after_step` test hook.
+/// Counts filesystem steps for the `fail_after_step` test hook. Atomic
+/// because files are written in parallel.
 struct Steps {
-    done: u64,
+    done: std::sync::atomic::AtomicU64,
     fail_after: Option<u64>,
 }
 
 impl Steps {
     fn new(fail_after: Option<u64>) -> Steps {
-        Steps { done: 0, fail_after }
+        Steps {
+            done: std::sync::atomic::AtomicU64::new(0),
+            fail_after,
+        }
     }
 
     /// Marks one filesystem step done; dies like `kill -9` when told to.
-    fn step(&mut self) {
-        self.done += 1;
-        if self.fail_after == Some(self.done) {
+    fn step(&self) {
+        let done = self.done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if self.fail_after == Some(done) {
             kill_this_process();
         }
     }

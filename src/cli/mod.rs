@@ -3,7 +3,8 @@
 //! library returns data and diagnostics.
 //!
 //! Exit codes: 0 success, 1 the input is wrong (config, bundles,
-//! validation), 2 anything else (I/O, internal errors).
+//! validation), 2 anything else (I/O with the path and the OS error, the
+//! output directory's lock busy under `--no-wait`, internal errors).
 
 mod build;
 mod clean;

@@ -373,6 +373,23 @@ mod tests {
     }
 
     #[test]
+    fn an_exchanged_target_can_be_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("build");
+        publish(&out_dir, &[target("a", "old")], &OutputSettings::default()).unwrap();
+        let steps = Steps::new(None);
+        let staged = stage_target(&out_dir, &target("a", "new"), &steps).unwrap();
+        let handle = open_dir(&out_dir).unwrap();
+        let how = swap_in(&handle, &out_dir, &staged, &steps).unwrap();
+        assert!(matches!(how, Swapped::Exchanged));
+        assert_eq!(read(&out_dir.join("a/catalog/pkg/catalog.json")), "new");
+        assert_eq!(read(&staged.temp_path.join("catalog/pkg/catalog.json")), "old");
+        swap_back(&handle, &out_dir, &staged, &how).unwrap();
+        assert_eq!(read(&out_dir.join("a/catalog/pkg/catalog.json")), "old");
+        assert_eq!(read(&staged.temp_path.join("catalog/pkg/catalog.json")), "new");
+    }
+
+    #[test]
     fn files_outside_the_target_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let out_dir = dir.path().join("build");

@@ -26,5 +26,6 @@ lint:
 bench:
 	bash benches/fbc-build.sh
 
+## Remove build/ (under the build lock, so never under a running build).
 clean:
-	rm -rf build
+	$(CATBUILD) clean

@@ -64,6 +64,8 @@ fn example_builds_every_target_and_opm_validate_accepts_it() {
     assert_eq!(
         files,
         vec![
+            // Issue 13: the output dir's lock file stays (empty) between builds.
+            ".catbuild.lock",
             "ocp-4.16/catalog/fruits-catalog-operator/catalog.json",
             "ocp-4.17/catalog/fruits-catalog-operator/catalog.yaml"
         ]
@@ -213,7 +215,10 @@ fn command_line_overrides_select_target_format_and_output() {
     );
     assert!(output.status.success(), "{}", stderr(&output));
     let files: Vec<String> = tree(&out).into_keys().collect();
-    assert_eq!(files, vec!["ocp-4.16/catalog/fruits-catalog-operator/catalog.yaml"]);
+    assert_eq!(
+        files,
+        vec![".catbuild.lock", "ocp-4.16/catalog/fruits-catalog-operator/catalog.yaml"]
+    );
     assert!(!project.path().join("build").exists());
 
     let unknown = catbuild(project.path(), &["build", "--target", "ocp-4.61"]);

@@ -26,12 +26,16 @@ pub struct BuildArgs {
     /// Print the time each pipeline stage took
     #[arg(long)]
     timings: bool,
+    /// Fail at once (exit 2) if another build holds the output directory's lock, instead of waiting
+    #[arg(long)]
+    no_wait: bool,
 }
 
 pub fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
-    let options = options(args)?;
+    let mut options = options(args)?;
+    options.output = super::output_settings(global, args.no_wait)?;
     let reporter = CliReporter::new(global.verbose && !global.quiet);
     let result = pipeline::build(&config, &options, &reporter);
     if args.timings {
@@ -94,7 +98,7 @@ pub fn validate_project(global: &GlobalArgs) -> CommandResult {
     Ok(())
 }
 
-fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
+pub(super) fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
     let path = global.config.clone().unwrap_or_else(|| PathBuf::from(config::FILE_NAME));
     config::load(&path).map_err(Failure::Input)
 }
@@ -132,6 +136,7 @@ fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         targets: args.targets.clone(),
         formats,
         out_dir: args.out.clone(),
+        output: crate::output::OutputSettings::default(),
     })
 }
 

@@ -3,14 +3,16 @@
 //! library returns data and diagnostics.
 //!
 //! Exit codes: 0 success, 1 the input is wrong (config, bundles,
-//! validation), 2 anything else (I/O, internal errors).
+//! validation), 2 anything else (I/O with the path and the OS error, the
+//! output directory's lock busy under `--no-wait`, internal errors).
 
 mod build;
+mod clean;
 mod init;
 mod opm;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -39,11 +41,62 @@ impl Failure {
 
 impl From<crate::pipeline::BuildError> for Failure {
     fn from(error: crate::pipeline::BuildError) -> Failure {
+        use crate::pipeline::BuildError;
         match error {
-            crate::pipeline::BuildError::Input(diagnostics) => Failure::Input(diagnostics),
-            crate::pipeline::BuildError::Io { .. } | crate::pipeline::BuildError::Encode(_) => Failure::Other(error.to_string()),
+            BuildError::Input(diagnostics) => Failure::Input(diagnostics),
+            BuildError::Io { action, path, source } => {
+                Failure::Other(format!("cannot {action} `{}`: {source}", display_path(&path).display()))
+            }
+            BuildError::OutputLocked { lock_path } => Failure::Other(locked_message(&lock_path)),
+            BuildError::Encode(error) => Failure::Other(error.to_string()),
         }
     }
+}
+
+impl From<crate::output::OutputError> for Failure {
+    fn from(error: crate::output::OutputError) -> Failure {
+        crate::pipeline::BuildError::from(error).into()
+    }
+}
+
+fn locked_message(lock_path: &Path) -> String {
+    format!(
+        "`{}` is held by another catbuild; not waiting (`--no-wait`)",
+        display_path(lock_path).display()
+    )
+}
+
+/// A path as the user would type it: relative to the current directory
+/// when it is inside it.
+fn display_path(path: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .and_then(|current_dir| path.strip_prefix(current_dir).ok().map(Path::to_path_buf))
+        .filter(|relative| !relative.as_os_str().is_empty())
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Told by `output` before a build or clean waits for another one's lock.
+fn print_lock_wait(lock_path: &Path) {
+    eprintln!("Waiting for another catbuild to release `{}`", display_path(lock_path).display());
+}
+
+/// How this command takes the output directory's lock. The test hook
+/// `CATBUILD_FAIL_AFTER_STEP` is read here, where the environment is read.
+fn output_settings(global: &GlobalArgs, no_wait: bool) -> Result<crate::output::OutputSettings, Failure> {
+    let fail_after_step = match std::env::var("CATBUILD_FAIL_AFTER_STEP") {
+        Ok(text) => Some(
+            text.trim()
+                .parse::<u64>()
+                .map_err(|_| Failure::Other(format!("`CATBUILD_FAIL_AFTER_STEP` must be a number of steps, not `{text}`")))?,
+        ),
+        Err(_) => None,
+    };
+    Ok(crate::output::OutputSettings {
+        no_wait,
+        on_wait: if global.quiet { None } else { Some(print_lock_wait) },
+        fail_after_step,
+    })
 }
 
 pub type CommandResult = Result<(), Failure>;
@@ -84,6 +137,8 @@ enum Command {
     Graph(opm::GraphArgs),
     /// Write a catalog.toml for an existing operator repository
     Init(init::InitArgs),
+    /// Remove the output directory, or with `--stale` what no target owns
+    Clean(clean::CleanArgs),
 }
 
 /// Runs catbuild with `args` (the first is the program name) and returns
@@ -123,6 +178,7 @@ fn dispatch(cli: Cli) -> CommandResult {
         Some(Command::Template(args)) => opm::template(&args),
         Some(Command::Graph(args)) => opm::graph(&args),
         Some(Command::Init(args)) => init::run(&cli.global, &args),
+        Some(Command::Clean(args)) => clean::run(&cli.global, &args),
     }
 }
 
@@ -142,6 +198,8 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
     let text = crate::diag::render(&sorted, &base, color, &|path| fs_err::read_to_string(path).ok());
     eprint!("{text}");
     let n_errors = sorted.iter().filter(|diagnostic| diagnostic.is_error()).count();
+    // True by construction: input errors are all found before the output
+    // directory is touched; failures while writing are `Failure::Other`.
     if n_errors > 0 {
         let plural = if n_errors == 1 { "" } else { "s" };
         eprintln!("error: found {n_errors} problem{plural}; nothing was written");

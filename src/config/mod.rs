@@ -486,6 +486,13 @@ impl Resolver<'_> {
             if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
                 self.error(raw.name.span(), format!("target name `{name}` cannot be used as a directory name"));
             }
+            // The output directory's lock and temp dirs use these names.
+            if name.starts_with(".catbuild") {
+                self.error(
+                    raw.name.span(),
+                    format!("target name `{name}` is reserved: catbuild names its lock and temp dirs `.catbuild…`"),
+                );
+            }
             let mut formats = Vec::new();
             for format in &raw.formats {
                 match OutputFormat::parse(format.get_ref()) {

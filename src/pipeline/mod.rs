@@ -5,8 +5,9 @@
 //! 3. graph: make each package's channels with its channel policy;
 //! 4. check: catbuild's located checks, then opm's model validation;
 //! 5. encode: File-Based Catalogs per target and format;
-//! 6. write: into a temp dir beside the output, renamed into place only
-//!    when every target succeeded, so a failed build changes nothing.
+//! 6. write: `output` stages every target in a temp dir beside it and
+//!    swaps them in atomically, under the output directory's lock, only
+//!    when every target was written, so a failed build changes nothing.
 //!
 //! Later issues add SQLite, images and deploy YAML as more encoders, and a
 //! cache keyed by input digests in front of load and encode.
@@ -59,6 +60,9 @@ pub enum BuildError {
     /// An encoder failed on a valid catalog (a bug or a format's limit).
     #[error(transparent)]
     Encode(EncodeError),
+    /// Another build holds the output directory's lock (`--no-wait`).
+    #[error("`{}` is held by another catbuild; not waiting (`--no-wait`)", lock_path.display())]
+    OutputLocked { lock_path: PathBuf },
 }
 
 impl From<Vec<Diagnostic>> for BuildError {
@@ -76,6 +80,8 @@ pub struct BuildOptions {
     pub formats: Option<Vec<OutputFormat>>,
     /// Write here instead of the catalog's output directory.
     pub out_dir: Option<PathBuf>,
+    /// How to wait for the output directory's lock.
+    pub output: crate::output::OutputSettings,
 }
 
 /// What a successful build did.
@@ -131,14 +137,16 @@ pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
     let mut staged = Vec::new();
     let mut reports = Vec::new();
     for (built_target, files) in built.iter().zip(encoded) {
-        let target_dir = out_dir.join(&built_target.target.name);
-        reports.push(built_target.report(Some(target_dir.clone())));
-        staged.push((target_dir, files));
+        reports.push(built_target.report(Some(out_dir.join(&built_target.target.name))));
+        staged.push(crate::output::StagedTarget {
+            name: built_target.target.name.clone(),
+            files: files.into_iter().map(|file| (file.path, file.bytes)).collect(),
+        });
     }
-    report::stage(reporter, Stage::Write, || write_all(&out_dir, staged))?;
+    let stale_warnings = report::stage(reporter, Stage::Write, || write_all(config, &out_dir, &staged, &options.output))?;
     Ok(BuildReport {
         targets: reports,
-        warnings,
+        warnings: warnings.into_iter().chain(stale_warnings).collect(),
     })
 }
 
@@ -182,7 +190,7 @@ fn assemble<'a>(
     config: &'a Config,
     options: &BuildOptions,
     reporter: &dyn Reporter,
-) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), Vec<Diagnostic>> {
+) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), BuildError> {
     let mut diagnostics = Vec::new();
     let targets: Vec<&Target> = if options.targets.is_empty() {
         config.targets.iter().collect()
@@ -205,9 +213,9 @@ fn assemble<'a>(
         selected
     };
     if !diagnostics.is_empty() {
-        return Err(diagnostics);
+        return Err(diagnostics.into());
     }
-    let plans = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
+    let plans = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics))?;
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
@@ -251,7 +259,7 @@ fn assemble<'a>(
         });
     }
     if diagnostics.iter().any(Diagnostic::is_error) {
-        return Err(diagnostics);
+        return Err(diagnostics.into());
     }
     Ok((built, diagnostics))
 }

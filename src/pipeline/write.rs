@@ -1,53 +1,56 @@
-//! Putting encoded files in place: staged in a temp dir beside their
-//! destination and renamed in only when everything was staged.
+//! The build's last step: hand every target's encoded files to `output`,
+//! which swaps them into the output directory atomically under its lock,
+//! and say which target dirs there no longer belong to catalog.toml.
 
 use std::path::{Path, PathBuf};
 
-use super::{BuildError, OutputFile};
+use super::BuildError;
+use crate::config::Config;
+use crate::diag::Diagnostic;
+use crate::output::{self, OutputError, OutputSettings, StagedTarget};
 
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
-    let path = path.to_path_buf();
-    move |source| BuildError::Io { action, path, source }
+impl From<OutputError> for BuildError {
+    fn from(error: OutputError) -> BuildError {
+        match error {
+            OutputError::Io { action, path, source } => BuildError::Io { action, path, source },
+            OutputError::Busy { lock_path } => BuildError::OutputLocked { lock_path },
+        }
+    }
 }
 
-/// Writes every target's files into place: each target into a temp dir
-/// beside its directory, then swapped in by rename. Nothing is swapped in
-/// unless every file of every target could be staged.
-pub(super) fn write_all(out_dir: &Path, staged: Vec<(PathBuf, Vec<OutputFile>)>) -> Result<(), BuildError> {
-    std::fs::create_dir_all(out_dir).map_err(io_error("create", out_dir))?;
-    let mut ready = Vec::new();
-    for (final_dir, files) in staged {
-        let parent = final_dir.parent().unwrap_or(out_dir);
-        std::fs::create_dir_all(parent).map_err(io_error("create", parent))?;
-        let temp = tempfile::Builder::new()
-            .prefix(".catbuild-")
-            .tempdir_in(parent)
-            .map_err(io_error("create a temp directory in", parent))?;
-        for OutputFile { path: relative, bytes } in files {
-            let path = temp.path().join(relative);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io_error("create", dir))?;
-            }
-            std::fs::write(&path, bytes).map_err(io_error("write", &path))?;
-        }
-        ready.push((final_dir, temp));
+/// Writes every target into `out_dir`; nothing changes there unless every
+/// target could be written. Returns warnings about stale target dirs.
+pub(super) fn write_all(
+    config: &Config,
+    out_dir: &Path,
+    targets: &[StagedTarget],
+    settings: &OutputSettings,
+) -> Result<Vec<Diagnostic>, BuildError> {
+    output::publish(out_dir, targets, settings)?;
+    // Only the catalog's own output dir: `clean --stale` works there, and
+    // `--out` may point anywhere. Never when it holds the project itself
+    // (`output = "."`), where every other directory would look stale.
+    if out_dir != config.catalog.output_dir || config.root.starts_with(out_dir) {
+        return Ok(Vec::new());
     }
-    for (final_dir, temp) in ready {
-        let temp_path = temp.keep();
-        if final_dir.exists() {
-            let parent = final_dir.parent().unwrap_or(out_dir);
-            let trash = tempfile::Builder::new()
-                .prefix(".catbuild-old-")
-                .tempdir_in(parent)
-                .map_err(io_error("create a temp directory in", parent))?
-                .keep();
-            let old = trash.join("old");
-            std::fs::rename(&final_dir, &old).map_err(io_error("move aside", &final_dir))?;
-            std::fs::rename(&temp_path, &final_dir).map_err(io_error("move into place", &final_dir))?;
-            let _ = fs_err::remove_dir_all(&trash);
-        } else {
-            std::fs::rename(&temp_path, &final_dir).map_err(io_error("move into place", &final_dir))?;
-        }
-    }
-    Ok(())
+    let names: Vec<&str> = config.targets.iter().map(|target| target.name.as_str()).collect();
+    let stale = output::stale_target_dirs(out_dir, &names)?;
+    Ok(stale
+        .iter()
+        .map(|dir| {
+            Diagnostic::warning(
+                "output",
+                format!(
+                    "`{}` is stale: catalog.toml has no target `{}`",
+                    relative_to(&config.root, dir).display(),
+                    dir.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            )
+            .help("`catbuild clean --stale` removes it")
+        })
+        .collect())
+}
+
+fn relative_to(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root).map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
 }

@@ -1,0 +1,407 @@
+//! Publishing a build: stage every target complete and durable in a temp
+//! dir beside its final place, then swap each in with one atomic exchange,
+//! all under the output directory's lock (see the module above for why).
+
+use std::collections::BTreeSet;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::{OutputError, OutputLock, OutputSettings, Steps, TEMP_PREFIX, TRASH_PREFIX, io_error, is_leftover, remove_any, sync_dir};
+
+/// One target's files, ready to write: paths relative to `<out>/<name>/`.
+#[derive(Debug, Clone)]
+pub struct StagedTarget {
+    pub name: String,
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+}
+
+/// What a publish found beside the targets it wrote.
+#[derive(Debug, Clone, Default)]
+pub struct PublishReport {
+    /// Temp dirs of killed builds that were removed.
+    pub removed_leftovers: Vec<PathBuf>,
+}
+
+/// Writes `targets` into `out_dir` (`<out_dir>/<name>/`), replacing each
+/// target's previous tree as a whole. On error every target keeps its
+/// previous tree and this build's temp dirs are removed.
+pub fn publish(out_dir: &Path, targets: &[StagedTarget], settings: &OutputSettings) -> Result<PublishReport, OutputError> {
+    let lock = OutputLock::acquire(out_dir, settings)?;
+    let steps = Steps::new(settings.fail_after_step);
+    let removed_leftovers = remove_leftovers(&lock, &steps)?;
+    let mut staged = Vec::new();
+    let result = stage_and_swap(out_dir, targets, &mut staged, &steps);
+    if result.is_err() {
+        // Best effort: what is left is removed by the next build anyway.
+        for target in &staged {
+            let _ = remove_any(&target.temp_path);
+        }
+    }
+    result?;
+    drop(lock);
+    Ok(PublishReport { removed_leftovers })
+}
+
+/// A target written into its temp dir.
+struct Staged {
+    name: OsString,
+    temp_name: OsString,
+    temp_path: PathBuf,
+}
+
+/// How a target came into place, so it can be put back.
+enum Swapped {
+    /// Atomically exchanged: the old tree is now at the temp path.
+    Exchanged,
+    /// There was no old tree; the temp dir was renamed into place.
+    Renamed,
+    /// The filesystem cannot exchange: the old tree was renamed aside.
+    MovedAside { trash_path: PathBuf },
+}
+
+fn stage_and_swap(out_dir: &Path, targets: &[StagedTarget], staged: &mut Vec<Staged>, steps: &Steps) -> Result<(), OutputError> {
+    for target in targets {
+        staged.push(stage_target(out_dir, target, steps)?);
+    }
+    // The temp dirs' own entries in `out_dir` must be durable before they
+    // are renamed, or a crash could leave a target pointing at nothing.
+    sync_dir(out_dir)?;
+    steps.step();
+    // Every target is written and durable: only now does any of them change.
+    let out_dir_handle = open_dir(out_dir)?;
+    let mut swapped = Vec::new();
+    for target in staged.iter() {
+        match swap_in(&out_dir_handle, out_dir, target, steps) {
+            Ok(how) => swapped.push(how),
+            Err(error) => {
+                // Put back the targets already swapped, newest first, so a
+                // failed build changes nothing.
+                for (target, how) in staged.iter().zip(&swapped).rev() {
+                    let _ = swap_back(&out_dir_handle, out_dir, target, how);
+                }
+                return Err(error);
+            }
+        }
+    }
+    // The renames must survive a crash before the old trees go.
+    sync_dir(out_dir)?;
+    steps.step();
+    for (target, how) in staged.iter().zip(&swapped) {
+        let old_tree = match how {
+            Swapped::Exchanged => Some(target.temp_path.clone()),
+            Swapped::Renamed => None,
+            Swapped::MovedAside { trash_path } => Some(trash_path.clone()),
+        };
+        // The build has succeeded: an old tree that cannot be removed now
+        // is a leftover the next build removes.
+        if let Some(old_tree) = old_tree {
+            let _ = remove_any(&old_tree);
+            steps.step();
+        }
+    }
+    staged.clear();
+    Ok(())
+}
+
+/// Removes the staging and trash dirs of builds that were killed. Safe
+/// because we hold the lock: no live build owns any of them.
+pub(super) fn remove_leftovers(lock: &OutputLock, steps: &Steps) -> Result<Vec<PathBuf>, OutputError> {
+    let out_dir = lock.out_dir();
+    let mut removed = Vec::new();
+    let entries = std::fs::read_dir(out_dir).map_err(io_error("read", out_dir))?;
+    let mut leftovers = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_error("read", out_dir))?;
+        if entry.file_name().to_str().is_some_and(is_leftover) {
+            leftovers.push(entry.path());
+        }
+    }
+    leftovers.sort();
+    for path in leftovers {
+        remove_any(&path).map_err(io_error("remove the leftover", &path))?;
+        steps.step();
+        removed.push(path);
+    }
+    Ok(removed)
+}
+
+/// Writes one target's files into a new temp dir beside its final place,
+/// fsyncing every file and directory.
+fn stage_target(out_dir: &Path, target: &StagedTarget, steps: &Steps) -> Result<Staged, OutputError> {
+    let (temp_name, temp_path) = create_temp_dir(out_dir, &target.name)?;
+    steps.step();
+    if let Err(error) = write_files(&temp_path, target, steps) {
+        // Best effort, as for the targets staged before this one.
+        let _ = remove_any(&temp_path);
+        return Err(error);
+    }
+    Ok(Staged {
+        name: OsString::from(&target.name),
+        temp_name,
+        temp_path,
+    })
+}
+
+/// Writes a target's files under `temp_path`, then makes them durable.
+fn write_files(temp_path: &Path, target: &StagedTarget, steps: &Steps) -> Result<(), OutputError> {
+    let mut dirs = BTreeSet::from([temp_path.to_path_buf()]);
+    let mut paths_and_bytes = Vec::new();
+    for (relative, bytes) in &target.files {
+        if !relative.components().all(|component| matches!(component, Component::Normal(_))) {
+            return Err(OutputError::Io {
+                action: "write outside its target",
+                path: relative.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        }
+        let path = temp_path.join(relative);
+        let mut missing = Vec::new();
+        let mut ancestor = path.parent();
+        while let Some(dir) = ancestor {
+            if dirs.contains(dir) {
+                break;
+            }
+            missing.push(dir.to_path_buf());
+            ancestor = dir.parent();
+        }
+        for dir in missing.into_iter().rev() {
+            std::fs::create_dir(&dir).map_err(io_error("create", &dir))?;
+            steps.step();
+            dirs.insert(dir);
+        }
+        paths_and_bytes.push((path, bytes));
+    }
+    // In parallel: the fsyncs of independent files overlap on the disk
+    // instead of waiting for each other.
+    paths_and_bytes.par_iter().try_for_each(|(path, bytes)| {
+        let mut file = File::create_new(path).map_err(io_error("create", path))?;
+        file.write_all(bytes).map_err(io_error("write", path))?;
+        steps.step();
+        file.sync_all().map_err(io_error("sync", path))?;
+        steps.step();
+        Ok(())
+    })?;
+    // Deepest first: reverse order puts `a/b` before `a`.
+    for dir in dirs.iter().rev() {
+        sync_dir(dir)?;
+        steps.step();
+    }
+    Ok(())
+}
+
+/// Creates `<out>/.catbuild-tmp-<target>-<random>` with the usual (umask)
+/// permissions, as `mkdir` would make the final directory.
+fn create_temp_dir(out_dir: &Path, target_name: &str) -> Result<(OsString, PathBuf), OutputError> {
+    // The name is for people reading `ls -a`; keep it short so a long
+    // target name cannot push the temp name past the filesystem's limit.
+    let short_name: String = target_name.chars().take(32).collect();
+    let mut attempt = 0u32;
+    loop {
+        let temp_name = OsString::from(format!("{TEMP_PREFIX}{short_name}-{}", random_suffix(attempt)));
+        let temp_path = out_dir.join(&temp_name);
+        match std::fs::create_dir(&temp_path) {
+            Ok(()) => return Ok((temp_name, temp_path)),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+            Err(error) => return Err(io_error("create", &temp_path)(error)),
+        }
+    }
+}
+
+/// Eight base-36 digits, different per process, call and attempt.
+fn random_suffix(attempt: u32) -> String {
+    use std::hash::BuildHasher as _;
+    // std's RandomState is seeded from the OS; enough to keep names apart.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let mut value = std::hash::RandomState::new().hash_one((std::process::id(), nanos, attempt));
+    let mut suffix = String::new();
+    for _ in 0..8 {
+        let digit = u32::try_from(value % 36).unwrap_or(0);
+        suffix.push(char::from_digit(digit, 36).unwrap_or('0'));
+        value /= 36;
+    }
+    suffix
+}
+
+fn open_dir(dir: &Path) -> Result<File, OutputError> {
+    File::open(dir).map_err(io_error("open", dir))
+}
+
+/// Puts one staged target in place.
+fn swap_in(out_dir_handle: &File, out_dir: &Path, target: &Staged, steps: &Steps) -> Result<Swapped, OutputError> {
+    let final_path = out_dir.join(&target.name);
+    let exists = match std::fs::symlink_metadata(&final_path) {
+        Ok(_) => true,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+        Err(error) => return Err(io_error("inspect", &final_path)(error)),
+    };
+    if !exists {
+        std::fs::rename(&target.temp_path, &final_path).map_err(io_error("move into place", &final_path))?;
+        steps.step();
+        return Ok(Swapped::Renamed);
+    }
+    match exchange(out_dir_handle, &target.temp_name, &target.name) {
+        Ok(()) => {
+            steps.step();
+            Ok(Swapped::Exchanged)
+        }
+        Err(Exchange::Unsupported) => {
+            let trash_path = swap_by_renames(out_dir, target, steps)?;
+            Ok(Swapped::MovedAside { trash_path })
+        }
+        Err(Exchange::Failed(error)) => Err(io_error("replace", &final_path)(error)),
+    }
+}
+
+/// The fallback where the filesystem cannot exchange two names: move the
+/// old tree aside, then the new one in. Between the two renames the target
+/// is missing (a killed build leaves it so until the next build).
+fn swap_by_renames(out_dir: &Path, target: &Staged, steps: &Steps) -> Result<PathBuf, OutputError> {
+    let final_path = out_dir.join(&target.name);
+    let suffix = target.temp_name.to_string_lossy().trim_start_matches(TEMP_PREFIX).to_string();
+    let trash_path = out_dir.join(format!("{TRASH_PREFIX}{suffix}"));
+    std::fs::rename(&final_path, &trash_path).map_err(io_error("move aside", &final_path))?;
+    steps.step();
+    if let Err(error) = std::fs::rename(&target.temp_path, &final_path) {
+        let _ = std::fs::rename(&trash_path, &final_path);
+        return Err(io_error("move into place", &final_path)(error));
+    }
+    steps.step();
+    Ok(trash_path)
+}
+
+/// Undoes [`swap_in`] for a target whose build is abandoned.
+fn swap_back(out_dir_handle: &File, out_dir: &Path, target: &Staged, how: &Swapped) -> std::io::Result<()> {
+    let final_path = out_dir.join(&target.name);
+    match how {
+        Swapped::Exchanged => match exchange(out_dir_handle, &target.temp_name, &target.name) {
+            Ok(()) => Ok(()),
+            Err(Exchange::Unsupported) => Err(std::io::Error::from(std::io::ErrorKind::Unsupported)),
+            Err(Exchange::Failed(error)) => Err(error),
+        },
+        Swapped::Renamed => std::fs::rename(&final_path, &target.temp_path),
+        Swapped::MovedAside { trash_path } => {
+            std::fs::rename(&final_path, &target.temp_path)?;
+            std::fs::rename(trash_path, &final_path)
+        }
+    }
+}
+
+enum Exchange {
+    /// This OS or filesystem has no atomic exchange.
+    Unsupported,
+    Failed(std::io::Error),
+}
+
+/// Swaps two names in one directory atomically: no moment exists where
+/// either is missing, which two renames cannot give.
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+fn exchange(dir: &File, first: &OsStr, second: &OsStr) -> Result<(), Exchange> {
+    use rustix::io::Errno;
+    match rustix::fs::renameat_with(dir, first, dir, second, rustix::fs::RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        // Old kernels (ENOSYS) and filesystems without the flag (EINVAL,
+        // e.g. some network and FUSE filesystems).
+        Err(errno) if errno == Errno::NOSYS || errno == Errno::INVAL || errno == Errno::OPNOTSUPP => Err(Exchange::Unsupported),
+        Err(errno) => Err(Exchange::Failed(errno.into())),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+fn exchange(_dir: &File, _first: &OsStr, _second: &OsStr) -> Result<(), Exchange> {
+    Err(Exchange::Unsupported)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(name: &str, text: &str) -> StagedTarget {
+        StagedTarget {
+            name: name.to_string(),
+            files: vec![(PathBuf::from("catalog/pkg/catalog.json"), text.as_bytes().to_vec())],
+        }
+    }
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn publish_replaces_whole_targets_and_leaves_no_temp_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("build");
+        publish(&out_dir, &[target("a", "old a"), target("b", "old b")], &OutputSettings::default()).unwrap();
+        std::fs::write(out_dir.join("a/extra"), "from the old tree").unwrap();
+        std::fs::create_dir(out_dir.join(".catbuild-tmp-a-killed")).unwrap();
+        let report = publish(&out_dir, &[target("a", "new a")], &OutputSettings::default()).unwrap();
+        assert_eq!(report.removed_leftovers, vec![out_dir.join(".catbuild-tmp-a-killed")]);
+        assert_eq!(read(&out_dir.join("a/catalog/pkg/catalog.json")), "new a");
+        assert!(!out_dir.join("a/extra").exists(), "the whole target dir is replaced");
+        assert_eq!(read(&out_dir.join("b/catalog/pkg/catalog.json")), "old b");
+        assert_eq!(names(&out_dir), vec![".catbuild.lock", "a", "b"]);
+    }
+
+    #[test]
+    fn the_rename_fallback_replaces_a_target_and_can_be_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("build");
+        publish(&out_dir, &[target("a", "old")], &OutputSettings::default()).unwrap();
+        let steps = Steps::new(None);
+        let staged = stage_target(&out_dir, &target("a", "new"), &steps).unwrap();
+        let trash_path = swap_by_renames(&out_dir, &staged, &steps).unwrap();
+        assert_eq!(read(&out_dir.join("a/catalog/pkg/catalog.json")), "new");
+        assert_eq!(read(&trash_path.join("catalog/pkg/catalog.json")), "old");
+        let handle = open_dir(&out_dir).unwrap();
+        swap_back(&handle, &out_dir, &staged, &Swapped::MovedAside { trash_path }).unwrap();
+        assert_eq!(read(&out_dir.join("a/catalog/pkg/catalog.json")), "old");
+        assert_eq!(read(&staged.temp_path.join("catalog/pkg/catalog.json")), "new");
+    }
+
+    #[test]
+    fn an_exchanged_target_can_be_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("build");
+        publish(&out_dir, &[target("a", "old")], &OutputSettings::default()).unwrap();
+        let steps = Steps::new(None);
+        let staged = stage_target(&out_dir, &target("a", "new"), &steps).unwrap();
+        let handle = open_dir(&out_dir).unwrap();
+        let how = swap_in(&handle, &out_dir, &staged, &steps).unwrap();
+        assert!(matches!(how, Swapped::Exchanged));
+        assert_eq!(read(&out_dir.join("a/catalog/pkg/catalog.json")), "new");
+        assert_eq!(read(&staged.temp_path.join("catalog/pkg/catalog.json")), "old");
+        swap_back(&handle, &out_dir, &staged, &how).unwrap();
+        assert_eq!(read(&out_dir.join("a/catalog/pkg/catalog.json")), "old");
+        assert_eq!(read(&staged.temp_path.join("catalog/pkg/catalog.json")), "new");
+    }
+
+    #[test]
+    fn files_outside_the_target_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out_dir = dir.path().join("build");
+        let escaping = StagedTarget {
+            name: "a".to_string(),
+            files: vec![(PathBuf::from("../escaped"), Vec::new())],
+        };
+        let error = publish(&out_dir, &[escaping], &OutputSettings::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cannot write outside its target `../escaped`: invalid input parameter"
+        );
+        assert_eq!(names(&out_dir), vec![".catbuild.lock"]);
+    }
+}

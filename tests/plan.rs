@@ -1,0 +1,148 @@
+//! Issue 13: planning drops nothing silently. A bundle or package directory
+//! that a pattern reaches but that cannot be read (a broken symlink, a
+//! symlink loop, a file, no permission) stops the build with the path and
+//! the OS error (exit 2), and the previous output stays as it was.
+
+mod common;
+
+use common::{catbuild, copy_dir, stderr};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The example project, built once: its `build/` is the previous output.
+fn built_example_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("manifests"), &dir.path().join("manifests"));
+    std::fs::copy(repo().join("catalog.toml"), dir.path().join("catalog.toml")).unwrap();
+    let output = catbuild(dir.path(), &["-q"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    dir
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+const PACKAGE: &str = "manifests/fruits-catalog-operator";
+
+/// Breaks the project with `break_it`, builds, and checks exit 2, the exact
+/// message, and that `build/` is unchanged.
+fn assert_build_fails_with(project: &Path, expected: &str) {
+    let before = tree(&project.join("build"));
+    let output = catbuild(project, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(stderr(&output), expected);
+    assert_eq!(tree(&project.join("build")), before);
+}
+
+#[test]
+fn issue_13_a_bundle_dir_that_is_a_broken_symlink_is_an_error() {
+    let project = built_example_project();
+    std::os::unix::fs::symlink("nowhere", project.path().join(PACKAGE).join("0.0.4")).unwrap();
+    assert_build_fails_with(
+        project.path(),
+        "error: cannot read bundle directory `manifests/fruits-catalog-operator/0.0.4`: No such file or directory (os error 2)\n",
+    );
+}
+
+#[test]
+fn issue_13_a_bundle_dir_that_is_a_symlink_loop_is_an_error() {
+    let project = built_example_project();
+    std::os::unix::fs::symlink("0.0.4", project.path().join(PACKAGE).join("0.0.4")).unwrap();
+    assert_build_fails_with(
+        project.path(),
+        "error: cannot read bundle directory `manifests/fruits-catalog-operator/0.0.4`: Too many levels of symbolic links (os error 40)\n",
+    );
+}
+
+#[test]
+fn issue_13_a_bundle_part_that_cannot_be_read_is_an_error() {
+    let project = built_example_project();
+    let manifests = project.path().join(PACKAGE).join("0.0.3/manifests");
+    std::fs::rename(&manifests, project.path().join("moved")).unwrap();
+    std::os::unix::fs::symlink("manifests", &manifests).unwrap();
+    assert_build_fails_with(
+        project.path(),
+        "error: cannot read bundle directory `manifests/fruits-catalog-operator/0.0.3/manifests`: Too many levels of symbolic links (os error 40)\n",
+    );
+}
+
+#[test]
+fn issue_13_a_package_dir_that_cannot_be_read_says_so() {
+    let project = built_example_project();
+    let package = project.path().join(PACKAGE);
+    std::fs::remove_dir_all(&package).unwrap();
+    std::os::unix::fs::symlink("fruits-catalog-operator", &package).unwrap();
+    assert_build_fails_with(
+        project.path(),
+        "error: cannot read package directory `manifests/fruits-catalog-operator`: Too many levels of symbolic links (os error 40)\n",
+    );
+    std::fs::remove_file(&package).unwrap();
+    std::fs::write(&package, "a file, not a directory").unwrap();
+    assert_build_fails_with(
+        project.path(),
+        "error: cannot read package directory `manifests/fruits-catalog-operator`: Not a directory (os error 20)\n",
+    );
+}
+
+/// The issue's own report: `chmod 000` on the newest bundle built a catalog
+/// without it and exited 0. Root reads anything, so as root the build runs
+/// as `nobody`.
+#[test]
+fn issue_13_a_bundle_dir_without_permission_is_an_error() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    let project = built_example_project();
+    let as_root = rustix::process::geteuid().is_root();
+    const NOBODY: u32 = 65534;
+    if as_root {
+        chown_tree(project.path(), NOBODY);
+    }
+    let newest = project.path().join(PACKAGE).join("0.0.3");
+    std::fs::set_permissions(&newest, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let before = tree(&project.path().join("build"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
+    command.current_dir(project.path()).env("NO_COLOR", "1");
+    if as_root {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = command.output().unwrap();
+    std::fs::set_permissions(&newest, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "error: cannot read bundle directory `manifests/fruits-catalog-operator/0.0.3/manifests`: Permission denied (os error 13)\n"
+    );
+    assert_eq!(tree(&project.path().join("build")), before);
+}
+
+fn chown_tree(dir: &Path, uid: u32) {
+    std::os::unix::fs::chown(dir, Some(uid), Some(uid)).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            chown_tree(&path, uid);
+        } else {
+            std::os::unix::fs::chown(&path, Some(uid), Some(uid)).unwrap();
+        }
+    }
+}

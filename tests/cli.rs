@@ -294,6 +294,9 @@ fn unwritable_output_exits_2_with_the_path() {
     let output = catbuild(project.path(), &["build", "--out", "blocker/out"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let text = stderr(&output);
-    assert!(text.starts_with("error: cannot create `blocker/out`: Not a directory (os error 20)"), "{text}");
+    assert!(
+        text.starts_with("error: cannot create `blocker/out`: Not a directory (os error 20)"),
+        "{text}"
+    );
     assert!(!text.contains("problem"), "{text}");
 }

@@ -14,7 +14,6 @@
 mod load;
 mod package;
 mod plan;
-mod templates;
 mod write;
 
 use std::collections::BTreeMap;
@@ -217,7 +216,7 @@ fn assemble<'a>(
         return Err(diagnostics);
     }
     let mut stage_started = std::time::Instant::now();
-    let plans = plan(config, &mut diagnostics);
+    let plan = plan(config, &mut diagnostics);
     timings.push(("plan", stage_started.elapsed()));
     let mut load_time = std::time::Duration::ZERO;
     let mut graph_time = std::time::Duration::ZERO;
@@ -234,7 +233,7 @@ fn assemble<'a>(
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
             stage_started = std::time::Instant::now();
-            let loaded = load_packages(config, &plans, &target.vars, &mut diagnostics);
+            let loaded = load_packages(config, &plan.packages, &target.vars, &mut diagnostics);
             load_time += stage_started.elapsed();
             loaded_by_vars.insert(&target.vars, loaded);
         }
@@ -252,7 +251,17 @@ fn assemble<'a>(
             };
             let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
             let mut catalog = DeclarativeConfig::default();
-            assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
+            let icon_file = plan.packages.get(package_name).and_then(|package_plan| package_plan.icon.as_ref());
+            assemble_package(
+                config,
+                package,
+                icon_file,
+                bundles,
+                last_use,
+                target,
+                &mut catalog,
+                &mut diagnostics,
+            );
             packages.push(catalog);
         }
         built.push(BuiltTarget {

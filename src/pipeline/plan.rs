@@ -1,5 +1,10 @@
 //! Planning: each package's bundle patterns expanded into the bundle and
-//! package-manifest directories a build reads.
+//! package-manifest directories a build reads, and the icon files read (the
+//! only inputs a build reads outside bundles and `catalog.toml`).
+//!
+//! Nothing a pattern matches is dropped silently: a match that cannot be
+//! looked at (permissions, a broken symbolic link) is an error naming the
+//! path and the OS error, not a bundle that quietly goes missing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,16 +15,40 @@ use crate::diag::{Diagnostic, Location};
 /// A directory with a bundle's parts, or one nested where upstream tools
 /// put them (`bundle/`, `certification/`), or a CSV at its root.
 pub(crate) fn looks_like_bundle(dir: &Path) -> bool {
-    ["manifests", "metadata", "bundle", "certification"]
+    check_looks_like_bundle(dir).unwrap_or(false)
+}
+
+/// [`looks_like_bundle`], failing when `dir` cannot be listed.
+fn check_looks_like_bundle(dir: &Path) -> Result<bool, std::io::Error> {
+    if ["manifests", "metadata", "bundle", "certification"]
         .iter()
         .any(|sub| dir.join(sub).is_dir())
-        || fs_err::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .any(|entry| entry.file_name().to_string_lossy().contains("clusterserviceversion"))
-            })
-            .unwrap_or(false)
+    {
+        return Ok(true);
+    }
+    for entry in std::fs::read_dir(dir)? {
+        if entry?.file_name().to_string_lossy().contains("clusterserviceversion") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A file a build reads besides bundles, with its digest.
+#[derive(Debug, Clone)]
+pub(super) struct InputFile {
+    pub(super) path: PathBuf,
+    pub(super) bytes: Vec<u8>,
+    #[allow(dead_code, reason = "the key of the future cache entry of the package")]
+    pub(super) digest: crate::load::Sha256Digest,
+}
+
+/// What a build reads: per package, and the catalog icon.
+pub(super) struct Plan {
+    pub(super) packages: BTreeMap<String, PackagePlan>,
+    /// `[catalog] icon`, read (for the catalog image and deploy YAML).
+    #[allow(dead_code, reason = "read and checked now; its encoders come with the image and deploy outputs")]
+    pub(super) catalog_icon: Option<InputFile>,
 }
 
 /// Bundle directories of one package, in sorted order, with the config
@@ -27,9 +56,16 @@ pub(crate) fn looks_like_bundle(dir: &Path) -> bool {
 pub(super) struct PackagePlan {
     pub(super) bundle_dirs: Vec<PathBuf>,
     pub(super) package_manifest_dirs: Vec<PathBuf>,
+    /// The `icon` file of the package, read.
+    pub(super) icon: Option<InputFile>,
 }
 
-pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, PackagePlan> {
+pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
+    let catalog_icon = config
+        .catalog
+        .icon
+        .as_ref()
+        .and_then(|icon| read_icon(config, icon, "`[catalog] icon`", diagnostics));
     let mut plans = BTreeMap::new();
     for package in &config.packages {
         let mut bundle_dirs = BTreeSet::new();
@@ -38,13 +74,18 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
             let matches = match glob::glob(&full.to_string_lossy()) {
                 Ok(paths) => {
                     let wildcard = pattern.value.contains(['*', '?', '[']);
-                    // A wildcard also matches neighbours such as
-                    // `catalog-templates/`; keep what looks like a bundle (the
-                    // loader explains what is wrong with odd ones).
-                    paths
-                        .filter_map(Result::ok)
-                        .filter(|path| path.is_dir() && (!wildcard || looks_like_bundle(path)))
-                        .collect::<Vec<_>>()
+                    let mut matches = Vec::new();
+                    for path in paths {
+                        match path {
+                            Ok(path) => match bundle_dir_match(&path, wildcard) {
+                                Ok(true) => matches.push(path),
+                                Ok(false) => {}
+                                Err(error) => diagnostics.push(unreadable_match(config, pattern, &path, &error)),
+                            },
+                            Err(error) => diagnostics.push(unreadable_match(config, pattern, error.path(), error.error())),
+                        }
+                    }
+                    matches
                 }
                 Err(error) => {
                     diagnostics.push(
@@ -76,13 +117,83 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
                 );
             }
         }
+        let package_label = format!("the `icon` of package `{}`", package.name.value);
+        let icon = package
+            .icon
+            .as_ref()
+            .and_then(|icon| read_icon(config, icon, &package_label, diagnostics));
         plans.insert(
             package.name.value.clone(),
             PackagePlan {
                 bundle_dirs: bundle_dirs.into_iter().collect(),
                 package_manifest_dirs,
+                icon,
             },
         );
     }
-    plans
+    Plan {
+        packages: plans,
+        catalog_icon,
+    }
+}
+
+/// Whether a path a bundle pattern matched is a bundle directory. A
+/// wildcard also matches neighbours such as `catalog-templates/`, so it keeps
+/// only what looks like a bundle (the loader explains what is wrong with odd
+/// ones); files are never bundles. A match that cannot be looked at is an
+/// error, not a miss.
+fn bundle_dir_match(path: &Path, wildcard: bool) -> Result<bool, std::io::Error> {
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_dir() {
+        return Ok(false);
+    }
+    if !wildcard {
+        return Ok(true);
+    }
+    check_looks_like_bundle(path)
+}
+
+fn unreadable_match(config: &Config, pattern: &crate::config::Sourced<String>, path: &Path, error: &std::io::Error) -> Diagnostic {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_symlink());
+    let what = if is_link && error.kind() == std::io::ErrorKind::NotFound {
+        "it is a broken symbolic link: "
+    } else {
+        ""
+    };
+    Diagnostic::error(
+        "bundle",
+        format!(
+            "cannot read `{}`, which `{}` matches: {what}{error}",
+            crate::diag::display_path(path, &config.root),
+            pattern.value
+        ),
+    )
+    .at(Location::span(&config.path, pattern.span.clone()))
+    .help("a bundle directory that cannot be read is never skipped: fix its permissions or the link, or narrow the pattern")
+}
+
+/// Reads an icon file named in `catalog.toml`; a file that cannot be read
+/// (missing included) is an error at the key.
+fn read_icon(config: &Config, icon: &crate::config::Sourced<PathBuf>, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<InputFile> {
+    match std::fs::read(&icon.value) {
+        Ok(bytes) => Some(InputFile {
+            path: icon.value.clone(),
+            digest: crate::load::Sha256Digest::of(&bytes),
+            bytes,
+        }),
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "config",
+                    format!(
+                        "cannot read icon file `{}` ({key}): {error}",
+                        crate::diag::display_path(&icon.value, &config.root)
+                    ),
+                )
+                .at(Location::span(&config.path, icon.span.clone()))
+                .help("icon paths are relative to the directory of catalog.toml"),
+            );
+            None
+        }
+    }
 }

@@ -919,6 +919,61 @@ mod tests {
         assert!(error.help().is_some());
     }
 
+    /// See: issue 12. A CSV field error pointed at the first line starting
+    /// with `version:` (an owned CRD's version at line 73 of pelorus-operator
+    /// 0.0.2's CSV), not at `spec.version` (line 463).
+    #[test]
+    fn issue12_csv_field_lines_are_key_positions_not_the_first_line_with_the_name() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/bundles/pelorus-operator/0.0.2");
+        let loaded = load_bundle_dir(&dir, None).unwrap();
+        let line = |field| loaded.csv_field_location(field).line;
+        assert_eq!(
+            loaded.csv_field_location(CsvField::Version).file,
+            dir.join("manifests/pelorus-operator.clusterserviceversion.yaml")
+        );
+        assert_eq!(line(CsvField::Version), Some(463));
+        assert_eq!(line(CsvField::Replaces), Some(464));
+        assert_eq!(line(CsvField::Name), Some(62));
+        assert_eq!(line(CsvField::Skips), Some(465));
+        assert_eq!(line(CsvField::SkipRange), None);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/bundles/gitlab-runner-operator/1.21.0");
+        let loaded = load_bundle_dir(&dir, None).unwrap();
+        assert_eq!(loaded.csv_field_location(CsvField::SkipRange).line, Some(32));
+    }
+
+    #[test]
+    fn csv_field_lines_of_a_json_csv() {
+        let dir = json_bundle(&[
+            ("manifests/a.csv.json", &CSV.replace("\n", "\n")),
+            ("metadata/annotations.json", ANNOTATIONS),
+        ]);
+        let loaded = load_bundle_dir(dir.path(), None).unwrap();
+        let line = |field| loaded.csv_field_location(field).line;
+        assert_eq!(
+            (
+                line(CsvField::Name),
+                line(CsvField::SkipRange),
+                line(CsvField::Version),
+                line(CsvField::Skips)
+            ),
+            (Some(2), Some(2), Some(3), Some(3))
+        );
+    }
+
+    #[test]
+    fn inputs_are_the_files_read_with_their_digests() {
+        let dir = json_bundle(&[("manifests/a.csv.json", CSV), ("metadata/annotations.json", ANNOTATIONS)]);
+        let loaded = load_bundle_dir(dir.path(), None).unwrap();
+        let inputs: Vec<(&Path, Sha256Digest)> = loaded.inputs.iter().map(|(path, digest)| (path.as_path(), *digest)).collect();
+        assert_eq!(
+            inputs,
+            vec![
+                (Path::new("manifests/a.csv.json"), Sha256Digest::of(CSV.as_bytes())),
+                (Path::new("metadata/annotations.json"), Sha256Digest::of(ANNOTATIONS.as_bytes())),
+            ]
+        );
+    }
+
     #[test]
     fn property_set_keeps_first() {
         let property = |type_: &str, value: &str| RawProperty {

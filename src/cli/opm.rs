@@ -80,8 +80,11 @@ fn render_image(image: &str, local_images: &BTreeMap<String, PathBuf>) -> Result
         ));
     };
     // An image built from the directory carries one label per annotation;
-    // opm decides what the image is from those labels (spec A.7).
-    let labels = image_labels(dir);
+    // opm decides what the image is from those labels (spec A.7). The
+    // directory is read once: the labels and the bundle come from the same
+    // bytes.
+    let files = crate::load::read_bundle_dir(dir).map_err(|error| error.to_string())?;
+    let labels = image_labels(&files);
     if !labels.contains_key(PACKAGE_LABEL) {
         let listed: String = labels.iter().map(|(key, value)| format!("\n  {key}={value}")).collect();
         return Err(if labels.is_empty() {
@@ -90,7 +93,7 @@ fn render_image(image: &str, local_images: &BTreeMap<String, PathBuf>) -> Result
             format!("render {image:?}: image type could not be determined, found labels{listed}")
         });
     }
-    let loaded = crate::load::load_bundle_dir(dir, Some(image)).map_err(|error| error.to_string())?;
+    let loaded = crate::load::load_bundle_files(&files, Some(image)).map_err(|error| error.to_string())?;
     Ok(DeclarativeConfig {
         bundles: vec![loaded.bundle],
         ..DeclarativeConfig::default()
@@ -99,17 +102,16 @@ fn render_image(image: &str, local_images: &BTreeMap<String, PathBuf>) -> Result
 
 const PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
 
-/// The labels `bundle.Dockerfile` would give the image of `dir`: the
-/// entries of its annotations file, sorted by key.
-fn image_labels(dir: &Path) -> BTreeMap<String, String> {
-    let mut files: Vec<PathBuf> = match fs_err::read_dir(dir.join("metadata")) {
-        Ok(entries) => entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect(),
-        Err(_) => return BTreeMap::new(),
-    };
-    files.sort();
-    for file in files {
-        let Ok(text) = fs_err::read_to_string(&file) else { continue };
-        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() else {
+/// The labels `bundle.Dockerfile` would give the image of a bundle: the
+/// entries of its annotations file (the first file of `metadata/` with a
+/// non-empty `annotations` map), sorted by key.
+fn image_labels(files: &crate::load::BundleFiles) -> BTreeMap<String, String> {
+    for file in files.files_in("metadata") {
+        let Ok(text) = std::str::from_utf8(&file.bytes) else {
+            // Not an annotations file: the search goes on, as opm's does.
+            continue;
+        };
+        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(text).into_iter().next() else {
             continue;
         };
         if let Some(annotations) = document.value.get("annotations").and_then(Value::as_object)

@@ -943,10 +943,7 @@ mod tests {
 
     #[test]
     fn csv_field_lines_of_a_json_csv() {
-        let dir = json_bundle(&[
-            ("manifests/a.csv.json", &CSV.replace("\n", "\n")),
-            ("metadata/annotations.json", ANNOTATIONS),
-        ]);
+        let dir = json_bundle(&[("manifests/a.csv.json", CSV), ("metadata/annotations.json", ANNOTATIONS)]);
         let loaded = load_bundle_dir(dir.path(), None).unwrap();
         let line = |field| loaded.csv_field_location(field).line;
         assert_eq!(

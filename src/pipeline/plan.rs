@@ -70,6 +70,7 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
     for package in &config.packages {
         let mut bundle_dirs = BTreeSet::new();
         for pattern in &package.bundles {
+            let mut unreadable = false;
             let full = config.root.join(&pattern.value);
             let matches = match glob::glob(&full.to_string_lossy()) {
                 Ok(paths) => {
@@ -80,9 +81,15 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
                             Ok(path) => match bundle_dir_match(&path, wildcard) {
                                 Ok(true) => matches.push(path),
                                 Ok(false) => {}
-                                Err(error) => diagnostics.push(unreadable_match(config, pattern, &path, &error)),
+                                Err(error) => {
+                                    diagnostics.push(unreadable_match(config, pattern, &path, &error));
+                                    unreadable = true;
+                                }
                             },
-                            Err(error) => diagnostics.push(unreadable_match(config, pattern, error.path(), error.error())),
+                            Err(error) => {
+                                diagnostics.push(unreadable_match(config, pattern, error.path(), error.error()));
+                                unreadable = true;
+                            }
                         }
                     }
                     matches
@@ -95,7 +102,8 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
                     continue;
                 }
             };
-            if matches.is_empty() {
+            // A match that cannot be read was reported as such.
+            if matches.is_empty() && !unreadable {
                 diagnostics.push(
                     Diagnostic::error("config", format!("`{}` matches no directory", pattern.value))
                         .at(Location::span(&config.path, pattern.span.clone()))
@@ -108,13 +116,23 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
         let mut package_manifest_dirs = Vec::new();
         for dir in &package.package_manifests {
             let full = config.root.join(&dir.value);
-            if full.is_dir() {
-                package_manifest_dirs.push(full);
-            } else {
-                diagnostics.push(
+            match std::fs::metadata(&full) {
+                Ok(metadata) if metadata.is_dir() => package_manifest_dirs.push(full),
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound || is_symlink(&full) => diagnostics.push(
+                    Diagnostic::error(
+                        "config",
+                        format!(
+                            "cannot read package-manifest directory `{}`: {}{error}",
+                            dir.value,
+                            broken_link_text(&full, &error)
+                        ),
+                    )
+                    .at(Location::span(&config.path, dir.span.clone())),
+                ),
+                _ => diagnostics.push(
                     Diagnostic::error("config", format!("package-manifest directory `{}` does not exist", dir.value))
                         .at(Location::span(&config.path, dir.span.clone())),
-                );
+                ),
             }
         }
         let package_label = format!("the `icon` of package `{}`", package.name.value);
@@ -154,12 +172,7 @@ fn bundle_dir_match(path: &Path, wildcard: bool) -> Result<bool, std::io::Error>
 }
 
 fn unreadable_match(config: &Config, pattern: &crate::config::Sourced<String>, path: &Path, error: &std::io::Error) -> Diagnostic {
-    let is_link = std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_symlink());
-    let what = if is_link && error.kind() == std::io::ErrorKind::NotFound {
-        "it is a broken symbolic link: "
-    } else {
-        ""
-    };
+    let what = broken_link_text(path, error);
     Diagnostic::error(
         "bundle",
         format!(
@@ -170,6 +183,19 @@ fn unreadable_match(config: &Config, pattern: &crate::config::Sourced<String>, p
     )
     .at(Location::span(&config.path, pattern.span.clone()))
     .help("a bundle directory that cannot be read is never skipped: fix its permissions or the link, or narrow the pattern")
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_symlink())
+}
+
+/// What to say before the OS error when `path` is a dangling link.
+fn broken_link_text(path: &Path, error: &std::io::Error) -> &'static str {
+    if error.kind() == std::io::ErrorKind::NotFound && is_symlink(path) {
+        "it is a broken symbolic link: "
+    } else {
+        ""
+    }
 }
 
 /// Reads an icon file named in `catalog.toml`; a file that cannot be read

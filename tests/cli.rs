@@ -410,3 +410,16 @@ fn format_flags_accept_only_their_listed_values() {
         String::from_utf8_lossy(&help.stdout)
     );
 }
+
+/// See: issue 13. `build` refuses a bundle with a second CSV (the fixture
+/// `bundle-second-csv`); `render` is opm-compatible and keeps opm's choice,
+/// the first CSV by file name, here the stale `backup.clusterserviceversion.yaml`.
+#[test]
+fn render_keeps_opms_first_csv_of_a_bundle_with_two() {
+    let bundle = repo().join("tests/data/diagnostics/bundle-second-csv/bundle");
+    let output = catbuild(&repo(), &["render", &bundle.display().to_string(), "-o", "yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("\nname: tiny.v0.0.9\n"), "{text}");
+    assert_eq!(stderr(&output), "");
+}

@@ -1,7 +1,8 @@
 //! Issue 13: planning drops nothing silently. A bundle or package directory
 //! that a pattern reaches but that cannot be read (a broken symlink, a
-//! symlink loop, a file, no permission) stops the build with the path and
-//! the OS error (exit 2), and the previous output stays as it was.
+//! symlink loop, a file, no permission) is an input problem: a located
+//! error naming the path and the OS error, reported with every other
+//! problem of the run (exit 1), and the previous output stays as it was.
 
 mod common;
 
@@ -44,13 +45,13 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 const PACKAGE: &str = "manifests/fruits-catalog-operator";
 
-/// Breaks the project with `break_it`, builds, and checks exit 2, the exact
-/// message, and that `build/` is unchanged.
-fn assert_build_fails_with(project: &Path, expected: &str) {
+/// Builds the broken project and checks exit 1, the exact first line of
+/// the diagnostic, and that `build/` is unchanged.
+fn assert_build_fails_with(project: &Path, expected_first_line: &str) {
     let before = tree(&project.join("build"));
     let output = catbuild(project, &[]);
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert_eq!(stderr(&output), expected);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(stderr(&output).lines().next(), Some(expected_first_line), "{}", stderr(&output));
     assert_eq!(tree(&project.join("build")), before);
 }
 
@@ -60,7 +61,7 @@ fn issue_13_a_bundle_dir_that_is_a_broken_symlink_is_an_error() {
     std::os::unix::fs::symlink("nowhere", project.path().join(PACKAGE).join("0.0.4")).unwrap();
     assert_build_fails_with(
         project.path(),
-        "error: cannot read bundle directory `manifests/fruits-catalog-operator/0.0.4`: No such file or directory (os error 2)\n",
+        "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.4`, which `manifests/fruits-catalog-operator/*` matches: it is a broken symbolic link: No such file or directory (os error 2)",
     );
 }
 
@@ -70,7 +71,7 @@ fn issue_13_a_bundle_dir_that_is_a_symlink_loop_is_an_error() {
     std::os::unix::fs::symlink("0.0.4", project.path().join(PACKAGE).join("0.0.4")).unwrap();
     assert_build_fails_with(
         project.path(),
-        "error: cannot read bundle directory `manifests/fruits-catalog-operator/0.0.4`: Too many levels of symbolic links (os error 40)\n",
+        "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.4`, which `manifests/fruits-catalog-operator/*` matches: Too many levels of symbolic links (os error 40)",
     );
 }
 
@@ -82,7 +83,7 @@ fn issue_13_a_bundle_part_that_cannot_be_read_is_an_error() {
     std::os::unix::fs::symlink("manifests", &manifests).unwrap();
     assert_build_fails_with(
         project.path(),
-        "error: cannot read bundle directory `manifests/fruits-catalog-operator/0.0.3/manifests`: Too many levels of symbolic links (os error 40)\n",
+        "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.3/manifests`: Too many levels of symbolic links (os error 40)",
     );
 }
 
@@ -94,13 +95,13 @@ fn issue_13_a_package_dir_that_cannot_be_read_says_so() {
     std::os::unix::fs::symlink("fruits-catalog-operator", &package).unwrap();
     assert_build_fails_with(
         project.path(),
-        "error: cannot read package directory `manifests/fruits-catalog-operator`: Too many levels of symbolic links (os error 40)\n",
+        "error[bundle]: cannot read directory `manifests/fruits-catalog-operator`, which `manifests/fruits-catalog-operator/*` lists: Too many levels of symbolic links (os error 40)",
     );
     std::fs::remove_file(&package).unwrap();
     std::fs::write(&package, "a file, not a directory").unwrap();
     assert_build_fails_with(
         project.path(),
-        "error: cannot read package directory `manifests/fruits-catalog-operator`: Not a directory (os error 20)\n",
+        "error[bundle]: cannot read directory `manifests/fruits-catalog-operator`, which `manifests/fruits-catalog-operator/*` lists: Not a directory (os error 20)",
     );
 }
 
@@ -127,10 +128,14 @@ fn issue_13_a_bundle_dir_without_permission_is_an_error() {
     }
     let output = command.output().unwrap();
     std::fs::set_permissions(&newest, std::fs::Permissions::from_mode(0o755)).unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert_eq!(
-        stderr(&output),
-        "error: cannot read bundle directory `manifests/fruits-catalog-operator/0.0.3/manifests`: Permission denied (os error 13)\n"
+        stderr(&output).lines().next(),
+        Some(
+            "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.3`, which `manifests/fruits-catalog-operator/*` matches: Permission denied (os error 13)"
+        ),
+        "{}",
+        stderr(&output)
     );
     assert_eq!(tree(&project.path().join("build")), before);
 }

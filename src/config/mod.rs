@@ -35,7 +35,8 @@ pub struct Catalog {
     pub display_name: Option<String>,
     pub publisher: Option<String>,
     pub description: Option<String>,
-    pub icon: Option<PathBuf>,
+    /// The catalog icon file (absolute) and the span of its `icon` value.
+    pub icon: Option<Sourced<PathBuf>>,
     pub output_dir: PathBuf,
 }
 
@@ -60,7 +61,8 @@ pub struct PackageConfig {
     pub name: Sourced<String>,
     pub default_channel: Option<Sourced<String>>,
     pub description: Option<String>,
-    pub icon: Option<PathBuf>,
+    /// The package icon file (absolute) and the span of its `icon` value.
+    pub icon: Option<Sourced<PathBuf>>,
     /// Glob patterns of registry+v1 bundle directories, relative to the root.
     pub bundles: Vec<Sourced<String>>,
     /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
@@ -298,7 +300,10 @@ impl Resolver<'_> {
             display_name: raw.catalog.display_name,
             publisher: raw.catalog.publisher,
             description: raw.catalog.description,
-            icon: raw.catalog.icon.map(|icon| root.join(icon.into_inner())),
+            icon: raw.catalog.icon.as_ref().map(|icon| Sourced {
+                value: root.join(icon.get_ref()),
+                span: icon.span(),
+            }),
             output_dir: root.join(raw.catalog.output.map_or_else(|| "build".to_string(), Spanned::into_inner)),
         };
         let mut packages: Vec<PackageConfig> = Vec::new();
@@ -408,7 +413,10 @@ impl Resolver<'_> {
             name,
             default_channel: raw.default_channel.as_ref().map(Sourced::from_spanned),
             description: raw.description,
-            icon: raw.icon.map(|icon| root.join(icon.into_inner())),
+            icon: raw.icon.as_ref().map(|icon| Sourced {
+                value: root.join(icon.get_ref()),
+                span: icon.span(),
+            }),
             bundles: raw.bundles.iter().map(Sourced::from_spanned).collect(),
             package_manifests: raw.package_manifests.iter().map(Sourced::from_spanned).collect(),
             bundle_image: raw

@@ -68,10 +68,37 @@ pub struct YamlError {
 /// comments or blank lines) is [`Value::Null`], as opm's decoder leaves its
 /// target untouched for it.
 pub fn decode_stream(text: &str) -> Vec<Result<Document, YamlError>> {
-    if looks_like_json(text) {
-        return decode_json_stream(text);
+    decode_stream_locating(text, &mut KeyLines::default())
+}
+
+/// Where keys of the first document are: for each key path (`["spec",
+/// "version"]`), the 1-based line of the key in the file, when the path
+/// leads through mappings to it. When a mapping has the key twice, the last
+/// one counts, as go-yaml's decoding into a map keeps the last.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyLines<'paths> {
+    paths: &'paths [&'paths [&'paths str]],
+    /// One entry per path, filled by the decode.
+    pub lines: Vec<Option<usize>>,
+}
+
+impl<'paths> KeyLines<'paths> {
+    pub fn new(paths: &'paths [&'paths [&'paths str]]) -> KeyLines<'paths> {
+        KeyLines {
+            paths,
+            lines: vec![None; paths.len()],
+        }
     }
-    decode_yaml_stream(text, 0)
+}
+
+/// [`decode_stream`], also finding the lines of `key_lines`' paths in the
+/// first document from the node positions the parser keeps (no second
+/// parse).
+pub fn decode_stream_locating(text: &str, key_lines: &mut KeyLines<'_>) -> Vec<Result<Document, YamlError>> {
+    if looks_like_json(text) {
+        return decode_json_stream(text, key_lines);
+    }
+    decode_yaml_stream(text, 0, key_lines)
 }
 
 /// How far `GuessJSONStream` looks for the opening brace. opm passes 4096
@@ -92,7 +119,7 @@ fn looks_like_json(text: &str) -> bool {
 }
 
 /// `YAMLReader` plus `YAMLToJSONDecoder` from byte `start` of the file.
-fn decode_yaml_stream(file: &str, start: usize) -> Vec<Result<Document, YamlError>> {
+fn decode_yaml_stream(file: &str, start: usize, key_lines: &mut KeyLines<'_>) -> Vec<Result<Document, YamlError>> {
     let mut documents = Vec::new();
     let mut chunk: Option<(usize, usize)> = None;
     let mut pos = start;
@@ -112,7 +139,8 @@ fn decode_yaml_stream(file: &str, start: usize) -> Vec<Result<Document, YamlErro
                 return documents;
             }
             if let Some((chunk_start, chunk_line)) = chunk.take() {
-                let decoded = decode_chunk(file, chunk_start, pos, chunk_line);
+                let locate = if documents.is_empty() { Some(&mut *key_lines) } else { None };
+                let decoded = decode_chunk(file, chunk_start, pos, chunk_line, locate);
                 let failed = decoded.is_err();
                 documents.push(decoded);
                 if failed {
@@ -126,13 +154,14 @@ fn decode_yaml_stream(file: &str, start: usize) -> Vec<Result<Document, YamlErro
         line += 1;
     }
     if let Some((chunk_start, chunk_line)) = chunk {
-        documents.push(decode_chunk(file, chunk_start, file.len(), chunk_line));
+        let locate = if documents.is_empty() { Some(&mut *key_lines) } else { None };
+        documents.push(decode_chunk(file, chunk_start, file.len(), chunk_line, locate));
     }
     documents
 }
 
 /// Decodes one document chunk, `file[start..end]`, which starts at `line`.
-fn decode_chunk(file: &str, start: usize, end: usize, line: usize) -> Result<Document, YamlError> {
+fn decode_chunk(file: &str, start: usize, end: usize, line: usize, locate: Option<&mut KeyLines<'_>>) -> Result<Document, YamlError> {
     let chunk = &file[start..end];
     let body_offset = if chunk.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
     let parse_text = parse_text(&chunk[body_offset..]);
@@ -173,6 +202,11 @@ fn decode_chunk(file: &str, start: usize, end: usize, line: usize) -> Result<Doc
     if let Some(control_offset) = control {
         return Err(control_error(file, start + control_offset));
     }
+    if let Some(key_lines) = locate {
+        for (path, found) in key_lines.paths.iter().zip(key_lines.lines.iter_mut()) {
+            *found = find_key(&tree, path).map(|key| position(tree.nodes[key].line, tree.nodes[key].col).0);
+        }
+    }
     match convert_tree(&tree) {
         Ok(value) => Ok(Document { line, value }),
         Err(failure) => {
@@ -187,6 +221,40 @@ fn decode_chunk(file: &str, start: usize, end: usize, line: usize) -> Result<Doc
             })
         }
     }
+}
+
+/// The key node at the end of `path`, walking mappings from the root
+/// (through aliases); the last of equal keys wins.
+fn find_key(tree: &tree::Tree<'_>, path: &[&str]) -> Option<tree::NodeId> {
+    let resolve = |mut id: tree::NodeId| {
+        // An alias chain is finite: the builder only links to earlier anchors.
+        for _ in 0..tree.nodes.len() {
+            match &tree.nodes[id].data {
+                tree::NodeData::Alias { target, .. } => id = *target,
+                _ => break,
+            }
+        }
+        id
+    };
+    let mut node = resolve(tree.root?);
+    let mut found_key = None;
+    for segment in path {
+        let tree::NodeData::Mapping(children) = &tree.nodes[node].data else {
+            return None;
+        };
+        let mut matched = None;
+        for pair in children.chunks_exact(2) {
+            if let tree::NodeData::Scalar { value, .. } = &tree.nodes[resolve(pair[0])].data
+                && tree.scalar_text(value) == *segment
+            {
+                matched = Some((pair[0], pair[1]));
+            }
+        }
+        let (key, value) = matched?;
+        found_key = Some(key);
+        node = resolve(value);
+    }
+    found_key
 }
 
 /// Deep documents are decoded on a thread with a large stack: go-yaml
@@ -338,7 +406,7 @@ fn file_position(file: &str, offset: usize) -> (usize, usize) {
 /// The JSON branch: concatenated JSON values. As in `YAMLOrJSONDecoder`,
 /// a failure on the first or second value switches to YAML for the rest of
 /// the text, and the JSON error is reported only if YAML fails too.
-fn decode_json_stream(file: &str) -> Vec<Result<Document, YamlError>> {
+fn decode_json_stream(file: &str, key_lines: &mut KeyLines<'_>) -> Vec<Result<Document, YamlError>> {
     let mut documents = Vec::new();
     let mut pos = 0;
     loop {
@@ -349,6 +417,9 @@ fn decode_json_stream(file: &str) -> Vec<Result<Document, YamlError>> {
         let value_end = json_value_end(file, value_start);
         let error = match json::parse(&file[value_start..value_end]) {
             Ok(value) => {
+                if documents.is_empty() && !key_lines.paths.is_empty() {
+                    locate_json_keys(file, value_start, value_end, key_lines);
+                }
                 documents.push(Ok(Document {
                     line: line_of(file, value_start),
                     value,
@@ -380,13 +451,29 @@ fn decode_json_stream(file: &str) -> Vec<Result<Document, YamlError>> {
             documents.push(Err(json_error));
             return documents;
         };
-        let mut rest = decode_yaml_stream(file, resume);
+        let mut no_key_lines = KeyLines::default();
+        let rest_key_lines = if documents.is_empty() { key_lines } else { &mut no_key_lines };
+        let mut rest = decode_yaml_stream(file, resume, rest_key_lines);
         if let Some(first @ Err(_)) = rest.first_mut() {
             *first = Err(json_error);
             rest.truncate(1);
         }
         documents.extend(rest);
         return documents;
+    }
+}
+
+/// Key lines of a JSON value: JSON is YAML flow syntax, so its node tree
+/// has the positions (JSON manifests are rare; YAML ones need no second parse).
+fn locate_json_keys(file: &str, start: usize, end: usize, key_lines: &mut KeyLines<'_>) {
+    let Ok(tree) = tree::build(&file[start..end]) else {
+        return;
+    };
+    for (path, found) in key_lines.paths.iter().zip(key_lines.lines.iter_mut()) {
+        *found = find_key(&tree, path).map(|key| {
+            let node = &tree.nodes[key];
+            file_position(file, start + offset_in_chunk(&file[start..end], node.line, node.col)).0
+        });
     }
 }
 

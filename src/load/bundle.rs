@@ -1,5 +1,12 @@
-//! Parsing a registry+v1 bundle directory as opm's `pkg/registry/parse.go`
-//! does, and rendering it into an `olm.bundle` blob.
+//! Parsing a registry+v1 bundle as opm's `pkg/registry/parse.go` does, from
+//! its files in memory ([`super::read`]), and rendering it into an
+//! `olm.bundle` blob.
+//!
+//! The parse does no I/O: reading is a step of its own, so every file a
+//! bundle is made of is a declared input with a digest, and a templated
+//! bundle is parsed from its rendered files without a temp directory. Paths
+//! in errors and warnings are the files that were read (the `.j2` file for
+//! a rendered template), joined to the bundle directory.
 //!
 //! The parse keeps opm's order of checks, because which error a broken
 //! bundle reports depends on it: manifests (no objects, no CSV, CSV and CRD
@@ -11,10 +18,12 @@ use std::path::{Path, PathBuf};
 
 use super::csv::{ANNOTATION_PROPERTIES, ApiKey, CsvView, KIND_CRD, KIND_CSV, crd_provided_apis};
 use super::document::{
-    FirstDocument, coerced_string, decode_first, field, into_unstructured, kind_of, missing_kind_message, raw_message, slice_of, string_of,
-    struct_of, type_error,
+    FirstDocument, coerced_string, decode_first, decode_first_locating, field, into_unstructured, kind_of, missing_kind_message,
+    raw_message, slice_of, string_of, struct_of, type_error,
 };
 use super::error::{BundleError, Location, Warning};
+use super::parsed::{CsvFacts, CsvField, CsvFieldLines, ManifestObject, ParsedBundle, RawProperty};
+use super::read::{BundleFiles, MANIFESTS_DIR, METADATA_DIR, Sha256Digest, read_bundle_dir};
 use super::render;
 use crate::encoding::json::{self, Value};
 use crate::fbc;
@@ -40,7 +49,7 @@ pub struct LoadedBundle {
     pub default_channel: Option<String>,
     /// CSV `metadata.name` (= bundle name).
     pub csv_name: String,
-    /// The CSV file.
+    /// The CSV file (the template it was rendered from, if any).
     pub csv_path: PathBuf,
     /// CSV `spec.version` (may be empty: opm does not check it on load).
     pub version: String,
@@ -57,8 +66,13 @@ pub struct LoadedBundle {
     pub csv: Value,
     /// What opm would have logged.
     pub warnings: Vec<Warning>,
+    /// Every file the bundle was made of (relative to `dir`; templates as
+    /// read, before rendering) and the sha256 of its bytes, sorted by path.
+    pub inputs: Vec<(PathBuf, Sha256Digest)>,
     /// Where `package`, `channels` and `default_channel` came from.
     annotations_path: PathBuf,
+    /// Lines of the CSV fields diagnostics point at.
+    csv_field_lines: CsvFieldLines,
 }
 
 impl LoadedBundle {
@@ -68,26 +82,11 @@ impl LoadedBundle {
         self.annotations_path.clone()
     }
 
-    /// Points every path at `dir` instead of `staging`, for a bundle loaded
-    /// from a staged copy of `dir` (templates rendered). A staged file that
-    /// came from one of `templates` (`<name>.j2` under `dir`) is reported as
-    /// that template.
-    pub fn relocate(&mut self, staging: &Path, dir: &Path, templates: &[PathBuf]) {
-        let move_path = |path: &mut PathBuf| {
-            let Ok(relative) = path.strip_prefix(staging) else {
-                return;
-            };
-            let moved = dir.join(relative);
-            let mut template = moved.clone().into_os_string();
-            template.push(".j2");
-            let template = PathBuf::from(template);
-            *path = if templates.contains(&template) { template } else { moved };
-        };
-        move_path(&mut self.dir);
-        move_path(&mut self.csv_path);
-        move_path(&mut self.annotations_path);
-        for warning in &mut self.warnings {
-            warning.move_paths(&move_path);
+    /// The CSV file and the line of `field`'s key, when the CSV has it.
+    pub fn csv_field_location(&self, field: CsvField) -> Location {
+        Location {
+            file: self.csv_path.clone(),
+            line: self.csv_field_lines.line(field),
         }
     }
 }
@@ -102,13 +101,20 @@ pub struct ImageRefTemplateData {
     pub version: String,
 }
 
-/// Loads and renders the bundle in `dir`. `image` is the bundle image
+/// Reads, loads and renders the bundle in `dir`. `image` is the bundle image
 /// reference when the directory stands for a pulled image (the blob's
 /// `image` is set and the image is added to `relatedImages` with name ""),
 /// `None` for a plain directory (`image: ""`).
 pub fn load_bundle_dir(dir: &Path, image: Option<&str>) -> Result<LoadedBundle, BundleError> {
-    let parsed = parse_bundle_dir(dir)?;
-    finish(parsed, image.unwrap_or(""))
+    let files = read_bundle_dir(dir)?;
+    load_bundle_files(&files, image)
+}
+
+/// Loads and renders a bundle from its files in memory (see
+/// [`load_bundle_dir`] for `image`).
+pub fn load_bundle_files(files: &BundleFiles, image: Option<&str>) -> Result<LoadedBundle, BundleError> {
+    let parsed = parse_bundle_files(files)?;
+    finish(parsed, image.unwrap_or(""), files.inputs())
 }
 
 /// Loads a bundle directory whose image reference is computed from the
@@ -118,7 +124,8 @@ pub fn load_bundle_dir_with_template(
     dir: &Path,
     template: &dyn Fn(&ImageRefTemplateData) -> Result<String, String>,
 ) -> Result<LoadedBundle, BundleError> {
-    let parsed = parse_bundle_dir(dir)?;
+    let files = read_bundle_dir(dir)?;
+    let parsed = parse_bundle_files(&files)?;
     let version = parsed.first_package_version().map_err(|message| BundleError::ImageRefTemplate {
         dir: dir.to_path_buf(),
         message,
@@ -132,85 +139,12 @@ pub fn load_bundle_dir_with_template(
         dir: dir.to_path_buf(),
         message,
     })?;
-    finish(parsed, &image)
+    finish(parsed, &image, files.inputs())
 }
 
 // ---------------------------------------------------------------------------
 
-/// One decoded manifest.
-pub(crate) struct ManifestObject {
-    /// The file it came from.
-    pub file: PathBuf,
-    pub line: usize,
-    pub value: Value,
-}
-
-/// A property or dependency as opm holds it before rendering: the value is
-/// raw JSON text, `None` for a missing value (a nil `json.RawMessage`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RawProperty {
-    pub type_: String,
-    pub value: Option<String>,
-}
-
-impl RawProperty {
-    /// opm's dedup key, `Property.String()`.
-    fn key(&self) -> (&str, &str) {
-        (&self.type_, self.value.as_deref().unwrap_or(""))
-    }
-}
-
-/// Facts of the CSV that the parse reads once.
-pub(crate) struct CsvFacts {
-    pub name: String,
-    pub version: Result<String, String>,
-    pub release: Result<String, String>,
-}
-
-/// A bundle after opm's `Parse`, before rendering.
-pub(crate) struct ParsedBundle {
-    pub dir: PathBuf,
-    pub objects: Vec<ManifestObject>,
-    pub csv_idx: usize,
-    pub csv: CsvFacts,
-    pub package: String,
-    /// The file the package came from (annotations, or package manifest).
-    pub package_source: PathBuf,
-    pub channels: Vec<String>,
-    pub default_channel: Option<String>,
-    /// `bundle.Properties`: properties.yaml entries then derived ones, deduplicated.
-    pub properties: Vec<RawProperty>,
-    /// `bundle.Dependencies`: dependencies.yaml entries.
-    pub dependencies: Vec<RawProperty>,
-    pub provided_apis: BTreeSet<ApiKey>,
-    pub required_apis: Result<BTreeSet<ApiKey>, String>,
-    pub warnings: Vec<Warning>,
-}
-
-impl ParsedBundle {
-    pub fn csv_object(&self) -> &ManifestObject {
-        &self.objects[self.csv_idx]
-    }
-
-    pub fn csv_location(&self) -> Location {
-        let object = self.csv_object();
-        Location {
-            file: object.file.clone(),
-            line: Some(object.line),
-        }
-    }
-
-    fn first_package_version(&self) -> Result<String, String> {
-        let Some(property) = self.properties.iter().find(|property| property.type_ == fbc::PROPERTY_PACKAGE) else {
-            return Ok(String::new());
-        };
-        let value = json::parse(property.value.as_deref().unwrap_or("")).map_err(|_| "unexpected end of JSON input".to_string())?;
-        let fields = struct_of(Some(&value), None, "property.Package")?.unwrap_or_default();
-        string_of(field(fields, "version"), Some("Package.version"))
-    }
-}
-
-pub(crate) fn finish(parsed: ParsedBundle, image: &str) -> Result<LoadedBundle, BundleError> {
+pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sha256Digest)>) -> Result<LoadedBundle, BundleError> {
     let bundle = render::render_bundle(&parsed, image)?;
     let ParsedBundle {
         dir,
@@ -266,32 +200,33 @@ pub(crate) fn finish(parsed: ParsedBundle, image: &str) -> Result<LoadedBundle, 
         skip_range,
         csv: csv_object.value,
         warnings,
+        inputs,
         annotations_path: package_source,
+        csv_field_lines: csv_object.field_lines,
     })
 }
 
-/// opm's `bundleParser.Parse` over a directory.
-pub(crate) fn parse_bundle_dir(dir: &Path) -> Result<ParsedBundle, BundleError> {
-    let manifests_dir = dir.join("manifests");
-    if !manifests_dir.is_dir() {
+/// opm's `bundleParser.Parse` over a bundle's files.
+pub(crate) fn parse_bundle_files(files: &BundleFiles) -> Result<ParsedBundle, BundleError> {
+    let dir = files.dir.as_path();
+    if !files.has_directory(MANIFESTS_DIR) {
         let nested = ["bundle", "certification"]
             .iter()
-            .map(|name| dir.join(name))
-            .find(|candidate| candidate.join("manifests").is_dir());
+            .find(|name| files.has_directory(&format!("{name}/{MANIFESTS_DIR}")))
+            .map(|name| dir.join(name));
         return Err(BundleError::NoManifestsDir {
             dir: dir.to_path_buf(),
             nested,
         });
     }
     let mut warnings = Vec::new();
-    let (objects, csv_idx) = read_manifests(&manifests_dir, &mut warnings)?;
+    let (objects, csv_idx) = read_manifests(files, &mut warnings)?;
     let manifests = Manifests::check(dir, objects, csv_idx)?;
 
-    let metadata_dir = dir.join("metadata");
-    if !metadata_dir.is_dir() {
+    if !files.has_directory(METADATA_DIR) {
         return Err(BundleError::NoMetadataDir { dir: dir.to_path_buf() });
     }
-    let metadata = read_metadata(&metadata_dir, &mut warnings)?;
+    let metadata = read_metadata(files, &mut warnings);
     let Some(annotations) = metadata.annotations else {
         return Err(BundleError::NoAnnotations { dir: dir.to_path_buf() });
     };
@@ -324,19 +259,16 @@ pub(crate) fn parse_bundle_dir(dir: &Path) -> Result<ParsedBundle, BundleError> 
     Ok(parsed)
 }
 
-/// Reads `manifests/` (non-recursive, lexical order, hidden files and
-/// sub-directories skipped); returns the objects and the first CSV's index.
-pub(crate) fn read_manifests(
-    manifests_dir: &Path,
-    warnings: &mut Vec<Warning>,
-) -> Result<(Vec<ManifestObject>, Option<usize>), BundleError> {
+/// The files of `manifests/` (read non-recursively, hidden files left out),
+/// decoded in name order; returns the objects and the first CSV's index.
+fn read_manifests(files: &BundleFiles, warnings: &mut Vec<Warning>) -> Result<(Vec<ManifestObject>, Option<usize>), BundleError> {
     let mut objects = Vec::new();
     let mut csv_idx = None;
-    for (name, path) in sorted_entries(manifests_dir)? {
-        if name.starts_with('.') || path.is_dir() {
+    for file in files.files_in(MANIFESTS_DIR) {
+        if file.name().starts_with('.') {
             continue;
         }
-        let Some(object) = read_manifest(&path, warnings)? else {
+        let Some(object) = decode_manifest(files.dir.join(&file.source), &file.bytes, warnings) else {
             continue;
         };
         if kind_of(&object.value) == KIND_CSV {
@@ -355,30 +287,26 @@ pub(crate) fn read_manifests(
     Ok((objects, csv_idx))
 }
 
-/// Decodes one manifest into an unstructured object, or skips it with a
-/// warning as opm does.
-pub(crate) fn read_manifest(path: &Path, warnings: &mut Vec<Warning>) -> Result<Option<ManifestObject>, BundleError> {
-    let relative = path.to_path_buf();
-    let bytes = fs_err::read(path).map_err(|source| BundleError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// Decodes one manifest (the bytes of `file`) into an unstructured object,
+/// or skips it with a warning as opm does.
+pub(crate) fn decode_manifest(file: PathBuf, bytes: &[u8], warnings: &mut Vec<Warning>) -> Option<ManifestObject> {
     let skip = |warnings: &mut Vec<Warning>, message: String, line: Option<usize>| {
         warnings.push(Warning::UndecodableManifest {
-            location: Location {
-                file: relative.clone(),
-                line,
-            },
+            location: Location { file: file.clone(), line },
             message,
         });
-        Ok(None)
+        None
     };
-    let FirstDocument {
-        value,
-        line,
-        extra_documents,
-        ..
-    } = match decode_first(&bytes) {
+    let key_paths = CsvField::key_paths();
+    let (
+        FirstDocument {
+            value,
+            line,
+            extra_documents,
+            ..
+        },
+        key_lines,
+    ) = match decode_first_locating(bytes, &key_paths) {
         Ok(document) => document,
         Err(failure) => return skip(warnings, failure.message, failure.line),
     };
@@ -396,28 +324,14 @@ pub(crate) fn read_manifest(path: &Path, warnings: &mut Vec<Warning>) -> Result<
         return skip(warnings, missing_kind_message(&value), Some(line));
     }
     if extra_documents {
-        warnings.push(Warning::ExtraDocuments { file: relative.clone() });
+        warnings.push(Warning::ExtraDocuments { file: file.clone() });
     }
-    Ok(Some(ManifestObject {
-        file: relative,
+    Some(ManifestObject {
+        file,
         line,
         value,
-    }))
-}
-
-/// Directory entries sorted by name, as Go's `fs.ReadDir`.
-pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, BundleError> {
-    let io_error = |source| BundleError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries = Vec::new();
-    for entry in fs_err::read_dir(dir).map_err(io_error)? {
-        let entry = entry.map_err(io_error)?;
-        entries.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
-    }
-    entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
-    Ok(entries)
+        field_lines: CsvFieldLines::from_lines(&key_lines),
+    })
 }
 
 /// The manifests after opm's `addManifests` checks.
@@ -563,23 +477,18 @@ struct Metadata {
 /// opm's `addMetadata`: every entry of `metadata/` (any name, hidden ones
 /// too) is tried as annotations, dependencies and properties file; the
 /// first non-empty decode of each kind wins. Decode failures are ignored.
-fn read_metadata(metadata_dir: &Path, warnings: &mut Vec<Warning>) -> Result<Metadata, BundleError> {
+fn read_metadata(files: &BundleFiles, warnings: &mut Vec<Warning>) -> Metadata {
     let mut metadata = Metadata::default();
     let mut found_dependencies = false;
     let mut found_properties = false;
-    for (_, path) in sorted_entries(metadata_dir)? {
+    for file in files.files_in(METADATA_DIR) {
         if metadata.annotations.is_some() && found_dependencies && found_properties {
             break;
         }
-        if path.is_dir() {
-            continue;
-        }
+        let path = files.dir.join(&file.source);
         let relative = path.clone();
-        let bytes = fs_err::read(&path).map_err(|source| BundleError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let document = match decode_first(&bytes) {
+        let bytes = &file.bytes;
+        let document = match decode_first(bytes) {
             Ok(document) => document,
             Err(failure) => {
                 warnings.push(Warning::UndecodableMetadata {
@@ -619,7 +528,7 @@ fn read_metadata(metadata_dir: &Path, warnings: &mut Vec<Warning>) -> Result<Met
             found_properties = true;
         }
     }
-    Ok(metadata)
+    metadata
 }
 
 /// Decodes `registry.AnnotationsFile`.
@@ -989,18 +898,6 @@ mod tests {
     }
 
     #[test]
-    fn relocate_points_back_at_templates() {
-        let dir = json_bundle(&[("manifests/a.csv.json", CSV), ("metadata/annotations.json", ANNOTATIONS)]);
-        let mut loaded = load_bundle_dir(dir.path(), None).unwrap();
-        let source = Path::new("/src/bundle");
-        let templates = vec![source.join("manifests/a.csv.json.j2")];
-        loaded.relocate(dir.path(), source, &templates);
-        assert_eq!(loaded.dir, source);
-        assert_eq!(loaded.csv_path, source.join("manifests/a.csv.json.j2"));
-        assert_eq!(loaded.annotations_path(), source.join("metadata/annotations.json"));
-    }
-
-    #[test]
     fn errors_start_with_opm_text_and_point_at_files() {
         let dir = json_bundle(&[("manifests/a.csv.json", CSV), ("metadata/other.json", r#"{"dependencies":[]}"#)]);
         let error = load_bundle_dir(dir.path(), None).unwrap_err();
@@ -1020,6 +917,58 @@ mod tests {
         );
         assert_eq!(error.location(), Some((dir.path().join("manifests/a.csv.json"), Some(1))));
         assert!(error.help().is_some());
+    }
+
+    /// See: issue 12. A CSV field error pointed at the first line starting
+    /// with `version:` (an owned CRD's version at line 73 of pelorus-operator
+    /// 0.0.2's CSV), not at `spec.version` (line 463).
+    #[test]
+    fn issue12_csv_field_lines_are_key_positions_not_the_first_line_with_the_name() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/bundles/pelorus-operator/0.0.2");
+        let loaded = load_bundle_dir(&dir, None).unwrap();
+        let line = |field| loaded.csv_field_location(field).line;
+        assert_eq!(
+            loaded.csv_field_location(CsvField::Version).file,
+            dir.join("manifests/pelorus-operator.clusterserviceversion.yaml")
+        );
+        assert_eq!(line(CsvField::Version), Some(463));
+        assert_eq!(line(CsvField::Replaces), Some(464));
+        assert_eq!(line(CsvField::Name), Some(62));
+        assert_eq!(line(CsvField::Skips), Some(465));
+        assert_eq!(line(CsvField::SkipRange), None);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/bundles/gitlab-runner-operator/1.21.0");
+        let loaded = load_bundle_dir(&dir, None).unwrap();
+        assert_eq!(loaded.csv_field_location(CsvField::SkipRange).line, Some(32));
+    }
+
+    #[test]
+    fn csv_field_lines_of_a_json_csv() {
+        let dir = json_bundle(&[("manifests/a.csv.json", CSV), ("metadata/annotations.json", ANNOTATIONS)]);
+        let loaded = load_bundle_dir(dir.path(), None).unwrap();
+        let line = |field| loaded.csv_field_location(field).line;
+        assert_eq!(
+            (
+                line(CsvField::Name),
+                line(CsvField::SkipRange),
+                line(CsvField::Version),
+                line(CsvField::Skips)
+            ),
+            (Some(2), Some(2), Some(3), Some(3))
+        );
+    }
+
+    #[test]
+    fn inputs_are_the_files_read_with_their_digests() {
+        let dir = json_bundle(&[("manifests/a.csv.json", CSV), ("metadata/annotations.json", ANNOTATIONS)]);
+        let loaded = load_bundle_dir(dir.path(), None).unwrap();
+        let inputs: Vec<(&Path, Sha256Digest)> = loaded.inputs.iter().map(|(path, digest)| (path.as_path(), *digest)).collect();
+        assert_eq!(
+            inputs,
+            vec![
+                (Path::new("manifests/a.csv.json"), Sha256Digest::of(CSV.as_bytes())),
+                (Path::new("metadata/annotations.json"), Sha256Digest::of(ANNOTATIONS.as_bytes())),
+            ]
+        );
     }
 
     #[test]

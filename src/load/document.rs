@@ -53,6 +53,12 @@ impl DecodeFailure {
 
 /// Decodes the first document of a file's bytes.
 pub(crate) fn decode_first(bytes: &[u8]) -> Result<FirstDocument, DecodeFailure> {
+    decode_first_locating(bytes, &[]).map(|(document, _)| document)
+}
+
+/// [`decode_first`], also returning the 1-based line of each key path's
+/// key in the first document (see [`yaml_in::KeyLines`]).
+pub(crate) fn decode_first_locating(bytes: &[u8], key_paths: &[&[&str]]) -> Result<(FirstDocument, Vec<Option<usize>>), DecodeFailure> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         // go-yaml refuses invalid UTF-8 before parsing anything.
         return Err(DecodeFailure {
@@ -61,7 +67,8 @@ pub(crate) fn decode_first(bytes: &[u8]) -> Result<FirstDocument, DecodeFailure>
         });
     };
     let is_json = text.strip_prefix('\u{feff}').unwrap_or(text).trim_start().starts_with('{');
-    let mut documents = yaml_in::decode_stream(text).into_iter();
+    let mut key_lines = yaml_in::KeyLines::new(key_paths);
+    let mut documents = yaml_in::decode_stream_locating(text, &mut key_lines).into_iter();
     match documents.next() {
         // Go's decoder returns io.EOF for a stream without documents.
         None => Err(DecodeFailure {
@@ -77,12 +84,15 @@ pub(crate) fn decode_first(bytes: &[u8]) -> Result<FirstDocument, DecodeFailure>
                     ..
                 }))
             );
-            Ok(FirstDocument {
-                value: document.value,
-                line: document.line,
-                extra_documents,
-                is_json,
-            })
+            Ok((
+                FirstDocument {
+                    value: document.value,
+                    line: document.line,
+                    extra_documents,
+                    is_json,
+                },
+                key_lines.lines,
+            ))
         }
     }
 }

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::read::ReadError;
+
 /// Where in a bundle something was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
@@ -31,12 +33,9 @@ impl fmt::Display for Location {
 /// A bundle that cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
-    #[error("read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or directory of the bundle cannot be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
 
     /// No `manifests/` sub-directory. `nested` names a `bundle/` or
     /// `certification/` sub-directory that holds one (an upstream packaging
@@ -102,7 +101,7 @@ impl BundleError {
     pub fn location(&self) -> Option<(PathBuf, Option<usize>)> {
         let at = |location: &Location| Some((location.file.clone(), location.line));
         match self {
-            BundleError::Io { path, .. } => Some((path.clone(), None)),
+            BundleError::Read(error) => Some((error.path().to_path_buf(), None)),
             BundleError::NoManifestsDir { dir, .. } | BundleError::NoMetadataDir { dir } | BundleError::ImageRefTemplate { dir, .. } => {
                 Some((dir.clone(), None))
             }
@@ -137,6 +136,7 @@ impl BundleError {
             BundleError::ProvidedApis { .. } => Some(
                 "each owned CRD of the CSV (`spec.customresourcedefinitions.owned`) must be a CRD manifest in `manifests/`".to_string(),
             ),
+            BundleError::Read(error) => error.help(),
             BundleError::DeriveProperties { message, .. } if message.contains("into Go value of type string") => {
                 Some("quote `spec.version` in the CSV (an unquoted `1.0` is a number)".to_string())
             }
@@ -166,21 +166,6 @@ impl Warning {
             | Warning::UndecodableMetadata { location, .. }
             | Warning::CsvPropertiesAnnotation { location, .. }
             | Warning::CsvFieldIgnored { location, .. } => (location.file.clone(), location.line),
-        }
-    }
-
-    /// Rewrites every path of the warning with `move_path`.
-    pub(crate) fn move_paths(&mut self, move_path: &dyn Fn(&mut PathBuf)) {
-        match self {
-            Warning::ExtraDocuments { file } => move_path(file),
-            Warning::ExtraCsv { file, kept } => {
-                move_path(file);
-                move_path(kept);
-            }
-            Warning::UndecodableManifest { location, .. }
-            | Warning::UndecodableMetadata { location, .. }
-            | Warning::CsvPropertiesAnnotation { location, .. }
-            | Warning::CsvFieldIgnored { location, .. } => move_path(&mut location.file),
         }
     }
 }

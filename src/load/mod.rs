@@ -9,11 +9,17 @@
 //! the related-image rules of `alpha/action/render.go`.
 //!
 //! Layout:
+//! * [`read`]: a bundle directory into memory ([`BundleFiles`], with the
+//!   sha256 of every file): the only filesystem access of bundle loading.
+//! * [`jinja`]: `.j2` bundle files rendered in memory, and the
+//!   `bundle-image` reference template.
 //! * [`document`]: reading a file the way k8s' `YAMLOrJSONDecoder` does, and
 //!   the Go `encoding/json` decoding rules the typed reads need.
 //! * [`csv`]: the raw CSV view of `pkg/registry/csv.go` (name, version,
 //!   replaces, CRD and API service definitions, operator images).
-//! * [`bundle`]: [`load_bundle_dir`] and [`LoadedBundle`].
+//! * [`bundle`]: the parse of in-memory files ([`load_bundle_files`],
+//!   [`load_bundle_dir`]) into a [`LoadedBundle`].
+//! * [`parsed`]: the parsed bundle, between the parse and the renderer.
 //! * [`render`]: properties and related images of the `olm.bundle` blob.
 //! * [`csv_metadata`]: the `bundle-object-to-csv-metadata` migration.
 //! * [`package_manifest`]: the legacy `<pkg>.package.yaml` layout.
@@ -28,13 +34,19 @@ mod csv;
 mod csv_metadata;
 mod document;
 mod error;
+mod jinja;
 mod package_manifest;
+mod parsed;
+mod read;
 mod render;
 
 #[cfg(test)]
 mod conformance_tests;
 
-pub use bundle::{ImageRefTemplateData, LoadedBundle, load_bundle_dir, load_bundle_dir_with_template};
+pub use bundle::{ImageRefTemplateData, LoadedBundle, load_bundle_dir, load_bundle_dir_with_template, load_bundle_files};
 pub use csv_metadata::{CsvMetadataError, csv_metadata_property, migrate_bundle_to_csv_metadata, migrate_to_csv_metadata};
 pub use error::{BundleError, Location, Warning};
+pub use jinja::{BundleImageError, TemplateError, TemplateProblem, bundle_image, render_templates};
 pub use package_manifest::{PackageChannel, PackageManifest, PackageManifestError, load_package_manifest_dir};
+pub use parsed::CsvField;
+pub use read::{BundleFile, BundleFiles, ReadError, Sha256Digest, read_bundle_dir};

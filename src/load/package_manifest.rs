@@ -18,10 +18,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::bundle::{CsvFacts, LoadedBundle, ManifestObject, Manifests, ParsedBundle, finish, read_manifest, sorted_entries};
+use super::bundle::{LoadedBundle, Manifests, decode_manifest, finish};
 use super::csv::KIND_CSV;
 use super::document::{coerced_string, decode_first, field, kind_of, slice_of, struct_of};
 use super::error::{BundleError, Warning};
+use super::parsed::{CsvFacts, ManifestObject, ParsedBundle};
+use super::read::{ReadError, Sha256Digest, read_entry, sorted_entries};
 use crate::encoding::json::Value;
 
 /// A package-manifest directory, loaded.
@@ -61,12 +63,9 @@ pub struct PackageChannel {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackageManifestError {
-    #[error("read {}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or directory cannot be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
 
     #[error("could not decode contents of file {} into package: {message}", file.display())]
     Undecodable { file: PathBuf, message: String },
@@ -93,17 +92,14 @@ pub enum PackageManifestError {
 pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageManifestError> {
     let mut files = Vec::new();
     walk(dir, &mut files)?;
+    let files: Vec<ReadFile> = files;
 
     let mut package: Option<(PathBuf, String, Vec<PackageChannel>, String)> = None;
     let mut csv_dirs: Vec<(PathBuf, String)> = Vec::new();
     let mut warnings = Vec::new();
-    for path in &files {
+    for ReadFile { path, bytes, .. } in &files {
         let relative = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
-        let bytes = fs_err::read(path).map_err(|source| PackageManifestError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let document = decode_first(&bytes).map_err(|failure| PackageManifestError::Undecodable {
+        let document = decode_first(bytes).map_err(|failure| PackageManifestError::Undecodable {
             file: relative.clone(),
             message: failure.message,
         })?;
@@ -147,7 +143,7 @@ pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageM
     let mut bundles = Vec::new();
     let mut errors = Vec::new();
     for (bundle_dir, csv_name) in csv_dirs {
-        match load_manifest_bundle(&bundle_dir, &csv_name, &package_name, &dir.join(&file)) {
+        match load_manifest_bundle(&files, &bundle_dir, &csv_name, &package_name, &dir.join(&file)) {
             Ok(bundle) => bundles.push(bundle),
             Err(error) => errors.push((bundle_dir, error)),
         }
@@ -172,23 +168,27 @@ pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageM
     Ok(manifest)
 }
 
-/// `filepath.Walk` order, hidden files and directories skipped.
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), PackageManifestError> {
-    let entries = sorted_entries(dir).map_err(|error| match error {
-        BundleError::Io { path, source } => PackageManifestError::Io { path, source },
-        other => PackageManifestError::Undecodable {
-            file: dir.to_path_buf(),
-            message: other.to_string(),
-        },
-    })?;
-    for (name, path) in entries {
+/// A file of a package-manifest directory, in memory.
+struct ReadFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    digest: Sha256Digest,
+}
+
+/// `filepath.Walk` order, hidden files and directories skipped; every file
+/// read once (an entry that cannot be read is an error, never skipped).
+fn walk(dir: &Path, files: &mut Vec<ReadFile>) -> Result<(), PackageManifestError> {
+    for (name, path) in sorted_entries(dir)? {
         if name.starts_with('.') {
             continue;
         }
-        if path.is_dir() {
-            walk(&path, files)?;
-        } else {
-            files.push(path);
+        match read_entry(&path)? {
+            None => walk(&path, files)?,
+            Some(bytes) => files.push(ReadFile {
+                digest: Sha256Digest::of(&bytes),
+                path,
+                bytes,
+            }),
         }
     }
     Ok(())
@@ -217,15 +217,20 @@ fn decode_package_manifest(value: &Value) -> Result<(String, Vec<PackageChannel>
 /// opm's `loadBundle`: every non-hidden file of the CSV's directory, minus
 /// CSVs with another name; then the bundle checks, rendered as a bundle of
 /// `package`.
-fn load_manifest_bundle(dir: &Path, csv_name: &str, package: &str, package_file: &Path) -> Result<LoadedBundle, BundleError> {
+fn load_manifest_bundle(
+    files: &[ReadFile],
+    dir: &Path,
+    csv_name: &str,
+    package: &str,
+    package_file: &Path,
+) -> Result<LoadedBundle, BundleError> {
     let mut warnings = Vec::new();
     let mut objects: Vec<ManifestObject> = Vec::new();
     let mut csv_idx = None;
-    for (name, path) in sorted_entries(dir)? {
-        if name.starts_with('.') || path.is_dir() {
-            continue;
-        }
-        let Some(object) = read_manifest(&path, &mut warnings)? else {
+    let mut inputs = Vec::new();
+    for file in files.iter().filter(|file| file.path.parent() == Some(dir)) {
+        inputs.push((file.path.strip_prefix(dir).unwrap_or(&file.path).to_path_buf(), file.digest));
+        let Some(object) = decode_manifest(file.path.clone(), &file.bytes, &mut warnings) else {
             continue;
         };
         if kind_of(&object.value) == KIND_CSV {
@@ -266,7 +271,7 @@ fn load_manifest_bundle(dir: &Path, csv_name: &str, package: &str, package_file:
     // Same derivation as a bundle directory; the package comes from the
     // package file, which always names one.
     parsed.properties = super::bundle::derived_properties(&mut parsed)?;
-    finish(parsed, "")
+    finish(parsed, "", inputs)
 }
 
 /// Channel membership: walk each channel from its head along `replaces`,

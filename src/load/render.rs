@@ -17,10 +17,10 @@ use std::collections::BTreeSet;
 
 use base64::Engine as _;
 
-use super::bundle::{ParsedBundle, RawProperty};
 use super::csv::CsvView;
 use super::document::{field, string_of, struct_of};
 use super::error::{BundleError, Location};
+use super::parsed::{ParsedBundle, RawProperty};
 use crate::encoding::json::{self, Value};
 use crate::fbc;
 

@@ -1,5 +1,5 @@
-//! Loading every planned bundle in parallel, and turning what opm would
-//! log about a bundle into diagnostics.
+//! Loading every planned bundle in parallel (read, render `.j2` files in
+//! memory, parse), and turning what the loader reports into diagnostics.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,10 +8,9 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::diag::{Diagnostic, Location};
-use crate::load::LoadedBundle;
+use crate::load::{BundleError, BundleFiles, LoadedBundle, TemplateError, TemplateProblem};
 
 use super::plan::PackagePlan;
-use super::templates;
 
 /// Loads every bundle of every package, in parallel, rendering `.j2`
 /// templates with `vars`.
@@ -27,7 +26,11 @@ pub(super) fn load_packages(
         .collect();
     let results: Vec<(&str, Result<LoadedBundle, Vec<Diagnostic>>)> = jobs
         .par_iter()
-        .map(|(package, dir)| (*package, templates::load_bundle(dir, vars, &config.root)))
+        .map(|(package, dir)| {
+            // The rendered files are dropped here: nothing after loading
+            // needs them yet (an image builder will, as its layer content).
+            (*package, load_bundle(dir, vars, &config.root).map(|(loaded, _files)| loaded))
+        })
         .collect();
     let mut loaded: BTreeMap<String, Vec<LoadedBundle>> = BTreeMap::new();
     for (package, result) in results {
@@ -50,6 +53,58 @@ pub(super) fn load_packages(
     loaded
 }
 
+/// [`load_bundle`] for `render`, which has no use for the files.
+pub(crate) fn load_templated_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> Result<LoadedBundle, Vec<Diagnostic>> {
+    load_bundle(dir, vars, root).map(|(loaded, _files)| loaded)
+}
+
+/// Reads the bundle in `dir`, renders its `.j2` files with `vars` and
+/// parses it; returns the bundle and the (rendered) files it was parsed from.
+pub(super) fn load_bundle(
+    dir: &Path,
+    vars: &BTreeMap<String, String>,
+    root: &Path,
+) -> Result<(LoadedBundle, BundleFiles), Vec<Diagnostic>> {
+    let files = crate::load::read_bundle_dir(dir)
+        .map_err(|error| relative_messages(vec![bundle_error_diagnostic(&BundleError::Read(error), dir)], root))?;
+    let files = crate::load::render_templates(files, vars).map_err(|errors| errors.iter().map(template_diagnostic).collect::<Vec<_>>())?;
+    match crate::load::load_bundle_files(&files, None) {
+        Ok(loaded) => Ok((loaded, files)),
+        Err(error) => Err(relative_messages(explain(&error, &files), root)),
+    }
+}
+
+fn template_diagnostic(error: &TemplateError) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error("template", error.problem.to_string());
+    diagnostic = match (&error.span, error.line) {
+        (Some(span), _) => diagnostic.at(Location::span(&error.file, span.clone())),
+        (None, Some(line)) => diagnostic.at(Location::line(&error.file, line)),
+        (None, None) => diagnostic.at(Location::file(&error.file)),
+    };
+    match &error.problem {
+        TemplateProblem::Undefined { name, detail, defined } => {
+            if let Some(name) = name {
+                diagnostic = diagnostic.label(format!("`{name}` is undefined"));
+            } else if let Some(detail) = detail {
+                diagnostic = diagnostic.label(detail.clone());
+            }
+            let listed = if defined.is_empty() {
+                "none are defined".to_string()
+            } else {
+                format!("defined: {}", defined.join(", "))
+            };
+            diagnostic.help(format!(
+                "define it under `[vars]` in catalog.toml or the target's `vars` ({listed})"
+            ))
+        }
+        TemplateProblem::Invalid { detail: Some(detail), .. } => diagnostic.label(detail.clone()),
+        TemplateProblem::RenderedFileExists { .. } => {
+            diagnostic.help("keep either the template or the plain file: both would be the same manifest")
+        }
+        TemplateProblem::Invalid { detail: None, .. } | TemplateProblem::NotUtf8 => diagnostic,
+    }
+}
+
 /// Diagnostics for what opm would log and carry on from. A file that does
 /// not decode is an error here: opm drops it without a word (a broken
 /// dependencies.yaml silently loses the dependencies), a build must not.
@@ -69,8 +124,20 @@ fn bundle_warnings(bundle: &LoadedBundle, root: &Path) -> Vec<Diagnostic> {
             Warning::ExtraDocuments { file } => Diagnostic::warning("yaml", warning.to_string().replace(&prefix, ""))
                 .at(Location::file(file))
                 .note("only the first YAML document of a manifest file is part of the bundle (as in opm)"),
-            Warning::ExtraCsv { file, .. } => {
-                Diagnostic::warning("bundle", warning.to_string().replace(&prefix, "")).at(Location::file(file))
+            Warning::ExtraCsv { file, kept } => {
+                let kept = crate::diag::display_path(kept, root);
+                Diagnostic::error(
+                    "bundle",
+                    format!(
+                        "bundle has a second ClusterServiceVersion: `{}` besides `{kept}`",
+                        crate::diag::display_path(file, root)
+                    ),
+                )
+                .at(Location::file(file))
+                .note(format!(
+                    "opm keeps only the first CSV by file name (`{kept}`) and drops this one without a word"
+                ))
+                .help("remove the CSV that is not the bundle's (a stale copy or backup) from `manifests/`")
             }
             Warning::CsvPropertiesAnnotation { location, .. } | Warning::CsvFieldIgnored { location, .. } => {
                 Diagnostic::warning("bundle", warning.to_string().replace(&prefix, "")).at(load_location(location))
@@ -84,4 +151,55 @@ fn load_location(location: &crate::load::Location) -> Location {
         Some(line) => Location::line(&location.file, line),
         None => Location::file(&location.file),
     }
+}
+
+/// Paths inside messages shown relative to the project root, as locations are.
+fn relative_messages(mut diagnostics: Vec<Diagnostic>, root: &Path) -> Vec<Diagnostic> {
+    let prefix = format!("{}/", root.display());
+    for diagnostic in &mut diagnostics {
+        diagnostic.message = diagnostic.message.replace(&prefix, "");
+    }
+    diagnostics
+}
+
+/// The diagnostics for a bundle that failed to load. When it failed for
+/// lack of objects or of a CSV, the usual cause is a manifest that does not
+/// decode: name each such file and its line first.
+fn explain(error: &BundleError, files: &BundleFiles) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    if matches!(error, BundleError::NoBundleObjects { .. } | BundleError::NoCsv { .. }) {
+        for file in files.files_in("manifests") {
+            let shown = files.dir.join(&file.source);
+            let problem = match std::str::from_utf8(&file.bytes) {
+                Err(_) => Some(("manifest is not UTF-8 text".to_string(), None)),
+                Ok(text) => match crate::encoding::yaml_in::decode_stream(text).into_iter().next() {
+                    Some(Err(yaml_error)) => Some((format!("cannot decode manifest: {}", yaml_error.message), Some(yaml_error.line))),
+                    _ => None,
+                },
+            };
+            if let Some((message, line)) = problem {
+                let location = line.map_or_else(|| Location::file(&shown), |line| Location::line(&shown, line));
+                diagnostics.push(
+                    Diagnostic::error("yaml", message)
+                        .at(location)
+                        .note("opm skips a manifest that does not decode, so the bundle loses it"),
+                );
+            }
+        }
+    }
+    diagnostics.push(bundle_error_diagnostic(error, &files.dir));
+    diagnostics
+}
+
+fn bundle_error_diagnostic(error: &BundleError, dir: &Path) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error("bundle", error.to_string());
+    let location = error.location().map(|(path, line)| match line {
+        Some(line) => Location::line(&path, line),
+        None => Location::file(&path),
+    });
+    diagnostic = diagnostic.at(location.unwrap_or_else(|| Location::file(dir)));
+    if let Some(help) = error.help() {
+        diagnostic = diagnostic.help(help);
+    }
+    diagnostic
 }

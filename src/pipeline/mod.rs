@@ -17,7 +17,6 @@ mod load;
 mod package;
 mod plan;
 mod report;
-mod templates;
 mod write;
 
 use std::collections::BTreeMap;
@@ -36,9 +35,9 @@ pub use encode::{EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage}
 pub use report::{Action, Reporter, Silent, Stage};
 
 use encode::TargetFailure;
-use plan::plan;
 /// For `render` of a templated bundle directory inside a project ([`crate::source`]).
-pub(crate) use templates::{find_templates, load_bundle as load_templated_bundle};
+pub(crate) use load::load_templated_bundle;
+use plan::plan;
 use write::write_all;
 
 /// Why a build stopped. The two kinds are apart because they are different
@@ -215,7 +214,7 @@ fn assemble<'a>(
     if !diagnostics.is_empty() {
         return Err(diagnostics.into());
     }
-    let plans = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics))?;
+    let plan = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
@@ -229,7 +228,7 @@ fn assemble<'a>(
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
             let loaded = report::stage(reporter, Stage::Load, || {
-                load_packages(config, &plans, &target.vars, &mut diagnostics)
+                load_packages(config, &plan.packages, &target.vars, &mut diagnostics)
             });
             loaded_by_vars.insert(&target.vars, loaded);
         }
@@ -247,7 +246,17 @@ fn assemble<'a>(
                 };
                 let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
                 let mut catalog = DeclarativeConfig::default();
-                assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
+                let icon_file = plan.packages.get(package_name).and_then(|package_plan| package_plan.icon.as_ref());
+                assemble_package(
+                    config,
+                    package,
+                    icon_file,
+                    bundles,
+                    last_use,
+                    target,
+                    &mut catalog,
+                    &mut diagnostics,
+                );
                 packages.push(catalog);
             }
             packages

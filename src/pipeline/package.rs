@@ -9,14 +9,19 @@ use crate::diag::{Diagnostic, Location};
 use crate::encoding::json::Value;
 use crate::fbc::{self, DeclarativeConfig, Icon, Package, RelatedImage, SCHEMA_PACKAGE};
 use crate::graph::{self, BundleInfo, GraphProblem};
-use crate::load::LoadedBundle;
+use crate::load::{CsvField, LoadedBundle};
 
-use super::templates;
+use super::plan::InputFile;
 
 /// Links one package's bundles into channels and adds its blobs to `catalog`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the inputs of one package action, each from a different place"
+)]
 pub(super) fn assemble_package(
     config: &Config,
     package: &PackageConfig,
+    icon_file: Option<&InputFile>,
     bundles: &mut [LoadedBundle],
     last_use: bool,
     target: &Target,
@@ -157,7 +162,7 @@ pub(super) fn assemble_package(
         .and_then(head_of)
         .and_then(|head| by_name.get(head.as_str()))
         .map(|bundle| &bundle.csv);
-    let icon = package_icon(package, head_csv, diagnostics);
+    let icon = package_icon(icon_file, head_csv);
     catalog.packages.push(Package {
         schema: SCHEMA_PACKAGE.to_string(),
         name: name.clone(),
@@ -169,7 +174,7 @@ pub(super) fn assemble_package(
     catalog.channels.extend(package_graph.channels);
     for bundle in bundles.iter_mut() {
         let image = package.bundle_image.as_ref().map(|template| {
-            templates::bundle_image(&template.value, &target.vars, bundle).map_err(|message| (message, template.span.clone()))
+            crate::load::bundle_image(&template.value, &target.vars, bundle).map_err(|error| (error.to_string(), template.span.clone()))
         });
         let mut rendered = if last_use {
             std::mem::take(&mut bundle.bundle)
@@ -289,23 +294,15 @@ fn set_bundle_image(bundle: &mut fbc::Bundle, image: &str) {
     }
 }
 
-/// The package icon: the configured file, else the default channel head's
-/// CSV `spec.icon[0]` (what opm's semver template and index migration do).
-fn package_icon(package: &PackageConfig, head_csv: Option<&Value>, diagnostics: &mut Vec<Diagnostic>) -> Option<Icon> {
-    if let Some(path) = &package.icon {
-        return match fs_err::read(path) {
-            Ok(data) => Some(Icon {
-                data,
-                media_type: media_type_of(path),
-            }),
-            Err(error) => {
-                diagnostics.push(Diagnostic::error(
-                    "config",
-                    format!("cannot read icon of package `{}`: {error}", package.name.value),
-                ));
-                None
-            }
-        };
+/// The package icon: the configured file (read when planning), else the
+/// default channel head's CSV `spec.icon[0]` (what opm's semver template
+/// and index migration do).
+fn package_icon(icon_file: Option<&InputFile>, head_csv: Option<&Value>) -> Option<Icon> {
+    if let Some(file) = icon_file {
+        return Some(Icon {
+            data: file.bytes.clone(),
+            media_type: media_type_of(&file.path),
+        });
     }
     let icon = head_csv?.pointer(&["spec", "icon"])?.as_array()?.first()?;
     let data = icon.get("base64data")?.as_str()?;
@@ -341,19 +338,20 @@ fn graph_diagnostic(problem: &GraphProblem, by_name: &BTreeMap<&str, &LoadedBund
     diagnostic
 }
 
-/// The line of a CSV field, found in the file's text (the YAML decoder keeps
-/// no positions); the file alone when it cannot be found.
+/// The line of a CSV field's key, from the node positions the YAML decode
+/// kept; the file alone when the CSV does not have the field.
 fn csv_field_location(bundle: &LoadedBundle, field: &str) -> Location {
-    let Ok(text) = fs_err::read_to_string(&bundle.csv_path) else {
-        return Location::file(&bundle.csv_path);
+    let field = match field {
+        "name" => CsvField::Name,
+        "version" => CsvField::Version,
+        "replaces" => CsvField::Replaces,
+        "skips" => CsvField::Skips,
+        "olm.skipRange" => CsvField::SkipRange,
+        _ => return Location::file(&bundle.csv_path),
     };
-    let key = format!("{field}:");
-    let quoted = format!("\"{field}\":");
-    for (idx, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with(&key) || trimmed.starts_with(&quoted) {
-            return Location::line(&bundle.csv_path, idx + 1);
-        }
+    let location = bundle.csv_field_location(field);
+    match location.line {
+        Some(line) => Location::line(&location.file, line),
+        None => Location::file(&location.file),
     }
-    Location::file(&bundle.csv_path)
 }

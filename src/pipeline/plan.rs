@@ -1,51 +1,54 @@
 //! Planning: each package's bundle patterns expanded into the bundle and
-//! package-manifest directories a build reads. Nothing a pattern matches is
-//! dropped because it could not be read: that is an I/O error naming the
-//! path (issue 13), never a smaller catalog.
+//! package-manifest directories a build reads, and the icon files read (the
+//! only inputs a build reads outside bundles and `catalog.toml`).
+//!
+//! Nothing a pattern matches is dropped silently: a match that cannot be
+//! looked at (permissions, a broken symbolic link) is an error naming the
+//! path and the OS error, not a bundle that quietly goes missing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-use super::BuildError;
 use crate::config::Config;
 use crate::diag::{Diagnostic, Location};
 
 /// A directory with a bundle's parts, or one nested where upstream tools
-/// put them (`bundle/`, `certification/`), or a CSV at its root. `init`'s
-/// scan is a guess, so a directory it cannot read is simply not a bundle.
+/// put them (`bundle/`, `certification/`), or a CSV at its root.
 pub(crate) fn looks_like_bundle(dir: &Path) -> bool {
-    probe_bundle_dir(dir).unwrap_or(false)
+    check_looks_like_bundle(dir).unwrap_or(false)
 }
 
-/// [`looks_like_bundle`] for a build: a directory that cannot be read is
-/// an error, not a "no".
-fn probe_bundle_dir(dir: &Path) -> Result<bool, BuildError> {
-    for sub in ["manifests", "metadata", "bundle", "certification"] {
-        let path = dir.join(sub);
-        match std::fs::metadata(&path) {
-            Ok(metadata) if metadata.is_dir() => return Ok(true),
-            Ok(_) => {}
-            Err(error) if matches!(error.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {}
-            Err(source) => return Err(read_error(path, source)),
-        }
+/// [`looks_like_bundle`], failing when `dir` cannot be listed.
+fn check_looks_like_bundle(dir: &Path) -> Result<bool, std::io::Error> {
+    if ["manifests", "metadata", "bundle", "certification"]
+        .iter()
+        .any(|sub| dir.join(sub).is_dir())
+    {
+        return Ok(true);
     }
-    let entries = std::fs::read_dir(dir).map_err(|source| read_error(dir.to_path_buf(), source))?;
-    for entry in entries {
-        let entry = entry.map_err(|source| read_error(dir.to_path_buf(), source))?;
-        if entry.file_name().to_string_lossy().contains("clusterserviceversion") {
+    for entry in std::fs::read_dir(dir)? {
+        if entry?.file_name().to_string_lossy().contains("clusterserviceversion") {
             return Ok(true);
         }
     }
     Ok(false)
 }
 
-fn read_error(path: PathBuf, source: std::io::Error) -> BuildError {
-    BuildError::Io {
-        action: "read bundle directory",
-        path,
-        source,
-    }
+/// A file a build reads besides bundles, with its digest.
+#[derive(Debug, Clone)]
+pub(super) struct InputFile {
+    pub(super) path: PathBuf,
+    pub(super) bytes: Vec<u8>,
+    #[allow(dead_code, reason = "the key of the future cache entry of the package")]
+    pub(super) digest: crate::load::Sha256Digest,
+}
+
+/// What a build reads: per package, and the catalog icon.
+pub(super) struct Plan {
+    pub(super) packages: BTreeMap<String, PackagePlan>,
+    /// `[catalog] icon`, read (for the catalog image and deploy YAML).
+    #[allow(dead_code, reason = "read and checked now; its encoders come with the image and deploy outputs")]
+    pub(super) catalog_icon: Option<InputFile>,
 }
 
 /// Bundle directories of one package, in sorted order, with the config
@@ -53,35 +56,40 @@ fn read_error(path: PathBuf, source: std::io::Error) -> BuildError {
 pub(super) struct PackagePlan {
     pub(super) bundle_dirs: Vec<PathBuf>,
     pub(super) package_manifest_dirs: Vec<PathBuf>,
+    /// The `icon` file of the package, read.
+    pub(super) icon: Option<InputFile>,
 }
 
-/// Expands every package's patterns. Problems of the config are collected
-/// in `diagnostics`; a directory that cannot be read stops planning.
-pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Result<BTreeMap<String, PackagePlan>, BuildError> {
+pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
+    let catalog_icon = config
+        .catalog
+        .icon
+        .as_ref()
+        .and_then(|icon| read_icon(config, icon, "`[catalog] icon`", diagnostics));
     let mut plans = BTreeMap::new();
     for package in &config.packages {
         let mut bundle_dirs = BTreeSet::new();
         for pattern in &package.bundles {
+            let mut unreadable = false;
             let full = config.root.join(&pattern.value);
-            let wildcard = pattern.value.contains(['*', '?', '[']);
             let matches = match glob::glob(&full.to_string_lossy()) {
                 Ok(paths) => {
+                    let wildcard = pattern.value.contains(['*', '?', '[']);
                     let mut matches = Vec::new();
                     for path in paths {
-                        // glob reports a directory it could not list.
-                        let path = path.map_err(|error| BuildError::Io {
-                            action: "read directory",
-                            path: error.path().to_path_buf(),
-                            source: error.into(),
-                        })?;
-                        // A broken symlink or an unreadable entry is an error;
-                        // a file beside the bundles (`ci.yaml`) is not a match.
-                        let metadata = std::fs::metadata(&path).map_err(|source| read_error(path.clone(), source))?;
-                        // A wildcard also matches neighbours such as
-                        // `catalog-templates/`; keep what looks like a bundle
-                        // (the loader explains what is wrong with odd ones).
-                        if metadata.is_dir() && (!wildcard || probe_bundle_dir(&path)?) {
-                            matches.push(path);
+                        match path {
+                            Ok(path) => match bundle_dir_match(&path, wildcard) {
+                                Ok(true) => matches.push(path),
+                                Ok(false) => {}
+                                Err(error) => {
+                                    diagnostics.push(unreadable_match(config, pattern, &path, &error));
+                                    unreadable = true;
+                                }
+                            },
+                            Err(error) => {
+                                diagnostics.push(unreadable_match(config, pattern, error.path(), error.error()));
+                                unreadable = true;
+                            }
                         }
                     }
                     matches
@@ -94,10 +102,11 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Result
                     continue;
                 }
             };
-            if matches.is_empty() && wildcard {
-                check_pattern_parent(config, &pattern.value)?;
+            if matches.is_empty() && !unreadable && wildcard_in(&pattern.value) {
+                unreadable = unreadable_pattern_parent(config, pattern, diagnostics);
             }
-            if matches.is_empty() {
+            // A match that cannot be read was reported as such.
+            if matches.is_empty() && !unreadable {
                 diagnostics.push(
                     Diagnostic::error("config", format!("`{}` matches no directory", pattern.value))
                         .at(Location::span(&config.path, pattern.span.clone()))
@@ -112,48 +121,146 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Result
             let full = config.root.join(&dir.value);
             match std::fs::metadata(&full) {
                 Ok(metadata) if metadata.is_dir() => package_manifest_dirs.push(full),
-                Err(source) if !matches!(source.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-                    return Err(BuildError::Io {
-                        action: "read package-manifest directory",
-                        path: full,
-                        source,
-                    });
-                }
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound || is_symlink(&full) => diagnostics.push(
+                    Diagnostic::error(
+                        "config",
+                        format!(
+                            "cannot read package-manifest directory `{}`: {}{error}",
+                            dir.value,
+                            broken_link_text(&full, &error)
+                        ),
+                    )
+                    .at(Location::span(&config.path, dir.span.clone())),
+                ),
                 _ => diagnostics.push(
                     Diagnostic::error("config", format!("package-manifest directory `{}` does not exist", dir.value))
                         .at(Location::span(&config.path, dir.span.clone())),
                 ),
             }
         }
+        let package_label = format!("the `icon` of package `{}`", package.name.value);
+        let icon = package
+            .icon
+            .as_ref()
+            .and_then(|icon| read_icon(config, icon, &package_label, diagnostics));
         plans.insert(
             package.name.value.clone(),
             PackagePlan {
                 bundle_dirs: bundle_dirs.into_iter().collect(),
                 package_manifest_dirs,
+                icon,
             },
         );
     }
-    Ok(plans)
+    Plan {
+        packages: plans,
+        catalog_icon,
+    }
 }
 
-/// A wildcard pattern matched nothing: if the directory it lists (the part
-/// before the first wildcard) exists but cannot be read, say so rather
-/// than "matches no directory" (glob skips such a directory silently when
-/// it is a broken symlink, a symlink loop or a file).
-fn check_pattern_parent(config: &Config, pattern: &str) -> Result<(), BuildError> {
-    let literal: PathBuf = Path::new(pattern)
+/// Whether a path a bundle pattern matched is a bundle directory. A
+/// wildcard also matches neighbours such as `catalog-templates/`, so it keeps
+/// only what looks like a bundle (the loader explains what is wrong with odd
+/// ones); files are never bundles. A match that cannot be looked at is an
+/// error, not a miss.
+fn bundle_dir_match(path: &Path, wildcard: bool) -> Result<bool, std::io::Error> {
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_dir() {
+        return Ok(false);
+    }
+    if !wildcard {
+        return Ok(true);
+    }
+    check_looks_like_bundle(path)
+}
+
+fn unreadable_match(config: &Config, pattern: &crate::config::Sourced<String>, path: &Path, error: &std::io::Error) -> Diagnostic {
+    let what = broken_link_text(path, error);
+    Diagnostic::error(
+        "bundle",
+        format!(
+            "cannot read `{}`, which `{}` matches: {what}{error}",
+            crate::diag::display_path(path, &config.root),
+            pattern.value
+        ),
+    )
+    .at(Location::span(&config.path, pattern.span.clone()))
+    .help("a bundle directory that cannot be read is never skipped: fix its permissions or the link, or narrow the pattern")
+}
+
+fn wildcard_in(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// A wildcard pattern matched nothing: when the directory it lists (the
+/// part before the first wildcard) exists but cannot be read, says so
+/// rather than "matches no directory" (glob skips such a directory without
+/// a word when it is a broken symlink, a symlink loop or a file). Returns
+/// whether it reported something.
+fn unreadable_pattern_parent(config: &Config, pattern: &crate::config::Sourced<String>, diagnostics: &mut Vec<Diagnostic>) -> bool {
+    let literal: PathBuf = Path::new(&pattern.value)
         .components()
-        .take_while(|component| !component.as_os_str().to_string_lossy().contains(['*', '?', '[']))
+        .take_while(|component| !wildcard_in(&component.as_os_str().to_string_lossy()))
         .collect();
     let parent = config.root.join(literal);
     match std::fs::read_dir(&parent) {
-        Ok(_) => Ok(()),
+        Ok(_) => false,
         // Nothing there at all: the pattern is wrong, which the caller says.
-        Err(_) if std::fs::symlink_metadata(&parent).is_err() => Ok(()),
-        Err(source) => Err(BuildError::Io {
-            action: "read package directory",
-            path: parent,
-            source,
+        Err(_) if std::fs::symlink_metadata(&parent).is_err() => false,
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "bundle",
+                    format!(
+                        "cannot read directory `{}`, which `{}` lists: {}{error}",
+                        crate::diag::display_path(&parent, &config.root),
+                        pattern.value,
+                        broken_link_text(&parent, &error)
+                    ),
+                )
+                .at(Location::span(&config.path, pattern.span.clone()))
+                .help("a package directory that cannot be read is never taken for an empty one: fix its permissions or the link"),
+            );
+            true
+        }
+    }
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|metadata| metadata.file_type().is_symlink())
+}
+
+/// What to say before the OS error when `path` is a dangling link.
+fn broken_link_text(path: &Path, error: &std::io::Error) -> &'static str {
+    if error.kind() == std::io::ErrorKind::NotFound && is_symlink(path) {
+        "it is a broken symbolic link: "
+    } else {
+        ""
+    }
+}
+
+/// Reads an icon file named in `catalog.toml`; a file that cannot be read
+/// (missing included) is an error at the key.
+fn read_icon(config: &Config, icon: &crate::config::Sourced<PathBuf>, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<InputFile> {
+    match std::fs::read(&icon.value) {
+        Ok(bytes) => Some(InputFile {
+            path: icon.value.clone(),
+            digest: crate::load::Sha256Digest::of(&bytes),
+            bytes,
         }),
+        Err(error) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "config",
+                    format!(
+                        "cannot read icon file `{}` ({key}): {error}",
+                        crate::diag::display_path(&icon.value, &config.root)
+                    ),
+                )
+                .at(Location::span(&config.path, icon.span.clone()))
+                .help("icon paths are relative to the directory of catalog.toml"),
+            );
+            None
+        }
     }
 }

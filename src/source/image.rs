@@ -12,11 +12,11 @@
 //! image and read its config instead.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::SourceError;
 use crate::encoding::json::{self, Value};
-use crate::load::LoadedBundle;
+use crate::load::{BundleError, BundleFiles, LoadedBundle};
 
 /// The label that makes an image a bundle image (spec A.7).
 pub const PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
@@ -31,11 +31,12 @@ pub trait ImageResolver {
     fn resolve(&self, reference: &str) -> Result<ResolvedImage, SourceError>;
 }
 
-/// An image ready to read.
+/// An image, read: its files in memory (the same type a bundle directory
+/// reads into, so the loader cannot tell them apart) and its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedImage {
-    /// The image's root directory (`manifests/`, `metadata/` for a bundle).
-    pub root: PathBuf,
+    /// The image's bundle files (`manifests/`, `metadata/`).
+    pub files: BundleFiles,
     /// The image config's labels, sorted by key.
     pub labels: BTreeMap<String, String>,
 }
@@ -72,9 +73,12 @@ impl ImageResolver for LocalImages {
                 reference: reference.to_string(),
             });
         };
+        // The directory is read once: the labels and the bundle come from
+        // the same bytes.
+        let files = crate::load::read_bundle_dir(dir).map_err(|error| SourceError::Bundle(BundleError::Read(error)))?;
         Ok(ResolvedImage {
-            root: dir.clone(),
-            labels: bundle_image_labels(dir),
+            labels: bundle_image_labels(&files),
+            files,
         })
     }
 }
@@ -89,21 +93,19 @@ pub(super) fn load_bundle_image(reference: &str, images: &dyn ImageResolver) -> 
             labels: image.labels,
         });
     }
-    Ok(crate::load::load_bundle_dir(&image.root, Some(reference))?)
+    Ok(crate::load::load_bundle_files(&image.files, Some(reference))?)
 }
 
-/// The labels `bundle.Dockerfile` would give the image of `dir`: the
+/// The labels `bundle.Dockerfile` would give the image of a bundle: the
 /// entries of its annotations file (the first file of `metadata/` with a
 /// non-empty `annotations` map), sorted by key; non-string values as JSON.
-pub fn bundle_image_labels(dir: &Path) -> BTreeMap<String, String> {
-    let mut files: Vec<PathBuf> = match fs_err::read_dir(dir.join("metadata")) {
-        Ok(entries) => entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect(),
-        Err(_) => return BTreeMap::new(),
-    };
-    files.sort();
-    for file in files {
-        let Ok(text) = fs_err::read_to_string(&file) else { continue };
-        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() else {
+pub fn bundle_image_labels(files: &BundleFiles) -> BTreeMap<String, String> {
+    for file in files.files_in("metadata") {
+        let Ok(text) = std::str::from_utf8(&file.bytes) else {
+            // Not an annotations file: the search goes on, as opm's does.
+            continue;
+        };
+        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(text).into_iter().next() else {
             continue;
         };
         if let Some(annotations) = document.value.get("annotations").and_then(Value::as_object)

@@ -106,8 +106,17 @@ pub fn load_bundle(source: &BundleSource, options: &BundleOptions) -> Result<Loa
 
 /// `.j2` files directly inside a bundle directory's `manifests/` and
 /// `metadata/`, which only a build with the project's variables renders.
+/// A directory that cannot be read has none here; loading it says why.
 pub fn templated_files(dir: &Path) -> Vec<PathBuf> {
-    crate::pipeline::find_templates(dir)
+    let Ok(files) = crate::load::read_bundle_dir(dir) else {
+        return Vec::new();
+    };
+    files
+        .files
+        .iter()
+        .filter(|file| file.path.extension().is_some_and(|extension| extension == "j2"))
+        .map(|file| dir.join(&file.path))
+        .collect()
 }
 
 fn load_bundle_dir(dir: &Path, options: &BundleOptions) -> Result<LoadedBundle, SourceError> {

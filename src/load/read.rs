@@ -1,0 +1,345 @@
+//! Reading a bundle directory into memory: the files opm's parser may look
+//! at, each with the sha256 digest of the bytes read.
+//!
+//! This is the only place bundle loading touches the filesystem. Parsing
+//! ([`super::bundle`]) works on the [`BundleFiles`] returned here, so the
+//! digests name every input of a bundle (the key of a future cache entry),
+//! `.j2` files render in memory ([`super::jinja`]), and a bundle image layer
+//! can later produce the same type.
+//!
+//! What is read follows `pkg/registry/parse.go`: the entries directly inside
+//! `manifests/` except hidden ones (opm skips them without opening them; an
+//! editor's lock file is one), and every entry directly inside `metadata/`.
+//! Sub-directories are skipped, as opm skips them. Nothing else is silently
+//! dropped: an entry that cannot be read (a permission error, a broken
+//! symbolic link, a FIFO or socket where a file should be) is an error
+//! naming its path and the OS error, so a bundle never loses a manifest
+//! behind the user's back.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+/// The directory of a bundle's manifests.
+pub(crate) const MANIFESTS_DIR: &str = "manifests";
+/// The directory of a bundle's annotations, dependencies and properties.
+pub(crate) const METADATA_DIR: &str = "metadata";
+/// Where upstream repositories sometimes nest a bundle (opm does not look
+/// there; catbuild only says so).
+const NESTED_BUNDLE_DIRS: [&str; 2] = ["bundle", "certification"];
+
+/// The sha256 digest of a file's bytes.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    pub fn of(bytes: &[u8]) -> Sha256Digest {
+        Sha256Digest(Sha256::digest(bytes).into())
+    }
+}
+
+impl fmt::Display for Sha256Digest {
+    /// `sha256:<64 hex digits>`, as OCI writes digests.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sha256:")?;
+        for byte in self.0 {
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// One file of a bundle, in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleFile {
+    /// Where the bundle has the file, relative to the bundle directory
+    /// (`manifests/foo.clusterserviceversion.yaml`). For a rendered
+    /// template this is the name without `.j2`.
+    pub path: PathBuf,
+    /// The contents (for a rendered template, the rendered text).
+    pub bytes: Vec<u8>,
+    /// The file that was read, relative to the bundle directory: `path`,
+    /// or the template `path` was rendered from. Diagnostics point here.
+    pub source: PathBuf,
+    /// sha256 of the bytes read from `source`.
+    pub source_digest: Sha256Digest,
+}
+
+impl BundleFile {
+    /// The file name, which decides the order opm reads files in.
+    pub fn name(&self) -> &str {
+        self.path.file_name().and_then(|name| name.to_str()).unwrap_or_default()
+    }
+
+    /// The directory the file is in (`manifests` or `metadata`).
+    pub fn parent(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new(""))
+    }
+}
+
+/// A bundle's files, read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BundleFiles {
+    /// The bundle directory; every path below is relative to it.
+    pub dir: PathBuf,
+    /// Files of `manifests/` then `metadata/`, each directory's files in
+    /// byte order of their names (Go's `fs.ReadDir`).
+    pub files: Vec<BundleFile>,
+    /// The directories that exist among `manifests`, `metadata`, and (when
+    /// `manifests` does not) `bundle/manifests` and `certification/manifests`.
+    pub directories: BTreeSet<PathBuf>,
+}
+
+impl BundleFiles {
+    /// The files directly inside `directory`, in order.
+    pub fn files_in<'a>(&'a self, directory: &'a str) -> impl Iterator<Item = &'a BundleFile> + 'a {
+        self.files.iter().filter(move |file| file.parent() == Path::new(directory))
+    }
+
+    pub fn has_directory(&self, directory: &str) -> bool {
+        self.directories.contains(Path::new(directory))
+    }
+
+    /// The input digests: each file read and its sha256.
+    pub fn inputs(&self) -> Vec<(PathBuf, Sha256Digest)> {
+        let mut inputs: Vec<(PathBuf, Sha256Digest)> = self.files.iter().map(|file| (file.source.clone(), file.source_digest)).collect();
+        inputs.sort();
+        inputs
+    }
+}
+
+/// A bundle file or directory that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot read `{}`: it is a broken symbolic link (to `{}`): {source}", path.display(), target.display())]
+    BrokenSymlink {
+        path: PathBuf,
+        target: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A FIFO, socket or device: reading it could block or never end.
+    #[error("cannot read `{}`: it is not a regular file (a FIFO, socket or device)", path.display())]
+    NotAFile { path: PathBuf },
+}
+
+impl ReadError {
+    pub fn path(&self) -> &Path {
+        match self {
+            ReadError::Io { path, .. } | ReadError::BrokenSymlink { path, .. } | ReadError::NotAFile { path } => path,
+        }
+    }
+
+    pub fn help(&self) -> Option<String> {
+        match self {
+            ReadError::BrokenSymlink { .. } => {
+                Some("fix the link or remove it; a bundle file that cannot be read is never skipped".to_string())
+            }
+            ReadError::NotAFile { .. } => Some("bundle directories hold regular files only; remove it".to_string()),
+            ReadError::Io { .. } => None,
+        }
+    }
+}
+
+/// Reads the files of the bundle in `dir` (see the module doc for which).
+pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, ReadError> {
+    let mut bundle_files = BundleFiles {
+        dir: dir.to_path_buf(),
+        ..BundleFiles::default()
+    };
+    for directory in [MANIFESTS_DIR, METADATA_DIR] {
+        let path = dir.join(directory);
+        if !is_directory(&path)? {
+            continue;
+        }
+        bundle_files.directories.insert(PathBuf::from(directory));
+        let skip_hidden = directory == MANIFESTS_DIR;
+        for (name, entry_path) in sorted_entries(&path)? {
+            if skip_hidden && name.starts_with('.') {
+                continue;
+            }
+            let Some(bytes) = read_entry(&entry_path)? else {
+                continue;
+            };
+            bundle_files.files.push(BundleFile {
+                path: Path::new(directory).join(&name),
+                source_digest: Sha256Digest::of(&bytes),
+                source: Path::new(directory).join(&name),
+                bytes,
+            });
+        }
+    }
+    if !bundle_files.has_directory(MANIFESTS_DIR) {
+        for nested in NESTED_BUNDLE_DIRS {
+            let relative = Path::new(nested).join(MANIFESTS_DIR);
+            if is_directory(&dir.join(&relative))? {
+                bundle_files.directories.insert(relative);
+            }
+        }
+    }
+    Ok(bundle_files)
+}
+
+/// Whether `path` is a directory (following links); a missing path is not,
+/// any other failure to look is an error.
+fn is_directory(path: &Path) -> Result<bool, ReadError> {
+    match std::fs::metadata(path) {
+        Ok(metadata) => Ok(metadata.is_dir()),
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            // A dangling link named `manifests` is a broken bundle, not a
+            // missing directory.
+            match std::fs::symlink_metadata(path) {
+                Ok(link) if link.file_type().is_symlink() => Err(broken_link(path, source)),
+                _ => Ok(false),
+            }
+        }
+        Err(source) => Err(ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The bytes of a file entry; `None` for a directory (skipped, as opm does).
+pub(crate) fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, ReadError> {
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(source) => {
+            let is_link = std::fs::symlink_metadata(path).is_ok_and(|link| link.file_type().is_symlink());
+            return Err(if is_link && source.kind() == std::io::ErrorKind::NotFound {
+                broken_link(path, source)
+            } else {
+                ReadError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            });
+        }
+    };
+    if metadata.is_dir() {
+        return Ok(None);
+    }
+    if !metadata.is_file() {
+        return Err(ReadError::NotAFile { path: path.to_path_buf() });
+    }
+    std::fs::read(path).map(Some).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn broken_link(path: &Path, source: std::io::Error) -> ReadError {
+    ReadError::BrokenSymlink {
+        path: path.to_path_buf(),
+        target: std::fs::read_link(path).unwrap_or_default(),
+        source,
+    }
+}
+
+/// Directory entries sorted by name bytes, as Go's `fs.ReadDir`.
+pub(crate) fn sorted_entries(dir: &Path) -> Result<Vec<(String, PathBuf)>, ReadError> {
+    let io_error = |source| ReadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_error)? {
+        let entry = entry.map_err(io_error)?;
+        entries.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+    }
+    entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, relative: &str, text: &str) {
+        let path = dir.join(relative);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn reads_manifests_and_metadata_in_name_order_with_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "manifests/b.yaml", "b");
+        write(dir.path(), "manifests/a.yaml", "a");
+        write(dir.path(), "manifests/.hidden", "h");
+        write(dir.path(), "manifests/sub/c.yaml", "c");
+        write(dir.path(), "metadata/.hidden", "m");
+        write(dir.path(), "README.md", "not read");
+        let files = read_bundle_dir(dir.path()).unwrap();
+        let paths: Vec<&Path> = files.files.iter().map(|file| file.path.as_path()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                Path::new("manifests/a.yaml"),
+                Path::new("manifests/b.yaml"),
+                Path::new("metadata/.hidden")
+            ]
+        );
+        assert_eq!(
+            files.files[0].source_digest.to_string(),
+            "sha256:ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
+        );
+        assert!(files.has_directory("manifests") && files.has_directory("metadata"));
+    }
+
+    #[test]
+    fn broken_symlink_and_fifo_are_errors_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "manifests/a.yaml", "a");
+        std::os::unix::fs::symlink("gone.yaml", dir.path().join("manifests/b.yaml")).unwrap();
+        let error = read_bundle_dir(dir.path()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read `{}`: it is a broken symbolic link (to `gone.yaml`): No such file or directory (os error 2)",
+                dir.path().join("manifests/b.yaml").display()
+            )
+        );
+        fs_err::remove_file(dir.path().join("manifests/b.yaml")).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("metadata.fifo"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs_err::create_dir_all(dir.path().join("metadata")).unwrap();
+        fs_err::rename(dir.path().join("metadata.fifo"), dir.path().join("metadata/annotations.yaml")).unwrap();
+        let error = read_bundle_dir(dir.path()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read `{}`: it is not a regular file (a FIFO, socket or device)",
+                dir.path().join("metadata/annotations.yaml").display()
+            )
+        );
+    }
+
+    #[test]
+    fn nested_bundle_is_noticed_only_without_manifests() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "bundle/manifests/a.yaml", "a");
+        let files = read_bundle_dir(dir.path()).unwrap();
+        assert!(files.has_directory("bundle/manifests"));
+        assert!(files.files.is_empty());
+    }
+}

@@ -430,6 +430,39 @@ fn issue_13_a_write_that_fails_half_way_changes_nothing() {
     assert_eq!(left, vec![".catbuild.lock"]);
 }
 
+/// Issue 13: permission denied on the output directory exits 2 with the
+/// path. Root may write anywhere, so as root the build runs as `nobody`
+/// in a project it owns, with `build/` still root's.
+#[test]
+fn issue_13_permission_denied_on_output_exits_2() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    const NOBODY: u32 = 65534;
+    let project = example_project();
+    assert!(catbuild(project.path(), &["-q"]).status.success());
+    let build = project.path().join("build");
+    let as_root = rustix::process::geteuid().is_root();
+    if as_root {
+        std::os::unix::fs::chown(project.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    } else {
+        std::fs::set_permissions(build.join(".catbuild.lock"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    let before = digests(&build);
+    set_registry(project.path(), "quay.io/changed");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
+    command.current_dir(project.path()).env("NO_COLOR", "1");
+    if as_root {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "error: cannot open the lock file `build/.catbuild.lock`: Permission denied (os error 13)\n"
+    );
+    assert_eq!(digests(&build), before);
+}
+
 /// Issue 13: removing a target from catalog.toml makes the next build warn
 /// that its dir is stale; `catbuild clean --stale` removes it and leftover
 /// temp dirs, `catbuild clean` the whole output dir.

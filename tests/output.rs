@@ -250,6 +250,7 @@ fn issue_13_killed_after_every_write_step_each_target_is_old_or_new() {
     assert!(seen_states.contains("ocp-4.16=new,ocp-4.17=old"), "{seen_states:?}");
     assert!(catbuild(project.path(), &["-q"]).status.success());
     assert_eq!(leftovers(&build), Vec::<String>::new());
+    eprintln!("killed after each of {n_killed} write steps; states seen: {seen_states:?}");
 }
 
 /// Issue 13: a build waits for another's lock, saying so on one line; with
@@ -297,6 +298,41 @@ fn issue_13_a_build_waits_for_the_lock_or_fails_with_no_wait() {
         "{text}"
     );
     assert_ne!(digests(&build), before);
+}
+
+/// `catbuild clean` deletes the lock file while holding it. A build that
+/// was waiting on the deleted file must not take that as the lock: it
+/// locks the new file, and so waits for whoever holds that one.
+#[test]
+fn issue_13_a_build_waiting_on_a_deleted_lock_file_locks_the_new_one() {
+    let project = example_project();
+    let build = project.path().join("build");
+    let settings = catbuild::output::OutputSettings::default();
+    let first = catbuild::output::OutputLock::acquire(&build, &settings).unwrap();
+    let stderr_path = project.path().join("waiting.stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+        .arg("build")
+        .current_dir(project.path())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&stderr_path).unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no waiting message");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What `clean` does: remove the lock file and the directory while
+    // holding the lock; then someone else locks a new file.
+    std::fs::remove_file(build.join(".catbuild.lock")).unwrap();
+    std::fs::remove_dir(&build).unwrap();
+    let second = catbuild::output::OutputLock::acquire(&build, &settings).unwrap();
+    drop(first);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.try_wait().unwrap().is_none(), "the build took a deleted file as the lock");
+    assert!(!build.join("ocp-4.16").exists());
+    drop(second);
+    assert!(child.wait().unwrap().success());
+    assert!(build.join("ocp-4.16/catalog/fruits-catalog-operator/catalog.json").is_file());
 }
 
 /// Issue 13: two builds at once, 50 times each for one project and for two
@@ -428,6 +464,39 @@ fn issue_13_a_write_that_fails_half_way_changes_nothing() {
         .collect();
     left.sort();
     assert_eq!(left, vec![".catbuild.lock"]);
+}
+
+/// Issue 13: permission denied on the output directory exits 2 with the
+/// path. Root may write anywhere, so as root the build runs as `nobody`
+/// in a project it owns, with `build/` still root's.
+#[test]
+fn issue_13_permission_denied_on_output_exits_2() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    const NOBODY: u32 = 65534;
+    let project = example_project();
+    assert!(catbuild(project.path(), &["-q"]).status.success());
+    let build = project.path().join("build");
+    let as_root = rustix::process::geteuid().is_root();
+    if as_root {
+        std::os::unix::fs::chown(project.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+    } else {
+        std::fs::set_permissions(build.join(".catbuild.lock"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    let before = digests(&build);
+    set_registry(project.path(), "quay.io/changed");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
+    command.current_dir(project.path()).env("NO_COLOR", "1");
+    if as_root {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "error: cannot open the lock file `build/.catbuild.lock`: Permission denied (os error 13)\n"
+    );
+    assert_eq!(digests(&build), before);
 }
 
 /// Issue 13: removing a target from catalog.toml makes the next build warn

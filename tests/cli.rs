@@ -188,7 +188,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     let output = catbuild(project.path(), &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("is not reachable from the channel head"),
+        stderr(&output).contains("replaces `fruits-catalog-operator.v0.0.9`, which is not a bundle"),
         "{}",
         stderr(&output)
     );
@@ -294,6 +294,9 @@ fn unwritable_output_exits_2_with_the_path() {
     let output = catbuild(project.path(), &["build", "--out", "blocker/out"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let text = stderr(&output);
-    assert!(text.starts_with("error: cannot create `blocker/out`: Not a directory (os error 20)"), "{text}");
+    assert!(
+        text.starts_with("error: cannot create `blocker/out`: Not a directory (os error 20)"),
+        "{text}"
+    );
     assert!(!text.contains("problem"), "{text}");
 }

@@ -11,6 +11,7 @@
 //! Later issues add SQLite, images and deploy YAML as more encoders, and a
 //! cache keyed by input digests in front of load and encode.
 
+mod exclude;
 mod load;
 mod package;
 mod plan;
@@ -82,6 +83,8 @@ pub struct TargetReport {
     pub name: String,
     pub n_packages: usize,
     pub n_bundles: usize,
+    /// Bundle directories left out by `exclude` in this target's packages.
+    pub n_excluded: usize,
     /// Directories written, one per format.
     pub outputs: Vec<PathBuf>,
 }
@@ -92,6 +95,7 @@ struct BuiltTarget<'a> {
     target: &'a Target,
     formats: Vec<OutputFormat>,
     packages: Vec<DeclarativeConfig>,
+    n_excluded: usize,
 }
 
 impl BuiltTarget<'_> {
@@ -114,6 +118,7 @@ pub fn check(config: &Config, options: &BuildOptions) -> Result<BuildReport, Bui
             name: built.target.name.clone(),
             n_packages: built.n_packages(),
             n_bundles: built.n_bundles(),
+            n_excluded: built.n_excluded,
             outputs: Vec::new(),
         })
         .collect();
@@ -151,6 +156,7 @@ pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, Bui
             name: built_target.target.name.clone(),
             n_packages: built_target.n_packages(),
             n_bundles: built_target.n_bundles(),
+            n_excluded: built_target.n_excluded,
             outputs,
         });
     }
@@ -230,12 +236,17 @@ fn assemble<'a>(
     for target in &targets {
         *remaining_uses.entry(&target.vars).or_default() += 1;
     }
+    // Packages with a bundle that failed to load: their channels are linked
+    // without it, so their graph problems are follow-ons of that failure.
+    let mut failed_dirs: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut follow_ons: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
     let mut built = Vec::new();
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
             stage_started = std::time::Instant::now();
             let loaded = load_packages(config, &plans, &target.vars, &mut diagnostics);
             load_time += stage_started.elapsed();
+            record_failed_dirs(&plans, &loaded, &mut failed_dirs);
             loaded_by_vars.insert(&target.vars, loaded);
         }
         let uses = remaining_uses.entry(&target.vars).or_default();
@@ -252,18 +263,32 @@ fn assemble<'a>(
             };
             let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
             let mut catalog = DeclarativeConfig::default();
-            assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
+            let graph_diagnostics = assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
+            if failed_dirs.contains_key(package_name) {
+                follow_ons.entry(package_name.clone()).or_default().extend(graph_diagnostics);
+            } else {
+                diagnostics.extend(graph_diagnostics);
+            }
             packages.push(catalog);
         }
+        let n_excluded = target
+            .packages
+            .iter()
+            .filter_map(|package_name| plans.get(package_name))
+            .map(|package_plan| package_plan.n_excluded)
+            .sum();
         built.push(BuiltTarget {
             target,
             formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
             packages,
+            n_excluded,
         });
         graph_time += stage_started.elapsed();
     }
     timings.push(("load", load_time));
     timings.push(("graph", graph_time));
+    crate::diag::dedupe(&mut diagnostics);
+    fold_follow_ons(&mut diagnostics, follow_ons, &failed_dirs);
     stage_started = std::time::Instant::now();
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     if !has_errors {
@@ -288,8 +313,64 @@ fn assemble<'a>(
         }
     }
     timings.push(("validate", stage_started.elapsed()));
+    crate::diag::dedupe(&mut diagnostics);
+    // catbuild's own output: plain words before opm's Go type names (the
+    // opm-compatible commands do not come through here).
+    diagnostics.iter_mut().for_each(crate::diag::explain_go_text);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics);
     }
     Ok((built, diagnostics))
+}
+
+/// Adds to `failed_dirs` the planned bundle directories of each package
+/// that did not load (their errors are already reported).
+fn record_failed_dirs(
+    plans: &BTreeMap<String, plan::PackagePlan>,
+    loaded: &BTreeMap<String, Vec<LoadedBundle>>,
+    failed_dirs: &mut BTreeMap<String, Vec<PathBuf>>,
+) {
+    for (package, package_plan) in plans {
+        let loaded_dirs: Vec<&PathBuf> = loaded
+            .get(package)
+            .map_or_else(Vec::new, |bundles| bundles.iter().map(|bundle| &bundle.dir).collect());
+        for dir in &package_plan.bundle_dirs {
+            if !loaded_dirs.contains(&dir) {
+                let dirs = failed_dirs.entry(package.clone()).or_default();
+                if !dirs.contains(dir) {
+                    dirs.push(dir.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Folds each package's graph problems into the first error about one of
+/// its bundles that failed to load: the cause is reported, once, with the
+/// number of problems that follow from it. Without such an error (none
+/// should be missing) the problems are reported as they are.
+fn fold_follow_ons(
+    diagnostics: &mut Vec<Diagnostic>,
+    follow_ons: BTreeMap<String, Vec<Diagnostic>>,
+    failed_dirs: &BTreeMap<String, Vec<PathBuf>>,
+) {
+    crate::diag::sort(diagnostics);
+    for (package, mut package_follow_ons) in follow_ons {
+        crate::diag::dedupe(&mut package_follow_ons);
+        if package_follow_ons.is_empty() {
+            continue;
+        }
+        let dirs = failed_dirs.get(&package).map(Vec::as_slice).unwrap_or_default();
+        let root = diagnostics.iter_mut().find(|diagnostic| {
+            diagnostic.is_error()
+                && diagnostic
+                    .location
+                    .as_ref()
+                    .is_some_and(|location| dirs.iter().any(|dir| location.path.starts_with(dir)))
+        });
+        match root {
+            Some(root) => root.fold(&package_follow_ons),
+            None => diagnostics.extend(package_follow_ons),
+        }
+    }
 }

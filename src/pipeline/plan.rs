@@ -27,6 +27,8 @@ pub(crate) fn looks_like_bundle(dir: &Path) -> bool {
 pub(super) struct PackagePlan {
     pub(super) bundle_dirs: Vec<PathBuf>,
     pub(super) package_manifest_dirs: Vec<PathBuf>,
+    /// Bundle directories left out by the package's `exclude` globs.
+    pub(super) n_excluded: usize,
 }
 
 pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, PackagePlan> {
@@ -64,6 +66,7 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
             }
             bundle_dirs.extend(matches);
         }
+        let n_excluded = super::exclude::apply_excludes(config, package, &mut bundle_dirs, diagnostics);
         let mut package_manifest_dirs = Vec::new();
         for dir in &package.package_manifests {
             let full = config.root.join(&dir.value);
@@ -81,6 +84,7 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
             PackagePlan {
                 bundle_dirs: bundle_dirs.into_iter().collect(),
                 package_manifest_dirs,
+                n_excluded,
             },
         );
     }

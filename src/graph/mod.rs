@@ -95,7 +95,10 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
         let (entries, reached) = walk_from_head(head, &by_name, channel_name, &mut graph.problems);
         let unreached: Vec<&&BundleInfo> = members.iter().filter(|member| !reached.contains(member.name.as_str())).collect();
         let tail = chain_tail(head, &by_name);
-        if !unreached.is_empty() && !tail.replaces.is_empty() && !by_name.contains_key(tail.replaces.as_str()) {
+        // A fork (two bundles replacing the same missing predecessor) is
+        // not a broken edge: each stranded bundle is its own problem.
+        let fork = unreached.iter().any(|member| member.replaces == tail.replaces);
+        if !unreached.is_empty() && !fork && !tail.replaces.is_empty() && !by_name.contains_key(tail.replaces.as_str()) {
             // One broken edge cuts every older bundle off the head: report the
             // edge, and the bundles it strands as what it causes.
             graph

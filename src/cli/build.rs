@@ -49,7 +49,7 @@ pub fn validate_project(global: &GlobalArgs) -> CommandResult {
     Ok(())
 }
 
-fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
+pub(super) fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
     let cwd = std::env::current_dir().map_err(|error| Failure::Other(format!("cannot read the current directory: {error}")))?;
     let path = config::find(global.config.as_deref(), &cwd).map_err(Failure::Input)?;
     config::load(&path).map_err(Failure::Input)

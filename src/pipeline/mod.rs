@@ -108,6 +108,37 @@ impl BuiltTarget<'_> {
     }
 }
 
+/// What a build would read for one package, from its patterns alone (no
+/// bundle is loaded): for `catbuild list`.
+#[derive(Debug, Clone)]
+pub struct PackageSummary {
+    pub name: String,
+    pub n_bundle_dirs: usize,
+    pub n_package_manifest_dirs: usize,
+    pub n_excluded: usize,
+}
+
+/// Expands every package's patterns as a build would. Problems with the
+/// patterns come back as diagnostics (warnings included).
+pub fn summarize(config: &Config) -> (Vec<PackageSummary>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let plans = plan(config, &mut diagnostics);
+    let summaries = config
+        .packages
+        .iter()
+        .filter_map(|package| {
+            let package_plan = plans.get(&package.name.value)?;
+            Some(PackageSummary {
+                name: package.name.value.clone(),
+                n_bundle_dirs: package_plan.bundle_dirs.len(),
+                n_package_manifest_dirs: package_plan.package_manifest_dirs.len(),
+                n_excluded: package_plan.n_excluded,
+            })
+        })
+        .collect();
+    (summaries, diagnostics)
+}
+
 /// Checks everything and writes nothing: `catbuild validate`.
 pub fn check(config: &Config, options: &BuildOptions) -> Result<BuildReport, BuildError> {
     let mut timings = Vec::new();

@@ -538,6 +538,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_broken_edge_is_one_problem_standing_for_the_bundles_it_strands() {
+        let bundles = [
+            bundle("op.v1", "1.0.0", &["stable", "fast"], "", &[]),
+            bundle("op.v2", "2.0.0", &["stable", "fast"], "op.v1", &[]),
+            bundle("op.v3", "3.0.0", &["stable", "fast"], "op.v2.1", &[]),
+        ];
+        let graph = replaces_channels("op", &bundles);
+        assert_eq!(graph.problems.len(), 1, "{:#?}", graph.problems);
+        let problem = &graph.problems[0];
+        assert_eq!(problem.message, "`op.v3` replaces `op.v2.1`, which is not a bundle of package `op`");
+        assert_eq!(problem.help.as_deref(), Some("did you mean `op.v2`?"));
+        assert_eq!(problem.n_caused, 4);
+        assert_eq!(
+            problem.notes,
+            [
+                "so `op.v1`, `op.v2` list channel `fast` but cannot be reached from its head `op.v3`",
+                "so `op.v1`, `op.v2` list channel `stable` but cannot be reached from its head `op.v3`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fork_from_a_missing_bundle_names_each_stranded_bundle() {
+        let bundles = [
+            bundle("op.v21", "1.21.0", &["stable"], "op.v20", &[]),
+            bundle("op.v22", "1.22.0", &["stable"], "op.v20", &[]),
+            bundle("op.v23", "1.23.0", &["stable"], "op.v22", &[]),
+        ];
+        let graph = replaces_channels("op", &bundles);
+        let messages: Vec<&str> = graph.problems.iter().map(|problem| problem.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["bundle `op.v21` lists channel `stable` but is not reachable from the channel head `op.v23` through `replaces` or `skips`"]
+        );
+    }
+
     fn entry_names(graph: &PackageGraph, channel: &str) -> Vec<String> {
         let channel = graph.channels.iter().find(|candidate| candidate.name == channel).unwrap();
         channel.entries.as_ref().unwrap().iter().map(|entry| entry.name.clone()).collect()

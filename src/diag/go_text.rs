@@ -55,9 +55,10 @@ fn plain_sentence(text: &str) -> Option<(String, usize)> {
 /// How long the Go type name at the start of `text` is (`map[string]interface {}`
 /// has a space in it).
 fn go_type_len(text: &str) -> usize {
-    const EMPTY_INTERFACE_MAP: &str = "map[string]interface {}";
-    if text.starts_with(EMPTY_INTERFACE_MAP) {
-        return EMPTY_INTERFACE_MAP.len();
+    for spaced in ["map[string]interface {}", "[]interface {}", "interface {}"] {
+        if text.starts_with(spaced) {
+            return spaced.len();
+        }
     }
     text.find(|ch: char| ch.is_whitespace() || ch == ')' || ch == ',' || ch == ';')
         .unwrap_or(text.len())
@@ -120,6 +121,12 @@ mod tests {
             message,
             "failed to derive properties: `spec.displayName` must be a string, not a number (CSV x.yaml:7)"
         );
+    }
+
+    #[test]
+    fn a_list_where_a_mapping_belongs() {
+        let (message, _) = explained("json: cannot unmarshal object into Go value of type []interface {} (in a.yaml)");
+        assert_eq!(message, "expected a list, found a mapping (in a.yaml)");
     }
 
     #[test]

@@ -325,6 +325,9 @@ fn assemble<'a>(
     if !has_errors {
         // catbuild's own checks passed; opm's model validation is the final
         // gate, so whatever we write `opm validate` accepts.
+        // The same package failing in several targets is one problem that
+        // names them all.
+        let mut failed_targets: Vec<(String, Vec<&str>)> = Vec::new();
         for built_target in &built {
             // Packages are independent in opm's model: check them in parallel.
             let failures: Vec<String> = built_target
@@ -333,14 +336,23 @@ fn assemble<'a>(
                 .filter_map(|package_config| crate::model::validate_config(package_config).err())
                 .collect();
             for message in failures {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "catalog",
-                        format!("target `{}` fails opm's validation:\n{message}", built_target.target.name),
-                    )
-                    .note("catbuild's own checks found nothing; please report this so they learn it"),
-                );
+                match failed_targets.iter_mut().find(|(known, _)| *known == message) {
+                    Some((_, names)) => names.push(&built_target.target.name),
+                    None => failed_targets.push((message, vec![&built_target.target.name])),
+                }
             }
+        }
+        for (message, names) in failed_targets {
+            let named: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            let subject = if named.len() == 1 {
+                format!("target {} fails", named[0])
+            } else {
+                format!("targets {} fail", named.join(", "))
+            };
+            diagnostics.push(
+                Diagnostic::error("catalog", format!("{subject} opm's validation:\n{message}"))
+                    .note("catbuild's own checks found nothing; please report this so they learn it"),
+            );
         }
     }
     timings.push(("validate", stage_started.elapsed()));

@@ -279,6 +279,9 @@ fn check_explicit(
         let listed: BTreeSet<&str> = channel.entries.iter().map(|entry| entry.name.value.as_str()).collect();
         let bundle_names: Vec<&str> = bundles.keys().copied().filter(|name| !listed.contains(name)).collect();
         let all_names: Vec<&str> = bundles.keys().copied().collect();
+        // A `replaces` one typo away from a bundle here: the likely cause of
+        // this channel's head and stranded problems.
+        let mut typo_idx: Option<usize> = None;
         for entry in &channel.entries {
             if !bundles.contains_key(entry.name.value.as_str()) {
                 let mut diagnostic = Diagnostic::error(
@@ -312,6 +315,7 @@ fn check_explicit(
                 .note("fine for the oldest entry of a channel; any older entry it cuts off is reported as stranded");
                 if let Some(best) = crate::config::closest(&replaces.value, &all_names) {
                     diagnostic = diagnostic.help(format!("did you mean `{best}`?"));
+                    typo_idx = typo_idx.or(Some(diagnostics.len()));
                 }
                 diagnostics.push(diagnostic);
             }
@@ -326,7 +330,18 @@ fn check_explicit(
             }
         }
         let fbc_channel = &graph::explicit_channels(package, std::slice::from_ref(channel))[0];
-        for problem in graph::check_channel(fbc_channel) {
+        let problems = graph::check_channel(fbc_channel);
+        if let Some(typo) = typo_idx.and_then(|idx| diagnostics.get_mut(idx))
+            && !problems.is_empty()
+        {
+            // The typo breaks the channel: it is the error, and what it
+            // breaks is said under it, not before it.
+            typo.severity = crate::diag::Severity::Error;
+            typo.notes = problems.iter().map(|problem| format!("so {}", problem.message)).collect();
+            typo.n_caused += problems.len();
+            continue;
+        }
+        for problem in problems {
             let mut diagnostic = Diagnostic::error("graph", problem.message).at(at(&channel.name.span));
             if let Some(help) = problem.help {
                 diagnostic = diagnostic.help(help);

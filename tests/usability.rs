@@ -190,8 +190,19 @@ fn version_names_the_commit_and_the_opm_it_matches() {
 #[test]
 fn every_subcommand_help_ends_with_examples() {
     let dir = tempfile::tempdir().unwrap();
-    for subcommand in ["build", "render", "validate", "template", "graph", "init", "list", "completions"] {
-        let output = catbuild(dir.path(), &[subcommand, "--help"]);
+    for subcommand in [
+        "",
+        "build",
+        "render",
+        "validate",
+        "template",
+        "graph",
+        "init",
+        "list",
+        "completions",
+    ] {
+        let args: Vec<&str> = [subcommand, "--help"].into_iter().filter(|arg| !arg.is_empty()).collect();
+        let output = catbuild(dir.path(), &args);
         assert_eq!(output.status.code(), Some(0), "{subcommand}");
         let help = stdout(&output);
         let examples = help.split_once("\nExamples:\n").map(|(_, examples)| examples);

@@ -94,8 +94,14 @@ const COMPLETIONS_EXAMPLES: &str = "Examples:
   catbuild completions zsh > ~/.zfunc/_catbuild
   catbuild completions fish > ~/.config/fish/completions/catbuild.fish";
 
+const TOP_EXAMPLES: &str = "Examples:
+  catbuild                          # build every target of catalog.toml
+  catbuild validate                 # every check of a build, writing nothing
+  catbuild list                     # what a build would make
+  catbuild init path/to/repo        # write a catalog.toml for an operator repository";
+
 #[derive(Debug, Parser)]
-#[command(name = "catbuild", version = VERSION, about = "Build OLM operator catalogs from catalog.toml", long_about = None)]
+#[command(name = "catbuild", version = VERSION, about = "Build OLM operator catalogs from catalog.toml", long_about = None, after_help = TOP_EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -225,6 +231,7 @@ fn report_failure(failure: &Failure) {
 /// Prints diagnostics to stderr, sorted, then the verdict line.
 pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
     let mut sorted = diagnostics.to_vec();
+    crate::diag::dedupe(&mut sorted);
     crate::diag::sort(&mut sorted);
     let base = std::env::current_dir().unwrap_or_default();
     let color = use_color();

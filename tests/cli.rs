@@ -300,3 +300,108 @@ fn unwritable_output_exits_2_with_the_path() {
     );
     assert!(!text.contains("problem"), "{text}");
 }
+
+/// Issue 12: the pipeline reports progress as data. A reporter sees every
+/// stage in pipeline order and one action per package and target.
+#[test]
+fn the_pipeline_reports_stages_and_actions_to_its_reporter() {
+    use catbuild::pipeline::{Action, Reporter, Stage};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Recorder {
+        stages: Mutex<Vec<(Stage, bool)>>,
+        actions: Mutex<Vec<String>>,
+    }
+    impl Reporter for Recorder {
+        fn stage_started(&self, stage: Stage) {
+            self.stages.lock().unwrap().push((stage, false));
+        }
+        fn stage_finished(&self, stage: Stage, _elapsed: std::time::Duration) {
+            self.stages.lock().unwrap().push((stage, true));
+        }
+        fn action_finished(&self, action: &Action, _elapsed: std::time::Duration) {
+            let Action::EncodePackage { target, package } = action;
+            self.actions.lock().unwrap().push(format!("{target}/{package}"));
+        }
+    }
+
+    let project = example_project();
+    let config = catbuild::config::load(&project.path().join("catalog.toml")).unwrap();
+    let recorder = Recorder::default();
+    let report = catbuild::pipeline::build(&config, &Default::default(), &recorder).unwrap();
+    assert_eq!(report.targets.len(), 2);
+    let finished: Vec<Stage> = recorder
+        .stages
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, done)| *done)
+        .map(|(stage, _)| *stage)
+        .collect();
+    // Two targets share one variable set: loading runs once, linking twice.
+    assert_eq!(
+        finished,
+        [Stage::Plan, Stage::Load, Stage::Graph, Stage::Graph, Stage::Encode, Stage::Write]
+    );
+    let mut actions = recorder.actions.lock().unwrap().clone();
+    actions.sort();
+    assert_eq!(actions, ["ocp-4.16/fruits-catalog-operator", "ocp-4.17/fruits-catalog-operator"]);
+    assert!(
+        project
+            .path()
+            .join("build/ocp-4.17/catalog/fruits-catalog-operator/catalog.yaml")
+            .is_file()
+    );
+}
+
+/// `--timings` is drawn from the reporter: one line per stage that ran, in
+/// pipeline order (validation runs inside `encode` in a build).
+#[test]
+fn timings_list_each_stage_once_in_order() {
+    let project = example_project();
+    let output = catbuild(project.path(), &["build", "--timings", "-q"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stages: Vec<String> = stderr(&output)
+        .lines()
+        .map(|line| line.split_whitespace().next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(stages, ["plan", "load", "graph", "encode", "write"]);
+}
+
+/// Issue 12: catbuild's own flag values are clap value enums, so `--help`
+/// lists them and a wrong one is a usage error (exit 2) before anything
+/// is read; two FBC flavours at once are still refused by catbuild.
+#[test]
+fn format_flags_accept_only_their_listed_values() {
+    let project = example_project();
+    let output = catbuild(project.path(), &["build", "--format", "fbc-xml"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "error: invalid value 'fbc-xml' for '--format <FORMAT>'\n  [possible values: fbc-json, fbc-yaml]\n\n  \
+         tip: a similar value exists: 'fbc-yaml'\n\nFor more information, try '--help'.\n"
+    );
+    assert!(!project.path().join("build").exists());
+
+    let both = catbuild(project.path(), &["build", "--format", "fbc-json,fbc-yaml"]);
+    assert_eq!(both.status.code(), Some(1), "{}", stderr(&both));
+    assert_eq!(
+        stderr(&both),
+        "error: `--format` takes one of `fbc-json` and `fbc-yaml`, not both\n"
+    );
+
+    let graph = catbuild(project.path(), &["graph", "build", "--format", "dot"]);
+    assert_eq!(graph.status.code(), Some(2), "{}", stderr(&graph));
+    assert_eq!(
+        stderr(&graph),
+        "error: invalid value 'dot' for '--format <FORMAT>'\n  [possible values: mermaid]\n\nFor more information, try '--help'.\n"
+    );
+
+    let help = catbuild(project.path(), &["build", "--help"]);
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("[possible values: fbc-json, fbc-yaml]"),
+        "{}",
+        String::from_utf8_lossy(&help.stdout)
+    );
+}

@@ -11,7 +11,7 @@ use super::{BundleRenderer, TemplateError};
 use crate::encoding::json::{self, Value};
 use crate::encoding::yaml_in;
 use crate::fbc::{Bundle, DeclarativeConfig, load};
-use crate::semver::go_quote;
+use crate::go::go_quote;
 
 /// The schema a basic template must declare.
 pub const SCHEMA: &str = "olm.template.basic";

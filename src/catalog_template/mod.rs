@@ -12,12 +12,9 @@
 //! `rendering template: `; that prefix belongs to the CLI.
 
 pub mod basic;
-mod go_compat;
 pub mod semver;
 
-pub(crate) use go_compat::go_sort_slice;
-
-use crate::semver::go_quote;
+use crate::go::go_quote;
 
 use crate::fbc::DeclarativeConfig;
 

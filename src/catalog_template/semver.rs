@@ -23,13 +23,12 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine as _;
-
 use super::{BundleRenderer, TemplateError, bundle_package};
-use crate::encoding::json::{self, Value};
+use crate::encoding::json::Value;
 use crate::encoding::yaml_in;
-use crate::fbc::{self, Bundle, Channel, ChannelEntry, DeclarativeConfig, Icon, Package};
-use crate::semver::{Version, go_quote};
+use crate::fbc::{self, Channel, ChannelEntry, DeclarativeConfig, Icon, Package};
+use crate::go::go_quote;
+use crate::semver::Version;
 
 /// The schema a semver template must declare.
 pub const SCHEMA: &str = "olm.semver";
@@ -735,7 +734,12 @@ fn populate_package_metadata(out: &mut DeclarativeConfig, default_channel: &str)
     let Some(head) = channel.entries.as_deref().and_then(<[ChannelEntry]>::last) else {
         return;
     };
-    let Some(csv) = out.bundles.iter().filter(|bundle| bundle.name == head.name).find_map(bundle_csv) else {
+    let Some(csv) = out
+        .bundles
+        .iter()
+        .filter(|bundle| bundle.name == head.name)
+        .find_map(fbc::render::bundle_csv)
+    else {
         return;
     };
     let Value::Object(csv_fields) = &csv else {
@@ -789,10 +793,7 @@ fn first_icon(value: &Value) -> Option<Icon> {
             } else if key.eq_ignore_ascii_case("base64data") {
                 match field {
                     Value::Null => icon.data = Vec::new(),
-                    Value::String(text) => {
-                        let cleaned: String = text.chars().filter(|ch| *ch != '\r' && *ch != '\n').collect();
-                        icon.data = base64::engine::general_purpose::STANDARD.decode(cleaned).ok()?;
-                    }
+                    Value::String(text) => icon.data = crate::go::base64::decode(text).ok()?,
                     _ => return None,
                 }
             }
@@ -802,36 +803,11 @@ fn first_icon(value: &Value) -> Option<Icon> {
     icons.into_iter().next()
 }
 
-/// The bundle's CSV, decoded from its `olm.bundle.object` properties (what
-/// opm keeps in `Bundle.CsvJSON` while rendering; the last CSV wins).
-fn bundle_csv(bundle: &Bundle) -> Option<Value> {
-    let mut csv = None;
-    for property in &bundle.properties {
-        if property.type_ != fbc::PROPERTY_BUNDLE_OBJECT {
-            continue;
-        }
-        let Ok(value) = property.parsed_value() else {
-            continue;
-        };
-        let Some(Value::String(data)) = value.get("data") else {
-            continue;
-        };
-        let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) else {
-            continue;
-        };
-        let Ok(object) = json::parse(&String::from_utf8_lossy(&bytes)) else {
-            continue;
-        };
-        if object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion") {
-            csv = Some(object);
-        }
-    }
-    csv
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fbc::Bundle;
+    use base64::Engine as _;
 
     /// The version set of opm's `TestGenerateChannels`: prereleases, gaps
     /// between minors and four majors, all in the stable archetype.

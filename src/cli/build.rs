@@ -1,14 +1,16 @@
 //! `catbuild build` (also plain `catbuild`) and `catbuild validate` of the
 //! project: load `catalog.toml`, run the pipeline, print the verdict.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{CommandResult, Failure, GlobalArgs, print_diagnostics};
 use crate::config::{self, Config, OutputFormat};
-use crate::pipeline::{self, BuildOptions, BuildReport};
+use crate::pipeline::{self, Action, BuildOptions, BuildReport, Reporter, Stage};
 
 #[derive(Debug, Default, Args)]
 pub struct BuildArgs {
@@ -16,8 +18,8 @@ pub struct BuildArgs {
     #[arg(long = "target", value_name = "TARGET", value_delimiter = ',')]
     targets: Vec<String>,
     /// Formats to write instead of the targets' own (comma-separated)
-    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',')]
-    formats: Vec<String>,
+    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_enum)]
+    formats: Vec<FormatFlag>,
     /// Output directory instead of the catalog's (default build/)
     #[arg(long = "out", value_name = "DIR")]
     out: Option<PathBuf>,
@@ -30,21 +32,64 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
     let options = options(args)?;
-    let report = pipeline::build(&config, &options).map_err(Failure::from)?;
+    let reporter = CliReporter::new(global.verbose && !global.quiet);
+    let result = pipeline::build(&config, &options, &reporter);
     if args.timings {
-        for (stage, duration) in &report.timings {
-            eprintln!("{stage:>9} {:8.3}s", duration.as_secs_f64());
-        }
+        reporter.print_timings();
     }
+    let report = result.map_err(Failure::from)?;
     finish(global, &config, &report, started, "Built");
     Ok(())
+}
+
+/// Draws the pipeline's progress for a person: per-stage totals for
+/// `--timings`, one line per finished action with `-v`.
+struct CliReporter {
+    verbose: bool,
+    stage_totals: Mutex<BTreeMap<Stage, Duration>>,
+}
+
+impl CliReporter {
+    fn new(verbose: bool) -> CliReporter {
+        CliReporter {
+            verbose,
+            stage_totals: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Stages in pipeline order, those that ran.
+    fn print_timings(&self) {
+        let totals = self.stage_totals.lock().map(|totals| totals.clone()).unwrap_or_default();
+        for (stage, duration) in totals {
+            eprintln!("{:>9} {:8.3}s", stage.name(), duration.as_secs_f64());
+        }
+    }
+}
+
+impl Reporter for CliReporter {
+    fn stage_finished(&self, stage: Stage, elapsed: Duration) {
+        if let Ok(mut totals) = self.stage_totals.lock() {
+            *totals.entry(stage).or_default() += elapsed;
+        }
+    }
+
+    fn action_finished(&self, action: &Action, elapsed: Duration) {
+        if !self.verbose {
+            return;
+        }
+        let seconds = elapsed.as_secs_f64();
+        match action {
+            Action::EncodePackage { target, package } => eprintln!("  encoded {target}/{package} in {seconds:.3}s"),
+        }
+    }
 }
 
 /// `catbuild validate` without a directory: every check of a build, no output.
 pub fn validate_project(global: &GlobalArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
-    let report = pipeline::check(&config, &BuildOptions::default()).map_err(Failure::from)?;
+    let reporter = CliReporter::new(global.verbose && !global.quiet);
+    let report = pipeline::check(&config, &BuildOptions::default(), &reporter).map_err(Failure::from)?;
     finish(global, &config, &report, started, "Validated");
     Ok(())
 }
@@ -55,18 +100,28 @@ pub(super) fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
     config::load(&path).map_err(Failure::Input)
 }
 
+/// `--format` values: the target formats of `catalog.toml`, so clap lists
+/// them in `--help` and refuses others before anything is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FormatFlag {
+    FbcJson,
+    FbcYaml,
+}
+
+impl FormatFlag {
+    fn output_format(self) -> OutputFormat {
+        match self {
+            FormatFlag::FbcJson => OutputFormat::FbcJson,
+            FormatFlag::FbcYaml => OutputFormat::FbcYaml,
+        }
+    }
+}
+
 fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
     let formats = if args.formats.is_empty() {
         None
     } else {
-        let mut parsed = Vec::new();
-        for name in &args.formats {
-            let format = OutputFormat::parse(name).ok_or_else(|| {
-                let names: Vec<&str> = OutputFormat::ALL.iter().map(|(name, _)| *name).collect();
-                Failure::InputMessage(format!("unknown format `{name}` (supported: {})", names.join(", ")))
-            })?;
-            parsed.push(format);
-        }
+        let parsed: Vec<OutputFormat> = args.formats.iter().map(|flag| flag.output_format()).collect();
         if parsed.contains(&OutputFormat::FbcJson) && parsed.contains(&OutputFormat::FbcYaml) {
             return Err(Failure::InputMessage(
                 "`--format` takes one of `fbc-json` and `fbc-yaml`, not both".to_string(),
@@ -90,7 +145,7 @@ fn finish(global: &GlobalArgs, config: &Config, report: &BuildReport, started: I
     }
     if global.verbose {
         for target in &report.targets {
-            for output in &target.outputs {
+            if let Some(output) = &target.output {
                 eprintln!("  wrote {}", output.display());
             }
         }

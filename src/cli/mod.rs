@@ -42,7 +42,7 @@ impl From<crate::pipeline::BuildError> for Failure {
     fn from(error: crate::pipeline::BuildError) -> Failure {
         match error {
             crate::pipeline::BuildError::Input(diagnostics) => Failure::Input(diagnostics),
-            other => Failure::Other(other.to_string()),
+            crate::pipeline::BuildError::Io { .. } | crate::pipeline::BuildError::Encode(_) => Failure::Other(error.to_string()),
         }
     }
 }
@@ -211,7 +211,7 @@ fn dispatch(cli: Cli) -> CommandResult {
     match cli.command {
         None => build::run(&cli.global, &build::BuildArgs::default()),
         Some(Command::Build(args)) => build::run(&cli.global, &args),
-        Some(Command::Render(args)) => opm::render(&args),
+        Some(Command::Render(args)) => opm::render(&cli.global, &args),
         Some(Command::Validate(args)) => opm::validate(&cli.global, &args),
         Some(Command::Template(args)) => opm::template(&args),
         Some(Command::Graph(args)) => opm::graph(&args),

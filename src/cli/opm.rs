@@ -1,17 +1,19 @@
 //! The opm-compatible commands: `render`, `validate DIR`, `template` and
 //! `graph`. Their output is byte for byte what opm prints, so they double as
 //! the conformance suite's entry points. Errors carry opm's Go error text.
+//! What a reference names and how bundles and images are loaded is
+//! [`crate::source`]'s; this module wires flags and prints.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::{CommandResult, Failure, GlobalArgs, print_stdout};
-use crate::config::MigrateLevel;
+use crate::config::{Config, MigrateLevel};
 use crate::encoding::json::{self, Value};
 use crate::fbc::write::Format;
 use crate::fbc::{self, DeclarativeConfig};
+use crate::source::{self, BundleOptions, LocalImages, RenderReference, SourceError, TemplateVars};
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -60,77 +62,12 @@ pub struct LocalImageArgs {
 }
 
 impl LocalImageArgs {
-    fn map(&self) -> Result<BTreeMap<String, PathBuf>, Failure> {
-        let mut map = BTreeMap::new();
-        for pair in &self.local_images {
-            let Some((image, dir)) = pair.rsplit_once('=') else {
-                return Err(Failure::InputMessage(format!("--local-image {pair:?}: expected REF=DIR")));
-            };
-            map.insert(image.to_string(), PathBuf::from(dir));
-        }
-        Ok(map)
+    fn resolver(&self) -> Result<LocalImages, Failure> {
+        LocalImages::from_pairs(&self.local_images).map_err(|error| Failure::InputMessage(error.to_string()))
     }
 }
 
-/// Renders one bundle image (from its local directory) into a config.
-fn render_image(image: &str, local_images: &BTreeMap<String, PathBuf>) -> Result<DeclarativeConfig, String> {
-    let Some(dir) = local_images.get(image) else {
-        return Err(format!(
-            "cannot pull image {image:?}: this catbuild renders bundle images from local directories only (pass --local-image {image}=DIR)"
-        ));
-    };
-    // An image built from the directory carries one label per annotation;
-    // opm decides what the image is from those labels (spec A.7).
-    let labels = image_labels(dir);
-    if !labels.contains_key(PACKAGE_LABEL) {
-        let listed: String = labels.iter().map(|(key, value)| format!("\n  {key}={value}")).collect();
-        return Err(if labels.is_empty() {
-            format!("render {image:?}: image type could not be determined: image has no labels")
-        } else {
-            format!("render {image:?}: image type could not be determined, found labels{listed}")
-        });
-    }
-    let loaded = crate::load::load_bundle_dir(dir, Some(image)).map_err(|error| error.to_string())?;
-    Ok(DeclarativeConfig {
-        bundles: vec![loaded.bundle],
-        ..DeclarativeConfig::default()
-    })
-}
-
-const PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
-
-/// The labels `bundle.Dockerfile` would give the image of `dir`: the
-/// entries of its annotations file, sorted by key.
-fn image_labels(dir: &Path) -> BTreeMap<String, String> {
-    let mut files: Vec<PathBuf> = match fs_err::read_dir(dir.join("metadata")) {
-        Ok(entries) => entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect(),
-        Err(_) => return BTreeMap::new(),
-    };
-    files.sort();
-    for file in files {
-        let Ok(text) = fs_err::read_to_string(&file) else { continue };
-        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() else {
-            continue;
-        };
-        if let Some(annotations) = document.value.get("annotations").and_then(Value::as_object)
-            && !annotations.is_empty()
-        {
-            return annotations
-                .iter()
-                .map(|(key, value)| {
-                    let text = match value {
-                        Value::String(text) => text.clone(),
-                        other => json::to_compact(other, false),
-                    };
-                    (key.clone(), text)
-                })
-                .collect();
-        }
-    }
-    BTreeMap::new()
-}
-
-pub fn render(args: &RenderArgs) -> CommandResult {
+pub fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
     let format = args.output.format()?;
     let migrate_level = if args.migrate {
         MigrateLevel::BundleObjectToCsvMetadata
@@ -140,11 +77,28 @@ pub fn render(args: &RenderArgs) -> CommandResult {
             Some(level) => MigrateLevel::parse(level).ok_or_else(|| Failure::InputMessage(format!("unknown migration level {level:?}")))?,
         }
     };
-    let local_images = args.images.map()?;
+    let local_images = args.images.resolver()?;
+    // The project, read only when a bundle directory has `.j2` files:
+    // `None` until then, `Some(None)` outside a project.
+    let mut project: Option<Option<Config>> = None;
     let mut combined = DeclarativeConfig::default();
-    for reference in &args.refs {
-        let config = render_reference(reference, &local_images, args.alpha_image_ref_template.as_deref())
-            .map_err(|error| Failure::InputMessage(format!("render reference {reference:?}: {error}")))?;
+    for text in &args.refs {
+        let reference = RenderReference::classify(text, &local_images).map_err(|error| render_failure(text, error))?;
+        if project.is_none()
+            && let Some(dir) = reference.bundle_dir()
+            && !source::templated_files(dir).is_empty()
+        {
+            project = Some(project_config(global)?);
+        }
+        let options = BundleOptions {
+            images: &local_images,
+            image_ref_template: args.alpha_image_ref_template.as_deref(),
+            template_vars: project.as_ref().and_then(Option::as_ref).map(|config| TemplateVars {
+                vars: &config.vars,
+                root: &config.root,
+            }),
+        };
+        let config = source::render_reference(&reference, &options).map_err(|error| render_failure(text, error))?;
         combined.extend(config);
     }
     if migrate_level == MigrateLevel::BundleObjectToCsvMetadata {
@@ -156,42 +110,32 @@ pub fn render(args: &RenderArgs) -> CommandResult {
     print_stdout(&text)
 }
 
-fn render_reference(
-    reference: &str,
-    local_images: &BTreeMap<String, PathBuf>,
-    image_template: Option<&str>,
-) -> Result<DeclarativeConfig, String> {
-    if local_images.contains_key(reference) {
-        return render_image(reference, local_images);
-    }
-    let path = Path::new(reference);
-    if path.is_dir() {
-        if path.join("manifests").is_dir() && path.join("metadata").is_dir() {
-            let loaded = match image_template {
-                None => crate::load::load_bundle_dir(path, None),
-                Some(template) => crate::load::load_bundle_dir_with_template(path, &|data: &crate::load::ImageRefTemplateData| {
-                    Ok(template
-                        .replace("{{.Package}}", &data.package)
-                        .replace("{{.Name}}", &data.name)
-                        .replace("{{.Version}}", &data.version))
-                }),
+/// The project `render` runs in: `--config`, else `./catalog.toml` when it
+/// exists; `None` outside a project.
+fn project_config(global: &GlobalArgs) -> Result<Option<Config>, Failure> {
+    let path = match &global.config {
+        Some(path) => path.clone(),
+        None => {
+            let path = PathBuf::from(crate::config::FILE_NAME);
+            if !path.exists() {
+                return Ok(None);
             }
-            .map_err(|error| error.to_string())?;
-            return Ok(DeclarativeConfig {
-                bundles: vec![loaded.bundle],
-                ..DeclarativeConfig::default()
-            });
+            path
         }
-        let mut config = fbc::load::load_dir(path).map_err(|error| format!("{}: {error}", error.path.display()))?;
-        for bundle in &mut config.bundles {
-            fbc::render::post_process(bundle);
-        }
-        return Ok(config);
+    };
+    crate::config::load(&path).map(Some).map_err(Failure::Input)
+}
+
+/// opm's `render reference "<ref>": ` before the error; diagnostics of a
+/// templated bundle as they are.
+fn render_failure(reference: &str, error: SourceError) -> Failure {
+    match error {
+        SourceError::Templated(diagnostics) => Failure::Input(diagnostics),
+        SourceError::TemplatedBundle { .. } => Failure::InputMessage(format!(
+            "render reference {reference:?}: {error}\nhint: run `catbuild render` in the project's directory, or pass `--config PATH`, to render them with its `[vars]`"
+        )),
+        other => Failure::InputMessage(format!("render reference {reference:?}: {other}")),
     }
-    if path.exists() {
-        return Err(format!("ref {reference:?} is not a directory: not allowed"));
-    }
-    render_image(reference, local_images)
 }
 
 #[derive(Debug, Args)]
@@ -271,9 +215,16 @@ pub struct TemplateArgs {
 
 pub fn template(args: &TemplateArgs) -> CommandResult {
     let format = args.output.format()?;
-    let local_images = args.images.map()?;
+    let local_images = args.images.resolver()?;
     let text = fs_err::read_to_string(&args.file).map_err(|error| Failure::Other(error.to_string()))?;
-    let render_bundle = |image: &str| -> Result<DeclarativeConfig, String> { render_image(image, &local_images) };
+    let options = BundleOptions {
+        images: &local_images,
+        image_ref_template: None,
+        template_vars: None,
+    };
+    let render_bundle = |image: &str| -> Result<DeclarativeConfig, String> {
+        source::render_reference(&RenderReference::image(image), &options).map_err(|error| error.to_string())
+    };
     let config = match args.kind.as_str() {
         "basic" => crate::catalog_template::basic::render(&text, &render_bundle),
         "semver" => crate::catalog_template::semver::render(&text, &render_bundle),
@@ -293,9 +244,9 @@ pub struct GraphArgs {
     /// FBC directory
     #[arg(value_name = "DIR")]
     dir: PathBuf,
-    /// Output format (only `mermaid`)
-    #[arg(long, default_value = "mermaid")]
-    format: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+    format: GraphFormat,
     /// Style deprecated and skipped bundles the way OLM v0 resolves them
     #[arg(long)]
     draw_v0_semantics: bool,
@@ -307,13 +258,16 @@ pub struct GraphArgs {
     package_name: Option<String>,
 }
 
+/// `graph --format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// A mermaid flowchart, as `opm alpha render-graph` writes it
+    Mermaid,
+}
+
 pub fn graph(args: &GraphArgs) -> CommandResult {
-    if args.format != "mermaid" {
-        return Err(Failure::InputMessage(format!(
-            "unknown graph format {:?}, expected mermaid",
-            args.format
-        )));
-    }
+    // The only format so far; clap refused any other.
+    let GraphFormat::Mermaid = args.format;
     let config =
         fbc::load::load_dir(&args.dir).map_err(|error| Failure::InputMessage(format!("{}: {}", error.path.display(), error.message)))?;
     let options = crate::graph::mermaid::MermaidOptions {

@@ -2,10 +2,9 @@
 //! JSON ([`json`]), YAML read the way opm reads it ([`yaml_in`]: go-yaml v2
 //! through sigs.k8s.io/yaml) and YAML written the way opm writes it
 //! ([`yaml_out`]). Nothing here knows about catalogs. `go_yaml_resolve`
-//! (go-yaml's scalar typing) and `go_unicode` (Go's letter and digit
-//! tables) are the pieces of Go both directions, and semver, agree on.
+//! (go-yaml's scalar typing) is the piece of go-yaml both directions agree
+//! on; Go's standard library rules they share live in [`crate::go`].
 
-pub(crate) mod go_unicode;
 pub(crate) mod go_yaml_resolve;
 pub mod json;
 pub mod yaml_in;

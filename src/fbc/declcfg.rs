@@ -308,8 +308,7 @@ impl Package {
 
 /// Go decodes `[]byte` with the standard alphabet and ignores `\r` and `\n`.
 fn decode_go_base64(text: &str) -> Option<Vec<u8>> {
-    let cleaned: String = text.chars().filter(|ch| *ch != '\r' && *ch != '\n').collect();
-    base64::engine::general_purpose::STANDARD.decode(cleaned).ok()
+    crate::go::base64::decode(text).ok()
 }
 
 impl Channel {

@@ -19,9 +19,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::catalog_template::{bundle_package, go_sort_slice};
+use crate::catalog_template::bundle_package;
 use crate::fbc::{self, Channel, ChannelEntry, DeclarativeConfig};
-use crate::semver::go_quote;
+use crate::go::go_quote;
+use crate::go::go_sort_slice;
 use crate::semver::{Range, Version};
 
 /// `opm alpha render-graph` flags.

@@ -53,31 +53,10 @@ pub fn migrate_bundle_to_csv_metadata(bundle: &mut fbc::Bundle) -> Result<(), Cs
     if bundle.image.is_empty() {
         return Ok(());
     }
-    let mut csv = None;
-    for property in &bundle.properties {
-        if property.type_ != fbc::PROPERTY_BUNDLE_OBJECT {
-            continue;
-        }
-        let Some(object) = decode_bundle_object(&property.value) else {
-            continue;
-        };
-        if object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion") {
-            csv = Some(object);
-        }
-    }
-    match csv {
+    match fbc::render::bundle_csv(bundle) {
         Some(csv) => migrate_to_csv_metadata(bundle, &csv),
         None => Ok(()),
     }
-}
-
-/// The manifest inside an `olm.bundle.object` value `{"data": "<base64>"}`.
-fn decode_bundle_object(value: &str) -> Option<Value> {
-    use base64::Engine as _;
-    let value = json::parse(value).ok()?;
-    let data = value.get("data")?.as_str()?;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
-    json::parse(std::str::from_utf8(&bytes).ok()?).ok()
 }
 
 /// `property.MustBuildCSVMetadata` of the CSV.

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::encoding::json::{self, Value};
 use crate::fbc::{self, DeclarativeConfig, PROPERTY_PACKAGE, SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_PACKAGE};
-use crate::semver::{PreRelease, Version, go_quote};
+use crate::go::go_quote;
+use crate::semver::{PreRelease, Version};
 
 use super::{Bundle, Channel, Deprecation, Icon, Model, Package, RelatedImage, ValidationError, image_ref, property};
 

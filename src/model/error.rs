@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::semver::go_quote;
+use crate::go::go_quote;
 
 /// `Model::validate` failed; `Display` renders opm's tree text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,11 +18,11 @@
 //! Go maps (random order), which makes the sibling order of its validation
 //! tree random; catbuild always reports siblings sorted by name.
 
-mod base64_go;
 pub mod convert;
 pub mod error;
 mod image_ref;
 pub mod property;
+pub mod upgrade_edges;
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -239,19 +239,7 @@ impl Channel {
     /// opm's `Channel.Head`: the one bundle that no other bundle of the
     /// channel replaces or skips. `skipRange` makes no edge.
     pub fn head(&self) -> Result<&Bundle, ReplacesChainError> {
-        let mut referenced: BTreeSet<&str> = BTreeSet::new();
-        for bundle in self.bundles.values() {
-            if !bundle.replaces.is_empty() {
-                referenced.insert(&bundle.replaces);
-            }
-            referenced.extend(bundle.skips.iter().map(String::as_str));
-        }
-        let heads: Vec<&Bundle> = self
-            .bundles
-            .values()
-            .filter(|bundle| !referenced.contains(bundle.name.as_str()))
-            .collect();
-        match heads.as_slice() {
+        match upgrade_edges::heads(self.bundles.values()).as_slice() {
             [] => Err(ReplacesChainError::NoHead),
             [head] => Ok(head),
             // Bundles iterate by name, so the names are already sorted.
@@ -297,36 +285,14 @@ impl Channel {
 
     fn walk_replaces_chain(&self) -> Result<ReplacesWalk<'_>, ReplacesChainError> {
         let head = self.head()?;
-        let skipped: BTreeSet<&str> = self
-            .bundles
-            .values()
-            .flat_map(|bundle| bundle.skips.iter().map(String::as_str))
-            .collect();
-        // `reached` mirrors opm's `replacesChainFromHead`: the head plus
-        // every replaces target followed, even one that is not in the
-        // channel (or the empty name of a tail).
-        let mut reached: BTreeSet<&str> = BTreeSet::from([head.name.as_str()]);
-        let mut chain: Vec<&Bundle> = Vec::new();
-        let mut current = Some(head);
-        while let Some(bundle) = current {
-            chain.push(bundle);
-            if skipped.contains(bundle.replaces.as_str()) {
-                break;
-            }
-            if reached.contains(bundle.replaces.as_str()) {
-                // opm prints the path from the repeated bundle back to itself.
-                let start = chain
-                    .iter()
-                    .position(|member| member.name == bundle.replaces)
-                    .unwrap_or(chain.len());
-                let mut cycle: Vec<String> = chain[start..].iter().map(|member| member.name.clone()).collect();
-                cycle.push(bundle.replaces.clone());
-                return Err(ReplacesChainError::Cycle { chain: cycle });
-            }
-            reached.insert(&bundle.replaces);
-            current = self.bundles.get(&bundle.replaces);
-        }
-        Ok(ReplacesWalk { chain, reached, skipped })
+        let skipped = upgrade_edges::skipped_names(self.bundles.values());
+        let walk = upgrade_edges::walk_replaces(head, &skipped, |name| self.bundles.get(name))
+            .map_err(|chain| ReplacesChainError::Cycle { chain })?;
+        Ok(ReplacesWalk {
+            chain: walk.chain,
+            reached: walk.reached,
+            skipped,
+        })
     }
 }
 

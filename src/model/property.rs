@@ -17,9 +17,7 @@ use crate::fbc::{
     PROPERTY_BUNDLE_OBJECT, PROPERTY_CHANNEL, PROPERTY_CSV_METADATA, PROPERTY_GVK, PROPERTY_GVK_REQUIRED, PROPERTY_PACKAGE,
     PROPERTY_PACKAGE_REQUIRED, Property,
 };
-use crate::semver::go_quote;
-
-use super::base64_go;
+use crate::go::go_quote;
 
 /// `olm.package`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,7 +76,7 @@ fn parse_one(property: &Property, parsed: &mut Properties) -> Result<(), String>
             .value
             .strip_prefix("{\"data\":\"")
             .and_then(|rest| rest.strip_suffix("\"}"))
-        && let Ok(bytes) = base64_go::decode(data)
+        && let Ok(bytes) = crate::go::base64::decode(data)
     {
         parsed.bundle_objects.push(bytes);
         return Ok(());
@@ -169,7 +167,7 @@ fn bundle_object_data(value: &Value) -> Result<Vec<u8>, String> {
     for item in data_values {
         match item {
             Value::Null => {}
-            Value::String(text) => match base64_go::decode(text) {
+            Value::String(text) => match crate::go::base64::decode(text) {
                 Ok(bytes) => data = bytes,
                 Err(error) => {
                     first_error.get_or_insert(error);

@@ -11,27 +11,34 @@
 //! Later issues add SQLite, images and deploy YAML as more encoders, and a
 //! cache keyed by input digests in front of load and encode.
 
+mod encode;
 mod exclude;
 mod load;
 mod package;
 mod plan;
+mod report;
 mod templates;
 mod write;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 use crate::config::{Config, OutputFormat, Target};
 use crate::diag::Diagnostic;
-use crate::fbc::{self, DeclarativeConfig};
+use crate::fbc::DeclarativeConfig;
 use crate::load::LoadedBundle;
 
 use load::load_packages;
 use package::assemble_package;
 pub(crate) use plan::looks_like_bundle;
+
+pub use encode::{EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
+pub use report::{Action, Reporter, Silent, Stage};
+
+use encode::TargetFailure;
 use plan::plan;
+/// For `render` of a templated bundle directory inside a project ([`crate::source`]).
+pub(crate) use templates::{find_templates, load_bundle as load_templated_bundle};
 use write::write_all;
 
 /// Why a build stopped. The two kinds are apart because they are different
@@ -50,6 +57,9 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    /// An encoder failed on a valid catalog (a bug or a format's limit).
+    #[error(transparent)]
+    Encode(EncodeError),
 }
 
 impl From<Vec<Diagnostic>> for BuildError {
@@ -73,8 +83,6 @@ pub struct BuildOptions {
 #[derive(Debug, Clone, Default)]
 pub struct BuildReport {
     pub targets: Vec<TargetReport>,
-    /// Wall time per stage, in pipeline order (for `--timings`).
-    pub timings: Vec<(&'static str, std::time::Duration)>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -85,8 +93,8 @@ pub struct TargetReport {
     pub n_bundles: usize,
     /// Bundle directories left out by `exclude` in this target's packages.
     pub n_excluded: usize,
-    /// Directories written, one per format.
-    pub outputs: Vec<PathBuf>,
+    /// The target's directory, when it was written.
+    pub output: Option<PathBuf>,
 }
 
 /// One target's catalog, ready to encode: one config per package, since
@@ -99,12 +107,14 @@ struct BuiltTarget<'a> {
 }
 
 impl BuiltTarget<'_> {
-    fn n_packages(&self) -> usize {
-        self.packages.iter().map(|package| package.packages.len()).sum()
-    }
-
-    fn n_bundles(&self) -> usize {
-        self.packages.iter().map(|package| package.bundles.len()).sum()
+    fn report(&self, output: Option<PathBuf>) -> TargetReport {
+        TargetReport {
+            name: self.target.name.clone(),
+            n_packages: self.packages.iter().map(|package| package.packages.len()).sum(),
+            n_bundles: self.packages.iter().map(|package| package.bundles.len()).sum(),
+            n_excluded: self.n_excluded,
+            output,
+        }
     }
 }
 
@@ -140,94 +150,86 @@ pub fn summarize(config: &Config) -> (Vec<PackageSummary>, Vec<Diagnostic>) {
 }
 
 /// Checks everything and writes nothing: `catbuild validate`.
-pub fn check(config: &Config, options: &BuildOptions) -> Result<BuildReport, BuildError> {
-    let mut timings = Vec::new();
-    let (built, warnings) = assemble(config, options, &mut timings)?;
-    let targets = built
-        .iter()
-        .map(|built| TargetReport {
-            name: built.target.name.clone(),
-            n_packages: built.n_packages(),
-            n_bundles: built.n_bundles(),
-            n_excluded: built.n_excluded,
-            outputs: Vec::new(),
-        })
-        .collect();
+pub fn check(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
+    let (built, warnings) = assemble(config, options, reporter)?;
+    report::stage(reporter, Stage::Validate, || gate_and_encode(&built, false, reporter))?;
     Ok(BuildReport {
-        targets,
+        targets: built.iter().map(|built_target| built_target.report(None)).collect(),
         warnings,
-        timings,
     })
 }
 
 /// Builds every selected target into the output directory.
-pub fn build(config: &Config, options: &BuildOptions) -> Result<BuildReport, BuildError> {
-    let mut timings = Vec::new();
-    let (built, warnings) = assemble(config, options, &mut timings)?;
-    let encode_started = std::time::Instant::now();
+pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
+    let (built, warnings) = assemble(config, options, reporter)?;
+    let encoded = report::stage(reporter, Stage::Encode, || gate_and_encode(&built, true, reporter))?;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
     let mut staged = Vec::new();
     let mut reports = Vec::new();
-    for built_target in &built {
-        let mut outputs = Vec::new();
-        for format in &built_target.formats {
-            let files = encode_fbc(&built_target.packages, *format).map_err(|message| {
-                vec![Diagnostic::error(
-                    "encode",
-                    format!("target `{}`: {message}", built_target.target.name),
-                )]
-            })?;
-            let final_dir = out_dir
-                .join(&built_target.target.name)
-                .join(fbc_dir_name(*format, &built_target.formats));
-            staged.push((final_dir.clone(), files));
-            outputs.push(final_dir);
-        }
-        reports.push(TargetReport {
-            name: built_target.target.name.clone(),
-            n_packages: built_target.n_packages(),
-            n_bundles: built_target.n_bundles(),
-            n_excluded: built_target.n_excluded,
-            outputs,
-        });
+    for (built_target, files) in built.iter().zip(encoded) {
+        let target_dir = out_dir.join(&built_target.target.name);
+        reports.push(built_target.report(Some(target_dir.clone())));
+        staged.push((target_dir, files));
     }
-    timings.push(("encode", encode_started.elapsed()));
-    let write_started = std::time::Instant::now();
-    write_all(&out_dir, staged)?;
-    timings.push(("write", write_started.elapsed()));
+    report::stage(reporter, Stage::Write, || write_all(&out_dir, staged))?;
     Ok(BuildReport {
         targets: reports,
         warnings,
-        timings,
     })
 }
 
-/// `catalog` for the target's only FBC flavour.
-fn fbc_dir_name(_format: OutputFormat, _formats: &[OutputFormat]) -> &'static str {
-    "catalog"
-}
-
-fn encode_fbc(packages: &[DeclarativeConfig], format: OutputFormat) -> Result<Vec<(String, String)>, String> {
-    let fbc_format = match format {
-        OutputFormat::FbcJson => fbc::write::Format::Json,
-        OutputFormat::FbcYaml => fbc::write::Format::Yaml,
-    };
-    let per_package: Vec<Result<Vec<(String, String)>, String>> = packages
-        .par_iter()
-        .map(|package| fbc::write::write_fs(package, fbc_format).map_err(|error| error.to_string()))
-        .collect();
-    let mut files = Vec::new();
-    for package_files in per_package {
-        files.extend(package_files?);
+/// opm's model validation is the final gate, so whatever catbuild writes
+/// `opm validate` accepts; with `encode`, each valid package is encoded in
+/// the target's formats while its model is at hand. Every target is
+/// checked before any problem is returned.
+fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter) -> Result<Vec<Vec<OutputFile>>, BuildError> {
+    // The same package failing in several targets is one problem that
+    // names them all.
+    let mut failed_targets: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut encoded = Vec::new();
+    for built_target in built {
+        let settings = TargetSettings {
+            target: built_target.target.name.clone(),
+        };
+        let formats: &[OutputFormat] = if encode { &built_target.formats } else { &[] };
+        match encode::encode_target(&built_target.packages, formats, &settings, reporter) {
+            Ok(files) => encoded.push(files),
+            Err(TargetFailure::Invalid(messages)) => {
+                for message in messages {
+                    match failed_targets.iter_mut().find(|(known, _)| *known == message) {
+                        Some((_, names)) => names.push(&built_target.target.name),
+                        None => failed_targets.push((message, vec![&built_target.target.name])),
+                    }
+                }
+            }
+            Err(TargetFailure::Encode(error)) => return Err(BuildError::Encode(error)),
+        }
     }
-    Ok(files)
+    let mut diagnostics = Vec::new();
+    for (message, names) in failed_targets {
+        let named: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+        let subject = if named.len() == 1 {
+            format!("target {} fails", named[0])
+        } else {
+            format!("targets {} fail", named.join(", "))
+        };
+        diagnostics.push(
+            Diagnostic::error("catalog", format!("{subject} opm's validation:\n{message}"))
+                .note("catbuild's own checks found nothing; please report this so they learn it"),
+        );
+    }
+    if diagnostics.is_empty() {
+        Ok(encoded)
+    } else {
+        Err(BuildError::Input(diagnostics))
+    }
 }
 
 /// Loads, links and checks every selected target.
 fn assemble<'a>(
     config: &'a Config,
     options: &BuildOptions,
-    timings: &mut Vec<(&'static str, std::time::Duration)>,
+    reporter: &dyn Reporter,
 ) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let targets: Vec<&Target> = if options.targets.is_empty() {
@@ -253,11 +255,7 @@ fn assemble<'a>(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let mut stage_started = std::time::Instant::now();
-    let plans = plan(config, &mut diagnostics);
-    timings.push(("plan", stage_started.elapsed()));
-    let mut load_time = std::time::Duration::ZERO;
-    let mut graph_time = std::time::Duration::ZERO;
+    let plans = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
@@ -274,9 +272,9 @@ fn assemble<'a>(
     let mut built = Vec::new();
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
-            stage_started = std::time::Instant::now();
-            let loaded = load_packages(config, &plans, &target.vars, &mut diagnostics);
-            load_time += stage_started.elapsed();
+            let loaded = report::stage(reporter, Stage::Load, || {
+                load_packages(config, &plans, &target.vars, &mut diagnostics)
+            });
             record_failed_dirs(&plans, &loaded, &mut failed_dirs);
             loaded_by_vars.insert(&target.vars, loaded);
         }
@@ -286,22 +284,24 @@ fn assemble<'a>(
         let Some(loaded) = loaded_by_vars.get_mut(&target.vars) else {
             continue;
         };
-        stage_started = std::time::Instant::now();
-        let mut packages = Vec::new();
-        for package_name in &target.packages {
-            let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
-                continue;
-            };
-            let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
-            let mut catalog = DeclarativeConfig::default();
-            let graph_diagnostics = assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
-            if failed_dirs.contains_key(package_name) {
-                follow_ons.entry(package_name.clone()).or_default().extend(graph_diagnostics);
-            } else {
-                diagnostics.extend(graph_diagnostics);
+        let packages = report::stage(reporter, Stage::Graph, || {
+            let mut packages = Vec::new();
+            for package_name in &target.packages {
+                let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
+                    continue;
+                };
+                let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
+                let mut catalog = DeclarativeConfig::default();
+                let graph_diagnostics = assemble_package(config, package, bundles, last_use, target, &mut catalog, &mut diagnostics);
+                if failed_dirs.contains_key(package_name) {
+                    follow_ons.entry(package_name.clone()).or_default().extend(graph_diagnostics);
+                } else {
+                    diagnostics.extend(graph_diagnostics);
+                }
+                packages.push(catalog);
             }
-            packages.push(catalog);
-        }
+            packages
+        });
         let n_excluded = target
             .packages
             .iter()
@@ -314,49 +314,9 @@ fn assemble<'a>(
             packages,
             n_excluded,
         });
-        graph_time += stage_started.elapsed();
     }
-    timings.push(("load", load_time));
-    timings.push(("graph", graph_time));
     crate::diag::dedupe(&mut diagnostics);
     fold_follow_ons(&mut diagnostics, follow_ons, &failed_dirs);
-    stage_started = std::time::Instant::now();
-    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
-    if !has_errors {
-        // catbuild's own checks passed; opm's model validation is the final
-        // gate, so whatever we write `opm validate` accepts.
-        // The same package failing in several targets is one problem that
-        // names them all.
-        let mut failed_targets: Vec<(String, Vec<&str>)> = Vec::new();
-        for built_target in &built {
-            // Packages are independent in opm's model: check them in parallel.
-            let failures: Vec<String> = built_target
-                .packages
-                .par_iter()
-                .filter_map(|package_config| crate::model::validate_config(package_config).err())
-                .collect();
-            for message in failures {
-                match failed_targets.iter_mut().find(|(known, _)| *known == message) {
-                    Some((_, names)) => names.push(&built_target.target.name),
-                    None => failed_targets.push((message, vec![&built_target.target.name])),
-                }
-            }
-        }
-        for (message, names) in failed_targets {
-            let named: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-            let subject = if named.len() == 1 {
-                format!("target {} fails", named[0])
-            } else {
-                format!("targets {} fail", named.join(", "))
-            };
-            diagnostics.push(
-                Diagnostic::error("catalog", format!("{subject} opm's validation:\n{message}"))
-                    .note("catbuild's own checks found nothing; please report this so they learn it"),
-            );
-        }
-    }
-    timings.push(("validate", stage_started.elapsed()));
-    crate::diag::dedupe(&mut diagnostics);
     // catbuild's own output: plain words before opm's Go type names (the
     // opm-compatible commands do not come through here).
     diagnostics.iter_mut().for_each(crate::diag::explain_go_text);

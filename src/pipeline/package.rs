@@ -353,14 +353,7 @@ fn check_explicit(
 
 /// The entry no other entry replaces or skips (opm's `Channel.Head`).
 fn head_of(channel: &fbc::Channel) -> Option<String> {
-    let entries = channel.entries.as_ref()?;
-    let mut referenced = BTreeSet::new();
-    for entry in entries {
-        referenced.insert(entry.replaces.as_str());
-        referenced.extend(entry.skips.iter().map(String::as_str));
-    }
-    let heads: Vec<&fbc::ChannelEntry> = entries.iter().filter(|entry| !referenced.contains(entry.name.as_str())).collect();
-    match heads.as_slice() {
+    match crate::model::upgrade_edges::heads(channel.entries.as_deref()?).as_slice() {
         [head] => Some(head.name.clone()),
         _ => None,
     }
@@ -399,9 +392,7 @@ fn package_icon(package: &PackageConfig, head_csv: Option<&Value>, diagnostics: 
     }
     let icon = head_csv?.pointer(&["spec", "icon"])?.as_array()?.first()?;
     let data = icon.get("base64data")?.as_str()?;
-    use base64::Engine as _;
-    let cleaned: String = data.chars().filter(|ch| !ch.is_whitespace()).collect();
-    let bytes = base64::engine::general_purpose::STANDARD.decode(cleaned).ok()?;
+    let bytes = crate::go::base64::decode(data).ok()?;
     Some(Icon {
         data: bytes,
         media_type: icon.get("mediatype").and_then(Value::as_str).unwrap_or_default().to_string(),

@@ -46,7 +46,7 @@ pub fn load_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> 
 }
 
 /// Templates directly inside `manifests/` and `metadata/`.
-fn find_templates(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn find_templates(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for sub in ["manifests", "metadata"] {
         let Ok(entries) = fs_err::read_dir(dir.join(sub)) else { continue };

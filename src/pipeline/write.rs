@@ -3,17 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use super::BuildError;
+use super::{BuildError, OutputFile};
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
     let path = path.to_path_buf();
     move |source| BuildError::Io { action, path, source }
 }
 
-/// Writes every staged directory into place: each into a temp dir beside
-/// its destination, then swapped in by rename. Nothing is written unless
-/// every file could be staged.
-pub(super) fn write_all(out_dir: &Path, staged: Vec<(PathBuf, Vec<(String, String)>)>) -> Result<(), BuildError> {
+/// Writes every target's files into place: each target into a temp dir
+/// beside its directory, then swapped in by rename. Nothing is swapped in
+/// unless every file of every target could be staged.
+pub(super) fn write_all(out_dir: &Path, staged: Vec<(PathBuf, Vec<OutputFile>)>) -> Result<(), BuildError> {
     std::fs::create_dir_all(out_dir).map_err(io_error("create", out_dir))?;
     let mut ready = Vec::new();
     for (final_dir, files) in staged {
@@ -23,12 +23,12 @@ pub(super) fn write_all(out_dir: &Path, staged: Vec<(PathBuf, Vec<(String, Strin
             .prefix(".catbuild-")
             .tempdir_in(parent)
             .map_err(io_error("create a temp directory in", parent))?;
-        for (relative, content) in files {
+        for OutputFile { path: relative, bytes } in files {
             let path = temp.path().join(relative);
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io_error("create", dir))?;
             }
-            std::fs::write(&path, content).map_err(io_error("write", &path))?;
+            std::fs::write(&path, bytes).map_err(io_error("write", &path))?;
         }
         ready.push((final_dir, temp));
     }

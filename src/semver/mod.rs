@@ -10,13 +10,12 @@
 //! ordering; `ParseRange` expands `x` wildcards textually and rejects
 //! `<=v0.10.1` (the `v` becomes part of the operator).
 
-mod go_text;
 mod range;
 
+use crate::go::go_quote;
 use std::cmp::Ordering;
 use std::fmt;
 
-pub use go_text::{go_quote, is_go_digit};
 pub use range::{Comparison, Operator, Range};
 
 /// A parsed semantic version (blang's `semver.Version`).
@@ -214,7 +213,7 @@ impl PreRelease {
                     go_quote(text)
                 ));
             }
-            return go_text::parse_uint(text).map(PreRelease::Numeric);
+            return crate::go::strconv::parse_uint(text).map(PreRelease::Numeric);
         }
         if contains_only(text, ALPHANUM) {
             return Ok(PreRelease::Alpha(text.to_string()));
@@ -295,7 +294,7 @@ fn parse_number(text: &str, lower: &str, upper: &str) -> Result<u64, String> {
     if has_leading_zeroes(text) {
         return Err(format!("{upper} number must not contain leading zeroes {}", go_quote(text)));
     }
-    go_text::parse_uint(text)
+    crate::go::strconv::parse_uint(text)
 }
 
 fn contains_only(text: &str, set: &str) -> bool {

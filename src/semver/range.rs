@@ -9,7 +9,9 @@
 //! `<=v` and fails.
 
 use super::Version;
-use super::go_text::{atoi, go_quote, is_go_digit};
+use crate::go::go_quote;
+use crate::go::strconv::atoi;
+use crate::go::unicode::is_go_digit;
 
 /// A parsed range: `alternatives[i]` holds comparisons that must all hold;
 /// a version is in the range when one alternative holds.

@@ -25,6 +25,7 @@
 use super::resolve::{Resolved, format_float_key, resolve_scalar};
 use super::tree::{NodeData, NodeId, Tree};
 use crate::encoding::json::{Number, Value};
+use crate::go::go_quote;
 
 /// A failed document: the message and the node to blame, if any.
 #[derive(Debug)]
@@ -403,34 +404,4 @@ fn go_sharp_v(value: &Value, nested: bool) -> String {
             format!("map[interface {{}}]interface {{}}{{{}}}", inner.join(", "))
         }
     }
-}
-
-/// `strconv.Quote`.
-fn go_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() || c == '\u{feff}' => {
-                if (c as u32) <= 0xffff {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -99,9 +99,7 @@ fn resolve_untagged(text: &str, try_timestamp: bool) -> (Resolved, &'static str)
 /// Go's `base64.StdEncoding.DecodeString`: padding required, `\r` and `\n`
 /// ignored, anything else outside the alphabet is an error.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let cleaned: String = text.chars().filter(|&c| c != '\r' && c != '\n').collect();
-    base64::engine::general_purpose::STANDARD.decode(cleaned).ok()
+    crate::go::base64::decode(text).ok()
 }
 
 /// A Go string holding arbitrary bytes, as `json.Marshal` would print it:

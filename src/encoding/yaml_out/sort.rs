@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use crate::encoding::go_unicode::{is_go_digit, is_go_letter};
+use crate::go::unicode::{is_go_digit, is_go_letter};
 
 /// Sorts `(key, value)` pairs the way go-yaml marshals a Go map.
 pub(super) fn sort_entries<T>(entries: &mut [(String, T)]) {

@@ -1,14 +1,6 @@
-//! Small pieces of Go's standard library whose exact text ends up in opm's
-//! messages: `strconv.Quote` (every `%q`) and `strconv.ParseUint`/`Atoi`
-//! errors. `unicode.IsDigit` (which blang uses to find where a range's
-//! version starts) is re-exported from
-//! [`go_unicode`](crate::encoding::go_unicode), whose tables the YAML
-//! writer's key sorter shares.
-//!
-//! `go_quote` lives here because blang's errors were the first to need it;
-//! the model's messages use it too.
-
-pub use crate::encoding::go_unicode::is_go_digit;
+//! Go's `strconv` as far as its exact text ends up in opm's messages:
+//! `strconv.Quote` (every `%q`, in blang's, the model's and go-yaml's
+//! errors alike) and the `ParseUint`/`Atoi` errors.
 
 /// Go's `strconv.Quote` (what `%q` prints for a string): double quotes,
 /// `\"` and `\\` escaped, printable runes kept as they are, the rest as

@@ -1,0 +1,479 @@
+//! Adopting an existing operator repository (`catbuild init`): [`plan`]
+//! scans directories and returns an [`InitPlan`] (the packages found, their
+//! bundle patterns and channel policies, the catalog templates adopted, and
+//! warnings as data); [`write_catalog_toml`] serializes a plan into
+//! `catalog.toml` text. Nothing here prints or writes a file: the CLI does.
+//!
+//! What is found ([`scan`]): bundle directories (also nested under
+//! `bundle/` or `certification/`), package-manifest directories and
+//! community-operators style `<package>/<version>/` trees, one package per
+//! package name.
+//!
+//! The channel policy comes from the package's community-operators
+//! `ci.yaml` ([`ci`]):
+//! * `updateGraph: replaces-mode` / `semver-mode` → `replaces` / `semver`;
+//! * `fbc.enabled: true`: upstream builds the package from an opm template
+//!   (`catalog-templates/`), and the bundles' channel annotations need not
+//!   describe that graph at all. init reads the template that
+//!   `fbc.catalog_mapping` assigns to the newest catalog (`v4.21` beats
+//!   `v4.9`) and adopts it ([`adopt`]): a basic template becomes explicit
+//!   channels, keeping only the entries whose bundle was found (templates
+//!   often list newer bundles than a checkout holds) and leaving out found
+//!   bundles the template does not list (upstream does not publish them); a
+//!   semver template gives its generate flags. What was dropped is said in
+//!   TOML comments ([`write`]), so a reader sees every difference from
+//!   upstream.
+//!
+//! A directory whose `metadata/` names a package but that has no
+//! `manifests/` is listed too, with a comment: the build then says what is
+//! wrong instead of a version going missing without a word.
+
+mod adopt;
+mod ci;
+mod scan;
+mod write;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+pub use adopt::{AdoptedChannel, ExplicitAdoption, SemverAdoption};
+pub use write::write_catalog_toml;
+
+use adopt::Adoption;
+use ci::CiPolicy;
+use scan::{FoundPackage, Scan};
+
+/// What `catbuild init` was asked to adopt.
+#[derive(Debug, Clone)]
+pub struct InitRequest<'a> {
+    /// Directories to scan; the current directory when empty.
+    pub dirs: &'a [PathBuf],
+    /// The absolute directory `catalog.toml` goes to: paths in it are
+    /// written relative to this directory.
+    pub config_dir: &'a Path,
+    /// `[catalog] name`; derived from `config_dir`'s name when `None`.
+    pub catalog_name: Option<&'a str>,
+}
+
+/// Everything `catalog.toml` will say, and what the CLI reports.
+#[derive(Debug)]
+pub struct InitPlan {
+    pub catalog_name: String,
+    /// The directory of `catalog.toml`, absolute and without `.` or `..`.
+    pub config_dir: PathBuf,
+    /// One per package name, sorted by name.
+    pub packages: Vec<PlannedPackage>,
+    /// In the order found: skipped directories, then bundles without
+    /// `manifests/` (by package).
+    pub warnings: Vec<InitWarning>,
+}
+
+/// One `[[package]]` table.
+#[derive(Debug)]
+pub struct PlannedPackage {
+    pub name: String,
+    /// Every bundle directory found for the package, in scan order.
+    pub bundles: Vec<FoundBundle>,
+    /// How `bundles = [...]` names them.
+    pub bundle_list: BundleList,
+    /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
+    pub package_manifests: Vec<PathBuf>,
+    pub channel_policy: PlannedChannelPolicy,
+}
+
+/// One bundle directory and why it is special, if it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundBundle {
+    pub dir: PathBuf,
+    pub note: Option<BundleNote>,
+}
+
+/// Why a bundle directory gets a comment in `catalog.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleNote {
+    /// Found under `bundle/` or `certification/` of a version directory.
+    NestedUnder(&'static str),
+    /// `metadata/` names a package but there is no `manifests/`.
+    NoManifestsDirectory,
+}
+
+impl std::fmt::Display for BundleNote {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BundleNote::NestedUnder(subdir) => write!(formatter, "bundle found under `{subdir}/`"),
+            BundleNote::NoManifestsDirectory => {
+                formatter.write_str("no `manifests/` directory; catbuild will report this bundle until its manifests are moved there")
+            }
+        }
+    }
+}
+
+/// How a package's `bundles` key lists its directories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BundleList {
+    /// No bundle directories (package manifests only): no `bundles` key.
+    Empty,
+    /// `["<parent>/*"]`: the bundles are exactly the bundle-like
+    /// directories of `parent`.
+    Wildcard(PathBuf),
+    /// One line per directory; those the adopted template does not list
+    /// are written as comments.
+    Dirs {
+        listed: Vec<FoundBundle>,
+        left_out: Vec<LeftOutBundle>,
+    },
+}
+
+/// A bundle directory the package's adopted basic template does not list,
+/// so upstream does not publish it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOutBundle {
+    pub bundle: FoundBundle,
+    /// Its CSV's `metadata.name`.
+    pub csv_name: String,
+}
+
+/// `replaces` or `semver`: the policies a `ci.yaml` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateGraph {
+    Replaces,
+    Semver,
+}
+
+impl UpdateGraph {
+    /// The `channel-policy` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            UpdateGraph::Replaces => "replaces",
+            UpdateGraph::Semver => "semver",
+        }
+    }
+}
+
+/// The catalog template `ci.yaml` assigns to the newest catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogTemplateSource {
+    pub path: PathBuf,
+    /// The catalog name it is mapped to, e.g. `v4.21`.
+    pub catalog: String,
+}
+
+/// A package's `channel-policy`, and where it came from.
+#[derive(Debug)]
+pub enum PlannedChannelPolicy {
+    /// Nothing says otherwise: opm's replaces mode.
+    Replaces,
+    /// `ci.yaml`'s `updateGraph`.
+    FromCi { update_graph: UpdateGraph, ci_yaml: PathBuf },
+    /// A basic catalog template, adopted as explicit channels.
+    Explicit {
+        adoption: ExplicitAdoption,
+        template: CatalogTemplateSource,
+    },
+    /// A semver catalog template, adopted as the semver policy.
+    Semver {
+        adoption: SemverAdoption,
+        template: CatalogTemplateSource,
+    },
+    /// `ci.yaml` has `fbc.enabled: true` but its template could not be
+    /// adopted: the fallback policy and why.
+    TemplateNotAdopted {
+        ci_yaml: PathBuf,
+        fallback: UpdateGraph,
+        reason: TemplateNotAdopted,
+    },
+}
+
+/// Why a package's catalog template was not adopted. The text goes into a
+/// `catalog.toml` comment.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateNotAdopted {
+    #[error("ci.yaml has `fbc.enabled: true` but no `fbc.catalog_mapping` list")]
+    NoCatalogMapping,
+    #[error("no entry of `fbc.catalog_mapping` names a catalog like `v4.21` and a template")]
+    NoCatalogVersion,
+    #[error("ci.yaml maps catalog {catalog} to `catalog-templates/{template_name}`, which does not exist")]
+    MissingTemplate { catalog: String, template_name: String },
+    #[error(transparent)]
+    Unreadable(std::io::Error),
+    #[error("the template does not decode: {message}")]
+    NotYaml { message: String },
+    #[error("the template is empty")]
+    Empty,
+    #[error("the template does not load: {0}")]
+    BasicDoesNotLoad(crate::catalog_template::TemplateError),
+    #[error("no channel of package `{package}` in the template lists a bundle that was found")]
+    NoChannelWithFoundBundle { package: String },
+    #[error("the template has schema `{schema}`, which init does not adopt")]
+    UnknownSchema { schema: String },
+    #[error("the template has no `schema`")]
+    NoSchema,
+}
+
+/// What the user should know about the scan; `catalog.toml` is written
+/// anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitWarning {
+    /// A bundle-like directory whose `metadata/` names no package.
+    NoPackageAnnotation { dir: PathBuf },
+    /// A bundle listed although it has no `manifests/` (the build reports it).
+    NoManifestsDirectory { dir: PathBuf },
+}
+
+/// Why init cannot write a `catalog.toml`.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("`{}` is not a directory", dir.display())]
+    NotADirectory { dir: PathBuf },
+    /// The current directory could not be read to make `dir` absolute.
+    #[error("{source}")]
+    Absolute {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("found no bundle directories (manifests/ + metadata/) and no package manifests (*.package.yaml)")]
+    NothingFound,
+    /// `catalog.toml` (and the build output beside it) would land inside a
+    /// package-manifest directory, where opm's loader reads every file as
+    /// part of the package, so the project could never build.
+    #[error(
+        "`catalog.toml` cannot go inside the package-manifest directory of package `{package}`: every file there is read as part of the package"
+    )]
+    ConfigInsidePackageManifest { package: String, package_manifest_dir: PathBuf },
+}
+
+/// How many of each thing a plan holds, for the CLI's summary line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct InitSummary {
+    pub n_packages: usize,
+    /// Every bundle directory found, left-out ones included.
+    pub n_bundle_dirs: usize,
+    /// Bundle directories written as comments (not in their template).
+    pub n_bundle_dirs_left_out: usize,
+    pub n_package_manifest_dirs: usize,
+    pub n_templates_adopted: usize,
+    pub n_templates_not_adopted: usize,
+}
+
+/// Scans `request.dirs` and decides what `catalog.toml` says.
+pub fn plan(request: &InitRequest) -> Result<InitPlan, InitError> {
+    let config_dir = normalize(request.config_dir);
+    let current = [PathBuf::from(".")];
+    let dirs = if request.dirs.is_empty() { &current[..] } else { request.dirs };
+    let mut scan = Scan::default();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(InitError::NotADirectory { dir: dir.clone() });
+        }
+        let absolute = std::path::absolute(dir).map_err(|source| InitError::Absolute { dir: dir.clone(), source })?;
+        scan.scan_dir(&normalize(&absolute), 0);
+    }
+    if scan.packages.is_empty() {
+        return Err(InitError::NothingFound);
+    }
+    for (package_name, found) in &scan.packages {
+        if let Some(package_manifest_dir) = found.package_manifests.iter().find(|dir| config_dir.starts_with(dir)) {
+            return Err(InitError::ConfigInsidePackageManifest {
+                package: package_name.clone(),
+                package_manifest_dir: package_manifest_dir.clone(),
+            });
+        }
+    }
+    let catalog_name = request.catalog_name.map_or_else(|| catalog_name_of(&config_dir), str::to_string);
+    let mut warnings: Vec<InitWarning> = scan
+        .skipped
+        .iter()
+        .map(|dir| InitWarning::NoPackageAnnotation { dir: dir.clone() })
+        .collect();
+    let mut packages = Vec::new();
+    for (package_name, found) in scan.packages {
+        for bundle in &found.bundles {
+            if bundle.note == Some(BundleNote::NoManifestsDirectory) {
+                warnings.push(InitWarning::NoManifestsDirectory { dir: bundle.dir.clone() });
+            }
+        }
+        packages.push(plan_package(package_name, found));
+    }
+    Ok(InitPlan {
+        catalog_name,
+        config_dir,
+        packages,
+        warnings,
+    })
+}
+
+impl InitPlan {
+    /// `path` as `catalog.toml` writes it: relative to its directory, with
+    /// `/` separators.
+    pub fn relative(&self, path: &Path) -> String {
+        relative_path(path, &self.config_dir)
+    }
+
+    pub fn summary(&self) -> InitSummary {
+        let mut summary = InitSummary {
+            n_packages: self.packages.len(),
+            ..InitSummary::default()
+        };
+        for package in &self.packages {
+            summary.n_bundle_dirs += package.bundles.len();
+            summary.n_package_manifest_dirs += package.package_manifests.len();
+            if let BundleList::Dirs { left_out, .. } = &package.bundle_list {
+                summary.n_bundle_dirs_left_out += left_out.len();
+            }
+            match package.channel_policy {
+                PlannedChannelPolicy::Explicit { .. } | PlannedChannelPolicy::Semver { .. } => summary.n_templates_adopted += 1,
+                PlannedChannelPolicy::TemplateNotAdopted { .. } => summary.n_templates_not_adopted += 1,
+                PlannedChannelPolicy::Replaces | PlannedChannelPolicy::FromCi { .. } => {}
+            }
+        }
+        summary
+    }
+}
+
+/// `[catalog] name` from the directory's name: lowercase, anything but
+/// ASCII letters and digits becomes `-`.
+fn catalog_name_of(config_dir: &Path) -> String {
+    let base = config_dir
+        .file_name()
+        .map_or_else(|| "catalog".to_string(), |name| name.to_string_lossy().to_lowercase());
+    let cleaned: String = base.chars().map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' }).collect();
+    let cleaned = cleaned.trim_matches('-').to_string();
+    if cleaned.is_empty() { "catalog".to_string() } else { cleaned }
+}
+
+fn plan_package(name: String, found: FoundPackage) -> PlannedPackage {
+    // FBC-managed packages: the template decides which bundles belong.
+    let mut csv_names: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
+    let adoption: Option<Result<Adoption, TemplateNotAdopted>> = match &found.ci {
+        Some((CiPolicy::Fbc { template, .. }, _)) => {
+            for bundle in &found.bundles {
+                csv_names.insert(bundle.dir.clone(), scan::csv_name(&bundle.dir));
+            }
+            let names: BTreeSet<String> = csv_names.values().flatten().cloned().collect();
+            Some(adopt::adopt_template(&name, template, &names))
+        }
+        _ => None,
+    };
+
+    // Bundle directories the explicit template leaves out.
+    let left_out_csv = |bundle: &FoundBundle| -> Option<String> {
+        let Some(Ok(Adoption::Explicit(adoption))) = &adoption else {
+            return None;
+        };
+        match csv_names.get(&bundle.dir).cloned().flatten() {
+            Some(csv) if !adoption.kept.contains(&csv) => Some(csv),
+            _ => None,
+        }
+    };
+    let listed: Vec<FoundBundle> = found
+        .bundles
+        .iter()
+        .filter(|bundle| left_out_csv(bundle).is_none())
+        .cloned()
+        .collect();
+    let left_out: Vec<LeftOutBundle> = found
+        .bundles
+        .iter()
+        .filter_map(|bundle| {
+            left_out_csv(bundle).map(|csv_name| LeftOutBundle {
+                bundle: bundle.clone(),
+                csv_name,
+            })
+        })
+        .collect();
+    let bundle_list = match scan::sibling_wildcard(&listed) {
+        Some(parent) if left_out.is_empty() => BundleList::Wildcard(parent),
+        _ if !found.bundles.is_empty() => BundleList::Dirs { listed, left_out },
+        _ => BundleList::Empty,
+    };
+
+    let channel_policy = match (found.ci, adoption) {
+        (Some((CiPolicy::Fbc { template, catalog, .. }, _)), Some(Ok(adoption))) => {
+            let template = CatalogTemplateSource { path: template, catalog };
+            match adoption {
+                Adoption::Explicit(adoption) => PlannedChannelPolicy::Explicit { adoption, template },
+                Adoption::Semver(adoption) => PlannedChannelPolicy::Semver { adoption, template },
+            }
+        }
+        (Some((CiPolicy::Fbc { fallback, .. }, ci_yaml)), Some(Err(reason))) => {
+            PlannedChannelPolicy::TemplateNotAdopted { ci_yaml, fallback, reason }
+        }
+        (Some((CiPolicy::FbcUnusable { fallback, reason }, ci_yaml)), _) => {
+            PlannedChannelPolicy::TemplateNotAdopted { ci_yaml, fallback, reason }
+        }
+        (Some((CiPolicy::UpdateGraph(update_graph), ci_yaml)), _) => PlannedChannelPolicy::FromCi { update_graph, ci_yaml },
+        (Some((CiPolicy::Fbc { .. }, _)), None) | (None, _) => PlannedChannelPolicy::Replaces,
+    };
+    PlannedPackage {
+        name,
+        bundles: found.bundles,
+        bundle_list,
+        package_manifests: found.package_manifests,
+        channel_policy,
+    }
+}
+
+/// `path` without `.` and `..` components, resolved lexically (as Cargo
+/// does): `/a/b/..` is `/a`, so `--config ../catalog.toml` names the
+/// parent directory, not a path that ends in `..`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !matches!(out.components().next_back(), Some(Component::RootDir | Component::Prefix(_))) {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() { PathBuf::from(".") } else { out }
+}
+
+/// `path` relative to `base` (both absolute), with `..` where needed and
+/// `/` separators.
+pub fn relative_path(path: &Path, base: &Path) -> String {
+    let path_parts: Vec<_> = path.components().collect();
+    let base_parts: Vec<_> = base.components().collect();
+    let common = path_parts.iter().zip(&base_parts).take_while(|(left, right)| left == right).count();
+    let mut out = PathBuf::new();
+    for _ in common..base_parts.len() {
+        out.push("..");
+    }
+    for part in &path_parts[common..] {
+        out.push(part);
+    }
+    let out = if out.as_os_str().is_empty() { PathBuf::from(".") } else { out };
+    out.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_dots_lexically() {
+        assert_eq!(normalize(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
+        assert_eq!(normalize(Path::new("/a/..")), PathBuf::from("/"));
+        assert_eq!(normalize(Path::new("/..")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn relative_paths_climb_with_dot_dot() {
+        assert_eq!(relative_path(Path::new("/a/b/c"), Path::new("/a")), "b/c");
+        assert_eq!(relative_path(Path::new("/a/x"), Path::new("/a/b")), "../x");
+        assert_eq!(relative_path(Path::new("/a"), Path::new("/a")), ".");
+    }
+
+    #[test]
+    fn catalog_names_are_dns_friendly() {
+        assert_eq!(catalog_name_of(Path::new("/src/My_Operators")), "my-operators");
+        assert_eq!(catalog_name_of(Path::new("/")), "catalog");
+        assert_eq!(catalog_name_of(Path::new("/__")), "catalog");
+    }
+}

@@ -1,0 +1,197 @@
+//! Walking an operator repository for `catbuild init`: bundle directories
+//! (`manifests/` + `metadata/`, also nested under `bundle/` or
+//! `certification/`), version directories whose `metadata/` names a
+//! package but that lack `manifests/`, and package-manifest directories
+//! (a `*.package.yaml` with a `packageName`). The `ci.yaml` beside a
+//! package's version directories is read on the way ([`super::ci`]).
+//!
+//! Only reads, and reads leniently: a file that does not decode is not
+//! what init looks for, and the build reports it later with its location.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::ci::{CiPolicy, read_ci};
+use super::{BundleNote, FoundBundle};
+use crate::encoding::json::Value;
+use crate::encoding::yaml_in;
+
+/// Where a package's bundles were found.
+#[derive(Debug, Default)]
+pub(super) struct FoundPackage {
+    pub(super) bundles: Vec<FoundBundle>,
+    pub(super) package_manifests: Vec<PathBuf>,
+    /// What the package's `ci.yaml` says, and where it is.
+    pub(super) ci: Option<(CiPolicy, PathBuf)>,
+}
+
+/// What a walk found so far.
+#[derive(Debug, Default)]
+pub(super) struct Scan {
+    pub(super) packages: BTreeMap<String, FoundPackage>,
+    /// Bundle-like directories whose `metadata/` names no package.
+    pub(super) skipped: Vec<PathBuf>,
+}
+
+/// How deep below a scanned directory bundles are looked for.
+const MAX_DEPTH: usize = 6;
+
+const PACKAGE_ANNOTATION: &str = "operators.operatorframework.io.bundle.package.v1";
+
+impl Scan {
+    /// Walks `dir` (absolute) in sorted order, skipping hidden entries.
+    pub(super) fn scan_dir(&mut self, dir: &Path, depth: usize) {
+        if dir.join("manifests").is_dir() && dir.join("metadata").is_dir() {
+            self.add_bundle(dir, None);
+            return;
+        }
+        for nested in ["bundle", "certification"] {
+            let root = dir.join(nested);
+            if root.join("manifests").is_dir() && root.join("metadata").is_dir() {
+                self.add_bundle(&root, Some(BundleNote::NestedUnder(nested)));
+                return;
+            }
+        }
+        // A version directory with its manifests at the top instead of in
+        // `manifests/`: listed, so the build reports it rather than dropping it.
+        if !dir.join("manifests").exists() && dir.join("metadata").is_dir() && annotation_package(&dir.join("metadata")).is_some() {
+            self.add_bundle(dir, Some(BundleNote::NoManifestsDirectory));
+            return;
+        }
+        if let Some(package_name) = package_manifest_name(dir) {
+            let found = self.packages.entry(package_name).or_default();
+            found.package_manifests.push(dir.to_path_buf());
+            return;
+        }
+        if depth >= MAX_DEPTH {
+            return;
+        }
+        let Ok(entries) = fs_err::read_dir(dir) else { return };
+        let mut children: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).filter(|path| path.is_dir()).collect();
+        children.sort();
+        for child in children {
+            if !is_hidden(&child) {
+                self.scan_dir(&child, depth + 1);
+            }
+        }
+    }
+
+    fn add_bundle(&mut self, dir: &Path, note: Option<BundleNote>) {
+        let Some(package_name) = annotation_package(&dir.join("metadata")) else {
+            self.skipped.push(dir.to_path_buf());
+            return;
+        };
+        let found = self.packages.entry(package_name).or_default();
+        // The ci.yaml of a community-operators tree sits in the package dir,
+        // the parent of the version dir (of the nested root's parent).
+        let nested = dir.file_name().is_some_and(|name| name == "bundle" || name == "certification") && note.is_some();
+        let version_dir = if nested { dir.parent().unwrap_or(dir) } else { dir };
+        if found.ci.is_none()
+            && let Some(package_dir) = version_dir.parent()
+            && let Some(policy) = read_ci(package_dir)
+        {
+            found.ci = Some((policy, package_dir.join("ci.yaml")));
+        }
+        found.bundles.push(FoundBundle {
+            dir: dir.to_path_buf(),
+            note,
+        });
+    }
+}
+
+pub(super) fn is_hidden(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name.to_string_lossy().starts_with('.'))
+}
+
+/// The package annotation of a bundle's metadata directory (any file in it,
+/// as opm finds annotations by content).
+fn annotation_package(metadata: &Path) -> Option<String> {
+    sorted_files(metadata).iter().find_map(|file| {
+        let value = first_document(file)?;
+        value
+            .pointer(&["annotations", PACKAGE_ANNOTATION])
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+    })
+}
+
+/// The `metadata.name` of the CSV in a bundle's `manifests/`, if one decodes.
+pub(super) fn csv_name(bundle_dir: &Path) -> Option<String> {
+    sorted_files(&bundle_dir.join("manifests")).iter().find_map(|file| {
+        if is_hidden(file) {
+            return None;
+        }
+        let text = fs_err::read_to_string(file).ok()?;
+        if !text.contains("ClusterServiceVersion") {
+            return None;
+        }
+        let value = yaml_in::decode_stream(&text).into_iter().next()?.ok()?.value;
+        if value.get("kind").and_then(Value::as_str) != Some("ClusterServiceVersion") {
+            return None;
+        }
+        value
+            .pointer(&["metadata", "name"])
+            .and_then(Value::as_str)
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+    })
+}
+
+fn sorted_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs_err::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect();
+    files.sort();
+    files
+}
+
+/// The `packageName` of a `*.package.yaml` in `dir`, if any.
+fn package_manifest_name(dir: &Path) -> Option<String> {
+    sorted_files(dir)
+        .iter()
+        .filter(|file| file.to_string_lossy().ends_with(".package.yaml"))
+        .find_map(|file| {
+            first_document(file)?
+                .get("packageName")
+                .and_then(Value::as_str)
+                .filter(|name| !name.is_empty())
+                .map(str::to_string)
+        })
+}
+
+/// The first document of a YAML or JSON file, if it reads and decodes.
+pub(super) fn first_document(path: &Path) -> Option<Value> {
+    let text = fs_err::read_to_string(path).ok()?;
+    yaml_in::decode_stream(&text)
+        .into_iter()
+        .next()?
+        .ok()
+        .map(|document| document.value)
+}
+
+/// A `parent/*` wildcard covers the package's bundles exactly when they are
+/// all plain siblings and nothing else (no `catalog-templates/`, no
+/// left-out version) sits beside them.
+pub(super) fn sibling_wildcard(bundles: &[FoundBundle]) -> Option<PathBuf> {
+    if bundles.len() < 2 || bundles.iter().any(|bundle| bundle.note.is_some()) {
+        return None;
+    }
+    let parent = bundles[0].dir.parent()?;
+    if bundles.iter().any(|bundle| bundle.dir.parent() != Some(parent)) {
+        return None;
+    }
+    let listed: BTreeSet<&Path> = bundles.iter().map(|bundle| bundle.dir.as_path()).collect();
+    let entries = fs_err::read_dir(parent).ok()?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        // The build's wildcard keeps only bundle-like directories (so a
+        // `catalog-templates/` beside the versions is fine); any other
+        // bundle-like neighbour would be picked up too.
+        if path.is_dir() && !is_hidden(&path) && !listed.contains(path.as_path()) && crate::pipeline::looks_like_bundle(&path) {
+            return None;
+        }
+    }
+    Some(parent.to_path_buf())
+}

@@ -1,0 +1,227 @@
+//! The config writer: an [`InitPlan`] as `catalog.toml` text. No I/O; every
+//! decision was made by [`super::plan`]. Paths are relative to the
+//! config's directory; whatever differs from upstream (left-out bundles and
+//! template entries, templates not adopted) is said in TOML comments.
+
+use std::fmt::Write as _;
+
+use super::{BundleList, CatalogTemplateSource, ExplicitAdoption, InitPlan, PlannedChannelPolicy, PlannedPackage, SemverAdoption};
+use crate::fbc::ChannelEntry;
+
+/// `catalog.toml` for `plan`.
+pub fn write_catalog_toml(plan: &InitPlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Written by `catbuild init`; every key is described in docs/catalog-toml.md.");
+    let _ = writeln!(out, "version = 1\n\n[catalog]\nname = {}\n", toml_string(&plan.catalog_name));
+    for package in &plan.packages {
+        write_package(&mut out, plan, package);
+        out.push('\n');
+    }
+    let _ = writeln!(out, "[[target]]\nname = \"default\"\nformats = [\"fbc-json\"]");
+    out
+}
+
+fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {
+    let _ = writeln!(out, "[[package]]\nname = {}", toml_string(&package.name));
+    let template_text = |template: &CatalogTemplateSource| format!("{} (catalog {})", plan.relative(&template.path), template.catalog);
+    let template_rel = match &package.channel_policy {
+        PlannedChannelPolicy::Explicit { template, .. } | PlannedChannelPolicy::Semver { template, .. } => template_text(template),
+        _ => String::new(),
+    };
+    match &package.bundle_list {
+        BundleList::Empty => {}
+        BundleList::Wildcard(parent) => {
+            let _ = writeln!(out, "bundles = [{}]", toml_string(&format!("{}/*", plan.relative(parent))));
+        }
+        BundleList::Dirs { listed, left_out } => {
+            let _ = writeln!(out, "bundles = [");
+            for bundle in listed {
+                let comment = bundle.note.map(|note| format!("  # {note}")).unwrap_or_default();
+                let _ = writeln!(out, "  {},{comment}", toml_string(&plan.relative(&bundle.dir)));
+            }
+            for left_out in left_out {
+                let _ = writeln!(
+                    out,
+                    "  # {},  # {}: not in {template_rel}, so not published upstream",
+                    toml_string(&plan.relative(&left_out.bundle.dir)),
+                    left_out.csv_name
+                );
+            }
+            let _ = writeln!(out, "]");
+        }
+    }
+    if !package.package_manifests.is_empty() {
+        let listed: Vec<String> = package
+            .package_manifests
+            .iter()
+            .map(|dir| toml_string(&plan.relative(dir)))
+            .collect();
+        let _ = writeln!(out, "package-manifests = [{}]", listed.join(", "));
+    }
+    match &package.channel_policy {
+        PlannedChannelPolicy::Explicit { adoption, .. } => write_explicit(out, adoption, &template_rel),
+        PlannedChannelPolicy::Semver { adoption, .. } => write_semver(out, adoption, &template_rel),
+        PlannedChannelPolicy::TemplateNotAdopted { ci_yaml, fallback, reason } => {
+            let _ = writeln!(
+                out,
+                "# {} has `fbc.enabled: true`, but its template was not adopted:",
+                plan.relative(ci_yaml)
+            );
+            let _ = writeln!(out, "# {}", comment_text(&reason.to_string()));
+            let _ = writeln!(out, "channel-policy = {}", toml_string(fallback.name()));
+        }
+        PlannedChannelPolicy::FromCi { update_graph, ci_yaml } => {
+            let _ = writeln!(
+                out,
+                "channel-policy = {}  # from {}",
+                toml_string(update_graph.name()),
+                plan.relative(ci_yaml)
+            );
+        }
+        PlannedChannelPolicy::Replaces => {
+            let _ = writeln!(out, "channel-policy = \"replaces\"");
+        }
+    }
+}
+
+fn write_explicit(out: &mut String, adoption: &ExplicitAdoption, template_rel: &str) {
+    let _ = writeln!(out, "# Channels from {template_rel}, as upstream builds the catalog;");
+    let _ = writeln!(out, "# the package icon comes from the default channel head's CSV.");
+    let _ = writeln!(out, "channel-policy = \"explicit\"");
+    match (&adoption.default_channel, &adoption.lost_default) {
+        (Some(default), _) => {
+            let _ = writeln!(out, "default-channel = {}", toml_string(default));
+        }
+        (None, Some(lost)) => {
+            let _ = writeln!(
+                out,
+                "# The template's default channel {} lists no bundle that was found; set `default-channel`.",
+                toml_string(lost)
+            );
+        }
+        (None, None) => {}
+    }
+    if !adoption.empty_channels.is_empty() {
+        let _ = writeln!(
+            out,
+            "# Channels left out (none of their bundles was found): {}",
+            adoption.empty_channels.join(", ")
+        );
+    }
+    if adoption.deprecations {
+        let _ = writeln!(out, "# The template's olm.deprecations entry is not carried over.");
+    }
+    for channel in &adoption.channels {
+        let _ = writeln!(out, "\n[[package.channel]]\nname = {}", toml_string(&channel.name));
+        if !channel.dropped.is_empty() {
+            let _ = writeln!(
+                out,
+                "# Entries left out (no bundle directory found): {}",
+                channel.dropped.join(", ")
+            );
+        }
+        let _ = writeln!(out, "entries = [");
+        for entry in &channel.entries {
+            let _ = writeln!(out, "  {},", toml_entry(entry));
+        }
+        let _ = writeln!(out, "]");
+    }
+}
+
+fn write_semver(out: &mut String, adoption: &SemverAdoption, template_rel: &str) {
+    let _ = writeln!(out, "channel-policy = \"semver\"  # from {template_rel}");
+    if !adoption.archetypes.is_empty() {
+        let _ = writeln!(
+            out,
+            "# The template lists its {} bundles by image, which init cannot map to bundle directories:",
+            adoption.archetypes.join("/")
+        );
+        let _ = writeln!(
+            out,
+            "# each bundle goes where its channels annotation says (candidate, fast, stable; otherwise stable)."
+        );
+        let _ = writeln!(
+            out,
+            "# List bundle names under `candidate`, `fast` or `stable` below to place them as upstream does."
+        );
+    }
+    let _ = writeln!(out, "[package.semver]");
+    if let Some(major) = adoption.generate_major_channels {
+        let _ = writeln!(out, "generate-major-channels = {major}");
+    }
+    if let Some(minor) = adoption.generate_minor_channels {
+        let _ = writeln!(out, "generate-minor-channels = {minor}");
+    }
+    if let Some(preference) = &adoption.default_channel_type_preference {
+        let _ = writeln!(out, "default-channel-type-preference = {}", toml_string(preference));
+    }
+}
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
+fn toml_string_array(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|item| toml_string(item)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// A channel entry as a one-line TOML inline table.
+fn toml_entry(entry: &ChannelEntry) -> String {
+    let mut parts = vec![format!("name = {}", toml_string(&entry.name))];
+    if !entry.replaces.is_empty() {
+        parts.push(format!("replaces = {}", toml_string(&entry.replaces)));
+    }
+    if !entry.skips.is_empty() {
+        parts.push(format!("skips = {}", toml_string_array(&entry.skips)));
+    }
+    if !entry.skip_range.is_empty() {
+        parts.push(format!("skip-range = {}", toml_string(&entry.skip_range)));
+    }
+    format!("{{ {} }}", parts.join(", "))
+}
+
+/// Text for a TOML comment: one line, whatever the source held.
+fn comment_text(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn entries_are_inline_tables_with_toml_quoting() {
+        let entry = ChannelEntry {
+            name: "a.v2".to_string(),
+            replaces: "a.v1".to_string(),
+            skips: vec!["a\"q".to_string()],
+            skip_range: ">=1.0.0 <2.0.0".to_string(),
+        };
+        assert_eq!(
+            toml_entry(&entry),
+            r#"{ name = "a.v2", replaces = "a.v1", skips = ['a"q'], skip-range = ">=1.0.0 <2.0.0" }"#
+        );
+    }
+
+    #[test]
+    fn basic_template_keeps_found_bundles_only() {
+        let template = "schema: olm.template.basic\nentries:\n- schema: olm.package\n  name: a\n  defaultChannel: stable\n  icon: {base64data: aGk=, mediatype: image/png}\n- schema: olm.channel\n  package: a\n  name: stable\n  entries:\n  - name: a.v1\n  - name: a.v2\n    replaces: a.v1\n    skips: [a.v1.5]\n  - name: a.v3\n    replaces: a.v2\n- schema: olm.channel\n  package: a\n  name: fast\n  entries:\n  - name: a.v3\n- schema: olm.bundle\n  image: example.com/a:1\n";
+        let found: BTreeSet<String> = ["a.v1", "a.v2"].into_iter().map(str::to_string).collect();
+        let adoption = super::super::adopt::adopt_basic("a", template, &found).unwrap();
+        assert_eq!(adoption.default_channel.as_deref(), Some("stable"));
+        assert_eq!(adoption.empty_channels, vec!["fast".to_string()]);
+        let stable = &adoption.channels[0];
+        assert_eq!(stable.name, "stable");
+        assert_eq!(stable.entries.len(), 2);
+        assert_eq!(stable.entries[1].skips, vec!["a.v1.5".to_string()]);
+        assert_eq!(stable.dropped, vec!["a.v3".to_string()]);
+        let mut out = String::new();
+        write_explicit(&mut out, &adoption, "t.yaml");
+        let parsed: toml::Value = toml::from_str(&out).unwrap();
+        assert_eq!(parsed["default-channel"].as_str(), Some("stable"));
+        assert_eq!(parsed["package"]["channel"][0]["entries"][1]["replaces"].as_str(), Some("a.v1"));
+    }
+}

@@ -1,0 +1,82 @@
+//! Progress as data: the pipeline tells a [`Reporter`] when stages and
+//! actions start and finish, and the CLI decides what to draw (`--timings`,
+//! `-v` lines; later progress bars, `--json` events and `--explain`). The
+//! library never prints (STYLE 8.3).
+//!
+//! Calls come from rayon worker threads too, so a reporter is `Sync` and
+//! must not influence what the build produces.
+
+use std::time::Duration;
+
+/// A stage of the pipeline, in the order a build runs them. Loading and
+/// linking run once per set of template variables, so a stage may be
+/// reported more than once; its durations add up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Bundle patterns expanded into directories.
+    Plan,
+    /// Bundles read, templates rendered, bundles parsed and rendered.
+    Load,
+    /// Channels linked with each package's policy, catbuild's checks.
+    Graph,
+    /// opm's model validation, when nothing is encoded (`validate`).
+    Validate,
+    /// opm's model validation and every output format, per package.
+    Encode,
+    /// Outputs put in place.
+    Write,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 6] = [Stage::Plan, Stage::Load, Stage::Graph, Stage::Validate, Stage::Encode, Stage::Write];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Plan => "plan",
+            Stage::Load => "load",
+            Stage::Graph => "graph",
+            Stage::Validate => "validate",
+            Stage::Encode => "encode",
+            Stage::Write => "write",
+        }
+    }
+}
+
+/// One unit of work inside a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action<'a> {
+    /// A package of a target validated and encoded in every format.
+    EncodePackage { target: &'a str, package: &'a str },
+}
+
+/// Receives the pipeline's progress. Every method has an empty default, so
+/// a reporter implements only what it draws.
+pub trait Reporter: Sync {
+    fn stage_started(&self, _stage: Stage) {}
+    fn stage_finished(&self, _stage: Stage, _elapsed: Duration) {}
+    fn action_started(&self, _action: &Action) {}
+    fn action_finished(&self, _action: &Action, _elapsed: Duration) {}
+}
+
+/// Reports nothing.
+pub struct Silent;
+
+impl Reporter for Silent {}
+
+/// Runs `work` as `stage`, telling `reporter` when it starts and finishes.
+pub(crate) fn stage<T>(reporter: &dyn Reporter, stage: Stage, work: impl FnOnce() -> T) -> T {
+    reporter.stage_started(stage);
+    let started = std::time::Instant::now();
+    let result = work();
+    reporter.stage_finished(stage, started.elapsed());
+    result
+}
+
+/// Runs `work` as `action`, telling `reporter` when it starts and finishes.
+pub(crate) fn action<T>(reporter: &dyn Reporter, action: &Action, work: impl FnOnce() -> T) -> T {
+    reporter.action_started(action);
+    let started = std::time::Instant::now();
+    let result = work();
+    reporter.action_finished(action, started.elapsed());
+    result
+}

@@ -1,0 +1,157 @@
+//! Bundle images: the [`ImageResolver`] seam and opm's label rules.
+//!
+//! opm decides what an image is from its config labels (spec A.7,
+//! `alpha/action/render.go` renderImageConfig): the package label
+//! `operators.operatorframework.io.bundle.package.v1` makes it a bundle;
+//! without it the image type "could not be determined". The bundle's files
+//! are then read from the unpacked image, like a bundle directory.
+//!
+//! [`LocalImages`] resolves `--local-image REF=DIR`: the image that
+//! `bundle.Dockerfile` would build from `DIR`, whose labels are the entries
+//! of its annotations file. A registry resolver would pull and unpack the
+//! image and read its config instead.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::SourceError;
+use crate::encoding::json::{self, Value};
+use crate::load::LoadedBundle;
+
+/// The label that makes an image a bundle image (spec A.7).
+pub const PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
+
+/// Finds bundle images: their files and their config labels.
+pub trait ImageResolver {
+    /// Whether `reference` names an image this resolver has at hand. Such a
+    /// reference is an image even where a path of that name exists.
+    fn has_image(&self, reference: &str) -> bool;
+
+    /// The image's unpacked filesystem and its config labels.
+    fn resolve(&self, reference: &str) -> Result<ResolvedImage, SourceError>;
+}
+
+/// An image ready to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedImage {
+    /// The image's root directory (`manifests/`, `metadata/` for a bundle).
+    pub root: PathBuf,
+    /// The image config's labels, sorted by key.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Images built from local bundle directories (`--local-image REF=DIR`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalImages {
+    dirs: BTreeMap<String, PathBuf>,
+}
+
+impl LocalImages {
+    /// From `REF=DIR` pairs (split at the last `=`; a later pair for the
+    /// same reference wins).
+    pub fn from_pairs(pairs: &[String]) -> Result<LocalImages, SourceError> {
+        let mut dirs = BTreeMap::new();
+        for pair in pairs {
+            let Some((reference, dir)) = pair.rsplit_once('=') else {
+                return Err(SourceError::MalformedLocalImage { pair: pair.clone() });
+            };
+            dirs.insert(reference.to_string(), PathBuf::from(dir));
+        }
+        Ok(LocalImages { dirs })
+    }
+}
+
+impl ImageResolver for LocalImages {
+    fn has_image(&self, reference: &str) -> bool {
+        self.dirs.contains_key(reference)
+    }
+
+    fn resolve(&self, reference: &str) -> Result<ResolvedImage, SourceError> {
+        let Some(dir) = self.dirs.get(reference) else {
+            return Err(SourceError::CannotPull {
+                reference: reference.to_string(),
+            });
+        };
+        Ok(ResolvedImage {
+            root: dir.clone(),
+            labels: bundle_image_labels(dir),
+        })
+    }
+}
+
+/// Loads the bundle image `reference`: its `image` is the reference, which
+/// is also listed in `relatedImages`, as `opm render IMAGE` does.
+pub(super) fn load_bundle_image(reference: &str, images: &dyn ImageResolver) -> Result<LoadedBundle, SourceError> {
+    let image = images.resolve(reference)?;
+    if !image.labels.contains_key(PACKAGE_LABEL) {
+        return Err(SourceError::UnknownImageType {
+            reference: reference.to_string(),
+            labels: image.labels,
+        });
+    }
+    Ok(crate::load::load_bundle_dir(&image.root, Some(reference))?)
+}
+
+/// The labels `bundle.Dockerfile` would give the image of `dir`: the
+/// entries of its annotations file (the first file of `metadata/` with a
+/// non-empty `annotations` map), sorted by key; non-string values as JSON.
+pub fn bundle_image_labels(dir: &Path) -> BTreeMap<String, String> {
+    let mut files: Vec<PathBuf> = match fs_err::read_dir(dir.join("metadata")) {
+        Ok(entries) => entries.flatten().map(|entry| entry.path()).filter(|path| path.is_file()).collect(),
+        Err(_) => return BTreeMap::new(),
+    };
+    files.sort();
+    for file in files {
+        let Ok(text) = fs_err::read_to_string(&file) else { continue };
+        let Some(Ok(document)) = crate::encoding::yaml_in::decode_stream(&text).into_iter().next() else {
+            continue;
+        };
+        if let Some(annotations) = document.value.get("annotations").and_then(Value::as_object)
+            && !annotations.is_empty()
+        {
+            return annotations
+                .iter()
+                .map(|(key, value)| {
+                    let text = match value {
+                        Value::String(text) => text.clone(),
+                        other => json::to_compact(other, false),
+                    };
+                    (key.clone(), text)
+                })
+                .collect();
+        }
+    }
+    BTreeMap::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_image_pairs_split_at_the_last_equals_sign() {
+        let images = LocalImages::from_pairs(&["quay.io/a/b:v1=x=dir".to_string()]).unwrap();
+        assert!(images.has_image("quay.io/a/b:v1=x"));
+        let error = LocalImages::from_pairs(&["quay.io/a/b:v1".to_string()]).unwrap_err();
+        assert_eq!(error.to_string(), "--local-image \"quay.io/a/b:v1\": expected REF=DIR");
+    }
+
+    #[test]
+    fn an_image_without_a_package_label_has_no_type() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("metadata")).unwrap();
+        std::fs::write(
+            dir.path().join("metadata/annotations.yaml"),
+            "annotations:\n  operators.operatorframework.io.bundle.channels.v1: stable\n  b: 1\n",
+        )
+        .unwrap();
+        let images = LocalImages::from_pairs(&[format!("img={}", dir.path().display())]).unwrap();
+        let error = load_bundle_image("img", &images).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "render \"img\": image type could not be determined, found labels\n  b=1\n  operators.operatorframework.io.bundle.channels.v1=stable"
+        );
+        let error = load_bundle_image("other", &images).unwrap_err();
+        assert!(matches!(error, SourceError::CannotPull { .. }), "{error}");
+    }
+}

@@ -1,0 +1,78 @@
+//! What a reference given to `render` names, decided in opm's order: an
+//! image the resolver has (a `--local-image` wins over a path of the same
+//! name), then a directory (a bundle when it has `manifests/` and
+//! `metadata/`, else a File-Based Catalog), then, for anything that is not
+//! a path, an image reference. A path that exists but is not a directory
+//! is refused, as opm refuses it.
+
+use std::path::{Path, PathBuf};
+
+use super::{BundleOptions, BundleSource, ImageResolver, SourceError, load_bundle};
+use crate::fbc::{self, DeclarativeConfig};
+
+/// One `render` argument, classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderReference {
+    /// A bundle directory or a bundle image.
+    Bundle(BundleSource),
+    /// A File-Based Catalog directory.
+    Catalog(PathBuf),
+}
+
+impl RenderReference {
+    /// Decides what `reference` names.
+    pub fn classify(reference: &str, images: &dyn ImageResolver) -> Result<RenderReference, SourceError> {
+        if images.has_image(reference) {
+            return Ok(RenderReference::image(reference));
+        }
+        let path = Path::new(reference);
+        if path.is_dir() {
+            if path.join("manifests").is_dir() && path.join("metadata").is_dir() {
+                return Ok(RenderReference::Bundle(BundleSource::Dir(path.to_path_buf())));
+            }
+            return Ok(RenderReference::Catalog(path.to_path_buf()));
+        }
+        if path.exists() {
+            return Err(SourceError::NotADirectory {
+                reference: reference.to_string(),
+            });
+        }
+        Ok(RenderReference::image(reference))
+    }
+
+    /// A bundle image reference.
+    pub fn image(reference: &str) -> RenderReference {
+        RenderReference::Bundle(BundleSource::Image {
+            reference: reference.to_string(),
+        })
+    }
+
+    /// The bundle directory this reference names, if it names one.
+    pub fn bundle_dir(&self) -> Option<&Path> {
+        match self {
+            RenderReference::Bundle(BundleSource::Dir(dir)) => Some(dir),
+            _ => None,
+        }
+    }
+}
+
+/// What `opm render` prints for one reference: the bundle's blob, or every
+/// blob of the catalog (bundles post-processed as opm's render does).
+pub fn render_reference(reference: &RenderReference, options: &BundleOptions) -> Result<DeclarativeConfig, SourceError> {
+    match reference {
+        RenderReference::Bundle(source) => {
+            let loaded = load_bundle(source, options)?;
+            Ok(DeclarativeConfig {
+                bundles: vec![loaded.bundle],
+                ..DeclarativeConfig::default()
+            })
+        }
+        RenderReference::Catalog(dir) => {
+            let mut config = fbc::load::load_dir(dir).map_err(SourceError::Catalog)?;
+            for bundle in &mut config.bundles {
+                fbc::render::post_process(bundle);
+            }
+            Ok(config)
+        }
+    }
+}

@@ -241,7 +241,7 @@ fn check_unlisted(
         .iter()
         .map(|bundle| format!("\"{}\"", exclude_pattern(&bundle.dir, &config.root)))
         .collect();
-    let (them, it) = if unlisted.len() == 1 {
+    let (pronoun, directories) = if unlisted.len() == 1 {
         ("it", "its directory")
     } else {
         ("them", "their directories")
@@ -250,7 +250,7 @@ fn check_unlisted(
         Diagnostic::error("graph", message)
             .at(Location::span(&config.path, package.name.span.clone()))
             .help(format!(
-                "add {them} to the `entries` of a `[[package.channel]]`, or leave {it} out with `exclude = [{}]`",
+                "add {pronoun} to the `entries` of a `[[package.channel]]`, or leave {directories} out with `exclude = [{}]`",
                 excluded.join(", ")
             ))
             .note("with `channel-policy = \"explicit\"` every bundle must be an entry of a channel; opm rejects a bundle in none"),

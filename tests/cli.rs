@@ -190,7 +190,7 @@ fn a_failed_build_leaves_the_previous_output_untouched() {
     let output = catbuild(project.path(), &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(
-        stderr(&output).contains("is not reachable from the channel head"),
+        stderr(&output).contains("replaces `fruits-catalog-operator.v0.0.9`, which is not a bundle"),
         "{}",
         stderr(&output)
     );

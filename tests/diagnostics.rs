@@ -4,6 +4,10 @@
 //! message, `file:line:col`, caret and `help:`. A test also checks that the
 //! failed command wrote nothing. `UPDATE_GOLDEN=1` rewrites the expected
 //! files; review the diff before committing it.
+//!
+//! Optional `case.toml` keys: `cwd` (run in this sub-directory of the case)
+//! and `previous-output = true` (lay a previous build in `build/` first and
+//! check that the failed command left it as it was).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -39,11 +43,26 @@ fn run_case(dir: &Path) -> Result<(), Failed> {
         .filter_map(|arg| arg.as_str().map(str::to_string))
         .collect();
     let exit = case.get("exit").and_then(toml::Value::as_integer).unwrap_or(1) as i32;
+    let cwd = match case.get("cwd").and_then(toml::Value::as_str) {
+        Some(sub) => dir.join(sub),
+        None => dir.to_path_buf(),
+    };
+    let previous_output = case.get("previous-output").and_then(toml::Value::as_bool).unwrap_or(false);
+    let previous_file = dir.join("build/previous/catalog/previous.json");
+    if previous_output {
+        std::fs::create_dir_all(previous_file.parent().ok_or("parent")?)?;
+        std::fs::write(&previous_file, "{\"schema\": \"previous\"}\n")?;
+    }
     let output = Command::new(env!("CARGO_BIN_EXE_catbuild"))
         .args(&args)
-        .current_dir(dir)
+        .current_dir(&cwd)
         .env("NO_COLOR", "1")
-        .output()?;
+        .output();
+    let build_after = previous_output.then(|| (visible_files(&dir.join("build")), std::fs::read_to_string(&previous_file).ok()));
+    if previous_output {
+        std::fs::remove_dir_all(dir.join("build"))?;
+    }
+    let output = output?;
     let stderr = String::from_utf8_lossy(&output.stderr).replace(&dir.display().to_string(), "[CASE]");
     let expected_path = dir.join("expected.stderr");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -57,12 +76,42 @@ fn run_case(dir: &Path) -> Result<(), Failed> {
     if stderr != expected {
         problems.push(format!("stderr differs.\n--- expected\n{expected}\n--- got\n{stderr}"));
     }
-    if dir.join("build").exists() {
-        problems.push("a failed command wrote build/".to_string());
+    match build_after {
+        Some((files, content))
+            if files != ["previous/catalog/previous.json"] || content.as_deref() != Some("{\"schema\": \"previous\"}\n") =>
+        {
+            problems.push(format!("the previous build/ changed: {files:?}, {content:?}"));
+        }
+        Some(_) => {}
+        None if dir.join("build").exists() => problems.push("a failed command wrote build/".to_string()),
+        None => {}
     }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems.join("\n").into())
     }
+}
+
+/// Files under `dir`, relative and sorted, skipping hidden names (a lock
+/// file or a temp dir of the build is not output).
+fn visible_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
 }

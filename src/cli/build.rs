@@ -99,7 +99,8 @@ pub fn validate_project(global: &GlobalArgs) -> CommandResult {
 }
 
 pub(super) fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
-    let path = global.config.clone().unwrap_or_else(|| PathBuf::from(config::FILE_NAME));
+    let cwd = std::env::current_dir().map_err(|error| Failure::Other(format!("cannot read the current directory: {error}")))?;
+    let path = config::find(global.config.as_deref(), &cwd).map_err(Failure::Input)?;
     config::load(&path).map_err(Failure::Input)
 }
 
@@ -155,10 +156,16 @@ fn finish(global: &GlobalArgs, config: &Config, report: &BuildReport, started: I
         }
     }
     let n_bundles: usize = report.targets.iter().map(|target| target.n_bundles).sum();
+    let n_excluded: usize = report.targets.iter().map(|target| target.n_excluded).sum();
     let names: Vec<&str> = report.targets.iter().map(|target| target.name.as_str()).collect();
     let plural = if names.len() == 1 { "" } else { "s" };
+    let excluded = if n_excluded == 0 {
+        String::new()
+    } else {
+        format!(", {n_excluded} excluded")
+    };
     eprintln!(
-        "{verb} catalog {}: target{plural} {} ({n_bundles} bundles) in {:.2}s",
+        "{verb} catalog {}: target{plural} {} ({n_bundles} bundles{excluded}) in {:.2}s",
         config.catalog.name,
         names.join(", "),
         started.elapsed().as_secs_f64()

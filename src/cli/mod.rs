@@ -9,13 +9,14 @@
 mod build;
 mod clean;
 mod init;
+mod list;
 mod opm;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 
 use crate::diag::Diagnostic;
 
@@ -101,8 +102,63 @@ fn output_settings(global: &GlobalArgs, no_wait: bool) -> Result<crate::output::
 
 pub type CommandResult = Result<(), Failure>;
 
+/// `catbuild --version`: the crate version, the commit it was built from
+/// (see `build.rs`) and the opm whose output it reproduces: operator-registry
+/// HEAD for FBC, render, validate and templates, with cases checked by
+/// running opm v1.26.5 (`../shared/conformance/README.md`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CATBUILD_GIT_COMMIT"),
+    ")\nmatches opm: operator-registry HEAD (FBC, render, validate, templates), checked against opm v1.26.5"
+);
+
+const BUILD_EXAMPLES: &str = "Examples:
+  catbuild build                                 # every target of catalog.toml
+  catbuild build --target ocp-4.16 --format fbc-yaml --out out/
+  catbuild --config path/to/project build        # DIR means DIR/catalog.toml";
+
+const RENDER_EXAMPLES: &str = "Examples:
+  catbuild render bundles/my-operator/1.0.0 -o yaml
+  catbuild render catalog/ --migrate-level bundle-object-to-csv-metadata";
+
+const VALIDATE_EXAMPLES: &str = "Examples:
+  catbuild validate                 # every check of a build, writing nothing
+  catbuild validate build/ocp-4.16/catalog   # an FBC directory, like `opm validate`";
+
+const TEMPLATE_EXAMPLES: &str = "Examples:
+  catbuild template basic catalog-templates/basic.yaml -o yaml
+  catbuild template semver catalog-templates/semver.yaml";
+
+const GRAPH_EXAMPLES: &str = "Examples:
+  catbuild graph build/ocp-4.16/catalog --package-name my-operator
+  catbuild graph build/ocp-4.16/catalog --minimum-edge my-operator.v1.0.0";
+
+const INIT_EXAMPLES: &str = "Examples:
+  catbuild init                     # scan the current directory
+  catbuild init bundles/ legacy/    # scan these directories";
+
+const LIST_EXAMPLES: &str = "Examples:
+  catbuild list                     # targets, then packages
+  catbuild list packages            # bundle count and patterns of each package";
+
+const COMPLETIONS_EXAMPLES: &str = "Examples:
+  catbuild completions bash > ~/.local/share/bash-completion/completions/catbuild
+  catbuild completions zsh > ~/.zfunc/_catbuild
+  catbuild completions fish > ~/.config/fish/completions/catbuild.fish";
+
+const CLEAN_EXAMPLES: &str = "Examples:
+  catbuild clean                    # remove the output directory
+  catbuild clean --stale            # only target dirs no target owns, and a killed build's leftovers";
+
+const TOP_EXAMPLES: &str = "Examples:
+  catbuild                          # build every target of catalog.toml
+  catbuild validate                 # every check of a build, writing nothing
+  catbuild list                     # what a build would make
+  catbuild init path/to/repo        # write a catalog.toml for an operator repository";
+
 #[derive(Debug, Parser)]
-#[command(name = "catbuild", version, about = "Build OLM operator catalogs from catalog.toml", long_about = None)]
+#[command(name = "catbuild", version = VERSION, about = "Build OLM operator catalogs from catalog.toml", long_about = None, after_help = TOP_EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -112,7 +168,8 @@ struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Path of catalog.toml (default: ./catalog.toml)
+    /// Path of catalog.toml, or its directory (default: the nearest
+    /// catalog.toml in this directory or a parent)
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Print nothing but errors
@@ -126,19 +183,60 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build every target of catalog.toml (the default command)
+    #[command(after_help = BUILD_EXAMPLES)]
     Build(build::BuildArgs),
     /// Render bundles and catalogs to FBC, like `opm render`
+    #[command(after_help = RENDER_EXAMPLES)]
     Render(opm::RenderArgs),
     /// Validate the project, or an FBC directory like `opm validate`
+    #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(opm::ValidateArgs),
     /// Render an opm basic or semver template file
+    #[command(after_help = TEMPLATE_EXAMPLES)]
     Template(opm::TemplateArgs),
     /// Draw a catalog's upgrade graph, like `opm alpha render-graph`
+    #[command(after_help = GRAPH_EXAMPLES)]
     Graph(opm::GraphArgs),
     /// Write a catalog.toml for an existing operator repository
+    #[command(after_help = INIT_EXAMPLES)]
     Init(init::InitArgs),
     /// Remove the output directory, or with `--stale` what no target owns
+    #[command(after_help = CLEAN_EXAMPLES)]
     Clean(clean::CleanArgs),
+    /// Show the targets and packages a build would make
+    #[command(after_help = LIST_EXAMPLES)]
+    List(list::ListArgs),
+    /// Print a shell completion script
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    shell: CompletionShell,
+}
+
+/// The shells `catbuild completions` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// `catbuild completions SHELL`: the script, generated from the parser's own
+/// definition, on stdout.
+fn completions(args: &CompletionsArgs) -> CommandResult {
+    let shell = match args.shell {
+        CompletionShell::Bash => clap_complete::Shell::Bash,
+        CompletionShell::Zsh => clap_complete::Shell::Zsh,
+        CompletionShell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "catbuild", &mut script);
+    print_stdout(&String::from_utf8_lossy(&script))
 }
 
 /// Runs catbuild with `args` (the first is the program name) and returns
@@ -179,6 +277,8 @@ fn dispatch(cli: Cli) -> CommandResult {
         Some(Command::Graph(args)) => opm::graph(&args),
         Some(Command::Init(args)) => init::run(&cli.global, &args),
         Some(Command::Clean(args)) => clean::run(&cli.global, &args),
+        Some(Command::List(args)) => list::run(&cli.global, &args),
+        Some(Command::Completions(args)) => completions(&args),
     }
 }
 
@@ -192,6 +292,7 @@ fn report_failure(failure: &Failure) {
 /// Prints diagnostics to stderr, sorted, then the verdict line.
 pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
     let mut sorted = diagnostics.to_vec();
+    crate::diag::dedupe(&mut sorted);
     crate::diag::sort(&mut sorted);
     let base = std::env::current_dir().unwrap_or_default();
     let color = use_color();

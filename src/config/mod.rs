@@ -67,6 +67,9 @@ pub struct PackageConfig {
     pub bundles: Vec<Sourced<String>>,
     /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
     pub package_manifests: Vec<Sourced<String>>,
+    /// Glob patterns of bundle directories to leave out (known-broken ones),
+    /// relative to the root; each is a valid pattern.
+    pub exclude: Vec<Sourced<String>>,
     /// minijinja template of each bundle's image reference.
     pub bundle_image: Option<Sourced<String>>,
     pub channel_policy: ChannelPolicy,
@@ -171,6 +174,23 @@ pub struct Target {
     pub migrate_level: MigrateLevel,
 }
 
+/// Which `catalog.toml` a command reads: `--config PATH` (a directory
+/// means its `catalog.toml`), else the first `catalog.toml` in `cwd` or one
+/// of its parents, as Cargo finds `Cargo.toml`.
+pub fn find(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, Vec<Diagnostic>> {
+    if let Some(path) = given {
+        let path = if path.is_dir() { path.join(FILE_NAME) } else { path.to_path_buf() };
+        return Ok(path);
+    }
+    if let Some(found) = cwd.ancestors().map(|dir| dir.join(FILE_NAME)).find(|path| path.is_file()) {
+        return Ok(found);
+    }
+    Err(vec![
+        Diagnostic::error("config", format!("no `{FILE_NAME}` in `{}` or any parent directory", cwd.display()))
+            .help("run `catbuild init` to write one, or pass `--config PATH`"),
+    ])
+}
+
 /// Reads and resolves `catalog.toml`. Every problem found is returned.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -236,29 +256,51 @@ fn unknown_key_help(message: &str) -> Option<String> {
     Some(format!("did you mean `{best}`?"))
 }
 
-/// The candidate nearest to `typed` by edit distance, if near enough.
+/// The candidate nearest to `typed`, if near enough to be a typo of it.
+///
+/// Distance is Damerau–Levenshtein (a swap of two neighbours is one edit),
+/// within a third of the longer name. Ties go to the candidate nearest in
+/// value where the names first differ: numerically for a run of digits, so
+/// `v0.0.5` suggests `v0.0.4` rather than `v0.0.1`, and by character code
+/// otherwise; then to the lexically smaller name, so the choice is stable.
 pub fn closest<'a>(typed: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
-        .map(|candidate| (edit_distance(typed, candidate), *candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len().max(typed.len()) / 3).max(1))
-        .min()
+        .map(|candidate| (strsim::damerau_levenshtein(typed, candidate), *candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.chars().count().max(typed.chars().count()) / 3).max(1))
+        .min_by(|(left_distance, left), (right_distance, right)| {
+            left_distance
+                .cmp(right_distance)
+                .then_with(|| first_difference_gap(typed, left).cmp(&first_difference_gap(typed, right)))
+                .then_with(|| left.cmp(right))
+        })
         .map(|(_, candidate)| candidate)
 }
 
-fn edit_distance(left: &str, right: &str) -> usize {
-    let right: Vec<char> = right.chars().collect();
-    let mut row: Vec<usize> = (0..=right.len()).collect();
-    for (idx, left_char) in left.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = idx + 1;
-        for (jdx, right_char) in right.iter().enumerate() {
-            let substitute = previous + usize::from(left_char != *right_char);
-            previous = row[jdx + 1];
-            row[jdx + 1] = substitute.min(row[jdx] + 1).min(previous + 1);
-        }
+/// How far apart `typed` and `candidate` are where they first differ: the
+/// numeric difference of the digit runs there (`5` vs `4` is 1, `10` vs `11`
+/// is 1, `10` vs `1` is 9), else the difference of the two characters.
+fn first_difference_gap(typed: &str, candidate: &str) -> u128 {
+    let typed_chars: Vec<char> = typed.chars().collect();
+    let candidate_chars: Vec<char> = candidate.chars().collect();
+    let mut idx = typed_chars
+        .iter()
+        .zip(&candidate_chars)
+        .take_while(|(left, right)| left == right)
+        .count();
+    // Back up to the start of a number both names share a prefix of.
+    while idx > 0 && typed_chars[idx - 1].is_ascii_digit() {
+        idx -= 1;
     }
-    row[right.len()]
+    let number_at = |chars: &[char]| -> Option<u128> {
+        let digits: String = chars.get(idx..)?.iter().take_while(|ch| ch.is_ascii_digit()).collect();
+        digits.parse().ok()
+    };
+    if let (Some(typed_number), Some(candidate_number)) = (number_at(&typed_chars), number_at(&candidate_chars)) {
+        return typed_number.abs_diff(candidate_number);
+    }
+    let code_at = |chars: &[char]| chars.get(idx).map_or(0, |ch| u128::from(u32::from(*ch)));
+    code_at(&typed_chars).abs_diff(code_at(&candidate_chars))
 }
 
 struct Resolver<'a> {
@@ -409,6 +451,19 @@ impl Resolver<'_> {
                 ),
             );
         }
+        let mut exclude = Vec::new();
+        for pattern in &raw.exclude {
+            match glob::Pattern::new(pattern.get_ref()) {
+                Ok(_) => exclude.push(Sourced::from_spanned(pattern)),
+                Err(error) => {
+                    self.error(
+                        pattern.span(),
+                        format!("invalid glob pattern `{}`: {}", pattern.get_ref(), error.msg),
+                    )
+                    .add_help("`exclude` takes globs of bundle directories, such as `bundles/1.0.*`");
+                }
+            }
+        }
         PackageConfig {
             name,
             default_channel: raw.default_channel.as_ref().map(Sourced::from_spanned),
@@ -419,6 +474,7 @@ impl Resolver<'_> {
             }),
             bundles: raw.bundles.iter().map(Sourced::from_spanned).collect(),
             package_manifests: raw.package_manifests.iter().map(Sourced::from_spanned).collect(),
+            exclude,
             bundle_image: raw
                 .bundle_image
                 .as_ref()
@@ -668,6 +724,31 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, "package `apple` is declared twice");
         assert_eq!(found[0].2, vec!["merge it with the `[[package]]` at line 5".to_string()]);
+    }
+
+    #[test]
+    fn find_takes_a_directory_or_searches_upward() {
+        let project = tempfile::tempdir().unwrap();
+        let nested = project.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(project.path().join(FILE_NAME), MINIMAL).unwrap();
+        let expected = project.path().join(FILE_NAME);
+        assert_eq!(find(None, &nested).unwrap(), expected);
+        assert_eq!(find(Some(project.path()), &nested).unwrap(), expected);
+        assert_eq!(find(Some(Path::new("other.toml")), &nested).unwrap(), Path::new("other.toml"));
+    }
+
+    #[test]
+    fn closest_prefers_the_nearest_version_on_ties() {
+        let versions = ["op.v0.0.1", "op.v0.0.2", "op.v0.0.3", "op.v0.0.4"];
+        assert_eq!(closest("op.v0.0.5", &versions), Some("op.v0.0.4"));
+        assert_eq!(closest("op.v0.0.10", &["op.v0.0.1", "op.v0.0.11", "op.v0.0.9"]), Some("op.v0.0.11"));
+        assert_eq!(closest("stabel", &["alpha", "stable"]), Some("stable"));
+        assert_eq!(
+            closest("tiny.v0.2.O", &["tiny.v0.1.0", "tiny.v0.2.0", "tiny.v0.3.0"]),
+            Some("tiny.v0.2.0")
+        );
+        assert_eq!(closest("xyz", &["stable"]), None);
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct RawPackage {
     pub bundles: Vec<Spanned<String>>,
     #[serde(default)]
     pub package_manifests: Vec<Spanned<String>>,
+    /// Globs of bundle directories to leave out, relative to `catalog.toml`.
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
     pub bundle_image: Option<Spanned<String>>,
     pub channel_policy: Option<Spanned<String>>,
     #[serde(default, rename = "channel")]

@@ -7,10 +7,14 @@
 //! annotate-snippets, rustc style: `error[code]: message`, then
 //! `--> file:line:col`, the source line and a caret.
 
+mod go_text;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
+
+pub use go_text::explain_go_text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -63,6 +67,9 @@ pub struct Diagnostic {
     pub label: Option<String>,
     pub help: Vec<String>,
     pub notes: Vec<String>,
+    /// Follow-on problems folded into this one: not reported on their own,
+    /// counted in a last note ("and 3 more problems caused by this").
+    pub n_caused: usize,
 }
 
 impl Diagnostic {
@@ -75,6 +82,7 @@ impl Diagnostic {
             label: None,
             help: Vec::new(),
             notes: Vec::new(),
+            n_caused: 0,
         }
     }
 
@@ -111,6 +119,12 @@ impl Diagnostic {
         self
     }
 
+    /// Folds follow-on problems into this one: they count in its last note
+    /// instead of being reported (each with what it caused itself).
+    pub fn fold(&mut self, follow_ons: &[Diagnostic]) {
+        self.n_caused += follow_ons.iter().map(|follow_on| 1 + follow_on.n_caused).sum::<usize>();
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -127,6 +141,18 @@ impl Diagnostic {
             ),
         }
     }
+}
+
+/// Drops repeats, keeping the first of equal diagnostics: a problem of a
+/// package or bundle found once per target is one problem.
+pub fn dedupe(diagnostics: &mut Vec<Diagnostic>) {
+    let mut kept: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    for diagnostic in diagnostics.drain(..) {
+        if !kept.contains(&diagnostic) {
+            kept.push(diagnostic);
+        }
+    }
+    *diagnostics = kept;
 }
 
 /// Sorts diagnostics into a stable order, independent of thread timing.
@@ -181,6 +207,14 @@ fn render_one(diagnostic: &Diagnostic, base: &Path, renderer: &Renderer, read_so
         report.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
     }
     for note in &diagnostic.notes {
+        report.push(Group::with_title(Level::NOTE.secondary_title(note.as_str())));
+    }
+    let caused_note = match diagnostic.n_caused {
+        0 => None,
+        1 => Some("and 1 more problem caused by this".to_string()),
+        n_caused => Some(format!("and {n_caused} more problems caused by this")),
+    };
+    if let Some(note) = &caused_note {
         report.push(Group::with_title(Level::NOTE.secondary_title(note.as_str())));
     }
     let mut text = renderer.render(&report);
@@ -251,6 +285,30 @@ mod tests {
         let diagnostic = Diagnostic::error("yaml", "bad").at(Location::line(Path::new("/p/a.yaml"), 7));
         let text = render(&[diagnostic], Path::new("/p"), false, &|_| None);
         assert_eq!(text, "error[yaml]: bad\n  --> a.yaml:7\n\n");
+    }
+
+    #[test]
+    fn folded_problems_are_counted_in_a_last_note() {
+        let follow_on = Diagnostic::error("graph", "stranded");
+        let mut root = Diagnostic::error("bundle", "broken").note("why");
+        root.fold(&[follow_on.clone(), follow_on]);
+        let text = render(&[root], Path::new("/p"), false, &|_| None);
+        assert_eq!(
+            text,
+            "error[bundle]: broken\n  |\nnote: why\nnote: and 2 more problems caused by this\n\n"
+        );
+    }
+
+    #[test]
+    fn dedupe_keeps_the_first_of_equal_diagnostics() {
+        let mut diagnostics = vec![
+            Diagnostic::error("a", "one"),
+            Diagnostic::error("a", "two"),
+            Diagnostic::error("a", "one"),
+        ];
+        dedupe(&mut diagnostics);
+        let messages: Vec<&str> = diagnostics.iter().map(|diagnostic| diagnostic.message.as_str()).collect();
+        assert_eq!(messages, ["one", "two"]);
     }
 
     #[test]

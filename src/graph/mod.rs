@@ -41,6 +41,10 @@ pub struct GraphProblem {
     pub field: &'static str,
     pub message: String,
     pub help: Option<String>,
+    pub notes: Vec<String>,
+    /// How many other problems this one causes and stands for (they are
+    /// not reported on their own: the cause comes first, once).
+    pub n_caused: usize,
 }
 
 /// The channels of one package and its default channel.
@@ -49,6 +53,9 @@ pub struct PackageGraph {
     pub channels: Vec<Channel>,
     pub default_channel: Option<String>,
     pub problems: Vec<GraphProblem>,
+    /// Channels the bundles name that could not be linked (their problem is
+    /// reported); they exist, so a default channel naming one is no typo.
+    pub unlinked_channels: Vec<String>,
 }
 
 /// opm's replaces mode over the bundles of one package.
@@ -71,6 +78,8 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
         if heads.len() > 1 {
             let names: Vec<&str> = heads.iter().map(|bundle| bundle.name.as_str()).collect();
             graph.problems.push(GraphProblem {
+                notes: Vec::new(),
+                n_caused: 0,
                 bundle: Some(heads[1].name.clone()),
                 field: "version",
                 message: format!(
@@ -79,13 +88,27 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
                 ),
                 help: Some("give each bundle of a channel a distinct `spec.version`".to_string()),
             });
+            graph.unlinked_channels.push((*channel_name).to_string());
             continue;
         }
         let head = heads[0];
         let (entries, reached) = walk_from_head(head, &by_name, channel_name, &mut graph.problems);
-        for member in members {
-            if !reached.contains(member.name.as_str()) {
+        let unreached: Vec<&&BundleInfo> = members.iter().filter(|member| !reached.contains(member.name.as_str())).collect();
+        let tail = chain_tail(head, &by_name);
+        // A fork (two bundles replacing the same missing predecessor) is
+        // not a broken edge: each stranded bundle is its own problem.
+        let fork = unreached.iter().any(|member| member.replaces == tail.replaces);
+        if !unreached.is_empty() && !fork && !tail.replaces.is_empty() && !by_name.contains_key(tail.replaces.as_str()) {
+            // One broken edge cuts every older bundle off the head: report the
+            // edge, and the bundles it strands as what it causes.
+            graph
+                .problems
+                .push(broken_edge_problem(package, channel_name, head, tail, &unreached));
+        } else {
+            for member in unreached {
                 graph.problems.push(GraphProblem {
+                    notes: Vec::new(),
+                    n_caused: 0,
                     bundle: Some(member.name.clone()),
                     field: "channels",
                     message: format!(
@@ -111,7 +134,77 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
     }
 
     graph.default_channel = default_channel(bundles, &listed);
+    merge_broken_edges(&mut graph.problems);
     graph
+}
+
+/// One broken edge on the chain of several channels is one problem: keep
+/// the first report of it, with the notes and follow-ons of all.
+fn merge_broken_edges(problems: &mut Vec<GraphProblem>) {
+    let mut merged: Vec<GraphProblem> = Vec::with_capacity(problems.len());
+    for problem in problems.drain(..) {
+        let same_edge = merged
+            .iter_mut()
+            .find(|kept| kept.n_caused > 0 && problem.n_caused > 0 && kept.bundle == problem.bundle && kept.message == problem.message);
+        match same_edge {
+            Some(kept) => {
+                kept.notes.extend(problem.notes);
+                kept.n_caused += problem.n_caused;
+            }
+            None => merged.push(problem),
+        }
+    }
+    *problems = merged;
+}
+
+/// The last bundle of the head's `replaces` chain that is in the package.
+fn chain_tail<'a>(head: &'a BundleInfo, by_name: &BTreeMap<&str, &'a BundleInfo>) -> &'a BundleInfo {
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut current = head;
+    while seen.insert(current.name.as_str()) {
+        match by_name.get(current.replaces.as_str()) {
+            Some(next) => current = next,
+            None => break,
+        }
+    }
+    current
+}
+
+/// The chain from `head` stops at `tail`, whose `replaces` names no bundle
+/// of the package, and `unreached` list the channel below it.
+fn broken_edge_problem(
+    package: &str,
+    channel_name: &str,
+    head: &BundleInfo,
+    tail: &BundleInfo,
+    unreached: &[&&BundleInfo],
+) -> GraphProblem {
+    let unreached_names: Vec<&str> = unreached.iter().map(|bundle| bundle.name.as_str()).collect();
+    let help = match crate::config::closest(&tail.replaces, &unreached_names) {
+        Some(best) => format!("did you mean `{best}`?"),
+        None => format!(
+            "make `{}` replace (or skip) the newest of them, or remove `{channel_name}` from their channels annotation",
+            tail.name
+        ),
+    };
+    let quoted: Vec<String> = unreached_names.iter().map(|name| format!("`{name}`")).collect();
+    let verb = if unreached.len() == 1 { "lists" } else { "list" };
+    let notes = vec![format!(
+        "so {} {verb} channel `{channel_name}` but cannot be reached from its head `{}`",
+        quoted.join(", "),
+        head.name
+    )];
+    GraphProblem {
+        bundle: Some(tail.name.clone()),
+        field: "replaces",
+        message: format!(
+            "`{}` replaces `{}`, which is not a bundle of package `{package}`",
+            tail.name, tail.replaces
+        ),
+        help: Some(help),
+        notes,
+        n_caused: unreached.len(),
+    }
 }
 
 /// Walks `replaces` from the head, collecting chain members and the
@@ -132,6 +225,8 @@ fn walk_from_head<'a>(
         if !on_chain.insert(bundle.name.as_str()) {
             chain.push(bundle.name.as_str());
             problems.push(GraphProblem {
+                notes: Vec::new(),
+                n_caused: 0,
                 bundle: Some(bundle.name.clone()),
                 field: "replaces",
                 message: format!("replaces cycle in channel `{channel_name}`: {}", chain.join(" -> ")),
@@ -179,6 +274,8 @@ pub fn manifest_channels(package: &str, bundles: &[BundleInfo], heads: &[(String
     for (channel_name, head_name) in heads {
         let Some(head) = by_name.get(head_name.as_str()) else {
             graph.problems.push(GraphProblem {
+                notes: Vec::new(),
+                n_caused: 0,
                 bundle: None,
                 field: "currentCSV",
                 message: format!("channel `{channel_name}` has currentCSV `{head_name}`, which is not a CSV of package `{package}`"),
@@ -239,6 +336,8 @@ pub fn semver_channels(package: &str, bundles: &[BundleInfo], policy: &crate::co
                 match by_name.get(name.value.as_str()) {
                     Some(bundle) => members[idx].push((bundle.name.clone(), bundle.version.clone())),
                     None => graph.problems.push(GraphProblem {
+                        notes: Vec::new(),
+                        n_caused: 0,
                         bundle: None,
                         field: "semver",
                         message: format!(
@@ -284,6 +383,8 @@ pub fn semver_channels(package: &str, bundles: &[BundleInfo], policy: &crate::co
             graph.default_channel = Some(generated.default_channel).filter(|name| !name.is_empty());
         }
         Err(message) => graph.problems.push(GraphProblem {
+            notes: Vec::new(),
+            n_caused: 0,
             bundle: None,
             field: "semver",
             message,
@@ -337,6 +438,8 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
         [] => {
             if !entries.is_empty() {
                 problems.push(GraphProblem {
+                    notes: Vec::new(),
+                    n_caused: 0,
                     bundle: None,
                     field: "replaces",
                     message: format!(
@@ -350,6 +453,8 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
         }
         several => {
             problems.push(GraphProblem {
+                notes: Vec::new(),
+                n_caused: 0,
                 bundle: None,
                 field: "replaces",
                 message: format!("channel `{}` has more than one head: {}", channel.name, several.join(", ")),
@@ -363,6 +468,8 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
         Ok(walk) => walk,
         Err(cycle) => {
             problems.push(GraphProblem {
+                notes: Vec::new(),
+                n_caused: 0,
                 bundle: cycle.first().cloned(),
                 field: "replaces",
                 message: format!("replaces cycle in channel `{}`: {}", channel.name, cycle.join(" -> ")),
@@ -393,6 +500,8 @@ pub fn check_channel(channel: &Channel) -> Vec<GraphProblem> {
             "make an entry on the head's replaces chain replace or skip them, or remove them".to_string()
         };
         problems.push(GraphProblem {
+            notes: Vec::new(),
+            n_caused: 0,
             bundle: Some(current.name.clone()),
             field: "replaces",
             message: format!(
@@ -420,6 +529,43 @@ mod tests {
             skips: skips.iter().map(|skip| (*skip).to_string()).collect(),
             skip_range: String::new(),
         }
+    }
+
+    #[test]
+    fn a_broken_edge_is_one_problem_standing_for_the_bundles_it_strands() {
+        let bundles = [
+            bundle("op.v1", "1.0.0", &["stable", "fast"], "", &[]),
+            bundle("op.v2", "2.0.0", &["stable", "fast"], "op.v1", &[]),
+            bundle("op.v3", "3.0.0", &["stable", "fast"], "op.v2.1", &[]),
+        ];
+        let graph = replaces_channels("op", &bundles);
+        assert_eq!(graph.problems.len(), 1, "{:#?}", graph.problems);
+        let problem = &graph.problems[0];
+        assert_eq!(problem.message, "`op.v3` replaces `op.v2.1`, which is not a bundle of package `op`");
+        assert_eq!(problem.help.as_deref(), Some("did you mean `op.v2`?"));
+        assert_eq!(problem.n_caused, 4);
+        assert_eq!(
+            problem.notes,
+            [
+                "so `op.v1`, `op.v2` list channel `fast` but cannot be reached from its head `op.v3`",
+                "so `op.v1`, `op.v2` list channel `stable` but cannot be reached from its head `op.v3`",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fork_from_a_missing_bundle_names_each_stranded_bundle() {
+        let bundles = [
+            bundle("op.v21", "1.21.0", &["stable"], "op.v20", &[]),
+            bundle("op.v22", "1.22.0", &["stable"], "op.v20", &[]),
+            bundle("op.v23", "1.23.0", &["stable"], "op.v22", &[]),
+        ];
+        let graph = replaces_channels("op", &bundles);
+        let messages: Vec<&str> = graph.problems.iter().map(|problem| problem.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["bundle `op.v21` lists channel `stable` but is not reachable from the channel head `op.v23` through `replaces` or `skips`"]
+        );
     }
 
     fn entry_names(graph: &PackageGraph, channel: &str) -> Vec<String> {

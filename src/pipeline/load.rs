@@ -158,13 +158,17 @@ fn relative_messages(mut diagnostics: Vec<Diagnostic>, root: &Path) -> Vec<Diagn
     let prefix = format!("{}/", root.display());
     for diagnostic in &mut diagnostics {
         diagnostic.message = diagnostic.message.replace(&prefix, "");
+        for note in &mut diagnostic.notes {
+            *note = note.replace(&prefix, "");
+        }
     }
     diagnostics
 }
 
 /// The diagnostics for a bundle that failed to load. When it failed for
 /// lack of objects or of a CSV, the usual cause is a manifest that does not
-/// decode: name each such file and its line first.
+/// decode: name each such file and its line, the failure folded into the
+/// first.
 fn explain(error: &BundleError, files: &BundleFiles) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     if matches!(error, BundleError::NoBundleObjects { .. } | BundleError::NoCsv { .. }) {
@@ -187,7 +191,13 @@ fn explain(error: &BundleError, files: &BundleFiles) -> Vec<Diagnostic> {
             }
         }
     }
-    diagnostics.push(bundle_error_diagnostic(error, &files.dir));
+    let bundle_error = bundle_error_diagnostic(error, &files.dir);
+    // The manifest that does not decode is the cause; that the bundle then
+    // has no objects (or no CSV) follows from it and is not said twice.
+    match diagnostics.first_mut() {
+        Some(cause) => cause.notes.push(format!("so the bundle does not load: {}", bundle_error.message)),
+        None => diagnostics.push(bundle_error),
+    }
     diagnostics
 }
 

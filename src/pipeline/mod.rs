@@ -13,6 +13,7 @@
 //! cache keyed by input digests in front of load and encode.
 
 mod encode;
+mod exclude;
 mod load;
 mod package;
 mod plan;
@@ -95,6 +96,8 @@ pub struct TargetReport {
     pub name: String,
     pub n_packages: usize,
     pub n_bundles: usize,
+    /// Bundle directories left out by `exclude` in this target's packages.
+    pub n_excluded: usize,
     /// The target's directory, when it was written.
     pub output: Option<PathBuf>,
 }
@@ -105,6 +108,7 @@ struct BuiltTarget<'a> {
     target: &'a Target,
     formats: Vec<OutputFormat>,
     packages: Vec<DeclarativeConfig>,
+    n_excluded: usize,
 }
 
 impl BuiltTarget<'_> {
@@ -113,9 +117,41 @@ impl BuiltTarget<'_> {
             name: self.target.name.clone(),
             n_packages: self.packages.iter().map(|package| package.packages.len()).sum(),
             n_bundles: self.packages.iter().map(|package| package.bundles.len()).sum(),
+            n_excluded: self.n_excluded,
             output,
         }
     }
+}
+
+/// What a build would read for one package, from its patterns alone (no
+/// bundle is loaded): for `catbuild list`.
+#[derive(Debug, Clone)]
+pub struct PackageSummary {
+    pub name: String,
+    pub n_bundle_dirs: usize,
+    pub n_package_manifest_dirs: usize,
+    pub n_excluded: usize,
+}
+
+/// Expands every package's patterns as a build would. Problems with the
+/// patterns come back as diagnostics (warnings included).
+pub fn summarize(config: &Config) -> (Vec<PackageSummary>, Vec<Diagnostic>) {
+    let mut diagnostics = Vec::new();
+    let plans = plan(config, &mut diagnostics).packages;
+    let summaries = config
+        .packages
+        .iter()
+        .filter_map(|package| {
+            let package_plan = plans.get(&package.name.value)?;
+            Some(PackageSummary {
+                name: package.name.value.clone(),
+                n_bundle_dirs: package_plan.bundle_dirs.len(),
+                n_package_manifest_dirs: package_plan.package_manifest_dirs.len(),
+                n_excluded: package_plan.n_excluded,
+            })
+        })
+        .collect();
+    (summaries, diagnostics)
 }
 
 /// Checks everything and writes nothing: `catbuild validate`.
@@ -154,7 +190,9 @@ pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
 /// the target's formats while its model is at hand. Every target is
 /// checked before any problem is returned.
 fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter) -> Result<Vec<Vec<OutputFile>>, BuildError> {
-    let mut diagnostics = Vec::new();
+    // The same package failing in several targets is one problem that
+    // names them all.
+    let mut failed_targets: Vec<(String, Vec<&str>)> = Vec::new();
     let mut encoded = Vec::new();
     for built_target in built {
         let settings = TargetSettings {
@@ -165,17 +203,27 @@ fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter)
             Ok(files) => encoded.push(files),
             Err(TargetFailure::Invalid(messages)) => {
                 for message in messages {
-                    diagnostics.push(
-                        Diagnostic::error(
-                            "catalog",
-                            format!("target `{}` fails opm's validation:\n{message}", built_target.target.name),
-                        )
-                        .note("catbuild's own checks found nothing; please report this so they learn it"),
-                    );
+                    match failed_targets.iter_mut().find(|(known, _)| *known == message) {
+                        Some((_, names)) => names.push(&built_target.target.name),
+                        None => failed_targets.push((message, vec![&built_target.target.name])),
+                    }
                 }
             }
             Err(TargetFailure::Encode(error)) => return Err(BuildError::Encode(error)),
         }
+    }
+    let mut diagnostics = Vec::new();
+    for (message, names) in failed_targets {
+        let named: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+        let subject = if named.len() == 1 {
+            format!("target {} fails", named[0])
+        } else {
+            format!("targets {} fail", named.join(", "))
+        };
+        diagnostics.push(
+            Diagnostic::error("catalog", format!("{subject} opm's validation:\n{message}"))
+                .note("catbuild's own checks found nothing; please report this so they learn it"),
+        );
     }
     if diagnostics.is_empty() {
         Ok(encoded)
@@ -224,12 +272,17 @@ fn assemble<'a>(
     for target in &targets {
         *remaining_uses.entry(&target.vars).or_default() += 1;
     }
+    // Packages with a bundle that failed to load: their channels are linked
+    // without it, so their graph problems are follow-ons of that failure.
+    let mut failed_dirs: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    let mut follow_ons: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
     let mut built = Vec::new();
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
             let loaded = report::stage(reporter, Stage::Load, || {
                 load_packages(config, &plan.packages, &target.vars, &mut diagnostics)
             });
+            record_failed_dirs(&plan.packages, &loaded, &mut failed_dirs);
             loaded_by_vars.insert(&target.vars, loaded);
         }
         let uses = remaining_uses.entry(&target.vars).or_default();
@@ -247,7 +300,7 @@ fn assemble<'a>(
                 let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
                 let mut catalog = DeclarativeConfig::default();
                 let icon_file = plan.packages.get(package_name).and_then(|package_plan| package_plan.icon.as_ref());
-                assemble_package(
+                let graph_diagnostics = assemble_package(
                     config,
                     package,
                     icon_file,
@@ -257,18 +310,87 @@ fn assemble<'a>(
                     &mut catalog,
                     &mut diagnostics,
                 );
+                if failed_dirs.contains_key(package_name) {
+                    follow_ons.entry(package_name.clone()).or_default().extend(graph_diagnostics);
+                } else {
+                    diagnostics.extend(graph_diagnostics);
+                }
                 packages.push(catalog);
             }
             packages
         });
+        let n_excluded = target
+            .packages
+            .iter()
+            .filter_map(|package_name| plan.packages.get(package_name))
+            .map(|package_plan| package_plan.n_excluded)
+            .sum();
         built.push(BuiltTarget {
             target,
             formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
             packages,
+            n_excluded,
         });
     }
+    crate::diag::dedupe(&mut diagnostics);
+    fold_follow_ons(&mut diagnostics, follow_ons, &failed_dirs);
+    // catbuild's own output: plain words before opm's Go type names (the
+    // opm-compatible commands do not come through here).
+    diagnostics.iter_mut().for_each(crate::diag::explain_go_text);
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(diagnostics.into());
     }
     Ok((built, diagnostics))
+}
+
+/// Adds to `failed_dirs` the planned bundle directories of each package
+/// that did not load (their errors are already reported).
+fn record_failed_dirs(
+    plans: &BTreeMap<String, plan::PackagePlan>,
+    loaded: &BTreeMap<String, Vec<LoadedBundle>>,
+    failed_dirs: &mut BTreeMap<String, Vec<PathBuf>>,
+) {
+    for (package, package_plan) in plans {
+        let loaded_dirs: Vec<&PathBuf> = loaded
+            .get(package)
+            .map_or_else(Vec::new, |bundles| bundles.iter().map(|bundle| &bundle.dir).collect());
+        for dir in &package_plan.bundle_dirs {
+            if !loaded_dirs.contains(&dir) {
+                let dirs = failed_dirs.entry(package.clone()).or_default();
+                if !dirs.contains(dir) {
+                    dirs.push(dir.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Folds each package's graph problems into the first error about one of
+/// its bundles that failed to load: the cause is reported, once, with the
+/// number of problems that follow from it. Without such an error (none
+/// should be missing) the problems are reported as they are.
+fn fold_follow_ons(
+    diagnostics: &mut Vec<Diagnostic>,
+    follow_ons: BTreeMap<String, Vec<Diagnostic>>,
+    failed_dirs: &BTreeMap<String, Vec<PathBuf>>,
+) {
+    crate::diag::sort(diagnostics);
+    for (package, mut package_follow_ons) in follow_ons {
+        crate::diag::dedupe(&mut package_follow_ons);
+        if package_follow_ons.is_empty() {
+            continue;
+        }
+        let dirs = failed_dirs.get(&package).map(Vec::as_slice).unwrap_or_default();
+        let root = diagnostics.iter_mut().find(|diagnostic| {
+            diagnostic.is_error()
+                && diagnostic
+                    .location
+                    .as_ref()
+                    .is_some_and(|location| dirs.iter().any(|dir| location.path.starts_with(dir)))
+        });
+        match root {
+            Some(root) => root.fold(&package_follow_ons),
+            None => diagnostics.extend(package_follow_ons),
+        }
+    }
 }

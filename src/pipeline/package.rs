@@ -13,7 +13,11 @@ use crate::load::{CsvField, LoadedBundle};
 
 use super::plan::InputFile;
 
-/// Links one package's bundles into channels and adds its blobs to `catalog`.
+/// Links one package's bundles into channels and adds its blobs to
+/// `catalog`. Problems of the bundles themselves go to `diagnostics`; the
+/// problems of the package's channels are returned, so that the caller can
+/// fold them into the error of a bundle that failed to load (without it the
+/// graph is incomplete, and its problems follow from that one).
 #[allow(
     clippy::too_many_arguments,
     reason = "the inputs of one package action, each from a different place"
@@ -27,7 +31,8 @@ pub(super) fn assemble_package(
     target: &Target,
     catalog: &mut DeclarativeConfig,
     diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> Vec<Diagnostic> {
+    let mut graph_diagnostics = Vec::new();
     let name = &package.name.value;
     let mut infos = Vec::new();
     let mut seen: BTreeMap<&str, &LoadedBundle> = BTreeMap::new();
@@ -102,31 +107,33 @@ pub(super) fn assemble_package(
     }
     if bundles.is_empty() {
         // Planning or loading already said why.
-        return;
+        return graph_diagnostics;
     }
     if !package_ok {
-        return;
+        return graph_diagnostics;
     }
     let package_graph = match &package.channel_policy {
         ChannelPolicy::Replaces => graph::replaces_channels(name, &infos),
         ChannelPolicy::Explicit(channels) => {
-            check_explicit(config, name, channels, &seen, diagnostics);
+            check_explicit(config, name, channels, &seen, &mut graph_diagnostics);
+            check_unlisted(config, package, channels, &seen, &mut graph_diagnostics);
             graph::PackageGraph {
                 channels: graph::explicit_channels(name, channels),
-                default_channel: None,
-                problems: Vec::new(),
+                ..graph::PackageGraph::default()
             }
         }
         ChannelPolicy::Semver(policy) => graph::semver_channels(name, &infos, policy),
     };
     let by_name: BTreeMap<&str, &LoadedBundle> = bundles.iter().map(|bundle| (bundle.bundle.name.as_str(), bundle)).collect();
     for problem in &package_graph.problems {
-        diagnostics.push(graph_diagnostic(problem, &by_name, config));
+        graph_diagnostics.push(graph_diagnostic(problem, &by_name, config));
     }
     let channel_names: Vec<&str> = package_graph.channels.iter().map(|channel| channel.name.as_str()).collect();
     let default_channel = match &package.default_channel {
         Some(default) => {
-            if !channel_names.contains(&default.value.as_str()) {
+            // A channel that exists but could not be linked has its own error.
+            let unlinked = package_graph.unlinked_channels.contains(&default.value);
+            if !unlinked && !channel_names.contains(&default.value.as_str()) {
                 let mut diagnostic = Diagnostic::error(
                     "graph",
                     format!("default channel `{}` of package `{name}` has no bundles", default.value),
@@ -136,14 +143,14 @@ pub(super) fn assemble_package(
                     Some(best) => diagnostic.help(format!("did you mean `{best}`?")),
                     None => diagnostic.help(format!("channels of this package: {}", channel_names.join(", "))),
                 };
-                diagnostics.push(diagnostic);
+                graph_diagnostics.push(diagnostic);
             }
             default.value.clone()
         }
         None => match package_graph.default_channel.clone() {
             Some(default) => default,
             None => {
-                diagnostics.push(
+                graph_diagnostics.push(
                     Diagnostic::error("graph", format!("package `{name}` has no default channel"))
                         .at(Location::span(&config.path, package.name.span.clone()))
                         .help(format!(
@@ -199,6 +206,67 @@ pub(super) fn assemble_package(
         }
         catalog.bundles.push(rendered);
     }
+    graph_diagnostics
+}
+
+/// Bundles of an explicit-policy package that no channel lists. opm rejects
+/// such a catalog (`bundle "x" not found in any channel entries`); say it
+/// once for the package, naming every one and where each came from.
+fn check_unlisted(
+    config: &Config,
+    package: &PackageConfig,
+    channels: &[crate::config::ExplicitChannel],
+    bundles: &BTreeMap<&str, &LoadedBundle>,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let listed: BTreeSet<&str> = channels
+        .iter()
+        .flat_map(|channel| channel.entries.iter().map(|entry| entry.name.value.as_str()))
+        .collect();
+    let unlisted: Vec<&LoadedBundle> = bundles
+        .iter()
+        .filter(|(name, _)| !listed.contains(*name))
+        .map(|(_, bundle)| *bundle)
+        .collect();
+    if unlisted.is_empty() {
+        return;
+    }
+    let names: Vec<String> = unlisted.iter().map(|bundle| format!("`{}`", bundle.bundle.name)).collect();
+    let message = if unlisted.len() == 1 {
+        format!("bundle {} of package `{}` is in no channel", names[0], package.name.value)
+    } else {
+        format!(
+            "{} bundles of package `{}` are in no channel: {}",
+            unlisted.len(),
+            package.name.value,
+            names.join(", ")
+        )
+    };
+    let excluded: Vec<String> = unlisted
+        .iter()
+        .map(|bundle| format!("\"{}\"", exclude_pattern(&bundle.dir, &config.root)))
+        .collect();
+    let (pronoun, directories) = if unlisted.len() == 1 {
+        ("it", "its directory")
+    } else {
+        ("them", "their directories")
+    };
+    diagnostics.push(
+        Diagnostic::error("graph", message)
+            .at(Location::span(&config.path, package.name.span.clone()))
+            .help(format!(
+                "add {pronoun} to the `entries` of a `[[package.channel]]`, or leave {directories} out with `exclude = [{}]`",
+                excluded.join(", ")
+            ))
+            .note("with `channel-policy = \"explicit\"` every bundle must be an entry of a channel; opm rejects a bundle in none"),
+    );
+}
+
+/// A bundle directory as an `exclude` pattern: relative to the directory of
+/// `catalog.toml` when under it.
+fn exclude_pattern(dir: &Path, root: &Path) -> String {
+    let relative = dir.strip_prefix(root).unwrap_or(dir);
+    relative.display().to_string()
 }
 
 /// Checks explicit channels against the package's bundles and opm's graph
@@ -216,6 +284,9 @@ fn check_explicit(
         let listed: BTreeSet<&str> = channel.entries.iter().map(|entry| entry.name.value.as_str()).collect();
         let bundle_names: Vec<&str> = bundles.keys().copied().filter(|name| !listed.contains(name)).collect();
         let all_names: Vec<&str> = bundles.keys().copied().collect();
+        // A `replaces` one typo away from a bundle here: the likely cause of
+        // this channel's head and stranded problems.
+        let mut typo_idx: Option<usize> = None;
         for entry in &channel.entries {
             if !bundles.contains_key(entry.name.value.as_str()) {
                 let mut diagnostic = Diagnostic::error(
@@ -249,6 +320,7 @@ fn check_explicit(
                 .note("fine for the oldest entry of a channel; any older entry it cuts off is reported as stranded");
                 if let Some(best) = crate::config::closest(&replaces.value, &all_names) {
                     diagnostic = diagnostic.help(format!("did you mean `{best}`?"));
+                    typo_idx = typo_idx.or(Some(diagnostics.len()));
                 }
                 diagnostics.push(diagnostic);
             }
@@ -263,7 +335,18 @@ fn check_explicit(
             }
         }
         let fbc_channel = &graph::explicit_channels(package, std::slice::from_ref(channel))[0];
-        for problem in graph::check_channel(fbc_channel) {
+        let problems = graph::check_channel(fbc_channel);
+        if let Some(typo) = typo_idx.and_then(|idx| diagnostics.get_mut(idx))
+            && !problems.is_empty()
+        {
+            // The typo breaks the channel: it is the error, and what it
+            // breaks is said under it, not before it.
+            typo.severity = crate::diag::Severity::Error;
+            typo.notes = problems.iter().map(|problem| format!("so {}", problem.message)).collect();
+            typo.n_caused += problems.len();
+            continue;
+        }
+        for problem in problems {
             let mut diagnostic = Diagnostic::error("graph", problem.message).at(at(&channel.name.span));
             if let Some(help) = problem.help {
                 diagnostic = diagnostic.help(help);
@@ -335,6 +418,8 @@ fn graph_diagnostic(problem: &GraphProblem, by_name: &BTreeMap<&str, &LoadedBund
     if let Some(help) = &problem.help {
         diagnostic = diagnostic.help(help.clone());
     }
+    diagnostic.notes.extend(problem.notes.iter().cloned());
+    diagnostic.n_caused = problem.n_caused;
     diagnostic
 }
 

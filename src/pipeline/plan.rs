@@ -58,6 +58,8 @@ pub(super) struct PackagePlan {
     pub(super) package_manifest_dirs: Vec<PathBuf>,
     /// The `icon` file of the package, read.
     pub(super) icon: Option<InputFile>,
+    /// Bundle directories left out by the package's `exclude` globs.
+    pub(super) n_excluded: usize,
 }
 
 pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
@@ -116,6 +118,7 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
             }
             bundle_dirs.extend(matches);
         }
+        let n_excluded = super::exclude::apply_excludes(config, package, &mut bundle_dirs, diagnostics);
         let mut package_manifest_dirs = Vec::new();
         for dir in &package.package_manifests {
             let full = config.root.join(&dir.value);
@@ -149,6 +152,7 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
                 bundle_dirs: bundle_dirs.into_iter().collect(),
                 package_manifest_dirs,
                 icon,
+                n_excluded,
             },
         );
     }

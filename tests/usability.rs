@@ -1,0 +1,215 @@
+//! End-to-end tests of issue 13's "small things people hit", on copies of
+//! the example project: `--config DIR`, finding `catalog.toml` upward,
+//! `exclude`, `list`, `completions`, `--version` and the examples in every
+//! `--help`. Error cases with diagnostics live in `tests/data/diagnostics/`.
+
+mod common;
+
+use common::{catbuild, copy_dir, stderr};
+
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A copy of the example project (catalog.toml + manifests/) in a temp dir.
+fn example_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("manifests"), &dir.path().join("manifests"));
+    std::fs::copy(repo().join("catalog.toml"), dir.path().join("catalog.toml")).unwrap();
+    dir
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The summary line without its timing (` in 0.12s`), which varies.
+fn without_timing(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.rfind(" in ") {
+            Some(idx) if line.ends_with('s') && line.starts_with(['B', 'V']) => &line[..idx],
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn add_exclude(project: &Path, exclude: &str) {
+    let path = project.join("catalog.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "bundles = [\"manifests/fruits-catalog-operator/*\"]\n",
+        &format!("bundles = [\"manifests/fruits-catalog-operator/*\"]\nexclude = [{exclude}]\n"),
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn config_dir_means_its_catalog_toml() {
+    let project = example_project();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = catbuild(elsewhere.path(), &["--config", project.path().to_str().unwrap(), "build"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        without_timing(&stderr(&output)),
+        "Built catalog fruits-catalog-operators: targets ocp-4.16, ocp-4.17 (6 bundles)"
+    );
+    assert!(
+        project
+            .path()
+            .join("build/ocp-4.16/catalog/fruits-catalog-operator/catalog.json")
+            .is_file()
+    );
+    assert!(!elsewhere.path().join("build").exists());
+}
+
+#[test]
+fn catalog_toml_is_found_in_a_parent_directory() {
+    let project = example_project();
+    let nested = project.path().join("manifests/fruits-catalog-operator");
+    let output = catbuild(&nested, &["build", "--target", "ocp-4.16"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        without_timing(&stderr(&output)),
+        "Built catalog fruits-catalog-operators: target ocp-4.16 (3 bundles)"
+    );
+    assert!(
+        project
+            .path()
+            .join("build/ocp-4.16/catalog/fruits-catalog-operator/catalog.json")
+            .is_file()
+    );
+    assert!(!nested.join("build").exists());
+}
+
+#[test]
+fn no_catalog_toml_up_to_the_root_is_an_input_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let output = catbuild(empty.path(), &["build"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let shown = empty.path().canonicalize().unwrap();
+    let text = stderr(&output).replace(&shown.display().to_string(), "[DIR]");
+    let text = text.replace(&empty.path().display().to_string(), "[DIR]");
+    assert_eq!(
+        text,
+        "error[config]: no `catalog.toml` in `[DIR]` or any parent directory\n  |\nhelp: run `catbuild init` to write one, or pass `--config PATH`\n\nerror: found 1 problem; nothing was written\n"
+    );
+}
+
+#[test]
+fn exclude_leaves_bundles_out_and_the_summary_counts_them() {
+    let project = example_project();
+    add_exclude(project.path(), "\"./manifests/fruits-catalog-operator/0.0.1\"");
+    let output = catbuild(project.path(), &["build"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        without_timing(&stderr(&output)),
+        "Built catalog fruits-catalog-operators: targets ocp-4.16, ocp-4.17 (4 bundles, 2 excluded)"
+    );
+    let catalog = std::fs::read_to_string(project.path().join("build/ocp-4.16/catalog/fruits-catalog-operator/catalog.json")).unwrap();
+    assert!(!catalog.contains("\"name\": \"fruits-catalog-operator.v0.0.1\""), "{catalog}");
+    assert!(catalog.contains("\"name\": \"fruits-catalog-operator.v0.0.2\""));
+
+    let listed = catbuild(project.path(), &["list", "packages"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", stderr(&listed));
+    assert_eq!(
+        stdout(&listed),
+        "PACKAGE                  POLICY    BUNDLES         SOURCES\n\
+         fruits-catalog-operator  replaces  2 (1 excluded)  manifests/fruits-catalog-operator/*\n"
+    );
+}
+
+#[test]
+fn list_shows_what_a_build_would_make() {
+    let project = example_project();
+    let output = catbuild(project.path(), &["list"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    assert_eq!(
+        stdout(&output),
+        "TARGET    FORMATS   PACKAGES\n\
+         ocp-4.16  fbc-json  fruits-catalog-operator\n\
+         ocp-4.17  fbc-yaml  fruits-catalog-operator\n\
+         \n\
+         PACKAGE                  POLICY    BUNDLES  SOURCES\n\
+         fruits-catalog-operator  replaces  3        manifests/fruits-catalog-operator/*\n"
+    );
+    let targets = catbuild(project.path(), &["list", "targets"]);
+    assert_eq!(
+        stdout(&targets),
+        "TARGET    FORMATS   PACKAGES\nocp-4.16  fbc-json  fruits-catalog-operator\nocp-4.17  fbc-yaml  fruits-catalog-operator\n"
+    );
+    assert!(!project.path().join("build").exists());
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, opening) in [
+        ("bash", "_catbuild() {"),
+        ("zsh", "#compdef catbuild"),
+        ("fish", "complete -c catbuild"),
+    ] {
+        let output = catbuild(dir.path(), &["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{shell}: {}", stderr(&output));
+        let script = stdout(&output);
+        assert!(script.contains(opening), "{shell}: {script}");
+        assert!(script.contains("completions"), "{shell}: the script knows the subcommands");
+    }
+    let unknown = catbuild(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        stderr(&unknown).starts_with("error: invalid value 'tcsh' for '<SHELL>'"),
+        "{}",
+        stderr(&unknown)
+    );
+}
+
+#[test]
+fn version_names_the_commit_and_the_opm_it_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = catbuild(dir.path(), &["--version"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default();
+    let version = concat!("catbuild ", env!("CARGO_PKG_VERSION"), " (");
+    assert!(first.starts_with(version) && first.ends_with(')'), "{text}");
+    let commit = &first[version.len()..first.len() - 1];
+    assert!(
+        commit == "unknown commit" || (commit.len() >= 7 && commit.chars().all(|ch| ch.is_ascii_hexdigit())),
+        "{text}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("matches opm: operator-registry HEAD (FBC, render, validate, templates), checked against opm v1.26.5")
+    );
+}
+
+#[test]
+fn every_subcommand_help_ends_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    for subcommand in [
+        "",
+        "build",
+        "render",
+        "validate",
+        "template",
+        "graph",
+        "init",
+        "list",
+        "completions",
+    ] {
+        let args: Vec<&str> = [subcommand, "--help"].into_iter().filter(|arg| !arg.is_empty()).collect();
+        let output = catbuild(dir.path(), &args);
+        assert_eq!(output.status.code(), Some(0), "{subcommand}");
+        let help = stdout(&output);
+        let examples = help.split_once("\nExamples:\n").map(|(_, examples)| examples);
+        let examples = examples.unwrap_or_else(|| panic!("{subcommand} --help has no examples:\n{help}"));
+        assert!(
+            examples.lines().all(|line| line.starts_with("  catbuild ")),
+            "{subcommand}: {examples}"
+        );
+    }
+}

@@ -286,6 +286,8 @@ mod tests {
         write(dir.path(), "manifests/sub/c.yaml", "c");
         write(dir.path(), "metadata/.hidden", "m");
         write(dir.path(), "README.md", "not read");
+        // An editor's lock file: a dangling link opm never opens (hidden).
+        std::os::unix::fs::symlink("user@host.1234", dir.path().join("manifests/.#a.yaml")).unwrap();
         let files = read_bundle_dir(dir.path()).unwrap();
         let paths: Vec<&Path> = files.files.iter().map(|file| file.path.as_path()).collect();
         assert_eq!(

@@ -136,7 +136,7 @@ pub fn render_templates(mut files: BundleFiles, vars: &BTreeMap<String, String>)
 
 /// A file's place in the parser's order: its directory, then its name bytes.
 fn sort_key(file: &BundleFile) -> (&[u8], &[u8]) {
-    (file.parent().as_os_str().as_encoded_bytes(), file.name().as_bytes())
+    (file.parent().as_os_str().as_encoded_bytes(), file.name_bytes())
 }
 
 type RenderFailure = (Option<Range<usize>>, Option<usize>, TemplateProblem);

@@ -423,3 +423,26 @@ fn render_keeps_opms_first_csv_of_a_bundle_with_two() {
     assert!(text.contains("\nname: tiny.v0.0.9\n"), "{text}");
     assert_eq!(stderr(&output), "");
 }
+
+/// The icon files of `catalog.toml` are read when planning (declared
+/// inputs): the package icon is the file's bytes, its media type from the
+/// extension.
+#[test]
+fn package_icon_is_the_configured_file() {
+    let project = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("tests/data/bundles/good/0.1.0"), &project.path().join("bundle"));
+    std::fs::create_dir_all(project.path().join("icons")).unwrap();
+    std::fs::write(project.path().join("icons/tiny.svg"), "<svg/>").unwrap();
+    std::fs::write(project.path().join("logo.png"), "png").unwrap();
+    std::fs::write(
+        project.path().join("catalog.toml"),
+        "[catalog]\nname = \"tiny-catalog\"\nicon = \"logo.png\"\n\n[[package]]\nname = \"tiny\"\nbundles = [\"bundle\"]\nicon = \"icons/tiny.svg\"\n",
+    )
+    .unwrap();
+    let output = catbuild(project.path(), &["build", "-q"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let blobs = documents(&project.path().join("build/default/catalog/tiny/catalog.json"));
+    let icon = blobs[0].get("icon").unwrap();
+    assert_eq!(icon.get("base64data").unwrap().as_str(), Some("PHN2Zy8+"));
+    assert_eq!(icon.get("mediatype").unwrap().as_str(), Some("image/svg+xml"));
+}

@@ -203,8 +203,21 @@ fn decode_chunk(file: &str, start: usize, end: usize, line: usize, locate: Optio
         return Err(control_error(file, start + control_offset));
     }
     if let Some(key_lines) = locate {
+        // Lines of the parsed text are lines of the file from the chunk's
+        // first line on, unless libyaml's extra line breaks were made `\n`
+        // (rare: then count from the offset).
+        let mut extra_breaks = None;
         for (path, found) in key_lines.paths.iter().zip(key_lines.lines.iter_mut()) {
-            *found = find_key(&tree, path).map(|key| position(tree.nodes[key].line, tree.nodes[key].col).0);
+            *found = find_key(&tree, path).map(|key| {
+                let node = &tree.nodes[key];
+                let has_extra_breaks =
+                    *extra_breaks.get_or_insert_with(|| !body.is_ascii() && body.contains(['\u{85}', '\u{2028}', '\u{2029}']));
+                if has_extra_breaks {
+                    position(node.line, node.col).0
+                } else {
+                    line + node.line - 1
+                }
+            });
         }
     }
     match convert_tree(&tree) {

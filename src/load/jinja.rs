@@ -130,16 +130,13 @@ pub fn render_templates(mut files: BundleFiles, vars: &BTreeMap<String, String>)
     }
     // Rendered names sort where the parser expects them (Go's `fs.ReadDir`
     // order of a directory holding the rendered files).
-    files.files.sort_by(|left, right| {
-        let key = |file: &BundleFile| {
-            (
-                file.parent().as_os_str().as_encoded_bytes().to_vec(),
-                file.name().as_bytes().to_vec(),
-            )
-        };
-        key(left).cmp(&key(right))
-    });
+    files.files.sort_by(|left, right| sort_key(left).cmp(&sort_key(right)));
     Ok(files)
+}
+
+/// A file's place in the parser's order: its directory, then its name bytes.
+fn sort_key(file: &BundleFile) -> (&[u8], &[u8]) {
+    (file.parent().as_os_str().as_encoded_bytes(), file.name_bytes())
 }
 
 type RenderFailure = (Option<Range<usize>>, Option<usize>, TemplateProblem);

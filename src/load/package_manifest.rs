@@ -92,7 +92,6 @@ pub enum PackageManifestError {
 pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageManifestError> {
     let mut files = Vec::new();
     walk(dir, &mut files)?;
-    let files: Vec<ReadFile> = files;
 
     let mut package: Option<(PathBuf, String, Vec<PackageChannel>, String)> = None;
     let mut csv_dirs: Vec<(PathBuf, String)> = Vec::new();

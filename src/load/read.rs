@@ -74,9 +74,15 @@ pub struct BundleFile {
 }
 
 impl BundleFile {
-    /// The file name, which decides the order opm reads files in.
+    /// The file name ("" when it is not UTF-8), which decides the order opm
+    /// reads files in.
     pub fn name(&self) -> &str {
         self.path.file_name().and_then(|name| name.to_str()).unwrap_or_default()
+    }
+
+    /// The file name's bytes, for ordering.
+    pub(crate) fn name_bytes(&self) -> &[u8] {
+        self.path.file_name().unwrap_or_default().as_encoded_bytes()
     }
 
     /// The directory the file is in (`manifests` or `metadata`).
@@ -177,10 +183,12 @@ pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, ReadError> {
             let Some(bytes) = read_entry(&entry_path)? else {
                 continue;
             };
+            // The entry's own name, not the lossy text used for ordering.
+            let relative = Path::new(directory).join(entry_path.file_name().unwrap_or_default());
             bundle_files.files.push(BundleFile {
-                path: Path::new(directory).join(&name),
+                path: relative.clone(),
                 source_digest: Sha256Digest::of(&bytes),
-                source: Path::new(directory).join(&name),
+                source: relative,
                 bytes,
             });
         }
@@ -286,6 +294,8 @@ mod tests {
         write(dir.path(), "manifests/sub/c.yaml", "c");
         write(dir.path(), "metadata/.hidden", "m");
         write(dir.path(), "README.md", "not read");
+        // An editor's lock file: a dangling link opm never opens (hidden).
+        std::os::unix::fs::symlink("user@host.1234", dir.path().join("manifests/.#a.yaml")).unwrap();
         let files = read_bundle_dir(dir.path()).unwrap();
         let paths: Vec<&Path> = files.files.iter().map(|file| file.path.as_path()).collect();
         assert_eq!(

@@ -67,7 +67,8 @@ pub(super) fn load_bundle(
 ) -> Result<(LoadedBundle, BundleFiles), Vec<Diagnostic>> {
     let files = crate::load::read_bundle_dir(dir)
         .map_err(|error| relative_messages(vec![bundle_error_diagnostic(&BundleError::Read(error), dir)], root))?;
-    let files = crate::load::render_templates(files, vars).map_err(|errors| errors.iter().map(template_diagnostic).collect::<Vec<_>>())?;
+    let files = crate::load::render_templates(files, vars)
+        .map_err(|errors| relative_messages(errors.iter().map(template_diagnostic).collect(), root))?;
     match crate::load::load_bundle_files(&files, None) {
         Ok(loaded) => Ok((loaded, files)),
         Err(error) => Err(relative_messages(explain(&error, &files), root)),

@@ -1,7 +1,9 @@
 //! The build: `catalog.toml` → bundles → channels → catalog → files.
 //!
-//! 1. plan: expand each package's bundle globs into bundle directories;
-//! 2. load: render every bundle (in parallel, rayon), `.j2` templates first;
+//! 1. plan: expand each package's bundle globs into bundle directories, and
+//!    read the icon files;
+//! 2. load: read every bundle into memory (with the digest of each file),
+//!    render its `.j2` files in memory, parse it (in parallel, rayon);
 //! 3. graph: make each package's channels with its channel policy;
 //! 4. check: catbuild's located checks, then opm's model validation;
 //! 5. encode: File-Based Catalogs per target and format;

@@ -860,3 +860,25 @@ fn corpus_malformed_eventing_kogito_dependencies() {
         );
     }
 }
+
+/// Key lines come from node positions, in file lines, for the first
+/// document only; the last of duplicate keys wins, as in go-yaml's map.
+#[test]
+fn key_lines_of_the_first_document() {
+    let paths: [&[&str]; 4] = [&["spec", "version"], &["metadata", "name"], &["spec", "missing"], &["a", "b"]];
+    let text =
+        "---\n# comment\nmetadata:\n  name: x\n  owned:\n    version: v1\nspec:\n  version: 1.0.0\n  version: 2.0.0\n---\na:\n  b: 1\n";
+    let mut key_lines = KeyLines::new(&paths);
+    let documents = decode_stream_locating(text, &mut key_lines);
+    assert_eq!(documents.len(), 2);
+    assert_eq!(key_lines.lines, vec![Some(9), Some(4), None, None]);
+    // NEL is a line break to libyaml but not to a line count of `\n`s.
+    let text = "metadata: {name: x}\nnote: \"a\u{85}b\"\nspec:\n  version: 1\n";
+    let mut key_lines = KeyLines::new(&paths);
+    decode_stream_locating(text, &mut key_lines);
+    assert_eq!(key_lines.lines, vec![Some(4), Some(1), None, None]);
+    let text = "{\"metadata\": {\"name\": \"x\"},\n \"spec\": {\n  \"version\": \"1\"}}";
+    let mut key_lines = KeyLines::new(&paths);
+    decode_stream_locating(text, &mut key_lines);
+    assert_eq!(key_lines.lines, vec![Some(3), Some(1), None, None]);
+}

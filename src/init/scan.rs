@@ -15,6 +15,7 @@ use super::ci::{CiPolicy, read_ci};
 use super::{BundleNote, FoundBundle};
 use crate::encoding::json::Value;
 use crate::encoding::yaml_in;
+use crate::load::annotations::ANNOTATION_PACKAGE;
 
 /// Where a package's bundles were found.
 #[derive(Debug, Default)]
@@ -35,8 +36,6 @@ pub(super) struct Scan {
 
 /// How deep below a scanned directory bundles are looked for.
 const MAX_DEPTH: usize = 6;
-
-const PACKAGE_ANNOTATION: &str = "operators.operatorframework.io.bundle.package.v1";
 
 impl Scan {
     /// Walks `dir` (absolute) in sorted order, skipping hidden entries.
@@ -109,7 +108,7 @@ fn annotation_package(metadata: &Path) -> Option<String> {
     sorted_files(metadata).iter().find_map(|file| {
         let value = first_document(file)?;
         value
-            .pointer(&["annotations", PACKAGE_ANNOTATION])
+            .pointer(&["annotations", ANNOTATION_PACKAGE])
             .and_then(Value::as_str)
             .filter(|name| !name.is_empty())
             .map(str::to_string)

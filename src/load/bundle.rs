@@ -16,7 +16,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::csv::{ANNOTATION_PROPERTIES, ApiKey, CsvView, KIND_CRD, KIND_CSV, crd_provided_apis};
+use super::annotations::{ANNOTATION_CHANNELS, ANNOTATION_DEFAULT_CHANNEL, ANNOTATION_PACKAGE, ANNOTATION_PROPERTIES};
+use super::csv::{ApiKey, CsvView, KIND_CRD, KIND_CSV, crd_provided_apis};
 use super::document::{
     FirstDocument, coerced_string, decode_first, decode_first_locating, field, into_unstructured, kind_of, missing_kind_message,
     raw_message, slice_of, string_of, struct_of, type_error,
@@ -27,10 +28,6 @@ use super::read::{BundleFiles, MANIFESTS_DIR, METADATA_DIR, Sha256Digest, read_b
 use super::render;
 use crate::encoding::json::{self, Value};
 use crate::fbc;
-
-const ANNOTATION_PACKAGE: &str = "operators.operatorframework.io.bundle.package.v1";
-const ANNOTATION_CHANNELS: &str = "operators.operatorframework.io.bundle.channels.v1";
-const ANNOTATION_DEFAULT_CHANNEL: &str = "operators.operatorframework.io.bundle.channel.default.v1";
 
 /// A bundle read from a directory, rendered, with the facts that graph
 /// building needs (replaces mode, D.4/D.5) kept next to the blob.

@@ -4,13 +4,12 @@
 //! `spec`, with Go's rules, so a malformed field fails exactly the
 //! operation that reads it (as in opm) and nothing else.
 
+use super::annotations::ANNOTATION_SKIP_RANGE;
 use super::document::{field, format_go_g64, slice_of, string_of, strings_of, struct_of, type_error};
 use crate::encoding::json::Value;
 
 pub(crate) const KIND_CSV: &str = "ClusterServiceVersion";
 pub(crate) const KIND_CRD: &str = "CustomResourceDefinition";
-const ANNOTATION_SKIP_RANGE: &str = "olm.skipRange";
-pub(crate) const ANNOTATION_PROPERTIES: &str = "olm.properties";
 
 /// A CSV definition key (`DefinitionKey` in opm): an entry of
 /// `customresourcedefinitions` or `apiservicedefinitions`.

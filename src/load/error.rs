@@ -129,10 +129,10 @@ impl BundleError {
                 "every bundle needs one ClusterServiceVersion in `manifests/`; files that fail to decode are skipped (see the warnings)"
                     .to_string(),
             ),
-            BundleError::NoAnnotations { .. } => Some(
-                "add `metadata/annotations.yaml` with `annotations:` holding `operators.operatorframework.io.bundle.package.v1`"
-                    .to_string(),
-            ),
+            BundleError::NoAnnotations { .. } => Some(format!(
+                "add `metadata/annotations.yaml` with `annotations:` holding `{}`",
+                super::annotations::ANNOTATION_PACKAGE
+            )),
             BundleError::ProvidedApis { .. } => Some(
                 "each owned CRD of the CSV (`spec.customresourcedefinitions.owned`) must be a CRD manifest in `manifests/`".to_string(),
             ),

@@ -9,6 +9,8 @@
 //! the related-image rules of `alpha/action/render.go`.
 //!
 //! Layout:
+//! * [`annotations`]: the registry+v1 annotation keys (package, channels,
+//!   default channel, `olm.skipRange`, `olm.properties`), defined once.
 //! * [`read`]: a bundle directory into memory ([`BundleFiles`], with the
 //!   sha256 of every file): the only filesystem access of bundle loading.
 //! * [`jinja`]: `.j2` bundle files rendered in memory, and the
@@ -29,6 +31,7 @@
 //! and errors as [`BundleError`]s whose text starts with opm's wording, so
 //! the CLI can prefix `render reference "<ref>": ` exactly as opm does.
 
+pub mod annotations;
 mod bundle;
 mod csv;
 mod csv_metadata;

@@ -42,7 +42,7 @@ impl CsvField {
             CsvField::Version => &["spec", "version"],
             CsvField::Replaces => &["spec", "replaces"],
             CsvField::Skips => &["spec", "skips"],
-            CsvField::SkipRange => &["metadata", "annotations", "olm.skipRange"],
+            CsvField::SkipRange => &["metadata", "annotations", super::annotations::ANNOTATION_SKIP_RANGE],
         }
     }
 

@@ -19,7 +19,7 @@ use crate::encoding::json::{self, Value};
 use crate::load::{BundleError, BundleFiles, LoadedBundle};
 
 /// The label that makes an image a bundle image (spec A.7).
-pub const PACKAGE_LABEL: &str = "operators.operatorframework.io.bundle.package.v1";
+pub const PACKAGE_LABEL: &str = crate::load::annotations::ANNOTATION_PACKAGE;
 
 /// Finds bundle images: their files and their config labels.
 pub trait ImageResolver {

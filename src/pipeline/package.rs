@@ -1,15 +1,17 @@
-//! One package of one target: catbuild's located checks, the channel
-//! policy, the default channel and icon, and the bundles' final blobs.
+//! One package of one target: links the bundles by the channel policy
+//! (after [`crate::validate`]'s checks), and adds the default channel, the
+//! icon and the bundles' final blobs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::config::{ChannelPolicy, Config, MigrateLevel, PackageConfig, Target};
-use crate::diag::{Diagnostic, Location};
+use crate::diag::{Diagnostic, Location, Severity};
 use crate::encoding::json::Value;
 use crate::fbc::{self, DeclarativeConfig, Icon, Package, RelatedImage, SCHEMA_PACKAGE};
 use crate::graph::{self, BundleInfo, GraphProblem};
-use crate::load::{CsvField, LoadedBundle};
+use crate::load::LoadedBundle;
+use crate::validate::csv_field_location;
 
 use super::plan::InputFile;
 
@@ -34,77 +36,9 @@ pub(super) fn assemble_package(
 ) -> Vec<Diagnostic> {
     let mut graph_diagnostics = Vec::new();
     let name = &package.name.value;
-    let mut infos = Vec::new();
-    let mut seen: BTreeMap<&str, &LoadedBundle> = BTreeMap::new();
-    let mut package_ok = true;
-    for bundle in bundles.iter() {
-        if &bundle.package != name {
-            diagnostics.push(
-                Diagnostic::error("bundle", format!("bundle `{}` belongs to package `{}`, not `{name}`", bundle.bundle.name, bundle.package))
-                    .at(Location::file(&bundle.annotations_path()))
-                    .help(format!(
-                        "fix `operators.operatorframework.io.bundle.package.v1` in its annotations, or list the bundle under `[[package]] name = \"{}\"`",
-                        bundle.package
-                    )),
-            );
-            package_ok = false;
-            continue;
-        }
-        if let Some(first) = seen.insert(bundle.bundle.name.as_str(), bundle) {
-            diagnostics.push(
-                Diagnostic::error(
-                    "bundle",
-                    format!("two bundles of package `{name}` are named `{}`", bundle.bundle.name),
-                )
-                .at(Location::file(&bundle.csv_path))
-                .note(format!(
-                    "the other one is `{}`",
-                    crate::diag::display_path(&first.csv_path, &config.root)
-                ))
-                .help("each CSV needs its own `metadata.name`; remove the duplicate directory"),
-            );
-            package_ok = false;
-            continue;
-        }
-        match crate::semver::Version::parse(&bundle.version) {
-            Ok(version) => infos.push(BundleInfo {
-                name: bundle.bundle.name.clone(),
-                version,
-                channels: bundle.channels.clone(),
-                default_channel: bundle.default_channel.clone(),
-                replaces: bundle.replaces.clone(),
-                skips: bundle.skips.clone(),
-                skip_range: bundle.skip_range.clone(),
-            }),
-            Err(reason) => {
-                diagnostics.push(
-                    Diagnostic::error(
-                        "bundle",
-                        format!("bundle `{}` has invalid version `{}`: {reason}", bundle.bundle.name, bundle.version),
-                    )
-                    .at(csv_field_location(bundle, "version"))
-                    .help("`spec.version` must be a semantic version such as `1.2.3`; quote it in YAML so `1.10` stays a string"),
-                );
-                package_ok = false;
-            }
-        }
-        if !bundle.skip_range.is_empty()
-            && let Err(reason) = crate::semver::Range::parse(&bundle.skip_range)
-        {
-            diagnostics.push(
-                Diagnostic::error(
-                    "graph",
-                    format!(
-                        "bundle `{}` has invalid skipRange `{}`: {reason}",
-                        bundle.bundle.name, bundle.skip_range
-                    ),
-                )
-                .at(csv_field_location(bundle, "olm.skipRange"))
-                .help("write a range such as `>=1.0.0 <1.2.0` (no `v` prefix)"),
-            );
-            package_ok = false;
-        }
-    }
+    let bundle_diagnostics = crate::validate::check_package_bundles(config, name, bundles);
+    let package_ok = !bundle_diagnostics.iter().any(|diagnostic| diagnostic.severity == Severity::Error);
+    diagnostics.extend(bundle_diagnostics);
     if bundles.is_empty() {
         // Planning or loading already said why.
         return graph_diagnostics;
@@ -112,11 +46,26 @@ pub(super) fn assemble_package(
     if !package_ok {
         return graph_diagnostics;
     }
+    // Every version parses: the checks above refused the package otherwise.
+    let infos: Vec<BundleInfo> = bundles
+        .iter()
+        .filter_map(|bundle| {
+            Some(BundleInfo {
+                name: bundle.bundle.name.clone(),
+                version: crate::semver::Version::parse(&bundle.version).ok()?,
+                channels: bundle.channels.clone(),
+                default_channel: bundle.default_channel.clone(),
+                replaces: bundle.replaces.clone(),
+                skips: bundle.skips.clone(),
+                skip_range: bundle.skip_range.clone(),
+            })
+        })
+        .collect();
     let package_graph = match &package.channel_policy {
         ChannelPolicy::Replaces => graph::replaces_channels(name, &infos),
         ChannelPolicy::Explicit(channels) => {
-            check_explicit(config, name, channels, &seen, &mut graph_diagnostics);
-            check_unlisted(config, package, channels, &seen, &mut graph_diagnostics);
+            graph_diagnostics.extend(crate::validate::check_explicit_channels(config, name, channels, bundles));
+            graph_diagnostics.extend(crate::validate::check_unlisted_bundles(config, package, channels, bundles));
             graph::PackageGraph {
                 channels: graph::explicit_channels(name, channels),
                 ..graph::PackageGraph::default()
@@ -209,153 +158,6 @@ pub(super) fn assemble_package(
     graph_diagnostics
 }
 
-/// Bundles of an explicit-policy package that no channel lists. opm rejects
-/// such a catalog (`bundle "x" not found in any channel entries`); say it
-/// once for the package, naming every one and where each came from.
-fn check_unlisted(
-    config: &Config,
-    package: &PackageConfig,
-    channels: &[crate::config::ExplicitChannel],
-    bundles: &BTreeMap<&str, &LoadedBundle>,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let listed: BTreeSet<&str> = channels
-        .iter()
-        .flat_map(|channel| channel.entries.iter().map(|entry| entry.name.value.as_str()))
-        .collect();
-    let unlisted: Vec<&LoadedBundle> = bundles
-        .iter()
-        .filter(|(name, _)| !listed.contains(*name))
-        .map(|(_, bundle)| *bundle)
-        .collect();
-    if unlisted.is_empty() {
-        return;
-    }
-    let names: Vec<String> = unlisted.iter().map(|bundle| format!("`{}`", bundle.bundle.name)).collect();
-    let message = if unlisted.len() == 1 {
-        format!("bundle {} of package `{}` is in no channel", names[0], package.name.value)
-    } else {
-        format!(
-            "{} bundles of package `{}` are in no channel: {}",
-            unlisted.len(),
-            package.name.value,
-            names.join(", ")
-        )
-    };
-    let excluded: Vec<String> = unlisted
-        .iter()
-        .map(|bundle| format!("\"{}\"", exclude_pattern(&bundle.dir, &config.root)))
-        .collect();
-    let (pronoun, directories) = if unlisted.len() == 1 {
-        ("it", "its directory")
-    } else {
-        ("them", "their directories")
-    };
-    diagnostics.push(
-        Diagnostic::error("graph", message)
-            .at(Location::span(&config.path, package.name.span.clone()))
-            .help(format!(
-                "add {pronoun} to the `entries` of a `[[package.channel]]`, or leave {directories} out with `exclude = [{}]`",
-                excluded.join(", ")
-            ))
-            .note("with `channel-policy = \"explicit\"` every bundle must be an entry of a channel; opm rejects a bundle in none"),
-    );
-}
-
-/// A bundle directory as an `exclude` pattern: relative to the directory of
-/// `catalog.toml` when under it.
-fn exclude_pattern(dir: &Path, root: &Path) -> String {
-    let relative = dir.strip_prefix(root).unwrap_or(dir);
-    relative.display().to_string()
-}
-
-/// Checks explicit channels against the package's bundles and opm's graph
-/// rules, pointing into `catalog.toml`.
-fn check_explicit(
-    config: &Config,
-    package: &str,
-    channels: &[crate::config::ExplicitChannel],
-    bundles: &BTreeMap<&str, &LoadedBundle>,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
-    let at = |span: &std::ops::Range<usize>| Location::span(&config.path, span.clone());
-    for channel in channels {
-        // Suggest only bundles this channel does not list already.
-        let listed: BTreeSet<&str> = channel.entries.iter().map(|entry| entry.name.value.as_str()).collect();
-        let bundle_names: Vec<&str> = bundles.keys().copied().filter(|name| !listed.contains(name)).collect();
-        let all_names: Vec<&str> = bundles.keys().copied().collect();
-        // A `replaces` one typo away from a bundle here: the likely cause of
-        // this channel's head and stranded problems.
-        let mut typo_idx: Option<usize> = None;
-        for entry in &channel.entries {
-            if !bundles.contains_key(entry.name.value.as_str()) {
-                let mut diagnostic = Diagnostic::error(
-                    "graph",
-                    format!(
-                        "channel `{}` lists `{}`, which is not a bundle of package `{package}`",
-                        channel.name.value, entry.name.value
-                    ),
-                )
-                .at(at(&entry.name.span));
-                if let Some(best) = crate::config::closest(&entry.name.value, &bundle_names) {
-                    diagnostic = diagnostic.help(format!("did you mean `{best}`?"));
-                }
-                diagnostics.push(diagnostic);
-            }
-            if let Some(replaces) = &entry.replaces
-                && !bundles.contains_key(replaces.value.as_str())
-            {
-                // opm accepts a tail replacing a bundle that is not in the
-                // catalog (a version subset, an unpublished predecessor), so
-                // this is a warning. When the name is one edit away from a
-                // bundle that is here, a typo is likely: say which.
-                let mut diagnostic = Diagnostic::warning(
-                    "graph",
-                    format!(
-                        "`{}` replaces `{}`, which is not a bundle of package `{package}`",
-                        entry.name.value, replaces.value
-                    ),
-                )
-                .at(at(&replaces.span))
-                .note("fine for the oldest entry of a channel; any older entry it cuts off is reported as stranded");
-                if let Some(best) = crate::config::closest(&replaces.value, &all_names) {
-                    diagnostic = diagnostic.help(format!("did you mean `{best}`?"));
-                    typo_idx = typo_idx.or(Some(diagnostics.len()));
-                }
-                diagnostics.push(diagnostic);
-            }
-            if let Some(range) = &entry.skip_range
-                && let Err(reason) = crate::semver::Range::parse(&range.value)
-            {
-                diagnostics.push(
-                    Diagnostic::error("graph", format!("invalid skipRange `{}`: {reason}", range.value))
-                        .at(at(&range.span))
-                        .help("write a range such as `>=1.0.0 <1.2.0` (no `v` prefix)"),
-                );
-            }
-        }
-        let fbc_channel = &graph::explicit_channels(package, std::slice::from_ref(channel))[0];
-        let problems = graph::check_channel(fbc_channel);
-        if let Some(typo) = typo_idx.and_then(|idx| diagnostics.get_mut(idx))
-            && !problems.is_empty()
-        {
-            // The typo breaks the channel: it is the error, and what it
-            // breaks is said under it, not before it.
-            typo.severity = crate::diag::Severity::Error;
-            typo.notes = problems.iter().map(|problem| format!("so {}", problem.message)).collect();
-            typo.n_caused += problems.len();
-            continue;
-        }
-        for problem in problems {
-            let mut diagnostic = Diagnostic::error("graph", problem.message).at(at(&channel.name.span));
-            if let Some(help) = problem.help {
-                diagnostic = diagnostic.help(help);
-            }
-            diagnostics.push(diagnostic);
-        }
-    }
-}
-
 /// The entry no other entry replaces or skips (opm's `Channel.Head`).
 fn head_of(channel: &fbc::Channel) -> Option<String> {
     match crate::model::upgrade_edges::heads(channel.entries.as_deref()?).as_slice() {
@@ -421,22 +223,4 @@ fn graph_diagnostic(problem: &GraphProblem, by_name: &BTreeMap<&str, &LoadedBund
     diagnostic.notes.extend(problem.notes.iter().cloned());
     diagnostic.n_caused = problem.n_caused;
     diagnostic
-}
-
-/// The line of a CSV field's key, from the node positions the YAML decode
-/// kept; the file alone when the CSV does not have the field.
-fn csv_field_location(bundle: &LoadedBundle, field: &str) -> Location {
-    let field = match field {
-        "name" => CsvField::Name,
-        "version" => CsvField::Version,
-        "replaces" => CsvField::Replaces,
-        "skips" => CsvField::Skips,
-        "olm.skipRange" => CsvField::SkipRange,
-        _ => return Location::file(&bundle.csv_path),
-    };
-    let location = bundle.csv_field_location(field);
-    match location.line {
-        Some(line) => Location::line(&location.file, line),
-        None => Location::file(&location.file),
-    }
 }

@@ -16,6 +16,7 @@ use super::{BundleNote, FoundBundle};
 use crate::encoding::json::Value;
 use crate::encoding::yaml_in;
 use crate::load::annotations::ANNOTATION_PACKAGE;
+use crate::load::{MANIFESTS_DIR, METADATA_DIR, NESTED_BUNDLE_DIRS, has_bundle_parts, looks_like_bundle, nested_bundle_root};
 
 /// Where a package's bundles were found.
 #[derive(Debug, Default)]
@@ -40,20 +41,19 @@ const MAX_DEPTH: usize = 6;
 impl Scan {
     /// Walks `dir` (absolute) in sorted order, skipping hidden entries.
     pub(super) fn scan_dir(&mut self, dir: &Path, depth: usize) {
-        if dir.join("manifests").is_dir() && dir.join("metadata").is_dir() {
+        // A guess: a directory that cannot be looked at is not listed.
+        if has_bundle_parts(dir).unwrap_or(false) {
             self.add_bundle(dir, None);
             return;
         }
-        for nested in ["bundle", "certification"] {
-            let root = dir.join(nested);
-            if root.join("manifests").is_dir() && root.join("metadata").is_dir() {
-                self.add_bundle(&root, Some(BundleNote::NestedUnder(nested)));
-                return;
-            }
+        if let Some(nested) = nested_bundle_root(dir) {
+            self.add_bundle(&dir.join(nested), Some(BundleNote::NestedUnder(nested)));
+            return;
         }
         // A version directory with its manifests at the top instead of in
         // `manifests/`: listed, so the build reports it rather than dropping it.
-        if !dir.join("manifests").exists() && dir.join("metadata").is_dir() && annotation_package(&dir.join("metadata")).is_some() {
+        let metadata = dir.join(METADATA_DIR);
+        if !dir.join(MANIFESTS_DIR).exists() && metadata.is_dir() && annotation_package(&metadata).is_some() {
             self.add_bundle(dir, Some(BundleNote::NoManifestsDirectory));
             return;
         }
@@ -76,14 +76,17 @@ impl Scan {
     }
 
     fn add_bundle(&mut self, dir: &Path, note: Option<BundleNote>) {
-        let Some(package_name) = annotation_package(&dir.join("metadata")) else {
+        let Some(package_name) = annotation_package(&dir.join(METADATA_DIR)) else {
             self.skipped.push(dir.to_path_buf());
             return;
         };
         let found = self.packages.entry(package_name).or_default();
         // The ci.yaml of a community-operators tree sits in the package dir,
         // the parent of the version dir (of the nested root's parent).
-        let nested = dir.file_name().is_some_and(|name| name == "bundle" || name == "certification") && note.is_some();
+        let nested = dir
+            .file_name()
+            .is_some_and(|name| NESTED_BUNDLE_DIRS.iter().any(|nested| name == *nested))
+            && note.is_some();
         let version_dir = if nested { dir.parent().unwrap_or(dir) } else { dir };
         if found.ci.is_none()
             && let Some(package_dir) = version_dir.parent()
@@ -117,7 +120,7 @@ fn annotation_package(metadata: &Path) -> Option<String> {
 
 /// The `metadata.name` of the CSV in a bundle's `manifests/`, if one decodes.
 pub(super) fn csv_name(bundle_dir: &Path) -> Option<String> {
-    sorted_files(&bundle_dir.join("manifests")).iter().find_map(|file| {
+    sorted_files(&bundle_dir.join(MANIFESTS_DIR)).iter().find_map(|file| {
         if is_hidden(file) {
             return None;
         }
@@ -187,8 +190,9 @@ pub(super) fn sibling_wildcard(bundles: &[FoundBundle]) -> Option<PathBuf> {
         let path = entry.path();
         // The build's wildcard keeps only bundle-like directories (so a
         // `catalog-templates/` beside the versions is fine); any other
-        // bundle-like neighbour would be picked up too.
-        if path.is_dir() && !is_hidden(&path) && !listed.contains(path.as_path()) && crate::pipeline::looks_like_bundle(&path) {
+        // bundle-like neighbour would be picked up too, and one that cannot
+        // be looked at would fail the build, so neither allows the wildcard.
+        if path.is_dir() && !is_hidden(&path) && !listed.contains(path.as_path()) && looks_like_bundle(&path).unwrap_or(true) {
             return None;
         }
     }

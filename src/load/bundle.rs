@@ -207,7 +207,7 @@ pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sh
 pub(crate) fn parse_bundle_files(files: &BundleFiles) -> Result<ParsedBundle, BundleError> {
     let dir = files.dir.as_path();
     if !files.has_directory(MANIFESTS_DIR) {
-        let nested = ["bundle", "certification"]
+        let nested = super::read::NESTED_BUNDLE_DIRS
             .iter()
             .find(|name| files.has_directory(&format!("{name}/{MANIFESTS_DIR}")))
             .map(|name| dir.join(name));

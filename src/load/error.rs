@@ -105,8 +105,8 @@ impl BundleError {
             BundleError::NoManifestsDir { dir, .. } | BundleError::NoMetadataDir { dir } | BundleError::ImageRefTemplate { dir, .. } => {
                 Some((dir.clone(), None))
             }
-            BundleError::NoBundleObjects { dir } | BundleError::NoCsv { dir } => Some((dir.join("manifests"), None)),
-            BundleError::NoAnnotations { dir } => Some((dir.join("metadata"), None)),
+            BundleError::NoBundleObjects { dir } | BundleError::NoCsv { dir } => Some((dir.join(super::MANIFESTS_DIR), None)),
+            BundleError::NoAnnotations { dir } => Some((dir.join(super::METADATA_DIR), None)),
             BundleError::Manifest { location, .. }
             | BundleError::ProvidedApis { location, .. }
             | BundleError::DeriveProperties { location, .. }

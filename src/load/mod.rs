@@ -12,7 +12,9 @@
 //! * [`annotations`]: the registry+v1 annotation keys (package, channels,
 //!   default channel, `olm.skipRange`, `olm.properties`), defined once.
 //! * [`read`]: a bundle directory into memory ([`BundleFiles`], with the
-//!   sha256 of every file): the only filesystem access of bundle loading.
+//!   sha256 of every file): the only filesystem access of bundle loading,
+//!   and the one definition of a directory that looks like a bundle
+//!   ([`looks_like_bundle`], used by `pipeline`'s planning and `init`).
 //! * [`jinja`]: `.j2` bundle files rendered in memory, and the
 //!   `bundle-image` reference template.
 //! * [`document`]: reading a file the way k8s' `YAMLOrJSONDecoder` does, and
@@ -53,3 +55,4 @@ pub use jinja::{BundleImageError, TemplateError, TemplateProblem, bundle_image, 
 pub use package_manifest::{PackageChannel, PackageManifest, PackageManifestError, load_package_manifest_dir};
 pub use parsed::CsvField;
 pub use read::{BundleFile, BundleFiles, ReadError, Sha256Digest, read_bundle_dir};
+pub(crate) use read::{MANIFESTS_DIR, METADATA_DIR, NESTED_BUNDLE_DIRS, has_bundle_parts, looks_like_bundle, nested_bundle_root};

@@ -27,8 +27,58 @@ pub(crate) const MANIFESTS_DIR: &str = "manifests";
 /// The directory of a bundle's annotations, dependencies and properties.
 pub(crate) const METADATA_DIR: &str = "metadata";
 /// Where upstream repositories sometimes nest a bundle (opm does not look
-/// there; catbuild only says so).
-const NESTED_BUNDLE_DIRS: [&str; 2] = ["bundle", "certification"];
+/// there; catbuild only says so, and `init` lists the nested root).
+pub(crate) const NESTED_BUNDLE_DIRS: [&str; 2] = ["bundle", "certification"];
+
+/// Whether `dir` looks like a bundle directory: it has `manifests/`,
+/// `metadata/`, or a `bundle/` or `certification/` where upstream tools nest
+/// a bundle, or a file at the top whose name says it is a CSV. This is the
+/// one definition of "looks like a bundle": a build keeps such a directory
+/// when a wildcard matches it (and the loader says what is wrong with an odd
+/// one), and `init` uses it for the neighbours of the bundles it found.
+///
+/// A directory that cannot be listed is an error (a directory without
+/// permission is one): a build reports it, and only a caller that guesses
+/// may take it for "no". A part that cannot be looked at counts as absent
+/// here; when another part makes the directory a bundle, [`read_bundle_dir`]
+/// reports the broken one by name.
+pub(crate) fn looks_like_bundle(dir: &Path) -> Result<bool, std::io::Error> {
+    for part in [MANIFESTS_DIR, METADATA_DIR].into_iter().chain(NESTED_BUNDLE_DIRS) {
+        if part_is_directory(&dir.join(part)).unwrap_or(false) {
+            return Ok(true);
+        }
+    }
+    for entry in std::fs::read_dir(dir)? {
+        if entry?.file_name().to_string_lossy().contains("clusterserviceversion") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `dir` has both `manifests/` and `metadata/`: a bundle as opm
+/// reads it, where [`looks_like_bundle`] also takes part of one.
+pub(crate) fn has_bundle_parts(dir: &Path) -> Result<bool, std::io::Error> {
+    Ok(part_is_directory(&dir.join(MANIFESTS_DIR))? && part_is_directory(&dir.join(METADATA_DIR))?)
+}
+
+/// The first of [`NESTED_BUNDLE_DIRS`] below `dir` that has a bundle's
+/// parts ([`has_bundle_parts`]); one that cannot be looked at is skipped.
+pub(crate) fn nested_bundle_root(dir: &Path) -> Option<&'static str> {
+    NESTED_BUNDLE_DIRS
+        .into_iter()
+        .find(|nested| has_bundle_parts(&dir.join(nested)).unwrap_or(false))
+}
+
+/// Whether a part of a bundle (`manifests`, `metadata`, ...) is a directory,
+/// following links: missing is "no", any other failure to look is an error.
+fn part_is_directory(path: &Path) -> Result<bool, std::io::Error> {
+    match std::fs::metadata(path) {
+        Ok(metadata) => Ok(metadata.is_dir()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(error) => Err(error),
+    }
+}
 
 /// The sha256 digest of a file's bytes.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -342,6 +392,30 @@ mod tests {
                 dir.path().join("metadata/annotations.yaml").display()
             )
         );
+    }
+
+    #[test]
+    fn one_definition_of_a_directory_that_looks_like_a_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "full/manifests/a.yaml", "a");
+        write(root, "full/metadata/annotations.yaml", "a");
+        write(root, "metadata-only/metadata/annotations.yaml", "a");
+        write(root, "flat/a.clusterserviceversion.yaml", "a");
+        write(root, "nested/bundle/manifests/a.yaml", "a");
+        write(root, "nested/certification/manifests/a.yaml", "a");
+        write(root, "nested/certification/metadata/annotations.yaml", "a");
+        write(root, "catalog-templates/basic.yaml", "a");
+        for bundle_like in ["full", "metadata-only", "flat", "nested"] {
+            assert!(looks_like_bundle(&root.join(bundle_like)).unwrap(), "{bundle_like}");
+        }
+        assert!(!looks_like_bundle(&root.join("catalog-templates")).unwrap());
+        assert!(looks_like_bundle(&root.join("missing")).is_err());
+        assert!(has_bundle_parts(&root.join("full")).unwrap());
+        assert!(!has_bundle_parts(&root.join("metadata-only")).unwrap());
+        // `bundle/` lacks `metadata/`: the complete nested root is the other one.
+        assert_eq!(nested_bundle_root(&root.join("nested")), Some("certification"));
+        assert_eq!(nested_bundle_root(&root.join("full")), None);
     }
 
     #[test]

@@ -173,7 +173,7 @@ fn relative_messages(mut diagnostics: Vec<Diagnostic>, root: &Path) -> Vec<Diagn
 fn explain(error: &BundleError, files: &BundleFiles) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     if matches!(error, BundleError::NoBundleObjects { .. } | BundleError::NoCsv { .. }) {
-        for file in files.files_in("manifests") {
+        for file in files.files_in(crate::load::MANIFESTS_DIR) {
             let shown = files.dir.join(&file.source);
             let problem = match std::str::from_utf8(&file.bytes) {
                 Err(_) => Some(("manifest is not UTF-8 text".to_string(), None)),

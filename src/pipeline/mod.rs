@@ -32,7 +32,6 @@ use crate::load::LoadedBundle;
 
 use load::load_packages;
 use package::assemble_package;
-pub(crate) use plan::looks_like_bundle;
 
 pub use encode::{EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
 pub use report::{Action, Reporter, Silent, Stage};

@@ -12,28 +12,6 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::diag::{Diagnostic, Location};
 
-/// A directory with a bundle's parts, or one nested where upstream tools
-/// put them (`bundle/`, `certification/`), or a CSV at its root.
-pub(crate) fn looks_like_bundle(dir: &Path) -> bool {
-    check_looks_like_bundle(dir).unwrap_or(false)
-}
-
-/// [`looks_like_bundle`], failing when `dir` cannot be listed.
-fn check_looks_like_bundle(dir: &Path) -> Result<bool, std::io::Error> {
-    if ["manifests", "metadata", "bundle", "certification"]
-        .iter()
-        .any(|sub| dir.join(sub).is_dir())
-    {
-        return Ok(true);
-    }
-    for entry in std::fs::read_dir(dir)? {
-        if entry?.file_name().to_string_lossy().contains("clusterserviceversion") {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// A file a build reads besides bundles, with its digest.
 #[derive(Debug, Clone)]
 pub(super) struct InputFile {
@@ -175,7 +153,7 @@ fn bundle_dir_match(path: &Path, wildcard: bool) -> Result<bool, std::io::Error>
     if !wildcard {
         return Ok(true);
     }
-    check_looks_like_bundle(path)
+    crate::load::looks_like_bundle(path)
 }
 
 fn unreadable_match(config: &Config, pattern: &crate::config::Sourced<String>, path: &Path, error: &std::io::Error) -> Diagnostic {

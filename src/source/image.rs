@@ -100,7 +100,7 @@ pub(super) fn load_bundle_image(reference: &str, images: &dyn ImageResolver) -> 
 /// entries of its annotations file (the first file of `metadata/` with a
 /// non-empty `annotations` map), sorted by key; non-string values as JSON.
 pub fn bundle_image_labels(files: &BundleFiles) -> BTreeMap<String, String> {
-    for file in files.files_in("metadata") {
+    for file in files.files_in(crate::load::METADATA_DIR) {
         let Ok(text) = std::str::from_utf8(&file.bytes) else {
             // Not an annotations file: the search goes on, as opm's does.
             continue;

@@ -27,7 +27,9 @@ impl RenderReference {
         }
         let path = Path::new(reference);
         if path.is_dir() {
-            if path.join("manifests").is_dir() && path.join("metadata").is_dir() {
+            // As opm: a directory with a bundle's parts is a bundle, any
+            // other one a catalog (whose loader reports what it cannot read).
+            if crate::load::has_bundle_parts(path).unwrap_or(false) {
                 return Ok(RenderReference::Bundle(BundleSource::Dir(path.to_path_buf())));
             }
             return Ok(RenderReference::Catalog(path.to_path_buf()));

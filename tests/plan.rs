@@ -3,6 +3,8 @@
 //! symlink loop, a file, no permission) is an input problem: a located
 //! error naming the path and the OS error, reported with every other
 //! problem of the run (exit 1), and the previous output stays as it was.
+//! Issue 12: `init` shares the build's bundle-dir detector, so it never
+//! writes a wildcard that such a directory would make fail.
 
 mod common;
 
@@ -149,5 +151,38 @@ fn chown_tree(dir: &Path, uid: u32) {
         } else {
             std::os::unix::fs::chown(&path, Some(uid), Some(uid)).unwrap();
         }
+    }
+}
+
+/// Issue 12 (one bundle-dir detector): `init` writes `parent/*` only when
+/// the build's wildcard would match exactly the bundles it found. A
+/// neighbour it cannot look into would make that build fail, so init lists
+/// the bundles one by one instead. As root the run is as `nobody`.
+#[test]
+fn issue_12_init_writes_no_wildcard_over_an_unreadable_neighbour() {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    let project = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("manifests"), &project.path().join("manifests"));
+    let neighbour = project.path().join(PACKAGE).join("notes");
+    std::fs::create_dir(&neighbour).unwrap();
+    let as_root = rustix::process::geteuid().is_root();
+    const NOBODY: u32 = 65534;
+    if as_root {
+        chown_tree(project.path(), NOBODY);
+    }
+    std::fs::set_permissions(&neighbour, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
+    command.current_dir(project.path()).env("NO_COLOR", "1").args(["init", "manifests"]);
+    if as_root {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    let output = command.output().unwrap();
+    std::fs::set_permissions(&neighbour, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let written = std::fs::read_to_string(project.path().join("catalog.toml")).unwrap();
+    assert!(!written.contains("fruits-catalog-operator/*"), "{written}");
+    for version in ["0.0.1", "0.0.2", "0.0.3"] {
+        assert!(written.contains(&format!("{PACKAGE}/{version}\"")), "{written}");
     }
 }

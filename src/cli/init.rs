@@ -24,7 +24,13 @@ pub struct InitArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
-    let config_path = global.config.clone().unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME));
+    // `--config DIR` means `DIR/catalog.toml`, as for every other command;
+    // init writes the file, so there is no upward search.
+    let config_path = match &global.config {
+        Some(path) if path.is_dir() => path.join(crate::config::FILE_NAME),
+        Some(path) => path.clone(),
+        None => PathBuf::from(crate::config::FILE_NAME),
+    };
     if config_path.exists() && !args.force {
         return Err(Failure::InputMessage(format!(
             "`{}` already exists (pass --force to overwrite it)",

@@ -11,7 +11,7 @@ use super::{CommandResult, Failure, GlobalArgs};
 use crate::init::{InitError, InitPlan, InitRequest, InitWarning};
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(super) struct InitArgs {
     /// Directories to scan (default: the current directory)
     #[arg(value_name = "DIR")]
     dirs: Vec<PathBuf>,
@@ -23,7 +23,7 @@ pub struct InitArgs {
     name: Option<String>,
 }
 
-pub fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
+pub(super) fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
     // `--config DIR` means `DIR/catalog.toml`, as for every other command;
     // init writes the file, so there is no upward search.
     let config_path = match &global.config {

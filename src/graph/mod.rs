@@ -7,11 +7,15 @@
 //!   chain and `skips` reach, as opm's index builder walks them.
 //! * [`explicit_channels`]: entries as written in `catalog.toml`, like opm's
 //!   basic template.
-//! * semver: [`crate::catalog_template::semver`]'s channel generation.
+//! * [`add_modes::add_mode_channels`]: opm's semver and semver-skippatch
+//!   add modes (spec D.6): channels from annotations, edges from versions.
+//! * [`semver_channels`]: opm's semver template
+//!   ([`crate::catalog_template::semver`]'s channel generation).
 //!
 //! Policies report problems as [`GraphProblem`]s naming the bundle and the
 //! CSV field to blame; the pipeline turns them into located diagnostics.
 
+pub mod add_modes;
 pub mod mermaid;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -207,19 +211,28 @@ pub fn manifest_channels(package: &str, bundles: &[BundleInfo], heads: &[(String
     graph
 }
 
-/// Default channel as opm's replaces mode picks it: the default annotation
-/// of the highest-version bundle, or the only channel.
+/// Default channel as opm's replaces mode picks it
+/// (`pkg/registry/populator.go` `SemverPackageManifest`): with bundles
+/// added oldest first, each bundle at least as new as every earlier one
+/// that has a default-channel annotation replaces the choice ("take it when
+/// you can get it"), so the highest-version bundle that has one decides;
+/// a package with a single channel always defaults to it.
 fn default_channel(bundles: &[BundleInfo], listed: &BTreeMap<&str, Vec<&BundleInfo>>) -> Option<String> {
-    let newest = bundles.iter().max_by(|left, right| left.version.cmp(&right.version))?;
-    if let Some(default) = &newest.default_channel
-        && !default.is_empty()
-    {
-        return Some(default.clone());
-    }
     if listed.len() == 1 {
         return listed.keys().next().map(|name| (*name).to_string());
     }
-    None
+    let mut oldest_first: Vec<&BundleInfo> = bundles.iter().collect();
+    oldest_first.sort_by(|left, right| {
+        left.version
+            .build_id_compare(&right.version)
+            .unwrap_or_else(|_| left.version.compare(&right.version))
+            .then_with(|| left.name.cmp(&right.name))
+    });
+    oldest_first
+        .iter()
+        .rev()
+        .find_map(|bundle| bundle.default_channel.as_ref().filter(|name| !name.is_empty()))
+        .cloned()
 }
 
 /// opm's semver template over the bundles of one package. Each bundle goes
@@ -484,6 +497,30 @@ mod tests {
         let mut newest = bundle("a.v2", "2.0.0", &["alpha", "stable"], "a.v1", &[]);
         newest.default_channel = Some("stable".to_string());
         let graph = replaces_channels("a", &[bundle("a.v1", "1.0.0", &["alpha"], "", &[]), newest]);
+        assert_eq!(graph.default_channel.as_deref(), Some("stable"));
+    }
+
+    #[test]
+    fn replaces_mode_default_channel_from_the_newest_bundle_that_names_one() {
+        // populator.go SemverPackageManifest, "take it when you can get it":
+        // the newest bundle says nothing, so the next newest one decides.
+        let mut oldest = bundle("a.v1", "1.0.0", &["alpha"], "", &[]);
+        oldest.default_channel = Some("alpha".to_string());
+        let mut middle = bundle("a.v2", "2.0.0", &["alpha", "stable"], "a.v1", &[]);
+        middle.default_channel = Some("stable".to_string());
+        let newest = bundle("a.v3", "3.0.0", &["alpha", "stable"], "a.v2", &[]);
+        let graph = replaces_channels("a", &[newest, oldest, middle]);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert_eq!(graph.default_channel.as_deref(), Some("stable"));
+    }
+
+    #[test]
+    fn replaces_mode_single_channel_is_the_default_whatever_the_annotation() {
+        // SemverPackageManifest: with one channel head, that channel is the
+        // default even when an annotation names another.
+        let mut only = bundle("a.v1", "1.0.0", &["stable"], "", &[]);
+        only.default_channel = Some("alpha".to_string());
+        let graph = replaces_channels("a", &[only]);
         assert_eq!(graph.default_channel.as_deref(), Some("stable"));
     }
 

@@ -129,7 +129,7 @@ fn write_explicit(out: &mut String, adoption: &ExplicitAdoption, template_rel: &
 }
 
 fn write_semver(out: &mut String, adoption: &SemverAdoption, template_rel: &str) {
-    let _ = writeln!(out, "channel-policy = \"semver\"  # from {template_rel}");
+    let _ = writeln!(out, "channel-policy = \"semver-template\"  # from {template_rel}");
     if !adoption.archetypes.is_empty() {
         let _ = writeln!(
             out,

@@ -112,7 +112,9 @@ pub(super) fn assemble_package(
                 problems: Vec::new(),
             }
         }
-        ChannelPolicy::Semver(policy) => graph::semver_channels(name, &infos, policy),
+        ChannelPolicy::SemverMode => graph::add_modes::add_mode_channels(name, &infos, graph::add_modes::AddMode::Semver),
+        ChannelPolicy::SemverSkipPatchMode => graph::add_modes::add_mode_channels(name, &infos, graph::add_modes::AddMode::SemverSkipPatch),
+        ChannelPolicy::SemverTemplate(policy) => graph::semver_channels(name, &infos, policy),
     };
     let by_name: BTreeMap<&str, &LoadedBundle> = bundles.iter().map(|bundle| (bundle.bundle.name.as_str(), bundle)).collect();
     for problem in &package_graph.problems {

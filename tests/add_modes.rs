@@ -3,7 +3,8 @@
 //! with the matching `channel-policy`, their channels and default channel
 //! compared with what `opm render index.db` printed for opm's index
 //! (`expected/render.yaml`), and `init` reading community-operators
-//! `ci.yaml` files (`tests/data/init/community-ci`).
+//! `ci.yaml` files (`tests/data/init/community-ci`), and `unreachable = "drop"`
+//! leaving out what opm's replaces mode leaves out.
 
 mod common;
 
@@ -272,4 +273,50 @@ fn init_reads_community_ci_yaml_as_yaml_and_builds_with_the_add_modes() {
             ("gamma-operator.v1.1.0", entry("gamma-operator.v1.0.0", &[])),
         ])
     );
+}
+
+#[test]
+fn unreachable_drop_leaves_bundles_out_as_opm_replaces_mode_does() {
+    // tests/data/bundles/stranded: 0.2.0 and 0.3.0 both replace 0.1.0, so
+    // the head 0.3.0 never reaches 0.2.0. opm's replaces mode (spec D.4:
+    // a channel holds what its head's chain reaches) publishes 0.1.0 and
+    // 0.3.0 only; catbuild does the same with `unreachable = "drop"`.
+    let scratch = tempfile::tempdir().unwrap();
+    let project = scratch.path();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bundles/stranded"),
+        &project.join("bundles"),
+    );
+    std::fs::write(
+        project.join("catalog.toml"),
+        "[catalog]\nname = \"tiny-catalog\"\n\n[[package]]\nname = \"tiny\"\nbundles = [\"bundles/*\"]\nunreachable = \"drop\"\n",
+    )
+    .unwrap();
+    let build = catbuild(project, &["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+    assert!(
+        stderr(&build).contains(
+            "warning[graph]: dropped bundle `tiny.v0.2.0` from channel `stable`: the channel head `tiny.v0.3.0` does not reach it through `replaces` or `skips`\n  --> bundles/0.2.0/metadata/annotations.yaml\n"
+        ),
+        "{}",
+        stderr(&build)
+    );
+    assert!(
+        stderr(&build).contains("note: `tiny.v0.2.0` is in no other channel, so the catalog leaves it out\n"),
+        "{}",
+        stderr(&build)
+    );
+    let built = built_graphs(project);
+    let stable: Vec<(&str, &str)> = built["tiny"].1["stable"]
+        .iter()
+        .map(|(name, (replaces, _, _))| (name.as_str(), replaces.as_str()))
+        .collect();
+    assert_eq!(stable, [("tiny.v0.1.0", ""), ("tiny.v0.3.0", "tiny.v0.1.0")]);
+    let blobs = documents(&std::fs::read_to_string(project.join("build/default/catalog/tiny/catalog.json")).unwrap());
+    let bundles: Vec<String> = blobs
+        .iter()
+        .filter(|blob| text_of(blob, "schema") == "olm.bundle")
+        .map(|blob| text_of(blob, "name"))
+        .collect();
+    assert_eq!(bundles, ["tiny.v0.1.0", "tiny.v0.3.0"]);
 }

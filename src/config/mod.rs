@@ -68,6 +68,20 @@ pub struct PackageConfig {
     /// minijinja template of each bundle's image reference.
     pub bundle_image: Option<Sourced<String>>,
     pub channel_policy: ChannelPolicy,
+    /// What to do with bundles the `replaces` policy cannot reach.
+    pub unreachable_bundles: UnreachableBundles,
+}
+
+/// `unreachable`: bundles that list a channel whose head does not reach
+/// them through `replaces` or `skips`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnreachableBundles {
+    /// An error naming each one (for new projects, a broken graph).
+    #[default]
+    Error,
+    /// Left out of that channel with a warning naming each one, as opm's
+    /// replaces mode does silently (for adopting published packages).
+    Drop,
 }
 
 /// How a package's channels and upgrade edges are made.
@@ -438,6 +452,31 @@ impl Resolver<'_> {
                 ),
             );
         }
+        let unreachable_bundles = match &raw.unreachable {
+            None => UnreachableBundles::Error,
+            Some(value) => {
+                let setting = match value.get_ref().as_str() {
+                    "error" => UnreachableBundles::Error,
+                    "drop" => UnreachableBundles::Drop,
+                    other => {
+                        self.error(value.span(), format!("unknown `unreachable` setting `{other}`"))
+                            .add_help("use `error` or `drop`");
+                        UnreachableBundles::Error
+                    }
+                };
+                if !matches!(channel_policy, ChannelPolicy::Replaces) {
+                    self.error(
+                        value.span(),
+                        format!(
+                            "`unreachable` is only read with `channel-policy = \"replaces\"` (package `{}` uses `{}`)",
+                            name.value,
+                            channel_policy.name()
+                        ),
+                    );
+                }
+                setting
+            }
+        };
         PackageConfig {
             name,
             default_channel: raw.default_channel.as_ref().map(Sourced::from_spanned),
@@ -451,6 +490,7 @@ impl Resolver<'_> {
                 .map(Sourced::from_spanned)
                 .or_else(|| catalog_bundle_image.cloned()),
             channel_policy,
+            unreachable_bundles,
         }
     }
 
@@ -752,5 +792,20 @@ mod tests {
             found[0].2,
             vec!["write `replaces` for opm's replaces mode (ci.yaml `updateGraph: replaces-mode`)".to_string()]
         );
+    }
+
+    #[test]
+    fn unreachable_setting_is_for_the_replaces_policy() {
+        let config = parse(&format!("{MINIMAL}unreachable = \"drop\"\n"), Path::new("/project/catalog.toml")).unwrap();
+        assert_eq!(config.packages[0].unreachable_bundles, UnreachableBundles::Drop);
+        let found = errors(&format!("{MINIMAL}unreachable = \"skip\"\n"));
+        assert_eq!(found[0].0, "unknown `unreachable` setting `skip`");
+        assert_eq!(found[0].2, vec!["use `error` or `drop`".to_string()]);
+        let found = errors(&format!("{MINIMAL}channel-policy = \"semver-mode\"\nunreachable = \"drop\"\n"));
+        assert_eq!(
+            found[0].0,
+            "`unreachable` is only read with `channel-policy = \"replaces\"` (package `apple` uses `semver-mode`)"
+        );
+        assert_eq!(found[0].1, "\"drop\"");
     }
 }

@@ -53,6 +53,38 @@ pub struct PackageGraph {
     pub channels: Vec<Channel>,
     pub default_channel: Option<String>,
     pub problems: Vec<GraphProblem>,
+    /// Bundles the replaces policy left out of a channel they list: an
+    /// error by default, a warning with `unreachable = "drop"`.
+    pub unreachable: Vec<UnreachableBundle>,
+}
+
+/// A bundle that lists a channel that its head's `replaces` chain and
+/// `skips` do not lead to. opm's replaces mode leaves it out of the channel
+/// without a word (spec D.4: a channel holds what its head reaches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreachableBundle {
+    pub bundle: String,
+    pub channel: String,
+    pub head: String,
+}
+
+impl UnreachableBundle {
+    /// The error reported when the package does not drop such bundles.
+    pub fn problem(&self) -> GraphProblem {
+        GraphProblem {
+            bundle: Some(self.bundle.clone()),
+            field: "channels",
+            message: format!(
+                "bundle `{}` lists channel `{}` but is not reachable from the channel head `{}` through `replaces` or `skips`",
+                self.bundle, self.channel, self.head
+            ),
+            help: Some(format!(
+                "make a newer bundle of `{channel}` replace or skip `{bundle}`, remove `{channel}` from its channels annotation, or set `unreachable = \"drop\"` to leave it out as opm does",
+                channel = self.channel,
+                bundle = self.bundle
+            )),
+        }
+    }
 }
 
 /// opm's replaces mode over the bundles of one package.
@@ -89,17 +121,10 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
         let (entries, reached) = walk_from_head(head, &by_name, channel_name, &mut graph.problems);
         for member in members {
             if !reached.contains(member.name.as_str()) {
-                graph.problems.push(GraphProblem {
-                    bundle: Some(member.name.clone()),
-                    field: "channels",
-                    message: format!(
-                        "bundle `{}` lists channel `{channel_name}` but is not reachable from the channel head `{}` through `replaces` or `skips`",
-                        member.name, head.name
-                    ),
-                    help: Some(format!(
-                        "make a newer bundle of `{channel_name}` replace or skip `{}`, or remove `{channel_name}` from its channels annotation",
-                        member.name
-                    )),
+                graph.unreachable.push(UnreachableBundle {
+                    bundle: member.name.clone(),
+                    channel: (*channel_name).to_string(),
+                    head: head.name.clone(),
                 });
             }
         }
@@ -476,9 +501,11 @@ mod tests {
             bundle("a.v2", "2.0.0", &["stable"], "", &[]),
         ];
         let graph = replaces_channels("a", &bundles);
-        assert_eq!(graph.problems.len(), 1);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert_eq!(graph.unreachable.len(), 1);
+        assert_eq!(entry_names(&graph, "stable"), vec!["a.v2"]);
         assert_eq!(
-            graph.problems[0].message,
+            graph.unreachable[0].problem().message,
             "bundle `a.v1` lists channel `stable` but is not reachable from the channel head `a.v2` through `replaces` or `skips`"
         );
         let tied = vec![

@@ -339,7 +339,10 @@ fn write_rows(
                 channel.nodes.len() - 1,
                 n_chain_nodes - 1
             ),
-            help: Some("opm's semver-skippatch mode breaks once a minor version has three or more patch releases and a newer minor follows; use `channel-policy = \"semver-mode\"` or `\"replaces\"`".to_string()),
+            help: Some(
+                "opm's index cannot hold this graph (a patch replaced an older patch that had its own predecessor, or three or more patches of a minor were followed by a newer minor), so opm's add fails here too; use `channel-policy = \"semver-mode\"` or `\"replaces\"`"
+                    .to_string(),
+            ),
         });
     }
     Ok(rows)
@@ -504,6 +507,27 @@ mod tests {
             graph.problems[0].message,
             "opm's semver-skippatch mode cannot add `a.v1.1.0`: the chain of channel `stable` would no longer reach a.v1.0.0 (opm: `Invalid graph: some (non-bottom) nodes defined in the graph were not mentioned as replacements of any node (3 != 2)`)"
         );
+    }
+
+    #[test]
+    fn skippatch_mode_fails_when_the_skipped_patch_had_a_predecessor() {
+        // opm's bundlegraphloader_test "Add a bundle in skippatch mode":
+        // deleting the skipped 1.0.0 leaves 0.9.0 replaced by nothing, and
+        // AddPackageChannelsFromGraph's depth check fails (1 != 0).
+        let bundles = vec![
+            bundle("a.v0.9.0", "0.9.0", &["stable"], None),
+            bundle("a.v1.0.0", "1.0.0", &["stable"], None),
+            bundle("a.v1.0.1", "1.0.1", &["stable"], None),
+        ];
+        let graph = add_mode_channels("a", &bundles, AddMode::SemverSkipPatch);
+        assert_eq!(graph.problems.len(), 1);
+        assert_eq!(
+            graph.problems[0].message,
+            "opm's semver-skippatch mode cannot add `a.v1.0.1`: the chain of channel `stable` would no longer reach a.v0.9.0 (opm: `Invalid graph: some (non-bottom) nodes defined in the graph were not mentioned as replacements of any node (1 != 0)`)"
+        );
+        // The same bundles in semver mode are a plain chain.
+        let graph = add_mode_channels("a", &bundles, AddMode::Semver);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! * `updateGraph: replaces-mode` / `semver-mode` / `semver-skippatch-mode`
 //!   → `replaces` / `semver-mode` / `semver-skippatch-mode` (opm's add
 //!   modes, which the community pipeline builds such packages with); an
-//!   unknown value is a warning and the package gets `replaces`;
+//!   unknown value is a warning and the package gets `replaces`. A
+//!   `replaces-mode` package with bundles no channel head reaches gets
+//!   `unreachable = "drop"` ([`reach`]): upstream's index drops them;
 //! * `fbc.enabled: true`: upstream builds the package from an opm template
 //!   (`catalog-templates/`), and the bundles' channel annotations need not
 //!   describe that graph at all. init reads the template that
@@ -33,6 +35,7 @@
 
 mod adopt;
 mod ci;
+mod reach;
 mod scan;
 mod write;
 
@@ -82,6 +85,9 @@ pub struct PlannedPackage {
     /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
     pub package_manifests: Vec<PathBuf>,
     pub channel_policy: PlannedChannelPolicy,
+    /// Bundles no channel head reaches, for a package `ci.yaml` builds in
+    /// replaces mode (which drops them): written as `unreachable = "drop"`.
+    pub unreachable: Vec<crate::graph::UnreachableBundle>,
 }
 
 /// One bundle directory and why it is special, if it is.
@@ -429,8 +435,16 @@ fn plan_package(name: String, found: FoundPackage) -> PlannedPackage {
         (Some((CiPolicy::UpdateGraph(update_graph), ci_yaml)), _) => PlannedChannelPolicy::FromCi { update_graph, ci_yaml },
         (Some((CiPolicy::Fbc { .. }, _)), None) | (None, _) => PlannedChannelPolicy::Replaces,
     };
+    let unreachable = match &channel_policy {
+        PlannedChannelPolicy::FromCi {
+            update_graph: UpdateGraph::Replaces,
+            ..
+        } => reach::unreachable_bundles(&name, &found.bundles),
+        _ => Vec::new(),
+    };
     PlannedPackage {
         name,
+        unreachable,
         bundles: found.bundles,
         bundle_list,
         package_manifests: found.package_manifests,

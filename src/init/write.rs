@@ -77,6 +77,16 @@ fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {
                 toml_string(update_graph.name()),
                 plan.relative(ci_yaml)
             );
+            if !package.unreachable.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "# opm's replaces mode, which builds this package upstream, leaves out what no channel head reaches:"
+                );
+                for unreachable in &package.unreachable {
+                    let _ = writeln!(out, "# {} (channel {})", unreachable.bundle, unreachable.channel);
+                }
+                let _ = writeln!(out, "unreachable = \"drop\"");
+            }
         }
         PlannedChannelPolicy::Replaces => {
             let _ = writeln!(out, "channel-policy = \"replaces\"");

@@ -60,6 +60,12 @@ pub(super) fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
                     let note = crate::init::BundleNote::NoManifestsDirectory;
                     eprintln!("warning: `{}`: {note}", plan.relative(dir));
                 }
+                InitWarning::UnknownUpdateGraph { ci_yaml, value } => {
+                    eprintln!(
+                        "warning: `{}`: unknown `updateGraph: {value}`, using `channel-policy = \"replaces\"` (known: `replaces-mode`, `semver-mode`, `semver-skippatch-mode`)",
+                        plan.relative(ci_yaml)
+                    );
+                }
             }
         }
     }

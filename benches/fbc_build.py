@@ -52,13 +52,13 @@ def main():
         # replaces chain still runs through; opm's model validation (HEAD)
         # stops the chain at a skipped bundle, so those channels have
         # stranded bundles and catbuild refuses to write them (as it should).
-        # The semver policy builds the same bundles into valid channels, so
+        # The semver-template policy builds the same bundles into valid channels, so
         # the timed work (load, link, validate, encode, write) is the same.
         toml_path = os.path.join(work, "catalog.toml")
         with open(toml_path) as handle:
             text = handle.read()
         with open(toml_path, "w") as handle:
-            handle.write(text.replace('channel-policy = "replaces"', 'channel-policy = "semver"'))
+            handle.write(text.replace('channel-policy = "replaces"', 'channel-policy = "semver-template"'))
         floor = ["sh", "-c", f"find {tree} -type f -print0 | xargs -0 cat | sha256sum"]
         build = [catbuild, "build", "-q"]
         floor_times, build_times, rss = [], [], []

@@ -33,11 +33,6 @@ const REJECTED_DATA: &[(&str, &str, &str)] = &[
         "1.1.0, 1.2.0: metadata/dependencies.yaml is not YAML; opm would drop the dependencies without a word",
     ),
     (
-        "gitlab-runner-operator",
-        "`gitlab-runner-operator.v1.21.0` lists channel `stable` but is not reachable",
-        "1.21.0 and 1.22.0 both replace 1.20.0 (a fork): nothing from the head 1.23.1 replaces or skips 1.21.0",
-    ),
-    (
         "jupyter-notebook-validator-operator",
         "no `manifests/` directory in bundles/jupyter-notebook-validator-operator/1.0.7",
         "1.0.7 has its manifests at the version root",
@@ -332,6 +327,25 @@ fn corpus_init_validate_build_and_compare_with_published_catalogs() {
     assert_eq!(check.status.code(), Some(0), "{}", stderr(&check));
     let n_built = std::fs::read_dir(&output).unwrap().count();
     assert_eq!(n_built, package_tables(&config).len() - expected.len());
+
+    // gitlab-runner-operator: 1.21.0 and 1.22.0 both replace 1.20.0 (a
+    // fork), so nothing from the head 1.23.1 reaches 1.21.0. Its ci.yaml
+    // says replaces-mode, whose index drops 1.21.0, so init wrote
+    // `unreachable = "drop"` and the build leaves it out.
+    assert!(config.contains("# gitlab-runner-operator.v1.21.0 (channel stable)\nunreachable = \"drop\"\n"));
+    let gitlab = channels_of(
+        &graph_blobs(&output.join("gitlab-runner-operator/catalog.json")),
+        "gitlab-runner-operator",
+    );
+    let names: Vec<&str> = gitlab["stable"].iter().map(|entry| entry.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "gitlab-runner-operator.v1.22.0",
+            "gitlab-runner-operator.v1.23.0",
+            "gitlab-runner-operator.v1.23.1"
+        ]
+    );
 
     // pelorus-operator: each CSV replaces and skips its predecessor; opm's
     // replaces mode keeps all four in `alpha` (the skips are no cycle).

@@ -222,3 +222,21 @@ fn render_of_a_templated_bundle_refuses_the_image_ref_template() {
          to a bundle with templated files; `bundle-image` in `catalog.toml` names its image when `catbuild build` renders it\n"
     );
 }
+
+/// Issue 13: `--config DIR` means `DIR/catalog.toml` for `init` too: it
+/// writes the file there (paths in it relative to `DIR`), and the project
+/// then builds from anywhere with the same flag.
+#[test]
+fn init_with_config_dir_writes_catalog_toml_in_that_directory() {
+    let scratch = tempfile::tempdir().unwrap();
+    let project = scratch.path().join("project");
+    copy_dir(&Path::new(CORPUS).join("package-manifests/etcd"), &project.join("etcd"));
+    let output = catbuild(scratch.path(), &["init", "--config", "project", "project/etcd"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).starts_with("Wrote `project/catalog.toml`: "), "{}", stderr(&output));
+    assert!(project.join("catalog.toml").is_file());
+    assert!(!scratch.path().join("catalog.toml").exists());
+    let built = catbuild(scratch.path(), &["--config", "project", "build", "-q"]);
+    assert_eq!(built.status.code(), Some(0), "{}", stderr(&built));
+    assert!(project.join("build").is_dir());
+}

@@ -120,7 +120,7 @@ fn synthetic_project(n_bundles: usize) -> tempfile::TempDir {
     // opm's validation then calls stranded; semver builds the same bundles.
     let text = std::fs::read_to_string(&path)
         .unwrap()
-        .replace("channel-policy = \"replaces\"", "channel-policy = \"semver\"")
+        .replace("channel-policy = \"replaces\"", "channel-policy = \"semver-template\"")
         .replace(
             "[catalog]\n",
             "[catalog]\nbundle-image = \"{{ registry }}/{{ bundle.package }}:v{{ bundle.version }}\"\n",

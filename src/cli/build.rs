@@ -13,7 +13,7 @@ use crate::config::{self, Config, OutputFormat};
 use crate::pipeline::{self, Action, BuildOptions, BuildReport, Reporter, Stage};
 
 #[derive(Debug, Default, Args)]
-pub struct BuildArgs {
+pub(super) struct BuildArgs {
     /// Build only this target (repeatable, or comma-separated)
     #[arg(long = "target", value_name = "TARGET", value_delimiter = ',')]
     targets: Vec<String>,
@@ -31,7 +31,7 @@ pub struct BuildArgs {
     no_wait: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
+pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
     let mut options = options(args)?;
@@ -89,7 +89,7 @@ impl Reporter for CliReporter {
 }
 
 /// `catbuild validate` without a directory: every check of a build, no output.
-pub fn validate_project(global: &GlobalArgs) -> CommandResult {
+pub(super) fn validate_project(global: &GlobalArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
     let reporter = CliReporter::new(global.verbose && !global.quiet);

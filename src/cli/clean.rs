@@ -10,7 +10,7 @@ use super::{CommandResult, Failure, GlobalArgs, display_path};
 use crate::output;
 
 #[derive(Debug, Default, Args)]
-pub struct CleanArgs {
+pub(super) struct CleanArgs {
     /// Remove only target dirs that catalog.toml no longer has, and leftover temp dirs
     #[arg(long)]
     stale: bool,
@@ -19,7 +19,7 @@ pub struct CleanArgs {
     no_wait: bool,
 }
 
-pub fn run(global: &GlobalArgs, args: &CleanArgs) -> CommandResult {
+pub(super) fn run(global: &GlobalArgs, args: &CleanArgs) -> CommandResult {
     let config = super::build::load_config(global)?;
     let out_dir = &config.catalog.output_dir;
     // `output = "."` (or a parent) would make clean remove the project.

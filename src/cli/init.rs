@@ -11,7 +11,7 @@ use super::{CommandResult, Failure, GlobalArgs};
 use crate::init::{InitError, InitPlan, InitRequest, InitWarning};
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(super) struct InitArgs {
     /// Directories to scan (default: the current directory)
     #[arg(value_name = "DIR")]
     dirs: Vec<PathBuf>,
@@ -23,8 +23,14 @@ pub struct InitArgs {
     name: Option<String>,
 }
 
-pub fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
-    let config_path = global.config.clone().unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME));
+pub(super) fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
+    // `--config DIR` means `DIR/catalog.toml`, as for every other command;
+    // init writes the file, so there is no upward search.
+    let config_path = match &global.config {
+        Some(path) if path.is_dir() => path.join(crate::config::FILE_NAME),
+        Some(path) => path.clone(),
+        None => PathBuf::from(crate::config::FILE_NAME),
+    };
     if config_path.exists() && !args.force {
         return Err(Failure::InputMessage(format!(
             "`{}` already exists (pass --force to overwrite it)",
@@ -53,6 +59,12 @@ pub fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
                 InitWarning::NoManifestsDirectory { dir } => {
                     let note = crate::init::BundleNote::NoManifestsDirectory;
                     eprintln!("warning: `{}`: {note}", plan.relative(dir));
+                }
+                InitWarning::UnknownUpdateGraph { ci_yaml, value } => {
+                    eprintln!(
+                        "warning: `{}`: unknown `updateGraph: {value}`, using `channel-policy = \"replaces\"` (known: `replaces-mode`, `semver-mode`, `semver-skippatch-mode`)",
+                        plan.relative(ci_yaml)
+                    );
                 }
             }
         }

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::pipeline::{self, PackageSummary};
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(super) struct ListArgs {
     /// What to list (default: targets, then packages)
     #[arg(value_enum)]
     what: Option<ListWhat>,
@@ -22,7 +22,7 @@ enum ListWhat {
     Packages,
 }
 
-pub fn run(global: &GlobalArgs, args: &ListArgs) -> CommandResult {
+pub(super) fn run(global: &GlobalArgs, args: &ListArgs) -> CommandResult {
     let config = super::build::load_config(global)?;
     let mut text = String::new();
     if args.what != Some(ListWhat::Packages) {

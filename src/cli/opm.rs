@@ -16,7 +16,7 @@ use crate::fbc::{self, DeclarativeConfig};
 use crate::source::{self, BundleOptions, LocalImages, RenderReference, SourceError, TemplateVars};
 
 #[derive(Debug, Args)]
-pub struct RenderArgs {
+pub(super) struct RenderArgs {
     /// Bundle directories, FBC directories or files, or bundle image references
     #[arg(required = true, value_name = "REF")]
     refs: Vec<String>,
@@ -36,7 +36,7 @@ pub struct RenderArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct OutputArgs {
+pub(super) struct OutputArgs {
     /// Output format: json or yaml
     #[arg(short = 'o', long = "output", default_value = "json", value_name = "FORMAT")]
     output: String,
@@ -55,7 +55,7 @@ impl OutputArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct LocalImageArgs {
+pub(super) struct LocalImageArgs {
     /// Treat image REF as the bundle image built from DIR (offline rendering)
     #[arg(long = "local-image", value_name = "REF=DIR")]
     local_images: Vec<String>,
@@ -67,7 +67,7 @@ impl LocalImageArgs {
     }
 }
 
-pub fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
+pub(super) fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
     let format = args.output.format()?;
     let migrate_level = if args.migrate {
         MigrateLevel::BundleObjectToCsvMetadata
@@ -139,7 +139,7 @@ fn render_failure(reference: &str, error: SourceError) -> Failure {
 }
 
 #[derive(Debug, Args)]
-pub struct ValidateArgs {
+pub(super) struct ValidateArgs {
     /// An FBC directory to validate like `opm validate`; without it, the project
     #[arg(value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -148,7 +148,7 @@ pub struct ValidateArgs {
     output: Option<String>,
 }
 
-pub fn validate(global: &GlobalArgs, args: &ValidateArgs) -> CommandResult {
+pub(super) fn validate(global: &GlobalArgs, args: &ValidateArgs) -> CommandResult {
     let Some(dir) = &args.dir else {
         return super::build::validate_project(global);
     };
@@ -200,7 +200,7 @@ fn indent_two(value: &Value, escape_html: bool) -> String {
 }
 
 #[derive(Debug, Args)]
-pub struct TemplateArgs {
+pub(super) struct TemplateArgs {
     /// Template type: basic or semver
     #[arg(value_name = "TYPE")]
     kind: String,
@@ -213,7 +213,7 @@ pub struct TemplateArgs {
     images: LocalImageArgs,
 }
 
-pub fn template(args: &TemplateArgs) -> CommandResult {
+pub(super) fn template(args: &TemplateArgs) -> CommandResult {
     let format = args.output.format()?;
     let local_images = args.images.resolver()?;
     let text = fs_err::read_to_string(&args.file).map_err(|error| Failure::Other(error.to_string()))?;
@@ -240,7 +240,7 @@ pub fn template(args: &TemplateArgs) -> CommandResult {
 }
 
 #[derive(Debug, Args)]
-pub struct GraphArgs {
+pub(super) struct GraphArgs {
     /// FBC directory
     #[arg(value_name = "DIR")]
     dir: PathBuf,
@@ -260,12 +260,12 @@ pub struct GraphArgs {
 
 /// `graph --format` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum GraphFormat {
+pub(super) enum GraphFormat {
     /// A mermaid flowchart, as `opm alpha render-graph` writes it
     Mermaid,
 }
 
-pub fn graph(args: &GraphArgs) -> CommandResult {
+pub(super) fn graph(args: &GraphArgs) -> CommandResult {
     // The only format so far; clap refused any other.
     let GraphFormat::Mermaid = args.format;
     let config =

@@ -73,6 +73,20 @@ pub struct PackageConfig {
     /// minijinja template of each bundle's image reference.
     pub bundle_image: Option<Sourced<String>>,
     pub channel_policy: ChannelPolicy,
+    /// What to do with bundles the `replaces` policy cannot reach.
+    pub unreachable_bundles: UnreachableBundles,
+}
+
+/// `unreachable`: bundles that list a channel whose head does not reach
+/// them through `replaces` or `skips`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnreachableBundles {
+    /// An error naming each one (for new projects, a broken graph).
+    #[default]
+    Error,
+    /// Left out of that channel with a warning naming each one, as opm's
+    /// replaces mode does silently (for adopting published packages).
+    Drop,
 }
 
 /// How a package's channels and upgrade edges are made.
@@ -83,17 +97,44 @@ pub enum ChannelPolicy {
     /// Channels from bundle annotations, edges from each CSV's replaces,
     /// skips and skipRange, like opm's replaces mode.
     Replaces,
+    /// Channels from bundle annotations, edges from versions, like
+    /// `opm index add --mode semver` (ci.yaml `updateGraph: semver-mode`).
+    SemverMode,
+    /// Like [`ChannelPolicy::SemverMode`], and each patch release also
+    /// skips the older patches of its minor version, like
+    /// `opm index add --mode semver-skippatch`.
+    SemverSkipPatchMode,
     /// Channels generated from versions, like opm's semver template.
-    Semver(SemverPolicy),
+    SemverTemplate(SemverPolicy),
 }
 
 impl ChannelPolicy {
+    /// Every `channel-policy` value.
+    pub const NAMES: [&'static str; 5] = ["explicit", "replaces", "semver-mode", "semver-skippatch-mode", "semver-template"];
+
     pub fn name(&self) -> &'static str {
         match self {
             ChannelPolicy::Explicit(_) => "explicit",
             ChannelPolicy::Replaces => "replaces",
-            ChannelPolicy::Semver(_) => "semver",
+            ChannelPolicy::SemverMode => "semver-mode",
+            ChannelPolicy::SemverSkipPatchMode => "semver-skippatch-mode",
+            ChannelPolicy::SemverTemplate(_) => "semver-template",
         }
+    }
+}
+
+/// The help line for a `channel-policy` value that is an old or ambiguous
+/// name: `semver` meant opm's semver template before the add modes came,
+/// and opm's and ci.yaml's spellings name the add modes differently.
+fn renamed_channel_policy(typed: &str) -> Option<String> {
+    match typed {
+        "semver" => Some(
+            "write `semver-template` for opm's semver catalog template (what `semver` used to mean), or `semver-mode` for `opm index add --mode semver` (ci.yaml `updateGraph: semver-mode`)"
+                .to_string(),
+        ),
+        "semver-skippatch" => Some("write `semver-skippatch-mode` for `opm index add --mode semver-skippatch`".to_string()),
+        "replaces-mode" => Some("write `replaces` for opm's replaces mode (ci.yaml `updateGraph: replaces-mode`)".to_string()),
+        _ => None,
     }
 }
 
@@ -419,14 +460,21 @@ impl Resolver<'_> {
                 ChannelPolicy::Explicit(raw.channels.iter().map(explicit_channel).collect())
             }
             "replaces" => ChannelPolicy::Replaces,
-            "semver" => ChannelPolicy::Semver(self.semver(raw.semver.as_ref())),
+            "semver-mode" => ChannelPolicy::SemverMode,
+            "semver-skippatch-mode" => ChannelPolicy::SemverSkipPatchMode,
+            "semver-template" => ChannelPolicy::SemverTemplate(self.semver(raw.semver.as_ref())),
             other => {
-                let help = closest(other, &["explicit", "replaces", "semver"]).map_or_else(
-                    || "use `explicit`, `replaces` or `semver`".to_string(),
-                    |best| format!("did you mean `{best}`?"),
-                );
-                self.error(policy_span.clone(), format!("unknown channel policy `{other}`"))
-                    .add_help(help);
+                let (message, help) = match renamed_channel_policy(other) {
+                    Some(help) => (format!("channel policy `{other}` is ambiguous"), help),
+                    None => (
+                        format!("unknown channel policy `{other}`"),
+                        closest(other, &ChannelPolicy::NAMES).map_or_else(
+                            || format!("use one of: {}", ChannelPolicy::NAMES.map(|name| format!("`{name}`")).join(", ")),
+                            |best| format!("did you mean `{best}`?"),
+                        ),
+                    ),
+                };
+                self.error(policy_span.clone(), message).add_help(help);
                 ChannelPolicy::Replaces
             }
         };
@@ -441,11 +489,11 @@ impl Resolver<'_> {
             )
             .add_help("set `channel-policy = \"explicit\"` or remove the channel tables");
         }
-        if raw.semver.is_some() && !matches!(channel_policy, ChannelPolicy::Semver(_)) {
+        if raw.semver.is_some() && !matches!(channel_policy, ChannelPolicy::SemverTemplate(_)) {
             self.error(
                 policy_span,
                 format!(
-                    "`[package.semver]` is only read with `channel-policy = \"semver\"` (package `{}` uses `{}`)",
+                    "`[package.semver]` is only read with `channel-policy = \"semver-template\"` (package `{}` uses `{}`)",
                     name.value,
                     channel_policy.name()
                 ),
@@ -464,6 +512,31 @@ impl Resolver<'_> {
                 }
             }
         }
+        let unreachable_bundles = match &raw.unreachable {
+            None => UnreachableBundles::Error,
+            Some(value) => {
+                let setting = match value.get_ref().as_str() {
+                    "error" => UnreachableBundles::Error,
+                    "drop" => UnreachableBundles::Drop,
+                    other => {
+                        self.error(value.span(), format!("unknown `unreachable` setting `{other}`"))
+                            .add_help("use `error` or `drop`");
+                        UnreachableBundles::Error
+                    }
+                };
+                if !matches!(channel_policy, ChannelPolicy::Replaces) {
+                    self.error(
+                        value.span(),
+                        format!(
+                            "`unreachable` is only read with `channel-policy = \"replaces\"` (package `{}` uses `{}`)",
+                            name.value,
+                            channel_policy.name()
+                        ),
+                    );
+                }
+                setting
+            }
+        };
         PackageConfig {
             name,
             default_channel: raw.default_channel.as_ref().map(Sourced::from_spanned),
@@ -481,6 +554,7 @@ impl Resolver<'_> {
                 .map(Sourced::from_spanned)
                 .or_else(|| catalog_bundle_image.cloned()),
             channel_policy,
+            unreachable_bundles,
         }
     }
 
@@ -754,22 +828,72 @@ mod tests {
     #[test]
     fn semantic_errors_are_all_reported() {
         let text = format!(
-            "{MINIMAL}channel-policy = \"semvr\"\n\n[[package]]\nname = \"Bad.Name\"\nbundles = []\n\n[[target]]\nname = \"t\"\nformats = [\"fbc-jsn\"]\npackages = [\"aple\"]\n"
+            "{MINIMAL}channel-policy = \"semver-mod\"\n\n[[package]]\nname = \"Bad.Name\"\nbundles = []\n\n[[target]]\nname = \"t\"\nformats = [\"fbc-jsn\"]\npackages = [\"aple\"]\n"
         );
         let found = errors(&text);
         let messages: Vec<&str> = found.iter().map(|(message, _, _)| message.as_str()).collect();
         assert_eq!(
             messages,
             vec![
-                "unknown channel policy `semvr`",
+                "unknown channel policy `semver-mod`",
                 "package name `Bad.Name` is not a DNS-1123 label: must not contain dots",
                 "package `Bad.Name` has no bundle sources",
                 "unknown output format `fbc-jsn`",
                 "target `t` names unknown package `aple`",
             ]
         );
-        assert_eq!(found[0].2, vec!["did you mean `semver`?".to_string()]);
+        assert_eq!(found[0].2, vec!["did you mean `semver-mode`?".to_string()]);
         assert_eq!(found[3].1, "\"fbc-jsn\"");
         assert_eq!(found[4].2, vec!["did you mean `apple`?".to_string()]);
+    }
+
+    #[test]
+    fn old_semver_policy_name_points_at_the_new_ones() {
+        let text = format!("{MINIMAL}channel-policy = \"semver\"\n");
+        let found = errors(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "channel policy `semver` is ambiguous");
+        assert_eq!(found[0].1, "\"semver\"");
+        assert_eq!(
+            found[0].2,
+            vec![
+                "write `semver-template` for opm's semver catalog template (what `semver` used to mean), or `semver-mode` for `opm index add --mode semver` (ci.yaml `updateGraph: semver-mode`)"
+                    .to_string()
+            ]
+        );
+        for (typed, policy) in [
+            ("semver-mode", "semver-mode"),
+            ("semver-skippatch-mode", "semver-skippatch-mode"),
+            ("semver-template", "semver-template"),
+            ("replaces", "replaces"),
+        ] {
+            let config = parse(
+                &format!("{MINIMAL}channel-policy = \"{typed}\"\n"),
+                Path::new("/project/catalog.toml"),
+            )
+            .unwrap();
+            assert_eq!(config.packages[0].channel_policy.name(), policy);
+        }
+        let found = errors(&format!("{MINIMAL}channel-policy = \"replaces-mode\"\n"));
+        assert_eq!(found[0].0, "channel policy `replaces-mode` is ambiguous");
+        assert_eq!(
+            found[0].2,
+            vec!["write `replaces` for opm's replaces mode (ci.yaml `updateGraph: replaces-mode`)".to_string()]
+        );
+    }
+
+    #[test]
+    fn unreachable_setting_is_for_the_replaces_policy() {
+        let config = parse(&format!("{MINIMAL}unreachable = \"drop\"\n"), Path::new("/project/catalog.toml")).unwrap();
+        assert_eq!(config.packages[0].unreachable_bundles, UnreachableBundles::Drop);
+        let found = errors(&format!("{MINIMAL}unreachable = \"skip\"\n"));
+        assert_eq!(found[0].0, "unknown `unreachable` setting `skip`");
+        assert_eq!(found[0].2, vec!["use `error` or `drop`".to_string()]);
+        let found = errors(&format!("{MINIMAL}channel-policy = \"semver-mode\"\nunreachable = \"drop\"\n"));
+        assert_eq!(
+            found[0].0,
+            "`unreachable` is only read with `channel-policy = \"replaces\"` (package `apple` uses `semver-mode`)"
+        );
+        assert_eq!(found[0].1, "\"drop\"");
     }
 }

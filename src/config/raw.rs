@@ -52,6 +52,8 @@ pub struct RawPackage {
     pub exclude: Vec<Spanned<String>>,
     pub bundle_image: Option<Spanned<String>>,
     pub channel_policy: Option<Spanned<String>>,
+    /// `error` or `drop`: bundles the replaces policy cannot reach.
+    pub unreachable: Option<Spanned<String>>,
     #[serde(default, rename = "channel")]
     pub channels: Vec<RawChannel>,
     pub semver: Option<RawSemver>,

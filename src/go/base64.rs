@@ -7,7 +7,7 @@
 const PAD: u8 = b'=';
 
 /// Decodes standard base64 (with padding), ignoring `\r` and `\n`.
-pub fn decode(text: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn decode(text: &str) -> Result<Vec<u8>, String> {
     // Fast path: canonical padded standard base64, by far the common case
     // (catalogs carry megabytes of it). Anything else takes Go's exact path
     // below, which also words the errors.

@@ -14,7 +14,7 @@
 use std::cmp::Ordering;
 
 /// Go's `unicode.IsLetter`.
-pub fn is_go_letter(ch: char) -> bool {
+pub(crate) fn is_go_letter(ch: char) -> bool {
     if ch.is_ascii() {
         ch.is_ascii_alphabetic()
     } else {
@@ -23,7 +23,7 @@ pub fn is_go_letter(ch: char) -> bool {
 }
 
 /// Go's `unicode.IsDigit`: any decimal digit (category Nd), not only ASCII.
-pub fn is_go_digit(ch: char) -> bool {
+pub(crate) fn is_go_digit(ch: char) -> bool {
     if ch.is_ascii() {
         ch.is_ascii_digit()
     } else {

@@ -7,11 +7,15 @@
 //!   chain and `skips` reach, as opm's index builder walks them.
 //! * [`explicit_channels`]: entries as written in `catalog.toml`, like opm's
 //!   basic template.
-//! * semver: [`crate::catalog_template::semver`]'s channel generation.
+//! * [`add_modes::add_mode_channels`]: opm's semver and semver-skippatch
+//!   add modes (spec D.6): channels from annotations, edges from versions.
+//! * [`semver_channels`]: opm's semver template
+//!   ([`crate::catalog_template::semver`]'s channel generation).
 //!
 //! Policies report problems as [`GraphProblem`]s naming the bundle and the
 //! CSV field to blame; the pipeline turns them into located diagnostics.
 
+pub mod add_modes;
 pub mod mermaid;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +60,47 @@ pub struct PackageGraph {
     /// Channels the bundles name that could not be linked (their problem is
     /// reported); they exist, so a default channel naming one is no typo.
     pub unlinked_channels: Vec<String>,
+    /// Bundles the replaces policy left out of a channel they list: an
+    /// error by default, a warning with `unreachable = "drop"`.
+    pub unreachable: Vec<UnreachableBundle>,
+    /// One broken `replaces` edge each, which cut the bundles of
+    /// [`UnreachableBundle::broken_edge`] off their head: reported instead
+    /// of one error per bundle when such bundles are errors.
+    pub broken_edges: Vec<GraphProblem>,
+}
+
+/// A bundle that lists a channel that its head's `replaces` chain and
+/// `skips` do not lead to. opm's replaces mode leaves it out of the channel
+/// without a word (spec D.4: a channel holds what its head reaches).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreachableBundle {
+    pub bundle: String,
+    pub channel: String,
+    pub head: String,
+    /// Index into [`PackageGraph::broken_edges`] of the edge that cut it off,
+    /// when one did.
+    pub broken_edge: Option<usize>,
+}
+
+impl UnreachableBundle {
+    /// The error reported when the package does not drop such bundles.
+    pub fn problem(&self) -> GraphProblem {
+        GraphProblem {
+            notes: Vec::new(),
+            n_caused: 0,
+            bundle: Some(self.bundle.clone()),
+            field: "channels",
+            message: format!(
+                "bundle `{}` lists channel `{}` but is not reachable from the channel head `{}` through `replaces` or `skips`",
+                self.bundle, self.channel, self.head
+            ),
+            help: Some(format!(
+                "make a newer bundle of `{channel}` replace or skip `{bundle}`, remove `{channel}` from its channels annotation, or set `unreachable = \"drop\"` to leave it out as opm does",
+                channel = self.channel,
+                bundle = self.bundle
+            )),
+        }
+    }
 }
 
 /// opm's replaces mode over the bundles of one package.
@@ -98,29 +143,23 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
         // A fork (two bundles replacing the same missing predecessor) is
         // not a broken edge: each stranded bundle is its own problem.
         let fork = unreached.iter().any(|member| member.replaces == tail.replaces);
-        if !unreached.is_empty() && !fork && !tail.replaces.is_empty() && !by_name.contains_key(tail.replaces.as_str()) {
-            // One broken edge cuts every older bundle off the head: report the
-            // edge, and the bundles it strands as what it causes.
-            graph
-                .problems
-                .push(broken_edge_problem(package, channel_name, head, tail, &unreached));
+        let broken_edge = if !unreached.is_empty() && !fork && !tail.replaces.is_empty() && !by_name.contains_key(tail.replaces.as_str()) {
+            // One broken edge cuts every older bundle off the head: it is
+            // the problem, and the bundles it strands are what it causes.
+            Some(add_broken_edge(
+                &mut graph.broken_edges,
+                broken_edge_problem(package, channel_name, head, tail, &unreached),
+            ))
         } else {
-            for member in unreached {
-                graph.problems.push(GraphProblem {
-                    notes: Vec::new(),
-                    n_caused: 0,
-                    bundle: Some(member.name.clone()),
-                    field: "channels",
-                    message: format!(
-                        "bundle `{}` lists channel `{channel_name}` but is not reachable from the channel head `{}` through `replaces` or `skips`",
-                        member.name, head.name
-                    ),
-                    help: Some(format!(
-                        "make a newer bundle of `{channel_name}` replace or skip `{}`, or remove `{channel_name}` from its channels annotation",
-                        member.name
-                    )),
-                });
-            }
+            None
+        };
+        for member in unreached {
+            graph.unreachable.push(UnreachableBundle {
+                bundle: member.name.clone(),
+                channel: (*channel_name).to_string(),
+                head: head.name.clone(),
+                broken_edge,
+            });
         }
         let channel = Channel {
             schema: SCHEMA_CHANNEL.to_string(),
@@ -134,27 +173,27 @@ pub fn replaces_channels(package: &str, bundles: &[BundleInfo]) -> PackageGraph 
     }
 
     graph.default_channel = default_channel(bundles, &listed);
-    merge_broken_edges(&mut graph.problems);
     graph
 }
 
-/// One broken edge on the chain of several channels is one problem: keep
-/// the first report of it, with the notes and follow-ons of all.
-fn merge_broken_edges(problems: &mut Vec<GraphProblem>) {
-    let mut merged: Vec<GraphProblem> = Vec::with_capacity(problems.len());
-    for problem in problems.drain(..) {
-        let same_edge = merged
-            .iter_mut()
-            .find(|kept| kept.n_caused > 0 && problem.n_caused > 0 && kept.bundle == problem.bundle && kept.message == problem.message);
-        match same_edge {
-            Some(kept) => {
-                kept.notes.extend(problem.notes);
-                kept.n_caused += problem.n_caused;
-            }
-            None => merged.push(problem),
+/// One broken edge on the chain of several channels is one problem: the
+/// first report of it gets the notes and follow-ons of all. Returns its
+/// index in `broken_edges`.
+fn add_broken_edge(broken_edges: &mut Vec<GraphProblem>, problem: GraphProblem) -> usize {
+    match broken_edges
+        .iter()
+        .position(|kept| kept.bundle == problem.bundle && kept.message == problem.message)
+    {
+        Some(idx) => {
+            broken_edges[idx].notes.extend(problem.notes);
+            broken_edges[idx].n_caused += problem.n_caused;
+            idx
+        }
+        None => {
+            broken_edges.push(problem);
+            broken_edges.len() - 1
         }
     }
-    *problems = merged;
 }
 
 /// The last bundle of the head's `replaces` chain that is in the package.
@@ -304,19 +343,28 @@ pub fn manifest_channels(package: &str, bundles: &[BundleInfo], heads: &[(String
     graph
 }
 
-/// Default channel as opm's replaces mode picks it: the default annotation
-/// of the highest-version bundle, or the only channel.
+/// Default channel as opm's replaces mode picks it
+/// (`pkg/registry/populator.go` `SemverPackageManifest`): with bundles
+/// added oldest first, each bundle at least as new as every earlier one
+/// that has a default-channel annotation replaces the choice ("take it when
+/// you can get it"), so the highest-version bundle that has one decides;
+/// a package with a single channel always defaults to it.
 fn default_channel(bundles: &[BundleInfo], listed: &BTreeMap<&str, Vec<&BundleInfo>>) -> Option<String> {
-    let newest = bundles.iter().max_by(|left, right| left.version.cmp(&right.version))?;
-    if let Some(default) = &newest.default_channel
-        && !default.is_empty()
-    {
-        return Some(default.clone());
-    }
     if listed.len() == 1 {
         return listed.keys().next().map(|name| (*name).to_string());
     }
-    None
+    let mut oldest_first: Vec<&BundleInfo> = bundles.iter().collect();
+    oldest_first.sort_by(|left, right| {
+        left.version
+            .build_id_compare(&right.version)
+            .unwrap_or_else(|_| left.version.compare(&right.version))
+            .then_with(|| left.name.cmp(&right.name))
+    });
+    oldest_first
+        .iter()
+        .rev()
+        .find_map(|bundle| bundle.default_channel.as_ref().filter(|name| !name.is_empty()))
+        .cloned()
 }
 
 /// opm's semver template over the bundles of one package. Each bundle goes
@@ -539,8 +587,25 @@ mod tests {
             bundle("op.v3", "3.0.0", &["stable", "fast"], "op.v2.1", &[]),
         ];
         let graph = replaces_channels("op", &bundles);
-        assert_eq!(graph.problems.len(), 1, "{:#?}", graph.problems);
-        let problem = &graph.problems[0];
+        assert_eq!(graph.problems, [], "{:#?}", graph.problems);
+        assert_eq!(graph.broken_edges.len(), 1, "{:#?}", graph.broken_edges);
+        // Each stranded bundle stays data (the package may drop them), and
+        // names the edge that cut it off.
+        let stranded: Vec<(&str, &str, Option<usize>)> = graph
+            .unreachable
+            .iter()
+            .map(|unreachable| (unreachable.bundle.as_str(), unreachable.channel.as_str(), unreachable.broken_edge))
+            .collect();
+        assert_eq!(
+            stranded,
+            [
+                ("op.v1", "fast", Some(0)),
+                ("op.v2", "fast", Some(0)),
+                ("op.v1", "stable", Some(0)),
+                ("op.v2", "stable", Some(0)),
+            ]
+        );
+        let problem = &graph.broken_edges[0];
         assert_eq!(problem.message, "`op.v3` replaces `op.v2.1`, which is not a bundle of package `op`");
         assert_eq!(problem.help.as_deref(), Some("did you mean `op.v2`?"));
         assert_eq!(problem.n_caused, 4);
@@ -561,11 +626,13 @@ mod tests {
             bundle("op.v23", "1.23.0", &["stable"], "op.v22", &[]),
         ];
         let graph = replaces_channels("op", &bundles);
-        let messages: Vec<&str> = graph.problems.iter().map(|problem| problem.message.as_str()).collect();
+        assert_eq!(graph.broken_edges, []);
+        let messages: Vec<String> = graph.unreachable.iter().map(|unreachable| unreachable.problem().message).collect();
         assert_eq!(
             messages,
             ["bundle `op.v21` lists channel `stable` but is not reachable from the channel head `op.v23` through `replaces` or `skips`"]
         );
+        assert_eq!(graph.unreachable[0].broken_edge, None);
     }
 
     fn entry_names(graph: &PackageGraph, channel: &str) -> Vec<String> {
@@ -609,9 +676,11 @@ mod tests {
             bundle("a.v2", "2.0.0", &["stable"], "", &[]),
         ];
         let graph = replaces_channels("a", &bundles);
-        assert_eq!(graph.problems.len(), 1);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert_eq!(graph.unreachable.len(), 1);
+        assert_eq!(entry_names(&graph, "stable"), vec!["a.v2"]);
         assert_eq!(
-            graph.problems[0].message,
+            graph.unreachable[0].problem().message,
             "bundle `a.v1` lists channel `stable` but is not reachable from the channel head `a.v2` through `replaces` or `skips`"
         );
         let tied = vec![
@@ -630,6 +699,30 @@ mod tests {
         let mut newest = bundle("a.v2", "2.0.0", &["alpha", "stable"], "a.v1", &[]);
         newest.default_channel = Some("stable".to_string());
         let graph = replaces_channels("a", &[bundle("a.v1", "1.0.0", &["alpha"], "", &[]), newest]);
+        assert_eq!(graph.default_channel.as_deref(), Some("stable"));
+    }
+
+    #[test]
+    fn replaces_mode_default_channel_from_the_newest_bundle_that_names_one() {
+        // populator.go SemverPackageManifest, "take it when you can get it":
+        // the newest bundle says nothing, so the next newest one decides.
+        let mut oldest = bundle("a.v1", "1.0.0", &["alpha"], "", &[]);
+        oldest.default_channel = Some("alpha".to_string());
+        let mut middle = bundle("a.v2", "2.0.0", &["alpha", "stable"], "a.v1", &[]);
+        middle.default_channel = Some("stable".to_string());
+        let newest = bundle("a.v3", "3.0.0", &["alpha", "stable"], "a.v2", &[]);
+        let graph = replaces_channels("a", &[newest, oldest, middle]);
+        assert!(graph.problems.is_empty(), "{:?}", graph.problems);
+        assert_eq!(graph.default_channel.as_deref(), Some("stable"));
+    }
+
+    #[test]
+    fn replaces_mode_single_channel_is_the_default_whatever_the_annotation() {
+        // SemverPackageManifest: with one channel head, that channel is the
+        // default even when an annotation names another.
+        let mut only = bundle("a.v1", "1.0.0", &["stable"], "", &[]);
+        only.default_channel = Some("alpha".to_string());
+        let graph = replaces_channels("a", &[only]);
         assert_eq!(graph.default_channel.as_deref(), Some("stable"));
     }
 

@@ -2,17 +2,23 @@
 //! package's `updateGraph`, and for `fbc.enabled: true` the catalog
 //! template that `fbc.catalog_mapping` assigns to the newest catalog
 //! (`v4.21` beats `v4.9`, compared numerically).
+//!
+//! The file is YAML as the community pipeline reads it: comments, blank
+//! lines and a `---` before the document are fine (the k8s document
+//! splitter makes a comment block before `---` an empty document of its
+//! own, so the first document that holds something is the one read).
 
 use std::path::{Path, PathBuf};
 
-use super::scan::first_document;
 use super::{TemplateNotAdopted, UpdateGraph};
 use crate::encoding::json::Value;
+use crate::encoding::yaml_in;
 
 /// The graph settings of a `ci.yaml`.
 #[derive(Debug)]
 pub(super) enum CiPolicy {
-    /// `updateGraph`: `replaces-mode` or `semver-mode`.
+    /// `updateGraph`: `replaces-mode`, `semver-mode` or
+    /// `semver-skippatch-mode`.
     UpdateGraph(UpdateGraph),
     /// `fbc.enabled: true`: the template of the newest catalog, and the
     /// policy to fall back to if it cannot be used.
@@ -26,20 +32,59 @@ pub(super) enum CiPolicy {
     FbcUnusable { fallback: UpdateGraph, reason: TemplateNotAdopted },
 }
 
+/// What a package's `ci.yaml` says.
+#[derive(Debug)]
+pub(super) struct CiFile {
+    /// The policy it names; `None` when it names none init uses.
+    pub(super) policy: Option<CiPolicy>,
+    /// An `updateGraph` value init does not know (the text as written, or
+    /// how it is not a string); the package falls back to `replaces`.
+    pub(super) unknown_update_graph: Option<String>,
+}
+
 /// What `package_dir/ci.yaml` says about the package's update graph;
-/// `None` when there is no `ci.yaml` or it says nothing init uses.
-pub(super) fn read_ci(package_dir: &Path) -> Option<CiPolicy> {
-    let value = first_document(&package_dir.join("ci.yaml"))?;
-    let update_graph = match value.get("updateGraph").and_then(Value::as_str) {
-        Some("replaces-mode") => Some(UpdateGraph::Replaces),
-        Some("semver-mode" | "semver-skippatch-mode") => Some(UpdateGraph::Semver),
-        _ => None,
+/// `None` when there is no `ci.yaml` or no document in it holds a value.
+pub(super) fn read_ci(package_dir: &Path) -> Option<CiFile> {
+    let text = fs_err::read_to_string(package_dir.join("ci.yaml")).ok()?;
+    let value = first_value(&text)?;
+    let mut unknown_update_graph = None;
+    let update_graph = match value.get("updateGraph") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            let known = UpdateGraph::from_ci(text);
+            if known.is_none() {
+                unknown_update_graph = Some(text.clone());
+            }
+            known
+        }
+        Some(_) => {
+            unknown_update_graph = Some("(not a string)".to_string());
+            None
+        }
     };
+    let policy = policy_of(&value, update_graph, package_dir);
+    Some(CiFile {
+        policy,
+        unknown_update_graph,
+    })
+}
+
+/// The first document of a YAML stream that holds a value: documents made
+/// only of comments or blank lines decode to null and are passed over.
+fn first_value(text: &str) -> Option<Value> {
+    yaml_in::decode_stream(text)
+        .into_iter()
+        .map_while(Result::ok)
+        .map(|document| document.value)
+        .find(|value| !matches!(value, Value::Null))
+}
+
+fn policy_of(value: &Value, update_graph: Option<UpdateGraph>, package_dir: &Path) -> Option<CiPolicy> {
     if !matches!(value.pointer(&["fbc", "enabled"]), Some(Value::Bool(true))) {
         return update_graph.map(CiPolicy::UpdateGraph);
     }
     let fallback = update_graph.unwrap_or(UpdateGraph::Replaces);
-    Some(match newest_template(&value) {
+    Some(match newest_template(value) {
         Ok((catalog, template_name)) => {
             let template = package_dir.join("catalog-templates").join(&template_name);
             if template.is_file() {
@@ -119,5 +164,14 @@ mod tests {
             error.to_string(),
             "ci.yaml has `fbc.enabled: true` but no `fbc.catalog_mapping` list"
         );
+    }
+
+    #[test]
+    fn comments_blank_lines_and_separator_before_the_document() {
+        // community-operators style: a comment block, then `---`.
+        let text = "# Use `replaces-mode` or `semver-mode`.\n\n---\n# The graph\nupdateGraph: semver-skippatch-mode\n";
+        let value = first_value(text).unwrap();
+        assert_eq!(value.get("updateGraph").and_then(Value::as_str), Some("semver-skippatch-mode"));
+        assert!(first_value("# nothing\n---\n").is_none());
     }
 }

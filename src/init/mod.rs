@@ -11,7 +11,12 @@
 //!
 //! The channel policy comes from the package's community-operators
 //! `ci.yaml` ([`ci`]):
-//! * `updateGraph: replaces-mode` / `semver-mode` → `replaces` / `semver`;
+//! * `updateGraph: replaces-mode` / `semver-mode` / `semver-skippatch-mode`
+//!   → `replaces` / `semver-mode` / `semver-skippatch-mode` (opm's add
+//!   modes, which the community pipeline builds such packages with); an
+//!   unknown value is a warning and the package gets `replaces`. A
+//!   `replaces-mode` package with bundles no channel head reaches gets
+//!   `unreachable = "drop"` ([`reach`]): upstream's index drops them;
 //! * `fbc.enabled: true`: upstream builds the package from an opm template
 //!   (`catalog-templates/`), and the bundles' channel annotations need not
 //!   describe that graph at all. init reads the template that
@@ -30,6 +35,7 @@
 
 mod adopt;
 mod ci;
+mod reach;
 mod scan;
 mod write;
 
@@ -79,6 +85,9 @@ pub struct PlannedPackage {
     /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
     pub package_manifests: Vec<PathBuf>,
     pub channel_policy: PlannedChannelPolicy,
+    /// Bundles no channel head reaches, for a package `ci.yaml` builds in
+    /// replaces mode (which drops them): written as `unreachable = "drop"`.
+    pub unreachable: Vec<crate::graph::UnreachableBundle>,
 }
 
 /// One bundle directory and why it is special, if it is.
@@ -133,19 +142,31 @@ pub struct LeftOutBundle {
     pub csv_name: String,
 }
 
-/// `replaces` or `semver`: the policies a `ci.yaml` can name.
+/// The `opm index add` modes a `ci.yaml` can name in `updateGraph`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateGraph {
     Replaces,
-    Semver,
+    SemverMode,
+    SemverSkipPatchMode,
 }
 
 impl UpdateGraph {
+    /// The `updateGraph` value of `ci.yaml`.
+    pub fn from_ci(update_graph: &str) -> Option<UpdateGraph> {
+        match update_graph {
+            "replaces-mode" => Some(UpdateGraph::Replaces),
+            "semver-mode" => Some(UpdateGraph::SemverMode),
+            "semver-skippatch-mode" => Some(UpdateGraph::SemverSkipPatchMode),
+            _ => None,
+        }
+    }
+
     /// The `channel-policy` value.
     pub fn name(self) -> &'static str {
         match self {
             UpdateGraph::Replaces => "replaces",
-            UpdateGraph::Semver => "semver",
+            UpdateGraph::SemverMode => "semver-mode",
+            UpdateGraph::SemverSkipPatchMode => "semver-skippatch-mode",
         }
     }
 }
@@ -218,6 +239,9 @@ pub enum InitWarning {
     NoPackageAnnotation { dir: PathBuf },
     /// A bundle listed although it has no `manifests/` (the build reports it).
     NoManifestsDirectory { dir: PathBuf },
+    /// A `ci.yaml` whose `updateGraph` init does not know; the package
+    /// gets `channel-policy = "replaces"`.
+    UnknownUpdateGraph { ci_yaml: PathBuf, value: String },
 }
 
 /// Why init cannot write a `catalog.toml`.
@@ -288,6 +312,12 @@ pub fn plan(request: &InitRequest) -> Result<InitPlan, InitError> {
         .collect();
     let mut packages = Vec::new();
     for (package_name, found) in scan.packages {
+        if let Some((value, ci_yaml)) = &found.unknown_update_graph {
+            warnings.push(InitWarning::UnknownUpdateGraph {
+                ci_yaml: ci_yaml.clone(),
+                value: value.clone(),
+            });
+        }
         for bundle in &found.bundles {
             if bundle.note == Some(BundleNote::NoManifestsDirectory) {
                 warnings.push(InitWarning::NoManifestsDirectory { dir: bundle.dir.clone() });
@@ -405,8 +435,16 @@ fn plan_package(name: String, found: FoundPackage) -> PlannedPackage {
         (Some((CiPolicy::UpdateGraph(update_graph), ci_yaml)), _) => PlannedChannelPolicy::FromCi { update_graph, ci_yaml },
         (Some((CiPolicy::Fbc { .. }, _)), None) | (None, _) => PlannedChannelPolicy::Replaces,
     };
+    let unreachable = match &channel_policy {
+        PlannedChannelPolicy::FromCi {
+            update_graph: UpdateGraph::Replaces,
+            ..
+        } => reach::unreachable_bundles(&name, &found.bundles),
+        _ => Vec::new(),
+    };
     PlannedPackage {
         name,
+        unreachable,
         bundles: found.bundles,
         bundle_list,
         package_manifests: found.package_manifests,

@@ -25,6 +25,10 @@ pub(super) struct FoundPackage {
     pub(super) package_manifests: Vec<PathBuf>,
     /// What the package's `ci.yaml` says, and where it is.
     pub(super) ci: Option<(CiPolicy, PathBuf)>,
+    /// An `updateGraph` value init does not know, and the `ci.yaml`.
+    pub(super) unknown_update_graph: Option<(String, PathBuf)>,
+    /// Whether a `ci.yaml` was looked for already.
+    pub(super) ci_read: bool,
 }
 
 /// What a walk found so far.
@@ -88,11 +92,14 @@ impl Scan {
             .is_some_and(|name| NESTED_BUNDLE_DIRS.iter().any(|nested| name == *nested))
             && note.is_some();
         let version_dir = if nested { dir.parent().unwrap_or(dir) } else { dir };
-        if found.ci.is_none()
+        if !found.ci_read
             && let Some(package_dir) = version_dir.parent()
-            && let Some(policy) = read_ci(package_dir)
+            && let Some(ci_file) = read_ci(package_dir)
         {
-            found.ci = Some((policy, package_dir.join("ci.yaml")));
+            found.ci_read = true;
+            let ci_yaml = package_dir.join("ci.yaml");
+            found.unknown_update_graph = ci_file.unknown_update_graph.map(|value| (value, ci_yaml.clone()));
+            found.ci = ci_file.policy.map(|policy| (policy, ci_yaml));
         }
         found.bundles.push(FoundBundle {
             dir: dir.to_path_buf(),

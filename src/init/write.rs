@@ -77,6 +77,16 @@ fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {
                 toml_string(update_graph.name()),
                 plan.relative(ci_yaml)
             );
+            if !package.unreachable.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "# opm's replaces mode, which builds this package upstream, leaves out what no channel head reaches:"
+                );
+                for unreachable in &package.unreachable {
+                    let _ = writeln!(out, "# {} (channel {})", unreachable.bundle, unreachable.channel);
+                }
+                let _ = writeln!(out, "unreachable = \"drop\"");
+            }
         }
         PlannedChannelPolicy::Replaces => {
             let _ = writeln!(out, "channel-policy = \"replaces\"");
@@ -129,7 +139,7 @@ fn write_explicit(out: &mut String, adoption: &ExplicitAdoption, template_rel: &
 }
 
 fn write_semver(out: &mut String, adoption: &SemverAdoption, template_rel: &str) {
-    let _ = writeln!(out, "channel-policy = \"semver\"  # from {template_rel}");
+    let _ = writeln!(out, "channel-policy = \"semver-template\"  # from {template_rel}");
     if !adoption.archetypes.is_empty() {
         let _ = writeln!(
             out,

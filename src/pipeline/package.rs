@@ -2,10 +2,10 @@
 //! (after [`crate::validate`]'s checks), and adds the default channel, the
 //! icon and the bundles' final blobs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::config::{ChannelPolicy, Config, MigrateLevel, PackageConfig, Target};
+use crate::config::{ChannelPolicy, Config, MigrateLevel, PackageConfig, Target, UnreachableBundles};
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::encoding::json::Value;
 use crate::fbc::{self, DeclarativeConfig, Icon, Package, RelatedImage, SCHEMA_PACKAGE};
@@ -71,12 +71,15 @@ pub(super) fn assemble_package(
                 ..graph::PackageGraph::default()
             }
         }
-        ChannelPolicy::Semver(policy) => graph::semver_channels(name, &infos, policy),
+        ChannelPolicy::SemverMode => graph::add_modes::add_mode_channels(name, &infos, graph::add_modes::AddMode::Semver),
+        ChannelPolicy::SemverSkipPatchMode => graph::add_modes::add_mode_channels(name, &infos, graph::add_modes::AddMode::SemverSkipPatch),
+        ChannelPolicy::SemverTemplate(policy) => graph::semver_channels(name, &infos, policy),
     };
     let by_name: BTreeMap<&str, &LoadedBundle> = bundles.iter().map(|bundle| (bundle.bundle.name.as_str(), bundle)).collect();
     for problem in &package_graph.problems {
         graph_diagnostics.push(graph_diagnostic(problem, &by_name, config));
     }
+    let dropped_bundles = unreachable_bundles(package, &package_graph, &by_name, config, &mut graph_diagnostics);
     let channel_names: Vec<&str> = package_graph.channels.iter().map(|channel| channel.name.as_str()).collect();
     let default_channel = match &package.default_channel {
         Some(default) => {
@@ -129,6 +132,9 @@ pub(super) fn assemble_package(
     });
     catalog.channels.extend(package_graph.channels);
     for bundle in bundles.iter_mut() {
+        if dropped_bundles.contains(&bundle.bundle.name) {
+            continue;
+        }
         let image = package.bundle_image.as_ref().map(|template| {
             crate::load::bundle_image(&template.value, &target.vars, bundle).map_err(|error| (error.to_string(), template.span.clone()))
         });
@@ -156,6 +162,58 @@ pub(super) fn assemble_package(
         catalog.bundles.push(rendered);
     }
     graph_diagnostics
+}
+
+/// Reports the bundles the replaces policy could not reach: errors, or
+/// with `unreachable = "drop"` one warning each, as opm's replaces mode
+/// drops them. Returns the bundles then left in no channel at all, which
+/// opm's index does not publish either.
+fn unreachable_bundles(
+    package: &PackageConfig,
+    package_graph: &graph::PackageGraph,
+    by_name: &BTreeMap<&str, &LoadedBundle>,
+    config: &Config,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeSet<String> {
+    let in_a_channel: BTreeSet<&str> = package_graph
+        .channels
+        .iter()
+        .flat_map(|channel| channel.entries.iter().flatten())
+        .map(|entry| entry.name.as_str())
+        .collect();
+    let mut dropped_bundles = BTreeSet::new();
+    let mut reported_edges = BTreeSet::new();
+    for unreachable in &package_graph.unreachable {
+        if package.unreachable_bundles == UnreachableBundles::Error {
+            // A broken edge is reported once, as the cause of every bundle
+            // it cut off; other unreachable bundles each on their own.
+            let problem = match unreachable.broken_edge {
+                Some(idx) if !reported_edges.insert(idx) => continue,
+                Some(idx) => package_graph.broken_edges[idx].clone(),
+                None => unreachable.problem(),
+            };
+            diagnostics.push(graph_diagnostic(&problem, by_name, config));
+            continue;
+        }
+        let mut diagnostic = Diagnostic::warning(
+            "graph",
+            format!(
+                "dropped bundle `{}` from channel `{}`: the channel head `{}` does not reach it through `replaces` or `skips`",
+                unreachable.bundle, unreachable.channel, unreachable.head
+            ),
+        );
+        if let Some(bundle) = by_name.get(unreachable.bundle.as_str()) {
+            diagnostic = diagnostic.at(Location::file(&bundle.annotations_path()));
+        }
+        if !in_a_channel.contains(unreachable.bundle.as_str()) && dropped_bundles.insert(unreachable.bundle.clone()) {
+            diagnostic = diagnostic.note(format!(
+                "`{}` is in no other channel, so the catalog leaves it out",
+                unreachable.bundle
+            ));
+        }
+        diagnostics.push(diagnostic);
+    }
+    dropped_bundles
 }
 
 /// The entry no other entry replaces or skips (opm's `Channel.Head`).

@@ -75,7 +75,7 @@ thread_local! {
 
 impl<'a> Tree<'a> {
     /// The text of a scalar node's value.
-    pub fn scalar_text<'t>(&'t self, value: &'t ScalarText) -> &'t str {
+    pub(super) fn scalar_text<'t>(&'t self, value: &'t ScalarText) -> &'t str {
         match value {
             ScalarText::Span { start, end } => self.text.get(*start..*end).unwrap_or_default(),
             ScalarText::Owned(text) => text,

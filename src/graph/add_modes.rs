@@ -133,9 +133,10 @@ impl IndexState {
                             "bundle `{}` names no channel and no default channel, and no older bundle set one (opm: `Default channel is missing and can't be inferred`)",
                             new_bundle.name
                         ),
-                        help: Some(
-                            "list the bundle's channels in its `operators.operatorframework.io.bundle.channels.v1` annotation".to_string(),
-                        ),
+                        help: Some(format!(
+                            "list the bundle's channels in its `{}` annotation",
+                            crate::load::annotations::ANNOTATION_CHANNELS
+                        )),
                     });
                 };
                 self.default_channel = Some(first.clone());

@@ -111,6 +111,8 @@ struct BuiltTarget<'a> {
     formats: Vec<OutputFormat>,
     packages: Vec<DeclarativeConfig>,
     n_excluded: usize,
+    /// Packages read only from package-manifest directories.
+    package_manifest_packages: std::collections::BTreeSet<String>,
 }
 
 impl BuiltTarget<'_> {
@@ -199,6 +201,7 @@ fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter)
     for built_target in built {
         let settings = TargetSettings {
             target: built_target.target.name.clone(),
+            package_manifest_packages: built_target.package_manifest_packages.clone(),
         };
         let formats: &[OutputFormat] = if encode { &built_target.formats } else { &[] };
         match encode::encode_target(&built_target.packages, formats, &settings, reporter) {
@@ -332,6 +335,12 @@ fn assemble<'a>(
             formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
             packages,
             n_excluded,
+            package_manifest_packages: config
+                .packages
+                .iter()
+                .filter(|package| package.bundles.is_empty() && !package.package_manifests.is_empty())
+                .map(|package| package.name.value.clone())
+                .collect(),
         });
     }
     crate::diag::dedupe(&mut diagnostics);

@@ -158,7 +158,11 @@ pub fn package_rows(config: &DeclarativeConfig, model: &Model, loader: Loader) -
                 channel: channel_name.to_string(),
                 message: error.to_string(),
             })?;
-            channels.push(walk_channel(channel_name, &head.name, &by_name)?);
+            // The channel's own edges first: under the `explicit` and
+            // `semver` policies a bundle's replaces may differ per channel.
+            let mut in_channel = by_name.clone();
+            in_channel.extend(channel.bundles.values().map(|bundle| (bundle.name.as_str(), bundle)));
+            channels.push(walk_channel(channel_name, &head.name, &in_channel)?);
         }
         all.push(PackageRows {
             name: package.name.clone(),

@@ -66,6 +66,10 @@ pub struct LoadedBundle {
     pub csv: Value,
     /// What opm would have logged.
     pub warnings: Vec<Warning>,
+    /// For each `olm.bundle.object` of `bundle`, in its order, the position
+    /// of that manifest among the bundle's files: opm's SQLite index keeps
+    /// the objects in file order, the FBC sorts them.
+    pub object_file_order: Vec<u32>,
     /// Every file the bundle was made of (relative to `dir`; templates as
     /// read, before rendering) and the sha256 of its bytes, sorted by path.
     pub inputs: Vec<(PathBuf, Sha256Digest)>,
@@ -145,7 +149,7 @@ pub fn load_bundle_dir_with_template(
 // ---------------------------------------------------------------------------
 
 pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sha256Digest)>) -> Result<LoadedBundle, BundleError> {
-    let bundle = render::render_bundle(&parsed, image)?;
+    let (bundle, object_file_order) = render::render_bundle(&parsed, image)?;
     let ParsedBundle {
         dir,
         mut objects,
@@ -203,6 +207,7 @@ pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sh
         inputs,
         annotations_path: package_source,
         csv_field_lines: csv_object.field_lines,
+        object_file_order,
     })
 }
 

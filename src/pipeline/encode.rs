@@ -49,6 +49,8 @@ pub struct TargetSettings {
 pub struct ValidPackage<'a> {
     pub config: &'a DeclarativeConfig,
     pub model: Model,
+    /// What the loaders saw that the model does not keep (manifest order).
+    pub source_order: &'a sqlite::SourceOrder,
 }
 
 /// An output format.
@@ -131,7 +133,7 @@ impl Encoder for SqliteEncoder {
         } else {
             sqlite::Loader::Image
         };
-        sqlite::package_rows(package.config, &package.model, loader).map_err(|error| EncodeError {
+        sqlite::package_rows(package.config, &package.model, package.source_order, loader).map_err(|error| EncodeError {
             package: package_name,
             format: OutputFormat::Sqlite.name(),
             message: error.to_string(),
@@ -166,13 +168,17 @@ pub(crate) enum TargetFailure {
 /// at hand. Packages run in parallel; results keep package order.
 pub(crate) fn encode_target(
     packages: &[DeclarativeConfig],
+    source_orders: &[sqlite::SourceOrder],
     formats: &[OutputFormat],
     settings: &TargetSettings,
     reporter: &dyn Reporter,
 ) -> Result<Vec<OutputFile>, TargetFailure> {
+    let no_order = sqlite::SourceOrder::default();
     let per_package: Vec<Result<Vec<PackageParts>, String>> = packages
         .par_iter()
-        .map(|config| {
+        .enumerate()
+        .map(|(package_idx, config)| {
+            let source_order = source_orders.get(package_idx).unwrap_or(&no_order);
             let package_name = config.packages.first().map_or("", |package| package.name.as_str());
             let action = Action::EncodePackage {
                 target: &settings.target,
@@ -180,7 +186,11 @@ pub(crate) fn encode_target(
             };
             report::action(reporter, &action, || {
                 let model = crate::model::validate_config(config)?;
-                let package = ValidPackage { config, model };
+                let package = ValidPackage {
+                    config,
+                    model,
+                    source_order,
+                };
                 Ok(formats.iter().map(|format| encode_package(*format, &package, settings)).collect())
             })
         })

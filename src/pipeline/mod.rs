@@ -111,6 +111,9 @@ struct BuiltTarget<'a> {
     formats: Vec<OutputFormat>,
     packages: Vec<DeclarativeConfig>,
     n_excluded: usize,
+    /// Per package (same order as `packages`): the manifest order of each
+    /// bundle's objects, which the SQLite index keeps.
+    source_orders: Vec<crate::sqlite::SourceOrder>,
     /// Packages read only from package-manifest directories.
     package_manifest_packages: std::collections::BTreeSet<String>,
 }
@@ -204,7 +207,7 @@ fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter)
             package_manifest_packages: built_target.package_manifest_packages.clone(),
         };
         let formats: &[OutputFormat] = if encode { &built_target.formats } else { &[] };
-        match encode::encode_target(&built_target.packages, formats, &settings, reporter) {
+        match encode::encode_target(&built_target.packages, &built_target.source_orders, formats, &settings, reporter) {
             Ok(files) => encoded.push(files),
             Err(TargetFailure::Invalid(messages)) => {
                 for message in messages {
@@ -296,6 +299,7 @@ fn assemble<'a>(
         let Some(loaded) = loaded_by_vars.get_mut(&target.vars) else {
             continue;
         };
+        let mut source_orders = Vec::new();
         let packages = report::stage(reporter, Stage::Graph, || {
             let mut packages = Vec::new();
             for package_name in &target.packages {
@@ -303,6 +307,12 @@ fn assemble<'a>(
                     continue;
                 };
                 let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
+                source_orders.push(crate::sqlite::SourceOrder {
+                    object_file_order: bundles
+                        .iter()
+                        .map(|bundle| (bundle.csv_name.clone(), bundle.object_file_order.clone()))
+                        .collect(),
+                });
                 let mut catalog = DeclarativeConfig::default();
                 let icon_file = plan.packages.get(package_name).and_then(|package_plan| package_plan.icon.as_ref());
                 let graph_diagnostics = assemble_package(
@@ -334,6 +344,7 @@ fn assemble<'a>(
             target,
             formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
             packages,
+            source_orders,
             n_excluded,
             package_manifest_packages: config
                 .packages

@@ -34,6 +34,16 @@ pub enum Loader {
     Directory,
 }
 
+/// What the loaders saw of a package that its model does not keep.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceOrder {
+    /// Per bundle name: for each of its `olm.bundle.object`s (in the
+    /// model's order), the position of that manifest among the bundle's
+    /// files. opm's `operatorbundle.bundle` lists objects in file order;
+    /// FBC sorts them.
+    pub object_file_order: BTreeMap<String, Vec<u32>>,
+}
+
 /// Everything one package adds to `index.db`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageRows {
@@ -112,7 +122,12 @@ pub enum RowsError {
 }
 
 /// The rows of one package of a validated model.
-pub fn package_rows(config: &DeclarativeConfig, model: &Model, loader: Loader) -> Result<Vec<PackageRows>, RowsError> {
+pub fn package_rows(
+    config: &DeclarativeConfig,
+    model: &Model,
+    source_order: &SourceOrder,
+    loader: Loader,
+) -> Result<Vec<PackageRows>, RowsError> {
     let mut all = Vec::new();
     for package in model.packages.values() {
         // One model bundle per name: opm's `operatorbundle` has one row per
@@ -133,7 +148,10 @@ pub fn package_rows(config: &DeclarativeConfig, model: &Model, loader: Loader) -
             .collect();
         let mut seen = BTreeSet::new();
         bundle_names.retain(|name| seen.insert(*name));
-        let bundles: Vec<BundleRow> = bundle_names.iter().map(|name| bundle_row(by_name[name], loader)).collect();
+        let bundles: Vec<BundleRow> = bundle_names
+            .iter()
+            .map(|name| bundle_row(by_name[name], source_order.object_file_order.get(*name), loader))
+            .collect();
 
         // Channels in the order the package's config lists them (a package
         // manifest's order for the initializer), then any the config lacks.
@@ -233,8 +251,23 @@ fn push_entry(entries: &mut Vec<ChannelEntryRow>, name: &str, replaces: Option<u
 }
 
 /// `addOperatorBundle`'s rows for one bundle.
-fn bundle_row(bundle: &Bundle, loader: Loader) -> BundleRow {
-    let objects: Vec<Value> = bundle.objects.iter().filter_map(|object| json::parse(object).ok()).collect();
+fn bundle_row(bundle: &Bundle, object_file_order: Option<&Vec<u32>>, loader: Loader) -> BundleRow {
+    // Back to manifest order (a stable sort: objects without a known
+    // position keep the model's order, after the others).
+    let mut ordered: Vec<(u32, &String)> = bundle
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(object_idx, object)| {
+            let file_idx = object_file_order
+                .and_then(|order| order.get(object_idx))
+                .copied()
+                .unwrap_or(u32::MAX);
+            (file_idx, object)
+        })
+        .collect();
+    ordered.sort_by_key(|(file_idx, _)| *file_idx);
+    let objects: Vec<Value> = ordered.iter().filter_map(|(_, object)| json::parse(object).ok()).collect();
     let csv_value = objects
         .iter()
         .find(|object| object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"));

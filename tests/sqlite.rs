@@ -36,12 +36,7 @@ const SKIPPED: &[(&str, &str)] = &[
 
 /// Cases catbuild builds but not yet as opm does: the tables that may
 /// differ, and why. Every other table and the schema must match.
-const KNOWN_FAILURES: &[(&str, &[&str], &str)] = &[
-    ("ghost-replaces-skips-skiprange", &["channel_entry"], CHANNEL_ORDER),
-    ("initializer-multicluster-global-hub", &["channel_entry"], CHANNEL_ORDER),
-];
-
-const CHANNEL_ORDER: &str = "channel_entry ids: catbuild inserts channels in name order, the initializer in the package manifest's order, which the encoder does not see yet";
+const KNOWN_FAILURES: &[(&str, &[&str], &str)] = &[];
 
 fn suite() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/package-manifest-and-sqlite")

@@ -70,6 +70,10 @@ pub struct LoadedBundle {
     /// of that manifest among the bundle's files: opm's SQLite index keeps
     /// the objects in file order, the FBC sorts them.
     pub object_file_order: Vec<u32>,
+    /// For a bundle of a package-manifest directory: every channel of the
+    /// package file, in its order (the initializer inserts channels, and so
+    /// numbers `channel_entry` rows, in that order). Empty otherwise.
+    pub manifest_channel_order: Vec<String>,
     /// Every file the bundle was made of (relative to `dir`; templates as
     /// read, before rendering) and the sha256 of its bytes, sorted by path.
     pub inputs: Vec<(PathBuf, Sha256Digest)>,
@@ -208,6 +212,7 @@ pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sh
         annotations_path: package_source,
         csv_field_lines: csv_object.field_lines,
         object_file_order,
+        manifest_channel_order: Vec::new(),
     })
 }
 

@@ -312,6 +312,12 @@ fn assemble<'a>(
                         .iter()
                         .map(|bundle| (bundle.csv_name.clone(), bundle.object_file_order.clone()))
                         .collect(),
+                    channel_order: bundles
+                        .iter()
+                        .map(|bundle| &bundle.manifest_channel_order)
+                        .find(|order| !order.is_empty())
+                        .cloned()
+                        .unwrap_or_default(),
                 });
                 let mut catalog = DeclarativeConfig::default();
                 let icon_file = plan.packages.get(package_name).and_then(|package_plan| package_plan.icon.as_ref());

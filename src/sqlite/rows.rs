@@ -42,6 +42,9 @@ pub struct SourceOrder {
     /// files. opm's `operatorbundle.bundle` lists objects in file order;
     /// FBC sorts them.
     pub object_file_order: BTreeMap<String, Vec<u32>>,
+    /// The channels of the package's package manifest, in its order; empty
+    /// for bundle directories.
+    pub channel_order: Vec<String>,
 }
 
 /// Everything one package adds to `index.db`.
@@ -153,13 +156,22 @@ pub fn package_rows(
             .map(|name| bundle_row(by_name[name], source_order.object_file_order.get(*name), loader))
             .collect();
 
-        // Channels in the order the package's config lists them (a package
-        // manifest's order for the initializer), then any the config lacks.
-        let mut channel_names: Vec<&str> = config
-            .channels
+        // The initializer inserts channels in the package manifest's order
+        // (`pkg/sqlite/directory.go`, `AddPackageChannels` over the
+        // manifest's channel list). For bundle images, the package's
+        // channels in name order, which is what the add-* conformance cases
+        // of opm v1.26.5 show.
+        let mut channel_names: Vec<&str> = source_order
+            .channel_order
             .iter()
-            .filter(|channel| channel.package == package.name)
-            .map(|channel| channel.name.as_str())
+            .map(String::as_str)
+            .chain(
+                config
+                    .channels
+                    .iter()
+                    .filter(|channel| channel.package == package.name)
+                    .map(|channel| channel.name.as_str()),
+            )
             .filter(|name| package.channels.contains_key(*name))
             .collect();
         for name in package.channels.keys() {

@@ -4,9 +4,9 @@
 //! model opm's validation built from it) into files under the target's
 //! directory, and then joins the parts of every package of the target.
 //! Encoders do no I/O: they return [`OutputFile`]s, which `write` puts in
-//! place atomically. FBC is the first format; the SQLite index, the image
-//! layouts and deploy YAML are more implementations of [`Encoder`], picked
-//! by [`OutputFormat`] in [`encode_target`].
+//! place atomically. FBC and the SQLite index (`index.db`) are the formats
+//! so far; the image layouts and deploy YAML will be more implementations
+//! of [`Encoder`], picked by [`OutputFormat`] in [`encode_target`].
 //!
 //! Why per package and not per target: a target's linked model, kept whole
 //! until every format was encoded, raised the peak memory of a 1,000-bundle

@@ -19,4 +19,5 @@ pub mod output;
 pub mod pipeline;
 pub mod semver;
 pub mod source;
+pub mod sqlite;
 pub mod validate;

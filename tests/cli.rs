@@ -384,7 +384,7 @@ fn format_flags_accept_only_their_listed_values() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert_eq!(
         stderr(&output),
-        "error: invalid value 'fbc-xml' for '--format <FORMAT>'\n  [possible values: fbc-json, fbc-yaml]\n\n  \
+        "error: invalid value 'fbc-xml' for '--format <FORMAT>'\n  [possible values: fbc-json, fbc-yaml, sqlite]\n\n  \
          tip: a similar value exists: 'fbc-yaml'\n\nFor more information, try '--help'.\n"
     );
     assert!(!project.path().join("build").exists());
@@ -405,7 +405,7 @@ fn format_flags_accept_only_their_listed_values() {
 
     let help = catbuild(project.path(), &["build", "--help"]);
     assert!(
-        String::from_utf8_lossy(&help.stdout).contains("[possible values: fbc-json, fbc-yaml]"),
+        String::from_utf8_lossy(&help.stdout).contains("[possible values: fbc-json, fbc-yaml, sqlite]"),
         "{}",
         String::from_utf8_lossy(&help.stdout)
     );

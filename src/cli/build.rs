@@ -110,6 +110,7 @@ pub(super) fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
 enum FormatFlag {
     FbcJson,
     FbcYaml,
+    Sqlite,
 }
 
 impl FormatFlag {
@@ -117,6 +118,7 @@ impl FormatFlag {
         match self {
             FormatFlag::FbcJson => OutputFormat::FbcJson,
             FormatFlag::FbcYaml => OutputFormat::FbcYaml,
+            FormatFlag::Sqlite => OutputFormat::Sqlite,
         }
     }
 }

@@ -169,10 +169,17 @@ pub struct SemverPolicy {
 pub enum OutputFormat {
     FbcJson,
     FbcYaml,
+    /// The legacy SQLite index `index.db` (opm's schema version 13), for
+    /// clusters that cannot read File-Based Catalogs.
+    Sqlite,
 }
 
 impl OutputFormat {
-    pub const ALL: [(&'static str, OutputFormat); 2] = [("fbc-json", OutputFormat::FbcJson), ("fbc-yaml", OutputFormat::FbcYaml)];
+    pub const ALL: [(&'static str, OutputFormat); 3] = [
+        ("fbc-json", OutputFormat::FbcJson),
+        ("fbc-yaml", OutputFormat::FbcYaml),
+        ("sqlite", OutputFormat::Sqlite),
+    ];
 
     pub fn parse(text: &str) -> Option<OutputFormat> {
         OutputFormat::ALL.iter().find(|(name, _)| *name == text).map(|(_, format)| *format)

@@ -63,6 +63,14 @@ pub struct LoadedBundle {
     pub csv: Value,
     /// What opm would have logged.
     pub warnings: Vec<Warning>,
+    /// For each `olm.bundle.object` of `bundle`, in its order, the position
+    /// of that manifest among the bundle's files: opm's SQLite index keeps
+    /// the objects in file order, the FBC sorts them.
+    pub object_file_order: Vec<u32>,
+    /// For a bundle of a package-manifest directory: every channel of the
+    /// package file, in its order (the initializer inserts channels, and so
+    /// numbers `channel_entry` rows, in that order). Empty otherwise.
+    pub manifest_channel_order: Vec<String>,
     /// Every file the bundle was made of (relative to `dir`; templates as
     /// read, before rendering) and the sha256 of its bytes, sorted by path.
     pub inputs: Vec<(PathBuf, Sha256Digest)>,
@@ -142,7 +150,7 @@ pub fn load_bundle_dir_with_template(
 // ---------------------------------------------------------------------------
 
 pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sha256Digest)>) -> Result<LoadedBundle, BundleError> {
-    let bundle = render::render_bundle(&parsed, image)?;
+    let (bundle, object_file_order) = render::render_bundle(&parsed, image)?;
     let ParsedBundle {
         dir,
         mut objects,
@@ -200,6 +208,8 @@ pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sh
         inputs,
         annotations_path: package_source,
         csv_field_lines: csv_object.field_lines,
+        object_file_order,
+        manifest_channel_order: Vec::new(),
     })
 }
 

@@ -161,8 +161,10 @@ pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageM
         warnings,
     };
     let default_channel = manifest.default_channel().map(str::to_string);
+    let channel_order: Vec<String> = manifest.channels.iter().map(|channel| channel.name.clone()).collect();
     for bundle in &mut manifest.bundles {
         bundle.default_channel = default_channel.clone();
+        bundle.manifest_channel_order.clone_from(&channel_order);
     }
     Ok(manifest)
 }

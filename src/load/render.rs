@@ -24,18 +24,21 @@ use super::parsed::{ParsedBundle, RawProperty};
 use crate::encoding::json::{self, Value};
 use crate::fbc;
 
-/// Renders a parsed bundle with the given image reference ("" for none).
-pub(crate) fn render_bundle(parsed: &ParsedBundle, image: &str) -> Result<fbc::Bundle, BundleError> {
-    let properties = properties(parsed)?;
+/// Renders a parsed bundle with the given image reference ("" for none),
+/// with the manifest position of each `olm.bundle.object` (see
+/// [`properties`]).
+pub(crate) fn render_bundle(parsed: &ParsedBundle, image: &str) -> Result<(fbc::Bundle, Vec<u32>), BundleError> {
+    let (properties, object_file_order) = properties(parsed)?;
     let related_images = related_images(parsed, image)?;
-    Ok(fbc::Bundle {
+    let bundle = fbc::Bundle {
         schema: fbc::SCHEMA_BUNDLE.to_string(),
         package: parsed.package.clone(),
         name: parsed.csv.name.clone(),
         image: image.to_string(),
         properties,
         related_images,
-    })
+    };
+    Ok((bundle, object_file_order))
 }
 
 /// A property about to be sorted: `sort_value` is the raw text Go compares
@@ -43,10 +46,17 @@ pub(crate) fn render_bundle(parsed: &ParsedBundle, image: &str) -> Result<fbc::B
 struct Sortable {
     type_: String,
     sort_value: Option<String>,
+    /// A bundle object's position among the bundle's manifests.
+    file_idx: Option<u32>,
 }
 
 /// `ObjectsAndPropertiesFromBundle`, then the move of bundle objects to the end.
-fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> {
+///
+/// Also returns, for each `olm.bundle.object` property in output order,
+/// the position of its manifest among the bundle's manifests (`u32::MAX`
+/// for one that came from `properties.yaml`): the SQLite index stores the
+/// objects in manifest order.
+fn properties(parsed: &ParsedBundle) -> Result<(Vec<fbc::Property>, Vec<u32>), BundleError> {
     let csv_name = &parsed.csv.name;
     let error = |message: String, location: Option<Location>| BundleError::Properties {
         csv_name: csv_name.clone(),
@@ -72,6 +82,7 @@ fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> 
             _ => others.push(Sortable {
                 type_: property.type_.clone(),
                 sort_value: property.value.clone(),
+                file_idx: None,
             }),
         }
     }
@@ -86,11 +97,13 @@ fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> 
                 packages_required.push(Sortable {
                     type_: fbc::PROPERTY_PACKAGE_REQUIRED.to_string(),
                     sort_value: Some(package_required_value(&name, &version)),
+                    file_idx: None,
                 });
             }
             _ => others.push(Sortable {
                 type_: dependency.type_.clone(),
                 sort_value: dependency.value.clone(),
+                file_idx: None,
             }),
         }
     }
@@ -117,27 +130,31 @@ fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> 
     }
 
     let mut all: Vec<Sortable> = Vec::with_capacity(parsed.objects.len() + others.len() + provided_gvks.len() + 4);
-    for object in &parsed.objects {
+    for (file_idx, object) in (0_u32..).zip(&parsed.objects) {
         all.push(Sortable {
             type_: fbc::PROPERTY_BUNDLE_OBJECT.to_string(),
             sort_value: Some(bundle_object_value(&object.value)),
+            file_idx: Some(file_idx),
         });
     }
     let (package_name, package_version, package_release) = package.unwrap_or_else(|| (parsed.package.clone(), version, release));
     all.push(Sortable {
         type_: fbc::PROPERTY_PACKAGE.to_string(),
         sort_value: Some(package_value(&package_name, &package_version, &package_release, false)),
+        file_idx: None,
     });
     for (group, kind, version) in &provided_gvks {
         all.push(Sortable {
             type_: fbc::PROPERTY_GVK.to_string(),
             sort_value: Some(gvk_value(group, kind, version, false)),
+            file_idx: None,
         });
     }
     for (group, kind, version) in &required_gvks {
         all.push(Sortable {
             type_: fbc::PROPERTY_GVK_REQUIRED.to_string(),
             sort_value: Some(gvk_value(group, kind, version, false)),
+            file_idx: None,
         });
     }
     all.extend(packages_required);
@@ -153,14 +170,20 @@ fn properties(parsed: &ParsedBundle) -> Result<Vec<fbc::Property>, BundleError> 
     });
     let is_object = |property: &Sortable| property.type_ == fbc::PROPERTY_BUNDLE_OBJECT || property.type_ == fbc::PROPERTY_CSV_METADATA;
     let (objects, rest): (Vec<Sortable>, Vec<Sortable>) = all.into_iter().partition(is_object);
-    Ok(rest
+    let object_file_order = objects
+        .iter()
+        .filter(|property| property.type_ == fbc::PROPERTY_BUNDLE_OBJECT)
+        .map(|property| property.file_idx.unwrap_or(u32::MAX))
+        .collect();
+    let properties = rest
         .into_iter()
         .chain(objects)
         .map(|property| fbc::Property {
             type_: property.type_,
             value: property.sort_value.unwrap_or_else(|| "null".to_string()),
         })
-        .collect())
+        .collect();
+    Ok((properties, object_file_order))
 }
 
 fn parse_error_text(idx: usize, type_: &str, message: &str) -> String {

@@ -4,9 +4,9 @@
 //! model opm's validation built from it) into files under the target's
 //! directory, and then joins the parts of every package of the target.
 //! Encoders do no I/O: they return [`OutputFile`]s, which `write` puts in
-//! place atomically. FBC is the first format; the SQLite index, the image
-//! layouts and deploy YAML are more implementations of [`Encoder`], picked
-//! by [`OutputFormat`] in [`encode_target`].
+//! place atomically. FBC and the SQLite index (`index.db`) are the formats
+//! so far; the image layouts and deploy YAML will be more implementations
+//! of [`Encoder`], picked by [`OutputFormat`] in [`encode_target`].
 //!
 //! Why per package and not per target: a target's linked model, kept whole
 //! until every format was encoded, raised the peak memory of a 1,000-bundle
@@ -14,6 +14,7 @@
 //! package is encoded; whole-target outputs (an `index.db`, a catalog
 //! image) are assembled from the per-package parts in [`Encoder::finish`].
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
@@ -22,6 +23,7 @@ use super::report::{self, Action, Reporter};
 use crate::config::OutputFormat;
 use crate::fbc::{self, DeclarativeConfig};
 use crate::model::Model;
+use crate::sqlite;
 
 /// One file an encoder wants written, relative to the target's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +38,9 @@ pub struct OutputFile {
 pub struct TargetSettings {
     /// The target's name, for messages.
     pub target: String,
+    /// Packages whose bundles all come from package-manifest directories:
+    /// their SQLite rows are the initializer's, not `opm registry add`'s.
+    pub package_manifest_packages: BTreeSet<String>,
 }
 
 /// One package that passed every check: what opm writes (`config`) and
@@ -44,6 +49,8 @@ pub struct TargetSettings {
 pub struct ValidPackage<'a> {
     pub config: &'a DeclarativeConfig,
     pub model: Model,
+    /// What the loaders saw that the model does not keep (manifest order).
+    pub source_order: &'a sqlite::SourceOrder,
 }
 
 /// An output format.
@@ -108,6 +115,45 @@ impl FbcEncoder {
     }
 }
 
+/// The legacy SQLite index, `index.db` at the target's root: each
+/// package's rows are computed in parallel, then inserted into one
+/// database in package order.
+pub(crate) struct SqliteEncoder;
+
+/// The file of a target that holds its SQLite index.
+pub const SQLITE_FILE: &str = "index.db";
+
+impl Encoder for SqliteEncoder {
+    type Part = Vec<sqlite::PackageRows>;
+
+    fn encode_package(&self, package: &ValidPackage, settings: &TargetSettings) -> Result<Vec<sqlite::PackageRows>, EncodeError> {
+        let package_name = package.model.packages.keys().next().cloned().unwrap_or_default();
+        let loader = if settings.package_manifest_packages.contains(&package_name) {
+            sqlite::Loader::Directory
+        } else {
+            sqlite::Loader::Image
+        };
+        sqlite::package_rows(package.config, &package.model, package.source_order, loader).map_err(|error| EncodeError {
+            package: package_name,
+            format: OutputFormat::Sqlite.name(),
+            message: error.to_string(),
+        })
+    }
+
+    fn finish(&self, parts: Vec<Vec<sqlite::PackageRows>>, _settings: &TargetSettings) -> Result<Vec<OutputFile>, EncodeError> {
+        let packages: Vec<sqlite::PackageRows> = parts.into_iter().flatten().collect();
+        let bytes = sqlite::write_index(&packages).map_err(|error| EncodeError {
+            package: String::new(),
+            format: OutputFormat::Sqlite.name(),
+            message: error.to_string(),
+        })?;
+        Ok(vec![OutputFile {
+            path: PathBuf::from(SQLITE_FILE),
+            bytes,
+        }])
+    }
+}
+
 /// Why a target could not be encoded.
 #[derive(Debug)]
 pub(crate) enum TargetFailure {
@@ -122,13 +168,17 @@ pub(crate) enum TargetFailure {
 /// at hand. Packages run in parallel; results keep package order.
 pub(crate) fn encode_target(
     packages: &[DeclarativeConfig],
+    source_orders: &[sqlite::SourceOrder],
     formats: &[OutputFormat],
     settings: &TargetSettings,
     reporter: &dyn Reporter,
 ) -> Result<Vec<OutputFile>, TargetFailure> {
+    let no_order = sqlite::SourceOrder::default();
     let per_package: Vec<Result<Vec<PackageParts>, String>> = packages
         .par_iter()
-        .map(|config| {
+        .enumerate()
+        .map(|(package_idx, config)| {
+            let source_order = source_orders.get(package_idx).unwrap_or(&no_order);
             let package_name = config.packages.first().map_or("", |package| package.name.as_str());
             let action = Action::EncodePackage {
                 target: &settings.target,
@@ -136,7 +186,11 @@ pub(crate) fn encode_target(
             };
             report::action(reporter, &action, || {
                 let model = crate::model::validate_config(config)?;
-                let package = ValidPackage { config, model };
+                let package = ValidPackage {
+                    config,
+                    model,
+                    source_order,
+                };
                 Ok(formats.iter().map(|format| encode_package(*format, &package, settings)).collect())
             })
         })
@@ -158,19 +212,27 @@ pub(crate) fn encode_target(
 /// One package's parts, one entry per format, in the target's format order.
 enum PackageParts {
     Fbc(Result<Vec<OutputFile>, EncodeError>),
+    Sqlite(Result<Vec<sqlite::PackageRows>, EncodeError>),
 }
 
-fn fbc_encoder(format: OutputFormat) -> FbcEncoder {
+/// The FBC encoder of `fbc-json` or `fbc-yaml`; `None` for the other
+/// formats.
+fn fbc_encoder(format: OutputFormat) -> Option<FbcEncoder> {
     let format = match format {
         OutputFormat::FbcJson => fbc::write::Format::Json,
         OutputFormat::FbcYaml => fbc::write::Format::Yaml,
+        OutputFormat::Sqlite => return None,
     };
-    FbcEncoder { format }
+    Some(FbcEncoder { format })
 }
 
 fn encode_package(format: OutputFormat, package: &ValidPackage, settings: &TargetSettings) -> PackageParts {
     match format {
-        OutputFormat::FbcJson | OutputFormat::FbcYaml => PackageParts::Fbc(fbc_encoder(format).encode_package(package, settings)),
+        OutputFormat::Sqlite => PackageParts::Sqlite(SqliteEncoder.encode_package(package, settings)),
+        OutputFormat::FbcJson | OutputFormat::FbcYaml => match fbc_encoder(format) {
+            Some(encoder) => PackageParts::Fbc(encoder.encode_package(package, settings)),
+            None => PackageParts::Fbc(Ok(Vec::new())),
+        },
     }
 }
 
@@ -192,10 +254,22 @@ fn finish_target(
             OutputFormat::FbcJson | OutputFormat::FbcYaml => {
                 let mut fbc_parts = Vec::new();
                 for part in parts {
-                    let PackageParts::Fbc(result) = part;
-                    fbc_parts.push(result?);
+                    if let PackageParts::Fbc(result) = part {
+                        fbc_parts.push(result?);
+                    }
                 }
-                files.extend(fbc_encoder(*format).finish(fbc_parts, settings)?);
+                if let Some(encoder) = fbc_encoder(*format) {
+                    files.extend(encoder.finish(fbc_parts, settings)?);
+                }
+            }
+            OutputFormat::Sqlite => {
+                let mut sqlite_parts = Vec::new();
+                for part in parts {
+                    if let PackageParts::Sqlite(result) = part {
+                        sqlite_parts.push(result?);
+                    }
+                }
+                files.extend(SqliteEncoder.finish(sqlite_parts, settings)?);
             }
         }
     }

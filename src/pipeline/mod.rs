@@ -110,6 +110,11 @@ struct BuiltTarget<'a> {
     formats: Vec<OutputFormat>,
     packages: Vec<DeclarativeConfig>,
     n_excluded: usize,
+    /// Per package (same order as `packages`): the manifest order of each
+    /// bundle's objects, which the SQLite index keeps.
+    source_orders: Vec<crate::sqlite::SourceOrder>,
+    /// Packages read only from package-manifest directories.
+    package_manifest_packages: std::collections::BTreeSet<String>,
 }
 
 impl BuiltTarget<'_> {
@@ -198,9 +203,10 @@ fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter)
     for built_target in built {
         let settings = TargetSettings {
             target: built_target.target.name.clone(),
+            package_manifest_packages: built_target.package_manifest_packages.clone(),
         };
         let formats: &[OutputFormat] = if encode { &built_target.formats } else { &[] };
-        match encode::encode_target(&built_target.packages, formats, &settings, reporter) {
+        match encode::encode_target(&built_target.packages, &built_target.source_orders, formats, &settings, reporter) {
             Ok(files) => encoded.push(files),
             Err(TargetFailure::Invalid(messages)) => {
                 for message in messages {
@@ -292,6 +298,7 @@ fn assemble<'a>(
         let Some(loaded) = loaded_by_vars.get_mut(&target.vars) else {
             continue;
         };
+        let mut source_orders = Vec::new();
         let packages = report::stage(reporter, Stage::Graph, || {
             let mut packages = Vec::new();
             for package_name in &target.packages {
@@ -299,6 +306,18 @@ fn assemble<'a>(
                     continue;
                 };
                 let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
+                source_orders.push(crate::sqlite::SourceOrder {
+                    object_file_order: bundles
+                        .iter()
+                        .map(|bundle| (bundle.csv_name.clone(), bundle.object_file_order.clone()))
+                        .collect(),
+                    channel_order: bundles
+                        .iter()
+                        .map(|bundle| &bundle.manifest_channel_order)
+                        .find(|order| !order.is_empty())
+                        .cloned()
+                        .unwrap_or_default(),
+                });
                 let mut catalog = DeclarativeConfig::default();
                 let icon_file = plan.packages.get(package_name).and_then(|package_plan| package_plan.icon.as_ref());
                 let graph_diagnostics = assemble_package(
@@ -330,7 +349,14 @@ fn assemble<'a>(
             target,
             formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
             packages,
+            source_orders,
             n_excluded,
+            package_manifest_packages: config
+                .packages
+                .iter()
+                .filter(|package| package.bundles.is_empty() && !package.package_manifests.is_empty())
+                .map(|package| package.name.value.clone())
+                .collect(),
         });
     }
     crate::diag::dedupe(&mut diagnostics);

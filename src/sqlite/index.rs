@@ -1,0 +1,272 @@
+//! Rows in, `index.db` bytes out: the only code that runs SQLite.
+//!
+//! The database lives in memory and is serialized at the end, so building
+//! an index writes no file (encoders do no I/O; `output` writes the bytes
+//! atomically with the rest of the target). Everything is inserted in one
+//! transaction with prepared statements; the statements' text follows
+//! opm's `pkg/sqlite/load.go` (v1.73.0) so the rows are the ones opm's
+//! loaders make.
+
+use rusqlite::{Connection, Statement, params};
+
+use super::rows::{Api, PackageRows};
+use super::schema;
+
+/// The `schema_migrations.timestamp` of every index catbuild writes. opm
+/// stores the time of the migration there (`CURRENT_TIMESTAMP`); nothing
+/// reads it, and a fixed value keeps the bytes reproducible.
+pub const MIGRATION_TIMESTAMP: &str = "1970-01-01 00:00:00";
+
+/// SQLite refused a statement: a bug or a limit (the rows come from a
+/// validated model), named by the table it was writing.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write table `{table}` of index.db: {source}")]
+pub struct SqliteError {
+    pub table: &'static str,
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+/// Builds the whole index of these packages, in this order, and returns
+/// the database file's bytes.
+pub fn write_index(packages: &[PackageRows]) -> Result<Vec<u8>, SqliteError> {
+    let at = |table: &'static str| move |source: rusqlite::Error| SqliteError { table, source };
+    let mut connection = Connection::open_in_memory().map_err(at("sqlite_master"))?;
+    connection
+        .execute_batch(&format!("PRAGMA page_size = {}; PRAGMA foreign_keys = ON;", schema::PAGE_SIZE))
+        .map_err(at("sqlite_master"))?;
+    {
+        let transaction = connection.transaction().map_err(at("sqlite_master"))?;
+        schema::create(&transaction).map_err(at("sqlite_master"))?;
+        // The migrator deletes and re-inserts the single row after each
+        // migration (`pkg/sqlite/migrator.go`); only the last one stays.
+        transaction
+            .execute(
+                "insert into schema_migrations(version, timestamp) values(?, ?)",
+                params![schema::SCHEMA_VERSION, MIGRATION_TIMESTAMP],
+            )
+            .map_err(at("schema_migrations"))?;
+        let mut inserts = Inserts::prepare(&transaction)?;
+        let mut next_entry_id: i64 = 1;
+        for package in packages {
+            inserts.package(package, &mut next_entry_id)?;
+        }
+        drop(inserts);
+        transaction.commit().map_err(at("sqlite_master"))?;
+    }
+    // No `VACUUM`: it rewrites `sqlite_master` with every table before
+    // every index and trigger, which changes `.schema` from opm's order.
+    // A fresh database that only ever had rows inserted (and one `package`
+    // column set) has no free pages, and the same inserts in the same
+    // order give the same pages.
+    let data = connection.serialize(rusqlite::MAIN_DB).map_err(at("sqlite_master"))?;
+    Ok(data.to_vec())
+}
+
+struct Inserts<'c> {
+    operatorbundle: Statement<'c>,
+    related_image: Statement<'c>,
+    properties: Statement<'c>,
+    dependencies: Statement<'c>,
+    api: Statement<'c>,
+    api_provider: Statement<'c>,
+    api_requirer: Statement<'c>,
+    package: Statement<'c>,
+    channel: Statement<'c>,
+    default_channel: Statement<'c>,
+    channel_entry: Statement<'c>,
+}
+
+impl<'c> Inserts<'c> {
+    fn prepare(connection: &'c Connection) -> Result<Inserts<'c>, SqliteError> {
+        let prepare = |table: &'static str, sql: &str| connection.prepare(sql).map_err(|source| SqliteError { table, source });
+        Ok(Inserts {
+            operatorbundle: prepare(
+                "operatorbundle",
+                "insert into operatorbundle(name, csv, bundle, bundlepath, version, skiprange, replaces, skips, substitutesfor) values(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )?,
+            related_image: prepare(
+                "related_image",
+                "insert into related_image(image, operatorbundle_name) values(?, ?)",
+            )?,
+            properties: prepare(
+                "properties",
+                "insert into properties(type, value, operatorbundle_name, operatorbundle_version, operatorbundle_path) values(?, ?, ?, ?, ?)",
+            )?,
+            dependencies: prepare(
+                "dependencies",
+                "insert into dependencies(type, value, operatorbundle_name, operatorbundle_version, operatorbundle_path) values(?, ?, ?, ?, ?)",
+            )?,
+            api: prepare(
+                "api",
+                "insert or ignore into api(group_name, version, kind, plural) values(?, ?, ?, ?)",
+            )?,
+            api_provider: prepare(
+                "api_provider",
+                "insert into api_provider(group_name, version, kind, operatorbundle_name, operatorbundle_version, operatorbundle_path) values(?, ?, ?, ?, ?, ?)",
+            )?,
+            api_requirer: prepare(
+                "api_requirer",
+                "insert into api_requirer(group_name, version, kind, operatorbundle_name, operatorbundle_version, operatorbundle_path) values(?, ?, ?, ?, ?, ?)",
+            )?,
+            package: prepare("package", "insert into package(name) values(?)")?,
+            channel: prepare(
+                "channel",
+                "insert into channel(name, package_name, head_operatorbundle_name) values(?, ?, ?)",
+            )?,
+            default_channel: prepare("package", "update package set default_channel = ? where name = ?")?,
+            channel_entry: prepare(
+                "channel_entry",
+                "insert into channel_entry(entry_id, channel_name, package_name, operatorbundle_name, replaces, depth) values(?, ?, ?, ?, ?, ?)",
+            )?,
+        })
+    }
+
+    /// `addOperatorBundle` for each bundle, then `addPackageChannels`.
+    fn package(&mut self, package: &PackageRows, next_entry_id: &mut i64) -> Result<(), SqliteError> {
+        let at = |table: &'static str| move |source: rusqlite::Error| SqliteError { table, source };
+        for bundle in &package.bundles {
+            // opm binds an empty version or path as NULL in the tables that
+            // point at a bundle (`pkg/sqlite/load.go`, sql.NullString).
+            let version = non_empty(&bundle.version);
+            let path = non_empty(&bundle.bundlepath);
+            self.operatorbundle
+                .execute(params![
+                    bundle.name,
+                    bundle.csv,
+                    bundle.bundle,
+                    bundle.bundlepath,
+                    bundle.version,
+                    bundle.skiprange,
+                    bundle.replaces,
+                    bundle.skips,
+                    bundle.substitutesfor,
+                ])
+                .map_err(at("operatorbundle"))?;
+            for image in &bundle.related_images {
+                self.related_image
+                    .execute(params![image, bundle.name])
+                    .map_err(at("related_image"))?;
+            }
+            for (type_, value) in &bundle.properties {
+                self.properties
+                    .execute(params![type_, value, bundle.name, version, path])
+                    .map_err(at("properties"))?;
+            }
+            for (type_, value) in &bundle.dependencies {
+                self.dependencies
+                    .execute(params![type_, value, bundle.name, version, path])
+                    .map_err(at("dependencies"))?;
+            }
+            for Api {
+                group,
+                version: api_version,
+                kind,
+                plural,
+            } in &bundle.provided_apis
+            {
+                self.api.execute(params![group, api_version, kind, plural]).map_err(at("api"))?;
+                self.api_provider
+                    .execute(params![group, api_version, kind, bundle.name, version, path])
+                    .map_err(at("api_provider"))?;
+            }
+            for Api {
+                group,
+                version: api_version,
+                kind,
+                plural,
+            } in &bundle.required_apis
+            {
+                self.api.execute(params![group, api_version, kind, plural]).map_err(at("api"))?;
+                self.api_requirer
+                    .execute(params![group, api_version, kind, bundle.name, version, path])
+                    .map_err(at("api_requirer"))?;
+            }
+        }
+
+        self.package.execute(params![package.name]).map_err(at("package"))?;
+        for channel in &package.channels {
+            self.channel
+                .execute(params![channel.name, package.name, channel.head])
+                .map_err(at("channel"))?;
+        }
+        if let Some(default_channel) = &package.default_channel {
+            self.default_channel
+                .execute(params![default_channel, package.name])
+                .map_err(at("package"))?;
+        }
+        for channel in &package.channels {
+            let first_id = *next_entry_id;
+            for (entry_idx, entry) in channel.entries.iter().enumerate() {
+                let entry_id = first_id + to_i64(entry_idx);
+                let replaces = entry.replaces.map(|replaces_idx| first_id + to_i64(replaces_idx));
+                self.channel_entry
+                    .execute(params![
+                        entry_id,
+                        channel.name,
+                        package.name,
+                        entry.operatorbundle_name,
+                        replaces,
+                        entry.depth
+                    ])
+                    .map_err(at("channel_entry"))?;
+            }
+            *next_entry_id = first_id + to_i64(channel.entries.len());
+            // One `olm.package` property per bundle the walk visited.
+            for (bundle_name, version) in &channel.visited {
+                let path = package
+                    .bundles
+                    .iter()
+                    .find(|bundle| &bundle.name == bundle_name)
+                    .and_then(|bundle| non_empty(&bundle.bundlepath));
+                let value = crate::encoding::json::to_compact(
+                    &crate::encoding::json::Value::Object(vec![
+                        ("packageName".to_string(), crate::encoding::json::Value::str(package.name.clone())),
+                        ("version".to_string(), crate::encoding::json::Value::str(version.clone())),
+                    ]),
+                    true,
+                );
+                self.properties
+                    .execute(params![crate::fbc::PROPERTY_PACKAGE, value, bundle_name, non_empty(version), path])
+                    .map_err(at("properties"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+fn to_i64(index: usize) -> i64 {
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_index_has_the_schema_in_opms_order_and_version_13() {
+        let bytes = write_index(&[]).unwrap();
+        assert_eq!(&bytes[..16], b"SQLite format 3\0");
+        // The page size is a big-endian u16 at offset 16.
+        assert_eq!(u32::from(u16::from_be_bytes([bytes[16], bytes[17]])), schema::PAGE_SIZE);
+        assert_eq!(bytes, write_index(&[]).unwrap(), "two builds differ");
+
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .deserialize_read_exact(rusqlite::MAIN_DB, bytes.as_slice(), bytes.len(), true)
+            .unwrap();
+        let mut statement = connection
+            .prepare("select sql from sqlite_master where sql is not null order by rowid")
+            .unwrap();
+        let stored: Vec<String> = statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(stored, schema::STATEMENTS);
+        let version: i64 = connection
+            .query_row("select version from schema_migrations", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, 13);
+    }
+}

@@ -1,0 +1,23 @@
+//! The legacy SQLite index (`index.db`, schema version 13) that older OLM
+//! and OpenShift 4.10 and before read instead of File-Based Catalogs
+//! (issue 14).
+//!
+//! opm v1.73.0 was the last opm that could write one (`pkg/sqlite`), so
+//! catbuild writes it from its own validated model: [`rows`] turns one
+//! package into the rows opm's loaders would insert (no I/O, run per
+//! package in parallel), [`index`] creates the schema of [`schema`] in an
+//! in-memory database, inserts every package's rows in one transaction and
+//! hands back the database bytes. Nothing here touches the filesystem.
+//!
+//! Determinism: a fixed page size, rows inserted in model order into a
+//! fresh in-memory database, and a fixed `schema_migrations` timestamp, so
+//! the same catalog gives the same bytes (and the same index image digest).
+//! No `VACUUM`: it would move every index and trigger after the tables in
+//! `sqlite_master`, and `.schema` would no longer print opm's order.
+
+pub mod index;
+pub mod rows;
+pub mod schema;
+
+pub use index::{SqliteError, write_index};
+pub use rows::{Loader, PackageRows, SourceOrder, package_rows};

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{catbuild, copy_dir, stderr};
+use common::{catbuild, example_project, repo, stderr};
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt as _;
@@ -15,18 +15,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A copy of the example project (catalog.toml + manifests/) in a temp dir.
-fn example_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&repo().join("manifests"), &dir.path().join("manifests"));
-    std::fs::copy(repo().join("catalog.toml"), dir.path().join("catalog.toml")).unwrap();
-    dir
-}
 
 /// Every file under `dir`, relative path → sha256; `None` when `dir` is
 /// missing.

@@ -8,15 +8,10 @@
 
 mod common;
 
-use common::{catbuild, copy_dir, stderr};
+use common::{catbuild, copy_dir, repo, stderr, tree};
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The example project, built once: its `build/` is the previous output.
 fn built_example_project() -> tempfile::TempDir {
@@ -26,23 +21,6 @@ fn built_example_project() -> tempfile::TempDir {
     let output = catbuild(dir.path(), &["-q"]);
     assert!(output.status.success(), "{}", stderr(&output));
     dir
-}
-
-/// Every file under `dir`, relative path → bytes.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.insert(path.strip_prefix(dir).unwrap().display().to_string(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 const PACKAGE: &str = "manifests/fruits-catalog-operator";

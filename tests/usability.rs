@@ -5,21 +5,9 @@
 
 mod common;
 
-use common::{catbuild, copy_dir, stderr};
+use common::{catbuild, example_project, stderr};
 
-use std::path::{Path, PathBuf};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A copy of the example project (catalog.toml + manifests/) in a temp dir.
-fn example_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&repo().join("manifests"), &dir.path().join("manifests"));
-    std::fs::copy(repo().join("catalog.toml"), dir.path().join("catalog.toml")).unwrap();
-    dir
-}
+use std::path::Path;
 
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

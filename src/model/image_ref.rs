@@ -15,7 +15,7 @@
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
 /// `reference.ParseNormalizedNamed(text)`, returning its error text.
-pub(super) fn parse_normalized_named(text: &str) -> Result<(), String> {
+pub(crate) fn parse_normalized_named(text: &str) -> Result<(), String> {
     if is_identifier(text) {
         return Err(format!(
             "invalid repository name ({text}), cannot specify 64-byte hexadecimal strings"

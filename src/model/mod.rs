@@ -20,7 +20,7 @@
 
 pub mod convert;
 pub mod error;
-mod image_ref;
+pub(crate) mod image_ref;
 pub mod k8s_names;
 pub mod property;
 pub mod upgrade_edges;

@@ -1,6 +1,8 @@
 //! The bundles of one package, checked before they are linked: a bundle
 //! whose annotations name another package, two bundles with one name, a
-//! version that is not semver, an `olm.skipRange` that is not a range.
+//! version that is not semver, an `olm.skipRange` that is not a range, an
+//! image pull spec opm's model would refuse (so that one run reports it
+//! with every other problem, not only after all other checks passed).
 
 use std::collections::BTreeMap;
 
@@ -75,6 +77,32 @@ pub(crate) fn check_package_bundles(config: &Config, package_name: &str, bundles
                 .help("write a range such as `>=1.0.0 <1.2.0` (no `v` prefix)"),
             );
         }
+        diagnostics.extend(related_image_problems(bundle));
     }
     diagnostics
+}
+
+/// The related images (from the CSV's `spec.relatedImages` and its
+/// containers) that opm's `ConvertToModel` refuses as pull specs.
+fn related_image_problems(bundle: &LoadedBundle) -> Vec<Diagnostic> {
+    bundle
+        .bundle
+        .related_images
+        .iter()
+        .filter(|related| !related.image.is_empty())
+        .filter_map(|related| {
+            let reason = crate::model::image_ref::parse_normalized_named(&related.image).err()?;
+            Some(
+                Diagnostic::error(
+                    "bundle",
+                    format!(
+                        "bundle `{}` refers to image `{}`, which is not a valid pull spec: {reason}",
+                        bundle.bundle.name, related.image
+                    ),
+                )
+                .at(Location::file(&bundle.csv_path))
+                .help("write a reference such as `quay.io/org/image:1.2.3` or `quay.io/org/image@sha256:<64 hex digits>` in `spec.relatedImages` or the container `image`"),
+            )
+        })
+        .collect()
 }

@@ -136,7 +136,20 @@ pub(super) fn assemble_package(
             continue;
         }
         let image = package.bundle_image.as_ref().map(|template| {
-            crate::load::bundle_image(&template.value, &target.vars, bundle).map_err(|error| (error.to_string(), template.span.clone()))
+            let image = crate::load::bundle_image(&template.value, &target.vars, bundle)
+                .map_err(|error| (error.to_string(), template.span.clone()))?;
+            // opm's model refuses an image that is not a pull spec; say so
+            // here, at the template, with every other problem of the run.
+            match crate::model::image_ref::parse_normalized_named(&image) {
+                Ok(()) => Ok(image),
+                Err(reason) => Err((
+                    format!(
+                        "`bundle-image` gives bundle `{}` the image `{image}`, which is not a valid pull spec: {reason}",
+                        bundle.bundle.name
+                    ),
+                    template.span.clone(),
+                )),
+            }
         });
         let mut rendered = if last_use {
             std::mem::take(&mut bundle.bundle)

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{catbuild, example_project, repo, stderr};
+use common::{catbuild, example_project, repo, stderr, tree};
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt as _;
@@ -22,21 +22,8 @@ fn digests(dir: &Path) -> Option<BTreeMap<String, String>> {
     if !dir.exists() {
         return None;
     }
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        for entry in std::fs::read_dir(&current).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let digest = Sha256::digest(std::fs::read(&path).unwrap());
-                let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-                files.insert(path.strip_prefix(dir).unwrap().display().to_string(), hex);
-            }
-        }
-    }
-    Some(files)
+    let hex = |bytes: &[u8]| Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect::<String>();
+    Some(tree(dir).into_iter().map(|(path, bytes)| (path, hex(&bytes))).collect())
 }
 
 /// Target name → digests of `build/<target>`.

@@ -220,6 +220,11 @@ pub struct Target {
     /// Catalog variables with this target's overrides applied.
     pub vars: BTreeMap<String, String>,
     pub migrate_level: MigrateLevel,
+    /// The catalog image reference of this target (`image`, rendered with
+    /// the target's variables and `target.name`, a valid pull spec), and
+    /// the span of the template it came from. Images and deployment YAML
+    /// name the catalog by it.
+    pub image: Option<Sourced<String>>,
 }
 
 /// Which `catalog.toml` a command reads: `--config PATH` (a directory
@@ -408,7 +413,7 @@ impl Resolver<'_> {
             }
             packages.push(package);
         }
-        let targets = self.targets(raw.targets, &packages, &vars);
+        let targets = self.targets(raw.targets, &packages, &vars, raw.catalog.image.as_ref());
         Config {
             path: self.path.to_path_buf(),
             root,
@@ -610,7 +615,13 @@ impl Resolver<'_> {
         }
     }
 
-    fn targets(&mut self, raw_targets: Vec<raw::RawTarget>, packages: &[PackageConfig], vars: &BTreeMap<String, String>) -> Vec<Target> {
+    fn targets(
+        &mut self,
+        raw_targets: Vec<raw::RawTarget>,
+        packages: &[PackageConfig],
+        vars: &BTreeMap<String, String>,
+        catalog_image: Option<&Spanned<String>>,
+    ) -> Vec<Target> {
         let all_packages: Vec<String> = packages.iter().map(|package| package.name.value.clone()).collect();
         if raw_targets.is_empty() {
             return vec![Target {
@@ -619,6 +630,7 @@ impl Resolver<'_> {
                 packages: all_packages,
                 vars: vars.clone(),
                 migrate_level: MigrateLevel::None,
+                image: catalog_image.and_then(|template| self.catalog_image(template, "default", vars)),
             }];
         }
         let mut targets: Vec<Target> = Vec::new();
@@ -699,15 +711,52 @@ impl Resolver<'_> {
                     MigrateLevel::None
                 }),
             };
+            let image = raw
+                .image
+                .as_ref()
+                .or(catalog_image)
+                .and_then(|template| self.catalog_image(template, &name, &target_vars));
             targets.push(Target {
                 name,
                 formats,
                 packages: target_packages,
                 vars: target_vars,
                 migrate_level,
+                image,
             });
         }
         targets
+    }
+}
+
+impl Resolver<'_> {
+    /// Renders an `image` template for one target; a template that fails or
+    /// yields something that is not a pull spec is an error at the template.
+    fn catalog_image(&mut self, template: &Spanned<String>, target: &str, vars: &BTreeMap<String, String>) -> Option<Sourced<String>> {
+        match crate::load::catalog_image(template.get_ref(), vars, target) {
+            Ok(reference) => match crate::model::image_ref::parse_normalized_named(&reference) {
+                Ok(()) => Some(Sourced {
+                    value: reference,
+                    span: template.span(),
+                }),
+                Err(reason) => {
+                    self.error(
+                        template.span(),
+                        format!("catalog image of target `{target}` is `{reference}`, not an image reference: {reason}"),
+                    )
+                    .add_help("write `HOST/REPOSITORY:TAG`, for example `quay.io/example/catalog:{{ target.name }}`");
+                    None
+                }
+            },
+            Err(error) => {
+                self.error(
+                    template.span(),
+                    format!("cannot render the catalog image of target `{target}`: {error}"),
+                )
+                .add_help("the template sees the `[vars]` (with the target's overrides) and `target.name`");
+                None
+            }
+        }
     }
 }
 
@@ -779,6 +828,52 @@ mod tests {
         assert_eq!(config.targets[0].packages, vec!["apple".to_string()]);
         assert_eq!(config.catalog.output_dir, Path::new("/project/build"));
         assert!(matches!(config.packages[0].channel_policy, ChannelPolicy::Replaces));
+    }
+
+    #[test]
+    fn catalog_image_is_rendered_per_target_and_overridable() {
+        let text = "[catalog]\nname = \"fruits\"\nimage = \"{{ registry }}/fruits-catalog:{{ target.name }}\"\n\
+                    [vars]\nregistry = \"quay.io/example\"\n\
+                    [[package]]\nname = \"apple\"\nbundles = [\"b/*\"]\n\
+                    [[target]]\nname = \"v4.16\"\n\
+                    [[target]]\nname = \"mirror\"\nvars = { registry = \"registry.example.com:5000/ops\" }\n\
+                    [[target]]\nname = \"pinned\"\nimage = \"quay.io/example/fixed@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n";
+        let config = parse(text, Path::new("/project/catalog.toml")).unwrap();
+        let images: Vec<&str> = config
+            .targets
+            .iter()
+            .map(|target| target.image.as_ref().unwrap().value.as_str())
+            .collect();
+        assert_eq!(
+            images,
+            [
+                "quay.io/example/fruits-catalog:v4.16",
+                "registry.example.com:5000/ops/fruits-catalog:mirror",
+                "quay.io/example/fixed@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ]
+        );
+        assert!(
+            parse(MINIMAL, Path::new("/project/catalog.toml")).unwrap().targets[0]
+                .image
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn catalog_image_that_is_no_pull_spec_is_an_error_at_the_template() {
+        let found = errors("[catalog]\nname = \"fruits\"\nimage = \"Quay.io/Example/{{ target.name }}\"\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].0,
+            "catalog image of target `default` is `Quay.io/Example/default`, not an image reference: invalid reference format: repository name must be lowercase"
+        );
+        assert_eq!(found[0].1, "\"Quay.io/Example/{{ target.name }}\"");
+        let found = errors("[catalog]\nname = \"fruits\"\nimage = \"{{ registry }}/cat\"\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found[0].0,
+            "cannot render the catalog image of target `default`: `registry` is not defined"
+        );
     }
 
     #[test]

@@ -32,6 +32,8 @@ pub struct RawCatalog {
     pub icon: Option<Spanned<String>>,
     /// Default bundle image reference template for every package.
     pub bundle_image: Option<Spanned<String>>,
+    /// Catalog image reference template (variables plus `target.name`).
+    pub image: Option<Spanned<String>>,
     /// Build directory, relative to `catalog.toml`.
     pub output: Option<Spanned<String>>,
 }
@@ -99,4 +101,6 @@ pub struct RawTarget {
     #[serde(default)]
     pub vars: BTreeMap<String, Spanned<toml::Value>>,
     pub migrate_level: Option<Spanned<String>>,
+    /// Overrides `[catalog] image` for this target.
+    pub image: Option<Spanned<String>>,
 }

@@ -194,6 +194,29 @@ pub fn bundle_image(template: &str, vars: &BTreeMap<String, String>, bundle: &Lo
     })
 }
 
+/// Renders a catalog `image` template for one target: the target's
+/// variables plus `target.name`. The error is minijinja's kind and detail.
+pub fn catalog_image(template: &str, vars: &BTreeMap<String, String>, target: &str) -> Result<String, String> {
+    let mut context: BTreeMap<String, minijinja::Value> = vars
+        .iter()
+        .map(|(key, value)| (key.clone(), minijinja::Value::from(value.as_str())))
+        .collect();
+    context.insert(
+        "target".to_string(),
+        minijinja::Value::from(BTreeMap::from([("name", target.to_string())])),
+    );
+    environment().render_str(template, context).map_err(|error| {
+        let culprit = error.range().and_then(|range| template.get(range)).map(str::trim);
+        match (error.kind(), culprit) {
+            (minijinja::ErrorKind::UndefinedError, Some(name)) if !name.is_empty() => format!("`{name}` is not defined"),
+            _ => match error.detail() {
+                Some(detail) => format!("{}: {detail}", error.kind()),
+                None => error.kind().to_string(),
+            },
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

@@ -51,7 +51,7 @@ mod conformance_tests;
 pub use bundle::{ImageRefTemplateData, LoadedBundle, load_bundle_dir, load_bundle_dir_with_template, load_bundle_files};
 pub use csv_metadata::{CsvMetadataError, csv_metadata_property, migrate_bundle_to_csv_metadata, migrate_to_csv_metadata};
 pub use error::{BundleError, Location, Warning};
-pub use jinja::{BundleImageError, TemplateError, TemplateProblem, bundle_image, render_templates};
+pub use jinja::{BundleImageError, TemplateError, TemplateProblem, bundle_image, catalog_image, render_templates};
 pub use package_manifest::{PackageChannel, PackageManifest, PackageManifestError, load_package_manifest_dir};
 pub use parsed::CsvField;
 pub use read::{BundleFile, BundleFiles, ReadError, Sha256Digest, read_bundle_dir};

@@ -8,6 +8,7 @@
 
 mod build;
 mod clean;
+mod diff;
 mod init;
 mod list;
 mod opm;
@@ -29,12 +30,14 @@ pub enum Failure {
     InputMessage(String),
     /// Anything else: I/O, internal (exit 2).
     Other(String),
+    /// `diff` found differences and printed them (exit 1, as `diff` does).
+    Differs,
 }
 
 impl Failure {
     fn code(&self) -> u8 {
         match self {
-            Failure::Input(_) | Failure::InputMessage(_) => 1,
+            Failure::Input(_) | Failure::InputMessage(_) | Failure::Differs => 1,
             Failure::Other(_) => 2,
         }
     }
@@ -134,6 +137,11 @@ const GRAPH_EXAMPLES: &str = "Examples:
   catbuild graph build/ocp-4.16/catalog --package-name my-operator
   catbuild graph build/ocp-4.16/catalog --minimum-edge my-operator.v1.0.0";
 
+const DIFF_EXAMPLES: &str = "Examples:
+  catbuild diff ocp-4.16 ocp-4.17               # two targets of the project (their last build)
+  catbuild diff old/catalog build/ocp-4.16/catalog --format markdown
+  catbuild diff old/catalog new/catalog --json";
+
 const INIT_EXAMPLES: &str = "Examples:
   catbuild init                     # scan the current directory
   catbuild init bundles/ legacy/    # scan these directories";
@@ -197,6 +205,9 @@ enum Command {
     /// Draw a catalog's upgrade graph, like `opm alpha render-graph`
     #[command(after_help = GRAPH_EXAMPLES)]
     Graph(opm::GraphArgs),
+    /// Show what changed between two catalogs (exit 1 when they differ)
+    #[command(after_help = DIFF_EXAMPLES)]
+    Diff(diff::DiffArgs),
     /// Write a catalog.toml for an existing operator repository
     #[command(after_help = INIT_EXAMPLES)]
     Init(init::InitArgs),
@@ -275,6 +286,7 @@ fn dispatch(cli: Cli) -> CommandResult {
         Some(Command::Validate(args)) => opm::validate(&cli.global, &args),
         Some(Command::Template(args)) => opm::template(&args),
         Some(Command::Graph(args)) => opm::graph(&args),
+        Some(Command::Diff(args)) => diff::run(&cli.global, &args),
         Some(Command::Init(args)) => init::run(&cli.global, &args),
         Some(Command::Clean(args)) => clean::run(&cli.global, &args),
         Some(Command::List(args)) => list::run(&cli.global, &args),
@@ -286,6 +298,7 @@ fn report_failure(failure: &Failure) {
     match failure {
         Failure::Input(diagnostics) => print_diagnostics(diagnostics),
         Failure::InputMessage(message) | Failure::Other(message) => eprintln!("error: {message}"),
+        Failure::Differs => {}
     }
 }
 

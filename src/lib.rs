@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod diff;
+pub mod draw;
 pub mod encoding;
 pub mod fbc;
 pub mod go;

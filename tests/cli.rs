@@ -366,11 +366,11 @@ fn format_flags_accept_only_their_listed_values() {
         "error: `--format` takes one of `fbc-json` and `fbc-yaml`, not both\n"
     );
 
-    let graph = catbuild(project.path(), &["graph", "build", "--format", "dot"]);
+    let graph = catbuild(project.path(), &["graph", "build", "--format", "png"]);
     assert_eq!(graph.status.code(), Some(2), "{}", stderr(&graph));
     assert_eq!(
         stderr(&graph),
-        "error: invalid value 'dot' for '--format <FORMAT>'\n  [possible values: mermaid]\n\nFor more information, try '--help'.\n"
+        "error: invalid value 'png' for '--format <FORMAT>'\n  [possible values: mermaid, dot, svg, html]\n\nFor more information, try '--help'.\n"
     );
 
     let help = catbuild(project.path(), &["build", "--help"]);

@@ -72,31 +72,8 @@ fn load_side(global: &GlobalArgs, side: &str) -> Result<DeclarativeConfig, Failu
     })
 }
 
-/// The catalog directory a target's last build wrote.
 fn target_catalog(global: &GlobalArgs, name: &str) -> Result<PathBuf, Failure> {
-    let not_found = || Failure::Other(format!("`{name}` is not a file, a directory or a target of catalog.toml"));
-    let cwd = std::env::current_dir().map_err(|error| Failure::Other(format!("cannot read the current directory: {error}")))?;
-    let Ok(config_path) = crate::config::find(global.config.as_deref(), &cwd) else {
-        return Err(not_found());
-    };
-    // Exit 1 means "the catalogs differ" here, so a broken catalog.toml
-    // is an error like any unreadable side (2).
-    let config = crate::config::load(&config_path).map_err(|diagnostics| {
-        Failure::Other(format!(
-            "`{}` has {} problem(s), so target `{name}` cannot be found; `catbuild validate` shows them",
-            display_path(&config_path).display(),
-            diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count()
-        ))
-    })?;
-    if !config.targets.iter().any(|target| target.name == name) {
-        return Err(not_found());
-    }
-    let dir = config.catalog.output_dir.join(name).join("catalog");
-    if !dir.is_dir() {
-        return Err(Failure::Other(format!(
-            "target `{name}` has no built catalog at `{}`: run `catbuild build --target {name}` first",
-            display_path(&dir).display()
-        )));
-    }
-    Ok(dir)
+    super::built_catalog(global, Some(name))?
+        .map(|(_, dir)| dir)
+        .ok_or_else(|| Failure::Other(format!("`{name}` is not a file, a directory or a target of catalog.toml")))
 }

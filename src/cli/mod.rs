@@ -9,6 +9,7 @@
 mod build;
 mod clean;
 mod diff;
+mod graph;
 mod init;
 mod list;
 mod opm;
@@ -80,6 +81,38 @@ fn display_path(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
+/// The catalog directory the last build of a project target wrote: the
+/// target `name`, or the first one. `None` when there is no catalog.toml
+/// or no such target; an error when catalog.toml is broken or the target
+/// was not built yet.
+fn built_catalog(global: &GlobalArgs, name: Option<&str>) -> Result<Option<(String, PathBuf)>, Failure> {
+    let cwd = std::env::current_dir().map_err(|error| Failure::Other(format!("cannot read the current directory: {error}")))?;
+    let Ok(config_path) = crate::config::find(global.config.as_deref(), &cwd) else {
+        return Ok(None);
+    };
+    // These commands read catalogs; a broken catalog.toml is not what
+    // they check, so it is one line pointing at `catbuild validate`.
+    let config = crate::config::load(&config_path).map_err(|diagnostics| {
+        Failure::Other(format!(
+            "`{}` has {} problem(s); `catbuild validate` shows them",
+            display_path(&config_path).display(),
+            diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count()
+        ))
+    })?;
+    let Some(target) = config.targets.iter().find(|target| name.is_none_or(|name| target.name == name)) else {
+        return Ok(None);
+    };
+    let dir = config.catalog.output_dir.join(&target.name).join("catalog");
+    if !dir.is_dir() {
+        return Err(Failure::Other(format!(
+            "target `{0}` has no built catalog at `{1}`: run `catbuild build --target {0}` first",
+            target.name,
+            display_path(&dir).display()
+        )));
+    }
+    Ok(Some((target.name.clone(), dir)))
+}
+
 /// Told by `output` before a build or clean waits for another one's lock.
 fn print_lock_wait(lock_path: &Path) {
     eprintln!("Waiting for another catbuild to release `{}`", display_path(lock_path).display());
@@ -134,7 +167,9 @@ const TEMPLATE_EXAMPLES: &str = "Examples:
   catbuild template semver catalog-templates/semver.yaml";
 
 const GRAPH_EXAMPLES: &str = "Examples:
-  catbuild graph build/ocp-4.16/catalog --package-name my-operator
+  catbuild graph my-operator --format html -o graph.html   # a package of the project's first target
+  catbuild graph --target ocp-4.16 --channel stable --format svg -o stable.svg
+  catbuild graph build/ocp-4.16/catalog --package-name my-operator   # mermaid, as opm
   catbuild graph build/ocp-4.16/catalog --minimum-edge my-operator.v1.0.0";
 
 const DIFF_EXAMPLES: &str = "Examples:
@@ -202,9 +237,9 @@ enum Command {
     /// Render an opm basic or semver template file
     #[command(after_help = TEMPLATE_EXAMPLES)]
     Template(opm::TemplateArgs),
-    /// Draw a catalog's upgrade graph, like `opm alpha render-graph`
+    /// Draw upgrade graphs: mermaid (as `opm alpha render-graph`), dot, svg or html
     #[command(after_help = GRAPH_EXAMPLES)]
-    Graph(opm::GraphArgs),
+    Graph(graph::GraphArgs),
     /// Show what changed between two catalogs (exit 1 when they differ)
     #[command(after_help = DIFF_EXAMPLES)]
     Diff(diff::DiffArgs),
@@ -285,7 +320,7 @@ fn dispatch(cli: Cli) -> CommandResult {
         Some(Command::Render(args)) => opm::render(&cli.global, &args),
         Some(Command::Validate(args)) => opm::validate(&cli.global, &args),
         Some(Command::Template(args)) => opm::template(&args),
-        Some(Command::Graph(args)) => opm::graph(&args),
+        Some(Command::Graph(args)) => graph::run(&cli.global, &args),
         Some(Command::Diff(args)) => diff::run(&cli.global, &args),
         Some(Command::Init(args)) => init::run(&cli.global, &args),
         Some(Command::Clean(args)) => clean::run(&cli.global, &args),

@@ -1,12 +1,12 @@
-//! The opm-compatible commands: `render`, `validate DIR`, `template` and
-//! `graph`. Their output is byte for byte what opm prints, so they double as
+//! The opm-compatible commands: `render`, `validate DIR` and `template`
+//! (`graph`'s mermaid is in `graph.rs`). Their output is byte for byte what opm prints, so they double as
 //! the conformance suite's entry points. Errors carry opm's Go error text.
 //! What a reference names and how bundles and images are loaded is
 //! [`crate::source`]'s; this module wires flags and prints.
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use super::{CommandResult, Failure, GlobalArgs, print_stdout};
 use crate::config::{Config, MigrateLevel};
@@ -237,44 +237,4 @@ pub(super) fn template(args: &TemplateArgs) -> CommandResult {
     .map_err(|error| Failure::InputMessage(error.to_string()))?;
     let written = fbc::write::write(&config, format).map_err(|error| Failure::InputMessage(error.to_string()))?;
     print_stdout(&written)
-}
-
-#[derive(Debug, Args)]
-pub(super) struct GraphArgs {
-    /// FBC directory
-    #[arg(value_name = "DIR")]
-    dir: PathBuf,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
-    format: GraphFormat,
-    /// Style deprecated and skipped bundles the way OLM v0 resolves them
-    #[arg(long)]
-    draw_v0_semantics: bool,
-    /// Drop edges below this bundle
-    #[arg(long, value_name = "BUNDLE")]
-    minimum_edge: Option<String>,
-    /// Only this package
-    #[arg(short = 'p', long, value_name = "PACKAGE")]
-    package_name: Option<String>,
-}
-
-/// `graph --format` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(super) enum GraphFormat {
-    /// A mermaid flowchart, as `opm alpha render-graph` writes it
-    Mermaid,
-}
-
-pub(super) fn graph(args: &GraphArgs) -> CommandResult {
-    // The only format so far; clap refused any other.
-    let GraphFormat::Mermaid = args.format;
-    let config =
-        fbc::load::load_dir(&args.dir).map_err(|error| Failure::InputMessage(format!("{}: {}", error.path.display(), error.message)))?;
-    let options = crate::graph::mermaid::MermaidOptions {
-        minimum_edge: args.minimum_edge.clone(),
-        package_name: args.package_name.clone(),
-        draw_v0_semantics: args.draw_v0_semantics,
-    };
-    let text = crate::graph::mermaid::write_mermaid(&config, &options).map_err(Failure::InputMessage)?;
-    print_stdout(&text)
 }

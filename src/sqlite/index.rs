@@ -153,9 +153,12 @@ impl<'c> Inserts<'c> {
                     .execute(params![type_, value, bundle.name, version, path])
                     .map_err(at("properties"))?;
             }
+            // opm binds a dependency's value as Go `[]byte` (the
+            // `json.RawMessage` of dependencies.yaml, `json.Marshal` for
+            // required APIs), so SQLite stores a BLOB, unlike `properties`.
             for (type_, value) in &bundle.dependencies {
                 self.dependencies
-                    .execute(params![type_, value, bundle.name, version, path])
+                    .execute(params![type_, value.as_bytes(), bundle.name, version, path])
                     .map_err(at("dependencies"))?;
             }
             for Api {

@@ -20,4 +20,4 @@ pub mod rows;
 pub mod schema;
 
 pub use index::{SqliteError, write_index};
-pub use rows::{Loader, PackageRows, SourceOrder, package_rows};
+pub use rows::{ChannelWriter, Loader, PackageRows, SourceOrder, package_rows};

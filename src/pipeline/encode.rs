@@ -150,7 +150,7 @@ impl Encoder for SqliteEncoder {
 
     fn finish(&self, parts: Vec<Vec<sqlite::PackageRows>>, _settings: &TargetSettings) -> Result<Vec<OutputFile>, EncodeError> {
         let packages: Vec<sqlite::PackageRows> = parts.into_iter().flatten().collect();
-        let bytes = sqlite::write_index(&packages).map_err(|error| EncodeError {
+        let bytes = sqlite::write_index(packages).map_err(|error| EncodeError {
             package: String::new(),
             format: OutputFormat::Sqlite.name(),
             message: error.to_string(),

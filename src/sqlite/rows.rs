@@ -385,19 +385,31 @@ fn bundle_row(bundle: &Bundle, object_file_order: Option<&Vec<u32>>, loader: Loa
         })
         .collect();
     ordered.sort_by_key(|(file_idx, _)| *file_idx);
-    let objects: Vec<Value> = ordered.iter().filter_map(|(_, object)| json::parse(object).ok()).collect();
-    let csv_value = objects
-        .iter()
-        .find(|object| object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"));
     // runtime.Encode with the unstructured JSON scheme: json.Encoder of a
-    // Go map, so keys sorted, HTML escaped and a trailing newline.
-    let encode = |value: &Value| {
-        let mut text = json::to_compact(&value.clone().sort_keys(), true);
-        text.push('\n');
-        text.into_bytes()
-    };
-    let csv = csv_value.map(encode);
-    let bundle_bytes = (!objects.is_empty()).then(|| objects.iter().flat_map(encode).collect());
+    // Go map, so keys sorted, HTML escaped and a trailing newline. Each
+    // object is encoded once; the CSV's bytes are its part of `bundle`.
+    let objects: Vec<Value> = ordered
+        .iter()
+        .filter_map(|(_, object)| json::parse(object).ok())
+        .map(Value::sort_keys)
+        .collect();
+    let csv_idx = objects
+        .iter()
+        .position(|object| object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"));
+    let csv_value = csv_idx.map(|csv_idx| &objects[csv_idx]);
+    // Re-encoded objects are about as long as their source text.
+    let mut bundle_text = String::with_capacity(ordered.iter().map(|(_, object)| object.len() + 1).sum());
+    let mut csv_range = None;
+    for (object_idx, object) in objects.iter().enumerate() {
+        let start = bundle_text.len();
+        json::append_compact(&mut bundle_text, object, true);
+        bundle_text.push('\n');
+        if Some(object_idx) == csv_idx {
+            csv_range = Some(start..bundle_text.len());
+        }
+    }
+    let csv = csv_range.map(|range| bundle_text.as_bytes()[range].to_vec());
+    let bundle_bytes = (!objects.is_empty()).then(|| bundle_text.into_bytes());
     // The CSV's own edges (`bundle.Replaces()`, `bundle.Skips()`); a bundle
     // with no CSV object (an FBC source) has only the model's.
     let csv_replaces = csv_value.map(|csv| {

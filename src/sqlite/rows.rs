@@ -308,11 +308,9 @@ fn walk_graph(channel: &str, head: &str, by_name: &BTreeMap<&str, &Bundle>) -> R
         let Some(bundle) = by_name.get(current.as_str()) else {
             break;
         };
-        let mut synthetic_depth = depth + 1;
-        for skip in &bundle.skips {
+        for (synthetic_depth, skip) in (depth + 1..).zip(&bundle.skips) {
             let skip_idx = push_entry(&mut entries, skip, None, synthetic_depth);
             push_entry(&mut entries, &current, Some(skip_idx), synthetic_depth);
-            synthetic_depth += 1;
         }
         if bundle.replaces.is_empty() {
             break;

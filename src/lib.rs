@@ -17,6 +17,7 @@ pub mod graph;
 pub mod init;
 pub mod load;
 pub mod model;
+pub mod openshift;
 pub mod output;
 pub mod pipeline;
 pub mod semver;

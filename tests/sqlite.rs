@@ -3,7 +3,9 @@
 //! binary builds `index.db`, and its schema and every table are compared
 //! with the case's `expected/` as the conformance README defines them
 //! (`schema.sql` = `sqlite3 index.db .schema`, one TSV per table, rows
-//! sorted, `\N` for NULL). Also: the same input gives the same bytes.
+//! sorted, `\N` for NULL), and each column's storage classes with the
+//! database opm built from the same input where `sqlite-migrate` has one.
+//! Also: the same input gives the same bytes.
 //!
 //! Every case is accounted for: it passes, or it is listed below as
 //! skipped (a slice of issue 14 not built yet) or as a known failure, each
@@ -19,19 +21,22 @@ use std::path::{Path, PathBuf};
 use common::{catbuild, stderr};
 
 /// Cases whose input this slice cannot build yet.
-const SKIPPED: &[(&str, &str)] = &[
-    (
-        "add-baz-semver",
-        "the channels match opm's (tests/add_modes.rs), but the rows opm's add modes write are not yet: non-head bundles without their CSV and objects, the replaces/skips columns as the reloaded index has them, the extra olm.package rows (issue 14)",
-    ),
-    (
-        "add-baz-semver-skippatch",
-        "the channels match opm's (tests/add_modes.rs), but the rows opm's add modes write are not yet: non-head bundles without their CSV and objects, the replaces/skips columns as the reloaded index has them, the extra olm.package rows (issue 14)",
-    ),
-    (
-        "add-foo-semver",
-        "the channels match opm's (tests/add_modes.rs), but the rows opm's add modes write are not yet: non-head bundles without their CSV and objects, the replaces/skips columns as the reloaded index has them, the extra olm.package rows (issue 14)",
-    ),
+const SKIPPED: &[(&str, &str)] = &[];
+
+/// The databases opm itself built from the same inputs
+/// (`../shared/conformance/sqlite-migrate/<case>/input/index.db`): the TSVs
+/// cannot tell a BLOB from TEXT, so each column's storage classes are
+/// compared with these.
+const OPM_DATABASES: &[(&str, &str)] = &[
+    ("add-bar-default-channel-change", "registry-add-bar-default-channel-change"),
+    ("add-baz-semver", "registry-add-baz-semver"),
+    ("add-baz-semver-skippatch", "registry-add-baz-semver-skippatch"),
+    ("add-foo-replaces", "registry-add-foo-replaces"),
+    ("add-foo-semver", "registry-add-foo-semver"),
+    ("add-multi-package", "registry-add-multi-package"),
+    ("ghost-replaces-skips-skiprange", "ghost-render-and-migrate"),
+    ("initializer-mariadb", "initializer-mariadb"),
+    ("validpackages-aqua", "aqua-render-and-migrate"),
 ];
 
 /// Cases catbuild builds but not yet as opm does: the tables that may
@@ -123,6 +128,15 @@ fn run_case(case: &Path) -> Result<Vec<(String, String)>, String> {
             "schema".to_string(),
             format!("--- expected\n{expected_schema}\n--- catbuild\n{schema}"),
         ));
+    }
+    let case_name = case.file_name().unwrap().to_string_lossy();
+    if let Some((_, opm_case)) = OPM_DATABASES.iter().find(|(name, _)| *name == case_name) {
+        let opm_db = case.join("../../sqlite-migrate").join(opm_case).join("input/index.db");
+        let opm = rusqlite::Connection::open_with_flags(&opm_db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let (expected_types, actual_types) = (column_types(&opm), column_types(&connection));
+        if expected_types != actual_types {
+            diffs.push(("column types".to_string(), line_diff(&expected_types, &actual_types)));
+        }
     }
     let mut tables: Vec<PathBuf> = std::fs::read_dir(case.join("expected"))
         .unwrap()
@@ -262,6 +276,34 @@ fn dot_schema(connection: &rusqlite::Connection) -> String {
         };
         out.push_str(&sql);
         out.push_str(";\n");
+    }
+    out
+}
+
+/// Per table and column, the storage classes its values have
+/// (`typeof`), one `table.column: classes` line each.
+fn column_types(connection: &rusqlite::Connection) -> String {
+    let mut tables = connection
+        .prepare("select name from sqlite_master where type = 'table' order by name")
+        .unwrap();
+    let tables: Vec<String> = tables.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+    let mut out = String::new();
+    for table in tables {
+        let columns: Vec<String> = connection
+            .prepare(&format!("select * from \"{table}\" limit 0"))
+            .unwrap()
+            .column_names()
+            .map(ToString::to_string)
+            .collect();
+        for column in columns {
+            let mut statement = connection
+                .prepare(&format!(
+                    "select group_concat(class, ',') from (select distinct typeof(\"{column}\") as class from \"{table}\" order by class)"
+                ))
+                .unwrap();
+            let classes: Option<String> = statement.query_row([], |row| row.get(0)).unwrap();
+            writeln!(out, "{table}.{column}: {}", classes.unwrap_or_default()).unwrap();
+        }
     }
     out
 }
@@ -409,4 +451,92 @@ fn one_target_writes_the_fbc_and_index_db_side_by_side() {
         .collect();
     names.sort();
     assert_eq!(names, ["catalog", "index.db"]);
+}
+
+/// Issue 14: what `opm registry add --mode semver-skippatch` leaves for
+/// baz 1.0.0, 1.0.1, 1.0.2 (spec D.6, `AddPackageChannelsFromGraph` and
+/// `ClearNonHeadBundles` in `pkg/sqlite/load.go`; no opm golden has a
+/// synthetic entry, so the rows are derived from that code): 1.0.2 heads
+/// the channel and skips both older patches, each a synthetic pair one
+/// level deeper than the last; the older patches keep their rows without
+/// CSV or objects, and the `replaces`/`skips` columns are each CSV's own.
+/// A replaces-mode package of the same catalog keeps every bundle whole.
+#[test]
+fn a_skippatch_package_has_opms_graph_rows_and_non_heads_without_csv() {
+    let add_cases = suite();
+    let baz = add_cases.join("add-baz-semver-skippatch/input/bundles");
+    let project = tempfile::tempdir().unwrap();
+    let v102 = project.path().join("baz-bundle-v1.0.2");
+    common::copy_dir(&baz.join("baz-bundle-v1.0.1"), &v102);
+    let csv = v102.join("manifests/baz.csv.yaml");
+    std::fs::write(&csv, std::fs::read_to_string(&csv).unwrap().replace("1.0.1", "1.0.2")).unwrap();
+    let foo = add_cases.join("add-foo-replaces/input/bundles");
+    let dirs = |dirs: &[PathBuf]| {
+        dirs.iter()
+            .map(|dir| format!("{:?}", dir.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let image = "bundle-image = \"quay.io/operator-framework/{{ bundle.package }}-bundle:v{{ bundle.version }}\"";
+    let catalog_toml = format!(
+        "version = 1\n\n[catalog]\nname = \"skippatch\"\n\n\
+         [[package]]\nname = \"baz\"\nbundles = [{}]\nchannel-policy = \"semver-skippatch-mode\"\n{image}\n\n\
+         [[package]]\nname = \"foo\"\nbundles = [{}]\n{image}\n\n\
+         [[target]]\nname = \"sqlite\"\nformats = [\"sqlite\"]\n",
+        dirs(&[baz.join("baz-bundle-v1.0.0"), baz.join("baz-bundle-v1.0.1"), v102.clone()]),
+        dirs(&[foo.join("foo-bundle-v0.1.0"), foo.join("foo-bundle-v0.2.0")]),
+    );
+    std::fs::write(project.path().join("catalog.toml"), catalog_toml).unwrap();
+    let output = catbuild(project.path(), &["build"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let connection = rusqlite::Connection::open(project.path().join("build/sqlite/index.db")).unwrap();
+    let rows = |sql: &str| -> Vec<String> {
+        let mut statement = connection.prepare(sql).unwrap();
+        let n_columns = statement.column_count();
+        statement
+            .query_map([], |row| {
+                let columns: Vec<String> = (0..n_columns)
+                    .map(|column_idx| match row.get_ref(column_idx).unwrap() {
+                        rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                        rusqlite::types::ValueRef::Integer(value) => value.to_string(),
+                        other => String::from_utf8_lossy(other.as_bytes().unwrap()).into_owned(),
+                    })
+                    .collect();
+                Ok(columns.join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(
+        rows("select entry_id, operatorbundle_name, replaces, depth from channel_entry where package_name = 'baz' order by entry_id"),
+        [
+            "1|baz.v1.0.2|NULL|0",
+            "2|baz.v1.0.0|NULL|1",
+            "3|baz.v1.0.2|2|1",
+            "4|baz.v1.0.1|NULL|2",
+            "5|baz.v1.0.2|4|2",
+        ]
+    );
+    assert_eq!(
+        rows("select name, csv is null, bundle is null, replaces, skips, skiprange from operatorbundle order by name"),
+        [
+            "baz.v1.0.0|1|1|||",
+            "baz.v1.0.1|1|1||baz.v1.0.0|<1.0.1",
+            "baz.v1.0.2|0|0||baz.v1.0.0|<1.0.2",
+            "foo.v0.1.0|0|0|||<0.1.0",
+            "foo.v0.2.0|0|0|foo.v0.1.0|foo.v0.1.1,foo.v0.1.2|<0.2.0",
+        ]
+    );
+    // Each bundle's own `olm.package` row; the graph writer adds none per
+    // visit, replaces mode one per channel walk (foo: beta and stable).
+    assert_eq!(
+        rows("select operatorbundle_name, count(*) from properties where type = 'olm.package' group by operatorbundle_name"),
+        ["baz.v1.0.0|1", "baz.v1.0.1|1", "baz.v1.0.2|1", "foo.v0.1.0|3", "foo.v0.2.0|3"]
+    );
+    assert_eq!(
+        rows("select name, head_operatorbundle_name from channel order by name, package_name"),
+        ["beta|foo.v0.2.0", "stable|baz.v1.0.2", "stable|foo.v0.2.0"]
+    );
+    assert_eq!(rows("pragma freelist_count"), ["0"]);
 }

@@ -164,11 +164,19 @@ impl Value {
             Value::Raw(_) => self.resolve_raw().sort_keys(),
             Value::Array(items) => Value::Array(items.into_iter().map(Value::sort_keys).collect()),
             Value::Object(entries) => {
-                let mut map = std::collections::BTreeMap::new();
-                for (key, value) in entries {
-                    map.insert(key, value.sort_keys());
+                // In place (no map per object: large CSVs have many): a
+                // stable sort keeps duplicates in input order, so the last
+                // of each run is the one that wins.
+                let mut entries: Vec<(String, Value)> = entries.into_iter().map(|(key, value)| (key, value.sort_keys())).collect();
+                entries.sort_by(|left, right| left.0.cmp(&right.0));
+                let mut deduplicated: Vec<(String, Value)> = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    if deduplicated.last().is_some_and(|last| last.0 == entry.0) {
+                        deduplicated.pop();
+                    }
+                    deduplicated.push(entry);
                 }
-                Value::Object(map.into_iter().collect())
+                Value::Object(deduplicated)
             }
             other => other,
         }

@@ -19,3 +19,6 @@ pub const ANNOTATION_DEFAULT_CHANNEL: &str = "operators.operatorframework.io.bun
 pub const ANNOTATION_SKIP_RANGE: &str = "olm.skipRange";
 /// The CSV annotation with extra properties, a JSON list.
 pub const ANNOTATION_PROPERTIES: &str = "olm.properties";
+/// The OpenShift versions whose catalogs get the bundle
+/// (`metadata/annotations.yaml`; Red Hat's, not opm's: `crate::openshift`).
+pub const ANNOTATION_OPENSHIFT_VERSIONS: &str = "com.redhat.openshift.versions";

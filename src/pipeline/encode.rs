@@ -41,6 +41,9 @@ pub struct TargetSettings {
     /// Packages whose bundles all come from package-manifest directories:
     /// their SQLite rows are the initializer's, not `opm registry add`'s.
     pub package_manifest_packages: BTreeSet<String>,
+    /// Packages whose channels come from opm's semver add modes: their
+    /// SQLite rows are those `opm registry add --mode semver` leaves.
+    pub semver_add_mode_packages: BTreeSet<String>,
 }
 
 /// One package that passed every check: what opm writes (`config`) and
@@ -133,7 +136,12 @@ impl Encoder for SqliteEncoder {
         } else {
             sqlite::Loader::Image
         };
-        sqlite::package_rows(package.config, &package.model, package.source_order, loader).map_err(|error| EncodeError {
+        let writer = if settings.semver_add_mode_packages.contains(&package_name) {
+            sqlite::ChannelWriter::SemverGraph
+        } else {
+            sqlite::ChannelWriter::ReplacesChain
+        };
+        sqlite::package_rows(package.config, &package.model, package.source_order, loader, writer).map_err(|error| EncodeError {
             package: package_name,
             format: OutputFormat::Sqlite.name(),
             message: error.to_string(),
@@ -142,7 +150,7 @@ impl Encoder for SqliteEncoder {
 
     fn finish(&self, parts: Vec<Vec<sqlite::PackageRows>>, _settings: &TargetSettings) -> Result<Vec<OutputFile>, EncodeError> {
         let packages: Vec<sqlite::PackageRows> = parts.into_iter().flatten().collect();
-        let bytes = sqlite::write_index(&packages).map_err(|error| EncodeError {
+        let bytes = sqlite::write_index(packages).map_err(|error| EncodeError {
             package: String::new(),
             format: OutputFormat::Sqlite.name(),
             message: error.to_string(),

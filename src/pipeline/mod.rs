@@ -25,7 +25,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::config::{Config, OutputFormat, Target};
+use crate::config::{ChannelPolicy, Config, OutputFormat, Target};
 use crate::diag::Diagnostic;
 use crate::fbc::DeclarativeConfig;
 use crate::load::LoadedBundle;
@@ -115,6 +115,8 @@ struct BuiltTarget<'a> {
     source_orders: Vec<crate::sqlite::SourceOrder>,
     /// Packages read only from package-manifest directories.
     package_manifest_packages: std::collections::BTreeSet<String>,
+    /// Packages whose channel policy is one of opm's semver add modes.
+    semver_add_mode_packages: std::collections::BTreeSet<String>,
 }
 
 impl BuiltTarget<'_> {
@@ -204,6 +206,7 @@ fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter)
         let settings = TargetSettings {
             target: built_target.target.name.clone(),
             package_manifest_packages: built_target.package_manifest_packages.clone(),
+            semver_add_mode_packages: built_target.semver_add_mode_packages.clone(),
         };
         let formats: &[OutputFormat] = if encode { &built_target.formats } else { &[] };
         match encode::encode_target(&built_target.packages, &built_target.source_orders, formats, &settings, reporter) {
@@ -355,6 +358,17 @@ fn assemble<'a>(
                 .packages
                 .iter()
                 .filter(|package| package.bundles.is_empty() && !package.package_manifests.is_empty())
+                .map(|package| package.name.value.clone())
+                .collect(),
+            semver_add_mode_packages: config
+                .packages
+                .iter()
+                .filter(|package| {
+                    matches!(
+                        package.channel_policy,
+                        ChannelPolicy::SemverMode | ChannelPolicy::SemverSkipPatchMode
+                    )
+                })
                 .map(|package| package.name.value.clone())
                 .collect(),
         });

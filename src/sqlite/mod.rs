@@ -13,11 +13,14 @@
 //! fresh in-memory database, and a fixed `schema_migrations` timestamp, so
 //! the same catalog gives the same bytes (and the same index image digest).
 //! No `VACUUM`: it would move every index and trigger after the tables in
-//! `sqlite_master`, and `.schema` would no longer print opm's order.
+//! `sqlite_master`, and `.schema` would no longer print opm's order. It
+//! would not make the file smaller either: nothing is deleted or updated
+//! into free pages (`freelist_count` is 0; `VACUUM` saved 2 of 31,605
+//! pages on the 1,000-bundle synthetic tree).
 
 pub mod index;
 pub mod rows;
 pub mod schema;
 
 pub use index::{SqliteError, write_index};
-pub use rows::{Loader, PackageRows, SourceOrder, package_rows};
+pub use rows::{ChannelWriter, Loader, PackageRows, SourceOrder, package_rows};

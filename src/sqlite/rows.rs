@@ -7,10 +7,13 @@
 //! directories (`pkg/sqlite/directory.go` `DirectoryLoader`). [`Loader`]
 //! names the one whose rows catbuild reproduces for a package.
 //!
-//! This is replaces mode (`pkg/sqlite/load.go` `AddPackageChannels`): the
-//! channels, heads and default channel come from catbuild's model, and
-//! each channel's `channel_entry` rows walk the head's `replaces` chain
-//! with a synthetic pair per skipped name, as `addPackageChannels` does.
+//! The channels, heads and default channel come from catbuild's model.
+//! [`ChannelWriter`] names which of opm's two channel writers leaves the
+//! package's `channel_entry` rows: replaces mode and the initializer walk
+//! the head's `replaces` chain with a synthetic pair per skipped name
+//! (`addPackageChannels`); the semver add modes write the graph they built
+//! (`AddPackageChannelsFromGraph`) and then drop the CSV and objects of
+//! every bundle that heads no channel (`ClearNonHeadBundles`).
 //! No I/O: the rows are plain data, inserted by [`super::index`].
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,6 +35,18 @@ pub enum Loader {
     /// (`bundlepath` is empty) and no `olm.package` property of its own,
     /// since such bundles have no annotations.
     Directory,
+}
+
+/// Which of opm's channel writers a package's rows come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelWriter {
+    /// Replaces mode (`opm registry add`, the default) and the initializer:
+    /// `addPackageChannels` (spec D.5), one `olm.package` property row per
+    /// bundle each channel walk visits.
+    ReplacesChain,
+    /// The semver and semver-skippatch add modes (spec D.6):
+    /// `AddPackageChannelsFromGraph`, then `ClearNonHeadBundles`.
+    SemverGraph,
 }
 
 /// What the loaders saw of a package that its model does not keep.
@@ -69,8 +84,11 @@ pub struct BundleRow {
     pub bundlepath: String,
     pub version: String,
     pub skiprange: String,
+    /// The CSV's `spec.replaces`, whatever the channels say: opm stores
+    /// the CSV's edges here in every mode, and the channels' edges only in
+    /// `channel_entry`.
     pub replaces: String,
-    /// `spec.skips` joined with `,`.
+    /// The CSV's `spec.skips` joined with `,`.
     pub skips: String,
     pub substitutesfor: String,
     pub related_images: Vec<String>,
@@ -98,8 +116,9 @@ pub struct ChannelRows {
     /// `channel_entry` rows in insertion order.
     pub entries: Vec<ChannelEntryRow>,
     /// `(bundle name, version)` of every bundle the walk visited, in order:
-    /// opm adds an `olm.package` property row for each visit, so a bundle
-    /// in two channels has two such rows.
+    /// `addPackageChannels` adds an `olm.package` property row for each
+    /// visit, so a bundle in two channels has two such rows. Empty for
+    /// [`ChannelWriter::SemverGraph`], which adds none.
     pub visited: Vec<(String, String)>,
 }
 
@@ -130,6 +149,7 @@ pub fn package_rows(
     model: &Model,
     source_order: &SourceOrder,
     loader: Loader,
+    writer: ChannelWriter,
 ) -> Result<Vec<PackageRows>, RowsError> {
     let mut all = Vec::new();
     for package in model.packages.values() {
@@ -151,7 +171,7 @@ pub fn package_rows(
             .collect();
         let mut seen = BTreeSet::new();
         bundle_names.retain(|name| seen.insert(*name));
-        let bundles: Vec<BundleRow> = bundle_names
+        let mut bundles: Vec<BundleRow> = bundle_names
             .iter()
             .map(|name| bundle_row(by_name[name], source_order.object_file_order.get(*name), loader))
             .collect();
@@ -181,6 +201,12 @@ pub fn package_rows(
         }
         let mut seen = BTreeSet::new();
         channel_names.retain(|name| seen.insert(*name));
+        if writer == ChannelWriter::SemverGraph {
+            // `AddPackageChannelsFromGraph` ranges over a Go map, so opm's
+            // channel order (and with it the `entry_id`s) is random; name
+            // order is one of its orders, and the one the add-* cases show.
+            channel_names.sort_unstable();
+        }
         let mut channels = Vec::new();
         for channel_name in channel_names {
             let channel = &package.channels[channel_name];
@@ -192,7 +218,13 @@ pub fn package_rows(
             // `semver` policies a bundle's replaces may differ per channel.
             let mut in_channel = by_name.clone();
             in_channel.extend(channel.bundles.values().map(|bundle| (bundle.name.as_str(), bundle)));
-            channels.push(walk_channel(channel_name, &head.name, &in_channel)?);
+            channels.push(match writer {
+                ChannelWriter::ReplacesChain => walk_channel(channel_name, &head.name, &in_channel)?,
+                ChannelWriter::SemverGraph => walk_graph(channel_name, &head.name, &in_channel)?,
+            });
+        }
+        if writer == ChannelWriter::SemverGraph {
+            clear_non_head_bundles(&mut bundles, &channels);
         }
         all.push(PackageRows {
             name: package.name.clone(),
@@ -253,6 +285,78 @@ fn walk_channel(channel: &str, head: &str, by_name: &BTreeMap<&str, &Bundle>) ->
     })
 }
 
+/// `AddPackageChannelsFromGraph`'s walk (`pkg/sqlite/load.go`): from the
+/// head along the one edge to another node of the graph (the model's
+/// `replaces`), one level deeper per node. A node's other edges (its
+/// `skips`: the bundles the add modes took out of the graph) become
+/// synthetic pairs (skipped name, then the node again pointing at it)
+/// from one level below the node down, written before the next node.
+/// opm ranges over them in Go map order; catbuild takes the channel's
+/// order (oldest first). No `olm.package` rows: this writer adds none.
+fn walk_graph(channel: &str, head: &str, by_name: &BTreeMap<&str, &Bundle>) -> Result<ChannelRows, RowsError> {
+    let mut entries = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut current = head.to_string();
+    let mut previous_idx: Option<usize> = None;
+    let mut depth = 0;
+    loop {
+        let current_idx = push_entry(&mut entries, &current, None, depth);
+        if let Some(previous_idx) = previous_idx {
+            entries[previous_idx].replaces = Some(current_idx);
+        }
+        seen.insert(current.clone());
+        let Some(bundle) = by_name.get(current.as_str()) else {
+            break;
+        };
+        for (synthetic_depth, skip) in (depth + 1..).zip(&bundle.skips) {
+            let skip_idx = push_entry(&mut entries, skip, None, synthetic_depth);
+            push_entry(&mut entries, &current, Some(skip_idx), synthetic_depth);
+        }
+        if bundle.replaces.is_empty() {
+            break;
+        }
+        if seen.contains(&bundle.replaces) {
+            return Err(RowsError::Cycle {
+                bundle: current,
+                replaces: bundle.replaces.clone(),
+            });
+        }
+        if !by_name.contains_key(bundle.replaces.as_str()) {
+            return Err(RowsError::ReplacesNonexistent {
+                bundle: current,
+                replaces: bundle.replaces.clone(),
+            });
+        }
+        previous_idx = Some(current_idx);
+        current.clone_from(&bundle.replaces);
+        depth += 1;
+    }
+    Ok(ChannelRows {
+        name: channel.to_string(),
+        head: head.to_string(),
+        entries,
+        visited: Vec::new(),
+    })
+}
+
+/// `ClearNonHeadBundles` (`pkg/sqlite/load.go`), which the semver add modes
+/// run after their last add: a bundle loaded from an image (non-empty
+/// `bundlepath`) that heads no channel keeps its row without its CSV and
+/// objects. opm runs it over the whole index; catbuild over the packages
+/// whose policy is an add mode, so a replaces-mode package of the same
+/// catalog keeps its bundles whole, as it would in an index built by
+/// replaces-mode adds only. Writing NULL at insert time (not updating
+/// later) leaves no free pages in the file.
+fn clear_non_head_bundles(bundles: &mut [BundleRow], channels: &[ChannelRows]) {
+    let heads: BTreeSet<&str> = channels.iter().map(|channel| channel.head.as_str()).collect();
+    for bundle in bundles.iter_mut() {
+        if !bundle.bundlepath.is_empty() && !heads.contains(bundle.name.as_str()) {
+            bundle.csv = None;
+            bundle.bundle = None;
+        }
+    }
+}
+
 fn push_entry(entries: &mut Vec<ChannelEntryRow>, name: &str, replaces: Option<usize>, depth: i64) -> usize {
     entries.push(ChannelEntryRow {
         operatorbundle_name: name.to_string(),
@@ -279,19 +383,46 @@ fn bundle_row(bundle: &Bundle, object_file_order: Option<&Vec<u32>>, loader: Loa
         })
         .collect();
     ordered.sort_by_key(|(file_idx, _)| *file_idx);
-    let objects: Vec<Value> = ordered.iter().filter_map(|(_, object)| json::parse(object).ok()).collect();
-    let csv_value = objects
-        .iter()
-        .find(|object| object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"));
     // runtime.Encode with the unstructured JSON scheme: json.Encoder of a
-    // Go map, so keys sorted, HTML escaped and a trailing newline.
-    let encode = |value: &Value| {
-        let mut text = json::to_compact(&value.clone().sort_keys(), true);
-        text.push('\n');
-        text.into_bytes()
-    };
-    let csv = csv_value.map(encode);
-    let bundle_bytes = (!objects.is_empty()).then(|| objects.iter().flat_map(encode).collect());
+    // Go map, so keys sorted, HTML escaped and a trailing newline. Each
+    // object is encoded once; the CSV's bytes are its part of `bundle`.
+    let objects: Vec<Value> = ordered
+        .iter()
+        .filter_map(|(_, object)| json::parse(object).ok())
+        .map(Value::sort_keys)
+        .collect();
+    let csv_idx = objects
+        .iter()
+        .position(|object| object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"));
+    let csv_value = csv_idx.map(|csv_idx| &objects[csv_idx]);
+    // Re-encoded objects are about as long as their source text.
+    let mut bundle_text = String::with_capacity(ordered.iter().map(|(_, object)| object.len() + 1).sum());
+    let mut csv_range = None;
+    for (object_idx, object) in objects.iter().enumerate() {
+        let start = bundle_text.len();
+        json::append_compact(&mut bundle_text, object, true);
+        bundle_text.push('\n');
+        if Some(object_idx) == csv_idx {
+            csv_range = Some(start..bundle_text.len());
+        }
+    }
+    let csv = csv_range.map(|range| bundle_text.as_bytes()[range].to_vec());
+    let bundle_bytes = (!objects.is_empty()).then(|| bundle_text.into_bytes());
+    // The CSV's own edges (`bundle.Replaces()`, `bundle.Skips()`); a bundle
+    // with no CSV object (an FBC source) has only the model's.
+    let csv_replaces = csv_value.map(|csv| {
+        csv.pointer(&["spec", "replaces"])
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    });
+    let csv_skips = csv_value.map(|csv| {
+        list(csv, &["spec", "skips"])
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    });
     let substitutesfor = csv_value
         .and_then(|csv| csv.pointer(&["metadata", "annotations", "olm.substitutesFor"]))
         .and_then(Value::as_str)
@@ -337,8 +468,8 @@ fn bundle_row(bundle: &Bundle, object_file_order: Option<&Vec<u32>>, loader: Loa
         bundlepath,
         version: bundle.version_string(),
         skiprange: bundle.skip_range.clone(),
-        replaces: bundle.replaces.clone(),
-        skips: bundle.skips.join(","),
+        replaces: csv_replaces.unwrap_or_else(|| bundle.replaces.clone()),
+        skips: csv_skips.unwrap_or_else(|| bundle.skips.join(",")),
         substitutesfor,
         related_images,
         properties,
@@ -496,6 +627,55 @@ mod tests {
 12|beta|foo|foo.v0.2.0|11|1
 13|beta|foo|foo.v0.1.0||2";
         assert_eq!(rows.join("\n"), expected);
+    }
+
+    /// `AddPackageChannelsFromGraph` (`pkg/sqlite/load.go` at v1.73.0)
+    /// against `addPackageChannels` for a node with both kinds of edge:
+    /// its synthetic pairs start one level below it, and the node it
+    /// replaces sits right below it too, where replaces mode puts it below
+    /// the last pair. Derived from the code (no opm golden has this shape).
+    #[test]
+    fn the_graph_writer_puts_the_next_node_one_level_down_after_its_pairs() {
+        let bundles = [
+            bundle("a.v1.0.0", "1.0.0", "", &[]),
+            bundle("a.v1.1.0", "1.1.0", "a.v1.0.0", &["a.v1.0.1", "a.v1.0.2"]),
+        ];
+        let by_name: BTreeMap<&str, &Bundle> = bundles.iter().map(|bundle| (bundle.name.as_str(), bundle)).collect();
+        let rows = |channel_rows: ChannelRows| -> Vec<String> {
+            channel_rows
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(entry_idx, entry)| {
+                    let replaces = entry.replaces.map_or(String::new(), |replaces_idx| (replaces_idx + 1).to_string());
+                    format!("{}|{}|{replaces}|{}", entry_idx + 1, entry.operatorbundle_name, entry.depth)
+                })
+                .collect()
+        };
+        let graph = walk_graph("stable", "a.v1.1.0", &by_name).unwrap();
+        assert!(graph.visited.is_empty());
+        assert_eq!(
+            rows(graph),
+            [
+                "1|a.v1.1.0|6|0",
+                "2|a.v1.0.1||1",
+                "3|a.v1.1.0|2|1",
+                "4|a.v1.0.2||2",
+                "5|a.v1.1.0|4|2",
+                "6|a.v1.0.0||1",
+            ]
+        );
+        assert_eq!(
+            rows(walk_channel("stable", "a.v1.1.0", &by_name).unwrap()),
+            [
+                "1|a.v1.1.0|6|0",
+                "2|a.v1.0.1||1",
+                "3|a.v1.1.0|2|1",
+                "4|a.v1.0.2||2",
+                "5|a.v1.1.0|4|2",
+                "6|a.v1.0.0||3",
+            ]
+        );
     }
 
     #[test]

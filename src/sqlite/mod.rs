@@ -14,10 +14,15 @@
 //! the same catalog gives the same bytes (and the same index image digest).
 //! No `VACUUM`: it would move every index and trigger after the tables in
 //! `sqlite_master`, and `.schema` would no longer print opm's order.
+//!
+//! The way back: [`read`] opens an existing `index.db` read-only and gives
+//! the FBC opm's `render`/`migrate` print for it, one package at a time.
 
 pub mod index;
+pub mod read;
 pub mod rows;
 pub mod schema;
 
 pub use index::{SqliteError, write_index};
+pub use read::{Dependencies, IndexDb, ReadError, is_sqlite_file, read_index};
 pub use rows::{Loader, PackageRows, SourceOrder, package_rows};

@@ -104,7 +104,7 @@ pub struct IndexDb {
 pub fn is_sqlite_file(path: &Path) -> bool {
     let mut header = [0u8; 16];
     fs_err::File::open(path)
-        .and_then(|mut file| file.read_exact(&mut header).map_err(Into::into))
+        .and_then(|mut file| file.read_exact(&mut header))
         .is_ok_and(|()| &header == SQLITE_HEADER)
 }
 

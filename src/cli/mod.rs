@@ -141,7 +141,8 @@ const GRAPH_EXAMPLES: &str = "Examples:
 
 const INIT_EXAMPLES: &str = "Examples:
   catbuild init                     # scan the current directory
-  catbuild init bundles/ legacy/    # scan these directories";
+  catbuild init bundles/ legacy/    # scan these directories
+  catbuild init old/index.db        # every package of an opm SQLite index, read from it";
 
 const LIST_EXAMPLES: &str = "Examples:
   catbuild list                     # targets, then packages

@@ -86,6 +86,16 @@ impl std::fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
+impl ReadError {
+    /// The error without the file's path, for messages that name it already.
+    pub fn detail(&self) -> String {
+        match &self.table {
+            Some(table) => format!("table `{table}`: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
 /// An opm index, checked and validated, ready to give each package's FBC.
 pub struct IndexDb {
     path: PathBuf,
@@ -108,6 +118,21 @@ pub fn is_sqlite_file(path: &Path) -> bool {
         .is_ok_and(|()| &header == SQLITE_HEADER)
 }
 
+/// The names in an index's `package` table, sorted, after the checks of
+/// [`IndexDb::open`] that need no more than that table (for
+/// `[catalog] index-db` and `catbuild init`).
+pub fn list_packages(path: &Path) -> Result<Vec<String>, ReadError> {
+    let index = IndexDb::connect(path, Dependencies::AsOpm)?;
+    let mut names: Vec<String> = index
+        .rows("package", "select name from package", |row| text(row, 0))?
+        .into_iter()
+        .flatten()
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
 /// Reads a whole index into one FBC config (every package, in name order).
 pub fn read_index(path: &Path, dependencies: Dependencies) -> Result<DeclarativeConfig, ReadError> {
     let index = IndexDb::open(path, dependencies)?;
@@ -121,26 +146,42 @@ pub fn read_index(path: &Path, dependencies: Dependencies) -> Result<Declarative
 impl IndexDb {
     /// Opens, checks and validates the index at `path` (pass 1).
     pub fn open(path: &Path, dependencies: Dependencies) -> Result<IndexDb, ReadError> {
-        let fail = |table: Option<&str>, message: String, help: Option<&str>| ReadError {
+        let mut index = IndexDb::connect(path, dependencies)?;
+        let tables = index.read_tables()?;
+        index.related_images = tables.related_images.clone();
+        index.model = index.link(&tables)?;
+        if let Err(error) = index.model.validate() {
+            return Err(index.error(
+                None,
+                error.to_string(),
+                Some("opm's `render` of this index fails the same way; fix the index with opm v1.73.0 or start from a catalog.toml"),
+            ));
+        }
+        Ok(index)
+    }
+
+    /// Opens the file read-only and checks that it is an opm index of
+    /// schema version 13; nothing is read yet.
+    fn connect(path: &Path, dependencies: Dependencies) -> Result<IndexDb, ReadError> {
+        let fail = |message: String, help: Option<&str>| ReadError {
             path: path.to_path_buf(),
-            table: table.map(str::to_string),
+            table: None,
             message,
             help: help.map(str::to_string),
         };
         let mut header = [0u8; 16];
-        let mut file = fs_err::File::open(path).map_err(|error| fail(None, format!("cannot read it: {}", io_reason(&error)), None))?;
+        let mut file = fs_err::File::open(path).map_err(|error| fail(format!("cannot read it: {}", io_reason(&error)), None))?;
         let header_read = file.read_exact(&mut header);
         if header_read.is_err() || &header != SQLITE_HEADER {
             return Err(fail(
-                None,
                 "not a SQLite database (it does not start with `SQLite format 3`)".to_string(),
                 Some("give the `index.db` of an opm index, for example `/database/index.db` of an index image"),
             ));
         }
         drop(file);
         let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|error| fail(None, format!("cannot open it: {error}"), None))?;
-        let mut index = IndexDb {
+            .map_err(|error| fail(format!("cannot open it: {error}"), None))?;
+        let index = IndexDb {
             path: path.to_path_buf(),
             connection,
             dependencies,
@@ -148,16 +189,6 @@ impl IndexDb {
             related_images: BTreeMap::new(),
         };
         index.check_schema()?;
-        let tables = index.read_tables()?;
-        index.related_images = tables.related_images.clone();
-        index.model = index.link(&tables)?;
-        if let Err(error) = index.model.validate() {
-            return Err(fail(
-                None,
-                error.to_string(),
-                Some("opm's `render` of this index fails the same way; fix the index with opm v1.73.0 or start from a catalog.toml"),
-            ));
-        }
         Ok(index)
     }
 

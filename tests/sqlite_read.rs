@@ -167,3 +167,186 @@ fn first_difference(expected: &str, got: &str) -> String {
     }
     "texts differ only in their final newline".to_string()
 }
+
+/// A copy of an upstream-built index (foo and bar of opm's testdata, in
+/// replaces mode) in a fresh project dir, changed by `damage`.
+fn damaged_index(damage: impl FnOnce(&rusqlite::Connection)) -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    let db = project.path().join("index.db");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/sqlite-migrate/registry-add-multi-package/input/index.db"),
+        &db,
+    )
+    .unwrap();
+    let connection = rusqlite::Connection::open(&db).unwrap();
+    damage(&connection);
+    drop(connection);
+    project
+}
+
+/// `render` and a build with `index-db` both refuse the file: exit 1, the
+/// file and the table named, the index unchanged, the previous build
+/// output untouched.
+fn assert_refused(project: &Path, table: Option<&str>, words: &str) {
+    let db = project.join("index.db");
+    let before = std::fs::read(&db).unwrap();
+    let render = catbuild(project, &["render", "index.db"]);
+    let render_err = stderr(&render);
+    assert_eq!(render.status.code(), Some(1), "render: {render_err}");
+    assert!(render.stdout.is_empty(), "render printed something before refusing");
+    assert!(render_err.contains("index.db"), "render does not name the file: {render_err}");
+    if let Some(table) = table {
+        assert!(
+            render_err.contains(&format!("table `{table}`")),
+            "render does not name table {table}: {render_err}"
+        );
+    }
+    assert!(render_err.contains(words), "render does not say {words:?}: {render_err}");
+
+    std::fs::write(
+        project.join("catalog.toml"),
+        "version = 1\n[catalog]\nname = \"moved\"\n\n[[package]]\nname = \"foo\"\nindex-db = \"index.db\"\n",
+    )
+    .unwrap();
+    let previous = project.join("build/default/catalog/foo/catalog.json");
+    std::fs::create_dir_all(previous.parent().unwrap()).unwrap();
+    std::fs::write(&previous, "previous build\n").unwrap();
+    let build = catbuild(project, &["build"]);
+    let build_err = stderr(&build);
+    assert_eq!(build.status.code(), Some(1), "build: {build_err}");
+    assert!(
+        build_err.contains("catalog.toml:7:"),
+        "build does not point at index-db: {build_err}"
+    );
+    if let Some(table) = table {
+        assert!(
+            build_err.contains(&format!("table `{table}`")),
+            "build does not name table {table}: {build_err}"
+        );
+    }
+    assert!(build_err.contains("nothing was written"), "{build_err}");
+    assert_eq!(std::fs::read_to_string(&previous).unwrap(), "previous build\n");
+    assert!(std::fs::read(&db).unwrap() == before, "reading changed the index");
+}
+
+#[test]
+fn a_corrupt_index_is_refused_naming_the_table() {
+    let project = damaged_index(|_| {});
+    let db = project.path().join("index.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    // Page 1 past the file header holds sqlite_master.
+    bytes[100..4096].fill(0xA5);
+    std::fs::write(&db, bytes).unwrap();
+    assert_refused(project.path(), Some("sqlite_master"), "malformed");
+}
+
+#[test]
+fn a_sqlite_file_that_is_not_an_opm_index_is_refused() {
+    let project = tempfile::tempdir().unwrap();
+    let connection = rusqlite::Connection::open(project.path().join("index.db")).unwrap();
+    connection
+        .execute_batch("create table notes (text TEXT); insert into notes values ('hello');")
+        .unwrap();
+    drop(connection);
+    assert_refused(project.path(), Some("schema_migrations"), "not an opm index");
+}
+
+#[test]
+fn older_and_newer_schema_versions_are_refused() {
+    let older = damaged_index(|db| {
+        db.execute("update schema_migrations set version = 12", []).unwrap();
+    });
+    assert_refused(older.path(), Some("schema_migrations"), "schema version 12 is older than 13");
+    let newer = damaged_index(|db| {
+        db.execute("update schema_migrations set version = 14", []).unwrap();
+    });
+    assert_refused(newer.path(), Some("schema_migrations"), "schema version 14 is newer than 13");
+}
+
+#[test]
+fn a_channel_entry_of_a_missing_channel_is_refused() {
+    let project = damaged_index(|db| {
+        db.execute_batch(
+            "PRAGMA foreign_keys = OFF; insert into channel_entry(channel_name, package_name, operatorbundle_name, depth) values('nightly', 'foo', 'foo.v0.1.0', 0);",
+        )
+        .unwrap();
+    });
+    assert_refused(project.path(), Some("channel_entry"), "names channel `nightly` of package `foo`");
+}
+
+#[test]
+fn a_channel_entry_of_a_missing_bundle_on_the_chain_is_refused() {
+    // Skipped names may be missing (opm writes them); a head may not.
+    let project = damaged_index(|db| {
+        db.execute(
+            "update channel_entry set operatorbundle_name = 'foo.v9.9.9' where entry_id = (select min(entry_id) from channel_entry where package_name = 'foo')",
+            [],
+        )
+        .unwrap();
+    });
+    assert_refused(project.path(), Some("channel_entry"), "table `operatorbundle` has no such bundle");
+}
+
+#[test]
+fn a_channel_head_missing_from_operatorbundle_is_refused() {
+    let project = damaged_index(|db| {
+        db.execute_batch(
+            "PRAGMA foreign_keys = OFF; update channel set head_operatorbundle_name = 'foo.v9.9.9' where package_name = 'foo';",
+        )
+        .unwrap();
+    });
+    assert_refused(project.path(), Some("channel"), "which table `operatorbundle` does not have");
+}
+
+#[test]
+fn a_file_that_is_not_sqlite_is_refused() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("index.db"), "not a database\n").unwrap();
+    let build_project = project.path();
+    std::fs::write(
+        build_project.join("catalog.toml"),
+        "version = 1\n[catalog]\nname = \"moved\"\n\n[[package]]\nname = \"foo\"\nindex-db = \"index.db\"\n",
+    )
+    .unwrap();
+    let build = catbuild(build_project, &["build"]);
+    let text = stderr(&build);
+    assert_eq!(build.status.code(), Some(1), "{text}");
+    assert!(text.contains("not a SQLite database") && text.contains("catalog.toml:7:"), "{text}");
+    assert!(!build_project.join("build/default").exists());
+}
+
+#[test]
+fn init_from_an_index_db_builds_the_fbc_opm_migrate_writes() {
+    let case = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/sqlite-migrate/registry-add-multi-package");
+    let project = tempfile::tempdir().unwrap();
+    std::fs::create_dir(project.path().join("old")).unwrap();
+    std::fs::copy(case.join("input/index.db"), project.path().join("old/index.db")).unwrap();
+    let init = catbuild(project.path(), &["init", "old/index.db"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let catalog_toml = std::fs::read_to_string(project.path().join("catalog.toml")).unwrap();
+    assert_eq!(catalog_toml.matches("index-db = \"old/index.db\"").count(), 3, "{catalog_toml}");
+    let build = catbuild(project.path(), &["build"]);
+    assert!(build.status.success(), "{}", stderr(&build));
+    for package in ["bar", "baz", "foo"] {
+        let built = std::fs::read_to_string(project.path().join(format!("build/default/catalog/{package}/catalog.json"))).unwrap();
+        let expected = std::fs::read_to_string(case.join(format!("expected/migrate/{package}/catalog.json"))).unwrap();
+        assert_eq!(built, expected, "{package}: {}", first_difference(&expected, &built));
+    }
+}
+
+#[test]
+fn an_index_db_package_refuses_keys_that_contradict_the_index() {
+    let project = damaged_index(|_| {});
+    std::fs::write(
+        project.path().join("catalog.toml"),
+        "version = 1\n[catalog]\nname = \"moved\"\n\n[[package]]\nname = \"foo\"\nindex-db = \"index.db\"\nchannel-policy = \"semver-mode\"\n",
+    )
+    .unwrap();
+    let build = catbuild(project.path(), &["build"]);
+    let text = stderr(&build);
+    assert_eq!(build.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("`channel-policy` is not read for package `foo`: its bundles and channels come from `index-db`"),
+        "{text}"
+    );
+}

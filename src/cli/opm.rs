@@ -115,21 +115,31 @@ pub(super) fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
     print_stdout(&text)
 }
 
-/// `render index.db`: checked and validated first, then printed one package
-/// at a time, so memory holds one package's manifests however big the
-/// index is.
+/// `render index.db`: checked and validated first, then printed one bundle
+/// at a time (package and channels first, as opm's writer orders them), so
+/// memory holds one bundle's manifests however big the index is.
 fn render_index(text: &str, path: &std::path::Path, format: Format, migrate_level: MigrateLevel) -> CommandResult {
     let failure = |error: crate::sqlite::ReadError| render_failure(text, SourceError::Index(error));
+    let write = |config: &DeclarativeConfig| -> CommandResult {
+        let written = fbc::write::write(config, format).map_err(|error| Failure::InputMessage(error.to_string()))?;
+        print_stdout(&written)
+    };
     let index = crate::sqlite::IndexDb::open(path, crate::sqlite::Dependencies::AsOpm).map_err(failure)?;
     for name in index.package_names() {
-        let mut config = index.package(&name).map_err(failure)?;
-        if migrate_level == MigrateLevel::BundleObjectToCsvMetadata {
-            for bundle in &mut config.bundles {
-                crate::load::migrate_bundle_to_csv_metadata(bundle).map_err(|error| Failure::InputMessage(format!("migrate: {error}")))?;
+        let mut config = index.package_without_manifests(&name).map_err(failure)?;
+        let bundles = std::mem::take(&mut config.bundles);
+        write(&config)?;
+        for mut bundle in bundles {
+            index.complete_bundle(&mut bundle).map_err(failure)?;
+            if migrate_level == MigrateLevel::BundleObjectToCsvMetadata {
+                crate::load::migrate_bundle_to_csv_metadata(&mut bundle)
+                    .map_err(|error| Failure::InputMessage(format!("migrate: {error}")))?;
             }
+            write(&DeclarativeConfig {
+                bundles: vec![bundle],
+                ..DeclarativeConfig::default()
+            })?;
         }
-        let written = fbc::write::write(&config, format).map_err(|error| Failure::InputMessage(error.to_string()))?;
-        print_stdout(&written)?;
     }
     Ok(())
 }

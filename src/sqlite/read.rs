@@ -206,6 +206,18 @@ impl IndexDb {
     /// with its icon, channels with entries by name, bundles by name with
     /// their manifests as `olm.bundle.object`s and their relatedImages.
     pub fn package(&self, name: &str) -> Result<DeclarativeConfig, ReadError> {
+        let mut config = self.package_without_manifests(name)?;
+        for bundle in &mut config.bundles {
+            self.complete_bundle(bundle)?;
+        }
+        Ok(config)
+    }
+
+    /// [`IndexDb::package`] with each bundle still lacking its manifests
+    /// and relatedImages, which [`IndexDb::complete_bundle`] adds: a
+    /// caller that prints bundle by bundle holds one bundle's manifests at
+    /// a time. Bundles come sorted by name, as opm writes them.
+    pub fn package_without_manifests(&self, name: &str) -> Result<DeclarativeConfig, ReadError> {
         let Some(package) = self.model.packages.get(name) else {
             return Err(self.error(Some("package"), format!("has no package `{name}`"), None));
         };
@@ -213,12 +225,7 @@ impl IndexDb {
         package.icon = self.icon(&package)?;
         let mut single = Model::default();
         single.packages.insert(package.name.clone(), package);
-        let mut config = model::convert_from_model(&single);
-        for bundle in &mut config.bundles {
-            self.complete_bundle(bundle)?;
-            fbc::render::post_process(bundle);
-        }
-        Ok(config)
+        Ok(model::convert_from_model(&single))
     }
 
     fn error(&self, table: Option<&str>, message: String, help: Option<&str>) -> ReadError {
@@ -584,28 +591,17 @@ impl IndexDb {
                 pending.push(replaces);
             }
         }
-        let skip_targets: BTreeSet<i64> = tables
-            .entries
-            .iter()
-            .filter(|entry| !chain.contains(&entry.entry_id))
-            .filter_map(|entry| entry.replaces)
-            .collect();
         let mut edges: BTreeMap<(String, String, String), Edges> = BTreeMap::new();
         for entry in &tables.entries {
             let bundle = entry.bundle.clone().unwrap_or_default();
             if !bundles.contains_key(bundle.as_str()) {
-                // Skipped names need not be bundles of the index; anything
-                // else naming a missing bundle is damage.
+                // Skipped names need not be bundles of the index, and opm's
+                // deprecate/truncate leaves rows of removed bundles off the
+                // chain; both vanish, as in opm. On the chain it is damage.
                 if chain.contains(&entry.entry_id) {
                     return Err(row_error(
                         entry,
                         "is on the replaces chain of its channel, but table `operatorbundle` has no such bundle".to_string(),
-                    ));
-                }
-                if !skip_targets.contains(&entry.entry_id) {
-                    return Err(row_error(
-                        entry,
-                        "names a bundle that table `operatorbundle` does not have, and no entry skips it".to_string(),
                     ));
                 }
                 continue;
@@ -764,10 +760,11 @@ impl IndexDb {
         })
     }
 
-    /// Adds a converted bundle's manifests (as `olm.bundle.object`s, in
-    /// stored order) and relatedImages (the CSV's, then `related_image`
-    /// rows not listed yet).
-    fn complete_bundle(&self, bundle: &mut fbc::Bundle) -> Result<(), ReadError> {
+    /// Adds a bundle's manifests (as `olm.bundle.object`s, in stored
+    /// order, after its other properties) and relatedImages (the CSV's,
+    /// then `related_image` rows not listed yet, sorted by image), as
+    /// `opm render` prints them.
+    pub fn complete_bundle(&self, bundle: &mut fbc::Bundle) -> Result<(), ReadError> {
         let stored: Option<Vec<u8>> = self
             .connection
             .query_row("select bundle from operatorbundle where name = ?1", [&bundle.name], |row| {
@@ -829,6 +826,7 @@ impl IndexDb {
             }
         }
         bundle.related_images = related;
+        fbc::render::post_process(bundle);
         Ok(())
     }
 }

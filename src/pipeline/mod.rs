@@ -271,7 +271,12 @@ fn assemble<'a>(
         return Err(diagnostics.into());
     }
     let plan = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
-    let index_packages = report::stage(reporter, Stage::Load, || index_db::load_index_packages(config, &mut diagnostics));
+    // Reading an index is loading; a project without one reports no stage.
+    let index_packages = if config.packages.iter().any(|package| package.index_db.is_some()) {
+        report::stage(reporter, Stage::Load, || index_db::load_index_packages(config, &mut diagnostics))
+    } else {
+        BTreeMap::new()
+    };
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();

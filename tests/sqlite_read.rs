@@ -350,3 +350,44 @@ fn an_index_db_package_refuses_keys_that_contradict_the_index() {
         "{text}"
     );
 }
+
+#[test]
+fn label_and_constraint_dependencies_are_dropped_by_render_and_kept_by_index_db() {
+    // What catbuild's writer stores for `olm.label.required` and
+    // `olm.constraint` properties; opm's conversion drops both types.
+    let project = damaged_index(|db| {
+        db.execute_batch(
+            r#"insert into dependencies(type, value, operatorbundle_name, operatorbundle_version, operatorbundle_path)
+                 values('olm.label', '{"label":"tier=gold"}', 'foo.v0.1.0', '0.1.0', 'quay.io/operator-framework/foo-bundle:v0.1.0');
+               insert into dependencies(type, value, operatorbundle_name, operatorbundle_version, operatorbundle_path)
+                 values('olm.constraint', '{"failureMessage":"needs gold","cel":{"rule":"true"}}', 'foo.v0.1.0', '0.1.0', 'quay.io/operator-framework/foo-bundle:v0.1.0');"#,
+        )
+        .unwrap();
+    });
+    let render = catbuild(project.path(), &["render", "index.db"]);
+    assert!(render.status.success(), "{}", stderr(&render));
+    let rendered = String::from_utf8_lossy(&render.stdout);
+    assert!(
+        !rendered.contains("tier=gold") && !rendered.contains("needs gold"),
+        "render keeps what opm drops"
+    );
+
+    std::fs::write(
+        project.path().join("catalog.toml"),
+        "version = 1\n[catalog]\nname = \"moved\"\n\n[[package]]\nname = \"foo\"\nindex-db = \"index.db\"\n",
+    )
+    .unwrap();
+    let build = catbuild(project.path(), &["build"]);
+    assert!(build.status.success(), "{}", stderr(&build));
+    let built = std::fs::read_to_string(project.path().join("build/default/catalog/foo/catalog.json")).unwrap();
+    let config = catbuild::fbc::load::load_text(&built, Path::new("catalog.json")).unwrap();
+    let bundle = config.bundles.iter().find(|bundle| bundle.name == "foo.v0.1.0").unwrap();
+    let has = |type_: &str, value: &str| {
+        bundle
+            .properties
+            .iter()
+            .any(|property| property.type_ == type_ && property.value.contains(value))
+    };
+    assert!(has("olm.label.required", "tier=gold"), "{:?}", bundle.properties);
+    assert!(has("olm.constraint", "needs gold"), "{:?}", bundle.properties);
+}

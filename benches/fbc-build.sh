@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: build catbuild in release mode, then run the FBC benchmark.
+# `make bench`: build catbuild in release mode, then run the FBC and SQLite benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
 python3 benches/fbc_build.py --catbuild target/release/catbuild --shared ../shared "$@"
+python3 benches/sqlite.py --catbuild target/release/catbuild --shared ../shared

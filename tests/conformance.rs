@@ -13,8 +13,9 @@ use std::process::Command;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-/// The suites this issue covers; the SQLite and Dockerfile suites belong to
-/// later issues.
+/// The suites catbuild covers; `package-manifest-and-sqlite` builds
+/// databases and runs in `tests/sqlite.rs`, the Dockerfile suite belongs to
+/// the images issue.
 const SUITES: &[&str] = &[
     "render-bundle",
     "render-fbc-and-migrate",
@@ -22,6 +23,7 @@ const SUITES: &[&str] = &[
     "validate-fbc",
     "basic-template",
     "semver-template",
+    "sqlite-migrate",
 ];
 
 fn conformance_root() -> PathBuf {
@@ -67,6 +69,10 @@ struct Case {
     stderr_contains: Vec<String>,
     json_stdout: Option<String>,
     output_file: Option<String>,
+    /// sqlite-migrate: the `-o json` variant of the same render.
+    render_json: Option<String>,
+    /// sqlite-migrate: the tree `opm migrate DB OUT -o json` writes.
+    migrate_dir: Option<String>,
     images: Vec<(String, String)>,
 }
 
@@ -101,6 +107,8 @@ impl Case {
             stderr_contains: strings("stderr_contains"),
             json_stdout: string("json_stdout"),
             output_file: string("output_file"),
+            render_json: string("render_json"),
+            migrate_dir: string("migrate_dir"),
             images,
         }
     }
@@ -148,11 +156,60 @@ impl Case {
                 problems.push(format!("`-o json` exit code {} (expected {})", json_output.code, self.exit));
             }
         }
+        if let Some(json_path) = &self.render_json {
+            let json_args: Vec<String> = args
+                .iter()
+                .map(|arg| if arg == "yaml" { "json".to_string() } else { arg.clone() })
+                .collect();
+            let json_output = run_catbuild(&self.dir, &json_args)?;
+            let expected = read_expected(&self.dir.join(json_path))?;
+            if json_output.stdout != expected {
+                problems.push(format!(
+                    "`-o json` stdout differs from {json_path}:\n{}",
+                    first_difference(&expected, &json_output.stdout)
+                ));
+            }
+        }
+        if let Some(migrate_path) = &self.migrate_dir {
+            problems.extend(self.check_migrate(migrate_path)?);
+        }
         if problems.is_empty() {
             Ok(())
         } else {
             Err(format!("{}\nstderr was:\n{}", problems.join("\n"), output.stderr).into())
         }
+    }
+
+    /// `catbuild migrate DB OUT -o json` (DB: the case's render argument)
+    /// must write exactly the files of `expected/migrate/`.
+    fn check_migrate(&self, migrate_path: &str) -> Result<Vec<String>, Failed> {
+        let db = self.args.get(1).ok_or("a migrate case renders one index")?;
+        let out = tempfile::tempdir().map_err(|error| error.to_string())?;
+        let out_dir = out.path().join("migrated");
+        let args = [
+            "migrate".to_string(),
+            db.clone(),
+            out_dir.display().to_string(),
+            "-o".to_string(),
+            "json".to_string(),
+        ];
+        let output = run_catbuild(&self.dir, &args)?;
+        if output.code != 0 {
+            return Ok(vec![format!("migrate exited {}: {}", output.code, output.stderr)]);
+        }
+        let expected = files_under(&self.dir.join(migrate_path));
+        let written = files_under(&out_dir);
+        let mut problems = Vec::new();
+        let names = |files: &[(String, String)]| files.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>();
+        if names(&expected) != names(&written) {
+            problems.push(format!("migrate wrote {:?}, expected {:?}", names(&written), names(&expected)));
+        }
+        for ((name, want), (_, have)) in expected.iter().zip(&written) {
+            if want != have {
+                problems.push(format!("migrate: {name} differs:\n{}", first_difference(want, have)));
+            }
+        }
+        Ok(problems)
     }
 
     /// `args = []` cases of write-format: load `input/catalog` and write it
@@ -195,6 +252,26 @@ fn run_catbuild(dir: &Path, args: &[String]) -> Result<Output, Failed> {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     })
+}
+
+/// Every file under `root` as (relative path, text), sorted by path.
+fn files_under(root: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+                out.push((relative, std::fs::read_to_string(&path).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 fn read_expected(path: &Path) -> Result<String, Failed> {

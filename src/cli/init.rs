@@ -12,7 +12,7 @@ use crate::init::{InitError, InitPlan, InitRequest, InitWarning};
 
 #[derive(Debug, Args)]
 pub(super) struct InitArgs {
-    /// Directories to scan (default: the current directory)
+    /// Directories to scan (default: the current directory), or one opm index.db to move off SQLite
     #[arg(value_name = "DIR")]
     dirs: Vec<PathBuf>,
     /// Overwrite an existing catalog.toml
@@ -41,6 +41,11 @@ pub(super) fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
         .map_err(|error| Failure::Other(error.to_string()))?
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if let [index_db] = args.dirs.as_slice()
+        && index_db.is_file()
+    {
+        return init_from_index_db(global, args, index_db, &config_path, &config_dir);
+    }
     let request = InitRequest {
         dirs: &args.dirs,
         config_dir: &config_dir,
@@ -68,6 +73,34 @@ pub(super) fn run(global: &GlobalArgs, args: &InitArgs) -> CommandResult {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// `init old/index.db`: one `[[package]]` with `index-db` per package.
+fn init_from_index_db(global: &GlobalArgs, args: &InitArgs, index_db: &Path, config_path: &Path, config_dir: &Path) -> CommandResult {
+    let packages = crate::sqlite::read::list_packages(index_db).map_err(|error| {
+        let hint = error.help.as_ref().map(|help| format!("\nhint: {help}")).unwrap_or_default();
+        Failure::InputMessage(format!("{error}{hint}"))
+    })?;
+    if packages.is_empty() {
+        return Err(Failure::InputMessage(format!(
+            "{}: table `package` is empty: nothing to adopt",
+            index_db.display()
+        )));
+    }
+    let absolute = std::path::absolute(index_db).map_err(|error| Failure::Other(error.to_string()))?;
+    let relative = crate::init::relative_path(&absolute, config_dir);
+    let catalog_name = args.name.clone().unwrap_or_else(|| crate::init::catalog_name_of(config_dir));
+    let text = crate::init::write_index_db_catalog_toml(&catalog_name, &relative, &packages);
+    fs_err::write(config_path, text).map_err(|error| Failure::Other(error.to_string()))?;
+    if !global.quiet {
+        let plural = if packages.len() == 1 { "" } else { "s" };
+        eprintln!(
+            "Wrote `{}`: {} package{plural} from the opm index `{relative}`",
+            config_path.display(),
+            packages.len()
+        );
     }
     Ok(())
 }

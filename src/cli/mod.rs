@@ -156,7 +156,12 @@ const BUILD_EXAMPLES: &str = "Examples:
 
 const RENDER_EXAMPLES: &str = "Examples:
   catbuild render bundles/my-operator/1.0.0 -o yaml
+  catbuild render old/index.db -o yaml             # an opm SQLite index, as opm renders it
   catbuild render catalog/ --migrate-level bundle-object-to-csv-metadata";
+
+const MIGRATE_EXAMPLES: &str = "Examples:
+  catbuild migrate old/index.db catalog/           # one catalog.json per package
+  catbuild migrate old/index.db catalog/ -o yaml";
 
 const VALIDATE_EXAMPLES: &str = "Examples:
   catbuild validate                 # every check of a build, writing nothing
@@ -179,7 +184,8 @@ const DIFF_EXAMPLES: &str = "Examples:
 
 const INIT_EXAMPLES: &str = "Examples:
   catbuild init                     # scan the current directory
-  catbuild init bundles/ legacy/    # scan these directories";
+  catbuild init bundles/ legacy/    # scan these directories
+  catbuild init old/index.db        # every package of an opm SQLite index, read from it";
 
 const LIST_EXAMPLES: &str = "Examples:
   catbuild list                     # targets, then packages
@@ -231,6 +237,9 @@ enum Command {
     /// Render bundles and catalogs to FBC, like `opm render`
     #[command(after_help = RENDER_EXAMPLES)]
     Render(opm::RenderArgs),
+    /// Write an opm SQLite index (index.db) as an FBC directory, like `opm migrate`
+    #[command(after_help = MIGRATE_EXAMPLES)]
+    Migrate(opm::MigrateArgs),
     /// Validate the project, or an FBC directory like `opm validate`
     #[command(after_help = VALIDATE_EXAMPLES)]
     Validate(opm::ValidateArgs),
@@ -318,6 +327,7 @@ fn dispatch(cli: Cli) -> CommandResult {
         None => build::run(&cli.global, &build::BuildArgs::default()),
         Some(Command::Build(args)) => build::run(&cli.global, &args),
         Some(Command::Render(args)) => opm::render(&cli.global, &args),
+        Some(Command::Migrate(args)) => opm::migrate(&args),
         Some(Command::Validate(args)) => opm::validate(&cli.global, &args),
         Some(Command::Template(args)) => opm::template(&args),
         Some(Command::Graph(args)) => graph::run(&cli.global, &args),

@@ -17,7 +17,7 @@ use crate::source::{self, BundleOptions, LocalImages, RenderReference, SourceErr
 
 #[derive(Debug, Args)]
 pub(super) struct RenderArgs {
-    /// Bundle directories, FBC directories or files, or bundle image references
+    /// Bundle directories, FBC directories, opm SQLite indexes (index.db), or bundle image references
     #[arg(required = true, value_name = "REF")]
     refs: Vec<String>,
     #[command(flatten)]
@@ -78,6 +78,11 @@ pub(super) fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
         }
     };
     let local_images = args.images.resolver()?;
+    if let [text] = args.refs.as_slice()
+        && let Ok(RenderReference::SqliteIndex(path)) = RenderReference::classify(text, &local_images)
+    {
+        return render_index(text, &path, format, migrate_level);
+    }
     // The project, read only when a bundle directory has `.j2` files:
     // `None` until then, `Some(None)` outside a project.
     let mut project: Option<Option<Config>> = None;
@@ -110,6 +115,35 @@ pub(super) fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
     print_stdout(&text)
 }
 
+/// `render index.db`: checked and validated first, then printed one bundle
+/// at a time (package and channels first, as opm's writer orders them), so
+/// memory holds one bundle's manifests however big the index is.
+fn render_index(text: &str, path: &std::path::Path, format: Format, migrate_level: MigrateLevel) -> CommandResult {
+    let failure = |error: crate::sqlite::ReadError| render_failure(text, SourceError::Index(error));
+    let write = |config: &DeclarativeConfig| -> CommandResult {
+        let written = fbc::write::write(config, format).map_err(|error| Failure::InputMessage(error.to_string()))?;
+        print_stdout(&written)
+    };
+    let index = crate::sqlite::IndexDb::open(path, crate::sqlite::Dependencies::AsOpm).map_err(failure)?;
+    for name in index.package_names() {
+        let mut config = index.package_without_manifests(&name).map_err(failure)?;
+        let bundles = std::mem::take(&mut config.bundles);
+        write(&config)?;
+        for mut bundle in bundles {
+            index.complete_bundle(&mut bundle).map_err(failure)?;
+            if migrate_level == MigrateLevel::BundleObjectToCsvMetadata {
+                crate::load::migrate_bundle_to_csv_metadata(&mut bundle)
+                    .map_err(|error| Failure::InputMessage(format!("migrate: {error}")))?;
+            }
+            write(&DeclarativeConfig {
+                bundles: vec![bundle],
+                ..DeclarativeConfig::default()
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The project `render` runs in: `--config`, else `./catalog.toml` when it
 /// exists; `None` outside a project.
 fn project_config(global: &GlobalArgs) -> Result<Option<Config>, Failure> {
@@ -126,6 +160,10 @@ fn project_config(global: &GlobalArgs) -> Result<Option<Config>, Failure> {
     crate::config::load(&path).map(Some).map_err(Failure::Input)
 }
 
+fn render_failure_text(reference: &str, error: SourceError) -> String {
+    format!("render reference {reference:?}: {error}")
+}
+
 /// opm's `render reference "<ref>": ` before the error; diagnostics of a
 /// templated bundle as they are.
 fn render_failure(reference: &str, error: SourceError) -> Failure {
@@ -136,6 +174,65 @@ fn render_failure(reference: &str, error: SourceError) -> Failure {
         )),
         other => Failure::InputMessage(format!("render reference {reference:?}: {other}")),
     }
+}
+
+#[derive(Debug, Args)]
+pub(super) struct MigrateArgs {
+    /// An opm SQLite index (index.db)
+    #[arg(value_name = "INDEX_DB")]
+    index: PathBuf,
+    /// Directory to write: one `<package>/catalog.<json|yaml>` per package; must not exist or be empty
+    #[arg(value_name = "OUT_DIR")]
+    out: PathBuf,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// `migrate index.db OUT`: what `opm migrate` (v1.73.0) writes for an
+/// index, one file per package. Written into a temp dir beside `OUT` and
+/// renamed into place, so a failure leaves no half-written `OUT`.
+pub(super) fn migrate(args: &MigrateArgs) -> CommandResult {
+    let format = args.output.format()?;
+    let has_entries = match fs_err::read_dir(&args.out) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+        Err(error) => return Err(Failure::Other(error.to_string())),
+    };
+    if has_entries {
+        return Err(Failure::InputMessage(format!(
+            "output dir {:?} must be empty",
+            args.out.display().to_string()
+        )));
+    }
+    let text = args.index.display().to_string();
+    let failure = |error: crate::sqlite::ReadError| {
+        Failure::InputMessage(format!(
+            "render catalog image: {}",
+            render_failure_text(&text, SourceError::Index(error))
+        ))
+    };
+    let index = crate::sqlite::IndexDb::open(&args.index, crate::sqlite::Dependencies::AsOpm).map_err(failure)?;
+    let absolute = std::path::absolute(&args.out).map_err(|error| Failure::Other(error.to_string()))?;
+    let parent = absolute.parent().unwrap_or(&absolute).to_path_buf();
+    fs_err::create_dir_all(&parent).map_err(|error| Failure::Other(error.to_string()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".catbuild-migrate-")
+        .tempdir_in(&parent)
+        .map_err(|error| Failure::Other(format!("cannot create a temp dir in `{}`: {error}", parent.display())))?;
+    for name in index.package_names() {
+        let config = index.package(&name).map_err(failure)?;
+        let written = fbc::write::write(&config, format).map_err(|error| Failure::InputMessage(error.to_string()))?;
+        let dir = staging.path().join(&name);
+        fs_err::create_dir_all(&dir).map_err(|error| Failure::Other(error.to_string()))?;
+        fs_err::write(dir.join(format!("catalog.{}", format.extension())), written).map_err(|error| Failure::Other(error.to_string()))?;
+    }
+    if absolute.exists() {
+        // Empty (checked above): rename cannot replace it otherwise.
+        fs_err::remove_dir(&absolute).map_err(|error| Failure::Other(error.to_string()))?;
+    }
+    let staged = staging.keep();
+    fs_err::rename(&staged, &absolute).map_err(|error| Failure::Other(error.to_string()))?;
+    Ok(())
 }
 
 #[derive(Debug, Args)]

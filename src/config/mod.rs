@@ -67,6 +67,9 @@ pub struct PackageConfig {
     pub bundles: Vec<Sourced<String>>,
     /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
     pub package_manifests: Vec<Sourced<String>>,
+    /// An opm `index.db` (absolute) that holds this package: its bundles,
+    /// channels and default channel come from there, as opm renders them.
+    pub index_db: Option<Sourced<PathBuf>>,
     /// Glob patterns of bundle directories to leave out (known-broken ones),
     /// relative to the root; each is a valid pattern.
     pub exclude: Vec<Sourced<String>>,
@@ -413,6 +416,9 @@ impl Resolver<'_> {
             }
             packages.push(package);
         }
+        if let Some(index_db) = &raw.catalog.index_db {
+            self.catalog_index_db_packages(index_db, &root, &mut packages);
+        }
         let targets = self.targets(raw.targets, &packages, &vars, raw.catalog.image.as_ref());
         Config {
             path: self.path.to_path_buf(),
@@ -451,9 +457,11 @@ impl Resolver<'_> {
             )
             .add_help("opm requires lowercase letters, digits and `-`, at most 63 characters");
         }
-        if raw.bundles.is_empty() && raw.package_manifests.is_empty() {
+        if let Some(index_db) = &raw.index_db {
+            self.index_db_package_keys(&raw, &name.value, index_db);
+        } else if raw.bundles.is_empty() && raw.package_manifests.is_empty() {
             self.error(name.span.clone(), format!("package `{}` has no bundle sources", name.value))
-                .add_help("add `bundles = [\"path/to/bundles/*\"]` or `package-manifests = [\"path\"]`");
+                .add_help("add `bundles = [\"path/to/bundles/*\"]`, `package-manifests = [\"path\"]` or `index-db = \"path/index.db\"`");
         }
         let policy_name = raw.channel_policy.as_ref().map_or("replaces", |policy| policy.get_ref().as_str());
         let policy_span = raw.channel_policy.as_ref().map_or(name.span.clone(), Spanned::span);
@@ -559,6 +567,10 @@ impl Resolver<'_> {
             }),
             bundles: raw.bundles.iter().map(Sourced::from_spanned).collect(),
             package_manifests: raw.package_manifests.iter().map(Sourced::from_spanned).collect(),
+            index_db: raw.index_db.as_ref().map(|index_db| Sourced {
+                value: root.join(index_db.get_ref()),
+                span: index_db.span(),
+            }),
             exclude,
             bundle_image: raw
                 .bundle_image
@@ -567,6 +579,91 @@ impl Resolver<'_> {
                 .or_else(|| catalog_bundle_image.cloned()),
             channel_policy,
             unreachable_bundles,
+        }
+    }
+
+    /// A package from an `index.db` takes its bundles, channels and edges
+    /// from there: the keys that say otherwise are refused, not ignored.
+    fn index_db_package_keys(&mut self, raw: &raw::RawPackage, name: &str, index_db: &Spanned<String>) {
+        let mut conflicting: Vec<(&str, Range<usize>)> = Vec::new();
+        if let Some(first) = raw.bundles.first() {
+            conflicting.push(("bundles", first.span()));
+        }
+        if let Some(first) = raw.package_manifests.first() {
+            conflicting.push(("package-manifests", first.span()));
+        }
+        if let Some(first) = raw.exclude.first() {
+            conflicting.push(("exclude", first.span()));
+        }
+        for (key, value) in [
+            ("channel-policy", raw.channel_policy.as_ref()),
+            ("bundle-image", raw.bundle_image.as_ref()),
+            ("unreachable", raw.unreachable.as_ref()),
+            ("default-channel", raw.default_channel.as_ref()),
+            ("icon", raw.icon.as_ref()),
+        ] {
+            if let Some(value) = value {
+                conflicting.push((key, value.span()));
+            }
+        }
+        if let Some(channel) = raw.channels.first() {
+            conflicting.push(("[[package.channel]]", channel.name.span()));
+        }
+        if raw.semver.is_some() {
+            conflicting.push(("[package.semver]", index_db.span()));
+        }
+        for (key, span) in conflicting {
+            self.error(
+                span,
+                format!("`{key}` is not read for package `{name}`: its bundles and channels come from `index-db`"),
+            )
+            .add_help(format!(
+                "remove `{key}`, or remove `index-db = {:?}` to build the package from bundle directories",
+                index_db.get_ref()
+            ));
+        }
+    }
+
+    /// `[catalog] index-db`: every package of that index, as if each had a
+    /// `[[package]]` with `index-db`, except those declared by name.
+    fn catalog_index_db_packages(&mut self, index_db: &Spanned<String>, root: &Path, packages: &mut Vec<PackageConfig>) {
+        let path = root.join(index_db.get_ref());
+        let names = match crate::sqlite::read::list_packages(&path) {
+            Ok(names) => names,
+            Err(error) => {
+                let diagnostic = self.error(
+                    index_db.span(),
+                    format!("cannot use `{}` as a source: {}", index_db.get_ref(), error.detail()),
+                );
+                if let Some(help) = error.help {
+                    diagnostic.add_help(help);
+                }
+                return;
+            }
+        };
+        for name in names {
+            if packages.iter().any(|package| package.name.value == name) {
+                continue;
+            }
+            packages.push(PackageConfig {
+                name: Sourced {
+                    value: name,
+                    span: index_db.span(),
+                },
+                default_channel: None,
+                description: None,
+                icon: None,
+                bundles: Vec::new(),
+                package_manifests: Vec::new(),
+                index_db: Some(Sourced {
+                    value: path.clone(),
+                    span: index_db.span(),
+                }),
+                exclude: Vec::new(),
+                bundle_image: None,
+                channel_policy: ChannelPolicy::Replaces,
+                unreachable_bundles: UnreachableBundles::Error,
+            });
         }
     }
 

@@ -36,6 +36,9 @@ pub struct RawCatalog {
     pub image: Option<Spanned<String>>,
     /// Build directory, relative to `catalog.toml`.
     pub output: Option<Spanned<String>>,
+    /// An opm `index.db` whose every package is a package of this catalog
+    /// (unless a `[[package]]` of the same name says otherwise).
+    pub index_db: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +52,8 @@ pub struct RawPackage {
     pub bundles: Vec<Spanned<String>>,
     #[serde(default)]
     pub package_manifests: Vec<Spanned<String>>,
+    /// An opm `index.db` holding this package (its bundles and channels).
+    pub index_db: Option<Spanned<String>>,
     /// Globs of bundle directories to leave out, relative to `catalog.toml`.
     #[serde(default)]
     pub exclude: Vec<Spanned<String>>,

@@ -29,12 +29,16 @@
 //!   TOML comments ([`write`]), so a reader sees every difference from
 //!   upstream.
 //!
+//! Given an opm `index.db` instead of directories, init writes one
+//! `[[package]]` with `index-db` per package of the index ([`index_db`]).
+//!
 //! A directory whose `metadata/` names a package but that has no
 //! `manifests/` is listed too, with a comment: the build then says what is
 //! wrong instead of a version going missing without a word.
 
 mod adopt;
 mod ci;
+mod index_db;
 mod reach;
 mod scan;
 mod write;
@@ -43,6 +47,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 pub use adopt::{AdoptedChannel, ExplicitAdoption, SemverAdoption};
+pub use index_db::write_index_db_catalog_toml;
 pub use write::write_catalog_toml;
 
 use adopt::Adoption;
@@ -363,7 +368,7 @@ impl InitPlan {
 
 /// `[catalog] name` from the directory's name: lowercase, anything but
 /// ASCII letters and digits becomes `-`.
-fn catalog_name_of(config_dir: &Path) -> String {
+pub fn catalog_name_of(config_dir: &Path) -> String {
     let base = config_dir
         .file_name()
         .map_or_else(|| "catalog".to_string(), |name| name.to_string_lossy().to_lowercase());

@@ -167,7 +167,7 @@ fn write_semver(out: &mut String, adoption: &SemverAdoption, template_rel: &str)
     }
 }
 
-fn toml_string(text: &str) -> String {
+pub(super) fn toml_string(text: &str) -> String {
     toml::Value::String(text.to_string()).to_string()
 }
 

@@ -16,6 +16,7 @@
 
 mod encode;
 mod exclude;
+mod index_db;
 mod load;
 mod package;
 mod plan;
@@ -273,6 +274,12 @@ fn assemble<'a>(
         return Err(diagnostics.into());
     }
     let plan = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
+    // Reading an index is loading; a project without one reports no stage.
+    let index_packages = if config.packages.iter().any(|package| package.index_db.is_some()) {
+        report::stage(reporter, Stage::Load, || index_db::load_index_packages(config, &mut diagnostics))
+    } else {
+        BTreeMap::new()
+    };
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
@@ -308,6 +315,14 @@ fn assemble<'a>(
                 let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
                     continue;
                 };
+                if package.index_db.is_some() {
+                    // Read from the index, checked and validated there.
+                    if let Some(catalog) = index_packages.get(package_name) {
+                        packages.push(index_package_for_target(catalog, target, &mut diagnostics));
+                        source_orders.push(crate::sqlite::SourceOrder::default());
+                    }
+                    continue;
+                }
                 let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
                 source_orders.push(crate::sqlite::SourceOrder {
                     object_file_order: bundles
@@ -357,7 +372,15 @@ fn assemble<'a>(
             package_manifest_packages: config
                 .packages
                 .iter()
-                .filter(|package| package.bundles.is_empty() && !package.package_manifests.is_empty())
+                .filter(|package| {
+                    let from_manifests = package.bundles.is_empty() && !package.package_manifests.is_empty();
+                    // An index built by the initializer has no bundle images;
+                    // its rows are written back the initializer's way.
+                    let from_initializer_index = index_packages
+                        .get(&package.name.value)
+                        .is_some_and(|catalog| catalog.bundles.iter().all(|bundle| bundle.image.is_empty()));
+                    from_manifests || (package.index_db.is_some() && from_initializer_index)
+                })
                 .map(|package| package.name.value.clone())
                 .collect(),
             semver_add_mode_packages: config
@@ -382,6 +405,23 @@ fn assemble<'a>(
         return Err(diagnostics.into());
     }
     Ok((built, diagnostics))
+}
+
+/// A package read from an `index.db`, as one target builds it: with the
+/// target's migrations applied.
+fn index_package_for_target(catalog: &DeclarativeConfig, target: &Target, diagnostics: &mut Vec<Diagnostic>) -> DeclarativeConfig {
+    let mut catalog = catalog.clone();
+    if target.migrate_level == crate::config::MigrateLevel::BundleObjectToCsvMetadata {
+        for bundle in &mut catalog.bundles {
+            if let Err(error) = crate::load::migrate_bundle_to_csv_metadata(bundle) {
+                diagnostics.push(Diagnostic::error(
+                    "index-db",
+                    format!("target `{}`: bundle `{}`: {error}", target.name, bundle.name),
+                ));
+            }
+        }
+    }
+    catalog
 }
 
 /// Adds to `failed_dirs` the planned bundle directories of each package

@@ -91,9 +91,20 @@ pub enum SourceError {
         "`--alpha-image-ref-template` does not apply to a bundle with templated files; `bundle-image` in `catalog.toml` names its image when `catbuild build` renders it"
     )]
     ImageRefTemplateOnTemplatedBundle { dir: PathBuf },
+    /// An opm `index.db` that cannot be read, or whose model is invalid.
+    #[error("{}", index_error(.0))]
+    Index(crate::sqlite::ReadError),
     /// Rendering the `.j2` files or loading the rendered bundle failed.
     #[error("{} problem(s) in a templated bundle", .0.len())]
     Templated(Vec<Diagnostic>),
+}
+
+/// The error, then its hint on a line of its own.
+fn index_error(error: &crate::sqlite::ReadError) -> String {
+    match &error.help {
+        Some(help) => format!("{error}\nhint: {help}"),
+        None => error.to_string(),
+    }
 }
 
 /// Loads one bundle.

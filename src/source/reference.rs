@@ -1,9 +1,10 @@
 //! What a reference given to `render` names, decided in opm's order: an
 //! image the resolver has (a `--local-image` wins over a path of the same
 //! name), then a directory (a bundle when it has `manifests/` and
-//! `metadata/`, else a File-Based Catalog), then, for anything that is not
-//! a path, an image reference. A path that exists but is not a directory
-//! is refused, as opm refuses it.
+//! `metadata/`, else a File-Based Catalog), then a SQLite file (an opm
+//! `index.db`), then, for anything that is not a path, an image reference.
+//! Any other path that exists but is not a directory is refused, as opm
+//! refuses it.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,8 @@ pub enum RenderReference {
     Bundle(BundleSource),
     /// A File-Based Catalog directory.
     Catalog(PathBuf),
+    /// An opm SQLite index (`index.db`), read as opm's `render` reads it.
+    SqliteIndex(PathBuf),
 }
 
 impl RenderReference {
@@ -33,6 +36,9 @@ impl RenderReference {
                 return Ok(RenderReference::Bundle(BundleSource::Dir(path.to_path_buf())));
             }
             return Ok(RenderReference::Catalog(path.to_path_buf()));
+        }
+        if path.is_file() && crate::sqlite::is_sqlite_file(path) {
+            return Ok(RenderReference::SqliteIndex(path.to_path_buf()));
         }
         if path.exists() {
             return Err(SourceError::NotADirectory {
@@ -75,6 +81,9 @@ pub fn render_reference(reference: &RenderReference, options: &BundleOptions) ->
                 fbc::render::post_process(bundle);
             }
             Ok(config)
+        }
+        RenderReference::SqliteIndex(path) => {
+            crate::sqlite::read_index(path, crate::sqlite::Dependencies::AsOpm).map_err(SourceError::Index)
         }
     }
 }

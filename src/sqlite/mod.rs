@@ -17,10 +17,15 @@
 //! would not make the file smaller either: nothing is deleted or updated
 //! into free pages (`freelist_count` is 0; `VACUUM` saved 2 of 31,605
 //! pages on the 1,000-bundle synthetic tree).
+//!
+//! The way back: [`read`] opens an existing `index.db` read-only and gives
+//! the FBC opm's `render`/`migrate` print for it, one package at a time.
 
 pub mod index;
+pub mod read;
 pub mod rows;
 pub mod schema;
 
 pub use index::{SqliteError, write_index};
+pub use read::{Dependencies, IndexDb, ReadError, is_sqlite_file, read_index};
 pub use rows::{ChannelWriter, Loader, PackageRows, SourceOrder, package_rows};

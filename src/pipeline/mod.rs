@@ -209,7 +209,7 @@ fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir
         .iter()
         .filter(|package| targets.iter().any(|target| target.packages.contains(&package.name.value)))
         .collect();
-    let outcomes: Vec<PackageOutcome> = packages.par_iter().map(|package| run.package(package)).collect();
+    let outcomes = run.packages(&packages);
 
     let mut follow_ons = BTreeMap::new();
     let mut failed_dirs = BTreeMap::new();
@@ -378,12 +378,50 @@ enum Gate {
     Unwritten(crate::output::OutputError),
 }
 
+/// A package linked in every target that has it, its bundles dropped:
+/// what is left to validate, encode and stage.
+struct Prepared {
+    outcome: PackageOutcome,
+    linked: Vec<Linked>,
+}
+
+/// One package linked for one target.
+struct Linked {
+    target_idx: usize,
+    catalog: DeclarativeConfig,
+    source_order: sqlite::SourceOrder,
+    /// catbuild's own checks (or loading) failed: no gate, nothing staged.
+    checks_failed: bool,
+}
+
 impl PackageRun<'_> {
-    fn package(&self, package: &PackageConfig) -> PackageOutcome {
+    /// Every package, two at a time: while one package is validated,
+    /// encoded and staged, the next one is loaded and linked (each of those
+    /// steps is parallel inside). At most two packages are in memory, and
+    /// the bundles of each are dropped once it is linked.
+    fn packages(&self, packages: &[&PackageConfig]) -> Vec<PackageOutcome> {
+        let mut outcomes = Vec::with_capacity(packages.len());
+        let mut pending: Option<Prepared> = None;
+        for package in packages {
+            let previous = pending.take();
+            let (finished, prepared) = rayon::join(|| previous.map(|prepared| self.finish(prepared)), || self.prepare(package));
+            outcomes.extend(finished);
+            pending = Some(prepared);
+        }
+        outcomes.extend(pending.map(|prepared| self.finish(prepared)));
+        outcomes
+    }
+
+    /// Loads a package's bundles and links them in every target that has
+    /// the package.
+    fn prepare(&self, package: &PackageConfig) -> Prepared {
         let name = &package.name.value;
-        let mut outcome = PackageOutcome::default();
+        let mut prepared = Prepared {
+            outcome: PackageOutcome::default(),
+            linked: Vec::new(),
+        };
         let Some(package_plan) = self.plan.packages.get(name) else {
-            return outcome;
+            return prepared;
         };
         let users: Vec<usize> = (0..self.targets.len())
             .filter(|idx| self.targets[*idx].packages.contains(name))
@@ -396,6 +434,7 @@ impl PackageRun<'_> {
                 var_sets.push(&self.targets[*idx].vars);
             }
         }
+        let outcome = &mut prepared.outcome;
         for vars in var_sets {
             let (mut bundles, load_diagnostics) =
                 report::stage(self.reporter, Stage::Load, || load_package(self.config, package_plan, vars));
@@ -410,14 +449,14 @@ impl PackageRun<'_> {
                 // The last target of a variable set may move the rendered
                 // bundles out instead of copying their (large) properties.
                 let last_use = use_idx + 1 == set_users.len();
-                let part = self.package_in_target(package, package_plan, &mut bundles, last_use, target_idx, &mut outcome);
-                outcome.parts.push(part);
+                let linked = self.link(package, package_plan, &mut bundles, last_use, target_idx, outcome);
+                prepared.linked.push(linked);
             }
         }
-        outcome
+        prepared
     }
 
-    fn package_in_target(
+    fn link(
         &self,
         package: &PackageConfig,
         package_plan: &plan::PackagePlan,
@@ -425,7 +464,7 @@ impl PackageRun<'_> {
         last_use: bool,
         target_idx: usize,
         outcome: &mut PackageOutcome,
-    ) -> PackagePart {
+    ) -> Linked {
         let target = self.targets[target_idx];
         let source_order = sqlite::SourceOrder {
             object_file_order: bundles
@@ -461,17 +500,33 @@ impl PackageRun<'_> {
         }
         let checks_failed = load_failed || own.iter().any(Diagnostic::is_error) || !outcome.follow_ons.is_empty();
         outcome.diagnostics.extend(own);
-        let gate = if checks_failed {
-            Gate::Skipped
-        } else {
-            self.gate_and_encode(&catalog, &source_order, target_idx)
-        };
-        PackagePart {
+        Linked {
             target_idx,
-            n_packages: catalog.packages.len(),
-            n_bundles: catalog.bundles.len(),
-            gate,
+            catalog,
+            source_order,
+            checks_failed,
         }
+    }
+
+    /// Validates, encodes and stages a linked package in each of its
+    /// targets (in parallel), then drops it.
+    fn finish(&self, prepared: Prepared) -> PackageOutcome {
+        let mut outcome = prepared.outcome;
+        outcome.parts = prepared
+            .linked
+            .into_par_iter()
+            .map(|linked| PackagePart {
+                target_idx: linked.target_idx,
+                n_packages: linked.catalog.packages.len(),
+                n_bundles: linked.catalog.bundles.len(),
+                gate: if linked.checks_failed {
+                    Gate::Skipped
+                } else {
+                    self.gate_and_encode(&linked.catalog, &linked.source_order, linked.target_idx)
+                },
+            })
+            .collect();
+        outcome
     }
 
     /// opm's model validation is the final gate, so whatever catbuild

@@ -245,7 +245,8 @@ fn normalize(model: &mut Model) {
         .flat_map(|channel| channel.bundles.values_mut());
     // Keyed by the shared list's address; the original is kept alive in
     // the map so no other list can take its address meanwhile.
-    let mut normalized: HashMap<*const Vec<fbc::Property>, (Arc<Vec<fbc::Property>>, Arc<Vec<fbc::Property>>)> = HashMap::new();
+    type Shared = Arc<Vec<fbc::Property>>;
+    let mut normalized: HashMap<*const Vec<fbc::Property>, (Shared, Shared)> = HashMap::new();
     for bundle in bundles {
         let (_, done) = normalized.entry(Arc::as_ptr(&bundle.properties)).or_insert_with(|| {
             let mut properties = bundle.properties.as_ref().clone();

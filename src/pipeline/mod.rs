@@ -1,15 +1,18 @@
 //! The build: `catalog.toml` → bundles → channels → catalog → files.
 //!
 //! 1. plan: expand each package's bundle globs into bundle directories, and
-//!    read the icon files;
-//! 2. load: read every bundle into memory (with the digest of each file),
-//!    render its `.j2` files in memory, parse it (in parallel, rayon);
-//! 3. graph: make each package's channels with its channel policy;
+//!    read the icon files; then, package by package (the next package
+//!    loading while the one before is encoded):
+//! 2. load: read the package's bundles into memory (with the digest of
+//!    each file), render `.j2` files in memory, parse (in parallel, rayon);
+//! 3. graph: make its channels with its channel policy, in each target;
 //! 4. check: catbuild's located checks, then opm's model validation;
-//! 5. encode: File-Based Catalogs per target and format;
-//! 6. write: `output` stages every target in a temp dir beside it and
-//!    swaps them in atomically, under the output directory's lock, only
-//!    when every target was written, so a failed build changes nothing.
+//! 5. encode: each target's formats, the files staged at once in the
+//!    target's temp dir (`output::Publication`, under the output
+//!    directory's lock), the package dropped;
+//! 6. write: when every package of every target passed, `output` swaps the
+//!    targets in atomically; otherwise the temp dirs go, so a failed build
+//!    changes nothing.
 //!
 //! Later issues add SQLite, images and deploy YAML as more encoders, and a
 //! cache keyed by input digests in front of load and encode.

@@ -79,21 +79,26 @@ def problems(stderr_text, tables):
         if not match:
             continue
         severity, code, message = match.groups()
+        # The diagnostic's own lines: up to the blank line that ends it.
+        end = idx + 1
+        while end < len(lines) and lines[end].strip():
+            end += 1
+        own = lines[idx:end]
         package = None
-        for follow in lines[idx + 1: idx + 4]:
-            located = re.match(r"^\s*--> (\S+?):(\d+)", follow)
+        for follow in own[1:4]:
+            located = re.match(r"^\s*--> (\S+?)(?::(\d+))?(?::\d+)?$", follow)
             if not located:
                 continue
-            path, line_no = located.group(1), int(located.group(2))
+            path = located.group(1)
             parts = path.split("/")
             if parts[0] == "operators" and len(parts) > 1:
                 package = parts[1]
-            elif path.endswith("catalog.toml"):
-                owners = [name for name, first, _ in tables if first <= line_no]
+            elif path.endswith("catalog.toml") and located.group(2):
+                owners = [name for name, first, _ in tables if first <= int(located.group(2))]
                 package = owners[-1] if owners else None
             break
         if package is None:
-            quoted = re.search(r'package "([^"]+)"|package `([^`]+)`', "\n".join(lines[idx: idx + 6]))
+            quoted = re.search(r'package "([^"]+)"|package `([^`]+)`', "\n".join(own))
             if quoted:
                 package = quoted.group(1) or quoted.group(2)
         found.append((severity, code, message, package))

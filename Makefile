@@ -2,7 +2,7 @@
 CATBUILD ?= cargo run --quiet --release --
 TARGET ?=
 
-.PHONY: all example catalog-build catalog-validate test lint bench clean
+.PHONY: all example catalog-build catalog-validate test lint bench bench-community clean
 
 all: example
 
@@ -25,6 +25,11 @@ lint:
 ## Benchmarks (timings are not tests): see benches/README.md.
 bench:
 	bash benches/fbc-build.sh
+
+## community-operators-prod from source (not in CI): make bench-community COP=DIR
+bench-community:
+	@test -n "$(COP)" || { echo "usage: make bench-community COP=<community-operators-prod checkout>"; exit 2; }
+	bash benches/community.sh "$(COP)"
 
 ## Remove build/ (under the build lock, so never under a running build).
 clean:

@@ -320,3 +320,51 @@ fn unreachable_drop_leaves_bundles_out_as_opm_replaces_mode_does() {
         .collect();
     assert_eq!(bundles, ["tiny.v0.1.0", "tiny.v0.3.0"]);
 }
+
+/// Issue 23: in community-operators-prod, fqdn-egress-operator,
+/// github-arc-operator, istio-workspace-operator and reportportal-operator
+/// have no ci.yaml. The community pipeline builds such a package in its
+/// default mode, replaces-mode, whose index leaves out what no channel
+/// head reaches; init wrote a plain `replaces` policy for them, so the
+/// build refused graphs upstream publishes. Outside a community tree
+/// nothing changes.
+#[test]
+fn issue_23_a_community_package_without_ci_yaml_is_built_in_replaces_mode_dropping_unreachable_bundles() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let scratch = tempfile::tempdir().unwrap();
+    let project = scratch.path();
+    // tiny: 0.2.0 and 0.3.0 both replace 0.1.0, so the head 0.3.0 never
+    // reaches 0.2.0; no ci.yaml. alpha-operator beside it has one.
+    copy_dir(&data.join("bundles/stranded"), &project.join("operators/tiny"));
+    copy_dir(
+        &data.join("init/community-ci/operators/alpha-operator"),
+        &project.join("operators/alpha-operator"),
+    );
+    let init = catbuild(project, &["init", "operators"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let config = std::fs::read_to_string(project.join("catalog.toml")).unwrap();
+    let expected = "[[package]]\nname = \"tiny\"\nbundles = [\"operators/tiny/*\"]\n\
+        channel-policy = \"replaces\"  # no `updateGraph` in a ci.yaml: the community pipeline's default, replaces-mode\n\
+        # opm's replaces mode, which builds this package upstream, leaves out what no channel head reaches:\n\
+        # tiny.v0.2.0 (channel stable)\n\
+        unreachable = \"drop\"\n";
+    assert!(config.contains(expected), "{config}");
+    let build = catbuild(project, &["build"]);
+    assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+    assert!(
+        stderr(&build).contains("warning[graph]: dropped bundle `tiny.v0.2.0` from channel `stable`"),
+        "{}",
+        stderr(&build)
+    );
+
+    // The same package alone is no community tree: opm's replaces policy
+    // and catbuild's error for what the head does not reach.
+    let alone = tempfile::tempdir().unwrap();
+    copy_dir(&data.join("bundles/stranded"), &alone.path().join("operators/tiny"));
+    let init = catbuild(alone.path(), &["init", "operators"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let config = std::fs::read_to_string(alone.path().join("catalog.toml")).unwrap();
+    assert!(config.contains("channel-policy = \"replaces\"\n"), "{config}");
+    assert!(!config.contains("unreachable"), "{config}");
+    assert_eq!(catbuild(alone.path(), &["build"]).status.code(), Some(1));
+}

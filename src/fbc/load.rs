@@ -36,6 +36,27 @@ pub fn load_dir(root: &Path) -> Result<DeclarativeConfig, LoadError> {
     Ok(config)
 }
 
+/// The files under `root` in groups that opm's conventional layout keeps
+/// apart: one group per top-level directory (`<root>/<package>/...`), and
+/// each file directly under `root` on its own; groups and files in walk
+/// order. A catalog can be checked group by group, without holding all of
+/// it, when no package spans two groups (see `cli::opm`'s `validate`).
+pub fn top_level_groups(root: &Path) -> Result<Vec<Vec<PathBuf>>, LoadError> {
+    let mut groups: Vec<(Option<std::ffi::OsString>, Vec<PathBuf>)> = Vec::new();
+    for path in list_files(root)? {
+        let relative = path.strip_prefix(root).unwrap_or(&path);
+        let mut components = relative.components();
+        let first = components.next().map(|component| component.as_os_str().to_os_string());
+        // A file right under the root is a group of its own.
+        let key = if components.next().is_some() { first } else { None };
+        match groups.last_mut() {
+            Some((last_key, files)) if key.is_some() && *last_key == key => files.push(path),
+            _ => groups.push((key, vec![path])),
+        }
+    }
+    Ok(groups.into_iter().map(|(_, files)| files).collect())
+}
+
 /// Loads one FBC file (a stream of documents).
 pub fn load_file(path: &Path) -> Result<DeclarativeConfig, LoadError> {
     let bytes = fs_err::read(path).map_err(|error| LoadError {

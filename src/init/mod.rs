@@ -16,7 +16,10 @@
 //!   modes, which the community pipeline builds such packages with); an
 //!   unknown value is a warning and the package gets `replaces`. A
 //!   `replaces-mode` package with bundles no channel head reaches gets
-//!   `unreachable = "drop"` ([`reach`]): upstream's index drops them;
+//!   `unreachable = "drop"` ([`reach`]): upstream's index drops them. In a
+//!   community tree (other packages have a `ci.yaml`), a package with no
+//!   `updateGraph` is built in the pipeline's default, `replaces-mode`,
+//!   and is treated so;
 //! * `fbc.enabled: true`: upstream builds the package from an opm template
 //!   (`catalog-templates/`), and the bundles' channel annotations need not
 //!   describe that graph at all. init reads the template that
@@ -189,6 +192,11 @@ pub struct CatalogTemplateSource {
 pub enum PlannedChannelPolicy {
     /// Nothing says otherwise: opm's replaces mode.
     Replaces,
+    /// No `updateGraph` (no `ci.yaml`, or one without the key) in a
+    /// community-operators tree, where other packages have a `ci.yaml`: the
+    /// community pipeline builds such a package in its default mode,
+    /// `replaces-mode`, as if `ci.yaml` said so.
+    CommunityDefault,
     /// `ci.yaml`'s `updateGraph`.
     FromCi { update_graph: UpdateGraph, ci_yaml: PathBuf },
     /// A basic catalog template, adopted as explicit channels.
@@ -315,6 +323,9 @@ pub fn plan(request: &InitRequest) -> Result<InitPlan, InitError> {
         .iter()
         .map(|dir| InitWarning::NoPackageAnnotation { dir: dir.clone() })
         .collect();
+    // A tree where packages have a ci.yaml is a community-operators tree:
+    // its pipeline builds a package without `updateGraph` in replaces mode.
+    let community_tree = scan.packages.values().any(|found| found.has_ci_yaml);
     let mut packages = Vec::new();
     for (package_name, found) in scan.packages {
         if let Some((value, ci_yaml)) = &found.unknown_update_graph {
@@ -328,7 +339,7 @@ pub fn plan(request: &InitRequest) -> Result<InitPlan, InitError> {
                 warnings.push(InitWarning::NoManifestsDirectory { dir: bundle.dir.clone() });
             }
         }
-        packages.push(plan_package(package_name, found));
+        packages.push(plan_package(package_name, found, community_tree));
     }
     Ok(InitPlan {
         catalog_name,
@@ -359,7 +370,7 @@ impl InitPlan {
             match package.channel_policy {
                 PlannedChannelPolicy::Explicit { .. } | PlannedChannelPolicy::Semver { .. } => summary.n_templates_adopted += 1,
                 PlannedChannelPolicy::TemplateNotAdopted { .. } => summary.n_templates_not_adopted += 1,
-                PlannedChannelPolicy::Replaces | PlannedChannelPolicy::FromCi { .. } => {}
+                PlannedChannelPolicy::Replaces | PlannedChannelPolicy::CommunityDefault | PlannedChannelPolicy::FromCi { .. } => {}
             }
         }
         summary
@@ -377,7 +388,7 @@ pub fn catalog_name_of(config_dir: &Path) -> String {
     if cleaned.is_empty() { "catalog".to_string() } else { cleaned }
 }
 
-fn plan_package(name: String, found: FoundPackage) -> PlannedPackage {
+fn plan_package(name: String, found: FoundPackage, community_tree: bool) -> PlannedPackage {
     // FBC-managed packages: the template decides which bundles belong.
     let mut csv_names: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
     let adoption: Option<Result<Adoption, TemplateNotAdopted>> = match &found.ci {
@@ -438,13 +449,15 @@ fn plan_package(name: String, found: FoundPackage) -> PlannedPackage {
             PlannedChannelPolicy::TemplateNotAdopted { ci_yaml, fallback, reason }
         }
         (Some((CiPolicy::UpdateGraph(update_graph), ci_yaml)), _) => PlannedChannelPolicy::FromCi { update_graph, ci_yaml },
+        (None, _) if community_tree && found.package_manifests.is_empty() => PlannedChannelPolicy::CommunityDefault,
         (Some((CiPolicy::Fbc { .. }, _)), None) | (None, _) => PlannedChannelPolicy::Replaces,
     };
     let unreachable = match &channel_policy {
         PlannedChannelPolicy::FromCi {
             update_graph: UpdateGraph::Replaces,
             ..
-        } => reach::unreachable_bundles(&name, &found.bundles),
+        }
+        | PlannedChannelPolicy::CommunityDefault => reach::unreachable_bundles(&name, &found.bundles),
         _ => Vec::new(),
     };
     PlannedPackage {

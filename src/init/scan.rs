@@ -29,6 +29,9 @@ pub(super) struct FoundPackage {
     pub(super) unknown_update_graph: Option<(String, PathBuf)>,
     /// Whether a `ci.yaml` was looked for already.
     pub(super) ci_read: bool,
+    /// Whether the package dir (the parent of its first version dir) holds
+    /// a `ci.yaml`, whatever it says.
+    pub(super) has_ci_yaml: bool,
 }
 
 /// What a walk found so far.
@@ -92,6 +95,11 @@ impl Scan {
             .is_some_and(|name| NESTED_BUNDLE_DIRS.iter().any(|nested| name == *nested))
             && note.is_some();
         let version_dir = if nested { dir.parent().unwrap_or(dir) } else { dir };
+        if found.bundles.is_empty() {
+            found.has_ci_yaml = version_dir
+                .parent()
+                .is_some_and(|package_dir| package_dir.join("ci.yaml").is_file());
+        }
         if !found.ci_read
             && let Some(package_dir) = version_dir.parent()
             && let Some(ci_file) = read_ci(package_dir)

@@ -77,21 +77,35 @@ fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {
                 toml_string(update_graph.name()),
                 plan.relative(ci_yaml)
             );
-            if !package.unreachable.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "# opm's replaces mode, which builds this package upstream, leaves out what no channel head reaches:"
-                );
-                for unreachable in &package.unreachable {
-                    let _ = writeln!(out, "# {} (channel {})", unreachable.bundle, unreachable.channel);
-                }
-                let _ = writeln!(out, "unreachable = \"drop\"");
-            }
+            write_unreachable(out, package);
+        }
+        PlannedChannelPolicy::CommunityDefault => {
+            let _ = writeln!(
+                out,
+                "channel-policy = \"replaces\"  # no `updateGraph` in a ci.yaml: the community pipeline's default, replaces-mode"
+            );
+            write_unreachable(out, package);
         }
         PlannedChannelPolicy::Replaces => {
             let _ = writeln!(out, "channel-policy = \"replaces\"");
         }
     }
+}
+
+/// `unreachable = "drop"`, with the bundles it drops, for a package opm's
+/// replaces mode builds upstream.
+fn write_unreachable(out: &mut String, package: &PlannedPackage) {
+    if package.unreachable.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "# opm's replaces mode, which builds this package upstream, leaves out what no channel head reaches:"
+    );
+    for unreachable in &package.unreachable {
+        let _ = writeln!(out, "# {} (channel {})", unreachable.bundle, unreachable.channel);
+    }
+    let _ = writeln!(out, "unreachable = \"drop\"");
 }
 
 fn write_explicit(out: &mut String, adoption: &ExplicitAdoption, template_rel: &str) {

@@ -7,7 +7,8 @@
 //! opm's order depends on Go map iteration (which package's orphaned
 //! channel entries are reported first), catbuild takes packages by name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::encoding::json::{self, Value};
 use crate::fbc::{self, DeclarativeConfig, PROPERTY_PACKAGE, SCHEMA_BUNDLE, SCHEMA_CHANNEL, SCHEMA_PACKAGE};
@@ -235,16 +236,26 @@ pub fn convert_to_model(config: &DeclarativeConfig) -> Result<Model, ModelError>
 /// `property.Build`, which for a raw value is `json.Compact`: whitespace
 /// outside strings removed, string contents (escapes included) untouched.
 /// Validation has already proven every value to be valid JSON.
+/// Each shared property list is normalized once, and stays shared.
 fn normalize(model: &mut Model) {
     let bundles = model
         .packages
         .values_mut()
         .flat_map(|package| package.channels.values_mut())
         .flat_map(|channel| channel.bundles.values_mut());
+    // Keyed by the shared list's address; the original is kept alive in
+    // the map so no other list can take its address meanwhile.
+    type Shared = Arc<Vec<fbc::Property>>;
+    let mut normalized: HashMap<*const Vec<fbc::Property>, (Shared, Shared)> = HashMap::new();
     for bundle in bundles {
-        for property in &mut bundle.properties {
-            property.value = compact_json_text(&property.value);
-        }
+        let (_, done) = normalized.entry(Arc::as_ptr(&bundle.properties)).or_insert_with(|| {
+            let mut properties = bundle.properties.as_ref().clone();
+            for property in &mut properties {
+                property.value = compact_json_text(&property.value);
+            }
+            (Arc::clone(&bundle.properties), Arc::new(properties))
+        });
+        bundle.properties = Arc::clone(done);
     }
 }
 
@@ -351,11 +362,14 @@ fn link_bundle(
     if let Some(entries) = channel_defined_entries.get_mut(package_name) {
         entries.remove(bundle_name);
     }
-    let objects: Vec<String> = parsed
-        .bundle_objects
-        .iter()
-        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-        .collect();
+    let objects: Arc<Vec<String>> = Arc::new(
+        parsed
+            .bundle_objects
+            .iter()
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            .collect(),
+    );
+    let properties = Arc::new(fbc_bundle.properties.clone());
     let related_images: Vec<RelatedImage> = fbc_bundle
         .related_images
         .iter()
@@ -369,9 +383,9 @@ fn link_bundle(
         if let Some(bundle) = channel.bundles.get_mut(bundle_name) {
             found = true;
             bundle.image = fbc_bundle.image.clone();
-            bundle.properties = fbc_bundle.properties.clone();
+            bundle.properties = Arc::clone(&properties);
             bundle.related_images = related_images.clone();
-            bundle.objects = objects.clone();
+            bundle.objects = Arc::clone(&objects);
             bundle.version = version.clone();
             bundle.release = release.clone();
         }

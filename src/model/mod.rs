@@ -27,6 +27,7 @@ pub mod upgrade_edges;
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub use convert::{ModelError, convert_from_model, convert_to_model, parse_release, validate_config};
 pub use error::{ErrorChild, ErrorTree, Issue, ReplacesChainError, Scope, ValidationError};
@@ -81,13 +82,16 @@ pub struct Bundle {
     pub replaces: String,
     pub skips: Vec<String>,
     pub skip_range: String,
-    pub properties: Vec<Property>,
+    /// Shared by the bundle's copies in every channel (opm's copies share
+    /// one Go slice): a bundle in 30 channels must not hold 30 copies of
+    /// its manifests.
+    pub properties: Arc<Vec<Property>>,
     pub related_images: Vec<RelatedImage>,
     pub deprecation: Option<Deprecation>,
     /// Manifests from the `olm.bundle.object` properties (decoded `data`),
     /// kept for serving the gRPC API as opm does. Raw: normalizing them is
     /// the server's job ([`Bundle::csv_json`]), not validation's.
-    pub objects: Vec<String>,
+    pub objects: Arc<Vec<String>>,
     /// From the `olm.package` property's `version`.
     pub version: Version,
     /// From the `olm.package` property's `release` (empty: no release).
@@ -105,10 +109,17 @@ pub struct Deprecation {
     pub message: String,
 }
 
+/// What parsing a bundle's properties gave (the number of `olm.package`
+/// properties, or opm's error), per shared property list: a bundle's
+/// copies in many channels are parsed once, not once per channel (its
+/// manifests are decoded in the parse).
+type PropertyChecks = std::collections::HashMap<*const Vec<Property>, Result<usize, String>>;
+
 impl Model {
     /// opm's `Model.Validate`: `Ok` or the whole tree of problems, rooted at
     /// `invalid index`.
     pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut checks = PropertyChecks::default();
         let mut root = ErrorTree::new(Scope::Index);
         for (key, package) in &self.packages {
             if *key != package.name {
@@ -117,7 +128,7 @@ impl Model {
                     name: package.name.clone(),
                 });
             }
-            if let Some(tree) = package.validate() {
+            if let Some(tree) = package.validate_with(&mut checks) {
                 root.children.push(ErrorChild::Tree(tree));
             }
         }
@@ -128,6 +139,10 @@ impl Model {
 impl Package {
     /// opm's `Package.Validate`, checks in opm's order.
     pub fn validate(&self) -> Option<ErrorTree> {
+        self.validate_with(&mut PropertyChecks::default())
+    }
+
+    fn validate_with(&self, checks: &mut PropertyChecks) -> Option<ErrorTree> {
         let mut tree = ErrorTree::new(Scope::Package(self.name.clone()));
         if self.name.is_empty() {
             tree.push(Issue::PackageNameEmpty);
@@ -146,7 +161,7 @@ impl Package {
                     name: channel.name.clone(),
                 });
             }
-            if let Some(channel_tree) = channel.validate() {
+            if let Some(channel_tree) = channel.validate_with(checks) {
                 tree.children.push(ErrorChild::Tree(channel_tree));
             }
             if channel.package != self.name {
@@ -204,6 +219,10 @@ impl Package {
 impl Channel {
     /// opm's `Channel.Validate`, checks in opm's order.
     pub fn validate(&self) -> Option<ErrorTree> {
+        self.validate_with(&mut PropertyChecks::default())
+    }
+
+    fn validate_with(&self, checks: &mut PropertyChecks) -> Option<ErrorTree> {
         let mut tree = ErrorTree::new(Scope::Channel(self.name.clone()));
         if self.name.is_empty() {
             tree.push(Issue::ChannelNameEmpty);
@@ -223,7 +242,7 @@ impl Channel {
                     name: bundle.name.clone(),
                 });
             }
-            if let Some(bundle_tree) = bundle.validate(&self.package) {
+            if let Some(bundle_tree) = bundle.validate_with(&self.package, checks) {
                 tree.children.push(ErrorChild::Tree(bundle_tree));
             }
             if bundle.channel != self.name {
@@ -354,6 +373,10 @@ impl Bundle {
     /// the package of the channel holding the bundle (opm follows the
     /// bundle's channel pointer for it).
     pub fn validate(&self, channel_package: &str) -> Option<ErrorTree> {
+        self.validate_with(channel_package, &mut PropertyChecks::default())
+    }
+
+    fn validate_with(&self, channel_package: &str, checks: &mut PropertyChecks) -> Option<ErrorTree> {
         let mut tree = ErrorTree::new(Scope::Bundle(self.name.clone()));
         if self.name.is_empty() {
             tree.push(Issue::BundleNameEmpty);
@@ -374,7 +397,9 @@ impl Bundle {
         if !self.channel.is_empty() && !self.package.is_empty() && self.package != channel_package {
             tree.push(Issue::BundlePackageMismatch);
         }
-        let parsed = property::parse(&self.properties);
+        let parsed = checks
+            .entry(Arc::as_ptr(&self.properties))
+            .or_insert_with(|| property::parse(&self.properties).map(|parsed| parsed.packages.len()));
         if let Err(error) = &parsed {
             tree.push(Issue::Property(error.clone()));
         }
@@ -391,8 +416,8 @@ impl Bundle {
                 error,
             });
         }
-        if let Ok(parsed) = &parsed
-            && parsed.packages.len() != 1
+        if let Ok(n_packages) = &parsed
+            && *n_packages != 1
         {
             tree.push(Issue::PackagePropertyCount);
         }

@@ -17,7 +17,7 @@ fn bundle(name: &str, replaces: &str, skips: &[&str]) -> Bundle {
         replaces: replaces.to_string(),
         skips: skips.iter().map(|skip| skip.to_string()).collect(),
         image: format!("anakin-operator:{name}"),
-        properties: vec![package_property("anakin", "0.0.1")],
+        properties: vec![package_property("anakin", "0.0.1")].into(),
         ..Bundle::default()
     }
 }
@@ -201,7 +201,8 @@ fn validators_report_opm_messages() {
     bad.properties = vec![fbc::Property {
         type_: "broken".to_string(),
         value: "{".to_string(),
-    }];
+    }]
+    .into();
     bad.package = "other".to_string();
     bad.deprecation = Some(Deprecation::default());
     let messages: Vec<String> = bad
@@ -225,8 +226,8 @@ fn validators_report_opm_messages() {
 
     let mut with_data = bundle("anakin.v0.0.0", "", &[]);
     with_data.image = String::new();
-    with_data.objects = vec!["{}".to_string()];
-    with_data.properties.push(package_property("anakin", "0.0.1"));
+    with_data.objects = vec!["{}".to_string()].into();
+    std::sync::Arc::make_mut(&mut with_data.properties).push(package_property("anakin", "0.0.1"));
     let messages: Vec<String> = with_data
         .validate("anakin")
         .unwrap()
@@ -573,7 +574,7 @@ fn convert_from_model_sorts_and_deduplicates() {
             .map(|(name, bundle)| {
                 let mut bundle = bundle.clone();
                 bundle.deprecation = None;
-                bundle.properties = deduplicate(&bundle.properties);
+                bundle.properties = deduplicate(&bundle.properties).into();
                 (name.clone(), bundle)
             })
             .collect()

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 pub use clean::{clean_all, clean_stale, stale_target_dirs};
 pub use lock::OutputLock;
-pub use publish::{PublishReport, StagedTarget, publish};
+pub use publish::{Publication, PublishReport, StagedTarget, publish};
 
 /// The lock file every writer of an output directory holds.
 pub const LOCK_FILE_NAME: &str = ".catbuild.lock";

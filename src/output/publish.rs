@@ -30,20 +30,167 @@ pub struct PublishReport {
 /// target's previous tree as a whole. On error every target keeps its
 /// previous tree and this build's temp dirs are removed.
 pub fn publish(out_dir: &Path, targets: &[StagedTarget], settings: &OutputSettings) -> Result<PublishReport, OutputError> {
-    let lock = OutputLock::acquire(out_dir, settings)?;
-    let steps = Steps::new(settings.fail_after_step);
-    let removed_leftovers = remove_leftovers(&lock, &steps)?;
-    let mut staged = Vec::new();
-    let result = stage_and_swap(out_dir, targets, &mut staged, &steps);
-    if result.is_err() {
+    let names: Vec<&str> = targets.iter().map(|target| target.name.as_str()).collect();
+    let publication = Publication::begin(out_dir, &names, settings)?;
+    for (target_idx, target) in targets.iter().enumerate() {
+        if let Err(error) = publication.write(target_idx, &target.files) {
+            publication.abandon();
+            return Err(error);
+        }
+    }
+    publication.commit()
+}
+
+/// A publish in progress, for a build that encodes package by package and
+/// must not hold every target's bytes at once: the lock is held and each
+/// target has its temp dir from [`Publication::begin`]; files are written
+/// as they come ([`Publication::write`], from any thread); only
+/// [`Publication::commit`] changes what `<out>/<target>` holds. Dropped
+/// without a commit (or [`Publication::abandon`]ed), it removes its temp
+/// dirs, so the targets keep their previous trees.
+pub struct Publication {
+    lock: Option<OutputLock>,
+    steps: Steps,
+    staged: Vec<Staged>,
+    /// Directories created under each temp dir so far (the temp dir too).
+    dirs: std::sync::Mutex<Vec<BTreeSet<PathBuf>>>,
+    removed_leftovers: Vec<PathBuf>,
+    /// The outermost directory of `out_dir` that this publish created, if
+    /// any: a build that fails on its input removes it again, so bad input
+    /// never leaves a `build/` behind.
+    created: Option<PathBuf>,
+}
+
+impl Publication {
+    /// Locks `out_dir` (creating it), removes a killed build's leftovers and
+    /// creates one temp dir per target.
+    pub fn begin(out_dir: &Path, target_names: &[&str], settings: &OutputSettings) -> Result<Publication, OutputError> {
+        let created = outermost_missing(out_dir);
+        let lock = OutputLock::acquire(out_dir, settings)?;
+        let steps = Steps::new(settings.fail_after_step);
+        let removed_leftovers = remove_leftovers(&lock, &steps)?;
+        let mut publication = Publication {
+            lock: Some(lock),
+            steps,
+            staged: Vec::new(),
+            dirs: std::sync::Mutex::new(Vec::new()),
+            removed_leftovers,
+            created,
+        };
+        for name in target_names {
+            let (temp_name, temp_path) = create_temp_dir(out_dir, name)?;
+            publication.steps.step();
+            publication.dirs_mut().push(BTreeSet::from([temp_path.clone()]));
+            publication.staged.push(Staged {
+                name: OsString::from(name),
+                temp_name,
+                temp_path,
+            });
+        }
+        Ok(publication)
+    }
+
+    /// Writes files (paths relative to the target's directory) into the
+    /// temp dir of the `target_idx`-th target given to [`Publication::begin`],
+    /// each fsynced.
+    pub fn write(&self, target_idx: usize, files: &[(PathBuf, Vec<u8>)]) -> Result<(), OutputError> {
+        let Some(target) = self.staged.get(target_idx) else {
+            return Err(OutputError::Io {
+                action: "write to an unknown target",
+                path: PathBuf::from(target_idx.to_string()),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        };
+        write_files(&target.temp_path, files, &self.dirs, target_idx, &self.steps)
+    }
+
+    /// Makes every temp dir durable and swaps each target in.
+    pub fn commit(mut self) -> Result<PublishReport, OutputError> {
+        let out_dir = self.out_dir().to_path_buf();
+        let result = self.sync_staged_dirs().and_then(|()| swap_all(&out_dir, &self.staged, &self.steps));
+        if result.is_ok() {
+            self.staged.clear();
+        }
+        result?;
+        drop(self.lock.take());
+        Ok(PublishReport {
+            removed_leftovers: std::mem::take(&mut self.removed_leftovers),
+        })
+    }
+
+    /// Gives up after an I/O failure: the temp dirs go, the targets keep
+    /// their previous trees.
+    pub fn abandon(self) {
+        drop(self);
+    }
+
+    /// Gives up because the input was wrong: as [`Publication::abandon`],
+    /// and the output directory goes too when this publish created it.
+    pub fn abandon_input(mut self) {
+        self.remove_temp_dirs();
+        let Some(created) = self.created.take() else {
+            return;
+        };
+        let Some(lock) = self.lock.take() else {
+            return;
+        };
+        // As `clean` does: the lock file goes while held, so a build waiting
+        // on it locks a new one; a directory someone else filled stays.
+        if std::fs::remove_file(lock.lock_path()).is_ok() {
+            let mut dir = lock.out_dir().to_path_buf();
+            while std::fs::remove_dir(&dir).is_ok() && dir != created {
+                if !dir.pop() {
+                    break;
+                }
+            }
+        }
+        drop(lock);
+    }
+
+    fn out_dir(&self) -> &Path {
+        self.lock.as_ref().map_or(Path::new(""), OutputLock::out_dir)
+    }
+
+    fn dirs_mut(&mut self) -> &mut Vec<BTreeSet<PathBuf>> {
+        self.dirs.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Deepest first: reverse order puts `a/b` before `a`.
+    fn sync_staged_dirs(&mut self) -> Result<(), OutputError> {
+        let dirs = std::mem::take(self.dirs_mut());
+        for target_dirs in &dirs {
+            for dir in target_dirs.iter().rev() {
+                sync_dir(dir)?;
+                self.steps.step();
+            }
+        }
+        Ok(())
+    }
+
+    fn remove_temp_dirs(&mut self) {
         // Best effort: what is left is removed by the next build anyway.
-        for target in &staged {
+        for target in self.staged.drain(..) {
             let _ = remove_any(&target.temp_path);
         }
     }
-    result?;
-    drop(lock);
-    Ok(PublishReport { removed_leftovers })
+}
+
+impl Drop for Publication {
+    fn drop(&mut self) {
+        self.remove_temp_dirs();
+    }
+}
+
+/// The outermost ancestor of `dir` (itself included) that does not exist.
+fn outermost_missing(dir: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    for ancestor in dir.ancestors() {
+        if ancestor.as_os_str().is_empty() || std::fs::symlink_metadata(ancestor).is_ok() {
+            break;
+        }
+        missing = Some(ancestor.to_path_buf());
+    }
+    missing
 }
 
 /// A target written into its temp dir.
@@ -63,10 +210,7 @@ enum Swapped {
     MovedAside { trash_path: PathBuf },
 }
 
-fn stage_and_swap(out_dir: &Path, targets: &[StagedTarget], staged: &mut Vec<Staged>, steps: &Steps) -> Result<(), OutputError> {
-    for target in targets {
-        staged.push(stage_target(out_dir, target, steps)?);
-    }
+fn swap_all(out_dir: &Path, staged: &[Staged], steps: &Steps) -> Result<(), OutputError> {
     // The temp dirs' own entries in `out_dir` must be durable before they
     // are renamed, or a crash could leave a target pointing at nothing.
     sync_dir(out_dir)?;
@@ -103,7 +247,6 @@ fn stage_and_swap(out_dir: &Path, targets: &[StagedTarget], staged: &mut Vec<Sta
             steps.step();
         }
     }
-    staged.clear();
     Ok(())
 }
 
@@ -129,51 +272,47 @@ pub(super) fn remove_leftovers(lock: &OutputLock, steps: &Steps) -> Result<Vec<P
     Ok(removed)
 }
 
-/// Writes one target's files into a new temp dir beside its final place,
-/// fsyncing every file and directory.
-fn stage_target(out_dir: &Path, target: &StagedTarget, steps: &Steps) -> Result<Staged, OutputError> {
-    let (temp_name, temp_path) = create_temp_dir(out_dir, &target.name)?;
-    steps.step();
-    if let Err(error) = write_files(&temp_path, target, steps) {
-        // Best effort, as for the targets staged before this one.
-        let _ = remove_any(&temp_path);
-        return Err(error);
-    }
-    Ok(Staged {
-        name: OsString::from(&target.name),
-        temp_name,
-        temp_path,
-    })
-}
-
-/// Writes a target's files under `temp_path`, then makes them durable.
-fn write_files(temp_path: &Path, target: &StagedTarget, steps: &Steps) -> Result<(), OutputError> {
-    let mut dirs = BTreeSet::from([temp_path.to_path_buf()]);
+/// Writes files under `temp_path` (target `target_idx`'s temp dir),
+/// creating the directories they need; `dirs` remembers every directory
+/// created so far, for [`Publication::commit`] to make durable.
+fn write_files(
+    temp_path: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    dirs: &std::sync::Mutex<Vec<BTreeSet<PathBuf>>>,
+    target_idx: usize,
+    steps: &Steps,
+) -> Result<(), OutputError> {
     let mut paths_and_bytes = Vec::new();
-    for (relative, bytes) in &target.files {
-        if !relative.components().all(|component| matches!(component, Component::Normal(_))) {
-            return Err(OutputError::Io {
-                action: "write outside its target",
-                path: relative.clone(),
-                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            });
-        }
-        let path = temp_path.join(relative);
-        let mut missing = Vec::new();
-        let mut ancestor = path.parent();
-        while let Some(dir) = ancestor {
-            if dirs.contains(dir) {
-                break;
+    {
+        let mut all_dirs = dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(dirs) = all_dirs.get_mut(target_idx) else {
+            return Ok(());
+        };
+        for (relative, bytes) in files {
+            if !relative.components().all(|component| matches!(component, Component::Normal(_))) {
+                return Err(OutputError::Io {
+                    action: "write outside its target",
+                    path: relative.clone(),
+                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+                });
             }
-            missing.push(dir.to_path_buf());
-            ancestor = dir.parent();
+            let path = temp_path.join(relative);
+            let mut missing = Vec::new();
+            let mut ancestor = path.parent();
+            while let Some(dir) = ancestor {
+                if dirs.contains(dir) {
+                    break;
+                }
+                missing.push(dir.to_path_buf());
+                ancestor = dir.parent();
+            }
+            for dir in missing.into_iter().rev() {
+                std::fs::create_dir(&dir).map_err(io_error("create", &dir))?;
+                steps.step();
+                dirs.insert(dir);
+            }
+            paths_and_bytes.push((path, bytes));
         }
-        for dir in missing.into_iter().rev() {
-            std::fs::create_dir(&dir).map_err(io_error("create", &dir))?;
-            steps.step();
-            dirs.insert(dir);
-        }
-        paths_and_bytes.push((path, bytes));
     }
     // In parallel: the fsyncs of independent files overlap on the disk
     // instead of waiting for each other.
@@ -184,13 +323,7 @@ fn write_files(temp_path: &Path, target: &StagedTarget, steps: &Steps) -> Result
         file.sync_all().map_err(io_error("sync", path))?;
         steps.step();
         Ok(())
-    })?;
-    // Deepest first: reverse order puts `a/b` before `a`.
-    for dir in dirs.iter().rev() {
-        sync_dir(dir)?;
-        steps.step();
-    }
-    Ok(())
+    })
 }
 
 /// Creates `<out>/.catbuild-tmp-<target>-<random>` with the usual (umask)
@@ -339,6 +472,18 @@ mod tests {
             .collect();
         names.sort();
         names
+    }
+
+    /// One target staged in its temp dir, as a publish does before swapping.
+    fn stage_target(out_dir: &Path, target: &StagedTarget, steps: &Steps) -> Result<Staged, OutputError> {
+        let (temp_name, temp_path) = create_temp_dir(out_dir, &target.name)?;
+        let dirs = std::sync::Mutex::new(vec![BTreeSet::from([temp_path.clone()])]);
+        write_files(&temp_path, &target.files, &dirs, 0, steps)?;
+        Ok(Staged {
+            name: OsString::from(&target.name),
+            temp_name,
+            temp_path,
+        })
     }
 
     #[test]

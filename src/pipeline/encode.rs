@@ -6,7 +6,12 @@
 //! Encoders do no I/O: they return [`OutputFile`]s, which `write` puts in
 //! place atomically. FBC and the SQLite index (`index.db`) are the formats
 //! so far; the image layouts and deploy YAML will be more implementations
-//! of [`Encoder`], picked by [`OutputFormat`] in [`encode_target`].
+//! of [`Encoder`], picked by [`OutputFormat`] in [`encode_package`].
+//!
+//! A package's files are staged as soon as it is encoded, so a target
+//! never holds every package's bytes: FBC's `finish` has nothing left to
+//! join. Formats that need the whole target (`index.db`) keep their
+//! smaller per-package parts until the last package.
 //!
 //! Why per package and not per target: a target's linked model, kept whole
 //! until every format was encoded, raised the peak memory of a 1,000-bundle
@@ -16,8 +21,6 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-
-use rayon::prelude::*;
 
 use super::report::{self, Action, Reporter};
 use crate::config::OutputFormat;
@@ -162,65 +165,61 @@ impl Encoder for SqliteEncoder {
     }
 }
 
-/// Why a target could not be encoded.
+/// Why a package could not be encoded.
 #[derive(Debug)]
-pub(crate) enum TargetFailure {
-    /// opm's model validation rejected packages (one message per package,
-    /// worded as opm words it).
-    Invalid(Vec<String>),
+pub(crate) enum PackageFailure {
+    /// opm's model validation rejected it (worded as opm words it).
+    Invalid(String),
     Encode(EncodeError),
 }
 
-/// The gate, then every format: validates each package with opm's model
+/// One valid package in a target's formats: the files it adds to the
+/// target (FBC; written at once, so no target holds every package's
+/// files), and its SQLite rows, kept until [`finish_sqlite`] puts every
+/// package's rows into one `index.db`.
+pub(crate) struct EncodedPackage {
+    pub files: Vec<OutputFile>,
+    pub sqlite_rows: Vec<sqlite::PackageRows>,
+}
+
+/// The gate, then every format: validates the package with opm's model
 /// rules and, when `formats` is not empty, encodes it while its model is
-/// at hand. Packages run in parallel; results keep package order.
-pub(crate) fn encode_target(
-    packages: &[DeclarativeConfig],
-    source_orders: &[sqlite::SourceOrder],
+/// at hand.
+pub(crate) fn encode_package(
+    config: &DeclarativeConfig,
+    source_order: &sqlite::SourceOrder,
     formats: &[OutputFormat],
     settings: &TargetSettings,
     reporter: &dyn Reporter,
-) -> Result<Vec<OutputFile>, TargetFailure> {
-    let no_order = sqlite::SourceOrder::default();
-    let per_package: Vec<Result<Vec<PackageParts>, String>> = packages
-        .par_iter()
-        .enumerate()
-        .map(|(package_idx, config)| {
-            let source_order = source_orders.get(package_idx).unwrap_or(&no_order);
-            let package_name = config.packages.first().map_or("", |package| package.name.as_str());
-            let action = Action::EncodePackage {
-                target: &settings.target,
-                package: package_name,
-            };
-            report::action(reporter, &action, || {
-                let model = crate::model::validate_config(config)?;
-                let package = ValidPackage {
-                    config,
-                    model,
-                    source_order,
-                };
-                Ok(formats.iter().map(|format| encode_package(*format, &package, settings)).collect())
-            })
-        })
-        .collect();
-    let mut failures = Vec::new();
-    let mut parts_by_package = Vec::new();
-    for result in per_package {
-        match result {
-            Ok(parts) => parts_by_package.push(parts),
-            Err(message) => failures.push(message),
+) -> Result<EncodedPackage, PackageFailure> {
+    let package_name = config.packages.first().map_or("", |package| package.name.as_str());
+    let action = Action::EncodePackage {
+        target: &settings.target,
+        package: package_name,
+    };
+    report::action(reporter, &action, || {
+        let model = crate::model::validate_config(config).map_err(PackageFailure::Invalid)?;
+        let package = ValidPackage {
+            config,
+            model,
+            source_order,
+        };
+        let mut encoded = EncodedPackage {
+            files: Vec::new(),
+            sqlite_rows: Vec::new(),
+        };
+        for format in formats {
+            match fbc_encoder(*format) {
+                Some(encoder) => encoded
+                    .files
+                    .extend(encoder.encode_package(&package, settings).map_err(PackageFailure::Encode)?),
+                None => encoded
+                    .sqlite_rows
+                    .extend(SqliteEncoder.encode_package(&package, settings).map_err(PackageFailure::Encode)?),
+            }
         }
-    }
-    if !failures.is_empty() {
-        return Err(TargetFailure::Invalid(failures));
-    }
-    finish_target(formats, parts_by_package, settings).map_err(TargetFailure::Encode)
-}
-
-/// One package's parts, one entry per format, in the target's format order.
-enum PackageParts {
-    Fbc(Result<Vec<OutputFile>, EncodeError>),
-    Sqlite(Result<Vec<sqlite::PackageRows>, EncodeError>),
+        Ok(encoded)
+    })
 }
 
 /// The FBC encoder of `fbc-json` or `fbc-yaml`; `None` for the other
@@ -234,52 +233,7 @@ fn fbc_encoder(format: OutputFormat) -> Option<FbcEncoder> {
     Some(FbcEncoder { format })
 }
 
-fn encode_package(format: OutputFormat, package: &ValidPackage, settings: &TargetSettings) -> PackageParts {
-    match format {
-        OutputFormat::Sqlite => PackageParts::Sqlite(SqliteEncoder.encode_package(package, settings)),
-        OutputFormat::FbcJson | OutputFormat::FbcYaml => match fbc_encoder(format) {
-            Some(encoder) => PackageParts::Fbc(encoder.encode_package(package, settings)),
-            None => PackageParts::Fbc(Ok(Vec::new())),
-        },
-    }
-}
-
-fn finish_target(
-    formats: &[OutputFormat],
-    parts_by_package: Vec<Vec<PackageParts>>,
-    settings: &TargetSettings,
-) -> Result<Vec<OutputFile>, EncodeError> {
-    let mut files = Vec::new();
-    // Transpose: each format gets its parts in package order.
-    let mut by_format: Vec<Vec<PackageParts>> = formats.iter().map(|_| Vec::new()).collect();
-    for package_parts in parts_by_package {
-        for (format_idx, part) in package_parts.into_iter().enumerate() {
-            by_format[format_idx].push(part);
-        }
-    }
-    for (format, parts) in formats.iter().zip(by_format) {
-        match format {
-            OutputFormat::FbcJson | OutputFormat::FbcYaml => {
-                let mut fbc_parts = Vec::new();
-                for part in parts {
-                    if let PackageParts::Fbc(result) = part {
-                        fbc_parts.push(result?);
-                    }
-                }
-                if let Some(encoder) = fbc_encoder(*format) {
-                    files.extend(encoder.finish(fbc_parts, settings)?);
-                }
-            }
-            OutputFormat::Sqlite => {
-                let mut sqlite_parts = Vec::new();
-                for part in parts {
-                    if let PackageParts::Sqlite(result) = part {
-                        sqlite_parts.push(result?);
-                    }
-                }
-                files.extend(SqliteEncoder.finish(sqlite_parts, settings)?);
-            }
-        }
-    }
-    Ok(files)
+/// A target's `index.db`, from its packages' rows in package order.
+pub(crate) fn finish_sqlite(rows: Vec<sqlite::PackageRows>, settings: &TargetSettings) -> Result<Vec<OutputFile>, EncodeError> {
+    SqliteEncoder.finish(vec![rows], settings)
 }

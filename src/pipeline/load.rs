@@ -1,5 +1,6 @@
-//! Loading every planned bundle in parallel (read, render `.j2` files in
-//! memory, parse), and turning what the loader reports into diagnostics.
+//! Loading a package's planned bundles in parallel (read, render `.j2`
+//! files in memory, parse), and turning what the loader reports into
+//! diagnostics.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,45 +13,37 @@ use crate::load::{BundleError, BundleFiles, LoadedBundle, TemplateError, Templat
 
 use super::plan::PackagePlan;
 
-/// Loads every bundle of every package, in parallel, rendering `.j2`
-/// templates with `vars`.
-pub(super) fn load_packages(
-    config: &Config,
-    plans: &BTreeMap<String, PackagePlan>,
-    vars: &BTreeMap<String, String>,
-    diagnostics: &mut Vec<Diagnostic>,
-) -> BTreeMap<String, Vec<LoadedBundle>> {
-    let jobs: Vec<(&str, &Path)> = plans
-        .iter()
-        .flat_map(|(package, plan)| plan.bundle_dirs.iter().map(move |dir| (package.as_str(), dir.as_path())))
-        .collect();
-    let results: Vec<(&str, Result<LoadedBundle, Vec<Diagnostic>>)> = jobs
+/// Loads every bundle of one package, in parallel, rendering `.j2`
+/// templates with `vars`: its bundle directories in order, then those of
+/// its package-manifest directories; and what loading them reported.
+pub(super) fn load_package(config: &Config, plan: &PackagePlan, vars: &BTreeMap<String, String>) -> (Vec<LoadedBundle>, Vec<Diagnostic>) {
+    let results: Vec<Result<LoadedBundle, Vec<Diagnostic>>> = plan
+        .bundle_dirs
         .par_iter()
-        .map(|(package, dir)| {
+        .map(|dir| {
             // The rendered files are dropped here: nothing after loading
             // needs them yet (an image builder will, as its layer content).
-            (*package, load_bundle(dir, vars, &config.root).map(|(loaded, _files)| loaded))
+            load_bundle(dir, vars, &config.root).map(|(loaded, _files)| loaded)
         })
         .collect();
-    let mut loaded: BTreeMap<String, Vec<LoadedBundle>> = BTreeMap::new();
-    for (package, result) in results {
+    let mut diagnostics = Vec::new();
+    let mut loaded = Vec::new();
+    for result in results {
         match result {
             Ok(bundle) => {
                 diagnostics.extend(bundle_warnings(&bundle, &config.root));
-                loaded.entry(package.to_string()).or_default().push(bundle);
+                loaded.push(bundle);
             }
             Err(found) => diagnostics.extend(found),
         }
     }
-    for (package, plan) in plans {
-        for dir in &plan.package_manifest_dirs {
-            match crate::load::load_package_manifest_dir(dir) {
-                Ok(manifest) => loaded.entry(package.clone()).or_default().extend(manifest.bundles),
-                Err(error) => diagnostics.push(Diagnostic::error("bundle", error.to_string()).at(Location::file(dir))),
-            }
+    for dir in &plan.package_manifest_dirs {
+        match crate::load::load_package_manifest_dir(dir) {
+            Ok(manifest) => loaded.extend(manifest.bundles),
+            Err(error) => diagnostics.push(Diagnostic::error("bundle", error.to_string()).at(Location::file(dir))),
         }
     }
-    loaded
+    (loaded, diagnostics)
 }
 
 /// [`load_bundle`] for `render`, which has no use for the files.

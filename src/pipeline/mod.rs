@@ -1,15 +1,18 @@
 //! The build: `catalog.toml` → bundles → channels → catalog → files.
 //!
 //! 1. plan: expand each package's bundle globs into bundle directories, and
-//!    read the icon files;
-//! 2. load: read every bundle into memory (with the digest of each file),
-//!    render its `.j2` files in memory, parse it (in parallel, rayon);
-//! 3. graph: make each package's channels with its channel policy;
+//!    read the icon files; then, package by package (the next package
+//!    loading while the one before is encoded):
+//! 2. load: read the package's bundles into memory (with the digest of
+//!    each file), render `.j2` files in memory, parse (in parallel, rayon);
+//! 3. graph: make its channels with its channel policy, in each target;
 //! 4. check: catbuild's located checks, then opm's model validation;
-//! 5. encode: File-Based Catalogs per target and format;
-//! 6. write: `output` stages every target in a temp dir beside it and
-//!    swaps them in atomically, under the output directory's lock, only
-//!    when every target was written, so a failed build changes nothing.
+//! 5. encode: each target's formats, the files staged at once in the
+//!    target's temp dir (`output::Publication`, under the output
+//!    directory's lock), the package dropped;
+//! 6. write: when every package of every target passed, `output` swaps the
+//!    targets in atomically; otherwise the temp dirs go, so a failed build
+//!    changes nothing.
 //!
 //! Later issues add SQLite, images and deploy YAML as more encoders, and a
 //! cache keyed by input digests in front of load and encode.
@@ -23,25 +26,27 @@ mod plan;
 mod report;
 mod write;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
-use crate::config::{ChannelPolicy, Config, OutputFormat, Target};
+use rayon::prelude::*;
+
+use crate::config::{ChannelPolicy, Config, OutputFormat, PackageConfig, Target};
 use crate::diag::Diagnostic;
 use crate::fbc::DeclarativeConfig;
 use crate::load::LoadedBundle;
+use crate::sqlite;
 
-use load::load_packages;
+use load::load_package;
 use package::assemble_package;
 
 pub use encode::{EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
 pub use report::{Action, Reporter, Silent, Stage};
 
-use encode::TargetFailure;
 /// For `render` of a templated bundle directory inside a project ([`crate::source`]).
 pub(crate) use load::load_templated_bundle;
 use plan::plan;
-use write::write_all;
+use write::stale_target_warnings;
 
 /// Why a build stopped. The two kinds are apart because they are different
 /// people's problem: the author fixes the input, the operator of the machine
@@ -104,34 +109,6 @@ pub struct TargetReport {
     pub output: Option<PathBuf>,
 }
 
-/// One target's catalog, ready to encode: one config per package, since
-/// packages are checked and encoded independently (in parallel).
-struct BuiltTarget<'a> {
-    target: &'a Target,
-    formats: Vec<OutputFormat>,
-    packages: Vec<DeclarativeConfig>,
-    n_excluded: usize,
-    /// Per package (same order as `packages`): the manifest order of each
-    /// bundle's objects, which the SQLite index keeps.
-    source_orders: Vec<crate::sqlite::SourceOrder>,
-    /// Packages read only from package-manifest directories.
-    package_manifest_packages: std::collections::BTreeSet<String>,
-    /// Packages whose channel policy is one of opm's semver add modes.
-    semver_add_mode_packages: std::collections::BTreeSet<String>,
-}
-
-impl BuiltTarget<'_> {
-    fn report(&self, output: Option<PathBuf>) -> TargetReport {
-        TargetReport {
-            name: self.target.name.clone(),
-            n_packages: self.packages.iter().map(|package| package.packages.len()).sum(),
-            n_bundles: self.packages.iter().map(|package| package.bundles.len()).sum(),
-            n_excluded: self.n_excluded,
-            output,
-        }
-    }
-}
-
 /// What a build would read for one package, from its patterns alone (no
 /// bundle is loaded): for `catbuild list`.
 #[derive(Debug, Clone)]
@@ -165,246 +142,197 @@ pub fn summarize(config: &Config) -> (Vec<PackageSummary>, Vec<Diagnostic>) {
 
 /// Checks everything and writes nothing: `catbuild validate`.
 pub fn check(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
-    let (built, warnings) = assemble(config, options, reporter)?;
-    report::stage(reporter, Stage::Validate, || gate_and_encode(&built, false, reporter))?;
-    Ok(BuildReport {
-        targets: built.iter().map(|built_target| built_target.report(None)).collect(),
-        warnings,
-    })
+    run(config, options, reporter, None)
 }
 
 /// Builds every selected target into the output directory.
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
-    let (built, warnings) = assemble(config, options, reporter)?;
-    let encoded = report::stage(reporter, Stage::Encode, || gate_and_encode(&built, true, reporter))?;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
-    let mut staged = Vec::new();
-    let mut reports = Vec::new();
-    for (built_target, files) in built.iter().zip(encoded) {
-        reports.push(built_target.report(Some(out_dir.join(&built_target.target.name))));
-        staged.push(crate::output::StagedTarget {
-            name: built_target.target.name.clone(),
-            files: files.into_iter().map(|file| (file.path, file.bytes)).collect(),
-        });
-    }
-    let stale_warnings = report::stage(reporter, Stage::Write, || write_all(config, &out_dir, &staged, &options.output))?;
-    Ok(BuildReport {
-        targets: reports,
-        warnings: warnings.into_iter().chain(stale_warnings).collect(),
-    })
+    run(config, options, reporter, Some(&out_dir))
 }
 
-/// opm's model validation is the final gate, so whatever catbuild writes
-/// `opm validate` accepts; with `encode`, each valid package is encoded in
-/// the target's formats while its model is at hand. Every target is
-/// checked before any problem is returned.
-fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter) -> Result<Vec<Vec<OutputFile>>, BuildError> {
-    // The same package failing in several targets is one problem that
-    // names them all.
-    let mut failed_targets: Vec<(String, Vec<&str>)> = Vec::new();
-    let mut encoded = Vec::new();
-    for built_target in built {
-        let settings = TargetSettings {
-            target: built_target.target.name.clone(),
-            package_manifest_packages: built_target.package_manifest_packages.clone(),
-            semver_add_mode_packages: built_target.semver_add_mode_packages.clone(),
-        };
-        let formats: &[OutputFormat] = if encode { &built_target.formats } else { &[] };
-        match encode::encode_target(&built_target.packages, &built_target.source_orders, formats, &settings, reporter) {
-            Ok(files) => encoded.push(files),
-            Err(TargetFailure::Invalid(messages)) => {
-                for message in messages {
-                    match failed_targets.iter_mut().find(|(known, _)| *known == message) {
-                        Some((_, names)) => names.push(&built_target.target.name),
-                        None => failed_targets.push((message, vec![&built_target.target.name])),
-                    }
-                }
-            }
-            Err(TargetFailure::Encode(error)) => return Err(BuildError::Encode(error)),
-        }
-    }
+/// The build, package by package: each package's bundles are loaded,
+/// linked, checked, validated by opm's rules and encoded, its files are
+/// written into the targets' staging dirs, and its bundles are dropped
+/// before the package after it is loaded (packages run in parallel, a few
+/// at a time). So memory follows the largest package, not the tree:
+/// building all of community-operators-prod held 3.5 GB when every bundle
+/// was loaded first and every target's files were kept until the end.
+///
+/// Nothing under `out_dir` changes unless every package of every target
+/// passed: staging dirs are swapped in only then (`output::Publication`),
+/// and a build that fails on its input removes the output directory again
+/// if it made it. `out_dir` is `None` for `check`, which writes nothing.
+fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir: Option<&Path>) -> Result<BuildReport, BuildError> {
+    let targets = select_targets(config, options)?;
     let mut diagnostics = Vec::new();
-    for (message, names) in failed_targets {
-        let named: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-        let subject = if named.len() == 1 {
-            format!("target {} fails", named[0])
-        } else {
-            format!("targets {} fail", named.join(", "))
-        };
-        diagnostics.push(
-            Diagnostic::error("catalog", format!("{subject} opm's validation:\n{message}"))
-                .note("catbuild's own checks found nothing; please report this so they learn it"),
-        );
-    }
-    if diagnostics.is_empty() {
-        Ok(encoded)
-    } else {
-        Err(BuildError::Input(diagnostics))
-    }
-}
-
-/// Loads, links and checks every selected target.
-fn assemble<'a>(
-    config: &'a Config,
-    options: &BuildOptions,
-    reporter: &dyn Reporter,
-) -> Result<(Vec<BuiltTarget<'a>>, Vec<Diagnostic>), BuildError> {
-    let mut diagnostics = Vec::new();
-    let targets: Vec<&Target> = if options.targets.is_empty() {
-        config.targets.iter().collect()
-    } else {
-        let mut selected = Vec::new();
-        for name in &options.targets {
-            match config.targets.iter().find(|target| &target.name == name) {
-                Some(target) => selected.push(target),
-                None => {
-                    let names: Vec<&str> = config.targets.iter().map(|target| target.name.as_str()).collect();
-                    let mut diagnostic = Diagnostic::error("cli", format!("no target named `{name}` in `{}`", config.path.display()));
-                    diagnostic = match crate::config::closest(name, &names) {
-                        Some(best) => diagnostic.help(format!("did you mean `{best}`?")),
-                        None => diagnostic.help(format!("targets: {}", names.join(", "))),
-                    };
-                    diagnostics.push(diagnostic);
-                }
-            }
-        }
-        selected
-    };
-    if !diagnostics.is_empty() {
-        return Err(diagnostics.into());
-    }
     let plan = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
+    let encode = out_dir.is_some();
+    let formats: Vec<Vec<OutputFormat>> = targets
+        .iter()
+        .map(|target| {
+            if encode {
+                options.formats.clone().unwrap_or_else(|| target.formats.clone())
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     // Reading an index is loading; a project without one reports no stage.
     let index_packages = if config.packages.iter().any(|package| package.index_db.is_some()) {
         report::stage(reporter, Stage::Load, || index_db::load_index_packages(config, &mut diagnostics))
     } else {
         BTreeMap::new()
     };
-    // Templated bundles render differently per variable set; plain ones are
-    // loaded once and shared.
-    let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
-    // The last target of a variable set may move the rendered bundles out
-    // instead of copying their (large) properties.
-    let mut remaining_uses: BTreeMap<&BTreeMap<String, String>, usize> = BTreeMap::new();
-    for target in &targets {
-        *remaining_uses.entry(&target.vars).or_default() += 1;
-    }
-    // Packages with a bundle that failed to load: their channels are linked
-    // without it, so their graph problems are follow-ons of that failure.
-    let mut failed_dirs: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
-    let mut follow_ons: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
-    let mut built = Vec::new();
-    for target in targets {
-        if !loaded_by_vars.contains_key(&target.vars) {
-            let loaded = report::stage(reporter, Stage::Load, || {
-                load_packages(config, &plan.packages, &target.vars, &mut diagnostics)
-            });
-            record_failed_dirs(&plan.packages, &loaded, &mut failed_dirs);
-            loaded_by_vars.insert(&target.vars, loaded);
+    let package_manifest_packages: BTreeSet<String> = config
+        .packages
+        .iter()
+        .filter(|package| {
+            let from_manifests = package.bundles.is_empty() && !package.package_manifests.is_empty();
+            // An index built by the initializer has no bundle images; its
+            // rows are written back the initializer's way.
+            let from_initializer_index = index_packages
+                .get(&package.name.value)
+                .is_some_and(|catalog| catalog.bundles.iter().all(|bundle| bundle.image.is_empty()));
+            from_manifests || (package.index_db.is_some() && from_initializer_index)
+        })
+        .map(|package| package.name.value.clone())
+        .collect();
+    let semver_add_mode_packages: BTreeSet<String> = config
+        .packages
+        .iter()
+        .filter(|package| {
+            matches!(
+                package.channel_policy,
+                ChannelPolicy::SemverMode | ChannelPolicy::SemverSkipPatchMode
+            )
+        })
+        .map(|package| package.name.value.clone())
+        .collect();
+    let settings: Vec<TargetSettings> = targets
+        .iter()
+        .map(|target| TargetSettings {
+            target: target.name.clone(),
+            package_manifest_packages: package_manifest_packages.clone(),
+            semver_add_mode_packages: semver_add_mode_packages.clone(),
+        })
+        .collect();
+    // A plan that already failed is checked on, but nothing is staged.
+    let publication = match out_dir {
+        Some(out_dir) if !diagnostics.iter().any(Diagnostic::is_error) => {
+            let names: Vec<&str> = targets.iter().map(|target| target.name.as_str()).collect();
+            Some(crate::output::Publication::begin(out_dir, &names, &options.output)?)
         }
-        let uses = remaining_uses.entry(&target.vars).or_default();
-        *uses = uses.saturating_sub(1);
-        let last_use = *uses == 0;
-        let Some(loaded) = loaded_by_vars.get_mut(&target.vars) else {
-            continue;
-        };
-        let mut source_orders = Vec::new();
-        let packages = report::stage(reporter, Stage::Graph, || {
-            let mut packages = Vec::new();
-            for package_name in &target.packages {
-                let Some(package) = config.packages.iter().find(|package| &package.name.value == package_name) else {
-                    continue;
-                };
-                if package.index_db.is_some() {
-                    // Read from the index, checked and validated there.
-                    if let Some(catalog) = index_packages.get(package_name) {
-                        packages.push(index_package_for_target(catalog, target, &mut diagnostics));
-                        source_orders.push(crate::sqlite::SourceOrder::default());
+        _ => None,
+    };
+    let run = PackageRun {
+        config,
+        plan: &plan,
+        index_packages: &index_packages,
+        targets: &targets,
+        formats: &formats,
+        settings: &settings,
+        publication: publication.as_ref(),
+        reporter,
+    };
+    let packages: Vec<&PackageConfig> = config
+        .packages
+        .iter()
+        .filter(|package| targets.iter().any(|target| target.packages.contains(&package.name.value)))
+        .collect();
+    let outcomes = run.packages(&packages);
+
+    let mut follow_ons = BTreeMap::new();
+    let mut failed_dirs = BTreeMap::new();
+    let mut gate_failures: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut encode_error = None;
+    let mut output_error = None;
+    let mut n_by_target = vec![(0, 0); targets.len()];
+    let mut sqlite_rows: Vec<Vec<sqlite::PackageRows>> = targets.iter().map(|_| Vec::new()).collect();
+    for (package, outcome) in packages.iter().zip(outcomes) {
+        diagnostics.extend(outcome.diagnostics);
+        if !outcome.failed_dirs.is_empty() {
+            failed_dirs.insert(package.name.value.clone(), outcome.failed_dirs);
+            follow_ons.insert(package.name.value.clone(), outcome.follow_ons);
+        }
+        for part in outcome.parts {
+            let (n_packages, n_bundles) = &mut n_by_target[part.target_idx];
+            *n_packages += part.n_packages;
+            *n_bundles += part.n_bundles;
+            match part.gate {
+                Gate::Skipped => {}
+                Gate::Passed(rows) => sqlite_rows[part.target_idx].extend(rows),
+                Gate::Invalid(message) => {
+                    let name = targets[part.target_idx].name.as_str();
+                    match gate_failures.iter_mut().find(|(known, _)| *known == message) {
+                        Some((_, names)) => names.push(name),
+                        None => gate_failures.push((message, vec![name])),
                     }
-                    continue;
                 }
-                let bundles = loaded.get_mut(package_name).map(Vec::as_mut_slice).unwrap_or_default();
-                source_orders.push(crate::sqlite::SourceOrder {
-                    object_file_order: bundles
-                        .iter()
-                        .map(|bundle| (bundle.csv_name.clone(), bundle.object_file_order.clone()))
-                        .collect(),
-                    channel_order: bundles
-                        .iter()
-                        .map(|bundle| &bundle.manifest_channel_order)
-                        .find(|order| !order.is_empty())
-                        .cloned()
-                        .unwrap_or_default(),
-                });
-                let mut catalog = DeclarativeConfig::default();
-                let icon_file = plan.packages.get(package_name).and_then(|package_plan| package_plan.icon.as_ref());
-                let graph_diagnostics = assemble_package(
-                    config,
-                    package,
-                    icon_file,
-                    bundles,
-                    last_use,
-                    target,
-                    &mut catalog,
-                    &mut diagnostics,
-                );
-                if failed_dirs.contains_key(package_name) {
-                    follow_ons.entry(package_name.clone()).or_default().extend(graph_diagnostics);
-                } else {
-                    diagnostics.extend(graph_diagnostics);
-                }
-                packages.push(catalog);
+                Gate::Failed(error) => encode_error = encode_error.or(Some(error)),
+                Gate::Unwritten(error) => output_error = output_error.or(Some(error)),
             }
-            packages
-        });
-        let n_excluded = target
-            .packages
-            .iter()
-            .filter_map(|package_name| plan.packages.get(package_name))
-            .map(|package_plan| package_plan.n_excluded)
-            .sum();
-        built.push(BuiltTarget {
-            target,
-            formats: options.formats.clone().unwrap_or_else(|| target.formats.clone()),
-            packages,
-            source_orders,
-            n_excluded,
-            package_manifest_packages: config
-                .packages
-                .iter()
-                .filter(|package| {
-                    let from_manifests = package.bundles.is_empty() && !package.package_manifests.is_empty();
-                    // An index built by the initializer has no bundle images;
-                    // its rows are written back the initializer's way.
-                    let from_initializer_index = index_packages
-                        .get(&package.name.value)
-                        .is_some_and(|catalog| catalog.bundles.iter().all(|bundle| bundle.image.is_empty()));
-                    from_manifests || (package.index_db.is_some() && from_initializer_index)
-                })
-                .map(|package| package.name.value.clone())
-                .collect(),
-            semver_add_mode_packages: config
-                .packages
-                .iter()
-                .filter(|package| {
-                    matches!(
-                        package.channel_policy,
-                        ChannelPolicy::SemverMode | ChannelPolicy::SemverSkipPatchMode
-                    )
-                })
-                .map(|package| package.name.value.clone())
-                .collect(),
-        });
+        }
+    }
+    // The machine failed us: that stops the build whatever the input.
+    if let Some(error) = output_error {
+        return Err(error.into());
     }
     crate::diag::dedupe(&mut diagnostics);
     fold_follow_ons(&mut diagnostics, follow_ons, &failed_dirs);
     // catbuild's own output: plain words before opm's Go type names (the
     // opm-compatible commands do not come through here).
     diagnostics.iter_mut().for_each(crate::diag::explain_go_text);
+    diagnostics.extend(gate_diagnostics(gate_failures));
     if diagnostics.iter().any(Diagnostic::is_error) {
+        if let Some(publication) = publication {
+            publication.abandon_input();
+        }
         return Err(diagnostics.into());
     }
-    Ok((built, diagnostics))
+    if let Some(error) = encode_error {
+        return Err(BuildError::Encode(error));
+    }
+    let mut reports: Vec<TargetReport> = targets
+        .iter()
+        .zip(n_by_target)
+        .map(|(target, (n_packages, n_bundles))| TargetReport {
+            name: target.name.clone(),
+            n_packages,
+            n_bundles,
+            n_excluded: target
+                .packages
+                .iter()
+                .filter_map(|package_name| plan.packages.get(package_name))
+                .map(|package_plan| package_plan.n_excluded)
+                .sum(),
+            output: None,
+        })
+        .collect();
+    let (Some(out_dir), Some(publication)) = (out_dir, publication) else {
+        return Ok(BuildReport {
+            targets: reports,
+            warnings: diagnostics,
+        });
+    };
+    let stale_warnings = report::stage(reporter, Stage::Write, || -> Result<Vec<Diagnostic>, BuildError> {
+        for (target_idx, rows) in sqlite_rows.into_iter().enumerate() {
+            if !formats[target_idx].contains(&OutputFormat::Sqlite) {
+                continue;
+            }
+            let files = encode::finish_sqlite(rows, &settings[target_idx]).map_err(BuildError::Encode)?;
+            publication.write(target_idx, &output_files(files))?;
+        }
+        publication.commit()?;
+        stale_target_warnings(config, out_dir)
+    })?;
+    for report in &mut reports {
+        report.output = Some(out_dir.join(&report.name));
+    }
+    Ok(BuildReport {
+        targets: reports,
+        warnings: diagnostics.into_iter().chain(stale_warnings).collect(),
+    })
 }
 
 /// A package read from an `index.db`, as one target builds it: with the
@@ -424,26 +352,302 @@ fn index_package_for_target(catalog: &DeclarativeConfig, target: &Target, diagno
     catalog
 }
 
-/// Adds to `failed_dirs` the planned bundle directories of each package
-/// that did not load (their errors are already reported).
-fn record_failed_dirs(
-    plans: &BTreeMap<String, plan::PackagePlan>,
-    loaded: &BTreeMap<String, Vec<LoadedBundle>>,
-    failed_dirs: &mut BTreeMap<String, Vec<PathBuf>>,
-) {
-    for (package, package_plan) in plans {
-        let loaded_dirs: Vec<&PathBuf> = loaded
-            .get(package)
-            .map_or_else(Vec::new, |bundles| bundles.iter().map(|bundle| &bundle.dir).collect());
-        for dir in &package_plan.bundle_dirs {
-            if !loaded_dirs.contains(&dir) {
-                let dirs = failed_dirs.entry(package.clone()).or_default();
-                if !dirs.contains(dir) {
-                    dirs.push(dir.clone());
-                }
+/// The targets a build makes: those named with `--target`, else all.
+fn select_targets<'a>(config: &'a Config, options: &BuildOptions) -> Result<Vec<&'a Target>, BuildError> {
+    if options.targets.is_empty() {
+        return Ok(config.targets.iter().collect());
+    }
+    let mut diagnostics = Vec::new();
+    let mut selected = Vec::new();
+    for name in &options.targets {
+        match config.targets.iter().find(|target| &target.name == name) {
+            Some(target) => selected.push(target),
+            None => {
+                let names: Vec<&str> = config.targets.iter().map(|target| target.name.as_str()).collect();
+                let mut diagnostic = Diagnostic::error("cli", format!("no target named `{name}` in `{}`", config.path.display()));
+                diagnostic = match crate::config::closest(name, &names) {
+                    Some(best) => diagnostic.help(format!("did you mean `{best}`?")),
+                    None => diagnostic.help(format!("targets: {}", names.join(", "))),
+                };
+                diagnostics.push(diagnostic);
             }
         }
     }
+    if diagnostics.is_empty() {
+        Ok(selected)
+    } else {
+        Err(diagnostics.into())
+    }
+}
+
+/// What the packages of a run share.
+struct PackageRun<'a> {
+    config: &'a Config,
+    plan: &'a plan::Plan,
+    /// Packages read from an `index.db`, already checked there.
+    index_packages: &'a BTreeMap<String, DeclarativeConfig>,
+    targets: &'a [&'a Target],
+    /// Per target: the formats to encode (none for `check`).
+    formats: &'a [Vec<OutputFormat>],
+    settings: &'a [TargetSettings],
+    publication: Option<&'a crate::output::Publication>,
+    reporter: &'a dyn Reporter,
+}
+
+/// What one package came to, in every target that has it.
+#[derive(Default)]
+struct PackageOutcome {
+    diagnostics: Vec<Diagnostic>,
+    /// The package's graph problems when one of its bundles failed to load:
+    /// follow-ons of that failure.
+    follow_ons: Vec<Diagnostic>,
+    /// Its planned bundle directories that did not load.
+    failed_dirs: Vec<PathBuf>,
+    parts: Vec<PackagePart>,
+}
+
+/// One package in one target.
+struct PackagePart {
+    target_idx: usize,
+    n_packages: usize,
+    n_bundles: usize,
+    gate: Gate,
+}
+
+/// How a package fared at opm's gate.
+enum Gate {
+    /// catbuild's own checks failed: they say why.
+    Skipped,
+    /// Valid; its files are staged, its SQLite rows (if asked for) kept.
+    Passed(Vec<sqlite::PackageRows>),
+    /// opm's validation refused it (opm's words).
+    Invalid(String),
+    /// An encoder failed.
+    Failed(EncodeError),
+    /// Its files could not be staged.
+    Unwritten(crate::output::OutputError),
+}
+
+/// A package linked in every target that has it, its bundles dropped:
+/// what is left to validate, encode and stage.
+struct Prepared {
+    outcome: PackageOutcome,
+    linked: Vec<Linked>,
+}
+
+/// One package linked for one target.
+struct Linked {
+    target_idx: usize,
+    catalog: DeclarativeConfig,
+    source_order: sqlite::SourceOrder,
+    /// catbuild's own checks (or loading) failed: no gate, nothing staged.
+    checks_failed: bool,
+}
+
+impl PackageRun<'_> {
+    /// Every package, two at a time: while one package is validated,
+    /// encoded and staged, the next one is loaded and linked (each of those
+    /// steps is parallel inside). At most two packages are in memory, and
+    /// the bundles of each are dropped once it is linked.
+    fn packages(&self, packages: &[&PackageConfig]) -> Vec<PackageOutcome> {
+        let mut outcomes = Vec::with_capacity(packages.len());
+        let mut pending: Option<Prepared> = None;
+        for package in packages {
+            let previous = pending.take();
+            let (finished, prepared) = rayon::join(|| previous.map(|prepared| self.finish(prepared)), || self.prepare(package));
+            outcomes.extend(finished);
+            pending = Some(prepared);
+        }
+        outcomes.extend(pending.map(|prepared| self.finish(prepared)));
+        outcomes
+    }
+
+    /// Loads a package's bundles and links them in every target that has
+    /// the package.
+    fn prepare(&self, package: &PackageConfig) -> Prepared {
+        let name = &package.name.value;
+        let mut prepared = Prepared {
+            outcome: PackageOutcome::default(),
+            linked: Vec::new(),
+        };
+        let users: Vec<usize> = (0..self.targets.len())
+            .filter(|idx| self.targets[*idx].packages.contains(name))
+            .collect();
+        if package.index_db.is_some() {
+            // Read from the index and validated there; an index that could
+            // not be read is already a diagnostic.
+            if let Some(catalog) = self.index_packages.get(name) {
+                for target_idx in users {
+                    let mut diagnostics = Vec::new();
+                    let catalog = index_package_for_target(catalog, self.targets[target_idx], &mut diagnostics);
+                    let checks_failed = diagnostics.iter().any(Diagnostic::is_error);
+                    prepared.outcome.diagnostics.extend(diagnostics);
+                    prepared.linked.push(Linked {
+                        target_idx,
+                        catalog,
+                        source_order: sqlite::SourceOrder::default(),
+                        checks_failed,
+                    });
+                }
+            }
+            return prepared;
+        }
+        let Some(package_plan) = self.plan.packages.get(name) else {
+            return prepared;
+        };
+        // Templated bundles render differently per variable set; plain ones
+        // are loaded once and shared by the targets of a set.
+        let mut var_sets: Vec<&BTreeMap<String, String>> = Vec::new();
+        for idx in &users {
+            if !var_sets.contains(&&self.targets[*idx].vars) {
+                var_sets.push(&self.targets[*idx].vars);
+            }
+        }
+        let outcome = &mut prepared.outcome;
+        for vars in var_sets {
+            let (mut bundles, load_diagnostics) =
+                report::stage(self.reporter, Stage::Load, || load_package(self.config, package_plan, vars));
+            outcome.diagnostics.extend(load_diagnostics);
+            for dir in &package_plan.bundle_dirs {
+                if !bundles.iter().any(|bundle| &bundle.dir == dir) && !outcome.failed_dirs.contains(dir) {
+                    outcome.failed_dirs.push(dir.clone());
+                }
+            }
+            let set_users: Vec<usize> = users.iter().copied().filter(|idx| &self.targets[*idx].vars == vars).collect();
+            for (use_idx, target_idx) in set_users.iter().copied().enumerate() {
+                // The last target of a variable set may move the rendered
+                // bundles out instead of copying their (large) properties.
+                let last_use = use_idx + 1 == set_users.len();
+                let linked = self.link(package, package_plan, &mut bundles, last_use, target_idx, outcome);
+                prepared.linked.push(linked);
+            }
+        }
+        prepared
+    }
+
+    fn link(
+        &self,
+        package: &PackageConfig,
+        package_plan: &plan::PackagePlan,
+        bundles: &mut [LoadedBundle],
+        last_use: bool,
+        target_idx: usize,
+        outcome: &mut PackageOutcome,
+    ) -> Linked {
+        let target = self.targets[target_idx];
+        let source_order = sqlite::SourceOrder {
+            object_file_order: bundles
+                .iter()
+                .map(|bundle| (bundle.csv_name.clone(), bundle.object_file_order.clone()))
+                .collect(),
+            channel_order: bundles
+                .iter()
+                .map(|bundle| &bundle.manifest_channel_order)
+                .find(|order| !order.is_empty())
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let mut catalog = DeclarativeConfig::default();
+        let mut own = Vec::new();
+        let graph_diagnostics = report::stage(self.reporter, Stage::Graph, || {
+            assemble_package(
+                self.config,
+                package,
+                package_plan.icon.as_ref(),
+                bundles,
+                last_use,
+                target,
+                &mut catalog,
+                &mut own,
+            )
+        });
+        let load_failed = !outcome.failed_dirs.is_empty() || outcome.diagnostics.iter().any(Diagnostic::is_error);
+        if outcome.failed_dirs.is_empty() {
+            own.extend(graph_diagnostics);
+        } else {
+            outcome.follow_ons.extend(graph_diagnostics);
+        }
+        let checks_failed = load_failed || own.iter().any(Diagnostic::is_error) || !outcome.follow_ons.is_empty();
+        outcome.diagnostics.extend(own);
+        Linked {
+            target_idx,
+            catalog,
+            source_order,
+            checks_failed,
+        }
+    }
+
+    /// Validates, encodes and stages a linked package in each of its
+    /// targets (in parallel), then drops it.
+    fn finish(&self, prepared: Prepared) -> PackageOutcome {
+        let mut outcome = prepared.outcome;
+        outcome.parts = prepared
+            .linked
+            .into_par_iter()
+            .map(|linked| PackagePart {
+                target_idx: linked.target_idx,
+                n_packages: linked.catalog.packages.len(),
+                n_bundles: linked.catalog.bundles.len(),
+                gate: if linked.checks_failed {
+                    Gate::Skipped
+                } else {
+                    self.gate_and_encode(&linked.catalog, &linked.source_order, linked.target_idx)
+                },
+            })
+            .collect();
+        outcome
+    }
+
+    /// opm's model validation is the final gate, so whatever catbuild
+    /// writes `opm validate` accepts; a valid package is encoded in the
+    /// target's formats while its model is at hand, and its files staged.
+    fn gate_and_encode(&self, catalog: &DeclarativeConfig, source_order: &sqlite::SourceOrder, target_idx: usize) -> Gate {
+        let settings = &self.settings[target_idx];
+        let stage = if self.publication.is_some() {
+            Stage::Encode
+        } else {
+            Stage::Validate
+        };
+        let encoded = report::stage(self.reporter, stage, || {
+            encode::encode_package(catalog, source_order, &self.formats[target_idx], settings, self.reporter)
+        });
+        let encoded = match encoded {
+            Ok(encoded) => encoded,
+            Err(encode::PackageFailure::Invalid(message)) => return Gate::Invalid(message),
+            Err(encode::PackageFailure::Encode(error)) => return Gate::Failed(error),
+        };
+        if let Some(publication) = self.publication {
+            let written = report::stage(self.reporter, Stage::Write, || {
+                publication.write(target_idx, &output_files(encoded.files))
+            });
+            if let Err(error) = written {
+                return Gate::Unwritten(error);
+            }
+        }
+        Gate::Passed(encoded.sqlite_rows)
+    }
+}
+
+fn output_files(files: Vec<OutputFile>) -> Vec<(PathBuf, Vec<u8>)> {
+    files.into_iter().map(|file| (file.path, file.bytes)).collect()
+}
+
+/// opm's gate refused packages that catbuild's own checks passed: the same
+/// failure in several targets is one problem that names them all.
+fn gate_diagnostics(failures: Vec<(String, Vec<&str>)>) -> Vec<Diagnostic> {
+    failures
+        .into_iter()
+        .map(|(message, names)| {
+            let named: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            let subject = if named.len() == 1 {
+                format!("target {} fails", named[0])
+            } else {
+                format!("targets {} fail", named.join(", "))
+            };
+            Diagnostic::error("catalog", format!("{subject} opm's validation:\n{message}"))
+                .note("catbuild's own checks found nothing; please report this so they learn it")
+        })
+        .collect()
 }
 
 /// Folds each package's graph problems into the first error about one of

@@ -1,13 +1,12 @@
-//! The build's last step: hand every target's encoded files to `output`,
-//! which swaps them into the output directory atomically under its lock,
-//! and say which target dirs there no longer belong to catalog.toml.
+//! The build's output side: `output`'s failures as build errors, and which
+//! target dirs in the output directory no longer belong to catalog.toml.
 
 use std::path::{Path, PathBuf};
 
 use super::BuildError;
 use crate::config::Config;
 use crate::diag::Diagnostic;
-use crate::output::{self, OutputError, OutputSettings, StagedTarget};
+use crate::output::{self, OutputError};
 
 impl From<OutputError> for BuildError {
     fn from(error: OutputError) -> BuildError {
@@ -18,15 +17,8 @@ impl From<OutputError> for BuildError {
     }
 }
 
-/// Writes every target into `out_dir`; nothing changes there unless every
-/// target could be written. Returns warnings about stale target dirs.
-pub(super) fn write_all(
-    config: &Config,
-    out_dir: &Path,
-    targets: &[StagedTarget],
-    settings: &OutputSettings,
-) -> Result<Vec<Diagnostic>, BuildError> {
-    output::publish(out_dir, targets, settings)?;
+/// Warnings about target dirs in `out_dir` that catalog.toml no longer has.
+pub(super) fn stale_target_warnings(config: &Config, out_dir: &Path) -> Result<Vec<Diagnostic>, BuildError> {
     // Only the catalog's own output dir: `clean --stale` works there, and
     // `--out` may point anywhere. Never when it holds the project itself
     // (`output = "."`), where every other directory would look stale.

@@ -524,8 +524,8 @@ impl IndexDb {
                     replaces: edge.replaces,
                     skips: edge.skips,
                     skip_range: bundle.skiprange.clone(),
-                    properties: computed.properties.clone(),
-                    objects: if bundle.has_objects { vec![String::new()] } else { Vec::new() },
+                    properties: computed.properties.clone().into(),
+                    objects: if bundle.has_objects { vec![String::new()] } else { Vec::new() }.into(),
                     version: parsed_version,
                     ..model::Bundle::default()
                 },

@@ -443,7 +443,7 @@ fn bundle_row(bundle: &Bundle, object_file_order: Option<&Vec<u32>>, loader: Loa
 
     let mut properties = Vec::new();
     let mut dependencies = Vec::new();
-    for property in &bundle.properties {
+    for property in bundle.properties.iter() {
         let value = property
             .parsed_value()
             .map_or_else(|_| property.value.clone(), |value| json::to_compact(&value, true));

@@ -1,8 +1,10 @@
 //! The bundles of one package, checked before they are linked: a bundle
 //! whose annotations name another package, two bundles with one name, a
 //! version that is not semver, an `olm.skipRange` that is not a range, an
-//! image pull spec opm's model would refuse (so that one run reports it
-//! with every other problem, not only after all other checks passed).
+//! image pull spec opm's model would refuse, properties opm cannot read,
+//! not exactly one `olm.package` property, a bad release, an empty skip
+//! (so that one run reports them with every other problem, not only after
+//! all other checks passed).
 
 use std::collections::BTreeMap;
 
@@ -78,6 +80,102 @@ pub(crate) fn check_package_bundles(config: &Config, package_name: &str, bundles
             );
         }
         diagnostics.extend(related_image_problems(bundle));
+        diagnostics.extend(model_problems(bundle));
+    }
+    diagnostics
+}
+
+/// What opm's `ConvertToModel` and `Bundle.Validate` refuse in one bundle
+/// and the checks above do not see: properties opm cannot decode (from
+/// `metadata/properties.yaml`, `metadata/dependencies.yaml` or the CSV's
+/// `olm.properties` annotation), not exactly one `olm.package` property or
+/// one naming another package, a release that does not parse or does not
+/// match the bundle's name, and empty `skips`. The gate stays as a safety
+/// net; these say where to look, in the same run as every other problem.
+fn model_problems(bundle: &LoadedBundle) -> Vec<Diagnostic> {
+    let name = &bundle.bundle.name;
+    let mut diagnostics = Vec::new();
+    let metadata = Location::file(&bundle.dir.join(crate::load::METADATA_DIR));
+    let properties_help = "the bundle's properties come from `metadata/properties.yaml`, `metadata/dependencies.yaml` and the CSV's `olm.properties` annotation";
+    match crate::model::property::parse(&bundle.bundle.properties) {
+        Err(reason) => diagnostics.push(
+            Diagnostic::error("bundle", format!("bundle `{name}` has a property opm cannot read: {reason}"))
+                .at(metadata)
+                .help(properties_help),
+        ),
+        Ok(parsed) => match parsed.packages.as_slice() {
+            [package] if package.package_name != bundle.package => diagnostics.push(
+                Diagnostic::error(
+                    "bundle",
+                    format!(
+                        "bundle `{name}` has an `olm.package` property for package `{}`, not `{}`",
+                        package.package_name, bundle.package
+                    ),
+                )
+                .at(metadata)
+                .help(properties_help),
+            ),
+            [package] => {
+                if let Err(reason) = crate::model::convert::parse_release(&package.release) {
+                    diagnostics.push(
+                        Diagnostic::error(
+                            "bundle",
+                            format!("bundle `{name}` has invalid release `{}`: {reason}", package.release),
+                        )
+                        .at(Location::file(&bundle.csv_path))
+                        .help("`spec.release` is dot-separated alphanumerics and hyphens, at most 20 characters"),
+                    );
+                } else if !package.release.is_empty() {
+                    let normalized = format!("{}-v{}-{}", bundle.package, package.version, package.release);
+                    if *name != normalized {
+                        diagnostics.push(
+                            Diagnostic::error(
+                                "bundle",
+                                format!("bundle `{name}` has a release, so opm requires its name to be `{normalized}`"),
+                            )
+                            .at(csv_field_location(bundle, "name"))
+                            .help(format!("name the CSV `{normalized}` (`metadata.name`), or drop `spec.release`")),
+                        );
+                    }
+                    if package.version.contains('+') {
+                        diagnostics.push(
+                            Diagnostic::error(
+                                "bundle",
+                                format!(
+                                    "bundle `{name}` has both build metadata in its version `{}` and a release",
+                                    package.version
+                                ),
+                            )
+                            .at(csv_field_location(bundle, "version"))
+                            .help("opm refuses the two together: drop the `+…` part of `spec.version` or `spec.release`"),
+                        );
+                    }
+                }
+            }
+            packages => diagnostics.push(
+                Diagnostic::error(
+                    "bundle",
+                    format!(
+                        "bundle `{name}` has {} `olm.package` properties; opm requires exactly one",
+                        packages.len()
+                    ),
+                )
+                .at(metadata)
+                .help(format!("{properties_help}; the CSV gives one already")),
+            ),
+        },
+    }
+    for (skip_idx, skip) in bundle.skips.iter().enumerate() {
+        if skip.is_empty() {
+            diagnostics.push(
+                Diagnostic::error(
+                    "bundle",
+                    format!("bundle `{name}` has an empty entry in `spec.skips` (skips[{skip_idx}])"),
+                )
+                .at(csv_field_location(bundle, "skips"))
+                .help("remove the empty entry: opm refuses a skip without a name"),
+            );
+        }
     }
     diagnostics
 }

@@ -8,6 +8,7 @@ pub mod catalog_template;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod dockerfile;
 pub mod encoding;
 pub mod fbc;
 pub mod go;

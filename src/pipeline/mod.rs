@@ -174,6 +174,29 @@ pub fn check(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
 }
 
 /// Builds every selected target into the output directory.
+/// Every check of a build, then each selected target's deployment files
+/// (under `deploy/`), without writing anything: what `catbuild deploy`
+/// prints. Targets without `olm` give no files.
+pub fn deploy_files(
+    config: &Config,
+    options: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<Vec<(String, Vec<OutputFile>)>, BuildError> {
+    let (built, _warnings) = assemble(config, options, reporter)?;
+    let encoded = report::stage(reporter, Stage::Validate, || gate_and_encode(&built, false, reporter))?;
+    Ok(built
+        .iter()
+        .zip(encoded)
+        .map(|(built_target, files)| {
+            let deploy: Vec<OutputFile> = files
+                .into_iter()
+                .filter(|file| file.path.starts_with(crate::deploy::DEPLOY_DIR))
+                .collect();
+            (built_target.target.name.clone(), deploy)
+        })
+        .collect())
+}
+
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
     let (built, warnings) = assemble(config, options, reporter)?;
     let encoded = report::stage(reporter, Stage::Encode, || gate_and_encode(&built, true, reporter))?;

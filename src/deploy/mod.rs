@@ -362,13 +362,11 @@ impl Renderer<'_, '_> {
     }
 
     fn namespaces(&mut self, extra: Option<&str>) -> Option<(String, String)> {
-        let mut names: BTreeSet<&str> = self
-            .input
-            .deploy
-            .installs
-            .iter()
-            .map(|install| install.namespace.as_str())
-            .collect();
+        let mut names: BTreeSet<&str> = BTreeSet::new();
+        for install in &self.input.deploy.installs {
+            names.insert(&install.namespace);
+            names.extend(install.target_namespaces.iter().map(String::as_str));
+        }
         names.extend(extra);
         let texts: Vec<String> = names
             .into_iter()
@@ -430,6 +428,8 @@ impl Renderer<'_, '_> {
             }
         }
         for install in &deploy.installs {
+            // Reports a channel the package does not have.
+            self.installed_bundle(install);
             let context = install_context(install);
             if let Some(text) = self.render("subscription.yaml.j2", &[("install", ser(&context))]) {
                 files.push((format!("subscription-{}.yaml", install.package.value), text));

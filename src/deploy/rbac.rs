@@ -15,6 +15,9 @@ pub struct BundleFacts {
     /// `spec.install.spec.clusterPermissions[*].rules` and
     /// `permissions[*].rules`, in CSV order.
     pub csv_rules: Vec<Value>,
+    /// Whether the CSV has namespaced `permissions`, for which OLM makes
+    /// Roles and RoleBindings in the install namespace.
+    pub namespaced_permissions: bool,
     /// Deployment names of the install strategy.
     pub deployments: BTreeSet<String>,
     /// ServiceAccounts the CSV's permissions name.
@@ -45,6 +48,7 @@ pub fn bundle_facts(csv: &Value, objects: impl Iterator<Item = Value>) -> Bundle
     let install = csv.pointer(&["spec", "install", "spec"]);
     for key in ["clusterPermissions", "permissions"] {
         for permission in install.and_then(|spec| spec.get(key)).and_then(Value::as_array).unwrap_or_default() {
+            facts.namespaced_permissions |= key == "permissions";
             if let Some(account) = permission.get("serviceAccountName").and_then(Value::as_str) {
                 facts.service_accounts.insert(account.to_string());
             }
@@ -136,10 +140,11 @@ pub fn installer_rules(facts: &BundleFacts, extension: &str) -> (Vec<Value>, Vec
         &["update"],
         &[extension],
     ));
-    let mut namespaced = vec![
-        rule(&rbac, &["roles", "rolebindings"], &CREATE, &[]),
-        rule(&rbac, &["roles", "rolebindings"], &MANAGE, &[]),
-    ];
+    let mut namespaced = Vec::new();
+    if facts.namespaced_permissions {
+        namespaced.push(rule(&rbac, &["roles", "rolebindings"], &CREATE, &[]));
+        namespaced.push(rule(&rbac, &["roles", "rolebindings"], &MANAGE, &[]));
+    }
     if !facts.deployments.is_empty() {
         let names: Vec<&str> = facts.deployments.iter().map(String::as_str).collect();
         namespaced.push(rule(&["apps"], &["deployments"], &CREATE, &[]));

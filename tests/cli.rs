@@ -199,7 +199,16 @@ fn command_line_overrides_select_target_format_and_output() {
     let files: Vec<String> = tree(&out).into_keys().collect();
     assert_eq!(
         files,
-        vec![".catbuild.lock", "ocp-4.16/catalog/fruits-catalog-operator/catalog.yaml"]
+        vec![
+            ".catbuild.lock",
+            "ocp-4.16/catalog/fruits-catalog-operator/catalog.yaml",
+            // The target's `olm` writes deploy/ whatever the formats.
+            "ocp-4.16/deploy/catalogsource.yaml",
+            "ocp-4.16/deploy/kustomization.yaml",
+            "ocp-4.16/deploy/namespace.yaml",
+            "ocp-4.16/deploy/operatorgroup-fruits.yaml",
+            "ocp-4.16/deploy/subscription-fruits-catalog-operator.yaml",
+        ]
     );
     assert!(!project.path().join("build").exists());
 

@@ -195,7 +195,7 @@ pub(crate) fn encode_target(
     reporter: &dyn Reporter,
 ) -> Result<Vec<OutputFile>, TargetFailure> {
     let no_order = sqlite::SourceOrder::default();
-    let per_package: Vec<Result<(Vec<PackageParts>, Vec<deploy::PackageFacts>), String>> = packages
+    let per_package: Vec<Result<EncodedPackage, String>> = packages
         .par_iter()
         .enumerate()
         .map(|(package_idx, config)| {
@@ -275,6 +275,9 @@ fn encode_deploy(settings: &DeploySettings, packages: &[deploy::PackageFacts]) -
         })
         .collect())
 }
+
+/// One package's parts and what deploy needs of its model.
+type EncodedPackage = (Vec<PackageParts>, Vec<deploy::PackageFacts>);
 
 /// One package's parts, one entry per format, in the target's format order.
 enum PackageParts {

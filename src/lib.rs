@@ -7,8 +7,10 @@
 pub mod catalog_template;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod diag;
 pub mod diff;
+pub mod dockerfile;
 pub mod draw;
 pub mod encoding;
 pub mod fbc;

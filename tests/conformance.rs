@@ -13,10 +13,10 @@ use std::process::Command;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
-/// The suites catbuild covers; `package-manifest-and-sqlite` builds
-/// databases and runs in `tests/sqlite.rs`, the Dockerfile suite belongs to
-/// the images issue.
+/// The suites run here; the SQLite suites have their own runners
+/// (`tests/sqlite.rs`, `tests/sqlite_read.rs`, `tests/add_modes.rs`).
 const SUITES: &[&str] = &[
+    "dockerfiles",
     "render-bundle",
     "render-fbc-and-migrate",
     "write-format",
@@ -114,6 +114,9 @@ impl Case {
     }
 
     fn run(&self) -> Result<(), Failed> {
+        if self.args.is_empty() && self.dir.join("input/params.toml").is_file() {
+            return self.run_dockerfile_case();
+        }
         if self.args.is_empty() {
             return self.run_writer_case();
         }
@@ -230,6 +233,102 @@ impl Case {
             Ok(())
         } else {
             Err(first_difference(&expected, &written).into())
+        }
+    }
+}
+
+impl Case {
+    /// `args = []` cases of dockerfiles: `input/params.toml` holds what
+    /// catbuild's config or flags would carry; which Dockerfile it is
+    /// follows from its keys.
+    fn run_dockerfile_case(&self) -> Result<(), Failed> {
+        use catbuild::dockerfile;
+        let text = read_expected(&self.dir.join("input/params.toml"))?;
+        let params: toml::Table = toml::from_str(&text).map_err(|error| format!("params.toml: {error}"))?;
+        let get = |key: &str| params.get(key).and_then(|value| value.as_str()).unwrap_or_default().to_string();
+        let mut extra_files = Vec::new();
+        let result = if params.contains_key("index_dir") {
+            let mut flags: Vec<String> = params
+                .get("labels")
+                .and_then(|value| value.as_array())
+                .map(|items| items.iter().filter_map(|item| item.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+            for (key, value) in &params {
+                if let (Some(label), Some(value)) = (key.strip_prefix("label."), value.as_str()) {
+                    flags.push(format!("{label}={value}"));
+                }
+            }
+            dockerfile::parse_labels(&flags).and_then(|labels| {
+                dockerfile::catalog_dockerfile(&dockerfile::CatalogDockerfile {
+                    builder_image: get("builder_image"),
+                    base_image: get("base_image"),
+                    index_dir: get("index_dir"),
+                    labels,
+                })
+            })
+        } else if params.contains_key("database_path") {
+            Ok(dockerfile::index_dockerfile(&get("binary_image"), &get("database_path")))
+        } else if params.contains_key("manifests_dir") {
+            Ok(dockerfile::upstream_registry_builder_dockerfile(
+                &get("builder_image"),
+                &get("manifests_dir"),
+            ))
+        } else if params.contains_key("directory") {
+            // `opm alpha bundle generate -d DIR`: metadata/ beside DIR.
+            let directory = get("directory");
+            let metadata_dir = match directory.rsplit_once('/') {
+                Some((parent, _)) => format!("{parent}/metadata"),
+                None => "metadata".to_string(),
+            };
+            let bundle = dockerfile::BundleDockerfile {
+                base_image: get("base_image"),
+                media_type: "registry+v1".to_string(),
+                manifests: "manifests/".to_string(),
+                metadata: "metadata/".to_string(),
+                package: get("package"),
+                channels: get("channels"),
+                default_channel: get("default_channel"),
+                copy_manifests_dir: dockerfile::relative_to(&directory, &get("working_dir")),
+                copy_metadata_dir: dockerfile::relative_to(&metadata_dir, &get("working_dir")),
+            };
+            extra_files.push(("expected/metadata/annotations.yaml", dockerfile::bundle_annotations_yaml(&bundle)));
+            Ok(dockerfile::bundle_dockerfile(&bundle))
+        } else {
+            Ok(dockerfile::bundle_dockerfile(&dockerfile::BundleDockerfile {
+                base_image: get("base_image"),
+                media_type: get("media_type"),
+                manifests: get("manifests"),
+                metadata: get("metadata"),
+                package: get("package"),
+                channels: get("channels"),
+                default_channel: get("default_channel"),
+                copy_manifests_dir: dockerfile::relative_to(&get("copy_manifest_dir"), &get("working_dir")),
+                copy_metadata_dir: dockerfile::relative_to(&get("copy_metadata_dir"), &get("working_dir")),
+            }))
+        };
+        match (result, self.exit) {
+            (Ok(text), 0) => {
+                let Some(output_file) = &self.output_file else {
+                    return Err("case has no output_file".into());
+                };
+                extra_files.push((output_file.as_str(), text));
+                for (path, got) in extra_files {
+                    let expected = read_expected(&self.dir.join(path))?;
+                    if got != expected {
+                        return Err(format!("{path}: {}", first_difference(&expected, &got)).into());
+                    }
+                }
+                Ok(())
+            }
+            (Err(error), 1) => {
+                let message = error.to_string();
+                match self.stderr_contains.iter().find(|fragment| !message.contains(fragment.as_str())) {
+                    Some(fragment) => Err(format!("error {message:?} lacks {fragment:?}").into()),
+                    None => Ok(()),
+                }
+            }
+            (Ok(_), exit) => Err(format!("generated a Dockerfile, expected exit {exit}").into()),
+            (Err(error), exit) => Err(format!("failed with {error:?}, expected exit {exit}").into()),
         }
     }
 }

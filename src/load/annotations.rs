@@ -15,6 +15,12 @@ pub const ANNOTATION_PACKAGE: &str = "operators.operatorframework.io.bundle.pack
 pub const ANNOTATION_CHANNELS: &str = "operators.operatorframework.io.bundle.channels.v1";
 /// The bundle's default channel.
 pub const ANNOTATION_DEFAULT_CHANNEL: &str = "operators.operatorframework.io.bundle.channel.default.v1";
+/// The bundle's media type (`registry+v1`).
+pub const ANNOTATION_MEDIATYPE: &str = "operators.operatorframework.io.bundle.mediatype.v1";
+/// Where the manifests are in the bundle image (`manifests/`).
+pub const ANNOTATION_MANIFESTS: &str = "operators.operatorframework.io.bundle.manifests.v1";
+/// Where the metadata is in the bundle image (`metadata/`).
+pub const ANNOTATION_METADATA: &str = "operators.operatorframework.io.bundle.metadata.v1";
 /// The CSV annotation with the range of versions a bundle skips.
 pub const ANNOTATION_SKIP_RANGE: &str = "olm.skipRange";
 /// The CSV annotation with extra properties, a JSON list.

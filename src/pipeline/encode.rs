@@ -19,11 +19,13 @@
 //! package is encoded; whole-target outputs (an `index.db`, a catalog
 //! image) are assembled from the per-package parts in [`Encoder::finish`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::report::{self, Action, Reporter};
 use crate::config::OutputFormat;
+use crate::deploy;
+use crate::diag::Diagnostic;
 use crate::fbc::{self, DeclarativeConfig};
 use crate::model::Model;
 use crate::sqlite;
@@ -47,6 +49,23 @@ pub struct TargetSettings {
     /// Packages whose channels come from opm's semver add modes: their
     /// SQLite rows are those `opm registry add --mode semver` leaves.
     pub semver_add_mode_packages: BTreeSet<String>,
+    /// The target's deployment objects, when it writes them (`olm`).
+    pub deploy: Option<DeploySettings>,
+}
+
+/// What the deploy encoder reads besides the packages.
+#[derive(Debug, Clone)]
+pub struct DeploySettings {
+    pub config_path: PathBuf,
+    pub catalog: crate::config::Catalog,
+    pub target: crate::config::Target,
+    pub templates: deploy::Templates,
+    /// The catalog icon's bytes and media type.
+    pub icon: Option<(Vec<u8>, String)>,
+    /// The catalog image's manifest digest, once the image is built.
+    pub image_digest: Option<String>,
+    /// Per bundle name, what its OLM v1 installer's RBAC is made of.
+    pub bundle_facts: BTreeMap<String, deploy::BundleFacts>,
 }
 
 /// One package that passed every check: what opm writes (`config`) and
@@ -180,6 +199,9 @@ pub(crate) enum PackageFailure {
 pub(crate) struct EncodedPackage {
     pub files: Vec<OutputFile>,
     pub sqlite_rows: Vec<sqlite::PackageRows>,
+    /// What the target's deployment objects need of this package's model
+    /// (empty unless the target writes them).
+    pub deploy_facts: Vec<deploy::PackageFacts>,
 }
 
 /// The gate, then every format: validates the package with opm's model
@@ -199,6 +221,11 @@ pub(crate) fn encode_package(
     };
     report::action(reporter, &action, || {
         let model = crate::model::validate_config(config).map_err(PackageFailure::Invalid)?;
+        let deploy_facts = if settings.deploy.is_some() {
+            deploy::PackageFacts::from_model(&model)
+        } else {
+            Vec::new()
+        };
         let package = ValidPackage {
             config,
             model,
@@ -207,6 +234,7 @@ pub(crate) fn encode_package(
         let mut encoded = EncodedPackage {
             files: Vec::new(),
             sqlite_rows: Vec::new(),
+            deploy_facts,
         };
         for format in formats {
             match fbc_encoder(*format) {
@@ -236,4 +264,35 @@ fn fbc_encoder(format: OutputFormat) -> Option<FbcEncoder> {
 /// A target's `index.db`, from its packages' rows in package order.
 pub(crate) fn finish_sqlite(rows: Vec<sqlite::PackageRows>, settings: &TargetSettings) -> Result<Vec<OutputFile>, EncodeError> {
     SqliteEncoder.finish(vec![rows], settings)
+}
+
+/// The deployment YAML of a target, under `deploy/`: rendered from every
+/// valid package's facts and the target's settings, each file checked.
+/// Its problems are the user's (a template, a value): diagnostics.
+pub(crate) fn encode_deploy(settings: &DeploySettings, packages: &[deploy::PackageFacts]) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
+    let Some(deploy_config) = &settings.target.deploy else {
+        return Ok(Vec::new());
+    };
+    let input = deploy::DeployInput {
+        config_path: &settings.config_path,
+        catalog: &settings.catalog,
+        target: &settings.target,
+        deploy: deploy_config,
+        icon: settings
+            .icon
+            .as_ref()
+            .map(|(bytes, media_type)| (bytes.as_slice(), media_type.clone())),
+        image_digest: settings.image_digest.as_deref(),
+        templates: &settings.templates,
+        packages,
+        bundles: &settings.bundle_facts,
+    };
+    let files = deploy::render_target(&input)?;
+    Ok(files
+        .into_iter()
+        .map(|file| OutputFile {
+            path: file.path,
+            bytes: file.text.into_bytes(),
+        })
+        .collect())
 }

@@ -40,7 +40,7 @@ use crate::sqlite;
 use load::load_package;
 use package::assemble_package;
 
-pub use encode::{EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
+pub use encode::{DeploySettings, EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
 pub use report::{Action, Reporter, Silent, Stage};
 
 /// For `render` of a templated bundle directory inside a project ([`crate::source`]).
@@ -142,13 +142,23 @@ pub fn summarize(config: &Config) -> (Vec<PackageSummary>, Vec<Diagnostic>) {
 
 /// Checks everything and writes nothing: `catbuild validate`.
 pub fn check(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
-    run(config, options, reporter, None)
+    run(config, options, reporter, None).map(|(report, _)| report)
+}
+
+/// A target's name and its deployment files.
+pub type TargetDeploy = (String, Vec<OutputFile>);
+
+/// Every check of a build, then each selected target's deployment files
+/// (under `deploy/`), without writing anything: what `catbuild deploy`
+/// prints. Targets without `olm` give no files.
+pub fn deploy_files(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<Vec<TargetDeploy>, BuildError> {
+    run(config, options, reporter, None).map(|(_, deploy)| deploy)
 }
 
 /// Builds every selected target into the output directory.
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
-    run(config, options, reporter, Some(&out_dir))
+    run(config, options, reporter, Some(&out_dir)).map(|(report, _)| report)
 }
 
 /// The build, package by package: each package's bundles are loaded,
@@ -163,7 +173,14 @@ pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
 /// passed: staging dirs are swapped in only then (`output::Publication`),
 /// and a build that fails on its input removes the output directory again
 /// if it made it. `out_dir` is `None` for `check`, which writes nothing.
-fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir: Option<&Path>) -> Result<BuildReport, BuildError> {
+/// Also returns each target's deployment files (staged with the rest when
+/// building).
+fn run(
+    config: &Config,
+    options: &BuildOptions,
+    reporter: &dyn Reporter,
+    out_dir: Option<&Path>,
+) -> Result<(BuildReport, Vec<TargetDeploy>), BuildError> {
     let targets = select_targets(config, options)?;
     let mut diagnostics = Vec::new();
     let plan = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
@@ -209,12 +226,28 @@ fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir
         })
         .map(|package| package.name.value.clone())
         .collect();
+    let deploy_templates = deploy_templates(config, &targets, &mut diagnostics);
     let settings: Vec<TargetSettings> = targets
         .iter()
         .map(|target| TargetSettings {
             target: target.name.clone(),
             package_manifest_packages: package_manifest_packages.clone(),
             semver_add_mode_packages: semver_add_mode_packages.clone(),
+            deploy: target.deploy.as_ref().map(|_| DeploySettings {
+                config_path: config.path.clone(),
+                catalog: config.catalog.clone(),
+                target: (*target).clone(),
+                templates: deploy_templates.clone(),
+                icon: plan
+                    .catalog_icon
+                    .as_ref()
+                    .map(|icon| (icon.bytes.clone(), package::media_type_of(&icon.path))),
+                // Catalog images (#15) give the digest; until then the
+                // objects name the tag reference (or the digest written).
+                image_digest: None,
+                // Filled from the packages' bundles as they are loaded.
+                bundle_facts: BTreeMap::new(),
+            }),
         })
         .collect();
     // A plan that already failed is checked on, but nothing is staged.
@@ -249,8 +282,15 @@ fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir
     let mut output_error = None;
     let mut n_by_target = vec![(0, 0); targets.len()];
     let mut sqlite_rows: Vec<Vec<sqlite::PackageRows>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut deploy_facts: Vec<Vec<crate::deploy::PackageFacts>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut settings = settings;
     for (package, outcome) in packages.iter().zip(outcomes) {
         diagnostics.extend(outcome.diagnostics);
+        for (target_idx, bundle_name, facts) in outcome.bundle_facts {
+            if let Some(deploy) = &mut settings[target_idx].deploy {
+                deploy.bundle_facts.insert(bundle_name, facts);
+            }
+        }
         if !outcome.failed_dirs.is_empty() {
             failed_dirs.insert(package.name.value.clone(), outcome.failed_dirs);
             follow_ons.insert(package.name.value.clone(), outcome.follow_ons);
@@ -261,7 +301,10 @@ fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir
             *n_bundles += part.n_bundles;
             match part.gate {
                 Gate::Skipped => {}
-                Gate::Passed(rows) => sqlite_rows[part.target_idx].extend(rows),
+                Gate::Passed(rows, facts) => {
+                    sqlite_rows[part.target_idx].extend(rows);
+                    deploy_facts[part.target_idx].extend(facts);
+                }
                 Gate::Invalid(message) => {
                     let name = targets[part.target_idx].name.as_str();
                     match gate_failures.iter_mut().find(|(known, _)| *known == message) {
@@ -284,6 +327,23 @@ fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir
     // opm-compatible commands do not come through here).
     diagnostics.iter_mut().for_each(crate::diag::explain_go_text);
     diagnostics.extend(gate_diagnostics(gate_failures));
+    // Deployment objects need every package of their target; a template
+    // or value problem is the user's, reported with the rest.
+    let mut deploy_outputs: Vec<TargetDeploy> = Vec::new();
+    if !diagnostics.iter().any(Diagnostic::is_error) {
+        let mut deploy_problems = Vec::new();
+        for (target_idx, target) in targets.iter().enumerate() {
+            let Some(deploy) = &settings[target_idx].deploy else {
+                continue;
+            };
+            match report::stage(reporter, Stage::Encode, || encode::encode_deploy(deploy, &deploy_facts[target_idx])) {
+                Ok(files) => deploy_outputs.push((target.name.clone(), files)),
+                Err(found) => deploy_problems.extend(found),
+            }
+        }
+        crate::diag::dedupe(&mut deploy_problems);
+        diagnostics.extend(deploy_problems);
+    }
     if diagnostics.iter().any(Diagnostic::is_error) {
         if let Some(publication) = publication {
             publication.abandon_input();
@@ -310,10 +370,11 @@ fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir
         })
         .collect();
     let (Some(out_dir), Some(publication)) = (out_dir, publication) else {
-        return Ok(BuildReport {
+        let report = BuildReport {
             targets: reports,
             warnings: diagnostics,
-        });
+        };
+        return Ok((report, deploy_outputs));
     };
     let stale_warnings = report::stage(reporter, Stage::Write, || -> Result<Vec<Diagnostic>, BuildError> {
         for (target_idx, rows) in sqlite_rows.into_iter().enumerate() {
@@ -323,16 +384,40 @@ fn run(config: &Config, options: &BuildOptions, reporter: &dyn Reporter, out_dir
             let files = encode::finish_sqlite(rows, &settings[target_idx]).map_err(BuildError::Encode)?;
             publication.write(target_idx, &output_files(files))?;
         }
+        for (target_name, files) in &deploy_outputs {
+            if let Some(target_idx) = targets.iter().position(|target| &target.name == target_name) {
+                publication.write(target_idx, &output_files(files.clone()))?;
+            }
+        }
         publication.commit()?;
         stale_target_warnings(config, out_dir)
     })?;
     for report in &mut reports {
         report.output = Some(out_dir.join(&report.name));
     }
-    Ok(BuildReport {
+    let report = BuildReport {
         targets: reports,
         warnings: diagnostics.into_iter().chain(stale_warnings).collect(),
-    })
+    };
+    Ok((report, deploy_outputs))
+}
+
+/// The project's deploy templates: its overrides, read once as a declared
+/// input when a target writes deployment objects.
+fn deploy_templates(config: &Config, targets: &[&Target], diagnostics: &mut Vec<Diagnostic>) -> crate::deploy::Templates {
+    let Some(dir) = &config.catalog.deploy_templates else {
+        return crate::deploy::Templates::default();
+    };
+    if !targets.iter().any(|target| target.deploy.is_some()) {
+        return crate::deploy::Templates::default();
+    }
+    match crate::deploy::Templates::load(&dir.value, &config.path, dir.span.clone()) {
+        Ok(templates) => templates,
+        Err(found) => {
+            diagnostics.extend(found);
+            crate::deploy::Templates::default()
+        }
+    }
 }
 
 /// A package read from an `index.db`, as one target builds it: with the
@@ -404,6 +489,9 @@ struct PackageOutcome {
     /// Its planned bundle directories that did not load.
     failed_dirs: Vec<PathBuf>,
     parts: Vec<PackagePart>,
+    /// `(target, bundle, facts)`: what OLM v1's installer RBAC needs of
+    /// each bundle a target's deployment objects install.
+    bundle_facts: Vec<(usize, String, crate::deploy::BundleFacts)>,
 }
 
 /// One package in one target.
@@ -418,8 +506,9 @@ struct PackagePart {
 enum Gate {
     /// catbuild's own checks failed: they say why.
     Skipped,
-    /// Valid; its files are staged, its SQLite rows (if asked for) kept.
-    Passed(Vec<sqlite::PackageRows>),
+    /// Valid; its files are staged, its SQLite rows (if asked for) and
+    /// what deployment objects need of it kept.
+    Passed(Vec<sqlite::PackageRows>, Vec<crate::deploy::PackageFacts>),
     /// opm's validation refused it (opm's words).
     Invalid(String),
     /// An encoder failed.
@@ -547,6 +636,15 @@ impl PackageRun<'_> {
                 .cloned()
                 .unwrap_or_default(),
         };
+        if let Some(deploy) = &target.deploy
+            && deploy.olm.has_v1()
+            && deploy.installs.iter().any(|install| install.package.value == package.name.value)
+        {
+            for bundle in bundles.iter() {
+                let facts = crate::deploy::rbac::bundle_facts(&bundle.csv, crate::fbc::render::bundle_objects(&bundle.bundle));
+                outcome.bundle_facts.push((target_idx, bundle.csv_name.clone(), facts));
+            }
+        }
         let mut catalog = DeclarativeConfig::default();
         let mut own = Vec::new();
         let graph_diagnostics = report::stage(self.reporter, Stage::Graph, || {
@@ -624,7 +722,7 @@ impl PackageRun<'_> {
                 return Gate::Unwritten(error);
             }
         }
-        Gate::Passed(encoded.sqlite_rows)
+        Gate::Passed(encoded.sqlite_rows, encoded.deploy_facts)
     }
 }
 

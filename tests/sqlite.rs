@@ -540,3 +540,31 @@ fn a_skippatch_package_has_opms_graph_rows_and_non_heads_without_csv() {
     );
     assert_eq!(rows("pragma freelist_count"), ["0"]);
 }
+
+/// Issue 14: `olm.csv.metadata` bundles have no CSV or objects, and an
+/// index.db without them installs nothing, so the combination is an input
+/// error before anything is written (also when `--format` asks for it).
+#[test]
+fn sqlite_with_csv_metadata_is_refused() {
+    let case = suite().join("ghost-replaces-skips-skiprange");
+    let case_toml: toml::Table = toml::from_str(&std::fs::read_to_string(case.join("case.toml")).unwrap()).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let catalog_toml = catalog_toml(&case, &case_toml).replace(
+        "formats = [\"sqlite\"]",
+        "formats = [\"fbc-json\"]\nmigrate-level = \"bundle-object-to-csv-metadata\"",
+    );
+    std::fs::write(project.path().join("catalog.toml"), catalog_toml).unwrap();
+    let output = catbuild(project.path(), &["build"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::remove_dir_all(project.path().join("build")).unwrap();
+    let output = catbuild(project.path(), &["build", "--format", "sqlite"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "target `sqlite` writes `sqlite` with `migrate-level = \"bundle-object-to-csv-metadata\"`, which leaves index.db without CSVs"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!project.path().join("build").exists());
+}

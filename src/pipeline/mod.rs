@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::config::{ChannelPolicy, Config, OutputFormat, Target};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Location};
 use crate::fbc::DeclarativeConfig;
 use crate::load::LoadedBundle;
 
@@ -269,6 +269,24 @@ fn assemble<'a>(
         }
         selected
     };
+    for target in &targets {
+        let formats = options.formats.as_ref().unwrap_or(&target.formats);
+        // index.db needs each bundle's CSV and objects (the CSV is what OLM
+        // installs), and this migrate level removes them.
+        if formats.contains(&OutputFormat::Sqlite) && target.migrate_level == crate::config::MigrateLevel::BundleObjectToCsvMetadata {
+            diagnostics.push(
+                Diagnostic::error(
+                    "config",
+                    format!(
+                        "target `{}` writes `sqlite` with `migrate-level = \"bundle-object-to-csv-metadata\"`, which leaves index.db without CSVs",
+                        target.name
+                    ),
+                )
+                .at(Location::file(&config.path))
+                .help("build `sqlite` in a target without `migrate-level` (SQLite indexes are for OpenShift 4.10 and before)"),
+            );
+        }
+    }
     if !diagnostics.is_empty() {
         return Err(diagnostics.into());
     }

@@ -416,21 +416,30 @@ fn line_diff(expected: &str, actual: &str) -> String {
     out
 }
 
+/// Same bytes from two builds in two directories, for the initializer,
+/// replaces mode and the semver add modes; and no free page in the file
+/// (the header's freelist count, offset 36), so `VACUUM` would not shrink it.
 #[test]
 fn the_same_catalog_gives_the_same_index_db_bytes() {
-    let case = suite().join("ghost-replaces-skips-skiprange");
-    let case_toml: toml::Table = toml::from_str(&std::fs::read_to_string(case.join("case.toml")).unwrap()).unwrap();
-    let mut builds = Vec::new();
-    for _ in 0..2 {
-        let project = tempfile::tempdir().unwrap();
-        std::fs::write(project.path().join("catalog.toml"), catalog_toml(&case, &case_toml)).unwrap();
-        let output = catbuild(project.path(), &["build"]);
-        assert!(output.status.success(), "{}", stderr(&output));
-        builds.push(std::fs::read(project.path().join("build/sqlite/index.db")).unwrap());
+    for case_name in ["ghost-replaces-skips-skiprange", "add-foo-replaces", "add-foo-semver"] {
+        let case = suite().join(case_name);
+        let case_toml: toml::Table = toml::from_str(&std::fs::read_to_string(case.join("case.toml")).unwrap()).unwrap();
+        let mut builds = Vec::new();
+        for _ in 0..2 {
+            let project = tempfile::tempdir().unwrap();
+            std::fs::write(project.path().join("catalog.toml"), catalog_toml(&case, &case_toml)).unwrap();
+            let output = catbuild(project.path(), &["build"]);
+            assert!(output.status.success(), "{case_name}: {}", stderr(&output));
+            builds.push(std::fs::read(project.path().join("build/sqlite/index.db")).unwrap());
+        }
+        assert!(builds[0].len() > 4096, "{case_name}: an index.db of {} bytes", builds[0].len());
+        assert_eq!(&builds[0][..16], b"SQLite format 3\0");
+        assert_eq!(builds[0][36..40], [0, 0, 0, 0], "{case_name}: free pages in index.db");
+        assert!(
+            builds[0] == builds[1],
+            "{case_name}: two builds of one catalog gave different index.db bytes"
+        );
     }
-    assert!(builds[0].len() > 4096, "an index.db of {} bytes", builds[0].len());
-    assert_eq!(&builds[0][..16], b"SQLite format 3\0");
-    assert!(builds[0] == builds[1], "two builds of one catalog gave different index.db bytes");
 }
 
 #[test]
@@ -539,4 +548,32 @@ fn a_skippatch_package_has_opms_graph_rows_and_non_heads_without_csv() {
         ["beta|foo.v0.2.0", "stable|baz.v1.0.2", "stable|foo.v0.2.0"]
     );
     assert_eq!(rows("pragma freelist_count"), ["0"]);
+}
+
+/// Issue 14: `olm.csv.metadata` bundles have no CSV or objects, and an
+/// index.db without them installs nothing, so the combination is an input
+/// error before anything is written (also when `--format` asks for it).
+#[test]
+fn sqlite_with_csv_metadata_is_refused() {
+    let case = suite().join("ghost-replaces-skips-skiprange");
+    let case_toml: toml::Table = toml::from_str(&std::fs::read_to_string(case.join("case.toml")).unwrap()).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let catalog_toml = catalog_toml(&case, &case_toml).replace(
+        "formats = [\"sqlite\"]",
+        "formats = [\"fbc-json\"]\nmigrate-level = \"bundle-object-to-csv-metadata\"",
+    );
+    std::fs::write(project.path().join("catalog.toml"), catalog_toml).unwrap();
+    let output = catbuild(project.path(), &["build"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::remove_dir_all(project.path().join("build")).unwrap();
+    let output = catbuild(project.path(), &["build", "--format", "sqlite"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "target `sqlite` writes `sqlite` with `migrate-level = \"bundle-object-to-csv-metadata\"`, which leaves index.db without CSVs"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!project.path().join("build").exists());
 }

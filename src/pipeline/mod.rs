@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::config::{ChannelPolicy, Config, OutputFormat, PackageConfig, Target};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Location};
 use crate::fbc::DeclarativeConfig;
 use crate::load::LoadedBundle;
 use crate::sqlite;
@@ -456,6 +456,24 @@ fn select_targets<'a>(config: &'a Config, options: &BuildOptions) -> Result<Vec<
                 };
                 diagnostics.push(diagnostic);
             }
+        }
+    }
+    for target in &selected {
+        let formats = options.formats.as_ref().unwrap_or(&target.formats);
+        // index.db needs each bundle's CSV and objects (the CSV is what OLM
+        // installs), and this migrate level removes them.
+        if formats.contains(&OutputFormat::Sqlite) && target.migrate_level == crate::config::MigrateLevel::BundleObjectToCsvMetadata {
+            diagnostics.push(
+                Diagnostic::error(
+                    "config",
+                    format!(
+                        "target `{}` writes `sqlite` with `migrate-level = \"bundle-object-to-csv-metadata\"`, which leaves index.db without CSVs",
+                        target.name
+                    ),
+                )
+                .at(Location::file(&config.path))
+                .help("build `sqlite` in a target without `migrate-level` (SQLite indexes are for OpenShift 4.10 and before)"),
+            );
         }
     }
     if diagnostics.is_empty() {

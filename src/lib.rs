@@ -7,6 +7,7 @@
 pub mod catalog_template;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod diag;
 pub mod dockerfile;
 pub mod encoding;

@@ -37,7 +37,19 @@ fn example_builds_every_target_and_opm_validate_accepts_it() {
             // Issue 13: the output dir's lock file stays (empty) between builds.
             ".catbuild.lock",
             "ocp-4.16/catalog/fruits-catalog-operator/catalog.json",
-            "ocp-4.17/catalog/fruits-catalog-operator/catalog.yaml"
+            // Issue 17: OLM v0 objects for ocp-4.16, OLM v1 for ocp-4.17.
+            "ocp-4.16/deploy/catalogsource.yaml",
+            "ocp-4.16/deploy/kustomization.yaml",
+            "ocp-4.16/deploy/namespace.yaml",
+            "ocp-4.16/deploy/operatorgroup-fruits.yaml",
+            "ocp-4.16/deploy/subscription-fruits-catalog-operator.yaml",
+            "ocp-4.17/catalog/fruits-catalog-operator/catalog.yaml",
+            "ocp-4.17/deploy/clustercatalog.yaml",
+            "ocp-4.17/deploy/clusterextension-fruits-catalog-operator.yaml",
+            "ocp-4.17/deploy/kustomization.yaml",
+            "ocp-4.17/deploy/namespace.yaml",
+            "ocp-4.17/deploy/rbac-fruits-catalog-operator.yaml",
+            "ocp-4.17/deploy/serviceaccount-fruits-catalog-operator.yaml",
         ]
     );
     for target in ["ocp-4.16", "ocp-4.17"] {
@@ -187,7 +199,16 @@ fn command_line_overrides_select_target_format_and_output() {
     let files: Vec<String> = tree(&out).into_keys().collect();
     assert_eq!(
         files,
-        vec![".catbuild.lock", "ocp-4.16/catalog/fruits-catalog-operator/catalog.yaml"]
+        vec![
+            ".catbuild.lock",
+            "ocp-4.16/catalog/fruits-catalog-operator/catalog.yaml",
+            // The target's `olm` writes deploy/ whatever the formats.
+            "ocp-4.16/deploy/catalogsource.yaml",
+            "ocp-4.16/deploy/kustomization.yaml",
+            "ocp-4.16/deploy/namespace.yaml",
+            "ocp-4.16/deploy/operatorgroup-fruits.yaml",
+            "ocp-4.16/deploy/subscription-fruits-catalog-operator.yaml",
+        ]
     );
     assert!(!project.path().join("build").exists());
 

@@ -176,7 +176,11 @@ fn render_of_a_templated_bundle_in_a_project_uses_its_vars() {
     let without_var = std::fs::read_to_string(&config)
         .unwrap()
         .replace("registry = \"quay.io/example\"", "")
-        .replace("image = \"{{ registry }}/fruits-catalog:{{ target.name }}\"", "");
+        // The deployment objects need a catalog image; give one without the variable.
+        .replace(
+            "image = \"{{ registry }}/fruits-catalog:{{ target.name }}\"",
+            "image = \"quay.io/example/fruits-catalog:{{ target.name }}\"",
+        );
     std::fs::write(&config, without_var).unwrap();
     let output = catbuild(project.path(), &["render", TEMPLATED_BUNDLE]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));

@@ -187,6 +187,9 @@ fn every_subcommand_help_ends_with_examples() {
         "graph",
         "init",
         "list",
+        "deploy",
+        "templates",
+        "dockerfile",
         "completions",
     ] {
         let args: Vec<&str> = [subcommand, "--help"].into_iter().filter(|arg| !arg.is_empty()).collect();

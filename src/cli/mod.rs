@@ -8,6 +8,8 @@
 
 mod build;
 mod clean;
+mod deploy;
+mod dockerfile;
 mod init;
 mod list;
 mod opm;
@@ -151,6 +153,20 @@ const CLEAN_EXAMPLES: &str = "Examples:
   catbuild clean                    # remove the output directory
   catbuild clean --stale            # only target dirs no target owns, and a killed build's leftovers";
 
+const DEPLOY_EXAMPLES: &str = "Examples:
+  catbuild deploy --target ocp-4.16 | kubectl apply -f -
+  catbuild build && kubectl apply -k build/ocp-4.16/deploy   # the same, from the build";
+
+const TEMPLATES_EXAMPLES: &str = "Examples:
+  catbuild templates list
+  catbuild templates show catalogsource > deploy-templates/catalogsource.yaml.j2";
+
+const DOCKERFILE_EXAMPLES: &str = "Examples:
+  catbuild dockerfile catalog > build/ocp-4.16/catalog.Dockerfile && docker build -f build/ocp-4.16/catalog.Dockerfile build/ocp-4.16
+  catbuild dockerfile catalog --base-image scratch     # binary-less, for grpcPodConfig.extractContent
+  catbuild dockerfile index > build/ocp-4.10/index.Dockerfile
+  catbuild dockerfile bundle manifests/my-operator/1.0.0 > bundle.Dockerfile";
+
 const TOP_EXAMPLES: &str = "Examples:
   catbuild                          # build every target of catalog.toml
   catbuild validate                 # every check of a build, writing nothing
@@ -206,6 +222,15 @@ enum Command {
     /// Show the targets and packages a build would make
     #[command(after_help = LIST_EXAMPLES)]
     List(list::ListArgs),
+    /// Print the deployment YAML of targets with `olm` (for `kubectl apply -f -`)
+    #[command(after_help = DEPLOY_EXAMPLES)]
+    Deploy(deploy::DeployArgs),
+    /// List or show the built-in deploy templates
+    #[command(after_help = TEMPLATES_EXAMPLES)]
+    Templates(deploy::TemplatesArgs),
+    /// Print the Dockerfile opm writes for a catalog, index or bundle image
+    #[command(after_help = DOCKERFILE_EXAMPLES)]
+    Dockerfile(dockerfile::DockerfileArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -278,6 +303,9 @@ fn dispatch(cli: Cli) -> CommandResult {
         Some(Command::Init(args)) => init::run(&cli.global, &args),
         Some(Command::Clean(args)) => clean::run(&cli.global, &args),
         Some(Command::List(args)) => list::run(&cli.global, &args),
+        Some(Command::Deploy(args)) => deploy::run(&cli.global, &args),
+        Some(Command::Templates(args)) => deploy::templates(&args),
+        Some(Command::Dockerfile(args)) => dockerfile::run(&args),
         Some(Command::Completions(args)) => completions(&args),
     }
 }

@@ -4,6 +4,7 @@
 //! problem reported with the span of the key to blame. Only this module
 //! reads the environment (`SOURCE_DATE_EPOCH` later) and passes it on.
 
+pub mod deploy;
 pub mod raw;
 
 use std::collections::BTreeMap;
@@ -38,6 +39,9 @@ pub struct Catalog {
     /// The catalog icon file (absolute) and the span of its `icon` value.
     pub icon: Option<Sourced<PathBuf>>,
     pub output_dir: PathBuf,
+    /// `deploy-templates`: a directory whose files override the built-in
+    /// deploy templates of the same name (absolute).
+    pub deploy_templates: Option<Sourced<PathBuf>>,
 }
 
 /// A value from the file and the byte span it came from.
@@ -225,6 +229,8 @@ pub struct Target {
     /// the span of the template it came from. Images and deployment YAML
     /// name the catalog by it.
     pub image: Option<Sourced<String>>,
+    /// The deployment objects to write (`olm` and its settings), if any.
+    pub deploy: Option<deploy::Deploy>,
 }
 
 /// Which `catalog.toml` a command reads: `--config PATH` (a directory
@@ -400,6 +406,10 @@ impl Resolver<'_> {
                 span: icon.span(),
             }),
             output_dir: root.join(raw.catalog.output.map_or_else(|| "build".to_string(), Spanned::into_inner)),
+            deploy_templates: raw.catalog.deploy_templates.as_ref().map(|dir| Sourced {
+                value: root.join(dir.get_ref()),
+                span: dir.span(),
+            }),
         };
         let mut packages: Vec<PackageConfig> = Vec::new();
         for raw_package in raw.packages {
@@ -631,6 +641,7 @@ impl Resolver<'_> {
                 vars: vars.clone(),
                 migrate_level: MigrateLevel::None,
                 image: catalog_image.and_then(|template| self.catalog_image(template, "default", vars)),
+                deploy: None,
             }];
         }
         let mut targets: Vec<Target> = Vec::new();
@@ -716,6 +727,12 @@ impl Resolver<'_> {
                 .as_ref()
                 .or(catalog_image)
                 .and_then(|template| self.catalog_image(template, &name, &target_vars));
+            let deploy = self.deploy(&name, raw.olm.as_ref(), raw.deploy, raw.install, &target_packages);
+            if deploy.is_some() && image.is_none() {
+                let span = raw.olm.as_ref().map_or(0..0, Spanned::span);
+                self.error(span, format!("target `{name}` writes deployment objects but has no catalog image"))
+                    .add_help("set `image` in `[catalog]` or in the target: the CatalogSource and ClusterCatalog name it");
+            }
             targets.push(Target {
                 name,
                 formats,
@@ -723,6 +740,7 @@ impl Resolver<'_> {
                 vars: target_vars,
                 migrate_level,
                 image,
+                deploy,
             });
         }
         targets

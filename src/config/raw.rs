@@ -36,6 +36,8 @@ pub struct RawCatalog {
     pub image: Option<Spanned<String>>,
     /// Build directory, relative to `catalog.toml`.
     pub output: Option<Spanned<String>>,
+    /// A directory of deploy templates overriding the built-in ones by name.
+    pub deploy_templates: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,4 +105,85 @@ pub struct RawTarget {
     pub migrate_level: Option<Spanned<String>>,
     /// Overrides `[catalog] image` for this target.
     pub image: Option<Spanned<String>>,
+    /// `v0`, `v1` or `both`: which OLM's deployment objects to write.
+    pub olm: Option<Spanned<String>>,
+    /// Values of the deployment objects.
+    pub deploy: Option<RawDeploy>,
+    /// Packages the deployment objects install.
+    #[serde(default)]
+    pub install: Vec<RawInstall>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDeploy {
+    pub namespace: Option<Spanned<String>>,
+    pub priority: Option<Spanned<i64>>,
+    pub poll_interval: Option<Spanned<String>>,
+    #[serde(default)]
+    pub secrets: Vec<Spanned<String>>,
+    pub grpc_pod_config: Option<RawGrpcPodConfig>,
+    pub operator_source: Option<RawOperatorSource>,
+    #[serde(default)]
+    pub mirrors: Vec<RawMirror>,
+    #[serde(default)]
+    pub mirror_objects: Vec<Spanned<String>>,
+    /// Free values for override templates (`deploy.values`).
+    #[serde(default)]
+    pub values: toml::Table,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawGrpcPodConfig {
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    /// Kubernetes tolerations, field names as in Kubernetes.
+    #[serde(default)]
+    pub tolerations: Vec<toml::Table>,
+    pub priority_class_name: Option<String>,
+    pub security_context_config: Option<Spanned<String>>,
+    pub memory_target: Option<String>,
+    pub extract_content: Option<RawExtractContent>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawExtractContent {
+    pub catalog_dir: Option<String>,
+    pub cache_dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawOperatorSource {
+    pub endpoint: Option<String>,
+    pub registry_namespace: Spanned<String>,
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawMirror {
+    pub source: Spanned<String>,
+    pub mirrors: Vec<Spanned<String>>,
+    /// ImageDigestMirrorSet `mirrorSourcePolicy`.
+    pub policy: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawInstall {
+    pub package: Spanned<String>,
+    pub namespace: Option<Spanned<String>>,
+    pub channel: Option<Spanned<String>>,
+    pub approval: Option<Spanned<String>>,
+    pub starting_csv: Option<String>,
+    /// Subscription `spec.config`, field names as in Kubernetes.
+    pub config: Option<toml::Table>,
+    pub target_namespaces: Option<Vec<Spanned<String>>>,
+    pub operator_group: Option<bool>,
+    pub version: Option<String>,
+    pub upgrade_constraint_policy: Option<Spanned<String>>,
+    pub service_account: Option<Spanned<String>>,
 }

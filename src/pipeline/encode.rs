@@ -14,13 +14,15 @@
 //! package is encoded; whole-target outputs (an `index.db`, a catalog
 //! image) are assembled from the per-package parts in [`Encoder::finish`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
 use super::report::{self, Action, Reporter};
 use crate::config::OutputFormat;
+use crate::deploy;
+use crate::diag::Diagnostic;
 use crate::fbc::{self, DeclarativeConfig};
 use crate::model::Model;
 use crate::sqlite;
@@ -41,6 +43,23 @@ pub struct TargetSettings {
     /// Packages whose bundles all come from package-manifest directories:
     /// their SQLite rows are the initializer's, not `opm registry add`'s.
     pub package_manifest_packages: BTreeSet<String>,
+    /// The target's deployment objects, when it writes them (`olm`).
+    pub deploy: Option<DeploySettings>,
+}
+
+/// What the deploy encoder reads besides the packages.
+#[derive(Debug, Clone)]
+pub struct DeploySettings {
+    pub config_path: PathBuf,
+    pub catalog: crate::config::Catalog,
+    pub target: crate::config::Target,
+    pub templates: deploy::Templates,
+    /// The catalog icon's bytes and media type.
+    pub icon: Option<(Vec<u8>, String)>,
+    /// The catalog image's manifest digest, once the image is built.
+    pub image_digest: Option<String>,
+    /// Per bundle name, what its OLM v1 installer's RBAC is made of.
+    pub bundle_facts: BTreeMap<String, deploy::BundleFacts>,
 }
 
 /// One package that passed every check: what opm writes (`config`) and
@@ -161,6 +180,8 @@ pub(crate) enum TargetFailure {
     /// worded as opm words it).
     Invalid(Vec<String>),
     Encode(EncodeError),
+    /// The deployment objects did not render or check.
+    Deploy(Vec<Diagnostic>),
 }
 
 /// The gate, then every format: validates each package with opm's model
@@ -174,7 +195,7 @@ pub(crate) fn encode_target(
     reporter: &dyn Reporter,
 ) -> Result<Vec<OutputFile>, TargetFailure> {
     let no_order = sqlite::SourceOrder::default();
-    let per_package: Vec<Result<Vec<PackageParts>, String>> = packages
+    let per_package: Vec<Result<EncodedPackage, String>> = packages
         .par_iter()
         .enumerate()
         .map(|(package_idx, config)| {
@@ -186,28 +207,77 @@ pub(crate) fn encode_target(
             };
             report::action(reporter, &action, || {
                 let model = crate::model::validate_config(config)?;
+                let facts = if settings.deploy.is_some() {
+                    deploy::PackageFacts::from_model(&model)
+                } else {
+                    Vec::new()
+                };
                 let package = ValidPackage {
                     config,
                     model,
                     source_order,
                 };
-                Ok(formats.iter().map(|format| encode_package(*format, &package, settings)).collect())
+                Ok((
+                    formats.iter().map(|format| encode_package(*format, &package, settings)).collect(),
+                    facts,
+                ))
             })
         })
         .collect();
     let mut failures = Vec::new();
     let mut parts_by_package = Vec::new();
+    let mut package_facts = Vec::new();
     for result in per_package {
         match result {
-            Ok(parts) => parts_by_package.push(parts),
+            Ok((parts, facts)) => {
+                parts_by_package.push(parts);
+                package_facts.extend(facts);
+            }
             Err(message) => failures.push(message),
         }
     }
     if !failures.is_empty() {
         return Err(TargetFailure::Invalid(failures));
     }
-    finish_target(formats, parts_by_package, settings).map_err(TargetFailure::Encode)
+    let mut files = finish_target(formats, parts_by_package, settings).map_err(TargetFailure::Encode)?;
+    if let Some(deploy_settings) = &settings.deploy {
+        files.extend(encode_deploy(deploy_settings, &package_facts).map_err(TargetFailure::Deploy)?);
+    }
+    Ok(files)
 }
+
+/// The deployment YAML of a target, under `deploy/`: rendered from the
+/// validated packages and the target's settings, every file checked.
+fn encode_deploy(settings: &DeploySettings, packages: &[deploy::PackageFacts]) -> Result<Vec<OutputFile>, Vec<Diagnostic>> {
+    let Some(deploy_config) = &settings.target.deploy else {
+        return Ok(Vec::new());
+    };
+    let input = deploy::DeployInput {
+        config_path: &settings.config_path,
+        catalog: &settings.catalog,
+        target: &settings.target,
+        deploy: deploy_config,
+        icon: settings
+            .icon
+            .as_ref()
+            .map(|(bytes, media_type)| (bytes.as_slice(), media_type.clone())),
+        image_digest: settings.image_digest.as_deref(),
+        templates: &settings.templates,
+        packages,
+        bundles: &settings.bundle_facts,
+    };
+    let files = deploy::render_target(&input)?;
+    Ok(files
+        .into_iter()
+        .map(|file| OutputFile {
+            path: file.path,
+            bytes: file.text.into_bytes(),
+        })
+        .collect())
+}
+
+/// One package's parts and what deploy needs of its model.
+type EncodedPackage = (Vec<PackageParts>, Vec<deploy::PackageFacts>);
 
 /// One package's parts, one entry per format, in the target's format order.
 enum PackageParts {

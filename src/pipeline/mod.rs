@@ -33,7 +33,7 @@ use crate::load::LoadedBundle;
 use load::load_packages;
 use package::assemble_package;
 
-pub use encode::{EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
+pub use encode::{DeploySettings, EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
 pub use report::{Action, Reporter, Silent, Stage};
 
 use encode::TargetFailure;
@@ -115,6 +115,9 @@ struct BuiltTarget<'a> {
     source_orders: Vec<crate::sqlite::SourceOrder>,
     /// Packages read only from package-manifest directories.
     package_manifest_packages: std::collections::BTreeSet<String>,
+    /// What the deploy encoder reads besides the packages, when the
+    /// target writes deployment objects.
+    deploy: Option<DeploySettings>,
 }
 
 impl BuiltTarget<'_> {
@@ -171,6 +174,29 @@ pub fn check(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
 }
 
 /// Builds every selected target into the output directory.
+/// Every check of a build, then each selected target's deployment files
+/// (under `deploy/`), without writing anything: what `catbuild deploy`
+/// prints. Targets without `olm` give no files.
+pub fn deploy_files(
+    config: &Config,
+    options: &BuildOptions,
+    reporter: &dyn Reporter,
+) -> Result<Vec<(String, Vec<OutputFile>)>, BuildError> {
+    let (built, _warnings) = assemble(config, options, reporter)?;
+    let encoded = report::stage(reporter, Stage::Validate, || gate_and_encode(&built, false, reporter))?;
+    Ok(built
+        .iter()
+        .zip(encoded)
+        .map(|(built_target, files)| {
+            let deploy: Vec<OutputFile> = files
+                .into_iter()
+                .filter(|file| file.path.starts_with(crate::deploy::DEPLOY_DIR))
+                .collect();
+            (built_target.target.name.clone(), deploy)
+        })
+        .collect())
+}
+
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
     let (built, warnings) = assemble(config, options, reporter)?;
     let encoded = report::stage(reporter, Stage::Encode, || gate_and_encode(&built, true, reporter))?;
@@ -199,11 +225,13 @@ fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter)
     // The same package failing in several targets is one problem that
     // names them all.
     let mut failed_targets: Vec<(String, Vec<&str>)> = Vec::new();
+    let mut deploy_diagnostics = Vec::new();
     let mut encoded = Vec::new();
     for built_target in built {
         let settings = TargetSettings {
             target: built_target.target.name.clone(),
             package_manifest_packages: built_target.package_manifest_packages.clone(),
+            deploy: built_target.deploy.clone(),
         };
         let formats: &[OutputFormat] = if encode { &built_target.formats } else { &[] };
         match encode::encode_target(&built_target.packages, &built_target.source_orders, formats, &settings, reporter) {
@@ -217,9 +245,11 @@ fn gate_and_encode(built: &[BuiltTarget], encode: bool, reporter: &dyn Reporter)
                 }
             }
             Err(TargetFailure::Encode(error)) => return Err(BuildError::Encode(error)),
+            Err(TargetFailure::Deploy(found)) => deploy_diagnostics.extend(found),
         }
     }
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = deploy_diagnostics;
+    crate::diag::dedupe(&mut diagnostics);
     for (message, names) in failed_targets {
         let named: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
         let subject = if named.len() == 1 {
@@ -270,6 +300,7 @@ fn assemble<'a>(
         return Err(diagnostics.into());
     }
     let plan = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
+    let deploy_templates = deploy_templates(config, &targets, &mut diagnostics);
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
@@ -299,6 +330,7 @@ fn assemble<'a>(
             continue;
         };
         let mut source_orders = Vec::new();
+        let mut bundle_facts = BTreeMap::new();
         let packages = report::stage(reporter, Stage::Graph, || {
             let mut packages = Vec::new();
             for package_name in &target.packages {
@@ -318,6 +350,15 @@ fn assemble<'a>(
                         .cloned()
                         .unwrap_or_default(),
                 });
+                if let Some(deploy) = &target.deploy
+                    && deploy.olm.has_v1()
+                    && deploy.installs.iter().any(|install| &install.package.value == package_name)
+                {
+                    for bundle in bundles.iter() {
+                        let facts = crate::deploy::rbac::bundle_facts(&bundle.csv, crate::fbc::render::bundle_objects(&bundle.bundle));
+                        bundle_facts.insert(bundle.csv_name.clone(), facts);
+                    }
+                }
                 let mut catalog = DeclarativeConfig::default();
                 let icon_file = plan.packages.get(package_name).and_then(|package_plan| package_plan.icon.as_ref());
                 let graph_diagnostics = assemble_package(
@@ -357,6 +398,20 @@ fn assemble<'a>(
                 .filter(|package| package.bundles.is_empty() && !package.package_manifests.is_empty())
                 .map(|package| package.name.value.clone())
                 .collect(),
+            deploy: target.deploy.as_ref().map(|_| DeploySettings {
+                config_path: config.path.clone(),
+                catalog: config.catalog.clone(),
+                target: target.clone(),
+                templates: deploy_templates.clone(),
+                icon: plan
+                    .catalog_icon
+                    .as_ref()
+                    .map(|icon| (icon.bytes.clone(), package::media_type_of(&icon.path))),
+                // Catalog images (#15) give the digest; until then the
+                // objects name the tag reference (or the digest written).
+                image_digest: None,
+                bundle_facts: std::mem::take(&mut bundle_facts),
+            }),
         });
     }
     crate::diag::dedupe(&mut diagnostics);
@@ -372,6 +427,24 @@ fn assemble<'a>(
 
 /// Adds to `failed_dirs` the planned bundle directories of each package
 /// that did not load (their errors are already reported).
+/// The project's deploy templates: its overrides, read once as a declared
+/// input when a target writes deployment objects.
+fn deploy_templates(config: &Config, targets: &[&Target], diagnostics: &mut Vec<Diagnostic>) -> crate::deploy::Templates {
+    let Some(dir) = &config.catalog.deploy_templates else {
+        return crate::deploy::Templates::default();
+    };
+    if !targets.iter().any(|target| target.deploy.is_some()) {
+        return crate::deploy::Templates::default();
+    }
+    match crate::deploy::Templates::load(&dir.value, &config.path, dir.span.clone()) {
+        Ok(templates) => templates,
+        Err(found) => {
+            diagnostics.extend(found);
+            crate::deploy::Templates::default()
+        }
+    }
+}
+
 fn record_failed_dirs(
     plans: &BTreeMap<String, plan::PackagePlan>,
     loaded: &BTreeMap<String, Vec<LoadedBundle>>,

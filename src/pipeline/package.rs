@@ -269,7 +269,7 @@ fn package_icon(icon_file: Option<&InputFile>, head_csv: Option<&Value>) -> Opti
     })
 }
 
-fn media_type_of(path: &Path) -> String {
+pub(super) fn media_type_of(path: &Path) -> String {
     match path.extension().and_then(|extension| extension.to_str()).unwrap_or_default() {
         "svg" => "image/svg+xml",
         "png" => "image/png",

@@ -25,7 +25,6 @@ pub(super) struct InputFile {
 pub(super) struct Plan {
     pub(super) packages: BTreeMap<String, PackagePlan>,
     /// `[catalog] icon`, read (for the catalog image and deploy YAML).
-    #[allow(dead_code, reason = "read and checked now; its encoders come with the image and deploy outputs")]
     pub(super) catalog_icon: Option<InputFile>,
 }
 

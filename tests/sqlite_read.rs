@@ -387,3 +387,38 @@ fn label_and_constraint_dependencies_are_dropped_by_render_and_kept_by_index_db(
     assert!(has("olm.label.required", "tier=gold"), "{:?}", bundle.properties);
     assert!(has("olm.constraint", "needs gold"), "{:?}", bundle.properties);
 }
+
+#[test]
+fn catalog_index_db_adds_every_package_of_the_index() {
+    let project = damaged_index(|_| {});
+    std::fs::write(
+        project.path().join("catalog.toml"),
+        "version = 1\n[catalog]\nname = \"moved\"\nindex-db = \"index.db\"\n\n[[package]]\nname = \"foo\"\nindex-db = \"index.db\"\ndescription = \"Foo, back from SQLite\"\n",
+    )
+    .unwrap();
+    let build = catbuild(project.path(), &["build"]);
+    assert!(build.status.success(), "{}", stderr(&build));
+    let catalog = project.path().join("build/default/catalog");
+    let mut packages: Vec<String> = std::fs::read_dir(&catalog)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    packages.sort();
+    assert_eq!(packages, ["bar", "baz", "foo"]);
+    // The `[[package]]` of the same name wins: its description is set.
+    let foo = std::fs::read_to_string(catalog.join("foo/catalog.json")).unwrap();
+    assert!(foo.contains("\"description\": \"Foo, back from SQLite\""), "{foo}");
+
+    std::fs::write(
+        project.path().join("catalog.toml"),
+        "version = 1\n[catalog]\nname = \"moved\"\nindex-db = \"gone.db\"\n",
+    )
+    .unwrap();
+    let missing = catbuild(project.path(), &["build"]);
+    let text = stderr(&missing);
+    assert_eq!(missing.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("cannot use `gone.db` as a source: cannot read it: no such file") && text.contains("catalog.toml:4:"),
+        "{text}"
+    );
+}

@@ -54,6 +54,10 @@ pub struct Publication {
     staged: Vec<Staged>,
     /// Directories created under each temp dir so far (the temp dir too).
     dirs: std::sync::Mutex<Vec<BTreeSet<PathBuf>>>,
+    /// Files written so far, made durable all at once by `commit`: an
+    /// fsync per package while the build runs would wait on the disk in
+    /// the middle of the build.
+    files: std::sync::Mutex<Vec<PathBuf>>,
     removed_leftovers: Vec<PathBuf>,
     /// The outermost directory of `out_dir` that this publish created, if
     /// any: a build that fails on its input removes it again, so bad input
@@ -74,6 +78,7 @@ impl Publication {
             steps,
             staged: Vec::new(),
             dirs: std::sync::Mutex::new(Vec::new()),
+            files: std::sync::Mutex::new(Vec::new()),
             removed_leftovers,
             created,
         };
@@ -101,13 +106,18 @@ impl Publication {
                 source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
             });
         };
-        write_files(&target.temp_path, files, &self.dirs, target_idx, &self.steps)
+        let written = write_files(&target.temp_path, files, &self.dirs, target_idx, &self.steps)?;
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(written);
+        Ok(())
     }
 
     /// Makes every temp dir durable and swaps each target in.
     pub fn commit(mut self) -> Result<PublishReport, OutputError> {
         let out_dir = self.out_dir().to_path_buf();
-        let result = self.sync_staged_dirs().and_then(|()| swap_all(&out_dir, &self.staged, &self.steps));
+        let files = std::mem::take(self.files.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let result = sync_files(&files, &self.steps)
+            .and_then(|()| self.sync_staged_dirs())
+            .and_then(|()| swap_all(&out_dir, &self.staged, &self.steps));
         if result.is_ok() {
             self.staged.clear();
         }
@@ -274,19 +284,20 @@ pub(super) fn remove_leftovers(lock: &OutputLock, steps: &Steps) -> Result<Vec<P
 
 /// Writes files under `temp_path` (target `target_idx`'s temp dir),
 /// creating the directories they need; `dirs` remembers every directory
-/// created so far, for [`Publication::commit`] to make durable.
+/// created so far, for [`Publication::commit`] to make durable. Returns
+/// the paths written, which are not fsynced yet.
 fn write_files(
     temp_path: &Path,
     files: &[(PathBuf, Vec<u8>)],
     dirs: &std::sync::Mutex<Vec<BTreeSet<PathBuf>>>,
     target_idx: usize,
     steps: &Steps,
-) -> Result<(), OutputError> {
+) -> Result<Vec<PathBuf>, OutputError> {
     let mut paths_and_bytes = Vec::new();
     {
         let mut all_dirs = dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(dirs) = all_dirs.get_mut(target_idx) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         for (relative, bytes) in files {
             if !relative.components().all(|component| matches!(component, Component::Normal(_))) {
@@ -314,13 +325,20 @@ fn write_files(
             paths_and_bytes.push((path, bytes));
         }
     }
-    // In parallel: the fsyncs of independent files overlap on the disk
-    // instead of waiting for each other.
     paths_and_bytes.par_iter().try_for_each(|(path, bytes)| {
         let mut file = File::create_new(path).map_err(io_error("create", path))?;
         file.write_all(bytes).map_err(io_error("write", path))?;
         steps.step();
-        file.sync_all().map_err(io_error("sync", path))?;
+        Ok(())
+    })?;
+    Ok(paths_and_bytes.into_iter().map(|(path, _)| path).collect())
+}
+
+/// Makes written files durable, in parallel: the fsyncs of independent
+/// files overlap on the disk instead of waiting for each other.
+fn sync_files(files: &[PathBuf], steps: &Steps) -> Result<(), OutputError> {
+    files.par_iter().try_for_each(|path| {
+        File::open(path).and_then(|file| file.sync_all()).map_err(io_error("sync", path))?;
         steps.step();
         Ok(())
     })
@@ -478,7 +496,8 @@ mod tests {
     fn stage_target(out_dir: &Path, target: &StagedTarget, steps: &Steps) -> Result<Staged, OutputError> {
         let (temp_name, temp_path) = create_temp_dir(out_dir, &target.name)?;
         let dirs = std::sync::Mutex::new(vec![BTreeSet::from([temp_path.clone()])]);
-        write_files(&temp_path, &target.files, &dirs, 0, steps)?;
+        let written = write_files(&temp_path, &target.files, &dirs, 0, steps)?;
+        sync_files(&written, steps)?;
         Ok(Staged {
             name: OsString::from(&target.name),
             temp_name,

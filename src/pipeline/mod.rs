@@ -162,12 +162,12 @@ pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
 }
 
 /// The build, package by package: each package's bundles are loaded,
-/// linked, checked, validated by opm's rules and encoded, its files are
-/// written into the targets' staging dirs, and its bundles are dropped
-/// before the package after it is loaded (packages run in parallel, a few
-/// at a time). So memory follows the largest package, not the tree:
-/// building all of community-operators-prod held 3.5 GB when every bundle
-/// was loaded first and every target's files were kept until the end.
+/// linked and checked, then dropped; it is validated by opm's rules and
+/// encoded, and its files written into the targets' staging dirs, while
+/// the next package loads ([`PackageRun::packages`]). So memory follows
+/// the largest packages, not the tree: building all of
+/// community-operators-prod held 3.5 GB when every bundle was loaded first
+/// and every target's files were kept until the end.
 ///
 /// Nothing under `out_dir` changes unless every package of every target
 /// passed: staging dirs are swapped in only then (`output::Publication`),

@@ -439,11 +439,11 @@ fn index_package_for_target(catalog: &DeclarativeConfig, target: &Target, diagno
 
 /// The targets a build makes: those named with `--target`, else all.
 fn select_targets<'a>(config: &'a Config, options: &BuildOptions) -> Result<Vec<&'a Target>, BuildError> {
-    if options.targets.is_empty() {
-        return Ok(config.targets.iter().collect());
-    }
     let mut diagnostics = Vec::new();
     let mut selected = Vec::new();
+    if options.targets.is_empty() {
+        selected.extend(config.targets.iter());
+    }
     for name in &options.targets {
         match config.targets.iter().find(|target| &target.name == name) {
             Some(target) => selected.push(target),

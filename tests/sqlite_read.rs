@@ -10,6 +10,7 @@ mod common;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use common::sqlite_case::catalog_toml;
 use common::{catbuild, stderr};
 
 /// Cases whose database catbuild does not build as opm yet, so its render
@@ -75,76 +76,6 @@ fn catbuilds_own_index_dbs_render_as_opm_rendered_its_own() {
     eprintln!("{report}");
     assert!(n_compared >= 14, "expected the 14 cases with a render_yaml, found {n_compared}");
     assert!(problems.is_empty(), "{report}\n{}", problems.join("\n\n"));
-}
-
-/// The `catalog.toml` that gives a case's input: the bundle images of an
-/// `opm registry add` as bundle directories with a `bundle-image` naming
-/// them as the case does, in the mode's channel policy; package-manifest
-/// directories as `package-manifests`.
-fn catalog_toml(case: &Path, case_toml: &toml::Table) -> String {
-    let mut text = String::from("version = 1\n\n[catalog]\nname = \"conformance\"\n\n");
-    let params = case.join("input/params.toml");
-    if params.is_file() {
-        let params: toml::Table = toml::from_str(&std::fs::read_to_string(&params).unwrap()).unwrap();
-        let images = case_toml["images"].as_table().unwrap();
-        let mut packages: Vec<(String, Vec<String>)> = Vec::new();
-        for image in params["bundles"].as_array().unwrap() {
-            let dir = case.join(images[image.as_str().unwrap()].as_str().unwrap());
-            let package = yaml_value(
-                &dir.join("metadata/annotations.yaml"),
-                "operators.operatorframework.io.bundle.package.v1",
-            );
-            match packages.iter_mut().find(|(name, _)| *name == package) {
-                Some((_, dirs)) => dirs.push(format!("{:?}", dir.display().to_string())),
-                None => packages.push((package, vec![format!("{:?}", dir.display().to_string())])),
-            }
-        }
-        let channel_policy = match params.get("mode").and_then(toml::Value::as_str) {
-            Some("semver") => "semver-mode",
-            Some("semver-skippatch") => "semver-skippatch-mode",
-            _ => "replaces",
-        };
-        for (package, dirs) in packages {
-            writeln!(
-                text,
-                "[[package]]\nname = {package:?}\nbundles = [{}]\nchannel-policy = {channel_policy:?}\nbundle-image = \"quay.io/operator-framework/{{{{ bundle.package }}}}-bundle:v{{{{ bundle.version }}}}\"\n",
-                dirs.join(", ")
-            )
-            .unwrap();
-        }
-    } else {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(case.join("input/manifests"))
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.is_dir())
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            let package_yaml = std::fs::read_dir(&dir)
-                .unwrap()
-                .map(|entry| entry.unwrap().path())
-                .find(|path| path.to_string_lossy().ends_with(".package.yaml"))
-                .expect("a package manifest");
-            let package = yaml_value(&package_yaml, "packageName");
-            writeln!(
-                text,
-                "[[package]]\nname = {package:?}\npackage-manifests = [{:?}]\n",
-                dir.display().to_string()
-            )
-            .unwrap();
-        }
-    }
-    text.push_str("[[target]]\nname = \"sqlite\"\nformats = [\"sqlite\"]\n");
-    text
-}
-
-/// The value of a top-level `key: value` line of a small YAML file.
-fn yaml_value(path: &Path, key: &str) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .find_map(|line| line.trim().strip_prefix(key)?.trim_start().strip_prefix(':'))
-        .map(|value| value.trim().trim_matches(['"', '\'']).to_string())
-        .unwrap_or_else(|| panic!("no `{key}` in {}", path.display()))
 }
 
 fn first_difference(expected: &str, got: &str) -> String {

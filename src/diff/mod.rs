@@ -16,6 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::fbc::{Bundle, Channel, ChannelEntry, DeclarativeConfig, Deprecation, Package};
 use crate::model::upgrade_edges;
 
+pub use crate::model::upgrade_edges::EdgeKind;
+
 pub use render::{to_json, to_markdown, to_text};
 
 /// Every package that differs, by name.
@@ -84,23 +86,6 @@ pub struct Edge {
     pub from: String,
     pub kind: EdgeKind,
     pub to: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EdgeKind {
-    Replaces,
-    Skips,
-    SkipRange,
-}
-
-impl EdgeKind {
-    pub fn word(self) -> &'static str {
-        match self {
-            EdgeKind::Replaces => "replaces",
-            EdgeKind::Skips => "skips",
-            EdgeKind::SkipRange => "skipRange",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::fbc::{Bundle, DeclarativeConfig};
 use crate::model::upgrade_edges;
+
+pub use crate::model::upgrade_edges::EdgeKind;
 use crate::semver::{Range, Version};
 
 pub use dot::to_dot;
@@ -59,23 +61,6 @@ pub struct Edge {
     pub from: usize,
     pub to: usize,
     pub kind: EdgeKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum EdgeKind {
-    Replaces,
-    Skips,
-    SkipRange,
-}
-
-impl EdgeKind {
-    pub fn word(self) -> &'static str {
-        match self {
-            EdgeKind::Replaces => "replaces",
-            EdgeKind::Skips => "skips",
-            EdgeKind::SkipRange => "skipRange",
-        }
-    }
 }
 
 /// Which channels to draw.

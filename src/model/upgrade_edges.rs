@@ -7,6 +7,25 @@
 
 use std::collections::BTreeSet;
 
+/// The kinds of upgrade edge a channel entry has, as people name them
+/// (catalog diffs and graph pictures draw them apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EdgeKind {
+    Replaces,
+    Skips,
+    SkipRange,
+}
+
+impl EdgeKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            EdgeKind::Replaces => "replaces",
+            EdgeKind::Skips => "skips",
+            EdgeKind::SkipRange => "skipRange",
+        }
+    }
+}
+
 /// A channel member's upgrade edges.
 pub trait UpgradeEdges {
     fn name(&self) -> &str;

@@ -12,6 +12,7 @@ pub mod encoding;
 pub mod fbc;
 pub mod go;
 pub mod graph;
+pub mod image;
 pub mod init;
 pub mod load;
 pub mod model;

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod layer;
 pub mod layout;
 pub mod oci;
+pub mod reference;
 
 pub use layer::{Layer, LayerFile};
 pub use oci::{Blob, Descriptor, Image, ImageConfig, Manifest, Platform};

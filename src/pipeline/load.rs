@@ -10,33 +10,51 @@ use crate::config::Config;
 use crate::diag::{Diagnostic, Location};
 use crate::load::{BundleError, BundleFiles, LoadedBundle, TemplateError, TemplateProblem};
 
+use super::images::BundleImages;
 use super::plan::PackagePlan;
+use crate::image::Image;
+use std::sync::Arc;
 
 /// Loads every bundle of every package, in parallel, rendering `.j2`
-/// templates with `vars`.
+/// templates with `vars`. With `image_epoch`, each bundle's image is built
+/// from its rendered files too (keyed by bundle directory).
 pub(super) fn load_packages(
     config: &Config,
     plans: &BTreeMap<String, PackagePlan>,
     vars: &BTreeMap<String, String>,
+    image_epoch: Option<u64>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> BTreeMap<String, Vec<LoadedBundle>> {
+) -> (BTreeMap<String, Vec<LoadedBundle>>, BundleImages) {
     let jobs: Vec<(&str, &Path)> = plans
         .iter()
         .flat_map(|(package, plan)| plan.bundle_dirs.iter().map(move |dir| (package.as_str(), dir.as_path())))
         .collect();
-    let results: Vec<(&str, Result<LoadedBundle, Vec<Diagnostic>>)> = jobs
+    type Loaded = (LoadedBundle, Option<Result<Image, Diagnostic>>);
+    let results: Vec<(&str, Result<Loaded, Vec<Diagnostic>>)> = jobs
         .par_iter()
         .map(|(package, dir)| {
-            // The rendered files are dropped here: nothing after loading
-            // needs them yet (an image builder will, as its layer content).
-            (*package, load_bundle(dir, vars, &config.root).map(|(loaded, _files)| loaded))
+            // The rendered files are dropped here, once the bundle image
+            // (if any) holds what it needs of them.
+            let result = load_bundle(dir, vars, &config.root).map(|(loaded, files)| {
+                let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
+                (loaded, image)
+            });
+            (*package, result)
         })
         .collect();
     let mut loaded: BTreeMap<String, Vec<LoadedBundle>> = BTreeMap::new();
+    let mut images = BundleImages::new();
     for (package, result) in results {
         match result {
-            Ok(bundle) => {
+            Ok((bundle, image)) => {
                 diagnostics.extend(bundle_warnings(&bundle, &config.root));
+                match image {
+                    Some(Ok(image)) => {
+                        images.insert(bundle.dir.clone(), Arc::new(image));
+                    }
+                    Some(Err(diagnostic)) => diagnostics.push(diagnostic),
+                    None => {}
+                }
                 loaded.entry(package.to_string()).or_default().push(bundle);
             }
             Err(found) => diagnostics.extend(found),
@@ -50,7 +68,7 @@ pub(super) fn load_packages(
             }
         }
     }
-    loaded
+    (loaded, images)
 }
 
 /// [`load_bundle`] for `render`, which has no use for the files.

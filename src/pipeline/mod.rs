@@ -16,6 +16,7 @@
 
 mod encode;
 mod exclude;
+mod images;
 mod load;
 mod package;
 mod plan;
@@ -34,6 +35,7 @@ use load::load_packages;
 use package::assemble_package;
 
 pub use encode::{EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
+pub use images::{BuiltImage, ImageRole, LOCK_FILE, OCI_DIR};
 pub use report::{Action, Reporter, Silent, Stage};
 
 use encode::TargetFailure;
@@ -83,6 +85,21 @@ pub struct BuildOptions {
     pub out_dir: Option<PathBuf>,
     /// How to wait for the output directory's lock.
     pub output: crate::output::OutputSettings,
+    /// Build images and push them (`--push`), whatever catalog.toml says.
+    pub push: bool,
+    /// `--registry HOST[:PORT]/PREFIX`: push there instead.
+    pub registry: Option<String>,
+    /// `--base-image`: every target's catalog image base for this run.
+    pub base_image: Option<crate::config::BaseImage>,
+    /// `SOURCE_DATE_EPOCH` (0 when unset): every mtime and `created`.
+    pub source_date_epoch: u64,
+}
+
+impl BuildOptions {
+    /// Whether this build makes images at all.
+    fn images(&self, config: &Config) -> bool {
+        config.images.build || self.push || config.targets.iter().any(|target| target.push)
+    }
 }
 
 /// What a successful build did.
@@ -101,6 +118,16 @@ pub struct TargetReport {
     pub n_excluded: usize,
     /// The target's directory, when it was written.
     pub output: Option<PathBuf>,
+    /// The images in `oci/` (bundles, then one catalog image per format),
+    /// with their digests: what deployment objects name.
+    pub images: Vec<BuiltImage>,
+}
+
+impl TargetReport {
+    /// The catalog image of `format`, when images were built.
+    pub fn catalog_image(&self, format: OutputFormat) -> Option<&BuiltImage> {
+        self.images.iter().find(|image| image.role == ImageRole::Catalog { format })
+    }
 }
 
 /// One target's catalog, ready to encode: one config per package, since
@@ -115,11 +142,14 @@ struct BuiltTarget<'a> {
     source_orders: Vec<crate::sqlite::SourceOrder>,
     /// Packages read only from package-manifest directories.
     package_manifest_packages: std::collections::BTreeSet<String>,
+    /// The bundle images its catalog names (when images are built).
+    bundle_images: Vec<images::TargetBundleImage>,
 }
 
 impl BuiltTarget<'_> {
     fn report(&self, output: Option<PathBuf>) -> TargetReport {
         TargetReport {
+            images: Vec::new(),
             name: self.target.name.clone(),
             n_packages: self.packages.iter().map(|package| package.packages.len()).sum(),
             n_bundles: self.packages.iter().map(|package| package.bundles.len()).sum(),
@@ -173,18 +203,59 @@ pub fn check(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
 /// Builds every selected target into the output directory.
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
     let (built, warnings) = assemble(config, options, reporter)?;
+    let with_images = options.images(config);
+    let bases = if with_images {
+        let targets: Vec<&Target> = built.iter().map(|built_target| built_target.target).collect();
+        Some(images::read_bases(config, &targets, options.base_image.as_ref())?)
+    } else {
+        None
+    };
     let encoded = report::stage(reporter, Stage::Encode, || gate_and_encode(&built, true, reporter))?;
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
     let mut staged = Vec::new();
     let mut reports = Vec::new();
-    for (built_target, files) in built.iter().zip(encoded) {
-        reports.push(built_target.report(Some(out_dir.join(&built_target.target.name))));
+    for (built_target, mut files) in built.iter().zip(encoded) {
+        let mut target_report = built_target.report(Some(out_dir.join(&built_target.target.name)));
+        if let Some(bases) = &bases {
+            let base = match options.base_image.as_ref().unwrap_or(&built_target.target.base_image) {
+                crate::config::BaseImage::Scratch => None,
+                crate::config::BaseImage::Layout { text, .. } => bases.by_name.get(text).map(AsRef::as_ref),
+            };
+            let (layout, images) = report::stage(reporter, Stage::Encode, || {
+                images::target_images(
+                    &built_target.target.name,
+                    built_target.target.image.as_ref().map(|image| image.value.as_str()),
+                    &built_target.formats,
+                    &files,
+                    &built_target.bundle_images,
+                    base,
+                    options.source_date_epoch,
+                )
+            })
+            .map_err(|message| {
+                BuildError::Encode(EncodeError {
+                    package: String::new(),
+                    format: "oci",
+                    message,
+                })
+            })?;
+            files.extend(layout);
+            target_report.images = images;
+        }
+        reports.push(target_report);
         staged.push(crate::output::StagedTarget {
             name: built_target.target.name.clone(),
             files: files.into_iter().map(|file| (file.path, file.bytes)).collect(),
         });
     }
     let stale_warnings = report::stage(reporter, Stage::Write, || write_all(config, &out_dir, &staged, &options.output))?;
+    if let Some(text) = bases.as_ref().and_then(|bases| bases.new_lock.as_ref()) {
+        images::write_lock(&config.root, text).map_err(|source| BuildError::Io {
+            action: "write",
+            path: config.root.join(LOCK_FILE),
+            source,
+        })?;
+    }
     Ok(BuildReport {
         targets: reports,
         warnings: warnings.into_iter().chain(stale_warnings).collect(),
@@ -273,6 +344,8 @@ fn assemble<'a>(
     // Templated bundles render differently per variable set; plain ones are
     // loaded once and shared.
     let mut loaded_by_vars: BTreeMap<&BTreeMap<String, String>, BTreeMap<String, Vec<LoadedBundle>>> = BTreeMap::new();
+    let mut images_by_vars: BTreeMap<&BTreeMap<String, String>, images::BundleImages> = BTreeMap::new();
+    let image_epoch = options.images(config).then_some(options.source_date_epoch);
     // The last target of a variable set may move the rendered bundles out
     // instead of copying their (large) properties.
     let mut remaining_uses: BTreeMap<&BTreeMap<String, String>, usize> = BTreeMap::new();
@@ -286,11 +359,12 @@ fn assemble<'a>(
     let mut built = Vec::new();
     for target in targets {
         if !loaded_by_vars.contains_key(&target.vars) {
-            let loaded = report::stage(reporter, Stage::Load, || {
-                load_packages(config, &plan.packages, &target.vars, &mut diagnostics)
+            let (loaded, bundle_images) = report::stage(reporter, Stage::Load, || {
+                load_packages(config, &plan.packages, &target.vars, image_epoch, &mut diagnostics)
             });
             record_failed_dirs(&plan.packages, &loaded, &mut failed_dirs);
             loaded_by_vars.insert(&target.vars, loaded);
+            images_by_vars.insert(&target.vars, bundle_images);
         }
         let uses = remaining_uses.entry(&target.vars).or_default();
         *uses = uses.saturating_sub(1);
@@ -299,6 +373,11 @@ fn assemble<'a>(
             continue;
         };
         let mut source_orders = Vec::new();
+        let mut package_images = package::PackageImages {
+            built: image_epoch.and(images_by_vars.get(&target.vars)),
+            by_digest: config.images.bundle_refs == crate::config::BundleRefs::Digest,
+            target: Vec::new(),
+        };
         let packages = report::stage(reporter, Stage::Graph, || {
             let mut packages = Vec::new();
             for package_name in &target.packages {
@@ -328,6 +407,7 @@ fn assemble<'a>(
                     last_use,
                     target,
                     &mut catalog,
+                    &mut package_images,
                     &mut diagnostics,
                 );
                 if failed_dirs.contains_key(package_name) {
@@ -357,6 +437,7 @@ fn assemble<'a>(
                 .filter(|package| package.bundles.is_empty() && !package.package_manifests.is_empty())
                 .map(|package| package.name.value.clone())
                 .collect(),
+            bundle_images: package_images.target,
         });
     }
     crate::diag::dedupe(&mut diagnostics);

@@ -18,6 +18,7 @@ pub mod load;
 pub mod model;
 pub mod output;
 pub mod pipeline;
+pub mod registry;
 pub mod semver;
 pub mod source;
 pub mod sqlite;

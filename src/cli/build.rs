@@ -52,6 +52,26 @@ pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     }
     let report = result.map_err(Failure::from)?;
     finish(global, &config, &report, started, "Built");
+    let push_started = Instant::now();
+    if let Some(pushed) = pipeline::push(&config, &options, &report).map_err(Failure::from)?
+        && !global.quiet
+    {
+        if global.verbose {
+            for reference in &pushed.pushed {
+                eprintln!("  pushed {reference}");
+            }
+        }
+        eprintln!(
+            "Pushed {} images: {} blobs uploaded ({} bytes), {} already there, {} mounted, {} retries, in {:.2}s",
+            pushed.pushed.len(),
+            pushed.blobs_uploaded,
+            pushed.bytes_uploaded,
+            pushed.blobs_present,
+            pushed.blobs_mounted,
+            pushed.retries,
+            push_started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 

@@ -66,6 +66,9 @@ pub enum BuildError {
     /// Another build holds the output directory's lock (`--no-wait`).
     #[error("`{}` is held by another catbuild; not waiting (`--no-wait`)", lock_path.display())]
     OutputLocked { lock_path: PathBuf },
+    /// A registry refused or failed a push (after retries).
+    #[error(transparent)]
+    Push(crate::registry::PushError),
 }
 
 impl From<Vec<Diagnostic>> for BuildError {
@@ -260,6 +263,88 @@ pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
         targets: reports,
         warnings: warnings.into_iter().chain(stale_warnings).collect(),
     })
+}
+
+/// Pushes the images of every built target that pushes (`push = true`, or
+/// all of them with `--push`): bundle images first, then catalog images,
+/// each image once. Returns `None` when nothing was to be pushed.
+pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Result<Option<crate::registry::PushReport>, BuildError> {
+    use crate::image::reference::Reference;
+    let prefix = options.registry.as_ref().or(config.images.registry.as_ref());
+    let mut diagnostics = Vec::new();
+    let mut bundles = Vec::new();
+    let mut catalogs = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for target_report in &report.targets {
+        let Some(target) = config.targets.iter().find(|target| target.name == target_report.name) else {
+            continue;
+        };
+        if !(options.push || target.push) {
+            continue;
+        }
+        for image in &target_report.images {
+            let Some(text) = &image.reference else {
+                let (what, help) = match &image.role {
+                    ImageRole::Bundle { name } => (format!("bundle `{name}`"), "set `bundle-image` in `[catalog]` or the package"),
+                    ImageRole::Catalog { .. } => (
+                        format!("the catalog of target `{}`", target.name),
+                        "set `image` in `[catalog]` or the target",
+                    ),
+                };
+                let diagnostic = Diagnostic::error("push", format!("cannot push {what}: it has no image reference")).help(help);
+                if !diagnostics.contains(&diagnostic) {
+                    diagnostics.push(diagnostic);
+                }
+                continue;
+            };
+            let reference = match Reference::parse(text) {
+                Ok(reference) => reference,
+                Err(message) => {
+                    diagnostics.push(Diagnostic::error("push", message));
+                    continue;
+                }
+            };
+            let reference = match prefix {
+                Some(prefix) => reference.under(prefix),
+                None => reference,
+            };
+            if !seen.insert((reference.to_string(), image.digest.clone())) {
+                continue;
+            }
+            let job = crate::registry::PushJob {
+                reference,
+                image: image.image.as_ref(),
+            };
+            match image.role {
+                ImageRole::Bundle { .. } => bundles.push(job),
+                ImageRole::Catalog { .. } => catalogs.push(job),
+            }
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(BuildError::Input(diagnostics));
+    }
+    if bundles.is_empty() && catalogs.is_empty() {
+        return Ok(None);
+    }
+    let settings = crate::registry::PushSettings {
+        client: crate::registry::ClientSettings {
+            insecure: config.images.insecure,
+            ca_file: config.images.ca_file.clone(),
+        },
+        ..crate::registry::PushSettings::default()
+    };
+    // Catalogs after bundles: a catalog never names a bundle that is not
+    // in the registry yet.
+    let mut pushed = crate::registry::push_images(&bundles, &settings).map_err(BuildError::Push)?;
+    let catalog_report = crate::registry::push_images(&catalogs, &settings).map_err(BuildError::Push)?;
+    pushed.pushed.extend(catalog_report.pushed);
+    pushed.blobs_uploaded += catalog_report.blobs_uploaded;
+    pushed.bytes_uploaded += catalog_report.bytes_uploaded;
+    pushed.blobs_present += catalog_report.blobs_present;
+    pushed.blobs_mounted += catalog_report.blobs_mounted;
+    pushed.retries += catalog_report.retries;
+    Ok(Some(pushed))
 }
 
 /// opm's model validation is the final gate, so whatever catbuild writes

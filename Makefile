@@ -25,6 +25,7 @@ lint:
 ## Benchmarks (timings are not tests): see benches/README.md.
 bench:
 	bash benches/fbc-build.sh
+	bash benches/images.sh
 
 ## Remove build/ (under the build lock, so never under a running build).
 clean:

@@ -336,14 +336,7 @@ pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Re
     };
     // Catalogs after bundles: a catalog never names a bundle that is not
     // in the registry yet.
-    let mut pushed = crate::registry::push_images(&bundles, &settings).map_err(BuildError::Push)?;
-    let catalog_report = crate::registry::push_images(&catalogs, &settings).map_err(BuildError::Push)?;
-    pushed.pushed.extend(catalog_report.pushed);
-    pushed.blobs_uploaded += catalog_report.blobs_uploaded;
-    pushed.bytes_uploaded += catalog_report.bytes_uploaded;
-    pushed.blobs_present += catalog_report.blobs_present;
-    pushed.blobs_mounted += catalog_report.blobs_mounted;
-    pushed.retries += catalog_report.retries;
+    let pushed = crate::registry::push_images(&[&bundles, &catalogs], &settings).map_err(BuildError::Push)?;
     Ok(Some(pushed))
 }
 

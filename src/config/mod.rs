@@ -523,6 +523,23 @@ impl Resolver<'_> {
             packages.push(package);
         }
         let images = self.images(raw.images.as_ref(), &root);
+        if images.bundle_refs == BundleRefs::Digest
+            && let Some(key) = raw.images.as_ref().and_then(|images| images.bundle_image_refs.as_ref())
+        {
+            let without: Vec<&str> = packages
+                .iter()
+                .filter(|package| package.bundle_image.is_none())
+                .map(|package| package.name.value.as_str())
+                .collect();
+            if !without.is_empty() {
+                let names = without.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+                self.error(
+                    key.span(),
+                    format!("`bundle-image-refs = \"digest\"` needs a repository to name, and package(s) {names} have no `bundle-image`"),
+                )
+                .add_help("set `bundle-image` in `[catalog]` or in each package");
+            }
+        }
         let mut targets = self.targets(raw.targets, &packages, &vars, raw.catalog.image.as_ref());
         let default_base = raw.images.as_ref().and_then(|images| images.base_image.as_ref());
         let default_push = raw.images.as_ref().and_then(|images| images.push).unwrap_or(false);
@@ -1026,6 +1043,31 @@ mod tests {
                 .image
                 .is_none()
         );
+    }
+
+    #[test]
+    fn digest_bundle_refs_need_a_bundle_image_template() {
+        let found = errors(
+            "[catalog]\nname = \"fruits\"\n[[package]]\nname = \"p\"\nbundles = [\"b/*\"]\n[images]\nbundle-image-refs = \"digest\"\n",
+        );
+        assert_eq!(
+            (found[0].0.as_str(), found[0].1.as_str()),
+            (
+                "`bundle-image-refs = \"digest\"` needs a repository to name, and package(s) `p` have no `bundle-image`",
+                "\"digest\""
+            )
+        );
+        let unknown = errors("[catalog]\nname = \"fruits\"\n[images]\nbundle-image-refs = \"sha\"\n");
+        assert_eq!(unknown[0].0, "unknown `bundle-image-refs = \"sha\"`");
+    }
+
+    #[test]
+    fn registry_prefixes_are_checked() {
+        assert_eq!(parse_registry_prefix("127.0.0.1:5000/test/").unwrap(), "127.0.0.1:5000/test");
+        assert_eq!(parse_registry_prefix("localhost").unwrap(), "localhost");
+        assert!(parse_registry_prefix("https://quay.io/x").is_err());
+        assert!(parse_registry_prefix("example/x").is_err());
+        assert!(parse_registry_prefix("quay.io/Upper").is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@ lint:
 ## Benchmarks (timings are not tests): see benches/README.md.
 bench:
 	bash benches/fbc-build.sh
+	bash benches/images.sh
 
 ## community-operators-prod from source (not in CI): make bench-community COP=DIR
 bench-community:

@@ -29,6 +29,15 @@ pub(super) struct BuildArgs {
     /// Fail at once (exit 2) if another build holds the output directory's lock, instead of waiting
     #[arg(long)]
     no_wait: bool,
+    /// Build the bundle and catalog images and push them after the build
+    #[arg(long)]
+    push: bool,
+    /// Push to this registry instead (HOST[:PORT]/PREFIX; each image keeps its last path component and tag)
+    #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
+    registry: Option<String>,
+    /// Base of every catalog image for this run: `scratch` or `oci:DIR[:TAG]`
+    #[arg(long, value_name = "REF|scratch")]
+    base_image: Option<String>,
 }
 
 pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
@@ -43,6 +52,26 @@ pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     }
     let report = result.map_err(Failure::from)?;
     finish(global, &config, &report, started, "Built");
+    let push_started = Instant::now();
+    if let Some(pushed) = pipeline::push(&config, &options, &report).map_err(Failure::from)?
+        && !global.quiet
+    {
+        if global.verbose {
+            for reference in &pushed.pushed {
+                eprintln!("  pushed {reference}");
+            }
+        }
+        eprintln!(
+            "Pushed {} images: {} blobs uploaded ({} bytes), {} already there, {} mounted, {} retries, in {:.2}s",
+            pushed.pushed.len(),
+            pushed.blobs_uploaded,
+            pushed.bytes_uploaded,
+            pushed.blobs_present,
+            pushed.blobs_mounted,
+            pushed.retries,
+            push_started.elapsed().as_secs_f64()
+        );
+    }
     Ok(())
 }
 
@@ -135,12 +164,41 @@ fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         }
         Some(parsed)
     };
+    let registry = match &args.registry {
+        Some(text) => Some(config::parse_registry_prefix(text).map_err(|message| Failure::InputMessage(format!("--registry: {message}")))?),
+        None => None,
+    };
+    let cwd = std::env::current_dir().map_err(|error| Failure::Other(format!("cannot read the current directory: {error}")))?;
+    let base_image = match &args.base_image {
+        Some(text) => {
+            Some(config::BaseImage::parse(text, &cwd).map_err(|message| Failure::InputMessage(format!("--base-image: {message}")))?)
+        }
+        None => None,
+    };
     Ok(BuildOptions {
         targets: args.targets.clone(),
         formats,
         out_dir: args.out.clone(),
         output: crate::output::OutputSettings::default(),
+        push: args.push,
+        registry,
+        base_image,
+        source_date_epoch: source_date_epoch()?,
     })
+}
+
+/// `SOURCE_DATE_EPOCH` (reproducible-builds.org): every layer mtime and
+/// image `created`; 0 when unset.
+fn source_date_epoch() -> Result<u64, Failure> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Err(_) => Ok(0),
+        Ok(text) if text.is_empty() => Ok(0),
+        Ok(text) => text.trim().parse().map_err(|_| {
+            Failure::InputMessage(format!(
+                "SOURCE_DATE_EPOCH is `{text}`, not a number of seconds since 1970-01-01 UTC"
+            ))
+        }),
+    }
 }
 
 fn finish(global: &GlobalArgs, config: &Config, report: &BuildReport, started: Instant, verb: &str) {

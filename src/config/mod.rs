@@ -28,6 +28,79 @@ pub struct Config {
     pub vars: BTreeMap<String, String>,
     pub packages: Vec<PackageConfig>,
     pub targets: Vec<Target>,
+    pub images: Images,
+}
+
+/// `[images]`: whether and how bundle and catalog images are built and
+/// pushed. Per-target settings (base image, push) are on [`Target`].
+#[derive(Debug, Clone, Default)]
+pub struct Images {
+    /// Write OCI layouts to `build/<target>/oci/`.
+    pub build: bool,
+    pub bundle_refs: BundleRefs,
+    /// `HOST[:PORT]/PREFIX` that replaces the registry and path of every
+    /// pushed reference (the last path component and the tag stay).
+    pub registry: Option<String>,
+    /// Plain HTTP, or unverified TLS, to a registry that is not loopback.
+    pub insecure: bool,
+    /// Extra CA certificates (PEM) for registries.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// How the catalog's `olm.bundle` `image` names each bundle image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BundleRefs {
+    /// As `bundle-image` renders it (a tag).
+    #[default]
+    Tag,
+    /// `repository@sha256:…` of the bundle image catbuild built: what
+    /// production catalogs should name, since a tag can move.
+    Digest,
+}
+
+/// Where a catalog image's base comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseImage {
+    /// No base: `/configs` only (OLM's `extractContent`).
+    Scratch,
+    /// An OCI image layout on disk: `oci:DIR[:TAG]`, `DIR` relative to
+    /// `catalog.toml`.
+    Layout { text: String, dir: PathBuf, tag: Option<String> },
+}
+
+impl BaseImage {
+    /// Reads `scratch` or `oci:DIR[:TAG]`; anything else is an error saying
+    /// what to write instead.
+    pub fn parse(text: &str, root: &Path) -> Result<BaseImage, String> {
+        if text == "scratch" {
+            return Ok(BaseImage::Scratch);
+        }
+        if let Some(rest) = text.strip_prefix("oci:") {
+            let (dir, tag) = match rest.rsplit_once(':') {
+                Some((dir, tag)) if !tag.contains('/') => (dir, Some(tag.to_string())),
+                _ => (rest, None),
+            };
+            if dir.is_empty() {
+                return Err(format!("base image `{text}` names no directory"));
+            }
+            return Ok(BaseImage::Layout {
+                text: text.to_string(),
+                dir: root.join(dir),
+                tag,
+            });
+        }
+        Err(format!(
+            "base image `{text}` is neither `scratch` nor `oci:DIR[:TAG]`; pulling a base from a registry is not supported yet: \
+             copy it once with `skopeo copy docker://{text} oci:base:latest` and name `oci:base:latest`"
+        ))
+    }
+
+    pub fn text(&self) -> &str {
+        match self {
+            BaseImage::Scratch => "scratch",
+            BaseImage::Layout { text, .. } => text,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -234,6 +307,38 @@ pub struct Target {
     pub image: Option<Sourced<String>>,
     /// The deployment objects to write (`olm` and its settings), if any.
     pub deploy: Option<deploy::Deploy>,
+    /// The catalog image's base (`base-image`, else `[images] base-image`,
+    /// else scratch) and the span of the key, if any.
+    pub base_image: BaseImage,
+    pub base_image_span: Option<Range<usize>>,
+    /// Push this target's images after the build.
+    pub push: bool,
+}
+
+/// Checks `HOST[:PORT][/PREFIX]` (the `registry` setting and
+/// `--registry`) and returns it without a trailing `/`.
+pub fn parse_registry_prefix(text: &str) -> Result<String, String> {
+    let trimmed = text.trim_end_matches('/');
+    let (host, prefix) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    let host_ok = !host.is_empty()
+        && (host.contains('.') || host.contains(':') || host == "localhost")
+        && host.bytes().all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte));
+    if !host_ok || text.contains("://") {
+        return Err(format!("registry `{text}` does not start with a registry host (`HOST[:PORT]`)"));
+    }
+    let prefix_ok = prefix.is_empty()
+        || prefix.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"._-".contains(&byte))
+        });
+    if !prefix_ok {
+        return Err(format!(
+            "registry `{text}` has a path that is not a repository prefix (lowercase letters, digits, `.`, `_`, `-`, separated by `/`)"
+        ));
+    }
+    Ok(trimmed.to_string())
 }
 
 /// Which `catalog.toml` a command reads: `--config PATH` (a directory
@@ -283,6 +388,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         Err(error) => return Err(vec![toml_error(&error, path)]),
     };
     let mut resolver = Resolver {
+        target_image_settings: Vec::new(),
         path,
         diagnostics: Vec::new(),
     };
@@ -368,6 +474,9 @@ fn first_difference_gap(typed: &str, candidate: &str) -> u128 {
 struct Resolver<'a> {
     path: &'a Path,
     diagnostics: Vec<Diagnostic>,
+    /// Each target's own `base-image` and `push`, in target order, applied
+    /// once `[images]` is resolved.
+    target_image_settings: Vec<(Option<Spanned<String>>, Option<bool>)>,
 }
 
 impl Resolver<'_> {
@@ -429,7 +538,40 @@ impl Resolver<'_> {
         if let Some(index_db) = &raw.catalog.index_db {
             self.catalog_index_db_packages(index_db, &root, &mut packages);
         }
-        let targets = self.targets(raw.targets, &packages, &vars, raw.catalog.image.as_ref());
+        let images = self.images(raw.images.as_ref(), &root);
+        if images.bundle_refs == BundleRefs::Digest
+            && let Some(key) = raw.images.as_ref().and_then(|images| images.bundle_image_refs.as_ref())
+        {
+            let without: Vec<&str> = packages
+                .iter()
+                .filter(|package| package.bundle_image.is_none() && package.index_db.is_none())
+                .map(|package| package.name.value.as_str())
+                .collect();
+            if !without.is_empty() {
+                let names = without.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ");
+                self.error(
+                    key.span(),
+                    format!("`bundle-image-refs = \"digest\"` needs a repository to name, and package(s) {names} have no `bundle-image`"),
+                )
+                .add_help("set `bundle-image` in `[catalog]` or in each package");
+            }
+        }
+        let mut targets = self.targets(raw.targets, &packages, &vars, raw.catalog.image.as_ref());
+        let default_base = raw.images.as_ref().and_then(|images| images.base_image.as_ref());
+        let default_push = raw.images.as_ref().and_then(|images| images.push).unwrap_or(false);
+        for (target, (base, push)) in targets.iter_mut().zip(self.target_image_settings.drain(..).collect::<Vec<_>>()) {
+            let base = base.as_ref().or(default_base);
+            if let Some(base) = base {
+                match BaseImage::parse(base.get_ref(), &root) {
+                    Ok(parsed) => target.base_image = parsed,
+                    Err(message) => {
+                        self.error(base.span(), message);
+                    }
+                }
+                target.base_image_span = Some(base.span());
+            }
+            target.push = push.unwrap_or(default_push);
+        }
         Config {
             path: self.path.to_path_buf(),
             root,
@@ -437,6 +579,7 @@ impl Resolver<'_> {
             vars,
             packages,
             targets,
+            images,
         }
     }
 
@@ -731,6 +874,8 @@ impl Resolver<'_> {
     ) -> Vec<Target> {
         let all_packages: Vec<String> = packages.iter().map(|package| package.name.value.clone()).collect();
         if raw_targets.is_empty() {
+            // The default target takes `[images] base-image` and `push`.
+            self.target_image_settings.push((None, None));
             return vec![Target {
                 name: "default".to_string(),
                 formats: vec![OutputFormat::FbcJson],
@@ -739,6 +884,9 @@ impl Resolver<'_> {
                 migrate_level: MigrateLevel::None,
                 image: catalog_image.and_then(|template| self.catalog_image(template, "default", vars)),
                 deploy: None,
+                base_image: BaseImage::Scratch,
+                base_image_span: None,
+                push: false,
             }];
         }
         let mut targets: Vec<Target> = Vec::new();
@@ -830,6 +978,7 @@ impl Resolver<'_> {
                 self.error(span, format!("target `{name}` writes deployment objects but has no catalog image"))
                     .add_help("set `image` in `[catalog]` or in the target: the CatalogSource and ClusterCatalog name it");
             }
+            self.target_image_settings.push((raw.base_image.clone(), raw.push));
             targets.push(Target {
                 name,
                 formats,
@@ -838,6 +987,9 @@ impl Resolver<'_> {
                 migrate_level,
                 image,
                 deploy,
+                base_image: BaseImage::Scratch,
+                base_image_span: None,
+                push: false,
             });
         }
         targets
@@ -845,6 +997,42 @@ impl Resolver<'_> {
 }
 
 impl Resolver<'_> {
+    fn images(&mut self, raw: Option<&raw::RawImages>, root: &Path) -> Images {
+        let Some(raw) = raw else {
+            return Images::default();
+        };
+        let bundle_refs = match &raw.bundle_image_refs {
+            None => BundleRefs::Tag,
+            Some(text) => match text.get_ref().as_str() {
+                "tag" => BundleRefs::Tag,
+                "digest" => BundleRefs::Digest,
+                other => {
+                    self.error(text.span(), format!("unknown `bundle-image-refs = \"{other}\"`"))
+                        .add_help("use `tag` (as `bundle-image` renders it) or `digest` (the built image's digest)");
+                    BundleRefs::Tag
+                }
+            },
+        };
+        let registry = raw
+            .registry
+            .as_ref()
+            .and_then(|registry| match parse_registry_prefix(registry.get_ref()) {
+                Ok(prefix) => Some(prefix),
+                Err(message) => {
+                    self.error(registry.span(), message)
+                        .add_help("write `HOST[:PORT]/PREFIX`, e.g. `quay.io/example`");
+                    None
+                }
+            });
+        Images {
+            build: raw.build.unwrap_or(false),
+            bundle_refs,
+            registry,
+            insecure: raw.insecure.unwrap_or(false),
+            ca_file: raw.ca_file.as_ref().map(|file| root.join(file.get_ref())),
+        }
+    }
+
     /// Renders an `image` template for one target; a template that fails or
     /// yields something that is not a pull spec is an error at the template.
     fn catalog_image(&mut self, template: &Spanned<String>, target: &str, vars: &BTreeMap<String, String>) -> Option<Sourced<String>> {
@@ -972,6 +1160,31 @@ mod tests {
                 .image
                 .is_none()
         );
+    }
+
+    #[test]
+    fn digest_bundle_refs_need_a_bundle_image_template() {
+        let found = errors(
+            "[catalog]\nname = \"fruits\"\n[[package]]\nname = \"p\"\nbundles = [\"b/*\"]\n[images]\nbundle-image-refs = \"digest\"\n",
+        );
+        assert_eq!(
+            (found[0].0.as_str(), found[0].1.as_str()),
+            (
+                "`bundle-image-refs = \"digest\"` needs a repository to name, and package(s) `p` have no `bundle-image`",
+                "\"digest\""
+            )
+        );
+        let unknown = errors("[catalog]\nname = \"fruits\"\n[images]\nbundle-image-refs = \"sha\"\n");
+        assert_eq!(unknown[0].0, "unknown `bundle-image-refs = \"sha\"`");
+    }
+
+    #[test]
+    fn registry_prefixes_are_checked() {
+        assert_eq!(parse_registry_prefix("127.0.0.1:5000/test/").unwrap(), "127.0.0.1:5000/test");
+        assert_eq!(parse_registry_prefix("localhost").unwrap(), "localhost");
+        assert!(parse_registry_prefix("https://quay.io/x").is_err());
+        assert!(parse_registry_prefix("example/x").is_err());
+        assert!(parse_registry_prefix("quay.io/Upper").is_err());
     }
 
     #[test]

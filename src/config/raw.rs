@@ -20,6 +20,27 @@ pub struct RawConfig {
     pub packages: Vec<RawPackage>,
     #[serde(default, rename = "target")]
     pub targets: Vec<RawTarget>,
+    pub images: Option<RawImages>,
+}
+
+/// `[images]`: OCI images of the bundles and catalogs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawImages {
+    /// Write `build/<target>/oci/`.
+    pub build: Option<bool>,
+    /// `scratch` or `oci:DIR[:TAG]`; a target's `base-image` overrides it.
+    pub base_image: Option<Spanned<String>>,
+    /// `tag` or `digest`: how the catalog names each bundle image.
+    pub bundle_image_refs: Option<Spanned<String>>,
+    /// Push after every build (as `--push`).
+    pub push: Option<bool>,
+    /// `HOST[:PORT]/PREFIX` to push to instead of the images' own registries.
+    pub registry: Option<Spanned<String>>,
+    /// Allow plain HTTP and unverified TLS to registries that are not loopback.
+    pub insecure: Option<bool>,
+    /// A PEM file of CA certificates to trust besides the system's.
+    pub ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +138,10 @@ pub struct RawTarget {
     /// Packages the deployment objects install.
     #[serde(default)]
     pub install: Vec<RawInstall>,
+    /// Overrides `[images] base-image` for this target.
+    pub base_image: Option<Spanned<String>>,
+    /// Overrides `[images] push` for this target.
+    pub push: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

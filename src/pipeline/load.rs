@@ -11,27 +11,49 @@ use crate::config::Config;
 use crate::diag::{Diagnostic, Location};
 use crate::load::{BundleError, BundleFiles, LoadedBundle, TemplateError, TemplateProblem};
 
+use super::images::BundleImages;
 use super::plan::PackagePlan;
+use crate::image::Image;
+use std::sync::Arc;
 
 /// Loads every bundle of one package, in parallel, rendering `.j2`
 /// templates with `vars`: its bundle directories in order, then those of
-/// its package-manifest directories; and what loading them reported.
-pub(super) fn load_package(config: &Config, plan: &PackagePlan, vars: &BTreeMap<String, String>) -> (Vec<LoadedBundle>, Vec<Diagnostic>) {
-    let results: Vec<Result<LoadedBundle, Vec<Diagnostic>>> = plan
+/// its package-manifest directories; and what loading them reported. With
+/// `image_epoch`, each bundle's image is built from its rendered files too
+/// (keyed by bundle directory), while they are in memory.
+pub(super) fn load_package(
+    config: &Config,
+    plan: &PackagePlan,
+    vars: &BTreeMap<String, String>,
+    image_epoch: Option<u64>,
+) -> (Vec<LoadedBundle>, BundleImages, Vec<Diagnostic>) {
+    type Loaded = (LoadedBundle, Option<Result<Image, Diagnostic>>);
+    let results: Vec<Result<Loaded, Vec<Diagnostic>>> = plan
         .bundle_dirs
         .par_iter()
         .map(|dir| {
-            // The rendered files are dropped here: nothing after loading
-            // needs them yet (an image builder will, as its layer content).
-            load_bundle(dir, vars, &config.root).map(|(loaded, _files)| loaded)
+            // The rendered files are dropped here, once the bundle image
+            // (if any) holds what it needs of them.
+            load_bundle(dir, vars, &config.root).map(|(loaded, files)| {
+                let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
+                (loaded, image)
+            })
         })
         .collect();
     let mut diagnostics = Vec::new();
     let mut loaded = Vec::new();
+    let mut images = BundleImages::new();
     for result in results {
         match result {
-            Ok(bundle) => {
+            Ok((bundle, image)) => {
                 diagnostics.extend(bundle_warnings(&bundle, &config.root));
+                match image {
+                    Some(Ok(image)) => {
+                        images.insert(bundle.dir.clone(), Arc::new(image));
+                    }
+                    Some(Err(diagnostic)) => diagnostics.push(diagnostic),
+                    None => {}
+                }
                 loaded.push(bundle);
             }
             Err(found) => diagnostics.extend(found),
@@ -43,7 +65,7 @@ pub(super) fn load_package(config: &Config, plan: &PackagePlan, vars: &BTreeMap<
             Err(error) => diagnostics.push(Diagnostic::error("bundle", error.to_string()).at(Location::file(dir))),
         }
     }
-    (loaded, diagnostics)
+    (loaded, images, diagnostics)
 }
 
 /// [`load_bundle`] for `render`, which has no use for the files.

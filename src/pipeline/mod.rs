@@ -19,6 +19,7 @@
 
 mod encode;
 mod exclude;
+mod images;
 mod index_db;
 mod load;
 mod package;
@@ -41,6 +42,7 @@ use load::load_package;
 use package::assemble_package;
 
 pub use encode::{DeploySettings, EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
+pub use images::{BuiltImage, ImageRole, LOCK_FILE, OCI_DIR};
 pub use report::{Action, Reporter, Silent, Stage};
 
 /// For `render` of a templated bundle directory inside a project ([`crate::source`]).
@@ -70,6 +72,9 @@ pub enum BuildError {
     /// Another build holds the output directory's lock (`--no-wait`).
     #[error("`{}` is held by another catbuild; not waiting (`--no-wait`)", lock_path.display())]
     OutputLocked { lock_path: PathBuf },
+    /// A registry refused or failed a push (after retries).
+    #[error(transparent)]
+    Push(crate::registry::PushError),
 }
 
 impl From<Vec<Diagnostic>> for BuildError {
@@ -89,6 +94,21 @@ pub struct BuildOptions {
     pub out_dir: Option<PathBuf>,
     /// How to wait for the output directory's lock.
     pub output: crate::output::OutputSettings,
+    /// Build images and push them (`--push`), whatever catalog.toml says.
+    pub push: bool,
+    /// `--registry HOST[:PORT]/PREFIX`: push there instead.
+    pub registry: Option<String>,
+    /// `--base-image`: every target's catalog image base for this run.
+    pub base_image: Option<crate::config::BaseImage>,
+    /// `SOURCE_DATE_EPOCH` (0 when unset): every mtime and `created`.
+    pub source_date_epoch: u64,
+}
+
+impl BuildOptions {
+    /// Whether this build makes images at all.
+    fn images(&self, config: &Config) -> bool {
+        config.images.build || self.push || config.targets.iter().any(|target| target.push)
+    }
 }
 
 /// What a successful build did.
@@ -107,6 +127,16 @@ pub struct TargetReport {
     pub n_excluded: usize,
     /// The target's directory, when it was written.
     pub output: Option<PathBuf>,
+    /// The images in `oci/` (bundles, then one catalog image per format),
+    /// with their digests: what deployment objects name.
+    pub images: Vec<BuiltImage>,
+}
+
+impl TargetReport {
+    /// The catalog image of `format`, when images were built.
+    pub fn catalog_image(&self, format: OutputFormat) -> Option<&BuiltImage> {
+        self.images.iter().find(|image| image.role == ImageRole::Catalog { format })
+    }
 }
 
 /// What a build would read for one package, from its patterns alone (no
@@ -159,6 +189,81 @@ pub fn deploy_files(config: &Config, options: &BuildOptions, reporter: &dyn Repo
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
     run(config, options, reporter, Some(&out_dir)).map(|(report, _)| report)
+}
+
+/// Pushes the images of every built target that pushes (`push = true`, or
+/// all of them with `--push`): bundle images first, then catalog images,
+/// each image once. Returns `None` when nothing was to be pushed.
+pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Result<Option<crate::registry::PushReport>, BuildError> {
+    use crate::image::reference::Reference;
+    let prefix = options.registry.as_ref().or(config.images.registry.as_ref());
+    let mut diagnostics = Vec::new();
+    let mut bundles = Vec::new();
+    let mut catalogs = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for target_report in &report.targets {
+        let Some(target) = config.targets.iter().find(|target| target.name == target_report.name) else {
+            continue;
+        };
+        if !(options.push || target.push) {
+            continue;
+        }
+        for image in &target_report.images {
+            let Some(text) = &image.reference else {
+                let (what, help) = match &image.role {
+                    ImageRole::Bundle { name } => (format!("bundle `{name}`"), "set `bundle-image` in `[catalog]` or the package"),
+                    ImageRole::Catalog { .. } => (
+                        format!("the catalog of target `{}`", target.name),
+                        "set `image` in `[catalog]` or the target",
+                    ),
+                };
+                let diagnostic = Diagnostic::error("push", format!("cannot push {what}: it has no image reference")).help(help);
+                if !diagnostics.contains(&diagnostic) {
+                    diagnostics.push(diagnostic);
+                }
+                continue;
+            };
+            let reference = match Reference::parse(text) {
+                Ok(reference) => reference,
+                Err(message) => {
+                    diagnostics.push(Diagnostic::error("push", message));
+                    continue;
+                }
+            };
+            let reference = match prefix {
+                Some(prefix) => reference.under(prefix),
+                None => reference,
+            };
+            if !seen.insert((reference.to_string(), image.digest.clone())) {
+                continue;
+            }
+            let job = crate::registry::PushJob {
+                reference,
+                image: image.image.as_ref(),
+            };
+            match image.role {
+                ImageRole::Bundle { .. } => bundles.push(job),
+                ImageRole::Catalog { .. } => catalogs.push(job),
+            }
+        }
+    }
+    if !diagnostics.is_empty() {
+        return Err(BuildError::Input(diagnostics));
+    }
+    if bundles.is_empty() && catalogs.is_empty() {
+        return Ok(None);
+    }
+    let settings = crate::registry::PushSettings {
+        client: crate::registry::ClientSettings {
+            insecure: config.images.insecure,
+            ca_file: config.images.ca_file.clone(),
+        },
+        ..crate::registry::PushSettings::default()
+    };
+    // Catalogs after bundles: a catalog never names a bundle that is not
+    // in the registry yet.
+    let pushed = crate::registry::push_images(&[&bundles, &catalogs], &settings).map_err(BuildError::Push)?;
+    Ok(Some(pushed))
 }
 
 /// The build, package by package: each package's bundles are loaded,
@@ -227,6 +332,21 @@ fn run(
         .map(|package| package.name.value.clone())
         .collect();
     let deploy_templates = deploy_templates(config, &targets, &mut diagnostics);
+    // Bundle images are built at load time (the catalog may name them by
+    // digest, which validation sees too); base images, catalog images and
+    // the layout only when building. Base images are declared inputs, read
+    // once before any package.
+    let image_epoch = options.images(config).then_some(options.source_date_epoch);
+    let bases = match (encode, image_epoch) {
+        (true, Some(_)) => match images::read_bases(config, &targets, options.base_image.as_ref()) {
+            Ok(bases) => Some(bases),
+            Err(found) => {
+                diagnostics.extend(found);
+                None
+            }
+        },
+        _ => None,
+    };
     let settings: Vec<TargetSettings> = targets
         .iter()
         .map(|target| TargetSettings {
@@ -260,6 +380,8 @@ fn run(
     };
     let run = PackageRun {
         config,
+        image_epoch,
+        keep_catalog_files: bases.is_some(),
         plan: &plan,
         index_packages: &index_packages,
         targets: &targets,
@@ -283,6 +405,8 @@ fn run(
     let mut n_by_target = vec![(0, 0); targets.len()];
     let mut sqlite_rows: Vec<Vec<sqlite::PackageRows>> = targets.iter().map(|_| Vec::new()).collect();
     let mut deploy_facts: Vec<Vec<crate::deploy::PackageFacts>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut bundle_images: Vec<Vec<images::TargetBundleImage>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut catalog_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
     let mut settings = settings;
     for (package, outcome) in packages.iter().zip(outcomes) {
         diagnostics.extend(outcome.diagnostics);
@@ -290,6 +414,9 @@ fn run(
             if let Some(deploy) = &mut settings[target_idx].deploy {
                 deploy.bundle_facts.insert(bundle_name, facts);
             }
+        }
+        for (target_idx, image) in outcome.bundle_images {
+            bundle_images[target_idx].push(image);
         }
         if !outcome.failed_dirs.is_empty() {
             failed_dirs.insert(package.name.value.clone(), outcome.failed_dirs);
@@ -301,9 +428,10 @@ fn run(
             *n_bundles += part.n_bundles;
             match part.gate {
                 Gate::Skipped => {}
-                Gate::Passed(rows, facts) => {
-                    sqlite_rows[part.target_idx].extend(rows);
-                    deploy_facts[part.target_idx].extend(facts);
+                Gate::Passed(passed) => {
+                    sqlite_rows[part.target_idx].extend(passed.sqlite_rows);
+                    deploy_facts[part.target_idx].extend(passed.deploy_facts);
+                    catalog_files[part.target_idx].extend(passed.catalog_files);
                 }
                 Gate::Invalid(message) => {
                     let name = targets[part.target_idx].name.as_str();
@@ -327,15 +455,42 @@ fn run(
     // opm-compatible commands do not come through here).
     diagnostics.iter_mut().for_each(crate::diag::explain_go_text);
     diagnostics.extend(gate_diagnostics(gate_failures));
-    // Deployment objects need every package of their target; a template
-    // or value problem is the user's, reported with the rest.
+    // The last files of each target, once every package passed: the
+    // SQLite index, then (when building images) the catalog images, made
+    // of the target's whole encoded catalog, and the OCI layout. An
+    // encoder's failure is reported after the input's problems.
+    let mut late_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut target_images: Vec<Vec<BuiltImage>> = targets.iter().map(|_| Vec::new()).collect();
+    if publication.is_some() && encode_error.is_none() && !diagnostics.iter().any(Diagnostic::is_error) {
+        encode_error = finish_targets(
+            &LateInputs {
+                options,
+                targets: &targets,
+                formats: &formats,
+                settings: &settings,
+                bases: bases.as_ref(),
+                reporter,
+            },
+            std::mem::take(&mut sqlite_rows),
+            std::mem::take(&mut bundle_images),
+            std::mem::take(&mut catalog_files),
+            &mut late_files,
+            &mut target_images,
+        )
+        .err();
+    }
+    // Deployment objects need every package of their target (and its
+    // catalog image's digest, when one was built); a template or value
+    // problem is the user's, reported with the rest.
     let mut deploy_outputs: Vec<TargetDeploy> = Vec::new();
     if !diagnostics.iter().any(Diagnostic::is_error) {
         let mut deploy_problems = Vec::new();
         for (target_idx, target) in targets.iter().enumerate() {
-            let Some(deploy) = &settings[target_idx].deploy else {
+            let Some(deploy) = &mut settings[target_idx].deploy else {
                 continue;
             };
+            deploy.image_digest = catalog_image_digest(&formats[target_idx], &target_images[target_idx]);
+            let deploy = &*deploy;
             match report::stage(reporter, Stage::Encode, || encode::encode_deploy(deploy, &deploy_facts[target_idx])) {
                 Ok(files) => deploy_outputs.push((target.name.clone(), files)),
                 Err(found) => deploy_problems.extend(found),
@@ -367,8 +522,12 @@ fn run(
                 .map(|package_plan| package_plan.n_excluded)
                 .sum(),
             output: None,
+            images: Vec::new(),
         })
         .collect();
+    for (report, images) in reports.iter_mut().zip(target_images) {
+        report.images = images;
+    }
     let (Some(out_dir), Some(publication)) = (out_dir, publication) else {
         let report = BuildReport {
             targets: reports,
@@ -377,12 +536,10 @@ fn run(
         return Ok((report, deploy_outputs));
     };
     let stale_warnings = report::stage(reporter, Stage::Write, || -> Result<Vec<Diagnostic>, BuildError> {
-        for (target_idx, rows) in sqlite_rows.into_iter().enumerate() {
-            if !formats[target_idx].contains(&OutputFormat::Sqlite) {
-                continue;
+        for (target_idx, files) in late_files.into_iter().enumerate() {
+            if !files.is_empty() {
+                publication.write(target_idx, &output_files(files))?;
             }
-            let files = encode::finish_sqlite(rows, &settings[target_idx]).map_err(BuildError::Encode)?;
-            publication.write(target_idx, &output_files(files))?;
         }
         for (target_name, files) in &deploy_outputs {
             if let Some(target_idx) = targets.iter().position(|target| &target.name == target_name) {
@@ -392,6 +549,14 @@ fn run(
         publication.commit()?;
         stale_target_warnings(config, out_dir)
     })?;
+    // The lock file follows the output it describes.
+    if let Some(text) = bases.as_ref().and_then(|bases| bases.new_lock.as_ref()) {
+        images::write_lock(&config.root, text).map_err(|source| BuildError::Io {
+            action: "write",
+            path: config.root.join(LOCK_FILE),
+            source,
+        })?;
+    }
     for report in &mut reports {
         report.output = Some(out_dir.join(&report.name));
     }
@@ -400,6 +565,88 @@ fn run(
         warnings: diagnostics.into_iter().chain(stale_warnings).collect(),
     };
     Ok((report, deploy_outputs))
+}
+
+/// What the last step of a build reads besides each target's collected
+/// rows, images and files.
+struct LateInputs<'a> {
+    options: &'a BuildOptions,
+    targets: &'a [&'a Target],
+    formats: &'a [Vec<OutputFormat>],
+    settings: &'a [TargetSettings],
+    /// The base images, when this build makes images.
+    bases: Option<&'a images::Bases>,
+    reporter: &'a dyn Reporter,
+}
+
+/// Each target's `index.db` (from its packages' rows) and, when images are
+/// built, its catalog images over its whole encoded catalog and the OCI
+/// layout holding them and its bundle images: the files go to `files`,
+/// the images to `built`.
+fn finish_targets(
+    late: &LateInputs,
+    sqlite_rows: Vec<Vec<sqlite::PackageRows>>,
+    bundle_images: Vec<Vec<images::TargetBundleImage>>,
+    catalog_files: Vec<Vec<OutputFile>>,
+    files: &mut [Vec<OutputFile>],
+    built: &mut [Vec<BuiltImage>],
+) -> Result<(), EncodeError> {
+    let mut catalog_files = catalog_files;
+    for (target_idx, rows) in sqlite_rows.into_iter().enumerate() {
+        if !late.formats[target_idx].contains(&OutputFormat::Sqlite) {
+            continue;
+        }
+        let index = report::stage(late.reporter, Stage::Encode, || {
+            encode::finish_sqlite(rows, &late.settings[target_idx])
+        })?;
+        if late.bases.is_some() {
+            catalog_files[target_idx].extend(index.iter().cloned());
+        }
+        files[target_idx].extend(index);
+    }
+    let Some(bases) = late.bases else {
+        return Ok(());
+    };
+    for (target_idx, (target_bundles, target_files)) in bundle_images.into_iter().zip(catalog_files).enumerate() {
+        let target = late.targets[target_idx];
+        let base = match late.options.base_image.as_ref().unwrap_or(&target.base_image) {
+            crate::config::BaseImage::Scratch => None,
+            crate::config::BaseImage::Layout { text, .. } => bases.by_name.get(text).map(AsRef::as_ref),
+        };
+        let (layout, target_built) = report::stage(late.reporter, Stage::Encode, || {
+            images::target_images(
+                &target.name,
+                target.image.as_ref().map(|image| image.value.as_str()),
+                &late.formats[target_idx],
+                &target_files,
+                &target_bundles,
+                base,
+                late.options.source_date_epoch,
+            )
+        })
+        .map_err(|message| EncodeError {
+            package: String::new(),
+            format: "oci",
+            message,
+        })?;
+        files[target_idx].extend(layout);
+        built[target_idx] = target_built;
+    }
+    Ok(())
+}
+
+/// The digest deployment objects pin a target's catalog image by: its
+/// first FBC format's catalog image, else its SQLite one; `None` when no
+/// catalog image was built.
+fn catalog_image_digest(formats: &[OutputFormat], built: &[BuiltImage]) -> Option<String> {
+    let format = formats
+        .iter()
+        .find(|format| matches!(format, OutputFormat::FbcJson | OutputFormat::FbcYaml))
+        .or_else(|| formats.iter().find(|format| **format == OutputFormat::Sqlite))?;
+    built
+        .iter()
+        .find(|image| image.role == ImageRole::Catalog { format: *format })
+        .map(|image| image.digest.clone())
 }
 
 /// The project's deploy templates: its overrides, read once as a declared
@@ -486,6 +733,12 @@ fn select_targets<'a>(config: &'a Config, options: &BuildOptions) -> Result<Vec<
 /// What the packages of a run share.
 struct PackageRun<'a> {
     config: &'a Config,
+    /// `SOURCE_DATE_EPOCH` when this run builds images: bundle images are
+    /// then built as bundles load.
+    image_epoch: Option<u64>,
+    /// Keep a copy of each valid package's encoded files for the target's
+    /// catalog images.
+    keep_catalog_files: bool,
     plan: &'a plan::Plan,
     /// Packages read from an `index.db`, already checked there.
     index_packages: &'a BTreeMap<String, DeclarativeConfig>,
@@ -510,6 +763,9 @@ struct PackageOutcome {
     /// `(target, bundle, facts)`: what OLM v1's installer RBAC needs of
     /// each bundle a target's deployment objects install.
     bundle_facts: Vec<(usize, String, crate::deploy::BundleFacts)>,
+    /// `(target, image)`: the bundle images a target's catalog names (when
+    /// images are built), for its OCI layout.
+    bundle_images: Vec<(usize, images::TargetBundleImage)>,
 }
 
 /// One package in one target.
@@ -524,15 +780,26 @@ struct PackagePart {
 enum Gate {
     /// catbuild's own checks failed: they say why.
     Skipped,
-    /// Valid; its files are staged, its SQLite rows (if asked for) and
-    /// what deployment objects need of it kept.
-    Passed(Vec<sqlite::PackageRows>, Vec<crate::deploy::PackageFacts>),
+    /// Valid; its files are staged, and what the target's last files
+    /// need of it kept.
+    Passed(Passed),
     /// opm's validation refused it (opm's words).
     Invalid(String),
     /// An encoder failed.
     Failed(EncodeError),
     /// Its files could not be staged.
     Unwritten(crate::output::OutputError),
+}
+
+/// What a valid package leaves for its target's last files.
+struct Passed {
+    /// Its SQLite rows, if the target writes `sqlite`.
+    sqlite_rows: Vec<sqlite::PackageRows>,
+    /// What deployment objects need of it.
+    deploy_facts: Vec<crate::deploy::PackageFacts>,
+    /// A copy of its encoded files, when images are built: the catalog
+    /// images hold the target's whole catalog.
+    catalog_files: Vec<OutputFile>,
 }
 
 /// A package linked in every target that has it, its bundles dropped:
@@ -612,8 +879,9 @@ impl PackageRun<'_> {
         }
         let outcome = &mut prepared.outcome;
         for vars in var_sets {
-            let (mut bundles, load_diagnostics) =
-                report::stage(self.reporter, Stage::Load, || load_package(self.config, package_plan, vars));
+            let (mut bundles, bundle_images, load_diagnostics) = report::stage(self.reporter, Stage::Load, || {
+                load_package(self.config, package_plan, vars, self.image_epoch)
+            });
             outcome.diagnostics.extend(load_diagnostics);
             for dir in &package_plan.bundle_dirs {
                 if !bundles.iter().any(|bundle| &bundle.dir == dir) && !outcome.failed_dirs.contains(dir) {
@@ -625,7 +893,7 @@ impl PackageRun<'_> {
                 // The last target of a variable set may move the rendered
                 // bundles out instead of copying their (large) properties.
                 let last_use = use_idx + 1 == set_users.len();
-                let linked = self.link(package, package_plan, &mut bundles, last_use, target_idx, outcome);
+                let linked = self.link(package, package_plan, (&mut bundles, &bundle_images), last_use, target_idx, outcome);
                 prepared.linked.push(linked);
             }
         }
@@ -636,7 +904,7 @@ impl PackageRun<'_> {
         &self,
         package: &PackageConfig,
         package_plan: &plan::PackagePlan,
-        bundles: &mut [LoadedBundle],
+        (bundles, bundle_images): (&mut [LoadedBundle], &images::BundleImages),
         last_use: bool,
         target_idx: usize,
         outcome: &mut PackageOutcome,
@@ -665,6 +933,11 @@ impl PackageRun<'_> {
         }
         let mut catalog = DeclarativeConfig::default();
         let mut own = Vec::new();
+        let mut package_images = package::PackageImages {
+            built: self.image_epoch.and(Some(bundle_images)),
+            by_digest: self.config.images.bundle_refs == crate::config::BundleRefs::Digest,
+            target: Vec::new(),
+        };
         let graph_diagnostics = report::stage(self.reporter, Stage::Graph, || {
             assemble_package(
                 self.config,
@@ -674,9 +947,13 @@ impl PackageRun<'_> {
                 last_use,
                 target,
                 &mut catalog,
+                &mut package_images,
                 &mut own,
             )
         });
+        outcome
+            .bundle_images
+            .extend(package_images.target.into_iter().map(|image| (target_idx, image)));
         let load_failed = !outcome.failed_dirs.is_empty() || outcome.diagnostics.iter().any(Diagnostic::is_error);
         if outcome.failed_dirs.is_empty() {
             own.extend(graph_diagnostics);
@@ -732,6 +1009,11 @@ impl PackageRun<'_> {
             Err(encode::PackageFailure::Invalid(message)) => return Gate::Invalid(message),
             Err(encode::PackageFailure::Encode(error)) => return Gate::Failed(error),
         };
+        let catalog_files = if self.keep_catalog_files {
+            encoded.files.clone()
+        } else {
+            Vec::new()
+        };
         if let Some(publication) = self.publication {
             let written = report::stage(self.reporter, Stage::Write, || {
                 publication.write(target_idx, &output_files(encoded.files))
@@ -740,7 +1022,11 @@ impl PackageRun<'_> {
                 return Gate::Unwritten(error);
             }
         }
-        Gate::Passed(encoded.sqlite_rows, encoded.deploy_facts)
+        Gate::Passed(Passed {
+            sqlite_rows: encoded.sqlite_rows,
+            deploy_facts: encoded.deploy_facts,
+            catalog_files,
+        })
     }
 }
 

@@ -13,7 +13,18 @@ use crate::graph::{self, BundleInfo, GraphProblem};
 use crate::load::LoadedBundle;
 use crate::validate::csv_field_location;
 
+use super::images::{BundleImages, TargetBundleImage};
 use super::plan::InputFile;
+
+/// The images side of one package: the bundle images built at load time
+/// (when images are built), how the catalog names them, and the images
+/// the target's layout collects.
+pub(super) struct PackageImages<'a> {
+    pub built: Option<&'a BundleImages>,
+    /// `bundle-image-refs = "digest"`.
+    pub by_digest: bool,
+    pub target: Vec<TargetBundleImage>,
+}
 
 /// Links one package's bundles into channels and adds its blobs to
 /// `catalog`. Problems of the bundles themselves go to `diagnostics`; the
@@ -32,6 +43,7 @@ pub(super) fn assemble_package(
     last_use: bool,
     target: &Target,
     catalog: &mut DeclarativeConfig,
+    images: &mut PackageImages,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Diagnostic> {
     let mut graph_diagnostics = Vec::new();
@@ -156,8 +168,25 @@ pub(super) fn assemble_package(
         } else {
             bundle.bundle.clone()
         };
+        let built_image = images.built.and_then(|built| built.get(&bundle.dir));
+        if let Some(built_image) = built_image {
+            images.target.push(TargetBundleImage {
+                name: rendered.name.clone(),
+                reference: match &image {
+                    Some(Ok(reference)) => Some(reference.clone()),
+                    _ => None,
+                },
+                image: std::sync::Arc::clone(built_image),
+            });
+        }
         match image {
-            Some(Ok(image)) => set_bundle_image(&mut rendered, &image),
+            Some(Ok(image)) => match (images.by_digest, built_image) {
+                (true, Some(built_image)) => set_bundle_image(
+                    &mut rendered,
+                    &format!("{}@{}", crate::image::reference::without_tag(&image), built_image.digest()),
+                ),
+                _ => set_bundle_image(&mut rendered, &image),
+            },
             Some(Err((message, span))) => diagnostics.push(Diagnostic::error("config", message).at(Location::span(&config.path, span))),
             None => {}
         }

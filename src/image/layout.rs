@@ -1,0 +1,286 @@
+//! OCI image layouts (image-spec `image-layout.md`): writing tagged images
+//! as files (`oci-layout`, `index.json`, `blobs/sha256/<hex>`) for
+//! `output` to put in place, and reading a base image from one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::media_type;
+use super::oci::{BaseManifest, Blob, Image, Platform};
+
+/// The annotation that names a manifest in a layout's `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// The files of a layout holding `images` under their tags (relative to
+/// the layout directory), index entries sorted by tag, each blob once.
+pub fn layout_files(images: &[(String, &Image)]) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut sorted: Vec<&(String, &Image)> = images.iter().collect();
+    sorted.sort_by(|left, right| left.0.cmp(&right.0));
+    let mut blobs: BTreeMap<&str, &Blob> = BTreeMap::new();
+    let mut descriptors = Vec::new();
+    for (tag, image) in sorted {
+        let mut descriptor = image.top().descriptor();
+        descriptor.annotations.insert(REF_NAME.to_string(), tag.clone());
+        descriptors.push(descriptor.to_json());
+        blobs.insert(&image.top().digest, image.top());
+        for manifest in image.manifests() {
+            blobs.insert(&manifest.manifest.digest, &manifest.manifest);
+            for blob in manifest.blobs() {
+                blobs.insert(&blob.digest, blob);
+            }
+        }
+    }
+    let index = json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": descriptors});
+    let mut files = vec![
+        (PathBuf::from("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        (
+            PathBuf::from("index.json"),
+            serde_json::to_vec(&index).expect("JSON values serialize"),
+        ),
+    ];
+    for (digest, blob) in blobs {
+        files.push((blob_path(digest), blob.bytes.to_vec()));
+    }
+    files
+}
+
+fn blob_path(digest: &str) -> PathBuf {
+    PathBuf::from("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+}
+
+/// A base image read from a layout: its digest and one manifest per
+/// platform (one for a plain manifest).
+#[derive(Debug, Clone)]
+pub struct BaseImage {
+    /// Digest of the manifest or index the tag names.
+    pub digest: String,
+    pub is_index: bool,
+    pub manifests: Vec<BaseManifest>,
+}
+
+/// Reads the image tagged `tag` (or the only image, when `tag` is `None`)
+/// from the layout in `dir`, checking every blob against its digest.
+/// Errors are sentences for the user, naming the file.
+pub fn read_image(dir: &Path, tag: Option<&str>) -> Result<BaseImage, String> {
+    let index_path = dir.join("index.json");
+    let index = read_json(&index_path)?;
+    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
+    let chosen: Vec<&Value> = match tag {
+        Some(tag) => entries.iter().filter(|entry| entry["annotations"][REF_NAME] == tag).collect(),
+        None => entries.iter().collect(),
+    };
+    let entry = match (chosen.as_slice(), tag) {
+        ([entry], _) => *entry,
+        ([], Some(tag)) => {
+            let tags: Vec<&str> = entries.iter().filter_map(|entry| entry["annotations"][REF_NAME].as_str()).collect();
+            return Err(format!(
+                "`{}` has no image tagged `{tag}` (tags: {})",
+                index_path.display(),
+                if tags.is_empty() { "none".to_string() } else { tags.join(", ") }
+            ));
+        }
+        (_, None) => {
+            return Err(format!(
+                "`{}` holds {} images; name one as `oci:DIR:TAG`",
+                index_path.display(),
+                chosen.len()
+            ));
+        }
+        (_, Some(tag)) => return Err(format!("`{}` has several images tagged `{tag}`", index_path.display())),
+    };
+    let (media, digest) = descriptor_of(entry, &index_path)?;
+    let bytes = read_blob(dir, &digest)?;
+    let top: Value = parse_json(&bytes, &blob_path(&digest))?;
+    let media = top["mediaType"].as_str().map_or(media, str::to_string);
+    if media_type::is_index(&media) {
+        let mut manifests = Vec::new();
+        for child in top["manifests"].as_array().into_iter().flatten() {
+            let (_, child_digest) = descriptor_of(child, &dir.join(blob_path(&digest)))?;
+            let platform = platform_of(&child["platform"]);
+            // Attestation manifests (buildx) say `unknown/unknown`.
+            if platform.as_ref().is_some_and(|platform| platform.os == "unknown") {
+                continue;
+            }
+            manifests.push(read_manifest(dir, &child_digest, platform)?);
+        }
+        if manifests.is_empty() {
+            return Err(format!("the image index {digest} in `{}` lists no platform image", dir.display()));
+        }
+        Ok(BaseImage {
+            digest,
+            is_index: true,
+            manifests,
+        })
+    } else {
+        Ok(BaseImage {
+            digest: digest.clone(),
+            is_index: false,
+            manifests: vec![read_manifest(dir, &digest, None)?],
+        })
+    }
+}
+
+fn read_manifest(dir: &Path, digest: &str, platform: Option<Platform>) -> Result<BaseManifest, String> {
+    let path = dir.join(blob_path(digest));
+    let manifest = parse_json(&read_blob(dir, digest)?, &path)?;
+    let (_, config_digest) = descriptor_of(&manifest["config"], &path)?;
+    let config_path = dir.join(blob_path(&config_digest));
+    let config = parse_json(&read_blob(dir, &config_digest)?, &config_path)?;
+    if !config.is_object() {
+        return Err(format!("`{}` is not an image config", config_path.display()));
+    }
+    let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str().map(str::to_string))
+        .collect();
+    let mut layers = Vec::new();
+    for layer in manifest["layers"].as_array().into_iter().flatten() {
+        let (media, layer_digest) = descriptor_of(layer, &path)?;
+        // Same bytes, OCI name: an OCI manifest lists OCI layer types.
+        let media = if media == media_type::DOCKER_LAYER_GZIP {
+            media_type::OCI_LAYER_GZIP.to_string()
+        } else {
+            media
+        };
+        layers.push(Blob {
+            media_type: media,
+            bytes: std::sync::Arc::new(read_blob(dir, &layer_digest)?),
+            digest: layer_digest,
+        });
+    }
+    if diff_ids.len() != layers.len() {
+        return Err(format!(
+            "`{}` lists {} diff_ids for {} layers",
+            config_path.display(),
+            diff_ids.len(),
+            layers.len()
+        ));
+    }
+    let platform = platform.unwrap_or_else(|| platform_of(&config).unwrap_or_else(Platform::linux_amd64));
+    Ok(BaseManifest {
+        config,
+        diff_ids,
+        layers,
+        platform,
+    })
+}
+
+fn platform_of(value: &Value) -> Option<Platform> {
+    Some(Platform {
+        os: value["os"].as_str()?.to_string(),
+        architecture: value["architecture"].as_str()?.to_string(),
+        variant: value["variant"].as_str().map(str::to_string),
+    })
+}
+
+fn descriptor_of(value: &Value, path: &Path) -> Result<(String, String), String> {
+    let digest = value["digest"].as_str().unwrap_or_default();
+    let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+    if hex.len() != 64 || !hex.bytes().all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)) {
+        return Err(format!("`{}` has a descriptor without a sha256 digest", path.display()));
+    }
+    Ok((value["mediaType"].as_str().unwrap_or_default().to_string(), digest.to_string()))
+}
+
+fn read_blob(dir: &Path, digest: &str) -> Result<Vec<u8>, String> {
+    let path = dir.join(blob_path(digest));
+    let bytes = fs_err::read(&path).map_err(|error| error.to_string())?;
+    let found = super::sha256_digest(&bytes);
+    if found != digest {
+        return Err(format!(
+            "`{}` has digest {found}, not {digest}: the layout is corrupt",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let bytes = fs_err::read(path).map_err(|error| error.to_string())?;
+    parse_json(&bytes, path)
+}
+
+fn parse_json(bytes: &[u8], path: &Path) -> Result<Value, String> {
+    serde_json::from_slice(bytes).map_err(|error| format!("`{}` is not valid JSON: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::layer::{LayerFile, build_layer};
+    use crate::image::oci::{ImageConfig, Manifest};
+
+    fn image(content: &str) -> Image {
+        let layer = build_layer(
+            &[LayerFile {
+                path: "configs/x".into(),
+                bytes: content.as_bytes().to_vec(),
+            }],
+            0,
+        )
+        .unwrap();
+        Image::Single(Manifest::build(
+            None,
+            &Platform::linux_amd64(),
+            &ImageConfig::default(),
+            vec![layer],
+        ))
+    }
+
+    #[test]
+    fn layout_has_marker_tagged_index_and_every_blob_once() {
+        let one = image("1");
+        let two = image("2");
+        let files = layout_files(&[("b".into(), &two), ("a".into(), &one), ("c".into(), &one)]);
+        let names: Vec<String> = files.iter().map(|(path, _)| path.display().to_string()).collect();
+        assert_eq!(names[0], "oci-layout");
+        assert_eq!(files[0].1, br#"{"imageLayoutVersion":"1.0.0"}"#);
+        assert_eq!(names[1], "index.json");
+        // 2 manifests + 2 configs + 2 layers (the empty label set makes
+        // both configs differ only by diff_id).
+        assert_eq!(names.len(), 2 + 6, "{names:?}");
+        let index: Value = serde_json::from_slice(&files[1].1).unwrap();
+        let tags: Vec<&str> = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["annotations"][REF_NAME].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["a", "b", "c"]);
+        assert_eq!(index["manifests"][0]["digest"], json!(one.digest()));
+        for (path, bytes) in &files[2..] {
+            assert_eq!(
+                path.file_name().unwrap().to_str().unwrap(),
+                crate::image::sha256_digest(bytes).trim_start_matches("sha256:")
+            );
+        }
+    }
+
+    #[test]
+    fn an_image_written_reads_back_with_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = image("1");
+        for (path, bytes) in layout_files(&[("v1".into(), &written)]) {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+        let read = read_image(dir.path(), Some("v1")).unwrap();
+        assert_eq!(read.digest, written.digest());
+        assert!(!read.is_index);
+        assert_eq!(read.manifests[0].layers, written.manifests()[0].layers);
+        assert!(
+            read_image(dir.path(), Some("v2"))
+                .unwrap_err()
+                .contains("no image tagged `v2` (tags: v1)")
+        );
+        // A blob that does not match its name is refused.
+        let layer = dir.path().join(blob_path(&written.manifests()[0].layers[0].digest));
+        std::fs::write(&layer, b"tampered").unwrap();
+        assert!(read_image(dir.path(), None).unwrap_err().contains("the layout is corrupt"));
+    }
+}

@@ -1,0 +1,397 @@
+//! A small blocking client for the OCI distribution API: the calls a push
+//! needs (ping, HEAD blob, mount, upload, PUT manifest), basic and bearer
+//! auth, and TLS that verifies by default. Plain HTTP is tried only for a
+//! loopback registry or with `insecure`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ureq::http;
+
+use super::auth::{self, Credentials};
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct ClientSettings {
+    /// Plain HTTP and unverified TLS for any registry, not only loopback.
+    pub insecure: bool,
+    /// PEM CA certificates trusted besides the system's.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// A call that failed: `retry` when another attempt may succeed (a
+/// dropped connection, a timeout, a 5xx or 429).
+#[derive(Debug)]
+pub(crate) struct CallError {
+    pub message: String,
+    pub retry: bool,
+}
+
+pub(crate) struct Response {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+enum Challenge {
+    None,
+    Basic,
+    Bearer { realm: String, service: Option<String> },
+}
+
+/// One registry host.
+pub(crate) struct Client {
+    pub host: String,
+    base_url: String,
+    agent: ureq::Agent,
+    credentials: Option<auth::Found>,
+    /// Where catbuild looked for credentials, for a failed login.
+    auth_notes: Vec<String>,
+    challenge: Challenge,
+    /// Bearer tokens by scope.
+    tokens: Mutex<BTreeMap<String, String>>,
+}
+
+fn is_loopback(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(
+        host,
+        |(name, port)| if port.chars().all(|c| c.is_ascii_digit()) { name } else { host },
+    );
+    matches!(name, "localhost" | "[::1]") || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn agent(verify: bool, settings: &ClientSettings) -> Result<ureq::Agent, String> {
+    let mut tls = ureq::tls::TlsConfig::builder().disable_verification(!verify);
+    if let Some(ca_file) = &settings.ca_file {
+        let pem = fs_err::read(ca_file).map_err(|error| error.to_string())?;
+        let mut certs = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            if let Ok(ureq::tls::PemItem::Certificate(cert)) = item {
+                certs.push(cert);
+            }
+        }
+        if certs.is_empty() {
+            return Err(format!("`{}` holds no PEM certificate", ca_file.display()));
+        }
+        // The extra CA is trusted besides the system's, not instead.
+        if let Ok(system) = fs_err::read("/etc/ssl/certs/ca-certificates.crt") {
+            for item in ureq::tls::parse_pem(&system) {
+                if let Ok(ureq::tls::PemItem::Certificate(cert)) = item {
+                    certs.push(cert.to_owned());
+                }
+            }
+        }
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+    }
+    Ok(ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(5)
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_send_body(Some(Duration::from_secs(120)))
+        .timeout_recv_body(Some(Duration::from_secs(120)))
+        .tls_config(tls.build())
+        .build()
+        .new_agent())
+}
+
+impl Client {
+    /// Finds how to talk to `host` (`GET /v2/`) and what auth it wants.
+    pub fn connect(host: &str, settings: &ClientSettings) -> Result<Client, String> {
+        let plain_allowed = settings.insecure || is_loopback(host);
+        let verified = agent(true, settings)?;
+        let mut attempts: Vec<(String, ureq::Agent)> = vec![(format!("https://{host}"), verified)];
+        if settings.insecure {
+            attempts.push((format!("https://{host}"), agent(false, settings)?));
+        }
+        if plain_allowed {
+            attempts.push((format!("http://{host}"), agent(true, settings)?));
+        }
+        let mut failures = Vec::new();
+        for (base_url, agent) in attempts {
+            let request = http::Request::get(format!("{base_url}/v2/"))
+                .body(())
+                .map_err(|error| error.to_string())?;
+            match agent.run(request) {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let challenge = match response.headers().get("www-authenticate").and_then(|value| value.to_str().ok()) {
+                        Some(text) if status == 401 => parse_challenge(text),
+                        _ => Challenge::None,
+                    };
+                    if status != 200 && status != 401 {
+                        return Err(format!("`GET {base_url}/v2/` answered {status}: not an OCI registry API"));
+                    }
+                    let mut auth_notes = Vec::new();
+                    let credentials = match challenge {
+                        Challenge::None => None,
+                        _ => auth::lookup(host, &mut auth_notes),
+                    };
+                    return Ok(Client {
+                        host: host.to_string(),
+                        base_url,
+                        agent,
+                        credentials,
+                        auth_notes,
+                        challenge,
+                        tokens: Mutex::new(BTreeMap::new()),
+                    });
+                }
+                Err(error) => failures.push(format!("{base_url}: {error}")),
+            }
+        }
+        let mut message = format!("cannot reach the registry ({})", failures.join("; "));
+        if !plain_allowed {
+            message.push_str(
+                "; plain HTTP is used only for loopback registries or with `[images] insecure = true`, and an extra CA is `[images] ca-file`",
+            );
+        }
+        Err(message)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// One call, authorized for `repositories` (`repository:NAME:pull,push`
+    /// scopes for bearer tokens). `url` may be absolute (an upload
+    /// `Location`) or a path.
+    pub fn call(
+        &self,
+        method: &str,
+        url: &str,
+        repositories: &[&str],
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Response, CallError> {
+        let url = self.absolute(url);
+        let mut fresh_token = false;
+        loop {
+            let authorization = self.authorization(repositories, fresh_token)?;
+            let mut builder = http::Request::builder().method(method).uri(&url);
+            if let Some(value) = &authorization {
+                builder = builder.header("Authorization", value);
+            }
+            if let Some(content_type) = content_type {
+                builder = builder.header("Content-Type", content_type);
+            }
+            let result = if method == "HEAD" || method == "GET" {
+                builder.body(()).map(|request| self.agent.run(request))
+            } else {
+                builder.body(body).map(|request| self.agent.run(request))
+            };
+            let mut response = match result {
+                Ok(Ok(response)) => response,
+                Ok(Err(error)) => {
+                    return Err(CallError {
+                        message: format!("{method} {}: {error}", strip_query(&url)),
+                        retry: true,
+                    });
+                }
+                Err(error) => {
+                    return Err(CallError {
+                        message: format!("{method} {}: {error}", strip_query(&url)),
+                        retry: false,
+                    });
+                }
+            };
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string);
+            let text = if method == "HEAD" {
+                String::new()
+            } else {
+                response
+                    .body_mut()
+                    .with_config()
+                    .limit(1 << 20)
+                    .read_to_string()
+                    .unwrap_or_default()
+            };
+            if status == 401 && matches!(self.challenge, Challenge::Bearer { .. }) && !fresh_token {
+                fresh_token = true;
+                continue;
+            }
+            if status == 401 || status == 403 {
+                return Err(CallError {
+                    message: self.denied(status),
+                    retry: false,
+                });
+            }
+            if status >= 500 || status == 429 || status == 408 {
+                return Err(CallError {
+                    message: format!("{method} {} answered {status}", strip_query(&url)),
+                    retry: true,
+                });
+            }
+            return Ok(Response {
+                status,
+                location,
+                body: text,
+            });
+        }
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            url.to_string()
+        } else {
+            self.url(url)
+        }
+    }
+
+    fn denied(&self, status: u16) -> String {
+        let mut message = match &self.credentials {
+            Some(found) => format!(
+                "the registry refused the credentials of user `{}` from {} ({status})",
+                found.credentials.username, found.source
+            ),
+            None => format!(
+                "the registry wants credentials ({status}) and none were found: set CATBUILD_REGISTRY_USERNAME and \
+                 CATBUILD_REGISTRY_PASSWORD, or log in with `podman login` / `docker login`"
+            ),
+        };
+        for note in &self.auth_notes {
+            message.push_str(&format!("; {note}"));
+        }
+        message
+    }
+
+    fn authorization(&self, repositories: &[&str], refresh: bool) -> Result<Option<String>, CallError> {
+        match &self.challenge {
+            Challenge::None => Ok(None),
+            Challenge::Basic => Ok(self.credentials.as_ref().map(|found| found.credentials.basic())),
+            Challenge::Bearer { realm, service } => {
+                let scope = repositories
+                    .iter()
+                    .map(|repository| format!("repository:{repository}:pull,push"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                if !refresh && let Some(token) = self.tokens.lock().ok().and_then(|tokens| tokens.get(&scope).cloned()) {
+                    return Ok(Some(format!("Bearer {token}")));
+                }
+                let token = self.fetch_token(realm, service.as_deref(), &scope)?;
+                if let Ok(mut tokens) = self.tokens.lock() {
+                    tokens.insert(scope, token.clone());
+                }
+                Ok(Some(format!("Bearer {token}")))
+            }
+        }
+    }
+
+    fn fetch_token(&self, realm: &str, service: Option<&str>, scope: &str) -> Result<String, CallError> {
+        let mut url = format!("{realm}?scope={}", encode(scope));
+        if let Some(service) = service {
+            url.push_str(&format!("&service={}", encode(service)));
+        }
+        let mut builder = http::Request::get(&url);
+        if let Some(found) = &self.credentials {
+            builder = builder.header("Authorization", found.credentials.basic());
+        }
+        let request = builder.body(()).map_err(|error| CallError {
+            message: error.to_string(),
+            retry: false,
+        })?;
+        let mut response = self.agent.run(request).map_err(|error| CallError {
+            message: format!("GET {realm}: {error}"),
+            retry: true,
+        })?;
+        let status = response.status().as_u16();
+        if status == 401 || status == 403 {
+            return Err(CallError {
+                message: self.denied(status),
+                retry: false,
+            });
+        }
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_str(&text).map_err(|error| CallError {
+            message: format!("GET {realm} answered {status} without a token: {error}"),
+            retry: status >= 500,
+        })?;
+        body["token"]
+            .as_str()
+            .or_else(|| body["access_token"].as_str())
+            .map(str::to_string)
+            .ok_or_else(|| CallError {
+                message: format!("GET {realm} answered {status} without a token"),
+                retry: false,
+            })
+    }
+
+    /// Whether requests carry credentials of ours (for messages).
+    #[allow(dead_code, reason = "kept for the push summary's wording")]
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.credentials.as_ref().map(|found| &found.credentials)
+    }
+}
+
+fn parse_challenge(text: &str) -> Challenge {
+    let (scheme, params) = text.split_once(' ').unwrap_or((text, ""));
+    let mut values = BTreeMap::new();
+    for part in params.split(',') {
+        if let Some((key, value)) = part.trim().split_once('=') {
+            values.insert(key.trim().to_ascii_lowercase(), value.trim().trim_matches('"').to_string());
+        }
+    }
+    if scheme.eq_ignore_ascii_case("bearer")
+        && let Some(realm) = values.remove("realm")
+    {
+        return Challenge::Bearer {
+            realm,
+            service: values.remove("service"),
+        };
+    }
+    Challenge::Basic
+}
+
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// An upload URL's query can carry state tokens; messages show the path.
+fn strip_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(path, _)| path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_known() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("quay.io"));
+        assert!(!is_loopback("127.example.com:80"));
+    }
+
+    #[test]
+    fn challenges_parse() {
+        assert!(matches!(parse_challenge("Basic realm=\"x\""), Challenge::Basic));
+        match parse_challenge("Bearer realm=\"https://auth.example/token\",service=\"registry.example\"") {
+            Challenge::Bearer { realm, service } => {
+                assert_eq!(realm, "https://auth.example/token");
+                assert_eq!(service.as_deref(), Some("registry.example"));
+            }
+            _ => panic!("bearer"),
+        }
+    }
+}

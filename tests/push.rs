@@ -1,0 +1,346 @@
+//! `catbuild build --push` against a real registry (Debian's
+//! docker-registry, started by `../shared/tools/registry` on 127.0.0.1):
+//! plain, with htpasswd basic auth, with TLS from a throwaway CA, and
+//! through a proxy that drops a connection mid-upload. What arrives is
+//! checked by `../shared/tools/verify-image` (skopeo, umoci, OCI schemas).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{example_project, repo};
+
+/// A registry started for one test, stopped (and its storage removed) on drop.
+struct Registry {
+    vars: BTreeMap<String, String>,
+}
+
+impl Registry {
+    fn start(args: &[&str]) -> Registry {
+        let output = Command::new(repo().join("../shared/tools/registry"))
+            .arg("--background")
+            .args(args)
+            .env("CI", "true")
+            .output()
+            .expect("../shared/tools/registry runs");
+        assert!(output.status.success(), "registry: {}", String::from_utf8_lossy(&output.stderr));
+        let vars = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, value)| (key.to_string(), value.trim_matches('\'').to_string()))
+            .collect();
+        Registry { vars }
+    }
+
+    fn var(&self, key: &str) -> &str {
+        &self.vars[key]
+    }
+
+    fn host(&self) -> &str {
+        self.var("REGISTRY")
+    }
+
+    /// Blob upload requests the registry has logged so far.
+    fn uploads(&self) -> usize {
+        std::fs::read_to_string(self.var("REGISTRY_LOG"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| {
+                line.contains("msg=\"response completed\"")
+                    && line.contains("blobs/uploads")
+                    && ["POST", "PUT", "PATCH"]
+                        .iter()
+                        .any(|method| line.contains(&format!("http.request.method={method} ")))
+            })
+            .count()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("../shared/tools/registry"))
+            .args(["--stop", self.var("PIDFILE")])
+            .output();
+    }
+}
+
+/// The example project with images on, and a HOME of its own so no
+/// credentials of the machine leak in.
+fn project(extra: &str) -> tempfile::TempDir {
+    let dir = example_project();
+    let path = dir.path().join("catalog.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("\n[images]\nbuild = true\n");
+    text.push_str(extra);
+    std::fs::write(path, text).unwrap();
+    std::fs::create_dir_all(dir.path().join("home")).unwrap();
+    dir
+}
+
+fn catbuild(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("HOME", dir.join("home"))
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("CATBUILD_REGISTRY_USERNAME")
+        .env_remove("CATBUILD_REGISTRY_PASSWORD");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("catbuild runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn verify(args: &[&str], reference: &str) -> serde_json::Value {
+    let output = Command::new(repo().join("../shared/tools/verify-image"))
+        .args(args)
+        .arg(reference)
+        .env("CI", "true")
+        .output()
+        .expect("verify-image runs");
+    assert!(output.status.success(), "verify-image {reference}: {}", text(&output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// The digest the layout in `build/<target>/oci` has under `tag`.
+fn layout_digest(dir: &Path, target: &str, tag: &str) -> String {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("build/{target}/oci/index.json"))).unwrap()).unwrap();
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn push_to_a_plain_registry_then_push_again_uploads_nothing() {
+    let registry = Registry::start(&[]);
+    let project = project("");
+    let prefix = format!("{}/test", registry.host());
+    let output = catbuild(project.path(), &["build", "--push", "--registry", &prefix], &[]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(text(&output).contains("Pushed 5 images: 10 blobs uploaded"), "{}", text(&output));
+
+    let catalog = verify(&["--tls-verify=false"], &format!("{prefix}/fruits-catalog:ocp-4.16"));
+    assert_eq!(
+        catalog["digest"].as_str().unwrap(),
+        layout_digest(project.path(), "ocp-4.16", "catalog-fbc-json")
+    );
+    assert_eq!(catalog["labels"]["operators.operatorframework.io.index.configs.v1"], "/configs");
+    let bundle = verify(&["--tls-verify=false"], &format!("{prefix}/fruits-catalog-operator-bundle:v0.0.2"));
+    assert_eq!(
+        bundle["digest"].as_str().unwrap(),
+        layout_digest(project.path(), "ocp-4.16", "fruits-catalog-operator.v0.0.2")
+    );
+    assert_eq!(
+        bundle["labels"]["operators.operatorframework.io.bundle.package.v1"],
+        "fruits-catalog-operator"
+    );
+
+    let uploads = registry.uploads();
+    assert!(uploads >= 10, "the registry logged {uploads} upload requests");
+    let again = catbuild(project.path(), &["build", "--push", "--registry", &prefix], &[]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("0 blobs uploaded (0 bytes), 10 already there"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(registry.uploads(), uploads, "a second push starts no upload");
+}
+
+#[test]
+fn basic_auth_from_an_auth_file_and_a_wrong_password_is_exit_2_without_the_secret() {
+    let registry = Registry::start(&["--htpasswd", "alice:s3cret-Pa55"]);
+    let project = project("");
+    let prefix = format!("{}/team", registry.host());
+    let auth_file = project.path().join("auth.json");
+    // base64("alice:s3cret-Pa55")
+    let entry = format!(r#"{{"auths": {{"{}": {{"auth": "YWxpY2U6czNjcmV0LVBhNTU="}}}}}}"#, registry.host());
+    std::fs::write(&auth_file, entry).unwrap();
+    let auth_path = auth_file.display().to_string();
+    let output = catbuild(
+        project.path(),
+        &["build", "--push", "--registry", &prefix, "--target", "ocp-4.17"],
+        &[("REGISTRY_AUTH_FILE", &auth_path)],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    verify(
+        &["--tls-verify=false", "--creds", "alice:s3cret-Pa55"],
+        &format!("{prefix}/fruits-catalog:ocp-4.17"),
+    );
+
+    let wrong = "n0t-the-Passw0rd";
+    let output = catbuild(
+        project.path(),
+        &["build", "--push", "--registry", &prefix, "--target", "ocp-4.17"],
+        &[("CATBUILD_REGISTRY_USERNAME", "alice"), ("CATBUILD_REGISTRY_PASSWORD", wrong)],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let said = text(&output);
+    assert!(said.contains(&format!("cannot push to `{}`", registry.host())), "{said}");
+    assert!(said.contains("refused the credentials of user `alice`"), "{said}");
+    for secret in [wrong, "s3cret-Pa55", "YWxpY2U6bjB0LXRoZS1QYXNzdzByZA==", "YWxpY2U6czNjcmV0LVBhNTU="] {
+        assert!(!said.contains(secret), "`{secret}` printed: {said}");
+    }
+
+    // No credentials at all: the message says how to give them.
+    let output = catbuild(
+        project.path(),
+        &["build", "--push", "--registry", &prefix, "--target", "ocp-4.17"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("none were found"), "{}", text(&output));
+}
+
+#[test]
+fn tls_is_verified_and_an_extra_ca_makes_it_work() {
+    let registry = Registry::start(&["--tls"]);
+    let prefix = format!("{}/secure", registry.host());
+    let project = project(&format!("ca-file = \"{}\"\n", registry.var("REGISTRY_CA")));
+    let output = catbuild(
+        project.path(),
+        &["build", "--push", "--registry", &prefix, "--target", "ocp-4.16"],
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    verify(
+        &["--cert-dir", registry.var("REGISTRY_CERT_DIR")],
+        &format!("{prefix}/fruits-catalog-operator-bundle:v0.0.3"),
+    );
+
+    // Without the CA the certificate is refused, and a loopback
+    // registry speaking TLS is not silently used over plain HTTP.
+    let untrusted = self::project("");
+    let output = catbuild(
+        untrusted.path(),
+        &["build", "--push", "--registry", &prefix, "--target", "ocp-4.16"],
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains(&format!("cannot push to `{}`", registry.host())),
+        "{}",
+        text(&output)
+    );
+}
+
+/// A TCP proxy that forwards to `upstream` and, once, cuts a connection
+/// after `cut_after` bytes from the client: a dropped upload.
+fn faulty_proxy(upstream: String, cut_after: usize) -> (String, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let cut = Arc::new(AtomicBool::new(false));
+    let cut_flag = Arc::clone(&cut);
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(&upstream) else { return };
+            let cut_flag = Arc::clone(&cut_flag);
+            let (mut client_read, mut server_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut server_read, mut client_write) = (server, client);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut server_read, &mut client_write);
+                let _ = client_write.shutdown(Shutdown::Both);
+            });
+            std::thread::spawn(move || {
+                let mut forwarded = 0;
+                let mut buffer = [0u8; 16 * 1024];
+                while let Ok(read) = client_read.read(&mut buffer) {
+                    if read == 0 {
+                        break;
+                    }
+                    if forwarded + read > cut_after && !cut_flag.swap(true, Ordering::SeqCst) {
+                        // Drop both sides mid-body.
+                        let _ = client_read.shutdown(Shutdown::Both);
+                        let _ = server_write.shutdown(Shutdown::Both);
+                        return;
+                    }
+                    if server_write.write_all(&buffer[..read]).is_err() {
+                        break;
+                    }
+                    forwarded += read;
+                }
+                let _ = server_write.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    (address, cut)
+}
+
+/// Bytes that gzip cannot shrink, as YAML-safe hex.
+fn noise(len: usize) -> String {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b"0123456789abcdef"[(state % 16) as usize])
+        })
+        .collect()
+}
+
+#[test]
+fn a_connection_dropped_mid_upload_is_retried_to_a_complete_image() {
+    let registry = Registry::start(&[]);
+    let project = project("");
+    // A big, incompressible bundle object, so the upload takes many reads.
+    let big: PathBuf = project
+        .path()
+        .join("manifests/fruits-catalog-operator/0.0.1/manifests/big.configmap.yaml");
+    std::fs::write(
+        &big,
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  noise: {}\n",
+            noise(2 << 20)
+        ),
+    )
+    .unwrap();
+    let (proxy, cut) = faulty_proxy(registry.host().to_string(), 512 * 1024);
+    let prefix = format!("{proxy}/flaky");
+    let output = catbuild(
+        project.path(),
+        &["build", "--push", "--registry", &prefix, "--target", "ocp-4.16"],
+        &[],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(cut.load(Ordering::SeqCst), "the proxy cut a connection");
+    assert!(!text(&output).contains(", 0 retries"), "{}", text(&output));
+    // Straight from the registry, not through the proxy.
+    let bundle = verify(
+        &["--tls-verify=false"],
+        &format!("{}/flaky/fruits-catalog-operator-bundle:v0.0.1", registry.host()),
+    );
+    assert_eq!(
+        bundle["digest"].as_str().unwrap(),
+        layout_digest(project.path(), "ocp-4.16", "fruits-catalog-operator.v0.0.1")
+    );
+    let files = bundle["layers"][0]["files"].as_array().unwrap();
+    let big_file = files.iter().find(|file| file["path"] == "manifests/big.configmap.yaml").unwrap();
+    assert!(big_file["size"].as_u64().unwrap() > 2 << 20);
+}

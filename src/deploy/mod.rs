@@ -49,9 +49,6 @@ const SYSTEM_NAMESPACES: &[&str] = &[
 /// Namespaces whose OperatorGroup (`global-operators`) OLM installs itself.
 const GLOBAL_OPERATOR_NAMESPACES: &[&str] = &["operators", "openshift-operators"];
 
-/// The annotation that keeps the tag when the image is pinned by digest.
-pub const IMAGE_TAG_ANNOTATION: &str = "catbuild/image-tag";
-
 /// The catalog image as deployment objects name it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CatalogImage {

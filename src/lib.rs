@@ -27,4 +27,5 @@ pub mod registry;
 pub mod semver;
 pub mod source;
 pub mod sqlite;
+pub mod summary;
 pub mod validate;

@@ -36,6 +36,7 @@ fn example_builds_every_target_and_opm_validate_accepts_it() {
         vec![
             // Issue 13: the output dir's lock file stays (empty) between builds.
             ".catbuild.lock",
+            "ocp-4.16/.catbuild-summary.json",
             "ocp-4.16/catalog/fruits-catalog-operator/catalog.json",
             // Issue 17: OLM v0 objects for ocp-4.16, OLM v1 for ocp-4.17.
             "ocp-4.16/deploy/catalogsource.yaml",
@@ -43,6 +44,7 @@ fn example_builds_every_target_and_opm_validate_accepts_it() {
             "ocp-4.16/deploy/namespace.yaml",
             "ocp-4.16/deploy/operatorgroup-fruits.yaml",
             "ocp-4.16/deploy/subscription-fruits-catalog-operator.yaml",
+            "ocp-4.17/.catbuild-summary.json",
             "ocp-4.17/catalog/fruits-catalog-operator/catalog.yaml",
             "ocp-4.17/deploy/clustercatalog.yaml",
             "ocp-4.17/deploy/clusterextension-fruits-catalog-operator.yaml",
@@ -201,6 +203,7 @@ fn command_line_overrides_select_target_format_and_output() {
         files,
         vec![
             ".catbuild.lock",
+            "ocp-4.16/.catbuild-summary.json",
             "ocp-4.16/catalog/fruits-catalog-operator/catalog.yaml",
             // The target's `olm` writes deploy/ whatever the formats.
             "ocp-4.16/deploy/catalogsource.yaml",

@@ -382,7 +382,7 @@ fn one_target_writes_the_fbc_and_index_db_side_by_side() {
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["catalog", "index.db"]);
+    assert_eq!(names, [".catbuild-summary.json", "catalog", "index.db"]);
 }
 
 /// Issue 14: what `opm registry add --mode semver-skippatch` leaves for

@@ -24,6 +24,11 @@ fn without_timing(text: &str) -> String {
         .join("\n")
 }
 
+/// The build's headline, without its timing.
+fn headline(text: &str) -> String {
+    without_timing(text).lines().next().unwrap_or_default().to_string()
+}
+
 fn add_exclude(project: &Path, exclude: &str) {
     let path = project.join("catalog.toml");
     let text = std::fs::read_to_string(&path).unwrap().replace(
@@ -40,7 +45,7 @@ fn config_dir_means_its_catalog_toml() {
     let output = catbuild(elsewhere.path(), &["--config", project.path().to_str().unwrap(), "build"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
-        without_timing(&stderr(&output)),
+        headline(&stderr(&output)),
         "Built catalog fruits-catalog-operators: targets ocp-4.16, ocp-4.17 (6 bundles)"
     );
     assert!(
@@ -59,7 +64,7 @@ fn catalog_toml_is_found_in_a_parent_directory() {
     let output = catbuild(&nested, &["build", "--target", "ocp-4.16"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
-        without_timing(&stderr(&output)),
+        headline(&stderr(&output)),
         "Built catalog fruits-catalog-operators: target ocp-4.16 (3 bundles)"
     );
     assert!(
@@ -92,7 +97,7 @@ fn exclude_leaves_bundles_out_and_the_summary_counts_them() {
     let output = catbuild(project.path(), &["build"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(
-        without_timing(&stderr(&output)),
+        headline(&stderr(&output)),
         "Built catalog fruits-catalog-operators: targets ocp-4.16, ocp-4.17 (4 bundles, 2 excluded)"
     );
     let catalog = std::fs::read_to_string(project.path().join("build/ocp-4.16/catalog/fruits-catalog-operator/catalog.json")).unwrap();
@@ -203,4 +208,49 @@ fn every_subcommand_help_ends_with_examples() {
             "{subcommand}: {examples}"
         );
     }
+}
+
+#[test]
+fn the_summary_names_the_heads_that_moved_since_the_last_build() {
+    let project = example_project();
+    let first = catbuild(project.path(), &["build", "--target", "ocp-4.16"]);
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    // A first build has nothing to compare with.
+    assert_eq!(
+        without_timing(&stderr(&first)),
+        "Built catalog fruits-catalog-operators: target ocp-4.16 (3 bundles)\n  ocp-4.16: 1 package, 2 channels, 3 bundles -> build/ocp-4.16"
+    );
+    let again = catbuild(project.path(), &["build", "--target", "ocp-4.16"]);
+    assert!(
+        stderr(&again).ends_with("  ocp-4.16: 1 package, 2 channels, 3 bundles -> build/ocp-4.16, no head moved\n"),
+        "{}",
+        stderr(&again)
+    );
+
+    // Leaving the newest bundle out moves both channels' head back to 0.0.2.
+    add_exclude(project.path(), "\"./manifests/fruits-catalog-operator/0.0.3\"");
+    let moved = catbuild(project.path(), &["build", "--target", "ocp-4.16"]);
+    assert_eq!(moved.status.code(), Some(0), "{}", stderr(&moved));
+    let text = without_timing(&stderr(&moved));
+    assert_eq!(
+        text.lines().skip(1).collect::<Vec<_>>(),
+        [
+            "  ocp-4.16: 1 package, 2 channels, 2 bundles -> build/ocp-4.16",
+            "    fruits-catalog-operator: alpha head fruits-catalog-operator.v0.0.3 -> fruits-catalog-operator.v0.0.2",
+            "    fruits-catalog-operator: stable head fruits-catalog-operator.v0.0.3 -> fruits-catalog-operator.v0.0.2",
+        ],
+        "{text}"
+    );
+
+    // -v lists every channel's head and the target's files.
+    let verbose = catbuild(project.path(), &["-v", "build", "--target", "ocp-4.16"]);
+    let text = stderr(&verbose);
+    assert!(
+        text.contains("    fruits-catalog-operator (2 bundles, default channel stable)\n      alpha: head fruits-catalog-operator.v0.0.2 (2 bundles)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    wrote build/ocp-4.16/catalog/\n    wrote build/ocp-4.16/deploy/\n"),
+        "{text}"
+    );
 }

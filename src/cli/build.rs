@@ -208,13 +208,6 @@ fn finish(global: &GlobalArgs, config: &Config, report: &BuildReport, started: I
     if global.quiet {
         return;
     }
-    if global.verbose {
-        for target in &report.targets {
-            if let Some(output) = &target.output {
-                eprintln!("  wrote {}", output.display());
-            }
-        }
-    }
     let n_bundles: usize = report.targets.iter().map(|target| target.n_bundles).sum();
     let n_excluded: usize = report.targets.iter().map(|target| target.n_excluded).sum();
     let names: Vec<&str> = report.targets.iter().map(|target| target.name.as_str()).collect();
@@ -224,10 +217,16 @@ fn finish(global: &GlobalArgs, config: &Config, report: &BuildReport, started: I
     } else {
         format!(", {n_excluded} excluded")
     };
+    let warnings = match report.warnings.len() {
+        0 => String::new(),
+        1 => ", 1 warning".to_string(),
+        n => format!(", {n} warnings"),
+    };
     eprintln!(
-        "{verb} catalog {}: target{plural} {} ({n_bundles} bundles{excluded}) in {:.2}s",
+        "{verb} catalog {}: target{plural} {} ({n_bundles} bundles{excluded}{warnings}) in {:.2}s",
         config.catalog.name,
         names.join(", "),
         started.elapsed().as_secs_f64()
     );
+    eprint!("{}", super::summary::target_lines(&report.targets, global.verbose));
 }

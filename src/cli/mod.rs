@@ -15,6 +15,7 @@ mod graph;
 mod init;
 mod list;
 mod opm;
+mod summary;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -202,6 +202,8 @@ pub(crate) struct EncodedPackage {
     /// What the target's deployment objects need of this package's model
     /// (empty unless the target writes them).
     pub deploy_facts: Vec<deploy::PackageFacts>,
+    /// Its channels and heads, for the build summary.
+    pub outline: Option<crate::summary::PackageOutline>,
 }
 
 /// The gate, then every format: validates the package with opm's model
@@ -226,6 +228,7 @@ pub(crate) fn encode_package(
         } else {
             Vec::new()
         };
+        let outline = model.packages.values().next().map(crate::summary::PackageOutline::from_model);
         let package = ValidPackage {
             config,
             model,
@@ -235,6 +238,7 @@ pub(crate) fn encode_package(
             files: Vec::new(),
             sqlite_rows: Vec::new(),
             deploy_facts,
+            outline,
         };
         for format in formats {
             match fbc_encoder(*format) {

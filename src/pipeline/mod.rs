@@ -130,6 +130,11 @@ pub struct TargetReport {
     /// The images in `oci/` (bundles, then one catalog image per format),
     /// with their digests: what deployment objects name.
     pub images: Vec<BuiltImage>,
+    /// Its valid packages' channels and heads, in package order.
+    pub packages: Vec<crate::summary::PackageOutline>,
+    /// What moved since the target's last build; `None` when there is no
+    /// last build to compare with (or nothing was written).
+    pub changes: Option<Vec<crate::summary::Change>>,
 }
 
 impl TargetReport {
@@ -407,6 +412,7 @@ fn run(
     let mut deploy_facts: Vec<Vec<crate::deploy::PackageFacts>> = targets.iter().map(|_| Vec::new()).collect();
     let mut bundle_images: Vec<Vec<images::TargetBundleImage>> = targets.iter().map(|_| Vec::new()).collect();
     let mut catalog_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut outlines: Vec<Vec<crate::summary::PackageOutline>> = targets.iter().map(|_| Vec::new()).collect();
     let mut settings = settings;
     for (package, outcome) in packages.iter().zip(outcomes) {
         diagnostics.extend(outcome.diagnostics);
@@ -432,6 +438,7 @@ fn run(
                     sqlite_rows[part.target_idx].extend(passed.sqlite_rows);
                     deploy_facts[part.target_idx].extend(passed.deploy_facts);
                     catalog_files[part.target_idx].extend(passed.catalog_files);
+                    outlines[part.target_idx].extend(passed.outline);
                 }
                 Gate::Invalid(message) => {
                     let name = targets[part.target_idx].name.as_str();
@@ -523,10 +530,13 @@ fn run(
                 .sum(),
             output: None,
             images: Vec::new(),
+            packages: Vec::new(),
+            changes: None,
         })
         .collect();
-    for (report, images) in reports.iter_mut().zip(target_images) {
+    for ((report, images), packages) in reports.iter_mut().zip(target_images).zip(outlines) {
         report.images = images;
+        report.packages = packages;
     }
     let (Some(out_dir), Some(publication)) = (out_dir, publication) else {
         let report = BuildReport {
@@ -545,6 +555,17 @@ fn run(
             if let Some(target_idx) = targets.iter().position(|target| &target.name == target_name) {
                 publication.write(target_idx, &output_files(files.clone()))?;
             }
+        }
+        // The summary of each target, and what moved since the one it
+        // replaces (read under the lock, just before the swap).
+        for (target_idx, report) in reports.iter_mut().enumerate() {
+            let summary_path = PathBuf::from(crate::summary::SUMMARY_FILE);
+            publication.write(target_idx, &[(summary_path, crate::summary::to_file(&report.packages))])?;
+            let previous = std::fs::read(out_dir.join(&report.name).join(crate::summary::SUMMARY_FILE));
+            report.changes = previous
+                .ok()
+                .and_then(|bytes| crate::summary::from_file(&bytes))
+                .map(|previous| crate::summary::changes(&previous, &report.packages));
         }
         publication.commit()?;
         stale_target_warnings(config, out_dir)
@@ -800,6 +821,8 @@ struct Passed {
     /// A copy of its encoded files, when images are built: the catalog
     /// images hold the target's whole catalog.
     catalog_files: Vec<OutputFile>,
+    /// Its channels and heads, for the build summary.
+    outline: Option<crate::summary::PackageOutline>,
 }
 
 /// A package linked in every target that has it, its bundles dropped:
@@ -1026,6 +1049,7 @@ impl PackageRun<'_> {
             sqlite_rows: encoded.sqlite_rows,
             deploy_facts: encoded.deploy_facts,
             catalog_files,
+            outline: encoded.outline,
         })
     }
 }

@@ -18,6 +18,7 @@ pub mod go;
 pub mod graph;
 pub mod image;
 pub mod init;
+pub mod input;
 pub mod load;
 pub mod model;
 pub mod openshift;

@@ -384,7 +384,9 @@ pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
     crate::diag::sort(&mut sorted);
     let base = std::env::current_dir().unwrap_or_default();
     let color = use_color();
-    let text = crate::diag::render(&sorted, &base, color, &|path| fs_err::read_to_string(path).ok());
+    // The quoted source is read like any input: a FIFO or device named by
+    // a diagnostic is not opened for its snippet.
+    let text = crate::diag::render(&sorted, &base, color, &|path| crate::input::read_to_string(path).ok());
     eprint!("{text}");
     let n_errors = sorted.iter().filter(|diagnostic| diagnostic.is_error()).count();
     // True by construction: input errors are all found before the output

@@ -361,11 +361,15 @@ pub fn find(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, Vec<Diagnostic>
 /// Reads and resolves `catalog.toml`. Every problem found is returned.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let text = match fs_err::read_to_string(&path) {
+    let text = match crate::input::read_to_string(&path) {
         Ok(text) => text,
         Err(error) => {
+            let reason = match &error {
+                crate::input::InputError::Io(error) => io_reason(error),
+                other => other.to_string(),
+            };
             return Err(vec![
-                Diagnostic::error("config", format!("cannot read `{}`: {}", path.display(), io_reason(&error)))
+                Diagnostic::error("config", format!("cannot read `{}`: {reason}", path.display()))
                     .help("run `catbuild init` to write one, or pass `--config PATH`"),
             ]);
         }

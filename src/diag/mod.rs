@@ -189,12 +189,24 @@ fn render_one(diagnostic: &Diagnostic, base: &Path, renderer: &Renderer, read_so
             _ => None,
         };
         match (source, span) {
-            (Some(text), Some(span)) => {
+            (Some(text), Some(span)) if span.end - span.start <= MAX_SNIPPET && line_bytes(&text, &span) <= MAX_SNIPPET => {
                 let mut annotation = AnnotationKind::Primary.span(span);
                 if let Some(label) = &diagnostic.label {
                     annotation = annotation.label(label.as_str());
                 }
                 group = group.element(Snippet::source(text).path(shown).annotation(annotation));
+            }
+            (Some(text), Some(span)) => {
+                // A huge line (a minified manifest) is shown as a window
+                // around the span, so a report never copies megabytes.
+                let (line, column) = line_col(&text, span.start);
+                let (excerpt, local) = excerpt(&text, &span);
+                let mut annotation = AnnotationKind::Primary.span(local);
+                if let Some(label) = &diagnostic.label {
+                    annotation = annotation.label(label.as_str());
+                }
+                group = group.element(Snippet::source(excerpt).line_start(line).annotation(annotation));
+                trailer.push(format!("{}--> {shown}:{line}:{column}", " ".repeat(line.to_string().len())));
             }
             _ => {
                 let position = location.line.map(|line| format!(":{line}")).unwrap_or_default();
@@ -229,6 +241,46 @@ fn render_one(diagnostic: &Diagnostic, base: &Path, renderer: &Renderer, read_so
     }
     text.push('\n');
     text
+}
+
+/// Source lines longer than this (bytes) are shown as a window around the
+/// span; longer spans are cut to it.
+const MAX_SNIPPET: usize = 4096;
+
+/// Bytes around the span's start shown from a huge line.
+const EXCERPT_CONTEXT: usize = 80;
+
+/// The bytes of the lines `span` touches.
+fn line_bytes(text: &str, span: &Range<usize>) -> usize {
+    let start = text[..span.start].rfind('\n').map_or(0, |idx| idx + 1);
+    let end = text[span.end..].find('\n').map_or(text.len(), |idx| span.end + idx);
+    end - start
+}
+
+/// A short window of the span's first line around its start, marked with
+/// `...` where cut, and the span within it (at most the window's end).
+fn excerpt(text: &str, span: &Range<usize>) -> (String, Range<usize>) {
+    let line_start = text[..span.start].rfind('\n').map_or(0, |idx| idx + 1);
+    let line_end = text[span.start..].find('\n').map_or(text.len(), |idx| span.start + idx);
+    let from = floor_boundary(text, span.start.saturating_sub(EXCERPT_CONTEXT).max(line_start));
+    let to = floor_boundary(text, (span.start + 2 * EXCERPT_CONTEXT).min(line_end));
+    let mut shown = String::new();
+    if from > line_start {
+        shown.push_str("...");
+    }
+    let offset = shown.len();
+    shown.push_str(&text[from..to]);
+    if to < line_end {
+        shown.push_str("...");
+    }
+    let start = offset + span.start - from;
+    let end = offset + span.end.min(to).max(span.start) - from;
+    (shown, start..end.max(start))
+}
+
+/// The largest char boundary of `text` at or before `idx`.
+fn floor_boundary(text: &str, idx: usize) -> usize {
+    (0..=idx.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
 }
 
 /// The byte span of a whole 1-based line (without its line break).
@@ -278,6 +330,34 @@ mod tests {
         assert!(text.contains("--> catalog.toml:2:1"), "{text}");
         assert!(text.contains("^^^^ not a key of [catalog]"), "{text}");
         assert!(text.contains("help: did you mean `name`?"), "{text}");
+    }
+
+    #[test]
+    fn a_huge_line_is_shown_as_a_window_around_the_span() {
+        let line = format!("labels: {{a: \"{}\", b: [}}", "x".repeat(1_000_000));
+        let source = format!("kind: ConfigMap\n{line}\n");
+        let at = source.find(", b").unwrap() + 6;
+        let diagnostic = Diagnostic::error("yaml", "bad").at(Location::span(Path::new("/p/a.yaml"), at..at + 1));
+        let text = render(&[diagnostic], Path::new("/p"), false, &|_| Some(source.clone()));
+        let column = line.find(", b").unwrap() + 7;
+        // 80 bytes before the caret: 73 x's, the quote and `, b: [`; the
+        // caret under `}`, after `...` and those 80.
+        let before = format!("{}\", b: [", "x".repeat(73));
+        let caret = format!("{}^", " ".repeat(1 + 3 + 80));
+        assert_eq!(
+            text,
+            format!("error[yaml]: bad\n --> a.yaml:2:{column}\n  |\n2 | ...{before}}}\n  |{caret}\n\n")
+        );
+    }
+
+    #[test]
+    fn a_huge_span_is_cut_to_its_start() {
+        let source = format!("a: {}\n", "y".repeat(10_000));
+        let diagnostic = Diagnostic::error("yaml", "bad").at(Location::span(Path::new("/p/a.yaml"), 3..10_003));
+        let text = render(&[diagnostic], Path::new("/p"), false, &|_| Some(source.clone()));
+        assert!(text.len() < 600, "{text}");
+        assert!(text.starts_with("error[yaml]: bad\n --> a.yaml:1:4\n  |\n1 | a: yyy"), "{text}");
+        assert!(text.contains("yyy...\n"), "{text}");
     }
 
     #[test]

@@ -59,10 +59,10 @@ pub fn top_level_groups(root: &Path) -> Result<Vec<Vec<PathBuf>>, LoadError> {
 
 /// Loads one FBC file (a stream of documents).
 pub fn load_file(path: &Path) -> Result<DeclarativeConfig, LoadError> {
-    let bytes = fs_err::read(path).map_err(|error| LoadError {
+    let bytes = crate::input::read(path).map_err(|error| LoadError {
         path: path.to_path_buf(),
         line: 0,
-        message: error.to_string(),
+        message: format!("open {}: {error}", path.display()),
     })?;
     let text = String::from_utf8_lossy(&bytes);
     load_text(&text, path)

@@ -193,12 +193,18 @@ pub enum ReadError {
     /// A FIFO, socket or device: reading it could block or never end.
     #[error("cannot read `{}`: it is not a regular file (a FIFO, socket or device)", path.display())]
     NotAFile { path: PathBuf },
+
+    #[error("cannot read `{}`: it is {size} bytes, more than the {limit}-byte limit on one input file", path.display())]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
 }
 
 impl ReadError {
     pub fn path(&self) -> &Path {
         match self {
-            ReadError::Io { path, .. } | ReadError::BrokenSymlink { path, .. } | ReadError::NotAFile { path } => path,
+            ReadError::Io { path, .. }
+            | ReadError::BrokenSymlink { path, .. }
+            | ReadError::NotAFile { path }
+            | ReadError::TooLarge { path, .. } => path,
         }
     }
 
@@ -208,6 +214,7 @@ impl ReadError {
                 Some("fix the link or remove it; a bundle file that cannot be read is never skipped".to_string())
             }
             ReadError::NotAFile { .. } => Some("bundle directories hold regular files only; remove it".to_string()),
+            ReadError::TooLarge { .. } => Some("no manifest is that large; check that the right file is in the bundle".to_string()),
             ReadError::Io { .. } => None,
         }
     }
@@ -296,9 +303,18 @@ pub(crate) fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, ReadError> {
     if !metadata.is_file() {
         return Err(ReadError::NotAFile { path: path.to_path_buf() });
     }
-    std::fs::read(path).map(Some).map_err(|source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
+    // Checked again on the opened file: the path may have changed since.
+    crate::input::read(path).map(Some).map_err(|error| match error {
+        crate::input::InputError::Io(source) => ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        crate::input::InputError::NotAFile => ReadError::NotAFile { path: path.to_path_buf() },
+        crate::input::InputError::TooLarge { size, limit } => ReadError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            limit,
+        },
     })
 }
 

@@ -223,7 +223,7 @@ fn broken_link_text(path: &Path, error: &std::io::Error) -> &'static str {
 /// Reads an icon file named in `catalog.toml`; a file that cannot be read
 /// (missing included) is an error at the key.
 fn read_icon(config: &Config, icon: &crate::config::Sourced<PathBuf>, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<InputFile> {
-    match std::fs::read(&icon.value) {
+    match crate::input::read(&icon.value) {
         Ok(bytes) => Some(InputFile {
             path: icon.value.clone(),
             digest: crate::load::Sha256Digest::of(&bytes),

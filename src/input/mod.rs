@@ -1,0 +1,131 @@
+//! Reading files other people wrote (issue 22): catalog.toml, bundle
+//! manifests, FBC files, icons, templates, and the source lines quoted in
+//! diagnostics. Only regular files are read, and only up to a size cap, so
+//! a FIFO never blocks a build, `/dev/zero` named as a manifest is not read
+//! forever, and a runaway file fails fast with its size instead of filling
+//! memory.
+//!
+//! The file is opened without blocking and checked through the opened
+//! handle (not by a `stat` before the open), so a path swapped for a FIFO
+//! between the two cannot slip through.
+
+use std::io::Read as _;
+use std::path::Path;
+
+/// The largest file catbuild reads: far above any real manifest or FBC
+/// file (the largest catalog.json of community-operators-prod is tens of
+/// megabytes), far below what would exhaust a build machine.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Why a file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A FIFO, socket or device: reading it could block or never end.
+    #[error("it is not a regular file (a FIFO, socket or device)")]
+    NotAFile,
+    #[error("it is {size} bytes, more than the {limit}-byte limit on one input file")]
+    TooLarge { size: u64, limit: u64 },
+}
+
+impl InputError {
+    /// Whether the path does not exist (callers word that their own way).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, InputError::Io(error) if error.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// The bytes of the regular file at `path` (symbolic links followed), at
+/// most [`MAX_FILE_BYTES`].
+pub fn read(path: &Path) -> Result<Vec<u8>, InputError> {
+    read_at_most(path, MAX_FILE_BYTES)
+}
+
+/// The text of the regular file at `path`, at most [`MAX_FILE_BYTES`];
+/// invalid UTF-8 is an `InvalidData` error, as `fs::read_to_string`.
+pub fn read_to_string(path: &Path) -> Result<String, InputError> {
+    let bytes = read(path)?;
+    String::from_utf8(bytes).map_err(|error| InputError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, error)))
+}
+
+/// The bytes of the regular file at `path`, refused above `limit`.
+pub fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    let file = open_regular(path)?;
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(InputError::TooLarge { size, limit });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    // The file may grow after the check: read one byte past the limit to
+    // see it.
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    let read = bytes.len() as u64;
+    if read > limit {
+        return Err(InputError::TooLarge { size: read, limit });
+    }
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn open_regular(path: &Path) -> Result<std::fs::File, InputError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+    // writer. Regular files ignore the flag for reads.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(InputError::NotAFile);
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn open_regular(path: &Path) -> Result<std::fs::File, InputError> {
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(InputError::NotAFile);
+    }
+    Ok(std::fs::File::open(path)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_regular_file_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.yaml");
+        std::fs::write(&path, "kind: ConfigMap\n").unwrap();
+        assert_eq!(read_to_string(&path).unwrap(), "kind: ConfigMap\n");
+    }
+
+    #[test]
+    fn a_file_above_the_limit_is_refused_with_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.yaml");
+        std::fs::write(&path, vec![b'x'; 100]).unwrap();
+        let error = read_at_most(&path, 99).unwrap_err();
+        assert_eq!(error.to_string(), "it is 100 bytes, more than the 99-byte limit on one input file");
+        assert_eq!(read_at_most(&path, 100).unwrap().len(), 100);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_and_a_device_are_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.yaml");
+        let status = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(status.success());
+        assert!(matches!(read(&fifo), Err(InputError::NotAFile)));
+        assert!(matches!(read(Path::new("/dev/zero")), Err(InputError::NotAFile)));
+    }
+
+    #[test]
+    fn a_missing_file_says_so() {
+        let error = read(Path::new("/nonexistent/catalog.toml")).unwrap_err();
+        assert!(error.is_not_found(), "{error}");
+    }
+}

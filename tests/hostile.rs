@@ -172,3 +172,31 @@ fn nesting_beyond_go_yamls_depth_limit_is_refused_with_the_limit() {
         "error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/deep.yaml`: yaml: line 3: exceeded max depth of 10000\n",
     );
 }
+
+/// The templated CSV's bundle, where a `.j2` manifest renders.
+const TEMPLATED: &str = "manifests/fruits-catalog-operator/0.0.3/manifests";
+
+#[test]
+fn a_template_loop_that_does_not_end_runs_out_of_steps() {
+    assert_refused(
+        |dir| {
+            let text = "kind: ConfigMap\nmetadata: {name: loop}\ndata:\n{% for i in range(100000) %}{% for j in range(100000) %}  k{{i}}x{{j}}: v\n{% endfor %}{% endfor %}\n";
+            std::fs::write(dir.join(TEMPLATED).join("loop.yaml.j2"), text).unwrap();
+        },
+        &["build"],
+        "error[template]: template error: invalid operation: it took more than 20000000 steps (a loop that does not end?)\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/loop.yaml.j2\n",
+    );
+}
+
+#[test]
+fn a_template_that_writes_gigabytes_stops_at_the_output_limit() {
+    assert_refused(
+        |dir| {
+            let text =
+                "kind: ConfigMap\nmetadata: {name: big}\ndata:\n{% for i in range(1000) %}  k{{i}}: {{ \"x\" * 99999999 }}\n{% endfor %}\n";
+            std::fs::write(dir.join(TEMPLATED).join("big.yaml.j2"), text).unwrap();
+        },
+        &["build"],
+        "error[template]: template error: invalid operation: the output is larger than the 64 MiB a template may write\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/big.yaml.j2\n",
+    );
+}

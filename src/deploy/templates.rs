@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value, value::ValueKind};
+use minijinja::{Error, ErrorKind, Value, value::ValueKind};
 
 use crate::diag::{Diagnostic, Location};
 
@@ -136,15 +136,11 @@ pub struct RenderError {
 
 /// Renders `template` with `context`.
 pub fn render(template: &Template, context: &Value) -> Result<String, RenderError> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
-        env.set_syntax(syntax);
-    }
+    let mut env = crate::load::jinja::environment();
     env.add_filter("yaml", yaml_filter);
     let result = env
         .template_from_named_str(template.name, &template.text)
-        .and_then(|compiled| compiled.render(context));
+        .and_then(|compiled| crate::load::jinja::render_bounded(&compiled, context.clone()));
     result.map_err(|error| {
         let what = match error.kind() {
             ErrorKind::UndefinedError => "undefined value".to_string(),

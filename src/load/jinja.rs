@@ -66,14 +66,68 @@ pub struct BundleImageError {
     pub detail: Option<String>,
 }
 
-fn environment() -> Environment<'static> {
+/// Steps one template may take (minijinja's fuel): real templates take
+/// thousands; a runaway loop ends here after about a second.
+pub(crate) const TEMPLATE_STEPS: u64 = 20_000_000;
+
+/// The largest text one template may render (bytes).
+pub(crate) const MAX_TEMPLATE_OUTPUT: usize = 64 << 20;
+
+/// The environment every template of catbuild renders in: undefined values
+/// are errors, the final newline is kept, and steps are budgeted.
+pub(crate) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Keep the file's final newline: YAML cares little, diffs care a lot.
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
         env.set_syntax(syntax);
     }
+    env.set_fuel(Some(TEMPLATE_STEPS));
     env
+}
+
+/// Renders `template`, stopping at [`MAX_TEMPLATE_OUTPUT`] bytes of output
+/// (a few steps can repeat a string to a gigabyte); budget errors say which
+/// limit was hit.
+pub(crate) fn render_bounded(template: &minijinja::Template, context: minijinja::Value) -> Result<String, minijinja::Error> {
+    let mut output = CappedOutput::default();
+    match template.render_captured_to(context, &mut output) {
+        Ok(_) => Ok(String::from_utf8_lossy(&output.bytes).into_owned()),
+        Err(_) if output.over => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!(
+                "the output is larger than the {} MiB a template may write",
+                MAX_TEMPLATE_OUTPUT >> 20
+            ),
+        )),
+        Err(error) if error.kind() == minijinja::ErrorKind::OutOfFuel => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("it took more than {TEMPLATE_STEPS} steps (a loop that does not end?)"),
+        )),
+        Err(error) => Err(error),
+    }
+}
+
+/// A writer that refuses to grow past [`MAX_TEMPLATE_OUTPUT`].
+#[derive(Default)]
+struct CappedOutput {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_TEMPLATE_OUTPUT {
+            self.over = true;
+            return Err(std::io::Error::other("template output limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Whether any file of the bundle is a template.
@@ -145,7 +199,14 @@ fn render_file(env: &Environment, file: &BundleFile, vars: &BTreeMap<String, Str
     let Ok(source) = std::str::from_utf8(&file.bytes) else {
         return Err((None, None, TemplateProblem::NotUtf8));
     };
-    env.render_str(source, vars).map_err(|error| failure(&error, source, vars))
+    env.template_from_str(source)
+        .and_then(|template| {
+            render_bounded(
+                &template,
+                minijinja::Value::from_pairs(vars.iter().map(|(key, value)| (key.as_str(), value.as_str()))),
+            )
+        })
+        .map_err(|error| failure(&error, source, vars))
 }
 
 fn failure(error: &minijinja::Error, source: &str, vars: &BTreeMap<String, String>) -> RenderFailure {

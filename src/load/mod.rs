@@ -39,7 +39,7 @@ mod csv;
 mod csv_metadata;
 mod document;
 mod error;
-mod jinja;
+pub(crate) mod jinja;
 mod package_manifest;
 mod parsed;
 mod read;

@@ -91,7 +91,13 @@ pub(super) fn load_bundle(
 }
 
 fn template_diagnostic(error: &TemplateError) -> Diagnostic {
-    let mut diagnostic = Diagnostic::error("template", error.problem.to_string());
+    let located = error.span.is_some() || error.line.is_some();
+    let message = match &error.problem {
+        // Without a place to label, the detail goes in the message.
+        TemplateProblem::Invalid { detail: Some(detail), .. } if !located => format!("{}: {detail}", error.problem),
+        problem => problem.to_string(),
+    };
+    let mut diagnostic = Diagnostic::error("template", message);
     diagnostic = match (&error.span, error.line) {
         (Some(span), _) => diagnostic.at(Location::span(&error.file, span.clone())),
         (None, Some(line)) => diagnostic.at(Location::line(&error.file, line)),
@@ -113,11 +119,11 @@ fn template_diagnostic(error: &TemplateError) -> Diagnostic {
                 "define it under `[vars]` in catalog.toml or the target's `vars` ({listed})"
             ))
         }
-        TemplateProblem::Invalid { detail: Some(detail), .. } => diagnostic.label(detail.clone()),
+        TemplateProblem::Invalid { detail: Some(detail), .. } if located => diagnostic.label(detail.clone()),
         TemplateProblem::RenderedFileExists { .. } => {
             diagnostic.help("keep either the template or the plain file: both would be the same manifest")
         }
-        TemplateProblem::Invalid { detail: None, .. } | TemplateProblem::NotUtf8 => diagnostic,
+        TemplateProblem::Invalid { .. } | TemplateProblem::NotUtf8 => diagnostic,
     }
 }
 

@@ -85,7 +85,13 @@ fn a_fifo_among_the_manifests_is_refused_not_read() {
 #[test]
 fn a_link_to_a_device_among_the_manifests_is_refused_not_read() {
     assert_refused(
-        |dir| std::os::unix::fs::symlink("/dev/zero", dir.join(MANIFESTS).join("zero.yaml")).unwrap(),
+        |dir| {
+            std::os::unix::fs::symlink("/dev/zero", dir.join(MANIFESTS).join("zero.yaml")).unwrap();
+            // Allowed to lead there, so the device itself is what is refused.
+            let path = dir.join("catalog.toml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, text.replacen("[catalog]\n", "[catalog]\nexternal-paths = [\"/dev\"]\n", 1)).unwrap();
+        },
         &["build"],
         "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/zero.yaml`: it is not a regular file (a FIFO, socket or device)\n",
     );
@@ -199,4 +205,86 @@ fn a_template_that_writes_gigabytes_stops_at_the_output_limit() {
         &["build"],
         "error[template]: template error: invalid operation: the output is larger than the 64 MiB a template may write\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/big.yaml.j2\n",
     );
+}
+
+/// A file outside the project, for the cases that link to it.
+fn outside_file() -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "kind: Secret\nmetadata: {name: stolen}\n").unwrap();
+    file
+}
+
+#[test]
+fn a_manifest_linking_out_of_the_project_is_refused() {
+    let secret = outside_file();
+    let resolved = secret.path().canonicalize().unwrap();
+    assert_refused(
+        |dir| std::os::unix::fs::symlink(secret.path(), dir.join(MANIFESTS).join("secret.yaml")).unwrap(),
+        &["build"],
+        &format!(
+            "error[bundle]: `manifests/fruits-catalog-operator/0.0.1/manifests/secret.yaml` leads to `{}`, outside the project\n",
+            resolved.display()
+        ),
+    );
+}
+
+#[test]
+fn a_bundle_directory_linking_out_of_the_project_is_refused() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    common::copy_dir(
+        &common::repo().join("manifests/fruits-catalog-operator/0.0.1"),
+        &elsewhere.path().join("0.0.4"),
+    );
+    let resolved = elsewhere.path().join("0.0.4").canonicalize().unwrap();
+    assert_refused(
+        |dir| std::os::unix::fs::symlink(elsewhere.path().join("0.0.4"), dir.join("manifests/fruits-catalog-operator/0.0.4")).unwrap(),
+        &["build"],
+        &format!(
+            "error[bundle]: `manifests/fruits-catalog-operator/0.0.4` leads to `{}`, outside the project\n",
+            resolved.display()
+        ),
+    );
+}
+
+#[test]
+fn an_icon_outside_the_project_is_refused_at_its_key() {
+    let icon = tempfile::Builder::new().suffix(".svg").tempfile().unwrap();
+    std::fs::write(icon.path(), "<svg xmlns=\"http://www.w3.org/2000/svg\"/>").unwrap();
+    let resolved = icon.path().canonicalize().unwrap();
+    let shown = icon.path().display().to_string();
+    assert_refused(
+        |dir| {
+            let path = dir.join("catalog.toml");
+            let text = std::fs::read_to_string(&path).unwrap();
+            let line = format!("default-channel = \"stable\"\nicon = \"{shown}\"\n");
+            std::fs::write(&path, text.replace("default-channel = \"stable\"\n", &line)).unwrap();
+        },
+        &["build"],
+        &format!(
+            "error[config]: icon file `{shown}` (the `icon` of package `fruits-catalog-operator`) leads to `{}`, outside the project\n",
+            resolved.display()
+        ),
+    );
+}
+
+#[test]
+fn external_paths_allows_what_it_lists_and_nothing_else() {
+    let project = example_project();
+    let dir = project.path();
+    let shared = tempfile::tempdir().unwrap();
+    let crd = dir.join(MANIFESTS).join("fruitscatalogs.fruits.example.com.crd.yaml");
+    let moved = shared.path().join("crd.yaml");
+    std::fs::copy(&crd, &moved).unwrap();
+    std::fs::remove_file(&crd).unwrap();
+    std::os::unix::fs::symlink(&moved, &crd).unwrap();
+    let (code, text, _) = build_with_deadline(dir, &["build"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("outside the project"), "{text}");
+
+    let path = dir.join("catalog.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    let listed = format!("[catalog]\nexternal-paths = [\"{}\"]\n", shared.path().display());
+    std::fs::write(&path, config.replacen("[catalog]\n", &listed, 1)).unwrap();
+    let (code, text, _) = build_with_deadline(dir, &["build"]);
+    assert_eq!(code, Some(0), "{text}");
 }

@@ -31,6 +31,13 @@ pub struct Config {
     pub images: Images,
 }
 
+impl Config {
+    /// Where a build reads files from: the project and `external-paths`.
+    pub fn boundary(&self) -> crate::input::Boundary {
+        crate::input::Boundary::new(&self.root, &self.catalog.external_paths)
+    }
+}
+
 /// `[images]`: whether and how bundle and catalog images are built and
 /// pushed. Per-target settings (base image, push) are on [`Target`].
 #[derive(Debug, Clone, Default)]
@@ -115,6 +122,9 @@ pub struct Catalog {
     /// `deploy-templates`: a directory whose files override the built-in
     /// deploy templates of the same name (absolute).
     pub deploy_templates: Option<Sourced<PathBuf>>,
+    /// `external-paths`: directories outside the project that bundle files
+    /// and icons may lead into (absolute).
+    pub external_paths: Vec<PathBuf>,
 }
 
 /// A value from the file and the byte span it came from.
@@ -526,6 +536,7 @@ impl Resolver<'_> {
                 value: root.join(dir.get_ref()),
                 span: dir.span(),
             }),
+            external_paths: raw.catalog.external_paths.iter().map(|dir| root.join(dir.get_ref())).collect(),
         };
         let mut packages: Vec<PackageConfig> = Vec::new();
         for raw_package in raw.packages {

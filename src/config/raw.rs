@@ -62,6 +62,9 @@ pub struct RawCatalog {
     pub index_db: Option<Spanned<String>>,
     /// A directory of deploy templates overriding the built-in ones by name.
     pub deploy_templates: Option<Spanned<String>>,
+    /// Directories outside the project that bundle files may link into.
+    #[serde(default)]
+    pub external_paths: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

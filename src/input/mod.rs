@@ -90,6 +90,63 @@ fn open_regular(path: &Path) -> Result<std::fs::File, InputError> {
     Ok(std::fs::File::open(path)?)
 }
 
+/// Where a build reads files from without being asked: the project's
+/// directory and the directories catalog.toml lists in `external-paths`.
+/// A bundle file that is a symbolic link (or a bundle directory that is
+/// one) resolving elsewhere is refused, so a catalog never embeds, say, a
+/// key from the home directory because a partner's bundle linked to it.
+#[derive(Debug, Clone)]
+pub struct Boundary {
+    /// Canonical roots; empty means anywhere (the opm-compatible commands,
+    /// whose paths the user named).
+    roots: Vec<std::path::PathBuf>,
+}
+
+/// A path that resolves outside the [`Boundary`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outside {
+    /// Where the path really leads.
+    pub resolved: std::path::PathBuf,
+}
+
+impl Boundary {
+    /// Files may come from anywhere.
+    pub fn anywhere() -> Boundary {
+        Boundary { roots: Vec::new() }
+    }
+
+    /// The project at `root` and the `external` directories (resolved as
+    /// far as they exist).
+    pub fn new(root: &Path, external: &[std::path::PathBuf]) -> Boundary {
+        let roots = std::iter::once(root)
+            .chain(external.iter().map(std::path::PathBuf::as_path))
+            .map(|dir| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
+            .collect();
+        Boundary { roots }
+    }
+
+    /// Whether a path can be outside at all (not [`Boundary::anywhere`]).
+    pub fn is_limited(&self) -> bool {
+        !self.roots.is_empty()
+    }
+
+    /// Whether reading `path` stays inside; a path that does not resolve
+    /// (missing, a broken link) is left to the reader to report.
+    pub fn check(&self, path: &Path) -> Result<(), Outside> {
+        if self.roots.is_empty() {
+            return Ok(());
+        }
+        let Ok(resolved) = std::fs::canonicalize(path) else {
+            return Ok(());
+        };
+        if self.roots.iter().any(|root| resolved.starts_with(root)) {
+            Ok(())
+        } else {
+            Err(Outside { resolved })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +184,28 @@ mod tests {
     fn a_missing_file_says_so() {
         let error = read(Path::new("/nonexistent/catalog.toml")).unwrap_err();
         assert!(error.is_not_found(), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_out_of_the_project_is_outside_unless_its_directory_is_listed() {
+        let project = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(elsewhere.path().join("secret"), "x").unwrap();
+        std::fs::write(project.path().join("inside.yaml"), "x").unwrap();
+        let link = project.path().join("link.yaml");
+        std::os::unix::fs::symlink(elsewhere.path().join("secret"), &link).unwrap();
+        let inner_link = project.path().join("inner.yaml");
+        std::os::unix::fs::symlink("inside.yaml", &inner_link).unwrap();
+
+        let boundary = Boundary::new(project.path(), &[]);
+        assert_eq!(boundary.check(&inner_link), Ok(()));
+        let outside = boundary.check(&link).unwrap_err();
+        assert_eq!(outside.resolved, elsewhere.path().join("secret").canonicalize().unwrap());
+        assert_eq!(
+            Boundary::new(project.path(), &[elsewhere.path().to_path_buf()]).check(&link),
+            Ok(())
+        );
+        assert_eq!(Boundary::anywhere().check(&link), Ok(()));
     }
 }

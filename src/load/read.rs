@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
+use crate::input::Boundary;
+
 /// The directory of a bundle's manifests.
 pub(crate) const MANIFESTS_DIR: &str = "manifests";
 /// The directory of a bundle's annotations, dependencies and properties.
@@ -194,6 +196,11 @@ pub enum ReadError {
     #[error("cannot read `{}`: it is not a regular file (a FIFO, socket or device)", path.display())]
     NotAFile { path: PathBuf },
 
+    /// A symbolic link (or a directory reached through one) that leads out
+    /// of the project and the directories catalog.toml allows.
+    #[error("`{}` leads to `{}`, outside the project", path.display(), resolved.display())]
+    Outside { path: PathBuf, resolved: PathBuf },
+
     #[error("cannot read `{}`: it is {size} bytes, more than the {limit}-byte limit on one input file", path.display())]
     TooLarge { path: PathBuf, size: u64, limit: u64 },
 }
@@ -204,7 +211,8 @@ impl ReadError {
             ReadError::Io { path, .. }
             | ReadError::BrokenSymlink { path, .. }
             | ReadError::NotAFile { path }
-            | ReadError::TooLarge { path, .. } => path,
+            | ReadError::TooLarge { path, .. }
+            | ReadError::Outside { path, .. } => path,
         }
     }
 
@@ -214,6 +222,9 @@ impl ReadError {
                 Some("fix the link or remove it; a bundle file that cannot be read is never skipped".to_string())
             }
             ReadError::NotAFile { .. } => Some("bundle directories hold regular files only; remove it".to_string()),
+            ReadError::Outside { .. } => {
+                Some("copy the file into the project, or list its directory in `external-paths` under [catalog] to allow it".to_string())
+            }
             ReadError::TooLarge { .. } => Some("no manifest is that large; check that the right file is in the bundle".to_string()),
             ReadError::Io { .. } => None,
         }
@@ -222,6 +233,14 @@ impl ReadError {
 
 /// Reads the files of the bundle in `dir` (see the module doc for which).
 pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, ReadError> {
+    read_bundle_dir_within(dir, &Boundary::anywhere())
+}
+
+/// [`read_bundle_dir`] for a build: the bundle directory, its `manifests/`
+/// and `metadata/`, and every symbolic link among their entries must
+/// resolve inside `boundary`.
+pub fn read_bundle_dir_within(dir: &Path, boundary: &Boundary) -> Result<BundleFiles, ReadError> {
+    check_inside(dir, boundary)?;
     let mut bundle_files = BundleFiles {
         dir: dir.to_path_buf(),
         ..BundleFiles::default()
@@ -232,10 +251,14 @@ pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, ReadError> {
             continue;
         }
         bundle_files.directories.insert(PathBuf::from(directory));
+        check_inside(&path, boundary)?;
         let skip_hidden = directory == MANIFESTS_DIR;
         for (name, entry_path) in sorted_entries(&path)? {
             if skip_hidden && name.starts_with('.') {
                 continue;
+            }
+            if boundary.is_limited() && std::fs::symlink_metadata(&entry_path).is_ok_and(|meta| meta.file_type().is_symlink()) {
+                check_inside(&entry_path, boundary)?;
             }
             let Some(bytes) = read_entry(&entry_path)? else {
                 continue;
@@ -259,6 +282,13 @@ pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, ReadError> {
         }
     }
     Ok(bundle_files)
+}
+
+fn check_inside(path: &Path, boundary: &Boundary) -> Result<(), ReadError> {
+    boundary.check(path).map_err(|outside| ReadError::Outside {
+        path: path.to_path_buf(),
+        resolved: outside.resolved,
+    })
 }
 
 /// Whether `path` is a directory (following links); a missing path is not,

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::diag::{Diagnostic, Location};
+use crate::input::Boundary;
 use crate::load::{BundleError, BundleFiles, LoadedBundle, TemplateError, TemplateProblem};
 
 use super::images::BundleImages;
@@ -28,13 +29,14 @@ pub(super) fn load_package(
     image_epoch: Option<u64>,
 ) -> (Vec<LoadedBundle>, BundleImages, Vec<Diagnostic>) {
     type Loaded = (LoadedBundle, Option<Result<Image, Diagnostic>>);
+    let boundary = config.boundary();
     let results: Vec<Result<Loaded, Vec<Diagnostic>>> = plan
         .bundle_dirs
         .par_iter()
         .map(|dir| {
             // The rendered files are dropped here, once the bundle image
             // (if any) holds what it needs of them.
-            load_bundle(dir, vars, &config.root).map(|(loaded, files)| {
+            load_bundle(dir, vars, &config.root, &boundary).map(|(loaded, files)| {
                 let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
                 (loaded, image)
             })
@@ -70,17 +72,18 @@ pub(super) fn load_package(
 
 /// [`load_bundle`] for `render`, which has no use for the files.
 pub(crate) fn load_templated_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> Result<LoadedBundle, Vec<Diagnostic>> {
-    load_bundle(dir, vars, root).map(|(loaded, _files)| loaded)
+    load_bundle(dir, vars, root, &Boundary::anywhere()).map(|(loaded, _files)| loaded)
 }
 
-/// Reads the bundle in `dir`, renders its `.j2` files with `vars` and
-/// parses it; returns the bundle and the (rendered) files it was parsed from.
+/// Reads the bundle in `dir` (its files inside `boundary`), renders its
+/// `.j2` files with `vars` and parses it; returns the bundle and the (rendered) files it was parsed from.
 pub(super) fn load_bundle(
     dir: &Path,
     vars: &BTreeMap<String, String>,
     root: &Path,
+    boundary: &Boundary,
 ) -> Result<(LoadedBundle, BundleFiles), Vec<Diagnostic>> {
-    let files = crate::load::read_bundle_dir(dir)
+    let files = crate::load::read_bundle_dir_within(dir, boundary)
         .map_err(|error| relative_messages(vec![bundle_error_diagnostic(&BundleError::Read(error), dir)], root))?;
     let files = crate::load::render_templates(files, vars)
         .map_err(|errors| relative_messages(errors.iter().map(template_diagnostic).collect(), root))?;

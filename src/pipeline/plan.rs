@@ -223,6 +223,21 @@ fn broken_link_text(path: &Path, error: &std::io::Error) -> &'static str {
 /// Reads an icon file named in `catalog.toml`; a file that cannot be read
 /// (missing included) is an error at the key.
 fn read_icon(config: &Config, icon: &crate::config::Sourced<PathBuf>, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<InputFile> {
+    if let Err(outside) = config.boundary().check(&icon.value) {
+        diagnostics.push(
+            Diagnostic::error(
+                "config",
+                format!(
+                    "icon file `{}` ({key}) leads to `{}`, outside the project",
+                    crate::diag::display_path(&icon.value, &config.root),
+                    outside.resolved.display()
+                ),
+            )
+            .at(Location::span(&config.path, icon.span.clone()))
+            .help("copy the icon into the project, or list its directory in `external-paths` under [catalog] to allow it"),
+        );
+        return None;
+    }
     match crate::input::read(&icon.value) {
         Ok(bytes) => Some(InputFile {
             path: icon.value.clone(),

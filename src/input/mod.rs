@@ -100,6 +100,9 @@ pub struct Boundary {
     /// Canonical roots; empty means anywhere (the opm-compatible commands,
     /// whose paths the user named).
     roots: Vec<std::path::PathBuf>,
+    /// The same roots as written (absolute, `..` folded), to tell a path
+    /// catalog.toml names outside them from a link that leads outside.
+    written: Vec<std::path::PathBuf>,
 }
 
 /// A path that resolves outside the [`Boundary`].
@@ -112,17 +115,48 @@ pub struct Outside {
 impl Boundary {
     /// Files may come from anywhere.
     pub fn anywhere() -> Boundary {
-        Boundary { roots: Vec::new() }
+        Boundary {
+            roots: Vec::new(),
+            written: Vec::new(),
+        }
     }
 
     /// The project at `root` and the `external` directories (resolved as
     /// far as they exist).
     pub fn new(root: &Path, external: &[std::path::PathBuf]) -> Boundary {
-        let roots = std::iter::once(root)
+        let dirs: Vec<&Path> = std::iter::once(root)
             .chain(external.iter().map(std::path::PathBuf::as_path))
-            .map(|dir| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
             .collect();
-        Boundary { roots }
+        Boundary {
+            roots: dirs
+                .iter()
+                .map(|dir| std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()))
+                .collect(),
+            written: dirs.iter().map(|dir| fold_parents(dir)).collect(),
+        }
+    }
+
+    /// The boundary for reading the directory `dir` that catalog.toml
+    /// names (a bundle directory a pattern matched). Named inside the
+    /// project, it must also resolve inside (a link out is refused). Named
+    /// outside (`bundles = ["../bundles/*"]`, a catalog.toml in a
+    /// sub-directory of the repository), the user asked for it: it is read,
+    /// and links in it may lead within it too.
+    pub fn for_named_dir(&self, dir: &Path) -> Result<Boundary, Outside> {
+        if !self.is_limited() {
+            return Ok(self.clone());
+        }
+        let written = fold_parents(dir);
+        if self.written.iter().any(|root| written.starts_with(root)) {
+            self.check(dir)?;
+            return Ok(self.clone());
+        }
+        let mut wider = self.clone();
+        if let Ok(resolved) = std::fs::canonicalize(dir) {
+            wider.roots.push(resolved);
+            wider.written.push(written);
+        }
+        Ok(wider)
     }
 
     /// Whether a path can be outside at all (not [`Boundary::anywhere`]).
@@ -145,6 +179,21 @@ impl Boundary {
             Err(Outside { resolved })
         }
     }
+}
+
+/// `path` with `.` and `..` folded away as text (no link is followed).
+fn fold_parents(path: &Path) -> std::path::PathBuf {
+    let mut folded = std::path::PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                folded.pop();
+            }
+            other => folded.push(other),
+        }
+    }
+    folded
 }
 
 #[cfg(test)]
@@ -207,5 +256,25 @@ mod tests {
             Ok(())
         );
         assert_eq!(Boundary::anywhere().check(&link), Ok(()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_named_outside_is_asked_for_and_a_link_out_of_one_inside_is_not() {
+        let repo = tempfile::tempdir().unwrap();
+        let project = repo.path().join("catalog");
+        let bundles = repo.path().join("bundles/0.1.0");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::create_dir_all(&bundles).unwrap();
+        let boundary = Boundary::new(&project, &[]);
+        // `bundles = ["../bundles/*"]`: named outside, read.
+        let named = project.join("../bundles/0.1.0");
+        let wider = boundary.for_named_dir(&named).unwrap();
+        std::fs::write(bundles.join("a.yaml"), "x").unwrap();
+        assert_eq!(wider.check(&bundles.join("a.yaml")), Ok(()));
+        // A link inside the project to the same place: refused.
+        let link = project.join("linked");
+        std::os::unix::fs::symlink(&bundles, &link).unwrap();
+        assert!(boundary.for_named_dir(&link).is_err());
     }
 }

@@ -236,11 +236,15 @@ pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, ReadError> {
     read_bundle_dir_within(dir, &Boundary::anywhere())
 }
 
-/// [`read_bundle_dir`] for a build: the bundle directory, its `manifests/`
-/// and `metadata/`, and every symbolic link among their entries must
-/// resolve inside `boundary`.
+/// [`read_bundle_dir`] for a build: the bundle directory (as
+/// [`Boundary::for_named_dir`] says), its `manifests/` and `metadata/`,
+/// and every symbolic link among their entries must resolve inside
+/// `boundary`.
 pub fn read_bundle_dir_within(dir: &Path, boundary: &Boundary) -> Result<BundleFiles, ReadError> {
-    check_inside(dir, boundary)?;
+    let boundary = &boundary.for_named_dir(dir).map_err(|outside| ReadError::Outside {
+        path: dir.to_path_buf(),
+        resolved: outside.resolved,
+    })?;
     let mut bundle_files = BundleFiles {
         dir: dir.to_path_buf(),
         ..BundleFiles::default()

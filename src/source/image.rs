@@ -126,6 +126,21 @@ pub(super) fn load_bundle_image(reference: &str, images: &dyn ImageResolver) -> 
     Ok(crate::load::load_bundle_files(&files, Some(reference))?)
 }
 
+/// Loads a bundle image unpacked in the cache, checking its package label
+/// first (opm's rule); `image` is what the catalog names it (`None` for an
+/// image with no registry name, such as an `oci:` layout).
+pub fn load_unpacked_bundle(image: &super::pulled::FetchedImage, name: Option<&str>) -> Result<(LoadedBundle, BundleFiles), SourceError> {
+    if !image.labels.contains_key(PACKAGE_LABEL) {
+        return Err(SourceError::UnknownImageType {
+            reference: image.reference.clone(),
+            labels: image.labels.clone(),
+        });
+    }
+    let files = ResolvedImage::unpacked(image).bundle_files()?;
+    let loaded = crate::load::load_bundle_files(&files, name)?;
+    Ok((loaded, files))
+}
+
 /// The labels `bundle.Dockerfile` would give the image of a bundle: the
 /// entries of its annotations file (the first file of `metadata/` with a
 /// non-empty `annotations` map), sorted by key; non-string values as JSON.

@@ -21,7 +21,7 @@ mod reference;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use image::{ImageContent, ImageResolver, LocalImages, PACKAGE_LABEL, ResolvedImage, bundle_image_labels};
+pub use image::{ImageContent, ImageResolver, LocalImages, PACKAGE_LABEL, ResolvedImage, bundle_image_labels, load_unpacked_bundle};
 pub use reference::{CONFIGS_LABEL, DATABASE_LABEL, RenderReference, render_reference};
 
 use crate::diag::Diagnostic;

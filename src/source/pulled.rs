@@ -9,7 +9,8 @@
 //! `rootfs/` and the image's `config.json`). An image is unpacked into
 //! `tmp/<random>/` and renamed into place whole, so a pull or unpack that
 //! fails or is killed never leaves a half-unpacked image where a later
-//! build would take it; a later build removes what is left in `tmp/`.
+//! build would take it; a later build removes what is left in `tmp/`
+//! (`pipeline::images`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,11 +109,6 @@ pub fn fetch(
         }
     }
     cached(cache, text, &pulled.digest).ok_or_else(|| cache_error(&final_dir, "the unpacked image went missing".to_string()))
-}
-
-/// Removes what killed pulls left in `cache/tmp`.
-pub fn clear_temp(cache: &Path) {
-    let _ = std::fs::remove_dir_all(cache.join("tmp"));
 }
 
 /// Images already fetched, by the reference the user wrote.

@@ -61,10 +61,8 @@ pub struct TemplateVars<'a> {
 /// where catbuild replicates opm.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// No resolver has the image (catbuild does not pull yet).
-    #[error(
-        "cannot pull image {reference:?}: this catbuild renders bundle images from local directories only (pass --local-image {reference}=DIR)"
-    )]
+    /// The resolver does not have the image (it was not pulled).
+    #[error("image {reference:?} is not among the images at hand (pulled, or given with --local-image {reference}=DIR)")]
     CannotPull { reference: String },
     /// The image could not be pulled, or its content is refused.
     #[error(transparent)]

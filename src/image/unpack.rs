@@ -498,6 +498,85 @@ impl<R: Read> Read for Decompressed<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// A gzipped layer blob in `dir` with `entries`: (path, type, link, mode, data).
+    fn layer(dir: &Path, name: &str, entries: &[(&str, tar::EntryType, &str, u32, &[u8])]) -> LayerBlob {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, kind, link, mode, data) in entries {
+            let mut header = tar::Header::new_ustar();
+            header.set_entry_type(*kind);
+            header.set_mode(*mode);
+            header.set_size(data.len() as u64);
+            if !link.is_empty() {
+                header.set_link_name(link).unwrap();
+            }
+            builder.append_data(&mut header, path, *data).unwrap();
+        }
+        let tar = builder.into_inner().unwrap();
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut encoder, &tar).unwrap();
+        let bytes = encoder.finish().unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        LayerBlob {
+            digest: crate::image::sha256_digest(&bytes),
+            media_type: crate::image::media_type::OCI_LAYER_GZIP.to_string(),
+            size: bytes.len() as u64,
+            path,
+        }
+    }
+
+    #[test]
+    fn layers_apply_in_order_with_whiteouts_links_and_modes() {
+        use tar::EntryType::{Directory, Link, Regular, Symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let lower = layer(
+            dir.path(),
+            "lower",
+            &[
+                ("manifests/", Directory, "", 0o755, b""),
+                ("manifests/old.yaml", Regular, "", 0o644, b"old"),
+                ("manifests/gone.yaml", Regular, "", 0o644, b"gone"),
+                ("metadata/", Directory, "", 0o755, b""),
+                ("metadata/stale.yaml", Regular, "", 0o644, b"stale"),
+                ("bin/tool", Regular, "", 0o4755, b"#!"),
+            ],
+        );
+        let upper = layer(
+            dir.path(),
+            "upper",
+            &[
+                ("manifests/.wh.gone.yaml", Regular, "", 0o644, b""),
+                ("metadata/.wh..wh..opq", Regular, "", 0o644, b""),
+                ("metadata/annotations.yaml", Regular, "", 0o644, b"new"),
+                ("manifests/link.yaml", Symlink, "../metadata/annotations.yaml", 0o777, b""),
+                ("manifests/copy.yaml", Link, "manifests/old.yaml", 0o644, b""),
+            ],
+        );
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        unpack_layers(&[lower, upper], &root, &Limits::default()).unwrap();
+        assert_eq!(std::fs::read(root.join("manifests/old.yaml")).unwrap(), b"old");
+        assert!(!root.join("manifests/gone.yaml").exists(), "a whiteout removes");
+        assert!(!root.join("metadata/stale.yaml").exists(), "an opaque whiteout empties");
+        assert_eq!(std::fs::read(root.join("metadata/annotations.yaml")).unwrap(), b"new");
+        assert_eq!(std::fs::read(root.join("manifests/link.yaml")).unwrap(), b"new");
+        assert_eq!(std::fs::read(root.join("manifests/copy.yaml")).unwrap(), b"old");
+        let mode = std::fs::metadata(root.join("bin/tool")).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o755, "setuid stripped, execute kept");
+    }
+
+    #[test]
+    fn a_blob_that_is_not_its_digest_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut blob = layer(dir.path(), "a", &[("x", tar::EntryType::Regular, "", 0o644, b"x")]);
+        blob.digest = format!("sha256:{}", "0".repeat(64));
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let error = unpack_layers(&[blob], &root, &Limits::default()).unwrap_err();
+        assert!(error.to_string().contains("not what its descriptor says"), "{error}");
+    }
 
     #[test]
     fn paths_must_stay_below_the_root() {

@@ -748,3 +748,50 @@ fn render_pulls_catalog_images_fbc_and_sqlite() {
     assert!(from_layout.status.success(), "{}", text(&from_layout));
     assert_eq!(from_layout.stdout, from_dir.stdout);
 }
+
+/// Runs umoci (an image tool of its own, not catbuild's builder).
+fn umoci(args: &[&str]) {
+    let output = Command::new("umoci").args(args).output().expect("umoci runs");
+    assert!(output.status.success(), "umoci {args:?}: {}", text(&output));
+}
+
+#[test]
+fn a_corpus_bundle_image_built_by_umoci_renders_like_its_directory() {
+    let registry = Registry::start(&[]);
+    let scratch = tempfile::tempdir().unwrap();
+    let bundle = repo().join("../shared/corpus/bundles/cat-facts-operator/1.1.2");
+    let layout = scratch.path().join("layout");
+    let layout_tag = format!("{}:v", layout.display());
+    umoci(&["init", "--layout", &layout.display().to_string()]);
+    umoci(&["new", "--image", &layout_tag]);
+    let bundle_root = scratch.path().join("unpacked");
+    umoci(&["unpack", "--rootless", "--image", &layout_tag, &bundle_root.display().to_string()]);
+    common::copy_dir(&bundle.join("manifests"), &bundle_root.join("rootfs/manifests"));
+    common::copy_dir(&bundle.join("metadata"), &bundle_root.join("rootfs/metadata"));
+    umoci(&["repack", "--image", &layout_tag, &bundle_root.display().to_string()]);
+    let labels = catbuild::source::bundle_image_labels(&catbuild::load::read_bundle_dir(&bundle).unwrap());
+    assert!(labels.contains_key("operators.operatorframework.io.bundle.package.v1"));
+    let mut config_args = vec!["config".to_string(), "--image".to_string(), layout_tag.clone()];
+    for (key, value) in &labels {
+        config_args.push("--config.label".to_string());
+        config_args.push(format!("{key}={value}"));
+    }
+    umoci(&config_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let reference = format!("{}/corpus/cat-facts-bundle:v1.1.2", registry.host());
+    skopeo_push(&layout, "v", &reference);
+
+    // opm names a bundle directory's image with the template; rendering
+    // the image must give the same bytes.
+    let from_dir = catbuild(
+        scratch.path(),
+        &["render", &bundle.display().to_string(), "--alpha-image-ref-template", &reference],
+        &[],
+    );
+    assert!(from_dir.status.success(), "{}", text(&from_dir));
+    let from_image = catbuild(scratch.path(), &["render", &reference], &[]);
+    assert!(from_image.status.success(), "{}", text(&from_image));
+    assert_eq!(
+        String::from_utf8_lossy(&from_image.stdout),
+        String::from_utf8_lossy(&from_dir.stdout)
+    );
+}

@@ -795,3 +795,24 @@ fn a_corpus_bundle_image_built_by_umoci_renders_like_its_directory() {
         String::from_utf8_lossy(&from_dir.stdout)
     );
 }
+
+#[test]
+fn references_that_are_not_images_are_input_errors() {
+    let project = project_with_bundle_image("Bad Ref");
+    let output = catbuild(project.path(), &["build"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output)
+            .contains("`bundle-images`: `Bad Ref` is not an image reference: invalid reference format: repository name must be lowercase"),
+        "{}",
+        text(&output)
+    );
+    assert!(text(&output).contains("catalog.toml:"), "{}", text(&output));
+    let output = catbuild(project.path(), &["render", "./no-such-bundle"], &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    assert!(
+        text(&output).contains("no such file or directory, and not an image reference"),
+        "{}",
+        text(&output)
+    );
+}

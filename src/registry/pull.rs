@@ -50,6 +50,8 @@ impl ImageSource {
                 tag,
             });
         }
+        // opm's rule for what a pull spec is (docker's reference grammar).
+        crate::model::image_ref::parse_normalized_named(text).map_err(|reason| format!("`{text}` is not an image reference: {reason}"))?;
         let reference = Reference::parse(text)?;
         if let Some(digest) = &reference.digest
             && !is_sha256(digest)
@@ -168,7 +170,13 @@ fn pull_from(reference: &Reference, insecure: bool, settings: &PullSettings, blo
         insecure,
         ..settings.client.clone()
     };
-    let client = Client::connect(&reference.registry, &client_settings)?;
+    // Docker Hub's API is not served at the name its references use.
+    let host = if reference.registry == "docker.io" {
+        "registry-1.docker.io"
+    } else {
+        reference.registry.as_str()
+    };
+    let client = Client::connect(host, &client_settings)?;
     let repository = reference.repository.as_str();
     let retry = |call: &mut dyn FnMut() -> Result<Vec<u8>, CallError>| with_retries(settings.attempts, settings.backoff, &|| {}, call);
     let wanted = reference
@@ -257,15 +265,17 @@ fn refused(status: u16, what: &str) -> CallError {
 
 fn read_limited(body: &mut ureq::Body, limit: u64, path: &str) -> Result<Vec<u8>, CallError> {
     let mut bytes = Vec::new();
-    body.with_config()
-        .limit(limit)
-        .reader()
-        .read_to_end(&mut bytes)
-        .map_err(|error| CallError {
+    body.with_config().limit(limit).reader().read_to_end(&mut bytes).map_err(|error| {
+        // Too large will not shrink on a second try; a cut might heal.
+        let too_large = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|inner| matches!(inner, ureq::Error::BodyExceedsLimit(_)));
+        CallError {
             message: format!("GET {path}: {error}"),
-            // Too large will not shrink on a second try; a cut might heal.
-            retry: !error.to_string().contains("limit"),
-        })?;
+            retry: !too_large,
+        }
+    })?;
     Ok(bytes)
 }
 

@@ -73,6 +73,9 @@ pub enum SourceError {
         reference: String,
         labels: BTreeMap<String, String>,
     },
+    /// A reference that names neither a path nor an image.
+    #[error("{reference:?}: {message}")]
+    BadReference { reference: String, message: String },
     /// A catalog image whose label names a path outside the image.
     #[error("image {reference:?}: label {label}={value:?} names a path outside the image")]
     BadImageLabel { reference: String, label: String, value: String },

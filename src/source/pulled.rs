@@ -176,11 +176,16 @@ impl ImageResolver for RenderImages {
         if let Some(image) = self.pulled.lock().ok().and_then(|pulled| pulled.get(reference).cloned()) {
             return Ok(ResolvedImage::unpacked(&image));
         }
-        let source = ImageSource::parse(reference, &self.base_dir).map_err(|message| {
-            SourceError::Fetch(FetchError::Pull(PullError {
+        // A path that does not exist is not an image the user meant.
+        if ["/", "./", "../"].iter().any(|prefix| reference.starts_with(prefix)) {
+            return Err(SourceError::BadReference {
                 reference: reference.to_string(),
-                message,
-            }))
+                message: "no such file or directory, and not an image reference".to_string(),
+            });
+        }
+        let source = ImageSource::parse(reference, &self.base_dir).map_err(|message| SourceError::BadReference {
+            reference: reference.to_string(),
+            message,
         })?;
         let image = fetch(reference, &source, None, &self.settings, self.cache.path()).map_err(SourceError::Fetch)?;
         if let Ok(mut pulled) = self.pulled.lock() {

@@ -5,7 +5,8 @@
 //! `.wh..wh..opq` empties its directory of what lower layers put there).
 //! Refused, with an error naming the layer and the tar entry: absolute
 //! paths, `..` components, a path that goes through a symbolic link, a
-//! symbolic link whose target is absolute or leaves the image root, a hard
+//! symbolic link whose target is absolute or leaves the image root (by its
+//! text, and once the tree is final, by resolving it: links through links), a hard
 //! link to anything but a regular file unpacked before, device nodes and
 //! fifos, and sizes above [`Limits`] (per file, from the tar header before
 //! anything is read; per layer and per image as bytes are written; a
@@ -118,6 +119,41 @@ pub fn unpack_layers(layers: &[LayerBlob], root: &Path, limits: &Limits) -> Resu
                 None,
                 format!("the blob is {n_read} bytes with digest {digest}, not what its descriptor says"),
             ));
+        }
+    }
+    // Each link was checked on its own, by its text; links through links
+    // (`x` → `a/b/..` with `a/b` → `..`) can still leave the root once
+    // resolved, so every link is resolved now that the tree is final.
+    if let Some(last) = layers.last() {
+        check_links_resolve_inside(root, root).map_err(|(entry, message)| UnpackError {
+            layer: last.digest.clone(),
+            entry: Some(entry),
+            message,
+        })?;
+    }
+    Ok(())
+}
+
+/// Every symbolic link below `dir` resolves inside `root` (or nowhere).
+fn check_links_resolve_inside(root: &Path, dir: &Path) -> Result<(), (String, String)> {
+    let canonical_root = std::fs::canonicalize(root).map_err(|error| (String::new(), error.to_string()))?;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(file_type) = entry.file_type() else { continue };
+            if file_type.is_dir() {
+                stack.push(path);
+            } else if file_type.is_symlink()
+                && let Ok(target) = std::fs::canonicalize(&path)
+                && !target.starts_with(&canonical_root)
+            {
+                let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+                return Err((relative, "symbolic link that resolves outside the image".to_string()));
+            }
         }
     }
     Ok(())
@@ -565,6 +601,27 @@ mod tests {
         assert_eq!(std::fs::read(root.join("manifests/copy.yaml")).unwrap(), b"old");
         let mode = std::fs::metadata(root.join("bin/tool")).unwrap().permissions().mode() & 0o7777;
         assert_eq!(mode, 0o755, "setuid stripped, execute kept");
+    }
+
+    #[test]
+    fn a_link_through_a_link_that_leaves_the_image_is_refused() {
+        use tar::EntryType::{Directory, Symlink};
+        let dir = tempfile::tempdir().unwrap();
+        // Each link alone stays inside; `x` resolves to the root's parent.
+        let blob = layer(
+            dir.path(),
+            "links",
+            &[
+                ("a/", Directory, "", 0o755, b""),
+                ("a/b", Symlink, "..", 0o777, b""),
+                ("x", Symlink, "a/b/..", 0o777, b""),
+            ],
+        );
+        let root = dir.path().join("root");
+        std::fs::create_dir(&root).unwrap();
+        let error = unpack_layers(&[blob], &root, &Limits::default()).unwrap_err();
+        assert_eq!(error.entry.as_deref(), Some("x"), "{error}");
+        assert!(error.message.contains("resolves outside the image"), "{error}");
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! in the case directory and compares exit code, stdout bytes and stderr
 //! fragments with what opm produced (see the suite README for the format).
 //!
-//! `[images]` tables map image references to bundle directories; until
-//! catbuild pulls images, `--local-image REF=DIR` renders the directory
-//! exactly as the image built from it would be rendered.
+//! `[images]` tables map image references to bundle directories; here
+//! `--local-image REF=DIR` renders the directory exactly as the image built
+//! from it would be rendered (`tests/pull.rs` runs the same cases against
+//! the images themselves, pushed to a real registry and pulled).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

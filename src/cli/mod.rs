@@ -58,6 +58,7 @@ impl From<crate::pipeline::BuildError> for Failure {
             BuildError::OutputLocked { lock_path } => Failure::Other(locked_message(&lock_path)),
             BuildError::Encode(error) => Failure::Other(error.to_string()),
             BuildError::Push(error) => Failure::Other(error.to_string()),
+            BuildError::Pull(error) => Failure::Other(error.to_string()),
         }
     }
 }

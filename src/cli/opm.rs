@@ -13,6 +13,7 @@ use crate::config::{Config, MigrateLevel};
 use crate::encoding::json::{self, Value};
 use crate::fbc::write::Format;
 use crate::fbc::{self, DeclarativeConfig};
+use crate::source::pulled::{FetchError, RenderImages};
 use crate::source::{self, BundleOptions, LocalImages, RenderReference, SourceError, TemplateVars};
 
 #[derive(Debug, Args)]
@@ -62,8 +63,18 @@ pub(super) struct LocalImageArgs {
 }
 
 impl LocalImageArgs {
-    fn resolver(&self) -> Result<LocalImages, Failure> {
-        LocalImages::from_pairs(&self.local_images).map_err(|error| Failure::InputMessage(error.to_string()))
+    /// `--local-image` directories, else images pulled on first use (from
+    /// a registry through registries.conf's mirrors, or an OCI layout).
+    fn resolver(&self) -> Result<RenderImages, Failure> {
+        let local = LocalImages::from_pairs(&self.local_images).map_err(|error| Failure::InputMessage(error.to_string()))?;
+        let registries = crate::registry::mirrors::Registries::load()
+            .map_err(|message| Failure::InputMessage(format!("cannot read registries.conf: {message}")))?;
+        let settings = crate::registry::PullSettings {
+            registries,
+            ..crate::registry::PullSettings::default()
+        };
+        RenderImages::new(local, settings, std::path::Path::new("."))
+            .map_err(|error| Failure::Other(format!("cannot make a temp dir: {error}")))
     }
 }
 
@@ -169,6 +180,10 @@ fn render_failure_text(reference: &str, error: SourceError) -> String {
 fn render_failure(reference: &str, error: SourceError) -> Failure {
     match error {
         SourceError::Templated(diagnostics) => Failure::Input(diagnostics),
+        // The registry or the machine failed, not the input (exit 2).
+        SourceError::Fetch(error @ (FetchError::Pull(_) | FetchError::Cache { .. })) => {
+            Failure::Other(format!("render reference {reference:?}: {error}"))
+        }
         SourceError::TemplatedBundle { .. } => Failure::InputMessage(format!(
             "render reference {reference:?}: {error}\nhint: run `catbuild render` in the project's directory, or pass `--config PATH`, to render them with its `[vars]`"
         )),

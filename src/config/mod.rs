@@ -154,6 +154,9 @@ pub struct PackageConfig {
     pub bundles: Vec<Sourced<String>>,
     /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
     pub package_manifests: Vec<Sourced<String>>,
+    /// Bundle image references, as written (each one parses as an image
+    /// source; `oci:` layouts are relative to the root).
+    pub bundle_images: Vec<Sourced<String>>,
     /// An opm `index.db` (absolute) that holds this package: its bundles,
     /// channels and default channel come from there, as opm renders them.
     pub index_db: Option<Sourced<PathBuf>>,
@@ -559,7 +562,12 @@ impl Resolver<'_> {
         {
             let without: Vec<&str> = packages
                 .iter()
-                .filter(|package| package.bundle_image.is_none() && package.index_db.is_none())
+                // Pulled bundles are named by their own references.
+                .filter(|package| {
+                    package.bundle_image.is_none()
+                        && package.index_db.is_none()
+                        && !(package.bundles.is_empty() && package.package_manifests.is_empty())
+                })
                 .map(|package| package.name.value.as_str())
                 .collect();
             if !without.is_empty() {
@@ -627,9 +635,15 @@ impl Resolver<'_> {
         }
         if let Some(index_db) = &raw.index_db {
             self.index_db_package_keys(&raw, &name.value, index_db);
-        } else if raw.bundles.is_empty() && raw.package_manifests.is_empty() {
+        } else if raw.bundles.is_empty() && raw.package_manifests.is_empty() && raw.bundle_images.is_empty() {
             self.error(name.span.clone(), format!("package `{}` has no bundle sources", name.value))
-                .add_help("add `bundles = [\"path/to/bundles/*\"]`, `package-manifests = [\"path\"]` or `index-db = \"path/index.db\"`");
+                .add_help("add `bundles = [\"path/to/bundles/*\"]`, `bundle-images = [\"registry/repo:tag\"]`, `package-manifests = [\"path\"]` or `index-db = \"path/index.db\"`");
+        }
+        for image in &raw.bundle_images {
+            if let Err(message) = crate::registry::ImageSource::parse(image.get_ref(), root) {
+                self.error(image.span(), format!("`bundle-images`: {message}"))
+                    .add_help("write `HOST/REPOSITORY:TAG`, `HOST/REPOSITORY@sha256:DIGEST` or `oci:DIR[:TAG]`");
+            }
         }
         let policy_name = raw.channel_policy.as_ref().map_or("replaces", |policy| policy.get_ref().as_str());
         let policy_span = raw.channel_policy.as_ref().map_or(name.span.clone(), Spanned::span);
@@ -735,6 +749,7 @@ impl Resolver<'_> {
             }),
             bundles: raw.bundles.iter().map(Sourced::from_spanned).collect(),
             package_manifests: raw.package_manifests.iter().map(Sourced::from_spanned).collect(),
+            bundle_images: raw.bundle_images.iter().map(Sourced::from_spanned).collect(),
             index_db: raw.index_db.as_ref().map(|index_db| Sourced {
                 value: root.join(index_db.get_ref()),
                 span: index_db.span(),
@@ -759,6 +774,9 @@ impl Resolver<'_> {
         }
         if let Some(first) = raw.package_manifests.first() {
             conflicting.push(("package-manifests", first.span()));
+        }
+        if let Some(first) = raw.bundle_images.first() {
+            conflicting.push(("bundle-images", first.span()));
         }
         if let Some(first) = raw.exclude.first() {
             conflicting.push(("exclude", first.span()));
@@ -823,6 +841,7 @@ impl Resolver<'_> {
                 icon: None,
                 bundles: Vec::new(),
                 package_manifests: Vec::new(),
+                bundle_images: Vec::new(),
                 index_db: Some(Sourced {
                     value: path.clone(),
                     span: index_db.span(),

@@ -78,6 +78,10 @@ pub struct RawPackage {
     pub bundles: Vec<Spanned<String>>,
     #[serde(default)]
     pub package_manifests: Vec<Spanned<String>>,
+    /// Bundle image references (`HOST/REPO:TAG`, `...@sha256:...`,
+    /// `oci:DIR[:TAG]`), pulled and unpacked.
+    #[serde(default)]
+    pub bundle_images: Vec<Spanned<String>>,
     /// An opm `index.db` holding this package (its bundles and channels).
     pub index_db: Option<Spanned<String>>,
     /// Globs of bundle directories to leave out, relative to `catalog.toml`.

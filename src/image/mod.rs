@@ -14,6 +14,7 @@ pub mod layer;
 pub mod layout;
 pub mod oci;
 pub mod reference;
+pub mod unpack;
 
 pub use layer::{Layer, LayerFile};
 pub use oci::{Blob, Descriptor, Image, ImageConfig, Manifest, Platform};

@@ -182,27 +182,95 @@ mod tests {
     }
 }
 
-/// The lock file beside `catalog.toml` that pins each base image.
+/// The lock file beside `catalog.toml` that pins each base image and each
+/// pulled bundle image by digest.
 pub const LOCK_FILE: &str = "catalog.lock";
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct LockFile {
     #[serde(default, rename = "base-image")]
-    base_images: Vec<LockedBase>,
+    base_images: Vec<LockedImage>,
+    #[serde(default, rename = "bundle-image")]
+    bundle_images: Vec<LockedImage>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
-struct LockedBase {
+struct LockedImage {
     name: String,
     digest: String,
 }
 
+/// What `catalog.lock` pins: base images and bundle images, each by the
+/// text that names it in `catalog.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Pins {
+    pub base_images: BTreeMap<String, String>,
+    pub bundle_images: BTreeMap<String, String>,
+}
+
+/// Reads `catalog.lock` (none is an empty lock).
+pub(super) fn read_lock(config: &crate::config::Config) -> Result<Pins, Diagnostic> {
+    let lock_path = config.root.join(LOCK_FILE);
+    let lock: LockFile = match fs_err::read_to_string(&lock_path) {
+        Ok(text) => toml::from_str(&text).map_err(|error| {
+            Diagnostic::error(
+                "lock",
+                format!("`{LOCK_FILE}` is not a lock file catbuild wrote: {}", error.message()),
+            )
+            .at(Location::file(&lock_path))
+            .help(format!("delete `{LOCK_FILE}`; the next build writes it again"))
+        })?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => LockFile::default(),
+        Err(error) => return Err(Diagnostic::error("lock", error.to_string()).at(Location::file(&lock_path))),
+    };
+    let pairs = |images: Vec<LockedImage>| images.into_iter().map(|image| (image.name, image.digest)).collect();
+    Ok(Pins {
+        base_images: pairs(lock.base_images),
+        bundle_images: pairs(lock.bundle_images),
+    })
+}
+
+/// The lock's new text when the bases read or the bundle images pulled
+/// added pins to what it holds; `None` when nothing changed.
+pub(super) fn new_lock(
+    config: &crate::config::Config,
+    bases: Option<&Bases>,
+    bundle_pins: Option<&BTreeMap<String, String>>,
+) -> Option<String> {
+    let new_bases = bases.and_then(|bases| bases.new_pins.as_ref());
+    if new_bases.is_none() && bundle_pins.is_none() {
+        return None;
+    }
+    // Read again: only the part this build changed is replaced.
+    let mut pins = read_lock(config).unwrap_or_default();
+    if let Some(new_bases) = new_bases {
+        pins.base_images.clone_from(new_bases);
+    }
+    if let Some(bundle_pins) = bundle_pins {
+        pins.bundle_images.clone_from(bundle_pins);
+    }
+    let mut text = String::from(
+        "# Written by catbuild: each base image and bundle image of catalog.toml,\n\
+         # pinned by digest. Commit it. Remove an entry to take an image's new digest.\nversion = 1\n",
+    );
+    for (table, entries) in [("base-image", &pins.base_images), ("bundle-image", &pins.bundle_images)] {
+        for (name, digest) in entries {
+            text.push_str(&format!(
+                "\n[[{table}]]\nname = {}\ndigest = {}\n",
+                toml::Value::String(name.clone()),
+                toml::Value::String(digest.clone())
+            ));
+        }
+    }
+    Some(text)
+}
+
 /// Base images read for a build, by the text that names them, and the
-/// lock file's text when it must change.
+/// lock's base-image pins when they must change.
 pub(super) struct Bases {
     pub by_name: BTreeMap<String, Arc<BaseImage>>,
-    pub new_lock: Option<String>,
+    pub new_pins: Option<BTreeMap<String, String>>,
 }
 
 /// Reads every base image the targets name (`override_base` replaces
@@ -213,23 +281,8 @@ pub(super) fn read_bases(
     targets: &[&crate::config::Target],
     override_base: Option<&crate::config::BaseImage>,
 ) -> Result<Bases, Vec<Diagnostic>> {
-    let lock_path = config.root.join(LOCK_FILE);
     let mut diagnostics = Vec::new();
-    let lock: LockFile = match fs_err::read_to_string(&lock_path) {
-        Ok(text) => toml::from_str(&text).map_err(|error| {
-            vec![
-                Diagnostic::error(
-                    "lock",
-                    format!("`{LOCK_FILE}` is not a lock file catbuild wrote: {}", error.message()),
-                )
-                .at(Location::file(&lock_path))
-                .help(format!("delete `{LOCK_FILE}`; the next build writes it again")),
-            ]
-        })?,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => LockFile::default(),
-        Err(error) => return Err(vec![Diagnostic::error("lock", error.to_string()).at(Location::file(&lock_path))]),
-    };
-    let mut locked: BTreeMap<String, String> = lock.base_images.into_iter().map(|base| (base.name, base.digest)).collect();
+    let mut locked = read_lock(config).map_err(|diagnostic| vec![diagnostic])?.base_images;
     let mut changed = false;
     let mut by_name = BTreeMap::new();
     for target in targets {
@@ -271,21 +324,10 @@ pub(super) fn read_bases(
     if !diagnostics.is_empty() {
         return Err(diagnostics);
     }
-    let new_lock = changed.then(|| {
-        let mut text = String::from(
-            "# Written by catbuild: each base image of catalog.toml, pinned by digest.\n\
-             # Commit it. Remove an entry to take a base image's new digest.\nversion = 1\n",
-        );
-        for (name, digest) in &locked {
-            text.push_str(&format!(
-                "\n[[base-image]]\nname = {}\ndigest = {}\n",
-                toml::Value::String(name.clone()),
-                toml::Value::String(digest.clone())
-            ));
-        }
-        text
-    });
-    Ok(Bases { by_name, new_lock })
+    Ok(Bases {
+        by_name,
+        new_pins: changed.then_some(locked),
+    })
 }
 
 /// Replaces `catalog.lock` atomically (a temp file renamed over it).
@@ -295,4 +337,173 @@ pub(super) fn write_lock(root: &Path, text: &str) -> std::io::Result<()> {
     temp.as_file().sync_all()?;
     temp.persist(root.join(LOCK_FILE)).map_err(|error| error.error)?;
     Ok(())
+}
+
+/// The cache of pulled images below an output directory.
+pub(super) fn image_cache(out_dir: &Path) -> PathBuf {
+    out_dir.join(".cache").join("images")
+}
+
+/// One pulled bundle image of a package, unpacked in the cache.
+#[derive(Debug, Clone)]
+pub(super) struct PulledBundle {
+    /// The `bundle-images` entry that names it.
+    pub reference: crate::config::Sourced<String>,
+    pub image: crate::source::pulled::FetchedImage,
+    /// An `oci:` layout has no registry name for the catalog.
+    pub is_layout: bool,
+}
+
+/// What pulling the `bundle-images` of every package gave.
+#[derive(Debug, Default)]
+pub(super) struct PulledBundles {
+    pub by_package: BTreeMap<String, Vec<PulledBundle>>,
+    /// The lock's bundle-image pins, when new ones were added.
+    pub new_pins: Option<BTreeMap<String, String>>,
+    /// The registry or the cache failed (not the input): the build stops
+    /// with exit 2.
+    pub failure: Option<crate::source::pulled::FetchError>,
+}
+
+/// Images pulled at once: registry calls wait on the network, not the CPU.
+const PULL_JOBS: usize = 8;
+
+/// Pulls and unpacks every package's `bundle-images` into `cache`, in
+/// parallel, each reference once. A reference `catalog.lock` pins is
+/// pulled by that digest, so a rebuild gets the same bytes (and needs no
+/// network once they are cached); a new one is pinned. Content that is not
+/// safe to unpack, and an `oci:` layout whose image moved from its pin,
+/// are input problems at the reference.
+pub(super) fn pull_bundle_images(config: &crate::config::Config, cache: &Path, diagnostics: &mut Vec<Diagnostic>) -> PulledBundles {
+    use crate::registry::ImageSource;
+    use crate::source::pulled::{FetchError, fetch};
+    use rayon::prelude::*;
+    let mut pulled = PulledBundles::default();
+    let wanted: Vec<(&str, &crate::config::Sourced<String>)> = config
+        .packages
+        .iter()
+        .flat_map(|package| package.bundle_images.iter().map(|image| (package.name.value.as_str(), image)))
+        .collect();
+    if wanted.is_empty() {
+        return pulled;
+    }
+    let pins = match read_lock(config) {
+        Ok(pins) => pins.bundle_images,
+        Err(diagnostic) => {
+            diagnostics.push(diagnostic);
+            return pulled;
+        }
+    };
+    let settings = match crate::registry::mirrors::Registries::load() {
+        Ok(registries) => crate::registry::PullSettings {
+            client: crate::registry::ClientSettings {
+                insecure: config.images.insecure,
+                ca_file: config.images.ca_file.clone(),
+            },
+            registries,
+            ..crate::registry::PullSettings::default()
+        },
+        Err(message) => {
+            diagnostics.push(Diagnostic::error("image", format!("cannot read registries.conf: {message}")));
+            return pulled;
+        }
+    };
+    remove_old_temp_dirs(cache);
+    let mut texts: Vec<&str> = wanted.iter().map(|(_, image)| image.value.as_str()).collect();
+    texts.sort_unstable();
+    texts.dedup();
+    let fetch_one = |text: &&str| {
+        // Parsed when the config was resolved: a failure here cannot happen.
+        let source = ImageSource::parse(text, &config.root).map_err(|message| {
+            FetchError::Pull(crate::registry::PullError {
+                reference: text.to_string(),
+                message,
+            })
+        })?;
+        let is_layout = matches!(source, ImageSource::Layout { .. });
+        // A layout is local: read as it is now, then held to its pin.
+        let pin = if is_layout { None } else { pins.get(*text).map(String::as_str) };
+        fetch(text, &source, pin, &settings, cache).map(|image| (image, is_layout))
+    };
+    let results: Vec<_> = match rayon::ThreadPoolBuilder::new().num_threads(PULL_JOBS).build() {
+        Ok(pool) => pool.install(|| texts.par_iter().map(fetch_one).collect()),
+        Err(_) => texts.iter().map(fetch_one).collect(),
+    };
+    let mut new_pins = pins.clone();
+    let mut fetched = BTreeMap::new();
+    for (text, result) in texts.iter().zip(results) {
+        match result {
+            Ok((image, is_layout)) => {
+                match pins.get(*text) {
+                    Some(pin) if *pin != image.digest => {
+                        let span = wanted
+                            .iter()
+                            .find(|(_, image)| image.value == *text)
+                            .map(|(_, image)| image.span.clone());
+                        let mut diagnostic = Diagnostic::error(
+                            "lock",
+                            format!("bundle image `{text}` is now {}, but `{LOCK_FILE}` pins {pin}", image.digest),
+                        )
+                        .help(format!("if the new image is intended, remove its entry from `{LOCK_FILE}`"));
+                        if let Some(span) = span {
+                            diagnostic = diagnostic.at(Location::span(&config.path, span));
+                        }
+                        diagnostics.push(diagnostic);
+                        continue;
+                    }
+                    Some(_) => {}
+                    None => {
+                        new_pins.insert(text.to_string(), image.digest.clone());
+                    }
+                }
+                fetched.insert(*text, (image, is_layout));
+            }
+            Err(FetchError::Unsafe { reference, error }) => {
+                for (_, image) in wanted.iter().filter(|(_, image)| image.value == reference) {
+                    diagnostics.push(
+                        Diagnostic::error("image", format!("bundle image `{reference}` is refused: {error}"))
+                            .at(Location::span(&config.path, image.span.clone()))
+                            .note(
+                                "catbuild unpacks only plain files, directories and links that stay inside the image, within size limits",
+                            ),
+                    );
+                }
+            }
+            Err(error) => {
+                pulled.failure.get_or_insert(error);
+            }
+        }
+    }
+    for (package, image) in &wanted {
+        if let Some((fetched_image, is_layout)) = fetched.get(image.value.as_str()) {
+            pulled.by_package.entry(package.to_string()).or_default().push(PulledBundle {
+                reference: (*image).clone(),
+                image: fetched_image.clone(),
+                is_layout: *is_layout,
+            });
+        }
+    }
+    if new_pins != pins {
+        pulled.new_pins = Some(new_pins);
+    }
+    pulled
+}
+
+/// Removes unpack dirs that killed builds left behind (an hour old or
+/// more, so a build running beside this one keeps its own).
+fn remove_old_temp_dirs(cache: &Path) {
+    let Ok(entries) = std::fs::read_dir(cache.join("tmp")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if old {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }

@@ -61,6 +61,20 @@ pub(super) fn load_package(
             Err(found) => diagnostics.extend(found),
         }
     }
+    let pulled: Vec<Result<LoadedBundle, Vec<Diagnostic>>> = plan
+        .bundle_images
+        .par_iter()
+        .map(|pulled| load_pulled_bundle(config, pulled))
+        .collect();
+    for result in pulled {
+        match result {
+            Ok(bundle) => {
+                diagnostics.extend(bundle_warnings(&bundle, &config.root));
+                loaded.push(bundle);
+            }
+            Err(found) => diagnostics.extend(found),
+        }
+    }
     for dir in &plan.package_manifest_dirs {
         match crate::load::load_package_manifest_dir(dir) {
             Ok(manifest) => loaded.extend(manifest.bundles),
@@ -68,6 +82,38 @@ pub(super) fn load_package(
         }
     }
     (loaded, images, diagnostics)
+}
+
+/// Loads a bundle image pulled for the package. The catalog names it as
+/// `opm render` does, by the reference as written (spec B.5: the tag is
+/// not resolved), or by `repository@digest` with `bundle-image-refs =
+/// "digest"`; an `oci:` layout has no registry name, so `bundle-image`
+/// names it as it names a bundle directory.
+fn load_pulled_bundle(config: &Config, pulled: &super::images::PulledBundle) -> Result<LoadedBundle, Vec<Diagnostic>> {
+    let name = if pulled.is_layout {
+        None
+    } else if config.images.bundle_refs == crate::config::BundleRefs::Digest {
+        Some(format!(
+            "{}@{}",
+            crate::image::reference::without_tag(&pulled.reference.value),
+            pulled.image.digest
+        ))
+    } else {
+        Some(pulled.reference.value.clone())
+    };
+    let at = Location::span(&config.path, pulled.reference.span.clone());
+    match crate::source::load_unpacked_bundle(&pulled.image, name.as_deref()) {
+        Ok((loaded, _files)) => Ok(loaded),
+        Err(crate::source::SourceError::Bundle(error)) => {
+            let files = crate::load::read_bundle_dir(&pulled.image.rootfs).unwrap_or_default();
+            let mut found = relative_messages(explain(&error, &files), &config.root);
+            for diagnostic in &mut found {
+                diagnostic.notes.push(format!("in bundle image `{}`", pulled.reference.value));
+            }
+            Err(found)
+        }
+        Err(error) => Err(vec![Diagnostic::error("image", error.to_string()).at(at)]),
+    }
 }
 
 /// [`load_bundle`] for `render`, which has no use for the files.

@@ -75,6 +75,9 @@ pub enum BuildError {
     /// A registry refused or failed a push (after retries).
     #[error(transparent)]
     Push(crate::registry::PushError),
+    /// A bundle image could not be pulled (after retries) or cached.
+    #[error(transparent)]
+    Pull(crate::source::pulled::FetchError),
 }
 
 impl From<Vec<Diagnostic>> for BuildError {
@@ -158,7 +161,7 @@ pub struct PackageSummary {
 /// patterns come back as diagnostics (warnings included).
 pub fn summarize(config: &Config) -> (Vec<PackageSummary>, Vec<Diagnostic>) {
     let mut diagnostics = Vec::new();
-    let plans = plan(config, &mut diagnostics).packages;
+    let plans = plan(config, None, &mut diagnostics).packages;
     let summaries = config
         .packages
         .iter()
@@ -293,7 +296,13 @@ fn run(
 ) -> Result<(BuildReport, Vec<TargetDeploy>), BuildError> {
     let targets = select_targets(config, options)?;
     let mut diagnostics = Vec::new();
-    let plan = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
+    // Bundle images are pulled into the output directory's cache, for
+    // `check` too (it reads the bundles).
+    let image_cache = images::image_cache(out_dir.unwrap_or(&config.catalog.output_dir));
+    let mut plan = report::stage(reporter, Stage::Plan, || plan(config, Some(&image_cache), &mut diagnostics));
+    if let Some(failure) = plan.pull_failure.take() {
+        return Err(BuildError::Pull(failure));
+    }
     let encode = out_dir.is_some();
     let formats: Vec<Vec<OutputFormat>> = targets
         .iter()
@@ -571,8 +580,8 @@ fn run(
         stale_target_warnings(config, out_dir)
     })?;
     // The lock file follows the output it describes.
-    if let Some(text) = bases.as_ref().and_then(|bases| bases.new_lock.as_ref()) {
-        images::write_lock(&config.root, text).map_err(|source| BuildError::Io {
+    if let Some(text) = images::new_lock(config, bases.as_ref(), plan.bundle_image_pins.as_ref()) {
+        images::write_lock(&config.root, &text).map_err(|source| BuildError::Io {
             action: "write",
             path: config.root.join(LOCK_FILE),
             source,

@@ -147,22 +147,27 @@ pub(super) fn assemble_package(
         if dropped_bundles.contains(&bundle.bundle.name) {
             continue;
         }
-        let image = package.bundle_image.as_ref().map(|template| {
-            let image = crate::load::bundle_image(&template.value, &target.vars, bundle)
-                .map_err(|error| (error.to_string(), template.span.clone()))?;
-            // opm's model refuses an image that is not a pull spec; say so
-            // here, at the template, with every other problem of the run.
-            match crate::model::image_ref::parse_normalized_named(&image) {
-                Ok(()) => Ok(image),
-                Err(reason) => Err((
-                    format!(
-                        "`bundle-image` gives bundle `{}` the image `{image}`, which is not a valid pull spec: {reason}",
-                        bundle.bundle.name
-                    ),
-                    template.span.clone(),
-                )),
-            }
-        });
+        // A pulled bundle image is already named by its reference.
+        let image = package
+            .bundle_image
+            .as_ref()
+            .filter(|_| bundle.bundle.image.is_empty())
+            .map(|template| {
+                let image = crate::load::bundle_image(&template.value, &target.vars, bundle)
+                    .map_err(|error| (error.to_string(), template.span.clone()))?;
+                // opm's model refuses an image that is not a pull spec; say so
+                // here, at the template, with every other problem of the run.
+                match crate::model::image_ref::parse_normalized_named(&image) {
+                    Ok(()) => Ok(image),
+                    Err(reason) => Err((
+                        format!(
+                            "`bundle-image` gives bundle `{}` the image `{image}`, which is not a valid pull spec: {reason}",
+                            bundle.bundle.name
+                        ),
+                        template.span.clone(),
+                    )),
+                }
+            });
         let mut rendered = if last_use {
             std::mem::take(&mut bundle.bundle)
         } else {

@@ -1,6 +1,7 @@
 //! Planning: each package's bundle patterns expanded into the bundle and
-//! package-manifest directories a build reads, and the icon files read (the
-//! only inputs a build reads outside bundles and `catalog.toml`).
+//! package-manifest directories a build reads, its bundle images pulled and
+//! unpacked, and the icon files read (the only inputs a build reads outside
+//! bundles and `catalog.toml`).
 //!
 //! Nothing a pattern matches is dropped silently: a match that cannot be
 //! looked at (permissions, a broken symbolic link) is an error naming the
@@ -26,6 +27,10 @@ pub(super) struct Plan {
     pub(super) packages: BTreeMap<String, PackagePlan>,
     /// `[catalog] icon`, read (for the catalog image and deploy YAML).
     pub(super) catalog_icon: Option<InputFile>,
+    /// `catalog.lock`'s bundle-image pins, when pulling added some.
+    pub(super) bundle_image_pins: Option<BTreeMap<String, String>>,
+    /// Pulling failed on the registry's or the machine's side.
+    pub(super) pull_failure: Option<crate::source::pulled::FetchError>,
 }
 
 /// Bundle directories of one package, in sorted order, with the config
@@ -33,13 +38,22 @@ pub(super) struct Plan {
 pub(super) struct PackagePlan {
     pub(super) bundle_dirs: Vec<PathBuf>,
     pub(super) package_manifest_dirs: Vec<PathBuf>,
+    /// Its `bundle-images`, pulled and unpacked (those that could be).
+    pub(super) bundle_images: Vec<super::images::PulledBundle>,
     /// The `icon` file of the package, read.
     pub(super) icon: Option<InputFile>,
     /// Bundle directories left out by the package's `exclude` globs.
     pub(super) n_excluded: usize,
 }
 
-pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
+/// Expands every package's bundle patterns and reads its icon; with
+/// `image_cache`, also pulls and unpacks its `bundle-images` there (plan
+/// time is when image tags are resolved to digests).
+pub(super) fn plan(config: &Config, image_cache: Option<&Path>, diagnostics: &mut Vec<Diagnostic>) -> Plan {
+    let mut pulled = match image_cache {
+        Some(cache) => super::images::pull_bundle_images(config, cache, diagnostics),
+        None => super::images::PulledBundles::default(),
+    };
     let catalog_icon = config
         .catalog
         .icon
@@ -128,6 +142,7 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
             PackagePlan {
                 bundle_dirs: bundle_dirs.into_iter().collect(),
                 package_manifest_dirs,
+                bundle_images: pulled.by_package.remove(&package.name.value).unwrap_or_default(),
                 icon,
                 n_excluded,
             },
@@ -136,6 +151,8 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
     Plan {
         packages: plans,
         catalog_icon,
+        bundle_image_pins: pulled.new_pins,
+        pull_failure: pulled.failure,
     }
 }
 

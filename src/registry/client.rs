@@ -1,7 +1,8 @@
 //! A small blocking client for the OCI distribution API: the calls a push
-//! needs (ping, HEAD blob, mount, upload, PUT manifest), basic and bearer
-//! auth, and TLS that verifies by default. Plain HTTP is tried only for a
-//! loopback registry or with `insecure`.
+//! needs (ping, HEAD blob, mount, upload, PUT manifest) and a pull needs
+//! (GET manifest, GET blob as a stream), basic and bearer auth, and TLS
+//! that verifies by default. Plain HTTP is tried only for a loopback
+//! registry or with `insecure`.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -26,6 +27,22 @@ pub struct ClientSettings {
 pub(crate) struct CallError {
     pub message: String,
     pub retry: bool,
+}
+
+/// What a call asks a bearer token for: `pull`, or `pull,push`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Pull,
+    Push,
+}
+
+impl Access {
+    fn actions(self) -> &'static str {
+        match self {
+            Access::Pull => "pull",
+            Access::Push => "pull,push",
+        }
+    }
 }
 
 pub(crate) struct Response {
@@ -154,9 +171,9 @@ impl Client {
         format!("{}{path}", self.base_url)
     }
 
-    /// One call, authorized for `repositories` (`repository:NAME:pull,push`
-    /// scopes for bearer tokens). `url` may be absolute (an upload
-    /// `Location`) or a path.
+    /// One push call, authorized for `repositories` (`repository:NAME:pull,push`
+    /// scopes for bearer tokens), its body read as text (at most 1 MiB).
+    /// `url` may be absolute (an upload `Location`) or a path.
     pub fn call(
         &self,
         method: &str,
@@ -165,23 +182,61 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Response, CallError> {
+        let headers: Vec<(&str, &str)> = content_type.map(|value| ("Content-Type", value)).into_iter().collect();
+        let mut response = self.send(method, url, repositories, Access::Push, &headers, body)?;
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        let text = if method == "HEAD" {
+            String::new()
+        } else {
+            response
+                .body_mut()
+                .with_config()
+                .limit(1 << 20)
+                .read_to_string()
+                .unwrap_or_default()
+        };
+        Ok(Response {
+            status,
+            location,
+            body: text,
+        })
+    }
+
+    /// One call with `headers`, its response unread (a blob is streamed
+    /// from it). A 401 with a bearer challenge gets a fresh token once;
+    /// 401 and 403 are then refusals, 5xx, 408 and 429 worth another try,
+    /// as is a call that could not be made (a refused or cut connection).
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        repositories: &[&str],
+        access: Access,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<http::Response<ureq::Body>, CallError> {
         let url = self.absolute(url);
         let mut fresh_token = false;
         loop {
-            let authorization = self.authorization(repositories, fresh_token)?;
+            let authorization = self.authorization(repositories, access, fresh_token)?;
             let mut builder = http::Request::builder().method(method).uri(&url);
             if let Some(value) = &authorization {
                 builder = builder.header("Authorization", value);
             }
-            if let Some(content_type) = content_type {
-                builder = builder.header("Content-Type", content_type);
+            for (name, value) in headers {
+                builder = builder.header(*name, *value);
             }
             let result = if method == "HEAD" || method == "GET" {
                 builder.body(()).map(|request| self.agent.run(request))
             } else {
                 builder.body(body).map(|request| self.agent.run(request))
             };
-            let mut response = match result {
+            let response = match result {
                 Ok(Ok(response)) => response,
                 Ok(Err(error)) => {
                     return Err(CallError {
@@ -197,21 +252,6 @@ impl Client {
                 }
             };
             let status = response.status().as_u16();
-            let location = response
-                .headers()
-                .get("location")
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_string);
-            let text = if method == "HEAD" {
-                String::new()
-            } else {
-                response
-                    .body_mut()
-                    .with_config()
-                    .limit(1 << 20)
-                    .read_to_string()
-                    .unwrap_or_default()
-            };
             if status == 401 && matches!(self.challenge, Challenge::Bearer { .. }) && !fresh_token {
                 fresh_token = true;
                 continue;
@@ -228,11 +268,7 @@ impl Client {
                     retry: true,
                 });
             }
-            return Ok(Response {
-                status,
-                location,
-                body: text,
-            });
+            return Ok(response);
         }
     }
 
@@ -261,14 +297,14 @@ impl Client {
         message
     }
 
-    fn authorization(&self, repositories: &[&str], refresh: bool) -> Result<Option<String>, CallError> {
+    fn authorization(&self, repositories: &[&str], access: Access, refresh: bool) -> Result<Option<String>, CallError> {
         match &self.challenge {
             Challenge::None => Ok(None),
             Challenge::Basic => Ok(self.credentials.as_ref().map(|found| found.credentials.basic())),
             Challenge::Bearer { realm, service } => {
                 let scope = repositories
                     .iter()
-                    .map(|repository| format!("repository:{repository}:pull,push"))
+                    .map(|repository| format!("repository:{repository}:{}", access.actions()))
                     .collect::<Vec<_>>()
                     .join(" ");
                 if !refresh && let Some(token) = self.tokens.lock().ok().and_then(|tokens| tokens.get(&scope).cloned()) {
@@ -331,6 +367,32 @@ impl Client {
     #[allow(dead_code, reason = "kept for the push summary's wording")]
     pub fn credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref().map(|found| &found.credentials)
+    }
+}
+
+/// Runs `call` up to `attempts` times while it fails with a retryable
+/// error, sleeping `backoff` (doubled each time, at most 10 s) between
+/// attempts and calling `on_retry` before each new one. Push and pull share it.
+pub(crate) fn with_retries<T>(
+    attempts: u32,
+    backoff: Duration,
+    on_retry: &dyn Fn(),
+    mut call: impl FnMut() -> Result<T, CallError>,
+) -> Result<T, String> {
+    let mut delay = backoff;
+    let mut attempt = 1;
+    loop {
+        match call() {
+            Ok(value) => return Ok(value),
+            Err(error) if error.retry && attempt < attempts => {
+                on_retry();
+                std::thread::sleep(delay);
+                delay = delay.saturating_mul(2).min(Duration::from_secs(10));
+                attempt += 1;
+            }
+            Err(error) if error.retry => return Err(format!("{} (gave up after {attempt} attempts)", error.message)),
+            Err(error) => return Err(error.message),
+        }
     }
 }
 

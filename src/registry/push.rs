@@ -212,23 +212,12 @@ fn push_manifests(client: &Client, job: &PushJob, settings: &PushSettings, state
     put_manifest(client, repository, job.image.top(), tag, settings, state)
 }
 
-/// Runs `call` up to `attempts` times while it fails with a retryable error.
-fn with_retries<T>(settings: &PushSettings, state: &State, mut call: impl FnMut() -> Result<T, CallError>) -> Result<T, String> {
-    let mut delay = settings.backoff;
-    let mut attempt = 1;
-    loop {
-        match call() {
-            Ok(value) => return Ok(value),
-            Err(error) if error.retry && attempt < settings.attempts => {
-                state.retries.fetch_add(1, Ordering::Relaxed);
-                std::thread::sleep(delay);
-                delay = delay.saturating_mul(2).min(Duration::from_secs(10));
-                attempt += 1;
-            }
-            Err(error) if error.retry => return Err(format!("{} (gave up after {attempt} attempts)", error.message)),
-            Err(error) => return Err(error.message),
-        }
-    }
+/// Runs `call` with the push's retry settings, counting retries.
+fn with_retries<T>(settings: &PushSettings, state: &State, call: impl FnMut() -> Result<T, CallError>) -> Result<T, String> {
+    let on_retry = || {
+        state.retries.fetch_add(1, Ordering::Relaxed);
+    };
+    super::client::with_retries(settings.attempts, settings.backoff, &on_retry, call)
 }
 
 fn push_blob(client: &Client, repository: &str, blob: &Blob, settings: &PushSettings, state: &State) -> Result<(), String> {

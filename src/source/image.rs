@@ -31,14 +31,43 @@ pub trait ImageResolver {
     fn resolve(&self, reference: &str) -> Result<ResolvedImage, SourceError>;
 }
 
-/// An image, read: its files in memory (the same type a bundle directory
-/// reads into, so the loader cannot tell them apart) and its labels.
+/// An image, read: its content and its labels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedImage {
-    /// The image's bundle files (`manifests/`, `metadata/`).
-    pub files: BundleFiles,
+    pub content: ImageContent,
     /// The image config's labels, sorted by key.
     pub labels: BTreeMap<String, String>,
+}
+
+/// What an image holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageContent {
+    /// A bundle's files in memory (the same type a bundle directory reads
+    /// into, so the loader cannot tell them apart).
+    Files(BundleFiles),
+    /// An unpacked filesystem: a bundle's `manifests/` and `metadata/` at
+    /// its root, or a catalog where its label says.
+    Unpacked(PathBuf),
+}
+
+impl ResolvedImage {
+    /// An image unpacked into the cache.
+    pub fn unpacked(image: &super::pulled::FetchedImage) -> ResolvedImage {
+        ResolvedImage {
+            content: ImageContent::Unpacked(image.rootfs.clone()),
+            labels: image.labels.clone(),
+        }
+    }
+
+    /// The bundle files of a bundle image.
+    pub fn bundle_files(self) -> Result<BundleFiles, SourceError> {
+        match self.content {
+            ImageContent::Files(files) => Ok(files),
+            ImageContent::Unpacked(root) => {
+                crate::load::read_bundle_dir(&root).map_err(|error| SourceError::Bundle(BundleError::Read(error)))
+            }
+        }
+    }
 }
 
 /// Images built from local bundle directories (`--local-image REF=DIR`).
@@ -78,7 +107,7 @@ impl ImageResolver for LocalImages {
         let files = crate::load::read_bundle_dir(dir).map_err(|error| SourceError::Bundle(BundleError::Read(error)))?;
         Ok(ResolvedImage {
             labels: bundle_image_labels(&files),
-            files,
+            content: ImageContent::Files(files),
         })
     }
 }
@@ -93,7 +122,23 @@ pub(super) fn load_bundle_image(reference: &str, images: &dyn ImageResolver) -> 
             labels: image.labels,
         });
     }
-    Ok(crate::load::load_bundle_files(&image.files, Some(reference))?)
+    let files = image.bundle_files()?;
+    Ok(crate::load::load_bundle_files(&files, Some(reference))?)
+}
+
+/// Loads a bundle image unpacked in the cache, checking its package label
+/// first (opm's rule); `image` is what the catalog names it (`None` for an
+/// image with no registry name, such as an `oci:` layout).
+pub fn load_unpacked_bundle(image: &super::pulled::FetchedImage, name: Option<&str>) -> Result<(LoadedBundle, BundleFiles), SourceError> {
+    if !image.labels.contains_key(PACKAGE_LABEL) {
+        return Err(SourceError::UnknownImageType {
+            reference: image.reference.clone(),
+            labels: image.labels.clone(),
+        });
+    }
+    let files = ResolvedImage::unpacked(image).bundle_files()?;
+    let loaded = crate::load::load_bundle_files(&files, name)?;
+    Ok((loaded, files))
 }
 
 /// The labels `bundle.Dockerfile` would give the image of a bundle: the

@@ -1,25 +1,28 @@
 //! Where bundles come from: a registry+v1 bundle directory on disk, or a
-//! bundle image found through an [`ImageResolver`]. Today the only resolver
-//! is [`LocalImages`] (`--local-image REF=DIR`: the image built from a
-//! directory); a registry client plugs in as another resolver, and `build`
-//! can name its bundles as [`BundleSource`]s to load them the same way.
+//! bundle image found through an [`ImageResolver`]: [`LocalImages`]
+//! (`--local-image REF=DIR`: the image built from a directory), or images
+//! pulled and unpacked ([`pulled::PulledImages`] for `bundle-images` in a
+//! build, [`pulled::RenderImages`] for `render`).
 //!
 //! * [`image`]: the resolver seam and opm's image-label rules (spec A.7):
 //!   a bundle image is recognised by its package label.
 //! * [`reference`]: what `render REF` means for each kind of reference
 //!   (bundle directory, FBC directory, image), in opm's order.
+//! * [`pulled`]: images pulled from a registry or an OCI layout and
+//!   unpacked into a cache, and the resolvers that read them.
 //!
 //! Error texts are opm's where `render` and `template` replicate opm
 //! (the conformance cases compare them); nothing here prints.
 
 mod image;
+pub mod pulled;
 mod reference;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use image::{ImageResolver, LocalImages, PACKAGE_LABEL, ResolvedImage, bundle_image_labels};
-pub use reference::{RenderReference, render_reference};
+pub use image::{ImageContent, ImageResolver, LocalImages, PACKAGE_LABEL, ResolvedImage, bundle_image_labels, load_unpacked_bundle};
+pub use reference::{CONFIGS_LABEL, DATABASE_LABEL, RenderReference, render_reference};
 
 use crate::diag::Diagnostic;
 use crate::load::{BundleError, LoadedBundle};
@@ -58,17 +61,24 @@ pub struct TemplateVars<'a> {
 /// where catbuild replicates opm.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// No resolver has the image (catbuild does not pull yet).
-    #[error(
-        "cannot pull image {reference:?}: this catbuild renders bundle images from local directories only (pass --local-image {reference}=DIR)"
-    )]
+    /// The resolver does not have the image (it was not pulled).
+    #[error("image {reference:?} is not among the images at hand (pulled, or given with --local-image {reference}=DIR)")]
     CannotPull { reference: String },
+    /// The image could not be pulled, or its content is refused.
+    #[error(transparent)]
+    Fetch(pulled::FetchError),
     /// The image has no package label, so opm cannot tell what it is.
     #[error("{}", unknown_image_type(reference, labels))]
     UnknownImageType {
         reference: String,
         labels: BTreeMap<String, String>,
     },
+    /// A reference that names neither a path nor an image.
+    #[error("{reference:?}: {message}")]
+    BadReference { reference: String, message: String },
+    /// A catalog image whose label names a path outside the image.
+    #[error("image {reference:?}: label {label}={value:?} names a path outside the image")]
+    BadImageLabel { reference: String, label: String, value: String },
     /// A `--local-image` value without `=`.
     #[error("--local-image {pair:?}: expected REF=DIR")]
     MalformedLocalImage { pair: String },

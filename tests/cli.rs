@@ -317,8 +317,9 @@ fn the_pipeline_reports_stages_and_actions_to_its_reporter() {
             self.stages.lock().unwrap().push((stage, true));
         }
         fn action_finished(&self, action: &Action, _elapsed: std::time::Duration) {
-            let Action::EncodePackage { target, package } = action;
-            self.actions.lock().unwrap().push(format!("{target}/{package}"));
+            if let Action::EncodePackage { target, package } = action {
+                self.actions.lock().unwrap().push(format!("{target}/{package}"));
+            }
         }
     }
 

@@ -15,6 +15,7 @@ mod graph;
 mod init;
 mod list;
 mod opm;
+mod progress;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -38,7 +39,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         match self {
             Failure::Input(_) | Failure::InputMessage(_) | Failure::Differs => 1,
             Failure::Other(_) => 2,

@@ -13,6 +13,7 @@ use crate::load::{BundleError, BundleFiles, LoadedBundle, TemplateError, Templat
 
 use super::images::BundleImages;
 use super::plan::PackagePlan;
+use super::report::{Action, Reporter};
 use crate::image::Image;
 use std::sync::Arc;
 
@@ -23,20 +24,27 @@ use std::sync::Arc;
 /// (keyed by bundle directory), while they are in memory.
 pub(super) fn load_package(
     config: &Config,
-    plan: &PackagePlan,
+    (package, plan): (&str, &PackagePlan),
     vars: &BTreeMap<String, String>,
     image_epoch: Option<u64>,
+    reporter: &dyn Reporter,
 ) -> (Vec<LoadedBundle>, BundleImages, Vec<Diagnostic>) {
     type Loaded = (LoadedBundle, Option<Result<Image, Diagnostic>>);
     let results: Vec<Result<Loaded, Vec<Diagnostic>>> = plan
         .bundle_dirs
         .par_iter()
         .map(|dir| {
+            let action = Action::LoadBundle {
+                package,
+                dir: dir.strip_prefix(&config.root).unwrap_or(dir),
+            };
             // The rendered files are dropped here, once the bundle image
             // (if any) holds what it needs of them.
-            load_bundle(dir, vars, &config.root).map(|(loaded, files)| {
-                let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
-                (loaded, image)
+            super::report::action(reporter, &action, || {
+                load_bundle(dir, vars, &config.root).map(|(loaded, files)| {
+                    let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
+                    (loaded, image)
+                })
             })
         })
         .collect();

@@ -43,7 +43,7 @@ use package::assemble_package;
 
 pub use encode::{DeploySettings, EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
 pub use images::{BuiltImage, ImageRole, LOCK_FILE, OCI_DIR};
-pub use report::{Action, Reporter, Silent, Stage};
+pub use report::{Action, Planned, Reporter, Silent, Stage};
 
 /// For `render` of a templated bundle directory inside a project ([`crate::source`]).
 pub(crate) use load::load_templated_bundle;
@@ -395,6 +395,24 @@ fn run(
         .iter()
         .filter(|package| targets.iter().any(|target| target.packages.contains(&package.name.value)))
         .collect();
+    reporter.planned(&Planned {
+        targets: targets.iter().map(|target| target.name.clone()).collect(),
+        packages: packages.len(),
+        package_targets: packages
+            .iter()
+            .map(|package| {
+                targets
+                    .iter()
+                    .filter(|target| target.packages.contains(&package.name.value))
+                    .count()
+            })
+            .sum(),
+        bundle_dirs: packages
+            .iter()
+            .filter_map(|package| plan.packages.get(&package.name.value))
+            .map(|package_plan| package_plan.bundle_dirs.len())
+            .sum(),
+    });
     let outcomes = run.packages(&packages);
 
     let mut follow_ons = BTreeMap::new();
@@ -880,7 +898,7 @@ impl PackageRun<'_> {
         let outcome = &mut prepared.outcome;
         for vars in var_sets {
             let (mut bundles, bundle_images, load_diagnostics) = report::stage(self.reporter, Stage::Load, || {
-                load_package(self.config, package_plan, vars, self.image_epoch)
+                load_package(self.config, (name, package_plan), vars, self.image_epoch, self.reporter)
             });
             outcome.diagnostics.extend(load_diagnostics);
             for dir in &package_plan.bundle_dirs {

@@ -1,11 +1,12 @@
-//! Progress as data: the pipeline tells a [`Reporter`] when stages and
-//! actions start and finish, and the CLI decides what to draw (`--timings`,
-//! `-v` lines; later progress bars, `--json` events and `--explain`). The
-//! library never prints (STYLE 8.3).
+//! Progress as data: the pipeline tells a [`Reporter`] what it planned,
+//! and when stages and actions start and finish, and the CLI decides what
+//! to draw (`--timings`, `-v` lines, a status line on a terminal, `--json`
+//! events). The library never prints (STYLE 8.3).
 //!
 //! Calls come from rayon worker threads too, so a reporter is `Sync` and
 //! must not influence what the build produces.
 
+use std::path::Path;
 use std::time::Duration;
 
 /// A stage of the pipeline, in the order a build runs them. Loading and
@@ -45,13 +46,48 @@ impl Stage {
 /// One unit of work inside a stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action<'a> {
+    /// A bundle directory read, rendered and parsed (once per set of
+    /// template variables). `dir` is relative to the project root.
+    LoadBundle { package: &'a str, dir: &'a Path },
     /// A package of a target validated and encoded in every format.
     EncodePackage { target: &'a str, package: &'a str },
+}
+
+impl Action<'_> {
+    /// The kind, as `--json` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::LoadBundle { .. } => "load-bundle",
+            Action::EncodePackage { .. } => "encode-package",
+        }
+    }
+
+    /// The stage the action belongs to.
+    pub fn stage(&self) -> Stage {
+        match self {
+            Action::LoadBundle { .. } => Stage::Load,
+            Action::EncodePackage { .. } => Stage::Encode,
+        }
+    }
+}
+
+/// What a build is about to do, once its inputs are planned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Planned {
+    /// The selected targets, in build order.
+    pub targets: Vec<String>,
+    /// Packages built, counted once whatever the number of targets.
+    pub packages: usize,
+    /// `(target, package)` pairs: the encode actions a build runs.
+    pub package_targets: usize,
+    /// Bundle directories planned (package-manifest bundles not counted).
+    pub bundle_dirs: usize,
 }
 
 /// Receives the pipeline's progress. Every method has an empty default, so
 /// a reporter implements only what it draws.
 pub trait Reporter: Sync {
+    fn planned(&self, _planned: &Planned) {}
     fn stage_started(&self, _stage: Stage) {}
     fn stage_finished(&self, _stage: Stage, _elapsed: Duration) {}
     fn action_started(&self, _action: &Action) {}

@@ -22,7 +22,7 @@ pub(super) struct BuildArgs {
     formats: Vec<FormatFlag>,
     /// Output directory instead of the catalog's (default build/)
     #[arg(long = "out", value_name = "DIR")]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Print the time each pipeline stage took
     #[arg(long)]
     timings: bool,
@@ -44,9 +44,31 @@ pub(super) struct BuildArgs {
     /// Threads for loading, checking and encoding (default: one per CPU); the output is the same for any number
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     jobs: Option<NonZeroUsize>,
+    /// Build, then rebuild after every burst of edits until Ctrl-C
+    #[arg(long)]
+    pub(super) watch: bool,
+}
+
+impl BuildArgs {
+    /// Plain `catbuild` (with `--watch` or not): every default.
+    pub(super) fn watching(watch: bool) -> BuildArgs {
+        BuildArgs {
+            watch,
+            ..BuildArgs::default()
+        }
+    }
 }
 
 pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
+    if args.watch {
+        super::watch::run(global, args)
+    } else {
+        build_once(global, args)
+    }
+}
+
+/// One build (and push), its verdict printed or returned.
+pub(super) fn build_once(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let started = Instant::now();
     let reporter = CliReporter::new(view(global, args.json));
     let result = with_jobs(args.jobs, || build_and_push(global, args, &reporter, started));

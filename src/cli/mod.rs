@@ -16,6 +16,7 @@ mod init;
 mod list;
 mod opm;
 mod progress;
+mod watch;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -229,6 +230,9 @@ const TOP_EXAMPLES: &str = "Examples:
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
+    /// Build, then rebuild after every burst of edits until Ctrl-C (= `catbuild build --watch`)
+    #[arg(long)]
+    watch: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -351,7 +355,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 
 fn dispatch(cli: Cli) -> CommandResult {
     match cli.command {
-        None => build::run(&cli.global, &build::BuildArgs::default()),
+        None => build::run(&cli.global, &build::BuildArgs::watching(cli.watch)),
         Some(Command::Build(args)) => build::run(&cli.global, &args),
         Some(Command::Render(args)) => opm::render(&cli.global, &args),
         Some(Command::Migrate(args)) => opm::migrate(&args),

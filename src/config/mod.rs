@@ -115,6 +115,9 @@ pub struct Catalog {
     /// `deploy-templates`: a directory whose files override the built-in
     /// deploy templates of the same name (absolute).
     pub deploy_templates: Option<Sourced<PathBuf>>,
+    /// `cache-dir`: the action cache (absolute); `None` is
+    /// `<output dir>/.cache`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// A value from the file and the byte span it came from.
@@ -522,6 +525,7 @@ impl Resolver<'_> {
                 value: root.join(dir.get_ref()),
                 span: dir.span(),
             }),
+            cache_dir: raw.catalog.cache_dir.as_ref().map(|dir| root.join(dir.get_ref())),
         };
         let mut packages: Vec<PackageConfig> = Vec::new();
         for raw_package in raw.packages {

@@ -62,6 +62,9 @@ pub struct RawCatalog {
     pub index_db: Option<Spanned<String>>,
     /// A directory of deploy templates overriding the built-in ones by name.
     pub deploy_templates: Option<Spanned<String>>,
+    /// The action cache's directory, relative to `catalog.toml` (default
+    /// `<output>/.cache`).
+    pub cache_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

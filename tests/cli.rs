@@ -316,7 +316,7 @@ fn the_pipeline_reports_stages_and_actions_to_its_reporter() {
         fn stage_finished(&self, stage: Stage, _elapsed: std::time::Duration) {
             self.stages.lock().unwrap().push((stage, true));
         }
-        fn action_finished(&self, action: &Action, _elapsed: std::time::Duration) {
+        fn action_finished(&self, action: &Action, _elapsed: std::time::Duration, _cached: &catbuild::pipeline::Cached) {
             if let Action::EncodePackage { target, package } = action {
                 self.actions.lock().unwrap().push(format!("{target}/{package}"));
             }

@@ -47,6 +47,15 @@ pub(super) struct BuildArgs {
     /// Build, then rebuild after every burst of edits until Ctrl-C
     #[arg(long)]
     pub(super) watch: bool,
+    /// Say why each action ran instead of coming from the cache
+    #[arg(long)]
+    explain: bool,
+    /// Run every action; neither read nor write the action cache
+    #[arg(long)]
+    no_cache: bool,
+    /// The action cache's directory (default: `[catalog] cache-dir`, else <output>/.cache)
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 impl BuildArgs {
@@ -70,7 +79,10 @@ pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
 /// One build (and push), its verdict printed or returned.
 pub(super) fn build_once(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let started = Instant::now();
-    let reporter = CliReporter::new(view(global, args.json));
+    let reporter = CliReporter::new(View {
+        explain: args.explain,
+        ..view(global, args.json)
+    });
     let result = with_jobs(args.jobs, || build_and_push(global, args, &reporter, started));
     reporter.clear_status();
     json_verdict(&reporter, result.as_ref().map(|report| &report.targets), started);
@@ -83,6 +95,7 @@ fn view(global: &GlobalArgs, json: bool) -> View {
         quiet: global.quiet,
         verbose: global.verbose && !global.quiet,
         json,
+        explain: false,
     }
 }
 
@@ -242,6 +255,11 @@ fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         registry,
         base_image,
         source_date_epoch: source_date_epoch()?,
+        cache: pipeline::CacheSettings {
+            enabled: !args.no_cache,
+            dir: args.cache_dir.as_ref().map(|dir| cwd.join(dir)),
+            ..pipeline::CacheSettings::default()
+        },
     })
 }
 

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::diag::{Diagnostic, Severity};
-use crate::pipeline::{Action, Planned, Reporter, Stage};
+use crate::pipeline::{Action, Cached, Planned, Reporter, Stage};
 
 /// How often a plain progress line is printed when stderr is not a terminal.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -40,6 +40,8 @@ pub(super) struct View {
     pub verbose: bool,
     /// `--json`: events on stdout.
     pub json: bool,
+    /// `--explain`: why each action ran, on stderr.
+    pub explain: bool,
 }
 
 /// Draws the pipeline's progress for a person, or as `--json` events.
@@ -56,6 +58,9 @@ struct State {
     planned: Planned,
     bundles_loaded: usize,
     packages_encoded: usize,
+    /// Actions the cache answered for, and actions that ran.
+    hits: usize,
+    ran: usize,
     /// When the status line or the last plain line was drawn.
     last_drawn: Option<Instant>,
     started: Option<Instant>,
@@ -129,6 +134,8 @@ impl CliReporter {
             return;
         }
         data.insert("duration_ms".into(), json!(round_ms(elapsed)));
+        let (hits, ran) = self.state.lock().map(|state| (state.hits, state.ran)).unwrap_or_default();
+        data.insert("actions".into(), json!({ "cached": hits, "ran": ran }));
         data.insert("stages_ms".into(), self.stage_seconds());
         emit("summary", Value::Object(data));
     }
@@ -185,22 +192,51 @@ impl Reporter for CliReporter {
         }
     }
 
-    fn action_finished(&self, action: &Action, elapsed: Duration) {
+    fn action_finished(&self, action: &Action, elapsed: Duration, cached: &Cached) {
         if self.view.json {
-            emit("action-finish", action_json(action, Some(elapsed)));
+            let mut data = action_json(action, Some(elapsed));
+            if let Some(fields) = data.as_object_mut() {
+                fields.insert("cache".into(), json!(cached.name()));
+                if let Cached::Miss(reason) = cached {
+                    fields.insert("reason".into(), json!(reason));
+                }
+            }
+            emit("action-finish", data);
         }
         if let Ok(mut state) = self.state.lock() {
+            if *cached == Cached::Hit {
+                state.hits += 1;
+            } else {
+                state.ran += 1;
+            }
             match action {
                 Action::LoadBundle { .. } => state.bundles_loaded += 1,
                 Action::EncodePackage { .. } => state.packages_encoded += 1,
             }
             self.progress(&mut state);
         }
-        if self.view.verbose && !self.view.quiet {
+        if self.view.quiet {
+            return;
+        }
+        if self.view.verbose {
             let seconds = elapsed.as_secs_f64();
+            let how = if *cached == Cached::Hit {
+                "from the cache".to_string()
+            } else {
+                format!("in {seconds:.3}s")
+            };
             match action {
-                Action::LoadBundle { dir, .. } => eprintln!("  loaded {} in {seconds:.3}s", dir.display()),
-                Action::EncodePackage { target, package } => eprintln!("  encoded {target}/{package} in {seconds:.3}s"),
+                Action::LoadBundle { dir, .. } => eprintln!("  loaded {} {how}", dir.display()),
+                Action::EncodePackage { target, package } => eprintln!("  encoded {target}/{package} {how}"),
+            }
+        }
+        if self.view.explain
+            && let Cached::Miss(reason) = cached
+        {
+            self.clear_status();
+            match action {
+                Action::LoadBundle { dir, .. } => eprintln!("  load `{}`: {reason}", dir.display()),
+                Action::EncodePackage { target, package } => eprintln!("  encode `{package}` in `{target}`: {reason}"),
             }
         }
     }

@@ -71,6 +71,29 @@ impl Action<'_> {
     }
 }
 
+/// Whether the action cache answered for an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    /// No cache in front of this action (none configured, `--no-cache`,
+    /// or an action whose outputs the cache does not keep).
+    Off,
+    /// Taken from the cache: nothing ran.
+    Hit,
+    /// It ran, and why (`input \`manifests/x/0.2.0/x.csv.yaml\` changed`).
+    Miss(String),
+}
+
+impl Cached {
+    /// As `--json` names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Cached::Off => "off",
+            Cached::Hit => "hit",
+            Cached::Miss(_) => "miss",
+        }
+    }
+}
+
 /// What a build is about to do, once its inputs are planned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Planned {
@@ -91,7 +114,7 @@ pub trait Reporter: Sync {
     fn stage_started(&self, _stage: Stage) {}
     fn stage_finished(&self, _stage: Stage, _elapsed: Duration) {}
     fn action_started(&self, _action: &Action) {}
-    fn action_finished(&self, _action: &Action, _elapsed: Duration) {}
+    fn action_finished(&self, _action: &Action, _elapsed: Duration, _cached: &Cached) {}
 }
 
 /// Reports nothing.
@@ -108,11 +131,18 @@ pub(crate) fn stage<T>(reporter: &dyn Reporter, stage: Stage, work: impl FnOnce(
     result
 }
 
-/// Runs `work` as `action`, telling `reporter` when it starts and finishes.
-pub(crate) fn action<T>(reporter: &dyn Reporter, action: &Action, work: impl FnOnce() -> T) -> T {
+/// Runs `work` as `action`, telling `reporter` when it starts and finishes
+/// and whether the cache knew it.
+pub(crate) fn action<T>(reporter: &dyn Reporter, action: &Action, cached: &Cached, work: impl FnOnce() -> T) -> T {
     reporter.action_started(action);
     let started = std::time::Instant::now();
     let result = work();
-    reporter.action_finished(action, started.elapsed());
+    reporter.action_finished(action, started.elapsed(), cached);
     result
+}
+
+/// Tells `reporter` that the cache answered for `action`.
+pub(crate) fn hit(reporter: &dyn Reporter, action: &Action) {
+    reporter.action_started(action);
+    reporter.action_finished(action, Duration::ZERO, &Cached::Hit);
 }

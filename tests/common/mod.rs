@@ -50,13 +50,17 @@ pub fn example_project() -> tempfile::TempDir {
     dir
 }
 
-/// Every file under `dir`, relative path → bytes.
+/// Every file under `dir`, relative path → bytes. The action cache
+/// (`.cache/`, issue 19) is not output and is left out.
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
         for entry in std::fs::read_dir(&current).unwrap() {
             let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|name| name == ".cache") {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
             } else {

@@ -32,6 +32,9 @@ pub(super) struct BuildArgs {
     /// Build the bundle and catalog images and push them after the build
     #[arg(long)]
     push: bool,
+    /// Build the bundle and catalog images (build/<target>/oci/) even if catalog.toml does not ask
+    #[arg(long)]
+    images: bool,
     /// Push to this registry instead (HOST[:PORT]/PREFIX; each image keeps its last path component and tag)
     #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
     registry: Option<String>,
@@ -55,7 +58,7 @@ pub(super) struct BuildArgs {
     no_cache: bool,
     /// The action cache's directory (default: `[catalog] cache-dir`, else <output>/.cache)
     #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    pub(super) cache_dir: Option<PathBuf>,
 }
 
 impl BuildArgs {
@@ -252,6 +255,7 @@ fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         out_dir: args.out.clone(),
         output: crate::output::OutputSettings::default(),
         push: args.push,
+        build_images: args.images,
         registry,
         base_image,
         source_date_epoch: source_date_epoch()?,

@@ -8,8 +8,9 @@
 //! `catalog.toml` (so a change there re-plans). Relevant: `catalog.toml`
 //! and what it names ([`Inputs`]). Not relevant: reads (access events),
 //! anything under the output directory (the build's own writes), `.git/`,
-//! editor swap and backup files (`*.swp`, `*.swx`, `*~`, vim's `4913`
-//! probe, emacs' `.#*` locks), and other files of the project.
+//! the action cache, editor swap and backup files (`*.swp`, `*.swx`,
+//! `*~`, vim's `4913` probe, emacs' `.#*` locks), and other files of the
+//! project.
 //!
 //! Runs never overlap: edits made during a run wait in the channel and
 //! make exactly one more run. A run that fails prints its diagnostics and
@@ -73,7 +74,12 @@ pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
                 .out
                 .as_ref()
                 .map_or_else(|| config.catalog.output_dir.clone(), |out| cwd.join(out));
-            inputs.update(&config, output_dir);
+            let settings = crate::pipeline::CacheSettings {
+                dir: args.cache_dir.as_ref().map(|dir| cwd.join(dir)),
+                ..crate::pipeline::CacheSettings::default()
+            };
+            let cache_dir = crate::pipeline::cache_dir(&config, &settings, &output_dir);
+            inputs.update(&config, output_dir, cache_dir);
         }
         let result = super::build::build_once(global, args);
         match &result {
@@ -165,6 +171,8 @@ struct Inputs {
     root: PathBuf,
     config_path: PathBuf,
     output_dir: PathBuf,
+    /// The action cache, wherever it is.
+    cache_dir: PathBuf,
     /// Files and directories whose contents are read.
     read: Vec<PathBuf>,
 }
@@ -175,12 +183,13 @@ impl Inputs {
             root: root.to_path_buf(),
             config_path: config_path.to_path_buf(),
             output_dir: root.join("build"),
+            cache_dir: root.join("build/.cache"),
             read: Vec::new(),
         }
     }
 
     /// What `config` reads, besides catalog.toml.
-    fn update(&mut self, config: &crate::config::Config, output_dir: PathBuf) {
+    fn update(&mut self, config: &crate::config::Config, output_dir: PathBuf, cache_dir: PathBuf) {
         let root = &config.root;
         let mut read = vec![root.join(crate::pipeline::LOCK_FILE)];
         for package in &config.packages {
@@ -202,6 +211,7 @@ impl Inputs {
         read.dedup();
         self.read = read;
         self.output_dir = output_dir;
+        self.cache_dir = cache_dir;
     }
 
     /// The first path of `event` that may change the build, if any.
@@ -213,7 +223,7 @@ impl Inputs {
     }
 
     fn is_input(&self, path: &Path) -> bool {
-        if path.starts_with(&self.output_dir) {
+        if path.starts_with(&self.output_dir) || path.starts_with(&self.cache_dir) {
             return false;
         }
         let inside = path.strip_prefix(&self.root).unwrap_or(path);

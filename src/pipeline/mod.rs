@@ -99,6 +99,8 @@ pub struct BuildOptions {
     pub output: crate::output::OutputSettings,
     /// Build images and push them (`--push`), whatever catalog.toml says.
     pub push: bool,
+    /// Build images (`--images`), whatever catalog.toml says.
+    pub build_images: bool,
     /// `--registry HOST[:PORT]/PREFIX`: push there instead.
     pub registry: Option<String>,
     /// `--base-image`: every target's catalog image base for this run.
@@ -112,7 +114,7 @@ pub struct BuildOptions {
 impl BuildOptions {
     /// Whether this build makes images at all.
     fn images(&self, config: &Config) -> bool {
-        config.images.build || self.push || config.targets.iter().any(|target| target.push)
+        config.images.build || self.build_images || self.push || config.targets.iter().any(|target| target.push)
     }
 }
 

@@ -1,17 +1,38 @@
 # Targets named as operator-sdk users know them; each wraps catbuild.
+# catbuild makes bundle and catalog images together, without a daemon, so
+# the bundle-* and catalog-* pairs run the same build (bundles are pushed
+# before the catalogs that name them).
 CATBUILD ?= cargo run --quiet --release --
+KUBECTL ?= kubectl
 TARGET ?=
+TARGET_FLAG = $(if $(TARGET),--target $(TARGET))
 
-.PHONY: all example catalog-build catalog-validate test lint bench bench-community clean
+.PHONY: all example catalog bundle-build bundle-push catalog-build catalog-push deploy watch validate catalog-validate test lint bench bench-community clean
 
 all: example
 
-## Build the example catalog (catalog.toml) into build/.
-example catalog-build:
-	$(CATBUILD) build $(if $(TARGET),--target $(TARGET))
+## Build every target of catalog.toml (FBC, SQLite, deploy YAML) into build/.
+example catalog:
+	$(CATBUILD) build $(TARGET_FLAG)
+
+## The same, with the bundle and catalog images as OCI layouts in build/<target>/oci/.
+bundle-build catalog-build:
+	$(CATBUILD) build --images $(TARGET_FLAG)
+
+## Build, then push the bundle images and the catalog images ([images] registry, or REGISTRY=HOST/PREFIX).
+bundle-push catalog-push:
+	$(CATBUILD) build --push $(if $(REGISTRY),--registry $(REGISTRY)) $(TARGET_FLAG)
+
+## Apply a target's deployment objects (CatalogSource, Subscription, ...) to the current cluster.
+deploy:
+	$(CATBUILD) deploy $(TARGET_FLAG) | $(KUBECTL) apply -f -
+
+## Build, then rebuild on every edit until Ctrl-C.
+watch:
+	$(CATBUILD) build --watch $(TARGET_FLAG)
 
 ## Check catalog.toml, bundles and graphs without writing anything.
-catalog-validate:
+validate catalog-validate:
 	$(CATBUILD) validate
 
 ## Every test: unit, conformance against opm, corpus and CLI end to end.
@@ -32,6 +53,6 @@ bench-community:
 	@test -n "$(COP)" || { echo "usage: make bench-community COP=<community-operators-prod checkout>"; exit 2; }
 	bash benches/community.sh "$(COP)"
 
-## Remove build/ (under the build lock, so never under a running build).
+## Remove build/, the action cache with it (under the build lock, so never under a running build).
 clean:
 	$(CATBUILD) clean

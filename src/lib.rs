@@ -4,6 +4,7 @@
 //! and deployment YAML) out. See `ARCHITECTURE.md` for the module map; the
 //! binary in `main.rs` only calls [`cli::run`].
 
+pub mod cache;
 pub mod catalog_template;
 pub mod cli;
 pub mod config;

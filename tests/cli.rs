@@ -319,9 +319,10 @@ fn the_pipeline_reports_stages_and_actions_to_its_reporter() {
         fn stage_finished(&self, stage: Stage, _elapsed: std::time::Duration) {
             self.stages.lock().unwrap().push((stage, true));
         }
-        fn action_finished(&self, action: &Action, _elapsed: std::time::Duration) {
-            let Action::EncodePackage { target, package } = action;
-            self.actions.lock().unwrap().push(format!("{target}/{package}"));
+        fn action_finished(&self, action: &Action, _elapsed: std::time::Duration, _cached: &catbuild::pipeline::Cached) {
+            if let Action::EncodePackage { target, package } = action {
+                self.actions.lock().unwrap().push(format!("{target}/{package}"));
+            }
         }
     }
 
@@ -445,4 +446,20 @@ fn package_icon_is_the_configured_file() {
     let icon = blobs[0].get("icon").unwrap();
     assert_eq!(icon.get("base64data").unwrap().as_str(), Some("PHN2Zy8+"));
     assert_eq!(icon.get("mediatype").unwrap().as_str(), Some("image/svg+xml"));
+}
+
+/// Issue 19: `--images` (what `make bundle-build` and `make catalog-build`
+/// run) builds the OCI layouts that catalog.toml does not ask for.
+#[test]
+fn images_flag_builds_the_oci_layouts() {
+    let project = example_project();
+    let output = catbuild(project.path(), &["build", "-q"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!project.path().join("build/ocp-4.16/oci").exists());
+    let output = catbuild(project.path(), &["build", "-q", "--images"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    for target in ["ocp-4.16", "ocp-4.17"] {
+        let index = std::fs::read_to_string(project.path().join("build").join(target).join("oci/index.json")).unwrap();
+        assert!(index.contains("application/vnd.oci.image.manifest.v1+json"), "{index}");
+    }
 }

@@ -1,16 +1,16 @@
 //! `catbuild build` (also plain `catbuild`) and `catbuild validate` of the
 //! project: load `catalog.toml`, run the pipeline, print the verdict.
 
-use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 
+use super::progress::{CliReporter, View};
 use super::{CommandResult, Failure, GlobalArgs, print_diagnostics};
 use crate::config::{self, Config, OutputFormat};
-use crate::pipeline::{self, Action, BuildOptions, BuildReport, Reporter, Stage};
+use crate::pipeline::{self, BuildOptions, BuildReport};
 
 #[derive(Debug, Default, Args)]
 pub(super) struct BuildArgs {
@@ -22,7 +22,7 @@ pub(super) struct BuildArgs {
     formats: Vec<FormatFlag>,
     /// Output directory instead of the catalog's (default build/)
     #[arg(long = "out", value_name = "DIR")]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Print the time each pipeline stage took
     #[arg(long)]
     timings: bool,
@@ -32,25 +32,139 @@ pub(super) struct BuildArgs {
     /// Build the bundle and catalog images and push them after the build
     #[arg(long)]
     push: bool,
+    /// Build the bundle and catalog images (build/<target>/oci/) even if catalog.toml does not ask
+    #[arg(long)]
+    images: bool,
     /// Push to this registry instead (HOST[:PORT]/PREFIX; each image keeps its last path component and tag)
     #[arg(long, value_name = "HOST[:PORT]/PREFIX")]
     registry: Option<String>,
     /// Base of every catalog image for this run: `scratch` or `oci:DIR[:TAG]`
     #[arg(long, value_name = "REF|scratch")]
     base_image: Option<String>,
+    /// Print progress and diagnostics as JSON lines on stdout (one object per line)
+    #[arg(long)]
+    json: bool,
+    /// Threads for loading, checking and encoding (default: one per CPU); the output is the same for any number
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    jobs: Option<NonZeroUsize>,
+    /// Build, then rebuild after every burst of edits until Ctrl-C
+    #[arg(long)]
+    pub(super) watch: bool,
+    /// Say why each action ran instead of coming from the cache
+    #[arg(long)]
+    explain: bool,
+    /// Run every action; neither read nor write the action cache
+    #[arg(long)]
+    no_cache: bool,
+    /// The action cache's directory (default: `[catalog] cache-dir`, else <output>/.cache)
+    #[arg(long, value_name = "DIR")]
+    pub(super) cache_dir: Option<PathBuf>,
+}
+
+impl BuildArgs {
+    /// Plain `catbuild` (with `--watch` or not): every default.
+    pub(super) fn watching(watch: bool) -> BuildArgs {
+        BuildArgs {
+            watch,
+            ..BuildArgs::default()
+        }
+    }
 }
 
 pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
+    if args.watch {
+        super::watch::run(global, args)
+    } else {
+        build_once(global, args)
+    }
+}
+
+/// One build (and push), its verdict printed or returned.
+pub(super) fn build_once(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
     let started = Instant::now();
+    let reporter = CliReporter::new(View {
+        explain: args.explain,
+        ..view(global, args.json)
+    });
+    let result = with_jobs(args.jobs, || build_and_push(global, args, &reporter, started));
+    reporter.clear_status();
+    json_verdict(&reporter, result.as_ref().map(|report| &report.targets), started);
+    result.map(|_| ())
+}
+
+/// What `-q`, `-v` and `--json` ask to see.
+fn view(global: &GlobalArgs, json: bool) -> View {
+    View {
+        quiet: global.quiet,
+        verbose: global.verbose && !global.quiet,
+        json,
+        explain: false,
+    }
+}
+
+/// Runs `work` on a rayon pool of `jobs` threads (`-j`), or on the global
+/// pool (one thread per CPU). Output never depends on the number.
+pub(super) fn with_jobs<T>(jobs: Option<NonZeroUsize>, work: impl FnOnce() -> Result<T, Failure> + Send) -> Result<T, Failure>
+where
+    T: Send,
+{
+    let Some(jobs) = jobs else {
+        return work();
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.get())
+        .thread_name(|idx| format!("catbuild-{idx}"))
+        .build()
+        .map_err(|error| Failure::Other(format!("cannot start {jobs} threads (`-j`): {error}")))?;
+    pool.install(work)
+}
+
+/// `--json`: a failed run's diagnostics, then the summary of any run.
+pub(super) fn json_verdict(reporter: &CliReporter, result: Result<&Vec<pipeline::TargetReport>, &Failure>, started: Instant) {
+    let mut data = serde_json::Map::new();
+    match result {
+        Ok(targets) => {
+            data.insert("ok".into(), true.into());
+            data.insert("exit_code".into(), 0.into());
+            let targets: Vec<serde_json::Value> = targets
+                .iter()
+                .map(|target| {
+                    serde_json::json!({
+                        "name": target.name,
+                        "packages": target.n_packages,
+                        "bundles": target.n_bundles,
+                        "excluded": target.n_excluded,
+                        "output": target.output.as_ref().map(|path| super::display_path(path).display().to_string()),
+                    })
+                })
+                .collect();
+            data.insert("targets".into(), targets.into());
+        }
+        Err(failure) => {
+            if let Failure::Input(diagnostics) = failure {
+                reporter.json_diagnostics(diagnostics);
+            }
+            data.insert("ok".into(), false.into());
+            data.insert("exit_code".into(), failure.code().into());
+            if let Failure::InputMessage(message) | Failure::Other(message) = failure {
+                data.insert("error".into(), message.clone().into());
+            }
+        }
+    }
+    reporter.json_summary(data, started.elapsed());
+}
+
+fn build_and_push(global: &GlobalArgs, args: &BuildArgs, reporter: &CliReporter, started: Instant) -> Result<BuildReport, Failure> {
     let config = load_config(global)?;
     let mut options = options(args)?;
     options.output = super::output_settings(global, args.no_wait)?;
-    let reporter = CliReporter::new(global.verbose && !global.quiet);
-    let result = pipeline::build(&config, &options, &reporter);
+    let result = pipeline::build(&config, &options, reporter);
     if args.timings {
         reporter.print_timings();
     }
+    reporter.clear_status();
     let report = result.map_err(Failure::from)?;
+    reporter.json_diagnostics(&report.warnings);
     finish(global, &config, &report, started, "Built");
     let push_started = Instant::now();
     if let Some(pushed) = pipeline::push(&config, &options, &report).map_err(Failure::from)?
@@ -72,57 +186,17 @@ pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
             push_started.elapsed().as_secs_f64()
         );
     }
-    Ok(())
-}
-
-/// Draws the pipeline's progress for a person: per-stage totals for
-/// `--timings`, one line per finished action with `-v`.
-struct CliReporter {
-    verbose: bool,
-    stage_totals: Mutex<BTreeMap<Stage, Duration>>,
-}
-
-impl CliReporter {
-    fn new(verbose: bool) -> CliReporter {
-        CliReporter {
-            verbose,
-            stage_totals: Mutex::new(BTreeMap::new()),
-        }
-    }
-
-    /// Stages in pipeline order, those that ran.
-    fn print_timings(&self) {
-        let totals = self.stage_totals.lock().map(|totals| totals.clone()).unwrap_or_default();
-        for (stage, duration) in totals {
-            eprintln!("{:>9} {:8.3}s", stage.name(), duration.as_secs_f64());
-        }
-    }
-}
-
-impl Reporter for CliReporter {
-    fn stage_finished(&self, stage: Stage, elapsed: Duration) {
-        if let Ok(mut totals) = self.stage_totals.lock() {
-            *totals.entry(stage).or_default() += elapsed;
-        }
-    }
-
-    fn action_finished(&self, action: &Action, elapsed: Duration) {
-        if !self.verbose {
-            return;
-        }
-        let seconds = elapsed.as_secs_f64();
-        match action {
-            Action::EncodePackage { target, package } => eprintln!("  encoded {target}/{package} in {seconds:.3}s"),
-        }
-    }
+    Ok(report)
 }
 
 /// `catbuild validate` without a directory: every check of a build, no output.
 pub(super) fn validate_project(global: &GlobalArgs) -> CommandResult {
     let started = Instant::now();
     let config = load_config(global)?;
-    let reporter = CliReporter::new(global.verbose && !global.quiet);
-    let report = pipeline::check(&config, &BuildOptions::default(), &reporter).map_err(Failure::from)?;
+    let reporter = CliReporter::new(view(global, false));
+    let report = pipeline::check(&config, &BuildOptions::default(), &reporter);
+    reporter.clear_status();
+    let report = report.map_err(Failure::from)?;
     finish(global, &config, &report, started, "Validated");
     Ok(())
 }
@@ -181,9 +255,15 @@ fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         out_dir: args.out.clone(),
         output: crate::output::OutputSettings::default(),
         push: args.push,
+        build_images: args.images,
         registry,
         base_image,
         source_date_epoch: source_date_epoch()?,
+        cache: pipeline::CacheSettings {
+            enabled: !args.no_cache,
+            dir: args.cache_dir.as_ref().map(|dir| cwd.join(dir)),
+            ..pipeline::CacheSettings::default()
+        },
     })
 }
 

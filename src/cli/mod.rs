@@ -15,7 +15,9 @@ mod graph;
 mod init;
 mod list;
 mod opm;
+mod progress;
 mod summary;
+mod watch;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -39,7 +41,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    fn code(&self) -> u8 {
+    pub(crate) fn code(&self) -> u8 {
         match self {
             Failure::Input(_) | Failure::InputMessage(_) | Failure::Differs => 1,
             Failure::Other(_) => 2,
@@ -230,6 +232,9 @@ const TOP_EXAMPLES: &str = "Examples:
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
+    /// Build, then rebuild after every burst of edits until Ctrl-C (= `catbuild build --watch`)
+    #[arg(long)]
+    watch: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -352,7 +357,7 @@ pub fn run(args: Vec<OsString>) -> ExitCode {
 
 fn dispatch(cli: Cli) -> CommandResult {
     match cli.command {
-        None => build::run(&cli.global, &build::BuildArgs::default()),
+        None => build::run(&cli.global, &build::BuildArgs::watching(cli.watch)),
         Some(Command::Build(args)) => build::run(&cli.global, &args),
         Some(Command::Render(args)) => opm::render(&cli.global, &args),
         Some(Command::Migrate(args)) => opm::migrate(&args),

@@ -125,6 +125,9 @@ pub struct Catalog {
     /// `external-paths`: directories outside the project that bundle files
     /// and icons may lead into (absolute).
     pub external_paths: Vec<PathBuf>,
+    /// `cache-dir`: the action cache (absolute); `None` is
+    /// `<output dir>/.cache`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// A value from the file and the byte span it came from.
@@ -540,6 +543,7 @@ impl Resolver<'_> {
                 span: dir.span(),
             }),
             external_paths: raw.catalog.external_paths.iter().map(|dir| root.join(dir.get_ref())).collect(),
+            cache_dir: raw.catalog.cache_dir.as_ref().map(|dir| root.join(dir.get_ref())),
         };
         let mut packages: Vec<PackageConfig> = Vec::new();
         for raw_package in raw.packages {

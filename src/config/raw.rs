@@ -65,6 +65,9 @@ pub struct RawCatalog {
     /// Directories outside the project that bundle files may link into.
     #[serde(default)]
     pub external_paths: Vec<Spanned<String>>,
+    /// The action cache's directory, relative to `catalog.toml` (default
+    /// `<output>/.cache`).
+    pub cache_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -214,14 +214,14 @@ pub(crate) fn encode_package(
     source_order: &sqlite::SourceOrder,
     formats: &[OutputFormat],
     settings: &TargetSettings,
-    reporter: &dyn Reporter,
+    (reporter, cached): (&dyn Reporter, &report::Cached),
 ) -> Result<EncodedPackage, PackageFailure> {
     let package_name = config.packages.first().map_or("", |package| package.name.as_str());
     let action = Action::EncodePackage {
         target: &settings.target,
         package: package_name,
     };
-    report::action(reporter, &action, || {
+    report::action(reporter, &action, cached, || {
         let model = crate::model::validate_config(config).map_err(PackageFailure::Invalid)?;
         let deploy_facts = if settings.deploy.is_some() {
             deploy::PackageFacts::from_model(&model)

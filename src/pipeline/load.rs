@@ -3,7 +3,7 @@
 //! diagnostics.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -14,32 +14,36 @@ use crate::load::{BundleError, BundleFiles, LoadedBundle, TemplateError, Templat
 
 use super::images::BundleImages;
 use super::plan::PackagePlan;
+use super::report::{Action, Cached, Reporter};
 use crate::image::Image;
 use std::sync::Arc;
+
+/// One bundle loaded: the bundle and, when images are built, its image.
+pub(super) type Loaded = (LoadedBundle, Option<Result<Image, Diagnostic>>);
+/// A bundle loaded, or why it did not load.
+pub(super) type LoadResult = Result<Loaded, Vec<Diagnostic>>;
 
 /// Loads every bundle of one package, in parallel, rendering `.j2`
 /// templates with `vars`: its bundle directories in order, then those of
 /// its package-manifest directories; and what loading them reported. With
 /// `image_epoch`, each bundle's image is built from its rendered files too
-/// (keyed by bundle directory), while they are in memory.
+/// (keyed by bundle directory), while they are in memory. Bundles in
+/// `preloaded` were loaded already (by the cache's probe, which reported
+/// them); `cached` says what to report for the others.
 pub(super) fn load_package(
     config: &Config,
-    plan: &PackagePlan,
+    (package, plan): (&str, &PackagePlan),
     vars: &BTreeMap<String, String>,
     image_epoch: Option<u64>,
+    (mut preloaded, cached): (BTreeMap<PathBuf, LoadResult>, &Cached),
+    reporter: &dyn Reporter,
 ) -> (Vec<LoadedBundle>, BundleImages, Vec<Diagnostic>) {
-    type Loaded = (LoadedBundle, Option<Result<Image, Diagnostic>>);
-    let boundary = config.boundary();
-    let results: Vec<Result<Loaded, Vec<Diagnostic>>> = plan
-        .bundle_dirs
-        .par_iter()
-        .map(|dir| {
-            // The rendered files are dropped here, once the bundle image
-            // (if any) holds what it needs of them.
-            load_bundle(dir, vars, &config.root, &boundary).map(|(loaded, files)| {
-                let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
-                (loaded, image)
-            })
+    let todo: Vec<(&PathBuf, Option<LoadResult>)> = plan.bundle_dirs.iter().map(|dir| (dir, preloaded.remove(dir))).collect();
+    let results: Vec<LoadResult> = todo
+        .into_par_iter()
+        .map(|(dir, preloaded)| match preloaded {
+            Some(result) => result,
+            None => load_one(config, package, dir, vars, image_epoch, cached, reporter),
         })
         .collect();
     let mut diagnostics = Vec::new();
@@ -114,6 +118,31 @@ fn load_pulled_bundle(config: &Config, pulled: &super::images::PulledBundle) -> 
         }
         Err(error) => Err(vec![Diagnostic::error("image", error.to_string()).at(at)]),
     }
+}
+
+/// Loads one bundle of `package` (and its image with `image_epoch`),
+/// reported as a `load-bundle` action.
+pub(super) fn load_one(
+    config: &Config,
+    package: &str,
+    dir: &Path,
+    vars: &BTreeMap<String, String>,
+    image_epoch: Option<u64>,
+    cached: &Cached,
+    reporter: &dyn Reporter,
+) -> Result<Loaded, Vec<Diagnostic>> {
+    let action = Action::LoadBundle {
+        package,
+        dir: dir.strip_prefix(&config.root).unwrap_or(dir),
+    };
+    // The rendered files are dropped here, once the bundle image (if any)
+    // holds what it needs of them.
+    super::report::action(reporter, &action, cached, || {
+        load_bundle(dir, vars, &config.root, &config.boundary()).map(|(loaded, files)| {
+            let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
+            (loaded, image)
+        })
+    })
 }
 
 /// [`load_bundle`] for `render`, which has no use for the files.

@@ -17,6 +17,7 @@
 //! Later issues add SQLite, images and deploy YAML as more encoders, and a
 //! cache keyed by input digests in front of load and encode.
 
+mod cached;
 mod encode;
 mod exclude;
 mod images;
@@ -38,12 +39,14 @@ use crate::fbc::DeclarativeConfig;
 use crate::load::LoadedBundle;
 use crate::sqlite;
 
+use cached::Probe;
 use load::load_package;
 use package::assemble_package;
 
+pub use cached::{CacheSettings, cache_dir};
 pub use encode::{DeploySettings, EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
 pub use images::{BuiltImage, ImageRole, LOCK_FILE, OCI_DIR};
-pub use report::{Action, Reporter, Silent, Stage};
+pub use report::{Action, Cached, Planned, Reporter, Silent, Stage};
 
 /// For `render` of a templated bundle directory inside a project ([`crate::source`]).
 pub(crate) use load::load_templated_bundle;
@@ -99,18 +102,22 @@ pub struct BuildOptions {
     pub output: crate::output::OutputSettings,
     /// Build images and push them (`--push`), whatever catalog.toml says.
     pub push: bool,
+    /// Build images (`--images`), whatever catalog.toml says.
+    pub build_images: bool,
     /// `--registry HOST[:PORT]/PREFIX`: push there instead.
     pub registry: Option<String>,
     /// `--base-image`: every target's catalog image base for this run.
     pub base_image: Option<crate::config::BaseImage>,
     /// `SOURCE_DATE_EPOCH` (0 when unset): every mtime and `created`.
     pub source_date_epoch: u64,
+    /// The action cache: where, and whether to use it.
+    pub cache: CacheSettings,
 }
 
 impl BuildOptions {
     /// Whether this build makes images at all.
     fn images(&self, config: &Config) -> bool {
-        config.images.build || self.push || config.targets.iter().any(|target| target.push)
+        config.images.build || self.build_images || self.push || config.targets.iter().any(|target| target.push)
     }
 }
 
@@ -392,8 +399,13 @@ fn run(
         }
         _ => None,
     };
+    let run_cache = match (out_dir, &publication) {
+        (Some(out_dir), Some(_)) => cached::RunCache::open(config, &options.cache, out_dir),
+        _ => None,
+    };
     let run = PackageRun {
         config,
+        cache: run_cache.as_ref(),
         image_epoch,
         keep_catalog_files: bases.is_some(),
         plan: &plan,
@@ -409,6 +421,24 @@ fn run(
         .iter()
         .filter(|package| targets.iter().any(|target| target.packages.contains(&package.name.value)))
         .collect();
+    reporter.planned(&Planned {
+        targets: targets.iter().map(|target| target.name.clone()).collect(),
+        packages: packages.len(),
+        package_targets: packages
+            .iter()
+            .map(|package| {
+                targets
+                    .iter()
+                    .filter(|target| target.packages.contains(&package.name.value))
+                    .count()
+            })
+            .sum(),
+        bundle_dirs: packages
+            .iter()
+            .filter_map(|package| plan.packages.get(&package.name.value))
+            .map(|package_plan| package_plan.bundle_dirs.len())
+            .sum(),
+    });
     let outcomes = run.packages(&packages);
 
     let mut follow_ons = BTreeMap::new();
@@ -516,10 +546,23 @@ fn run(
         diagnostics.extend(deploy_problems);
     }
     if diagnostics.iter().any(Diagnostic::is_error) {
+        if let Some(run_cache) = &run_cache {
+            // A cache this build made goes with the output directory it
+            // may have made; one that was there keeps what it learnt.
+            if run_cache.cache.existed() {
+                let _ = run_cache.cache.finish();
+            } else {
+                let _ = crate::cache::clear(run_cache.cache.root());
+            }
+        }
         if let Some(publication) = publication {
             publication.abandon_input();
         }
         return Err(diagnostics.into());
+    }
+    if let Some(run_cache) = &run_cache {
+        // The cache only speeds builds up: failing to save it fails nothing.
+        let _ = run_cache.cache.finish();
     }
     if let Some(error) = encode_error {
         return Err(BuildError::Encode(error));
@@ -763,6 +806,8 @@ fn select_targets<'a>(config: &'a Config, options: &BuildOptions) -> Result<Vec<
 /// What the packages of a run share.
 struct PackageRun<'a> {
     config: &'a Config,
+    /// The action cache, when building with one.
+    cache: Option<&'a cached::RunCache>,
     /// `SOURCE_DATE_EPOCH` when this run builds images: bundle images are
     /// then built as bundles load.
     image_epoch: Option<u64>,
@@ -835,10 +880,17 @@ struct Passed {
 }
 
 /// A package linked in every target that has it, its bundles dropped:
-/// what is left to validate, encode and stage.
+/// what is left to validate, encode and stage; or, when the cache had it
+/// for every target, its files.
 struct Prepared {
     outcome: PackageOutcome,
     linked: Vec<Linked>,
+    /// `(target, files)` from the cache.
+    restored: Vec<(usize, cached::Restored)>,
+    /// Per target: the encode key to store the result under, and why the
+    /// encode runs (or `Off`).
+    encode_cache: BTreeMap<usize, (Option<crate::cache::Key>, Cached)>,
+    package: String,
 }
 
 /// One package linked for one target.
@@ -875,6 +927,9 @@ impl PackageRun<'_> {
         let mut prepared = Prepared {
             outcome: PackageOutcome::default(),
             linked: Vec::new(),
+            restored: Vec::new(),
+            encode_cache: BTreeMap::new(),
+            package: name.clone(),
         };
         let users: Vec<usize> = (0..self.targets.len())
             .filter(|idx| self.targets[*idx].packages.contains(name))
@@ -909,10 +964,41 @@ impl PackageRun<'_> {
                 var_sets.push(&self.targets[*idx].vars);
             }
         }
+        let cache_probe = self.probe(package, package_plan, &users, &var_sets);
+        let (mut preloaded, load_cached) = match cache_probe {
+            Probe::Off => (BTreeMap::new(), Cached::Off),
+            Probe::Hit(restored) => {
+                for dir in &package_plan.bundle_dirs {
+                    let action = Action::LoadBundle {
+                        package: name,
+                        dir: dir.strip_prefix(&self.config.root).unwrap_or(dir),
+                    };
+                    report::hit(self.reporter, &action);
+                }
+                prepared.restored = restored;
+                return prepared;
+            }
+            Probe::Miss {
+                preloaded,
+                encode,
+                load_reason,
+            } => {
+                prepared.encode_cache = encode;
+                (preloaded, cached::miss(load_reason))
+            }
+        };
         let outcome = &mut prepared.outcome;
-        for vars in var_sets {
+        for (set_idx, vars) in var_sets.iter().enumerate() {
+            let set_preloaded = preloaded.remove(&set_idx).unwrap_or_default();
             let (mut bundles, bundle_images, load_diagnostics) = report::stage(self.reporter, Stage::Load, || {
-                load_package(self.config, package_plan, vars, self.image_epoch)
+                load_package(
+                    self.config,
+                    (name, package_plan),
+                    vars,
+                    self.image_epoch,
+                    (set_preloaded, &load_cached),
+                    self.reporter,
+                )
             });
             outcome.diagnostics.extend(load_diagnostics);
             for dir in &package_plan.bundle_dirs {
@@ -920,7 +1006,7 @@ impl PackageRun<'_> {
                     outcome.failed_dirs.push(dir.clone());
                 }
             }
-            let set_users: Vec<usize> = users.iter().copied().filter(|idx| &self.targets[*idx].vars == vars).collect();
+            let set_users: Vec<usize> = users.iter().copied().filter(|idx| &&self.targets[*idx].vars == vars).collect();
             for (use_idx, target_idx) in set_users.iter().copied().enumerate() {
                 // The last target of a variable set may move the rendered
                 // bundles out instead of copying their (large) properties.
@@ -1006,6 +1092,11 @@ impl PackageRun<'_> {
     /// targets (in parallel), then drops it.
     fn finish(&self, prepared: Prepared) -> PackageOutcome {
         let mut outcome = prepared.outcome;
+        // Only a package without a single diagnostic is cached, so that
+        // every build prints them all.
+        let clean = outcome.diagnostics.is_empty() && outcome.follow_ons.is_empty() && outcome.failed_dirs.is_empty();
+        let encode_cache = &prepared.encode_cache;
+        let off = (None, Cached::Off);
         outcome.parts = prepared
             .linked
             .into_par_iter()
@@ -1016,17 +1107,58 @@ impl PackageRun<'_> {
                 gate: if linked.checks_failed {
                     Gate::Skipped
                 } else {
-                    self.gate_and_encode(&linked.catalog, &linked.source_order, linked.target_idx)
+                    let (key, cached) = encode_cache.get(&linked.target_idx).unwrap_or(&off);
+                    let store = key.filter(|_| clean);
+                    self.gate_and_encode(&linked.catalog, &linked.source_order, linked.target_idx, (store, cached))
                 },
             })
             .collect();
+        let package = prepared.package.as_str();
+        let restored: Vec<PackagePart> = prepared
+            .restored
+            .into_par_iter()
+            .map(|(target_idx, restored)| {
+                let action = Action::EncodePackage {
+                    target: &self.targets[target_idx].name,
+                    package,
+                };
+                report::hit(self.reporter, &action);
+                let mut gate = Gate::Passed(Passed {
+                    sqlite_rows: Vec::new(),
+                    deploy_facts: Vec::new(),
+                    catalog_files: Vec::new(),
+                    outline: Some(restored.outline),
+                });
+                if let Some(publication) = self.publication {
+                    let written = report::stage(self.reporter, Stage::Write, || {
+                        publication.write(target_idx, &output_files(restored.files))
+                    });
+                    if let Err(error) = written {
+                        gate = Gate::Unwritten(error);
+                    }
+                }
+                PackagePart {
+                    target_idx,
+                    n_packages: restored.n_packages,
+                    n_bundles: restored.n_bundles,
+                    gate,
+                }
+            })
+            .collect();
+        outcome.parts.extend(restored);
         outcome
     }
 
     /// opm's model validation is the final gate, so whatever catbuild
     /// writes `opm validate` accepts; a valid package is encoded in the
     /// target's formats while its model is at hand, and its files staged.
-    fn gate_and_encode(&self, catalog: &DeclarativeConfig, source_order: &sqlite::SourceOrder, target_idx: usize) -> Gate {
+    fn gate_and_encode(
+        &self,
+        catalog: &DeclarativeConfig,
+        source_order: &sqlite::SourceOrder,
+        target_idx: usize,
+        (store, cached): (Option<crate::cache::Key>, &Cached),
+    ) -> Gate {
         let settings = &self.settings[target_idx];
         let stage = if self.publication.is_some() {
             Stage::Encode
@@ -1034,7 +1166,7 @@ impl PackageRun<'_> {
             Stage::Validate
         };
         let encoded = report::stage(self.reporter, stage, || {
-            encode::encode_package(catalog, source_order, &self.formats[target_idx], settings, self.reporter)
+            encode::encode_package(catalog, source_order, &self.formats[target_idx], settings, (self.reporter, cached))
         });
         let encoded = match encoded {
             Ok(encoded) => encoded,
@@ -1046,6 +1178,24 @@ impl PackageRun<'_> {
         } else {
             Vec::new()
         };
+        if let (Some(key), Some(run_cache)) = (store, self.cache) {
+            let files: Vec<(String, &[u8])> = encoded
+                .files
+                .iter()
+                .map(|file| (file.path.to_string_lossy().into_owned(), file.bytes.as_slice()))
+                .collect();
+            let mut facts = BTreeMap::from([
+                ("packages".to_string(), catalog.packages.len().to_string()),
+                ("bundles".to_string(), catalog.bundles.len().to_string()),
+            ]);
+            // The build summary's view of the package, for a later hit.
+            if let Some(outline) = encoded.outline.as_ref().and_then(|outline| serde_json::to_string(outline).ok()) {
+                facts.insert("outline".to_string(), outline);
+            }
+            if run_cache.cache.put(&key, &files, facts).is_err() {
+                run_cache.cache.note_failure();
+            }
+        }
         if let Some(publication) = self.publication {
             let written = report::stage(self.reporter, Stage::Write, || {
                 publication.write(target_idx, &output_files(encoded.files))

@@ -18,7 +18,7 @@ use crate::diag::{Diagnostic, Location};
 pub(super) struct InputFile {
     pub(super) path: PathBuf,
     pub(super) bytes: Vec<u8>,
-    #[allow(dead_code, reason = "the key of the future cache entry of the package")]
+    /// Part of the package's encode key in the action cache.
     pub(super) digest: crate::load::Sha256Digest,
 }
 

@@ -1,11 +1,12 @@
-//! Progress as data: the pipeline tells a [`Reporter`] when stages and
-//! actions start and finish, and the CLI decides what to draw (`--timings`,
-//! `-v` lines; later progress bars, `--json` events and `--explain`). The
-//! library never prints (STYLE 8.3).
+//! Progress as data: the pipeline tells a [`Reporter`] what it planned,
+//! and when stages and actions start and finish, and the CLI decides what
+//! to draw (`--timings`, `-v` lines, a status line on a terminal, `--json`
+//! events). The library never prints (STYLE 8.3).
 //!
 //! Calls come from rayon worker threads too, so a reporter is `Sync` and
 //! must not influence what the build produces.
 
+use std::path::Path;
 use std::time::Duration;
 
 /// A stage of the pipeline, in the order a build runs them. Loading and
@@ -45,17 +46,75 @@ impl Stage {
 /// One unit of work inside a stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action<'a> {
+    /// A bundle directory read, rendered and parsed (once per set of
+    /// template variables). `dir` is relative to the project root.
+    LoadBundle { package: &'a str, dir: &'a Path },
     /// A package of a target validated and encoded in every format.
     EncodePackage { target: &'a str, package: &'a str },
+}
+
+impl Action<'_> {
+    /// The kind, as `--json` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::LoadBundle { .. } => "load-bundle",
+            Action::EncodePackage { .. } => "encode-package",
+        }
+    }
+
+    /// The stage the action belongs to.
+    pub fn stage(&self) -> Stage {
+        match self {
+            Action::LoadBundle { .. } => Stage::Load,
+            Action::EncodePackage { .. } => Stage::Encode,
+        }
+    }
+}
+
+/// Whether the action cache answered for an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    /// No cache in front of this action (none configured, `--no-cache`,
+    /// or an action whose outputs the cache does not keep).
+    Off,
+    /// Taken from the cache: nothing ran.
+    Hit,
+    /// It ran, and why (`input \`manifests/x/0.2.0/x.csv.yaml\` changed`).
+    Miss(String),
+}
+
+impl Cached {
+    /// As `--json` names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Cached::Off => "off",
+            Cached::Hit => "hit",
+            Cached::Miss(_) => "miss",
+        }
+    }
+}
+
+/// What a build is about to do, once its inputs are planned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Planned {
+    /// The selected targets, in build order.
+    pub targets: Vec<String>,
+    /// Packages built, counted once whatever the number of targets.
+    pub packages: usize,
+    /// `(target, package)` pairs: the encode actions a build runs.
+    pub package_targets: usize,
+    /// Bundle directories planned (package-manifest bundles not counted).
+    pub bundle_dirs: usize,
 }
 
 /// Receives the pipeline's progress. Every method has an empty default, so
 /// a reporter implements only what it draws.
 pub trait Reporter: Sync {
+    fn planned(&self, _planned: &Planned) {}
     fn stage_started(&self, _stage: Stage) {}
     fn stage_finished(&self, _stage: Stage, _elapsed: Duration) {}
     fn action_started(&self, _action: &Action) {}
-    fn action_finished(&self, _action: &Action, _elapsed: Duration) {}
+    fn action_finished(&self, _action: &Action, _elapsed: Duration, _cached: &Cached) {}
 }
 
 /// Reports nothing.
@@ -72,11 +131,18 @@ pub(crate) fn stage<T>(reporter: &dyn Reporter, stage: Stage, work: impl FnOnce(
     result
 }
 
-/// Runs `work` as `action`, telling `reporter` when it starts and finishes.
-pub(crate) fn action<T>(reporter: &dyn Reporter, action: &Action, work: impl FnOnce() -> T) -> T {
+/// Runs `work` as `action`, telling `reporter` when it starts and finishes
+/// and whether the cache knew it.
+pub(crate) fn action<T>(reporter: &dyn Reporter, action: &Action, cached: &Cached, work: impl FnOnce() -> T) -> T {
     reporter.action_started(action);
     let started = std::time::Instant::now();
     let result = work();
-    reporter.action_finished(action, started.elapsed());
+    reporter.action_finished(action, started.elapsed(), cached);
     result
+}
+
+/// Tells `reporter` that the cache answered for `action`.
+pub(crate) fn hit(reporter: &dyn Reporter, action: &Action) {
+    reporter.action_started(action);
+    reporter.action_finished(action, Duration::ZERO, &Cached::Hit);
 }

@@ -50,13 +50,17 @@ pub fn example_project() -> tempfile::TempDir {
     dir
 }
 
-/// Every file under `dir`, relative path → bytes.
+/// Every file under `dir`, relative path → bytes. The action cache
+/// (`.cache/`, issue 19) is not output and is left out.
 pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
         for entry in std::fs::read_dir(&current).unwrap() {
             let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|name| name == ".cache") {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
             } else {
@@ -65,4 +69,24 @@ pub fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         }
     }
     files
+}
+
+/// A project over a tree of `n_bundles` synthetic bundles in `n_packages`
+/// packages (`../shared/corpus/synth.py`, fixed seed), with the
+/// `catalog.toml` that `catbuild init` writes for it.
+pub fn synth_project(n_bundles: usize, n_packages: usize, seed: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let synth = repo().join("../shared/corpus/synth.py");
+    let status = Command::new("python3")
+        .arg(&synth)
+        .args(["--bundles", &n_bundles.to_string(), "--packages", &n_packages.to_string()])
+        .args(["--seed", seed, "--out"])
+        .arg(dir.path().join("tree"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs synth.py");
+    assert!(status.success(), "synth.py failed");
+    let output = catbuild(dir.path(), &["init", "-q", "tree"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    dir
 }

@@ -1,0 +1,744 @@
+//! The action cache's store: content-addressed blobs, action entries named
+//! by their key, a stat memo, and per-action traces for `--explain`. It
+//! knows nothing of bundles or catalogs; `pipeline::cached` decides what
+//! an action's key is made of (STYLE 5.1-5.5).
+//!
+//! Layout under the cache directory (`build/.cache` by default), the
+//! layout version in the path so that another catbuild's layout is never
+//! read (uv's bucket names do the same):
+//!
+//! ```text
+//! v1/blobs/<sha256 hex>      output bytes, by their digest
+//! v1/actions/<key hex>       an action's entry: JSON naming its blobs
+//! v1/traces/<id hex>         the inputs an action last ran with (--explain)
+//! v1/memo                    stat memo and loaded-bundle digests (a hint)
+//! ```
+//!
+//! Crash safety: every file is written to a temp file in the same
+//! directory and renamed into place; an action's blobs are in place before
+//! its entry, so a `kill -9` at any moment never leaves an entry naming
+//! missing bytes. A blob is checked against its digest when read, and an
+//! entry against its key: a damaged one is a miss and is removed.
+//!
+//! The memo maps `(path, size, mtime, inode)` to the file's sha256, so a
+//! rebuild reads no input byte whose stat did not change (the stat is a
+//! hint; the digest decides). A file changed within [`RACY`] of the memo
+//! being written is not memoized, since a second edit in the same
+//! timestamp tick would otherwise go unseen (git's "racy clean" problem).
+//! The memo also holds the loaded-bundle results (bundle key → digest of
+//! the loaded bundle), which are small and read on every build. It is
+//! rewritten whole, atomically, and only when it changed; losing it costs
+//! time, never correctness.
+//!
+//! Size cap: when the estimated size passes the cap, entries are evicted
+//! least recently used first (an entry's mtime, refreshed on a hit when
+//! older than an hour), then blobs no entry names.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::load::Sha256Digest;
+
+/// The layout version: a different one is another directory.
+const LAYOUT: &str = "v1";
+/// Files whose mtime is this close to the memo's writing are rehashed next time.
+const RACY: Duration = Duration::from_secs(2);
+/// A hit refreshes its entry's mtime (the LRU clock) when older than this.
+const TOUCH_AFTER: Duration = Duration::from_secs(3600);
+/// Default size cap.
+pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+
+/// An action's key: sha256 of a canonical encoding of what the action
+/// reads ([`KeyBuilder`]).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Key(pub Sha256Digest);
+
+impl Key {
+    pub fn hex(&self) -> String {
+        hex(&self.0)
+    }
+}
+
+/// Builds a [`Key`] from named fields, each length-prefixed so that no
+/// two different field lists encode the same (`"ab" + "c"` is not
+/// `"a" + "bc"`), and keeps the fields for `--explain` and for the
+/// `-vv`-style dump of a key (just's `cache_key.rs`).
+#[derive(Clone, Debug)]
+pub struct KeyBuilder {
+    fields: Vec<(String, String)>,
+}
+
+impl KeyBuilder {
+    /// A key of `kind` (with its schema version), for catbuild `version`.
+    pub fn new(kind: &str, schema: u32, version: &str) -> KeyBuilder {
+        KeyBuilder {
+            fields: vec![
+                ("kind".to_string(), format!("{kind}/{schema}")),
+                ("catbuild".to_string(), version.to_string()),
+            ],
+        }
+    }
+
+    pub fn field(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut KeyBuilder {
+        self.fields.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
+    }
+
+    pub fn key(&self) -> Key {
+        let mut hasher = Sha256::new();
+        for (name, value) in &self.fields {
+            for text in [name, value] {
+                hasher.update((text.len() as u64).to_le_bytes());
+                hasher.update(text.as_bytes());
+            }
+        }
+        Key(Sha256Digest(hasher.finalize().into()))
+    }
+}
+
+/// What an action left: its output files (path in the target → blob) and
+/// small facts as text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub files: Vec<(String, Sha256Digest)>,
+    pub facts: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} `{}`: {source}", path.display())]
+pub struct CacheError {
+    pub action: &'static str,
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CacheError + 'a {
+    move |source| CacheError {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One memoized stat: what the file looked like when its digest was taken.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Stat {
+    size: u64,
+    mtime_ns: i128,
+    ino: u64,
+    dev: u64,
+}
+
+impl Stat {
+    fn of(metadata: &std::fs::Metadata) -> Stat {
+        Stat {
+            size: metadata.len(),
+            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
+            ino: metadata.ino(),
+            dev: metadata.dev(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Memo {
+    files: BTreeMap<PathBuf, (Stat, Sha256Digest)>,
+    /// Loaded-bundle key → digest of what loading gave.
+    loaded: BTreeMap<Key, Sha256Digest>,
+    /// Bytes written since the size was last measured, plus that size.
+    estimated_bytes: u64,
+    changed: bool,
+}
+
+/// An open cache directory.
+pub struct Cache {
+    root: PathBuf,
+    dir: PathBuf,
+    max_bytes: u64,
+    memo: Mutex<Memo>,
+    /// Whether the cache directory existed before this run.
+    existed: bool,
+    written: AtomicU64,
+    /// Entries hit this run whose mtime is due a refresh.
+    touched: Mutex<BTreeSet<PathBuf>>,
+    failed: AtomicBool,
+}
+
+impl Cache {
+    /// Opens (without creating) the cache at `root`, reading its memo.
+    pub fn open(root: &Path, max_bytes: u64) -> Cache {
+        let dir = root.join(LAYOUT);
+        let existed = root.exists();
+        let memo = fs_err::read_to_string(dir.join("memo"))
+            .ok()
+            .map(|text| parse_memo(&text))
+            .unwrap_or_default();
+        Cache {
+            root: root.to_path_buf(),
+            dir,
+            max_bytes,
+            memo: Mutex::new(memo),
+            existed,
+            written: AtomicU64::new(0),
+            touched: Mutex::new(BTreeSet::new()),
+            failed: AtomicBool::new(false),
+        }
+    }
+
+    /// The cache's directory (as configured).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Whether the directory existed before this run opened it.
+    pub fn existed(&self) -> bool {
+        self.existed
+    }
+
+    /// The sha256 of the file at `path` whose metadata is `metadata`: from
+    /// the memo when the stat is the same, else read and hashed (and
+    /// remembered). Returns the bytes too when it had to read them.
+    pub fn file_digest(&self, path: &Path, metadata: &std::fs::Metadata) -> Result<(Sha256Digest, Option<Vec<u8>>), std::io::Error> {
+        let stat = Stat::of(metadata);
+        if let Ok(memo) = self.memo.lock()
+            && let Some((known, digest)) = memo.files.get(path)
+            && *known == stat
+        {
+            return Ok((*digest, None));
+        }
+        let bytes = std::fs::read(path)?;
+        let digest = Sha256Digest::of(&bytes);
+        // Only a stat that still matches after the read is remembered.
+        if std::fs::metadata(path).is_ok_and(|after| Stat::of(&after) == stat)
+            && let Ok(mut memo) = self.memo.lock()
+        {
+            memo.files.insert(path.to_path_buf(), (stat, digest));
+            memo.changed = true;
+        }
+        Ok((digest, Some(bytes)))
+    }
+
+    /// What loading the bundle of `key` gave last time, if remembered.
+    pub fn loaded(&self, key: &Key) -> Option<Sha256Digest> {
+        self.memo.lock().ok()?.loaded.get(key).copied()
+    }
+
+    pub fn set_loaded(&self, key: Key, digest: Sha256Digest) {
+        if let Ok(mut memo) = self.memo.lock()
+            && memo.loaded.insert(key, digest) != Some(digest)
+        {
+            memo.changed = true;
+        }
+    }
+
+    /// The entry of `key`, if it is there, whole, and all its blobs too.
+    pub fn get(&self, key: &Key) -> Option<Entry> {
+        let path = self.dir.join("actions").join(key.hex());
+        let text = std::fs::read_to_string(&path).ok()?;
+        let Some(entry) = parse_entry(&text, key) else {
+            // Damaged, or written by something else: a miss, and gone.
+            let _ = std::fs::remove_file(&path);
+            return None;
+        };
+        if !entry.files.iter().all(|(_, digest)| self.blob_path(digest).exists()) {
+            let _ = std::fs::remove_file(&path);
+            return None;
+        }
+        if std::fs::metadata(&path)
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| modified.elapsed().unwrap_or_default() > TOUCH_AFTER)
+            && let Ok(mut touched) = self.touched.lock()
+        {
+            touched.insert(path);
+        }
+        Some(entry)
+    }
+
+    /// The bytes of a blob, checked against its digest.
+    pub fn blob(&self, digest: &Sha256Digest) -> Option<Vec<u8>> {
+        let path = self.blob_path(digest);
+        let bytes = std::fs::read(&path).ok()?;
+        if Sha256Digest::of(&bytes) == *digest {
+            Some(bytes)
+        } else {
+            let _ = std::fs::remove_file(&path);
+            None
+        }
+    }
+
+    /// Stores an action's output: every blob first, then the entry.
+    pub fn put(&self, key: &Key, files: &[(String, &[u8])], facts: BTreeMap<String, String>) -> Result<(), CacheError> {
+        let mut entry = Entry {
+            files: Vec::with_capacity(files.len()),
+            facts,
+        };
+        for (path, bytes) in files {
+            let digest = Sha256Digest::of(bytes);
+            let blob_path = self.blob_path(&digest);
+            if !blob_path.exists() {
+                self.write_atomic(&blob_path, bytes)?;
+            }
+            entry.files.push((path.clone(), digest));
+        }
+        let text = entry_text(key, &entry);
+        self.write_atomic(&self.dir.join("actions").join(key.hex()), text.as_bytes())
+    }
+
+    /// The inputs the action `id` last ran with (for `--explain`).
+    pub fn trace(&self, id: &str) -> Option<Vec<(String, String)>> {
+        let text = std::fs::read_to_string(self.trace_path(id)).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != id {
+            return None;
+        }
+        lines
+            .map(|line| line.split_once('\t').map(|(name, value)| (unescape(name), unescape(value))))
+            .collect()
+    }
+
+    pub fn set_trace(&self, id: &str, fields: &[(String, String)]) -> Result<(), CacheError> {
+        let mut text = format!("{id}\n");
+        for (name, value) in fields {
+            text.push_str(&format!("{}\t{}\n", escape(name), escape(value)));
+        }
+        self.write_atomic(&self.trace_path(id), text.as_bytes())
+    }
+
+    fn trace_path(&self, id: &str) -> PathBuf {
+        self.dir.join("traces").join(hex(&Sha256Digest::of(id.as_bytes())))
+    }
+
+    fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
+        self.dir.join("blobs").join(hex(digest))
+    }
+
+    /// Writes `bytes` at `path` by a temp file in the same directory and a
+    /// rename, so `path` is either absent or whole.
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+        let parent = path.parent().unwrap_or(Path::new("."));
+        fs_err::create_dir_all(parent).map_err(|source| CacheError {
+            action: "create",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+        let mut temp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(parent)
+            .map_err(io_error("create a temp file in", parent))?;
+        temp.write_all(bytes).map_err(io_error("write", path))?;
+        temp.persist(path).map_err(|error| CacheError {
+            action: "rename into",
+            path: path.to_path_buf(),
+            source: error.error,
+        })?;
+        self.written.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Remembers that a write failed: the cache is a speed-up, so the build
+    /// goes on without it.
+    pub fn note_failure(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Ends the run: refreshes the LRU clock of the entries hit, writes the
+    /// memo if it changed, and evicts down to the cap when over it.
+    pub fn finish(&self) -> Result<(), CacheError> {
+        let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for path in touched {
+            if let Ok(file) = std::fs::File::options().append(true).open(&path) {
+                let _ = file.set_modified(SystemTime::now());
+            }
+        }
+        let mut memo = self.memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let written = self.written.swap(0, Ordering::Relaxed);
+        if written > 0 {
+            memo.estimated_bytes += written;
+            memo.changed = true;
+        }
+        if memo.estimated_bytes > self.max_bytes {
+            memo.estimated_bytes = self.evict()?;
+            memo.changed = true;
+        }
+        if memo.changed {
+            let now = SystemTime::now();
+            // Racy entries: rehash next time.
+            memo.files.retain(|_, (stat, _)| {
+                let mtime = SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(stat.mtime_ns).unwrap_or(u64::MAX));
+                now.duration_since(mtime).is_ok_and(|age| age > RACY)
+            });
+            let text = memo_text(&memo);
+            self.write_atomic(&self.dir.join("memo"), text.as_bytes())?;
+            memo.changed = false;
+        }
+        Ok(())
+    }
+
+    /// Removes least recently used entries until the cache holds at most
+    /// 3/4 of the cap, then every blob no entry names; returns the size
+    /// left.
+    fn evict(&self) -> Result<u64, CacheError> {
+        let actions_dir = self.dir.join("actions");
+        let blobs_dir = self.dir.join("blobs");
+        let mut blobs: BTreeMap<String, (u64, usize)> = BTreeMap::new();
+        for entry in read_dir_or_empty(&blobs_dir)? {
+            let metadata = entry.metadata().map_err(io_error("read", &blobs_dir))?;
+            blobs.insert(entry.file_name().to_string_lossy().into_owned(), (metadata.len(), 0));
+        }
+        // (last used, path, size, blobs named)
+        let mut entries: Vec<(SystemTime, PathBuf, u64, Vec<String>)> = Vec::new();
+        for entry in read_dir_or_empty(&actions_dir)? {
+            let metadata = entry.metadata().map_err(io_error("read", &actions_dir))?;
+            let named = entry_blobs(&entry.path());
+            for name in &named {
+                if let Some((_, count)) = blobs.get_mut(name) {
+                    *count += 1;
+                }
+            }
+            entries.push((
+                metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                entry.path(),
+                metadata.len(),
+                named,
+            ));
+        }
+        entries.sort();
+        let mut size: u64 = entries.iter().map(|entry| entry.2).sum::<u64>()
+            + blobs.values().filter(|(_, count)| *count > 0).map(|(size, _)| size).sum::<u64>();
+        let target = self.max_bytes / 4 * 3;
+        for (_, path, entry_size, named) in entries {
+            if size <= target {
+                break;
+            }
+            fs_err::remove_file(&path).map_err(|source| CacheError {
+                action: "remove",
+                path: path.clone(),
+                source,
+            })?;
+            size -= entry_size;
+            for name in named {
+                if let Some((blob_size, count)) = blobs.get_mut(&name) {
+                    *count -= 1;
+                    if *count == 0 {
+                        size -= *blob_size;
+                    }
+                }
+            }
+        }
+        for (name, (_, count)) in &blobs {
+            if *count == 0 {
+                let _ = fs_err::remove_file(blobs_dir.join(name));
+            }
+        }
+        Ok(size)
+    }
+}
+
+/// The blobs an entry file names (none when it does not read).
+fn entry_blobs(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let mut named: Vec<String> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("file\t"))
+        .filter_map(|line| line.rsplit_once('\t').map(|(_, digest)| digest.to_string()))
+        .collect();
+    named.sort();
+    named.dedup();
+    named
+}
+
+fn read_dir_or_empty(dir: &Path) -> Result<Vec<std::fs::DirEntry>, CacheError> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries.collect::<Result<Vec<_>, _>>().map_err(io_error("read", dir)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(CacheError {
+            action: "read",
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Removes the cache directory: `catbuild clean --cache`. Returns whether
+/// there was one.
+pub fn clear(root: &Path) -> Result<bool, CacheError> {
+    match std::fs::symlink_metadata(root) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(source) => Err(CacheError {
+            action: "read",
+            path: root.to_path_buf(),
+            source,
+        }),
+        Ok(_) => fs_err::remove_dir_all(root).map(|()| true).map_err(|source| CacheError {
+            action: "remove",
+            path: root.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+pub fn hex(digest: &Sha256Digest) -> String {
+    digest.0.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn parse_hex(text: &str) -> Option<Sha256Digest> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut bytes = [0u8; 32];
+    for (idx, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(idx * 2..idx * 2 + 2)?, 16).ok()?;
+    }
+    Some(Sha256Digest(bytes))
+}
+
+/// Tabs and newlines in names and values, escaped for the line formats.
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n")
+}
+
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('t') => out.push('\t'),
+                Some('n') => out.push('\n'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An entry as text: the key it answers first (checked on read), then its
+/// files and facts, one per line.
+fn entry_text(key: &Key, entry: &Entry) -> String {
+    let mut text = format!("catbuild-action {LAYOUT} {}\n", key.hex());
+    for (path, digest) in &entry.files {
+        text.push_str(&format!("file\t{}\t{}\n", escape(path), hex(digest)));
+    }
+    for (name, value) in &entry.facts {
+        text.push_str(&format!("fact\t{}\t{}\n", escape(name), escape(value)));
+    }
+    text.push_str("end\n");
+    text
+}
+
+fn parse_entry(text: &str, key: &Key) -> Option<Entry> {
+    let mut lines = text.lines();
+    if lines.next()? != format!("catbuild-action {LAYOUT} {}", key.hex()) {
+        return None;
+    }
+    let mut entry = Entry::default();
+    let mut ended = false;
+    for line in lines {
+        if ended {
+            return None;
+        }
+        let mut parts = line.split('\t');
+        match (parts.next()?, parts.next(), parts.next(), parts.next()) {
+            ("file", Some(path), Some(digest), None) => entry.files.push((unescape(path), parse_hex(digest)?)),
+            ("fact", Some(name), Some(value), None) => {
+                entry.facts.insert(unescape(name), unescape(value));
+            }
+            ("end", None, None, None) => ended = true,
+            _ => return None,
+        }
+    }
+    ended.then_some(entry)
+}
+
+fn memo_text(memo: &Memo) -> String {
+    let mut text = format!("catbuild-memo {LAYOUT}\nsize\t{}\n", memo.estimated_bytes);
+    for (path, (stat, digest)) in &memo.files {
+        text.push_str(&format!(
+            "f\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            stat.size,
+            stat.mtime_ns,
+            stat.ino,
+            stat.dev,
+            hex(digest),
+            escape(&path.to_string_lossy())
+        ));
+    }
+    for (key, digest) in &memo.loaded {
+        text.push_str(&format!("l\t{}\t{}\n", key.hex(), hex(digest)));
+    }
+    text
+}
+
+/// The memo, or as much of it as reads: a bad line is skipped (it is only
+/// a hint).
+fn parse_memo(text: &str) -> Memo {
+    let mut memo = Memo::default();
+    let mut lines = text.lines();
+    if lines.next() != Some(&format!("catbuild-memo {LAYOUT}")) {
+        return memo;
+    }
+    for line in lines {
+        let fields: Vec<&str> = line.split('\t').collect();
+        match fields.as_slice() {
+            ["size", size] => memo.estimated_bytes = size.parse().unwrap_or(u64::MAX),
+            ["f", size, mtime, ino, dev, digest, path] => {
+                let (Ok(size), Ok(mtime_ns), Ok(ino), Ok(dev), Some(digest)) =
+                    (size.parse(), mtime.parse(), ino.parse(), dev.parse(), parse_hex(digest))
+                else {
+                    continue;
+                };
+                memo.files
+                    .insert(PathBuf::from(unescape(path)), (Stat { size, mtime_ns, ino, dev }, digest));
+            }
+            ["l", key, digest] => {
+                if let (Some(key), Some(digest)) = (parse_hex(key), parse_hex(digest)) {
+                    memo.loaded.insert(Key(key), digest);
+                }
+            }
+            _ => {}
+        }
+    }
+    memo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// STYLE 5.2: keys are pinned, so a change to their encoding is seen
+    /// (and needs a new schema version). The expected digest was computed
+    /// apart from this code, by Python's hashlib over each name and value
+    /// as a little-endian u64 length and the UTF-8 bytes.
+    #[test]
+    fn keys_are_pinned_for_fixed_fields() {
+        let mut builder = KeyBuilder::new("load-bundle", 1, "0.1.0");
+        builder.field("dir", "manifests/x/0.2.0");
+        assert_eq!(
+            builder.key().hex(),
+            "861ac59db5ae120de070281ba7612486b4d0cff56ec5cad5c09f74df96ec4c21"
+        );
+    }
+
+    #[test]
+    fn fields_are_length_prefixed() {
+        let mut one = KeyBuilder::new("k", 1, "v");
+        one.field("ab", "c");
+        let mut two = KeyBuilder::new("k", 1, "v");
+        two.field("a", "bc");
+        assert_ne!(one.key(), two.key());
+    }
+
+    #[test]
+    fn entries_round_trip_and_a_damaged_one_is_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
+        assert!(!cache.existed());
+        let key = KeyBuilder::new("encode-package", 1, "test").key();
+        assert_eq!(cache.get(&key), None);
+        let facts = BTreeMap::from([("bundles".to_string(), "3".to_string())]);
+        cache
+            .put(&key, &[("catalog/x/catalog.json".to_string(), b"{}\n".as_slice())], facts.clone())
+            .unwrap();
+        let entry = cache.get(&key).unwrap();
+        assert_eq!(entry.facts, facts);
+        assert_eq!(entry.files[0].0, "catalog/x/catalog.json");
+        assert_eq!(cache.blob(&entry.files[0].1).unwrap(), b"{}\n");
+        // A truncated entry (no `end`) is a miss and is removed.
+        let path = dir.path().join("cache/v1/actions").join(key.hex());
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("end\n", "")).unwrap();
+        assert_eq!(cache.get(&key), None);
+        assert!(!path.exists());
+        // An entry whose blob is gone is a miss; a blob with other bytes
+        // than its name says is refused.
+        cache.put(&key, &[("a".to_string(), b"A".as_slice())], BTreeMap::new()).unwrap();
+        let digest = cache.get(&key).unwrap().files[0].1;
+        std::fs::write(dir.path().join("cache/v1/blobs").join(hex(&digest)), "B").unwrap();
+        assert_eq!(cache.blob(&digest), None);
+        assert_eq!(cache.get(&key), None);
+    }
+
+    #[test]
+    fn the_stat_memo_reuses_a_digest_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.yaml");
+        std::fs::write(&file, "one").unwrap();
+        // Old enough not to be racy.
+        let old = SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .append(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
+        let metadata = std::fs::metadata(&file).unwrap();
+        let (digest, read) = cache.file_digest(&file, &metadata).unwrap();
+        assert_eq!(digest, Sha256Digest::of(b"one"));
+        assert!(read.is_some());
+        cache.finish().unwrap();
+        let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
+        let (again, read) = cache.file_digest(&file, &metadata).unwrap();
+        assert_eq!((again, read), (digest, None));
+        // Same size, new content and mtime: rehashed.
+        std::fs::write(&file, "two").unwrap();
+        let metadata = std::fs::metadata(&file).unwrap();
+        let (changed, read) = cache.file_digest(&file, &metadata).unwrap();
+        assert_eq!(changed, Sha256Digest::of(b"two"));
+        assert!(read.is_some());
+        // Just written: not memoized, so the next run hashes it again.
+        cache.finish().unwrap();
+        let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
+        assert!(cache.file_digest(&file, &metadata).unwrap().1.is_some());
+    }
+
+    #[test]
+    fn over_the_cap_the_least_recently_used_entries_go_with_their_blobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("cache");
+        let cache = Cache::open(&root, 3400);
+        let keys: Vec<Key> = (0..4)
+            .map(|idx| {
+                let mut builder = KeyBuilder::new("encode-package", 1, "test");
+                builder.field("idx", idx.to_string());
+                builder.key()
+            })
+            .collect();
+        for (idx, key) in keys.iter().enumerate() {
+            let bytes = vec![b'a' + idx as u8; 1000];
+            cache.put(key, &[("f".to_string(), bytes.as_slice())], BTreeMap::new()).unwrap();
+            // Oldest first: key 0 is the least recently used.
+            let path = root.join("v1/actions").join(key.hex());
+            let used = SystemTime::now() - Duration::from_secs(100 - idx as u64 * 10);
+            std::fs::File::options()
+                .append(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(used)
+                .unwrap();
+        }
+        cache.finish().unwrap();
+        // 4 × (1000 bytes of blob + an entry) > 3400: down to at most 2550.
+        let cache = Cache::open(&root, 3400);
+        let left: Vec<bool> = keys.iter().map(|key| cache.get(key).is_some()).collect();
+        assert_eq!(left, [false, false, true, true]);
+        assert_eq!(std::fs::read_dir(root.join("v1/blobs")).unwrap().count(), 2);
+    }
+}

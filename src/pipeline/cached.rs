@@ -1,0 +1,472 @@
+//! The action cache in front of loading and encoding: what each action's
+//! key is made of, and why an action ran (`--explain`). The store itself
+//! is `crate::cache`.
+//!
+//! Two actions are cached (constructive traces with early cutoff, STYLE
+//! 5.1 and 5.4):
+//!
+//! * `load-bundle` (one bundle directory under one set of template
+//!   variables): key = the digest of every file the loader would read
+//!   (names and sha256, through the stat memo, so an unchanged file is not
+//!   read), the directories present, the variables and catbuild's version;
+//!   value = the digest of what loading gave ([`loaded_digest`]: the
+//!   `olm.bundle` blob and every field linking reads). Only bundles that
+//!   load without a diagnostic are remembered.
+//! * `encode-package` (one package in one target): key = the loaded
+//!   digests of its bundles in plan order, the package's icon, the
+//!   `catalog.toml` bytes (every setting is there; coarse, but a setting
+//!   can never be missed), the target's name and formats, and catbuild's
+//!   version; value = the package's staged files. So an edit that leaves a
+//!   bundle's loaded digest as it was (whitespace, a comment) re-runs that
+//!   bundle's load and nothing after it.
+//!
+//! A package is served from the cache only when every target that has it
+//! hits; then none of its bundles is read or parsed. Otherwise it is
+//! loaded and linked whole, as without a cache (linking needs every
+//! bundle), and its entries are written afterwards. Not cached (`off`):
+//! targets that write SQLite, images or deployment objects (they need more
+//! of each package than its files), `index-db` and package-manifest
+//! packages, and any package with a diagnostic (warnings included), so
+//! every diagnostic is printed by every build.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::cache::{Cache, Key, KeyBuilder};
+use crate::config::{Config, OutputFormat, PackageConfig, Target};
+use crate::load::{LoadedBundle, Sha256Digest};
+
+use super::plan::PackagePlan;
+use super::report::Cached;
+
+const LOAD_SCHEMA: u32 = 1;
+const ENCODE_SCHEMA: u32 = 1;
+
+/// catbuild's version and commit: every key has it.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " ", env!("CATBUILD_GIT_COMMIT"));
+
+/// Where the cache is and whether to use it: `--no-cache`, `--cache-dir`.
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    /// Instead of `[catalog] cache-dir` (or `<output>/.cache`).
+    pub dir: Option<PathBuf>,
+    pub max_bytes: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> CacheSettings {
+        CacheSettings {
+            enabled: true,
+            dir: None,
+            max_bytes: crate::cache::DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+/// The cache directory of a build writing to `out_dir`.
+pub fn cache_dir(config: &Config, settings: &CacheSettings, out_dir: &Path) -> PathBuf {
+    settings
+        .dir
+        .clone()
+        .or_else(|| config.catalog.cache_dir.clone())
+        .unwrap_or_else(|| out_dir.join(".cache"))
+}
+
+/// The run's cache and what every key shares.
+pub(super) struct RunCache {
+    pub(super) cache: Cache,
+    /// sha256 of `catalog.toml`.
+    config_digest: String,
+    root: PathBuf,
+}
+
+impl RunCache {
+    pub(super) fn open(config: &Config, settings: &CacheSettings, out_dir: &Path) -> Option<RunCache> {
+        if !settings.enabled {
+            return None;
+        }
+        let config_bytes = std::fs::read(&config.path).ok()?;
+        Some(RunCache {
+            cache: Cache::open(&cache_dir(config, settings, out_dir), settings.max_bytes),
+            config_digest: Sha256Digest::of(&config_bytes).to_string(),
+            root: config.root.clone(),
+        })
+    }
+
+    /// The key of loading the bundle in `dir` with `vars`, without reading
+    /// a file whose stat the memo knows; `None` when the directory cannot
+    /// be looked at (loading it says why).
+    pub(super) fn bundle_key(&self, dir: &Path, vars: &BTreeMap<String, String>) -> Option<KeyBuilder> {
+        let mut builder = KeyBuilder::new("load-bundle", LOAD_SCHEMA, VERSION);
+        builder.field("dir", self.relative(dir));
+        for (name, value) in vars {
+            builder.field(format!("var {name}"), value.clone());
+        }
+        for directory in [crate::load::MANIFESTS_DIR, crate::load::METADATA_DIR] {
+            let path = dir.join(directory);
+            match std::fs::metadata(&path) {
+                Ok(metadata) if metadata.is_dir() => {}
+                Ok(_) => return None,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    builder.field(format!("absent {directory}"), "");
+                    continue;
+                }
+                Err(_) => return None,
+            }
+            let mut entries: Vec<(String, PathBuf)> = Vec::new();
+            for entry in std::fs::read_dir(&path).ok()? {
+                let entry = entry.ok()?;
+                entries.push((entry.file_name().into_string().ok()?, entry.path()));
+            }
+            entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
+            for (name, entry_path) in entries {
+                if directory == crate::load::MANIFESTS_DIR && name.starts_with('.') {
+                    continue;
+                }
+                let metadata = std::fs::metadata(&entry_path).ok()?;
+                if metadata.is_dir() {
+                    continue;
+                }
+                if !metadata.is_file() {
+                    return None;
+                }
+                let (digest, _) = self.cache.file_digest(&entry_path, &metadata).ok()?;
+                builder.field(format!("input {}/{directory}/{name}", self.relative(dir)), digest.to_string());
+            }
+        }
+        // The loader looks for nested bundles when `manifests/` is missing.
+        for nested in crate::load::NESTED_BUNDLE_DIRS {
+            if dir.join(nested).join(crate::load::MANIFESTS_DIR).is_dir() {
+                builder.field(format!("nested {nested}"), "");
+            }
+        }
+        Some(builder)
+    }
+
+    /// The key of encoding `package` in `target` from its bundles' loaded
+    /// digests (in plan order).
+    pub(super) fn encode_key(
+        &self,
+        package: &PackageConfig,
+        package_plan: &PackagePlan,
+        target: &Target,
+        formats: &[OutputFormat],
+        loaded: &[(PathBuf, Sha256Digest)],
+    ) -> KeyBuilder {
+        let mut builder = KeyBuilder::new("encode-package", ENCODE_SCHEMA, VERSION);
+        builder.field("catalog.toml", self.config_digest.clone());
+        builder.field("target", target.name.clone());
+        builder.field("formats", format!("{formats:?}"));
+        builder.field("package", package.name.value.clone());
+        if let Some(icon) = &package_plan.icon {
+            builder.field(format!("icon {}", self.relative(&icon.path)), icon.digest.to_string());
+        }
+        for (dir, digest) in loaded {
+            builder.field(format!("bundle {}", self.relative(dir)), digest.to_string());
+        }
+        builder
+    }
+
+    /// A path as keys and messages show it: relative to the project.
+    pub(super) fn relative(&self, path: &Path) -> String {
+        path.strip_prefix(&self.root).unwrap_or(path).to_string_lossy().into_owned()
+    }
+
+    /// Why an action whose key is `builder` missed, from the inputs it last
+    /// ran with; and those inputs are now `builder`'s.
+    pub(super) fn explain_and_record(&self, id: &str, builder: &KeyBuilder) -> String {
+        let reason = match self.cache.trace(id) {
+            None => "not in the cache".to_string(),
+            Some(previous) => first_difference(&previous, builder.fields()),
+        };
+        if self.cache.set_trace(id, builder.fields()).is_err() {
+            self.cache.note_failure();
+        }
+        reason
+    }
+}
+
+/// The first input that differs between two key field lists, in words.
+fn first_difference(previous: &[(String, String)], current: &[(String, String)]) -> String {
+    let old: BTreeMap<&str, &str> = previous.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let new: BTreeMap<&str, &str> = current.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+    let describe = |name: &str, what: &str| -> String {
+        let (kind, subject) = name.split_once(' ').unwrap_or((name, ""));
+        match kind {
+            "input" | "icon" => format!("input `{subject}` {what}"),
+            "bundle" => format!("bundle `{subject}` {what}"),
+            "var" => format!("variable `{subject}` {what}"),
+            "catbuild" => "catbuild's version changed".to_string(),
+            "catalog.toml" => "`catalog.toml` changed".to_string(),
+            "kind" => "the cache's format changed".to_string(),
+            _ => format!("`{name}` {what}"),
+        }
+    };
+    for (name, value) in current {
+        match old.get(name.as_str()) {
+            Some(before) if before == value => {}
+            Some(_) => return describe(name, "changed"),
+            None => return describe(name, "is new"),
+        }
+    }
+    for (name, _) in previous {
+        if !new.contains_key(name.as_str()) {
+            return describe(name, "was removed");
+        }
+    }
+    // Same inputs: the entry was evicted or removed.
+    "its entry was not in the cache (evicted or removed)".to_string()
+}
+
+/// The digest of what loading a bundle gave: its `olm.bundle` blob and
+/// every field that linking and encoding read (not the lines diagnostics
+/// point at: a package with a diagnostic is never cached).
+pub(super) fn loaded_digest(bundle: &LoadedBundle) -> Sha256Digest {
+    let mut builder = KeyBuilder::new("loaded-bundle", LOAD_SCHEMA, VERSION);
+    let blob = &bundle.bundle;
+    builder
+        .field("schema", blob.schema.clone())
+        .field("blob package", blob.package.clone())
+        .field("name", blob.name.clone())
+        .field("image", blob.image.clone());
+    for property in &blob.properties {
+        builder.field(format!("property {}", property.type_), property.value.clone());
+    }
+    for image in &blob.related_images {
+        builder.field(format!("related {}", image.name), image.image.clone());
+    }
+    builder
+        .field("package", bundle.package.clone())
+        .field("channels", bundle.channels.join("\n"))
+        .field("default channel", format!("{:?}", bundle.default_channel))
+        .field("csv name", bundle.csv_name.clone())
+        .field("version", bundle.version.clone())
+        .field("release", bundle.release.clone())
+        .field("replaces", bundle.replaces.clone())
+        .field("skips", bundle.skips.join("\n"))
+        .field("skip range", bundle.skip_range.clone())
+        .field("csv", crate::encoding::json::to_compact(&bundle.csv, false))
+        .field("object order", format!("{:?}", bundle.object_file_order))
+        .field("channel order", bundle.manifest_channel_order.join("\n"))
+        // A warning must be printed by every build: a bundle that gains
+        // one is a different bundle.
+        .field("warnings", format!("{:?}", bundle.warnings));
+    builder.key().0
+}
+
+/// The reason an action ran, for `Cached::Miss`.
+pub(super) fn miss(reason: impl Into<String>) -> Cached {
+    Cached::Miss(reason.into())
+}
+
+/// What a cache hit for one package in one target gives back.
+pub(super) struct Restored {
+    pub(super) files: Vec<super::OutputFile>,
+    pub(super) n_packages: usize,
+    pub(super) n_bundles: usize,
+    pub(super) outline: crate::summary::PackageOutline,
+}
+
+impl RunCache {
+    /// The files and counts of an entry, each blob checked.
+    pub(super) fn restore(&self, entry: &crate::cache::Entry) -> Option<Restored> {
+        let mut files = Vec::with_capacity(entry.files.len());
+        for (path, digest) in &entry.files {
+            files.push(super::OutputFile {
+                path: PathBuf::from(path),
+                bytes: self.cache.blob(digest)?,
+            });
+        }
+        Some(Restored {
+            files,
+            n_packages: entry.facts.get("packages")?.parse().ok()?,
+            n_bundles: entry.facts.get("bundles")?.parse().ok()?,
+            outline: serde_json::from_str(entry.facts.get("outline")?).ok()?,
+        })
+    }
+}
+
+/// What the cache says of one package before anything is loaded.
+pub(super) enum Probe {
+    /// No cache for this package: load, link and encode as usual.
+    Off,
+    /// Every target's files, from the cache.
+    Hit(Vec<(usize, Restored)>),
+    /// Something must run. Bundles whose digest was unknown are loaded
+    /// already (per variable set); per target, the key to store its
+    /// encoding under (when it can be keyed) and why it runs.
+    Miss {
+        preloaded: BTreeMap<usize, BTreeMap<PathBuf, super::load::LoadResult>>,
+        encode: BTreeMap<usize, (Option<Key>, Cached)>,
+        load_reason: String,
+    },
+}
+
+impl super::PackageRun<'_> {
+    /// Whether the cache keeps the package's encoding in a target: only
+    /// FBC files that need nothing else of the package.
+    fn cacheable(&self, package: &PackageConfig, target_idx: usize) -> bool {
+        let formats = &self.formats[target_idx];
+        self.image_epoch.is_none()
+            && package.index_db.is_none()
+            && package.package_manifests.is_empty()
+            && self.targets[target_idx].deploy.is_none()
+            && !formats.is_empty()
+            && formats
+                .iter()
+                .all(|format| matches!(format, OutputFormat::FbcJson | OutputFormat::FbcYaml))
+    }
+
+    /// Asks the cache about `package` in the targets `users`: loads only
+    /// the bundles whose loaded digest it does not know, then looks up each
+    /// target's encoding by the digests.
+    pub(super) fn probe(
+        &self,
+        package: &PackageConfig,
+        package_plan: &PackagePlan,
+        users: &[usize],
+        var_sets: &[&BTreeMap<String, String>],
+    ) -> Probe {
+        use rayon::prelude::*;
+        let Some(run_cache) = self.cache else {
+            return Probe::Off;
+        };
+        if users.is_empty() || !users.iter().all(|idx| self.cacheable(package, *idx)) {
+            return Probe::Off;
+        }
+        let name = package.name.value.as_str();
+        let mut preloaded = BTreeMap::new();
+        let mut loaded: Vec<Option<Vec<(PathBuf, Sha256Digest)>>> = Vec::new();
+        let mut unkeyed: Option<String> = None;
+        for (set_idx, vars) in var_sets.iter().enumerate() {
+            type Probed = (PathBuf, Option<Sha256Digest>, Option<super::load::LoadResult>);
+            let probed: Vec<Probed> = package_plan
+                .bundle_dirs
+                .par_iter()
+                .map(|dir| {
+                    let builder = run_cache.bundle_key(dir, vars);
+                    if let Some(known) = builder.as_ref().and_then(|builder| run_cache.cache.loaded(&builder.key())) {
+                        return (dir.clone(), Some(known), None);
+                    }
+                    // Loaded now: its digest decides whether anything
+                    // after it runs (early cutoff).
+                    let reason = match &builder {
+                        Some(builder) => {
+                            run_cache.explain_and_record(&format!("load-bundle {} {vars:?}", run_cache.relative(dir)), builder)
+                        }
+                        None => "its directory cannot be looked at".to_string(),
+                    };
+                    let result = super::load::load_one(self.config, name, dir, vars, None, &miss(reason), self.reporter);
+                    let digest = match (&builder, &result) {
+                        (Some(builder), Ok((bundle, _))) => {
+                            let digest = loaded_digest(bundle);
+                            run_cache.cache.set_loaded(builder.key(), digest);
+                            Some(digest)
+                        }
+                        _ => None,
+                    };
+                    (dir.clone(), digest, Some(result))
+                })
+                .collect();
+            let mut set_loaded = Vec::new();
+            let mut set_preloaded = BTreeMap::new();
+            for (dir, digest, result) in probed {
+                match digest {
+                    Some(digest) => set_loaded.push((dir.clone(), digest)),
+                    None => {
+                        unkeyed.get_or_insert_with(|| format!("bundle `{}` did not load", run_cache.relative(&dir)));
+                    }
+                }
+                if let Some(result) = result {
+                    set_preloaded.insert(dir, result);
+                }
+            }
+            loaded.push(Some(set_loaded));
+            preloaded.insert(set_idx, set_preloaded);
+        }
+        let mut encode = BTreeMap::new();
+        let mut entries = BTreeMap::new();
+        for &target_idx in users {
+            let target = self.targets[target_idx];
+            let set_idx = var_sets.iter().position(|vars| **vars == target.vars).unwrap_or(0);
+            let (Some(Some(set_loaded)), None) = (loaded.get(set_idx), &unkeyed) else {
+                encode.insert(target_idx, (None, miss(unkeyed.clone().unwrap_or_default())));
+                continue;
+            };
+            let builder = run_cache.encode_key(package, package_plan, target, &self.formats[target_idx], set_loaded);
+            let key = builder.key();
+            match run_cache.cache.get(&key).and_then(|entry| run_cache.restore(&entry)) {
+                Some(restored) => {
+                    entries.insert(target_idx, restored);
+                    encode.insert(
+                        target_idx,
+                        (
+                            Some(key),
+                            Cached::Miss(format!("another target of package `{name}` needs it linked")),
+                        ),
+                    );
+                }
+                None => {
+                    let reason = run_cache.explain_and_record(&format!("encode-package {} {name}", target.name), &builder);
+                    encode.insert(target_idx, (Some(key), miss(reason)));
+                }
+            }
+        }
+        if entries.len() == users.len() {
+            return Probe::Hit(entries.into_iter().collect());
+        }
+        let first_reason = encode
+            .values()
+            .find_map(|(_, cached)| match cached {
+                Cached::Miss(reason) if !reason.starts_with("another target") => Some(reason.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        Probe::Miss {
+            preloaded,
+            encode,
+            load_reason: format!("package `{name}` is linked again: {first_reason}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explain_names_the_first_input_that_differs() {
+        let fields = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
+        };
+        let before = fields(&[
+            ("kind", "load-bundle/1"),
+            ("input manifests/x.csv.yaml", "sha256:aa"),
+            ("input metadata/a.yaml", "sha256:bb"),
+        ]);
+        let after = fields(&[
+            ("kind", "load-bundle/1"),
+            ("input manifests/x.csv.yaml", "sha256:cc"),
+            ("input metadata/a.yaml", "sha256:bb"),
+        ]);
+        assert_eq!(first_difference(&before, &after), "input `manifests/x.csv.yaml` changed");
+        let added = fields(&[
+            ("kind", "load-bundle/1"),
+            ("input manifests/x.csv.yaml", "sha256:aa"),
+            ("input manifests/y.yaml", "sha256:dd"),
+            ("input metadata/a.yaml", "sha256:bb"),
+        ]);
+        assert_eq!(first_difference(&before, &added), "input `manifests/y.yaml` is new");
+        assert_eq!(first_difference(&added, &before), "input `manifests/y.yaml` was removed");
+        let config = fields(&[("catalog.toml", "sha256:1")]);
+        assert_eq!(
+            first_difference(&config, &fields(&[("catalog.toml", "sha256:2")])),
+            "`catalog.toml` changed"
+        );
+        assert_eq!(
+            first_difference(&before, &before),
+            "its entry was not in the cache (evicted or removed)"
+        );
+    }
+}

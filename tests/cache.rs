@@ -1,0 +1,226 @@
+//! The action cache end to end (issue 19), on a 200-bundle synthetic tree
+//! (`../shared/corpus/synth.py`): what re-runs after an edit, read from
+//! `--json`; early cutoff; a `kill -9` in the middle of a build that
+//! writes the cache; `clean --cache`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use common::{catbuild, stderr, synth_project, tree};
+use serde_json::Value;
+
+/// `(action, subject, cache, reason)` of every finished action.
+type Finished = Vec<(String, String, String, String)>;
+
+fn finished(output: &std::process::Output) -> Finished {
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
+    let text = String::from_utf8(output.stdout.clone()).unwrap();
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|event| event["type"] == "action-finish")
+        .map(|event| {
+            let data = &event["data"];
+            let subject = match data["action"].as_str().unwrap() {
+                "load-bundle" => data["bundle"].as_str().unwrap().to_string(),
+                _ => format!("{}/{}", data["target"].as_str().unwrap(), data["package"].as_str().unwrap()),
+            };
+            (
+                data["action"].as_str().unwrap().to_string(),
+                subject,
+                data["cache"].as_str().unwrap().to_string(),
+                data["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The `(action, subject)` pairs that ran (cache `miss`).
+fn ran(actions: &Finished) -> BTreeSet<(String, String)> {
+    actions
+        .iter()
+        .filter(|(_, _, cache, _)| cache == "miss")
+        .map(|(action, subject, _, _)| (action.clone(), subject.clone()))
+        .collect()
+}
+
+fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn csv_of(bundle: &Path) -> PathBuf {
+    std::fs::read_dir(bundle.join("manifests"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(".clusterserviceversion.yaml"))
+        .unwrap()
+}
+
+fn relative(project: &Path, path: &Path) -> String {
+    path.strip_prefix(project).unwrap().display().to_string()
+}
+
+/// A clean build without the cache, into `dir`: the reference bytes.
+fn reference(project: &Path, dir: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let output = catbuild(project, &["build", "-q", "--no-cache", "--out", dir]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!project.join(dir).join(".cache").exists(), "--no-cache wrote a cache");
+    tree(&project.join(dir))
+}
+
+#[test]
+fn issue_19_one_csv_edit_reruns_exactly_what_depends_on_it() {
+    let project = synth_project(200, 8, "cache-edit");
+    let dir = project.path();
+    let first = finished(&catbuild(dir, &["build", "--json"]));
+    assert_eq!(first.len(), 208, "200 bundles and 8 packages");
+    assert_eq!(ran(&first).len(), 208, "a cold build runs everything");
+    assert!(first.iter().all(|(_, _, _, reason)| reason == "not in the cache"), "{first:?}");
+
+    // A second identical build runs nothing (STYLE 5.8).
+    let again = finished(&catbuild(dir, &["build", "--json"]));
+    assert_eq!(again.len(), 208);
+    assert_eq!(ran(&again), BTreeSet::new());
+
+    // One CSV edited: its package's bundles are loaded again (linking
+    // needs them all) and the package is encoded again; nothing else.
+    let package = sorted_dirs(&dir.join("tree")).remove(0);
+    let package_name = package.file_name().unwrap().to_string_lossy().into_owned();
+    let bundles = sorted_dirs(&package);
+    let edited = &bundles[0];
+    let csv = csv_of(edited);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let changed = text.replacen("\"replicas\": 1,", "\"replicas\": 2,", 1);
+    assert_ne!(changed, text);
+    std::fs::write(&csv, changed).unwrap();
+    let after_edit = finished(&catbuild(dir, &["build", "--json"]));
+    let mut expected: BTreeSet<(String, String)> = bundles
+        .iter()
+        .map(|bundle| ("load-bundle".to_string(), relative(dir, bundle)))
+        .collect();
+    expected.insert(("encode-package".to_string(), format!("default/{package_name}")));
+    assert_eq!(ran(&after_edit), expected);
+    assert_eq!(after_edit.len(), 208);
+    let reason_of = |actions: &Finished, subject: &str| {
+        actions
+            .iter()
+            .find(|(_, candidate, _, _)| candidate == subject)
+            .map(|(_, _, _, reason)| reason.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        reason_of(&after_edit, &relative(dir, edited)),
+        format!("input `{}` changed", relative(dir, &csv))
+    );
+    assert_eq!(
+        reason_of(&after_edit, &format!("default/{package_name}")),
+        format!("bundle `{}` changed", relative(dir, edited))
+    );
+    // And the bytes are those of a clean build.
+    let built = tree(&dir.join("build/default"));
+    reference(dir, "reference");
+    assert!(
+        built == tree(&dir.join("reference/default")),
+        "the incremental build differs from a clean build"
+    );
+
+    // Early cutoff: a comment and blank lines load to the same bundle, so
+    // only that bundle's load runs.
+    std::fs::write(&csv, format!("{}\n# a comment\n\n", std::fs::read_to_string(&csv).unwrap())).unwrap();
+    let after_comment = finished(&catbuild(dir, &["build", "--json"]));
+    assert_eq!(
+        ran(&after_comment),
+        BTreeSet::from([("load-bundle".to_string(), relative(dir, edited))])
+    );
+    assert_eq!(tree(&dir.join("build/default")), built);
+}
+
+#[test]
+fn issue_19_kill_9_while_the_cache_is_written_never_gives_a_false_hit() {
+    let project = synth_project(200, 8, "cache-kill");
+    let dir = project.path();
+    let expected = reference(dir, "reference");
+    let expected_default: Vec<(String, Vec<u8>)> = expected.into_iter().filter(|(path, _)| path.starts_with("default/")).collect();
+    let started = Instant::now();
+    let cold = catbuild(dir, &["build", "-q"]);
+    assert_eq!(cold.status.code(), Some(0), "{}", stderr(&cold));
+    let build_time = started.elapsed();
+    let mut n_killed = 0;
+    for kill_idx in 0..6u32 {
+        // Cold each time, so the killed build is writing the cache.
+        std::fs::remove_dir_all(dir.join("build")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+            .args(["build", "-q"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(build_time.mul_f64(f64::from(kill_idx + 1) / 7.0));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if std::os::unix::process::ExitStatusExt::signal(&status) == Some(9) {
+            n_killed += 1;
+        }
+        let rebuilt = catbuild(dir, &["build", "-q"]);
+        assert_eq!(rebuilt.status.code(), Some(0), "kill {kill_idx}: {}", stderr(&rebuilt));
+        let got: Vec<(String, Vec<u8>)> = tree(&dir.join("build"))
+            .into_iter()
+            .filter(|(path, _)| path.starts_with("default/"))
+            .collect();
+        assert!(got == expected_default, "kill {kill_idx}: the rebuild differs from a clean build");
+        // And once more from the cache alone.
+        let cached = catbuild(dir, &["build", "-q"]);
+        assert_eq!(cached.status.code(), Some(0));
+        let got: Vec<(String, Vec<u8>)> = tree(&dir.join("build"))
+            .into_iter()
+            .filter(|(path, _)| path.starts_with("default/"))
+            .collect();
+        assert!(
+            got == expected_default,
+            "kill {kill_idx}: the cached build differs from a clean build"
+        );
+    }
+    assert!(n_killed >= 3, "only {n_killed} of 6 builds were killed mid-way");
+}
+
+#[test]
+fn clean_cache_removes_the_cache_and_nothing_else() {
+    let project = synth_project(25, 1, "cache-clean");
+    let dir = project.path();
+    let output = catbuild(dir, &["build", "-q"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(dir.join("build/.cache/v1/memo").is_file());
+    let built = tree(&dir.join("build"));
+    let output = catbuild(dir, &["clean", "--cache"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "Removed `build/.cache`\n");
+    assert!(!dir.join("build/.cache").exists());
+    assert_eq!(tree(&dir.join("build")), built);
+    let output = catbuild(dir, &["clean", "--cache"]);
+    assert_eq!(stderr(&output), "Nothing to clean: `build/.cache` does not exist\n");
+}
+
+#[test]
+fn a_failed_first_build_leaves_no_cache_behind() {
+    let project = synth_project(25, 1, "cache-fail");
+    let dir = project.path();
+    let bundle = sorted_dirs(&sorted_dirs(&dir.join("tree"))[0]).remove(0);
+    std::fs::write(csv_of(&bundle), "kind: ClusterServiceVersion\nmetadata: [unclosed\n").unwrap();
+    let output = catbuild(dir, &["build", "-q"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        !dir.join("build").exists(),
+        "{:?}",
+        std::fs::read_dir(dir.join("build")).map(|entries| entries.count())
+    );
+}

@@ -25,6 +25,7 @@ mod load;
 mod package;
 mod plan;
 mod report;
+mod versions;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,6 +45,7 @@ use package::assemble_package;
 pub use encode::{DeploySettings, EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
 pub use images::{BuiltImage, ImageRole, LOCK_FILE, OCI_DIR};
 pub use report::{Action, Reporter, Silent, Stage};
+pub use versions::matrix;
 
 /// For `render` of a templated bundle directory inside a project ([`crate::source`]).
 pub(crate) use load::load_templated_bundle;

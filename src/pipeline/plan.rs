@@ -37,6 +37,8 @@ pub(super) struct PackagePlan {
     pub(super) icon: Option<InputFile>,
     /// Bundle directories left out by the package's `exclude` globs.
     pub(super) n_excluded: usize,
+    /// Those directories, sorted.
+    pub(super) excluded_dirs: Vec<PathBuf>,
 }
 
 pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
@@ -95,7 +97,7 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
             }
             bundle_dirs.extend(matches);
         }
-        let n_excluded = super::exclude::apply_excludes(config, package, &mut bundle_dirs, diagnostics);
+        let excluded_dirs = super::exclude::apply_excludes(config, package, &mut bundle_dirs, diagnostics);
         let mut package_manifest_dirs = Vec::new();
         for dir in &package.package_manifests {
             let full = config.root.join(&dir.value);
@@ -129,7 +131,8 @@ pub(super) fn plan(config: &Config, diagnostics: &mut Vec<Diagnostic>) -> Plan {
                 bundle_dirs: bundle_dirs.into_iter().collect(),
                 package_manifest_dirs,
                 icon,
-                n_excluded,
+                n_excluded: excluded_dirs.len(),
+                excluded_dirs,
             },
         );
     }

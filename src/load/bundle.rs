@@ -589,14 +589,18 @@ fn openshift_versions(document: &Value, bytes: &[u8], line: Option<usize>) -> Op
     Some(OpenshiftVersions { value: text, style, line })
 }
 
-/// The plain scalar after `key:` on a 1-based line, comment dropped.
+/// The number written after `key:` on a 1-based line (YAML or JSON).
 fn written_scalar(bytes: &[u8], line: usize) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?.lines().nth(line.checked_sub(1)?)?;
     let after = &text[text.find(ANNOTATION_OPENSHIFT_VERSIONS)? + ANNOTATION_OPENSHIFT_VERSIONS.len()..];
-    let after = after.trim_start().trim_start_matches(['"', '\'']).trim_start();
-    let value = after.strip_prefix(':')?;
-    let value = value.split(" #").next()?.trim().trim_end_matches(',');
-    (!value.is_empty()).then(|| value.to_string())
+    let after = after.trim_start_matches(['"', '\'']).trim_start();
+    let value: String = after
+        .strip_prefix(':')?
+        .trim_start()
+        .chars()
+        .take_while(|ch| ch.is_ascii_digit() || "._+-eE".contains(*ch))
+        .collect();
+    (!value.is_empty()).then_some(value)
 }
 
 /// Decodes `{<key>: [{type, value}, ...]}` (`DependenciesFile` /
@@ -836,6 +840,40 @@ mod raw_json {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `com.redhat.openshift.versions` of an annotations file's text.
+    fn openshift_of(text: &str) -> Option<(String, crate::openshift::ScalarStyle, Option<usize>)> {
+        let (document, lines) = decode_first_locating(text.as_bytes(), &[&["annotations", ANNOTATION_OPENSHIFT_VERSIONS]]).unwrap();
+        openshift_versions(&document.value, text.as_bytes(), lines[0]).map(|found| (found.value, found.style, found.line))
+    }
+
+    #[test]
+    fn the_openshift_annotation_is_kept_as_written_with_its_line() {
+        use crate::openshift::ScalarStyle::{Plain, Quoted};
+        let head = "annotations:\n  operators.operatorframework.io.bundle.package.v1: p\n";
+        assert_eq!(openshift_of(head), None);
+        let found = |line: &str| openshift_of(&format!("{head}{line}\n"));
+        assert_eq!(
+            found("  com.redhat.openshift.versions: \"v4.12-v4.14\""),
+            Some(("v4.12-v4.14".to_string(), Quoted, Some(3)))
+        );
+        assert_eq!(found("  com.redhat.openshift.versions: v4.16"), Some(("v4.16".to_string(), Quoted, Some(3))));
+        // Unquoted numbers keep their digits: 4.10 is what was meant, 4.1
+        // what YAML (and the pipeline) reads.
+        assert_eq!(found("  com.redhat.openshift.versions: 4.10"), Some(("4.10".to_string(), Plain, Some(3))));
+        assert_eq!(
+            found("  com.redhat.openshift.versions: 4.20 # newest"),
+            Some(("4.20".to_string(), Plain, Some(3)))
+        );
+        assert_eq!(found("  com.redhat.openshift.versions: '4.20'"), Some(("4.20".to_string(), Quoted, Some(3))));
+        // One file in the community repository writes a space before the colon.
+        assert_eq!(found("  com.redhat.openshift.versions : v4.14"), Some(("v4.14".to_string(), Quoted, Some(3))));
+        assert_eq!(found("  com.redhat.openshift.versions:"), Some((String::new(), Quoted, Some(3))));
+        assert_eq!(
+            openshift_of("{\"annotations\": {\"com.redhat.openshift.versions\": 4.10}}"),
+            Some(("4.10".to_string(), Plain, Some(1)))
+        );
+    }
 
     #[test]
     fn annotation_properties_keep_raw_value_text() {

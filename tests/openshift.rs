@@ -295,3 +295,31 @@ fn matrix_json_names_excluded_bundles_and_narrows_to_targets() {
         stderr(&output)
     );
 }
+
+#[test]
+fn semver_template_lists_skip_the_bundles_a_version_leaves_out() {
+    let project = project();
+    let root = project.path();
+    let toml = std::fs::read_to_string(root.join("catalog.toml")).unwrap().replace(
+        "bundles = [\"bundles/*\"]\n",
+        "bundles = [\"bundles/*\"]\nchannel-policy = \"semver-template\"\n\
+         [package.semver]\ngenerate-major-channels = true\ngenerate-minor-channels = false\n\
+         stable = [\"ocp.v0.1.0\", \"ocp.v0.2.0\", \"ocp.v0.3.0\", \"ocp.v0.4.0\"]\n",
+    );
+    std::fs::write(root.join("catalog.toml"), toml).unwrap();
+    let output = catbuild(root, &["build"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let v4_15 = std::fs::read_to_string(root.join("build/v4.15/catalog/ocp/catalog.yaml")).unwrap();
+    assert_eq!(bundles_in(&v4_15), set(&["0.2.0", "0.4.0"]));
+    // A name that is no bundle at all is still an error.
+    let toml = std::fs::read_to_string(root.join("catalog.toml"))
+        .unwrap()
+        .replace("\"ocp.v0.4.0\"]", "\"ocp.v0.4.0\", \"ocp.v0.9.0\"]");
+    std::fs::write(root.join("catalog.toml"), toml).unwrap();
+    let text = stderr(&catbuild(root, &["build"]));
+    assert!(
+        text.contains("`[package.semver] stable` lists `ocp.v0.9.0`, which is not a bundle of package `ocp`"),
+        "{text}"
+    );
+    assert!(!text.contains("lists `ocp.v0.1.0`"), "{text}");
+}

@@ -857,17 +857,29 @@ mod tests {
             found("  com.redhat.openshift.versions: \"v4.12-v4.14\""),
             Some(("v4.12-v4.14".to_string(), Quoted, Some(3)))
         );
-        assert_eq!(found("  com.redhat.openshift.versions: v4.16"), Some(("v4.16".to_string(), Quoted, Some(3))));
+        assert_eq!(
+            found("  com.redhat.openshift.versions: v4.16"),
+            Some(("v4.16".to_string(), Quoted, Some(3)))
+        );
         // Unquoted numbers keep their digits: 4.10 is what was meant, 4.1
         // what YAML (and the pipeline) reads.
-        assert_eq!(found("  com.redhat.openshift.versions: 4.10"), Some(("4.10".to_string(), Plain, Some(3))));
+        assert_eq!(
+            found("  com.redhat.openshift.versions: 4.10"),
+            Some(("4.10".to_string(), Plain, Some(3)))
+        );
         assert_eq!(
             found("  com.redhat.openshift.versions: 4.20 # newest"),
             Some(("4.20".to_string(), Plain, Some(3)))
         );
-        assert_eq!(found("  com.redhat.openshift.versions: '4.20'"), Some(("4.20".to_string(), Quoted, Some(3))));
+        assert_eq!(
+            found("  com.redhat.openshift.versions: '4.20'"),
+            Some(("4.20".to_string(), Quoted, Some(3)))
+        );
         // One file in the community repository writes a space before the colon.
-        assert_eq!(found("  com.redhat.openshift.versions : v4.14"), Some(("v4.14".to_string(), Quoted, Some(3))));
+        assert_eq!(
+            found("  com.redhat.openshift.versions : v4.14"),
+            Some(("v4.14".to_string(), Quoted, Some(3)))
+        );
         assert_eq!(found("  com.redhat.openshift.versions:"), Some((String::new(), Quoted, Some(3))));
         assert_eq!(
             openshift_of("{\"annotations\": {\"com.redhat.openshift.versions\": 4.10}}"),

@@ -50,7 +50,18 @@ pub(super) fn assemble_package(
     // they are moved to the front (keeping their order), linked as the
     // whole package, and put back for the next target.
     let Some(held) = super::versions::held_bundles(config, package, target, bundles, diagnostics) else {
-        return assemble(config, package, icon_file, bundles, last_use, target, catalog, images, diagnostics);
+        return assemble(
+            config,
+            package,
+            icon_file,
+            bundles,
+            last_use,
+            target,
+            catalog,
+            images,
+            diagnostics,
+            &BTreeSet::new(),
+        );
     };
     let left_out: Vec<(&LoadedBundle, crate::openshift::matrix::Rule)> = bundles
         .iter()
@@ -59,6 +70,7 @@ pub(super) fn assemble_package(
         .map(|(bundle, _)| (bundle, super::versions::rule_of(config, package, bundle, None)))
         .collect();
     let note = super::versions::left_out_note(target, &left_out);
+    let left_out_names: BTreeSet<String> = left_out.iter().map(|(bundle, _)| bundle.bundle.name.clone()).collect();
     let order: Vec<usize> = (0..bundles.len())
         .filter(|idx| held[*idx])
         .chain((0..bundles.len()).filter(|idx| !held[*idx]))
@@ -75,6 +87,7 @@ pub(super) fn assemble_package(
         catalog,
         images,
         diagnostics,
+        &left_out_names,
     );
     let mut inverse = vec![0; order.len()];
     for (position, original) in order.iter().enumerate() {
@@ -120,6 +133,7 @@ fn assemble(
     catalog: &mut DeclarativeConfig,
     images: &mut PackageImages,
     diagnostics: &mut Vec<Diagnostic>,
+    left_out: &BTreeSet<String>,
 ) -> Vec<Diagnostic> {
     let mut graph_diagnostics = Vec::new();
     let name = &package.name.value;
@@ -162,7 +176,16 @@ fn assemble(
         }
         ChannelPolicy::SemverMode => graph::add_modes::add_mode_channels(name, &infos, graph::add_modes::AddMode::Semver),
         ChannelPolicy::SemverSkipPatchMode => graph::add_modes::add_mode_channels(name, &infos, graph::add_modes::AddMode::SemverSkipPatch),
-        ChannelPolicy::SemverTemplate(policy) => graph::semver_channels(name, &infos, policy),
+        ChannelPolicy::SemverTemplate(policy) if left_out.is_empty() => graph::semver_channels(name, &infos, policy),
+        ChannelPolicy::SemverTemplate(policy) => {
+            // A version target's archetype lists skip the bundles its
+            // version left out (a typo is still an error).
+            let mut policy = policy.clone();
+            for list in [&mut policy.candidate, &mut policy.fast, &mut policy.stable].into_iter().flatten() {
+                list.retain(|name| !left_out.contains(&name.value));
+            }
+            graph::semver_channels(name, &infos, &policy)
+        }
     };
     let by_name: BTreeMap<&str, &LoadedBundle> = bundles.iter().map(|bundle| (bundle.bundle.name.as_str(), bundle)).collect();
     for problem in &package_graph.problems {

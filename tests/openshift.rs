@@ -346,6 +346,10 @@ const REPRODUCED: &[(&str, &[(&str, &str)])] = &[
     ("visionone-containersecurity", &[("v4.16", "fbc-bundle-object"), ("v4.17", "fbc")]),
 ];
 
+/// Packages of [`REPRODUCED`] whose `ci.yaml` maps one template per
+/// catalog (`v4.16.yaml` to `v4.16`, …).
+const PER_VERSION_TEMPLATES: &[&str] = &["dxoperator", "rabbitmq-messaging-topology-operator"];
+
 /// A catalog file with each bundle's own image reference (its `image:` and
 /// the `relatedImages` entry naming it) cut out.
 fn without_bundle_images(text: &str) -> String {
@@ -363,7 +367,7 @@ fn without_bundle_images(text: &str) -> String {
 }
 
 #[test]
-fn version_targets_reproduce_published_community_catalogs_but_for_image_digests() {
+fn init_and_build_reproduce_published_community_catalogs_but_for_image_digests() {
     for (package, catalogs) in REPRODUCED {
         let scratch = tempfile::tempdir().unwrap();
         let root = scratch.path();
@@ -373,24 +377,26 @@ fn version_targets_reproduce_published_community_catalogs_but_for_image_digests(
         );
         let init = catbuild(root, &["init", "bundles"]);
         assert!(init.status.success(), "{package}: {}", stderr(&init));
-        // init adopts the newest template's channels; the versions and a
-        // bundle image (opm migrates only bundles that have one) are added
-        // here, as the package's ci.yaml maps them.
-        let versions: Vec<String> = catalogs.iter().map(|(version, _)| format!("\"{version}\"")).collect();
-        let config = std::fs::read_to_string(root.join("catalog.toml")).unwrap();
-        let config = config
-            .replacen(
-                "[catalog]\n",
-                &format!(
-                    "[catalog]\nopenshift = [{}]\nbundle-image = \"quay.io/example/{{{{ bundle.package }}}}:v{{{{ bundle.version }}}}\"\n",
-                    versions.join(", ")
-                ),
-                1,
-            )
-            .replace(
-                "[[target]]\nname = \"default\"\nformats = [\"fbc-json\"]\n",
-                "[[target]]\nformats = [\"fbc-yaml\"]\n",
-            );
+        // init writes one target per catalog of the template's mapping in
+        // ci.yaml; a bundle image is added here (opm migrates only bundles
+        // that have one, and upstream's are digests).
+        let mut config = std::fs::read_to_string(root.join("catalog.toml")).unwrap();
+        assert!(config.contains("\n[[target]]\nformats = [\"fbc-yaml\"]\n"), "{config}");
+        if PER_VERSION_TEMPLATES.contains(package) {
+            // One template per catalog: init adopts the newest one only,
+            // and maps its versions; the others are the same here.
+            let versions: Vec<String> = catalogs.iter().map(|(version, _)| format!("\"{version}\"")).collect();
+            let line = config.lines().find(|line| line.starts_with("openshift = ")).unwrap().to_string();
+            config = config.replace(&line, &format!("openshift = [{}]", versions.join(", ")));
+        }
+        for (version, _) in *catalogs {
+            assert!(config.contains(&format!("\"{version}\"")), "{package}: {version} not in\n{config}");
+        }
+        let config = config.replacen(
+            "[catalog]\n",
+            "[catalog]\nbundle-image = \"quay.io/example/{{ bundle.package }}:v{{ bundle.version }}\"\n",
+            1,
+        );
         std::fs::write(root.join("catalog.toml"), config).unwrap();
         let build = catbuild(root, &["build"]);
         assert!(build.status.success(), "{package}: {}", stderr(&build));

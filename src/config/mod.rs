@@ -29,6 +29,9 @@ pub struct Config {
     pub packages: Vec<PackageConfig>,
     pub targets: Vec<Target>,
     pub images: Images,
+    /// What is allowed but likely not meant (at its key): a build reports
+    /// these with its own warnings.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Config {
@@ -410,10 +413,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         path,
         diagnostics: Vec::new(),
     };
-    let config = resolver.resolve(raw, text);
+    let mut config = resolver.resolve(raw, text);
     if resolver.diagnostics.iter().any(Diagnostic::is_error) {
         Err(resolver.diagnostics)
     } else {
+        config.warnings = resolver.diagnostics;
         Ok(config)
     }
 }
@@ -574,6 +578,11 @@ impl Resolver<'_> {
                 .add_help("set `bundle-image` in `[catalog]` or in each package");
             }
         }
+        let openshift_span = raw.catalog.openshift.as_ref().map(Spanned::span).or_else(|| {
+            raw.targets
+                .iter()
+                .find_map(|target| target.get_ref().openshift.as_ref().map(Spanned::span))
+        });
         let mut targets = self.targets(
             raw.targets,
             &packages,
@@ -582,6 +591,9 @@ impl Resolver<'_> {
             raw.catalog.openshift.as_ref(),
         );
         self.check_channel_versions(&packages, &targets);
+        if let Some(span) = openshift_span {
+            self.check_csv_metadata_images(&packages, &targets, span);
+        }
         let default_base = raw.images.as_ref().and_then(|images| images.base_image.as_ref());
         let default_push = raw.images.as_ref().and_then(|images| images.push).unwrap_or(false);
         for (target, (base, push)) in targets.iter_mut().zip(self.target_image_settings.drain(..).collect::<Vec<_>>()) {
@@ -605,6 +617,7 @@ impl Resolver<'_> {
             packages,
             targets,
             images,
+            warnings: Vec::new(),
         }
     }
 
@@ -1185,6 +1198,40 @@ impl Resolver<'_> {
         }
     }
 
+    /// opm migrates only bundles that have an image to `olm.csv.metadata`:
+    /// without `bundle-image`, a v4.17+ version target would keep
+    /// `olm.bundle.object`, which the community pipeline's check refuses.
+    fn check_csv_metadata_images(&mut self, packages: &[PackageConfig], targets: &[Target], span: Range<usize>) {
+        let migrated: Vec<&Target> = targets
+            .iter()
+            .filter(|target| target.openshift.is_some() && target.migrate_level == MigrateLevel::BundleObjectToCsvMetadata)
+            .collect();
+        let Some(first) = migrated.first() else {
+            return;
+        };
+        let without: Vec<String> = packages
+            .iter()
+            .filter(|package| package.bundle_image.is_none() && package.index_db.is_none())
+            .filter(|package| migrated.iter().any(|target| target.packages.contains(&package.name.value)))
+            .map(|package| format!("`{}`", package.name.value))
+            .collect();
+        if without.is_empty() {
+            return;
+        }
+        let diagnostic = Diagnostic::warning(
+            "config",
+            format!(
+                "package(s) {} have no `bundle-image`, so their bundles keep `olm.bundle.object` in `{}` and later versions",
+                without.join(", "),
+                first.name
+            ),
+        )
+        .at(Location::span(self.path, span))
+        .help("set `bundle-image` in `[catalog]` or the package: opm migrates only bundles with an image to `olm.csv.metadata`")
+        .note("the community pipeline refuses a v4.17+ catalog with `olm.bundle.object`");
+        self.diagnostics.push(diagnostic);
+    }
+
     fn images(&mut self, raw: Option<&raw::RawImages>, root: &Path) -> Images {
         let Some(raw) = raw else {
             return Images::default();
@@ -1614,7 +1661,7 @@ mod tests {
 
     #[test]
     fn bad_openshift_values_are_errors_at_the_value() {
-        let base = "[catalog]\nname = \"fruits\"\n[[package]]\nname = \"apple\"\nbundles = [\"b/*\"]\n";
+        let base = "[catalog]\nname = \"fruits\"\nbundle-image = \"quay.io/example/{{ bundle.name }}\"\n[[package]]\nname = \"apple\"\nbundles = [\"b/*\"]\n";
         let found = errors(&format!("{base}[[target]]\nopenshift = [\"v4.12\", \"v4.14-v4.13\"]\n"));
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
@@ -1645,6 +1692,24 @@ mod tests {
         let found = errors(&format!("{base}[[target]]\nformats = [\"sqlite\"]\n"));
         assert_eq!(found[0].0, "this `[[target]]` has no `name`");
         assert_eq!(found[0].1, "[[target]]");
+    }
+
+    #[test]
+    fn version_targets_from_4_17_without_bundle_images_warn() {
+        let text = MINIMAL.replace("name = \"fruits\"\n", "name = \"fruits\"\nopenshift = \"v4.16-v4.18\"\n");
+        let config = parse(&text, Path::new("/project/catalog.toml")).unwrap();
+        let messages: Vec<&str> = config.warnings.iter().map(|warning| warning.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["package(s) `apple` have no `bundle-image`, so their bundles keep `olm.bundle.object` in `v4.17` and later versions"]
+        );
+        let span = config.warnings[0].location.as_ref().unwrap().span.clone().unwrap();
+        assert_eq!(&text[span], "\"v4.16-v4.18\"");
+        // With an image, or before 4.17 only, nothing to say.
+        let with_image = text.replace("[catalog]\n", "[catalog]\nbundle-image = \"quay.io/example/{{ bundle.name }}\"\n");
+        assert!(parse(&with_image, Path::new("/p/catalog.toml")).unwrap().warnings.is_empty());
+        let before = MINIMAL.replace("name = \"fruits\"\n", "name = \"fruits\"\nopenshift = \"v4.12-v4.16\"\n");
+        assert!(parse(&before, Path::new("/p/catalog.toml")).unwrap().warnings.is_empty());
     }
 
     #[test]

@@ -289,7 +289,7 @@ fn run(
     out_dir: Option<&Path>,
 ) -> Result<(BuildReport, Vec<TargetDeploy>), BuildError> {
     let targets = select_targets(config, options)?;
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = config.warnings.clone();
     let plan = report::stage(reporter, Stage::Plan, || plan(config, &mut diagnostics));
     let encode = out_dir.is_some();
     let formats: Vec<Vec<OutputFormat>> = targets

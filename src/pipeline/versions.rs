@@ -191,7 +191,7 @@ pub fn matrix(config: &Config, target_names: &[String]) -> Result<(Matrix, Vec<D
                 .help("set `openshift = \"v4.12-v4.22\"` in `[catalog]` or a `[[target]]`"),
         ]));
     }
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = config.warnings.clone();
     let plan = super::plan::plan(config, &mut diagnostics);
     let mut rows = Vec::new();
     for package in &config.packages {

@@ -14,6 +14,7 @@ mod dockerfile;
 mod graph;
 mod init;
 mod list;
+mod matrix;
 mod opm;
 mod progress;
 mod summary;
@@ -198,6 +199,11 @@ const LIST_EXAMPLES: &str = "Examples:
   catbuild list                     # targets, then packages
   catbuild list packages            # bundle count and patterns of each package";
 
+const MATRIX_EXAMPLES: &str = "Examples:
+  catbuild matrix                           # every version target (`openshift` in catalog.toml)
+  catbuild matrix --target v4.16,v4.17      # two versions
+  catbuild matrix --json";
+
 const COMPLETIONS_EXAMPLES: &str = "Examples:
   catbuild completions bash > ~/.local/share/bash-completion/completions/catbuild
   catbuild completions zsh > ~/.zfunc/_catbuild
@@ -288,6 +294,9 @@ enum Command {
     /// Print the deployment YAML of targets with `olm` (for `kubectl apply -f -`)
     #[command(after_help = DEPLOY_EXAMPLES)]
     Deploy(deploy::DeployArgs),
+    /// Show which OpenShift version's catalog holds which bundle, and why
+    #[command(after_help = MATRIX_EXAMPLES)]
+    Matrix(matrix::MatrixArgs),
     /// List or show the built-in deploy templates
     #[command(after_help = TEMPLATES_EXAMPLES)]
     Templates(deploy::TemplatesArgs),
@@ -369,6 +378,7 @@ fn dispatch(cli: Cli) -> CommandResult {
         Some(Command::Clean(args)) => clean::run(&cli.global, &args),
         Some(Command::List(args)) => list::run(&cli.global, &args),
         Some(Command::Deploy(args)) => deploy::run(&cli.global, &args),
+        Some(Command::Matrix(args)) => matrix::run(&cli.global, &args),
         Some(Command::Templates(args)) => deploy::templates(&args),
         Some(Command::Dockerfile(args)) => dockerfile::run(&args),
         Some(Command::Completions(args)) => completions(&args),

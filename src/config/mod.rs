@@ -29,6 +29,20 @@ pub struct Config {
     pub packages: Vec<PackageConfig>,
     pub targets: Vec<Target>,
     pub images: Images,
+    /// What is allowed but likely not meant (at its key): a build reports
+    /// these with its own warnings.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Config {
+    /// The OpenShift versions of the targets (`openshift`), in order: what
+    /// a bundle's `com.redhat.openshift.versions` must admit one of.
+    pub fn openshift_versions(&self) -> Vec<crate::openshift::OcpVersion> {
+        let mut versions: Vec<_> = self.targets.iter().filter_map(|target| target.openshift).collect();
+        versions.sort();
+        versions.dedup();
+        versions
+    }
 }
 
 impl Config {
@@ -237,6 +251,9 @@ fn renamed_channel_policy(typed: &str) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct ExplicitChannel {
     pub name: Sourced<String>,
+    /// `openshift`: the OpenShift version targets that get this channel;
+    /// `None` for every target.
+    pub openshift: Option<Sourced<Vec<crate::openshift::OcpVersion>>>,
     pub entries: Vec<ExplicitEntry>,
 }
 
@@ -329,6 +346,10 @@ pub struct Target {
     pub base_image_span: Option<Range<usize>>,
     /// Push this target's images after the build.
     pub push: bool,
+    /// The OpenShift version this target is the catalog of (`openshift`):
+    /// bundles whose `com.redhat.openshift.versions` does not admit it are
+    /// left out, and so are explicit channels not meant for it.
+    pub openshift: Option<crate::openshift::OcpVersion>,
 }
 
 /// Checks `HOST[:PORT][/PREFIX]` (the `registry` setting and
@@ -412,10 +433,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<Diagnostic>> {
         path,
         diagnostics: Vec::new(),
     };
-    let config = resolver.resolve(raw, text);
+    let mut config = resolver.resolve(raw, text);
     if resolver.diagnostics.iter().any(Diagnostic::is_error) {
         Err(resolver.diagnostics)
     } else {
+        config.warnings = resolver.diagnostics;
         Ok(config)
     }
 }
@@ -583,7 +605,22 @@ impl Resolver<'_> {
                 .add_help("set `bundle-image` in `[catalog]` or in each package");
             }
         }
-        let mut targets = self.targets(raw.targets, &packages, &vars, raw.catalog.image.as_ref());
+        let openshift_span = raw.catalog.openshift.as_ref().map(Spanned::span).or_else(|| {
+            raw.targets
+                .iter()
+                .find_map(|target| target.get_ref().openshift.as_ref().map(Spanned::span))
+        });
+        let mut targets = self.targets(
+            raw.targets,
+            &packages,
+            &vars,
+            raw.catalog.image.as_ref(),
+            raw.catalog.openshift.as_ref(),
+        );
+        self.check_channel_versions(&packages, &targets);
+        if let Some(span) = openshift_span {
+            self.check_csv_metadata_images(&packages, &targets, span);
+        }
         let default_base = raw.images.as_ref().and_then(|images| images.base_image.as_ref());
         let default_push = raw.images.as_ref().and_then(|images| images.push).unwrap_or(false);
         for (target, (base, push)) in targets.iter_mut().zip(self.target_image_settings.drain(..).collect::<Vec<_>>()) {
@@ -607,6 +644,7 @@ impl Resolver<'_> {
             packages,
             targets,
             images,
+            warnings: Vec::new(),
         }
     }
 
@@ -663,7 +701,7 @@ impl Resolver<'_> {
                     )
                     .add_help("add `[[package.channel]]` tables with `name` and `entries`");
                 }
-                ChannelPolicy::Explicit(raw.channels.iter().map(explicit_channel).collect())
+                ChannelPolicy::Explicit(raw.channels.iter().map(|channel| self.explicit_channel(channel)).collect())
             }
             "replaces" => ChannelPolicy::Replaces,
             "semver-mode" => ChannelPolicy::SemverMode,
@@ -905,13 +943,14 @@ impl Resolver<'_> {
 
     fn targets(
         &mut self,
-        raw_targets: Vec<raw::RawTarget>,
+        raw_targets: Vec<Spanned<raw::RawTarget>>,
         packages: &[PackageConfig],
         vars: &BTreeMap<String, String>,
         catalog_image: Option<&Spanned<String>>,
+        catalog_openshift: Option<&Spanned<raw::RawVersions>>,
     ) -> Vec<Target> {
         let all_packages: Vec<String> = packages.iter().map(|package| package.name.value.clone()).collect();
-        if raw_targets.is_empty() {
+        if raw_targets.is_empty() && catalog_openshift.is_none() {
             // The default target takes `[images] base-image` and `push`.
             self.target_image_settings.push((None, None));
             return vec![Target {
@@ -925,116 +964,312 @@ impl Resolver<'_> {
                 base_image: BaseImage::Scratch,
                 base_image_span: None,
                 push: false,
+                openshift: None,
             }];
         }
+        // `[catalog] openshift` alone: the default target, once per version.
+        let raw_targets = if raw_targets.is_empty() {
+            let span = catalog_openshift.map_or(0..0, Spanned::span);
+            vec![Spanned::new(span, raw::RawTarget::default())]
+        } else {
+            raw_targets
+        };
         let mut targets: Vec<Target> = Vec::new();
-        for raw in raw_targets {
-            let name = raw.name.get_ref().clone();
-            if targets.iter().any(|target| target.name == name) {
-                self.error(raw.name.span(), format!("target `{name}` is declared twice"));
+        for spanned in raw_targets {
+            let table_span = spanned.span();
+            let raw = spanned.into_inner();
+            // A target's own `openshift` wins over the catalog's.
+            let openshift = raw.openshift.as_ref().or(catalog_openshift);
+            let versions = openshift.map(|value| (self.versions(value).unwrap_or_default(), value.span()));
+            let Some(first_name) = (match (&raw.name, &versions) {
+                (Some(name), None) => Some(name.get_ref().clone()),
+                (name, Some((versions, _))) => versions.first().map(|version| version_target_name(name.as_ref(), *version)),
+                (None, None) => {
+                    self.error(table_span.clone(), "this `[[target]]` has no `name`")
+                        .add_help("name it (`name = \"prod\"`), or set `openshift = \"v4.12-v4.22\"` for one target per OpenShift version");
+                    None
+                }
+            }) else {
                 continue;
-            }
-            if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-                self.error(raw.name.span(), format!("target name `{name}` cannot be used as a directory name"));
-            }
-            // The output directory's lock and temp dirs use these names.
-            if name.starts_with(".catbuild") {
-                self.error(
-                    raw.name.span(),
-                    format!("target name `{name}` is reserved: catbuild names its lock and temp dirs `.catbuild…`"),
-                );
-            }
-            let mut formats = Vec::new();
-            for format in &raw.formats {
-                match OutputFormat::parse(format.get_ref()) {
-                    Some(parsed) if !formats.contains(&parsed) => formats.push(parsed),
-                    Some(_) => {}
-                    None => {
-                        let names: Vec<&str> = OutputFormat::ALL.iter().map(|(name, _)| *name).collect();
-                        let help = closest(format.get_ref(), &names).map_or_else(
-                            || format!("supported formats: {}", names.join(", ")),
-                            |best| format!("did you mean `{best}`?"),
-                        );
-                        self.error(format.span(), format!("unknown output format `{}`", format.get_ref()))
-                            .add_help(help);
-                    }
-                }
-            }
-            if raw.formats.is_empty() {
-                formats.push(OutputFormat::FbcJson);
-            }
-            if formats.contains(&OutputFormat::FbcJson) && formats.contains(&OutputFormat::FbcYaml) {
-                // Both flavours in one catalog directory would declare every
-                // package twice, which opm rejects.
-                self.error(
-                    raw.formats[0].span().start..raw.formats[raw.formats.len() - 1].span().end,
-                    format!("target `{name}` asks for both `fbc-json` and `fbc-yaml`"),
-                )
-                .add_help("a catalog directory holds one flavour; declare a second `[[target]]` for the other");
-            }
-            let target_packages = match &raw.packages {
-                None => all_packages.clone(),
-                Some(names) => {
-                    let mut selected = Vec::new();
-                    for package in names {
-                        let known: Vec<&str> = all_packages.iter().map(String::as_str).collect();
-                        if known.contains(&package.get_ref().as_str()) {
-                            selected.push(package.get_ref().clone());
-                        } else {
-                            let help = closest(package.get_ref(), &known).map_or_else(
-                                || "add a `[[package]]` with this name or remove it from the target".to_string(),
-                                |best| format!("did you mean `{best}`?"),
-                            );
-                            self.error(
-                                package.span(),
-                                format!("target `{name}` names unknown package `{}`", package.get_ref()),
-                            )
-                            .add_help(help);
-                        }
-                    }
-                    selected
-                }
             };
-            let mut target_vars = vars.clone();
-            target_vars.extend(self.vars(&raw.vars));
-            let migrate_level = match &raw.migrate_level {
-                None => MigrateLevel::None,
-                Some(level) => MigrateLevel::parse(level.get_ref()).unwrap_or_else(|| {
-                    self.error(level.span(), format!("unknown migrate level `{}`", level.get_ref()))
-                        .add_help("use `none` or `bundle-object-to-csv-metadata`");
-                    MigrateLevel::None
-                }),
-            };
-            let image = raw
-                .image
+            let template_span = raw
+                .name
                 .as_ref()
-                .or(catalog_image)
-                .and_then(|template| self.catalog_image(template, &name, &target_vars));
-            let deploy = self.deploy(&name, raw.olm.as_ref(), raw.deploy, raw.install, &target_packages);
-            if deploy.is_some() && image.is_none() {
-                let span = raw.olm.as_ref().map_or(0..0, Spanned::span);
-                self.error(span, format!("target `{name}` writes deployment objects but has no catalog image"))
-                    .add_help("set `image` in `[catalog]` or in the target: the CatalogSource and ClusterCatalog name it");
+                .map_or_else(|| openshift.map_or(table_span.clone(), Spanned::span), Spanned::span);
+            let raw_name = raw.name.clone();
+            let migrate_level_set = raw.migrate_level.is_some();
+            let (base_image, push) = (raw.base_image.clone(), raw.push);
+            let image_template = raw.image.clone().or_else(|| catalog_image.cloned());
+            let first = self.target(raw, first_name, &all_packages, vars, catalog_image);
+            let mut expanded = Vec::new();
+            match versions {
+                None => expanded.push(first),
+                Some((versions, _)) => {
+                    for version in versions {
+                        let mut target = first.clone();
+                        target.name = version_target_name(raw_name.as_ref(), version);
+                        target.openshift = Some(version);
+                        if !migrate_level_set {
+                            target.migrate_level = crate::openshift::migrate_level(version);
+                        }
+                        // The image template sees each version's own name
+                        // (rendered once more only when it rendered at all).
+                        if target.name != first.name
+                            && first.image.is_some()
+                            && let Some(template) = &image_template
+                        {
+                            target.image = self.catalog_image(template, &target.name, &target.vars);
+                        }
+                        expanded.push(target);
+                    }
+                }
             }
-            self.target_image_settings.push((raw.base_image.clone(), raw.push));
-            targets.push(Target {
-                name,
-                formats,
-                packages: target_packages,
-                vars: target_vars,
-                migrate_level,
-                image,
-                deploy,
-                base_image: BaseImage::Scratch,
-                base_image_span: None,
-                push: false,
-            });
+            for target in expanded {
+                if targets.iter().any(|other| other.name == target.name) {
+                    self.error(template_span.clone(), format!("target `{}` is declared twice", target.name))
+                        .add_help("two `[[target]]` tables (or their `openshift` versions) give the same name: rename one");
+                    continue;
+                }
+                if target.name.is_empty() || target.name.contains(['/', '\\']) || target.name == "." || target.name == ".." {
+                    self.error(
+                        template_span.clone(),
+                        format!("target name `{}` cannot be used as a directory name", target.name),
+                    );
+                }
+                // The output directory's lock and temp dirs use these names.
+                if target.name.starts_with(".catbuild") {
+                    self.error(
+                        template_span.clone(),
+                        format!(
+                            "target name `{}` is reserved: catbuild names its lock and temp dirs `.catbuild…`",
+                            target.name
+                        ),
+                    );
+                }
+                self.target_image_settings.push((base_image.clone(), push));
+                targets.push(target);
+            }
         }
         targets
+    }
+
+    /// The versions of an `openshift` value, every bad item reported at
+    /// its own span; `None` when one is bad.
+    fn versions(&mut self, value: &Spanned<raw::RawVersions>) -> Option<Vec<crate::openshift::OcpVersion>> {
+        let items: Vec<(String, Range<usize>)> = match value.get_ref() {
+            raw::RawVersions::One(text) => vec![(text.clone(), value.span())],
+            raw::RawVersions::List(items) => items.iter().map(|item| (item.get_ref().clone(), item.span())).collect(),
+        };
+        let mut ok = true;
+        for (text, span) in &items {
+            if let Err(error) = crate::openshift::parse_versions(&[text.as_str()]) {
+                self.error(span.clone(), error.to_string());
+                ok = false;
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let texts: Vec<&str> = items.iter().map(|(text, _)| text.as_str()).collect();
+        match crate::openshift::parse_versions(&texts) {
+            Ok(versions) => Some(versions),
+            Err(error) => {
+                self.error(value.span(), error.to_string());
+                None
+            }
+        }
+    }
+
+    /// One `[[target]]` resolved under `name` (for a template: its first
+    /// version's name; the caller copies it for the others).
+    fn target(
+        &mut self,
+        raw: raw::RawTarget,
+        name: String,
+        all_packages: &[String],
+        vars: &BTreeMap<String, String>,
+        catalog_image: Option<&Spanned<String>>,
+    ) -> Target {
+        let mut formats = Vec::new();
+        for format in &raw.formats {
+            match OutputFormat::parse(format.get_ref()) {
+                Some(parsed) if !formats.contains(&parsed) => formats.push(parsed),
+                Some(_) => {}
+                None => {
+                    let names: Vec<&str> = OutputFormat::ALL.iter().map(|(name, _)| *name).collect();
+                    let help = closest(format.get_ref(), &names).map_or_else(
+                        || format!("supported formats: {}", names.join(", ")),
+                        |best| format!("did you mean `{best}`?"),
+                    );
+                    self.error(format.span(), format!("unknown output format `{}`", format.get_ref()))
+                        .add_help(help);
+                }
+            }
+        }
+        if raw.formats.is_empty() {
+            formats.push(OutputFormat::FbcJson);
+        }
+        if formats.contains(&OutputFormat::FbcJson) && formats.contains(&OutputFormat::FbcYaml) {
+            // Both flavours in one catalog directory would declare every
+            // package twice, which opm rejects.
+            self.error(
+                raw.formats[0].span().start..raw.formats[raw.formats.len() - 1].span().end,
+                format!("target `{name}` asks for both `fbc-json` and `fbc-yaml`"),
+            )
+            .add_help("a catalog directory holds one flavour; declare a second `[[target]]` for the other");
+        }
+        let target_packages = match &raw.packages {
+            None => all_packages.to_vec(),
+            Some(names) => {
+                let mut selected = Vec::new();
+                for package in names {
+                    let known: Vec<&str> = all_packages.iter().map(String::as_str).collect();
+                    if known.contains(&package.get_ref().as_str()) {
+                        selected.push(package.get_ref().clone());
+                    } else {
+                        let help = closest(package.get_ref(), &known).map_or_else(
+                            || "add a `[[package]]` with this name or remove it from the target".to_string(),
+                            |best| format!("did you mean `{best}`?"),
+                        );
+                        self.error(
+                            package.span(),
+                            format!("target `{name}` names unknown package `{}`", package.get_ref()),
+                        )
+                        .add_help(help);
+                    }
+                }
+                selected
+            }
+        };
+        let mut target_vars = vars.clone();
+        target_vars.extend(self.vars(&raw.vars));
+        let migrate_level = match &raw.migrate_level {
+            None => MigrateLevel::None,
+            Some(level) => MigrateLevel::parse(level.get_ref()).unwrap_or_else(|| {
+                self.error(level.span(), format!("unknown migrate level `{}`", level.get_ref()))
+                    .add_help("use `none` or `bundle-object-to-csv-metadata`");
+                MigrateLevel::None
+            }),
+        };
+        let image = raw
+            .image
+            .as_ref()
+            .or(catalog_image)
+            .and_then(|template| self.catalog_image(template, &name, &target_vars));
+        let deploy = self.deploy(&name, raw.olm.as_ref(), raw.deploy, raw.install, &target_packages);
+        if deploy.is_some() && image.is_none() {
+            let span = raw.olm.as_ref().map_or(0..0, Spanned::span);
+            self.error(span, format!("target `{name}` writes deployment objects but has no catalog image"))
+                .add_help("set `image` in `[catalog]` or in the target: the CatalogSource and ClusterCatalog name it");
+        }
+        Target {
+            name,
+            formats,
+            packages: target_packages,
+            vars: target_vars,
+            migrate_level,
+            image,
+            deploy,
+            base_image: BaseImage::Scratch,
+            base_image_span: None,
+            push: false,
+            openshift: None,
+        }
     }
 }
 
 impl Resolver<'_> {
+    fn explicit_channel(&mut self, raw: &raw::RawChannel) -> ExplicitChannel {
+        ExplicitChannel {
+            name: Sourced::from_spanned(&raw.name),
+            openshift: raw.openshift.as_ref().map(|value| Sourced {
+                value: self.versions(value).unwrap_or_default(),
+                span: value.span(),
+            }),
+            entries: raw
+                .entries
+                .iter()
+                .map(|entry| ExplicitEntry {
+                    name: Sourced::from_spanned(&entry.name),
+                    replaces: entry.replaces.as_ref().map(Sourced::from_spanned),
+                    skips: entry.skips.iter().map(Sourced::from_spanned).collect(),
+                    skip_range: entry.skip_range.as_ref().map(Sourced::from_spanned),
+                })
+                .collect(),
+        }
+    }
+
+    /// Channels keyed by OpenShift version need version targets, and a
+    /// channel no version target gets is most likely a typo.
+    fn check_channel_versions(&mut self, packages: &[PackageConfig], targets: &[Target]) {
+        let built: Vec<crate::openshift::OcpVersion> = targets.iter().filter_map(|target| target.openshift).collect();
+        for package in packages {
+            let ChannelPolicy::Explicit(channels) = &package.channel_policy else {
+                continue;
+            };
+            for channel in channels {
+                let Some(versions) = &channel.openshift else {
+                    continue;
+                };
+                if built.is_empty() {
+                    self.error(
+                        versions.span.clone(),
+                        format!(
+                            "channel `{}` of package `{}` is for OpenShift versions, but no target is",
+                            channel.name.value, package.name.value
+                        ),
+                    )
+                    .add_help("set `openshift = \"v4.12-v4.22\"` in `[catalog]` or a `[[target]]`, or remove the channel's `openshift`");
+                } else if !versions.value.is_empty() && !versions.value.iter().any(|version| built.contains(version)) {
+                    let diagnostic = Diagnostic::warning(
+                        "config",
+                        format!(
+                            "channel `{}` of package `{}` is for no OpenShift version a target builds",
+                            channel.name.value, package.name.value
+                        ),
+                    )
+                    .at(Location::span(self.path, versions.span.clone()))
+                    .help(format!("the targets build {}", version_list(&built)));
+                    self.diagnostics.push(diagnostic);
+                }
+            }
+        }
+    }
+
+    /// opm migrates only bundles that have an image to `olm.csv.metadata`:
+    /// without `bundle-image`, a v4.17+ version target would keep
+    /// `olm.bundle.object`, which the community pipeline's check refuses.
+    fn check_csv_metadata_images(&mut self, packages: &[PackageConfig], targets: &[Target], span: Range<usize>) {
+        let migrated: Vec<&Target> = targets
+            .iter()
+            .filter(|target| target.openshift.is_some() && target.migrate_level == MigrateLevel::BundleObjectToCsvMetadata)
+            .collect();
+        let Some(first) = migrated.first() else {
+            return;
+        };
+        let without: Vec<String> = packages
+            .iter()
+            .filter(|package| package.bundle_image.is_none() && package.index_db.is_none())
+            .filter(|package| migrated.iter().any(|target| target.packages.contains(&package.name.value)))
+            .map(|package| format!("`{}`", package.name.value))
+            .collect();
+        if without.is_empty() {
+            return;
+        }
+        let diagnostic = Diagnostic::warning(
+            "config",
+            format!(
+                "package(s) {} have no `bundle-image`, so their bundles keep `olm.bundle.object` in `{}` and later versions",
+                without.join(", "),
+                first.name
+            ),
+        )
+        .at(Location::span(self.path, span))
+        .help("set `bundle-image` in `[catalog]` or the package: opm migrates only bundles with an image to `olm.csv.metadata`")
+        .note("the community pipeline refuses a v4.17+ catalog with `olm.bundle.object`");
+        self.diagnostics.push(diagnostic);
+    }
+
     fn images(&mut self, raw: Option<&raw::RawImages>, root: &Path) -> Images {
         let Some(raw) = raw else {
             return Images::default();
@@ -1101,19 +1336,17 @@ impl Resolver<'_> {
     }
 }
 
-fn explicit_channel(raw: &raw::RawChannel) -> ExplicitChannel {
-    ExplicitChannel {
-        name: Sourced::from_spanned(&raw.name),
-        entries: raw
-            .entries
-            .iter()
-            .map(|entry| ExplicitEntry {
-                name: Sourced::from_spanned(&entry.name),
-                replaces: entry.replaces.as_ref().map(Sourced::from_spanned),
-                skips: entry.skips.iter().map(Sourced::from_spanned).collect(),
-                skip_range: entry.skip_range.as_ref().map(Sourced::from_spanned),
-            })
-            .collect(),
+/// `v4.12, v4.13` for messages.
+pub(crate) fn version_list(versions: &[crate::openshift::OcpVersion]) -> String {
+    versions.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// The name of a template target's version: `v4.16`, or `prod-v4.16` when
+/// the template has `name = "prod"`.
+fn version_target_name(name: Option<&Spanned<String>>, version: crate::openshift::OcpVersion) -> String {
+    match name {
+        Some(name) => format!("{}-{version}", name.get_ref()),
+        None => version.to_string(),
     }
 }
 
@@ -1363,5 +1596,189 @@ mod tests {
             "`unreachable` is only read with `channel-policy = \"replaces\"` (package `apple` uses `semver-mode`)"
         );
         assert_eq!(found[0].1, "\"drop\"");
+    }
+
+    fn targets_of(text: &str) -> Vec<(String, Option<String>, MigrateLevel, Vec<OutputFormat>)> {
+        parse(text, Path::new("/project/catalog.toml"))
+            .unwrap()
+            .targets
+            .into_iter()
+            .map(|target| {
+                (
+                    target.name,
+                    target.openshift.map(|version| version.to_string()),
+                    target.migrate_level,
+                    target.formats,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn catalog_openshift_makes_one_target_per_version_switching_at_4_17() {
+        let text = MINIMAL.replace("name = \"fruits\"\n", "name = \"fruits\"\nopenshift = \"v4.15-v4.18\"\n");
+        let found = targets_of(&text);
+        let json = vec![OutputFormat::FbcJson];
+        assert_eq!(
+            found,
+            [
+                ("v4.15".to_string(), Some("v4.15".to_string()), MigrateLevel::None, json.clone()),
+                ("v4.16".to_string(), Some("v4.16".to_string()), MigrateLevel::None, json.clone()),
+                (
+                    "v4.17".to_string(),
+                    Some("v4.17".to_string()),
+                    MigrateLevel::BundleObjectToCsvMetadata,
+                    json.clone()
+                ),
+                (
+                    "v4.18".to_string(),
+                    Some("v4.18".to_string()),
+                    MigrateLevel::BundleObjectToCsvMetadata,
+                    json
+                ),
+            ]
+        );
+        let config = parse(&text, Path::new("/project/catalog.toml")).unwrap();
+        assert!(config.targets.iter().all(|target| target.packages == ["apple"]));
+        assert_eq!(config.openshift_versions().len(), 4);
+    }
+
+    #[test]
+    fn a_target_template_is_copied_per_version_and_its_own_value_wins() {
+        let text = "[catalog]\nname = \"fruits\"\nopenshift = \"v4.12-v4.22\"\n\
+                    image = \"quay.io/example/fruits:{{ target.name }}\"\n\
+                    [[package]]\nname = \"apple\"\nbundles = [\"b/*\"]\n\
+                    [[package]]\nname = \"pear\"\nbundles = [\"p/*\"]\n\
+                    [[target]]\nopenshift = [\"v4.16\", \"v4.17\"]\nformats = [\"fbc-yaml\"]\npackages = [\"pear\"]\n\
+                    [[target]]\nname = \"pinned\"\nopenshift = \"v4.18\"\nmigrate-level = \"none\"\n";
+        let config = parse(text, Path::new("/project/catalog.toml")).unwrap();
+        type Summary<'a> = (&'a str, MigrateLevel, &'a [OutputFormat], &'a [String], &'a str);
+        let summary: Vec<Summary> = config
+            .targets
+            .iter()
+            .map(|target| {
+                (
+                    target.name.as_str(),
+                    target.migrate_level,
+                    target.formats.as_slice(),
+                    target.packages.as_slice(),
+                    target.image.as_ref().unwrap().value.as_str(),
+                )
+            })
+            .collect();
+        let pear = ["pear".to_string()];
+        let both = ["apple".to_string(), "pear".to_string()];
+        assert_eq!(
+            summary,
+            [
+                (
+                    "v4.16",
+                    MigrateLevel::None,
+                    &[OutputFormat::FbcYaml][..],
+                    &pear[..],
+                    "quay.io/example/fruits:v4.16"
+                ),
+                (
+                    "v4.17",
+                    MigrateLevel::BundleObjectToCsvMetadata,
+                    &[OutputFormat::FbcYaml][..],
+                    &pear[..],
+                    "quay.io/example/fruits:v4.17"
+                ),
+                // A set migrate level is kept, whatever the version.
+                (
+                    "pinned-v4.18",
+                    MigrateLevel::None,
+                    &[OutputFormat::FbcJson][..],
+                    &both[..],
+                    "quay.io/example/fruits:pinned-v4.18"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_openshift_values_are_errors_at_the_value() {
+        let base = "[catalog]\nname = \"fruits\"\nbundle-image = \"quay.io/example/{{ bundle.name }}\"\n[[package]]\nname = \"apple\"\nbundles = [\"b/*\"]\n";
+        let found = errors(&format!("{base}[[target]]\nopenshift = [\"v4.12\", \"v4.14-v4.13\"]\n"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].0.as_str(), found[0].1.as_str()),
+            (
+                "`v4.14-v4.13` ends before it starts: write the lower version first, as in `v4.12-v4.22`",
+                "\"v4.14-v4.13\""
+            )
+        );
+        let found = errors(&format!("{base}[[target]]\nopenshift = \"4.16+\"\n"));
+        assert_eq!(found[0].1, "\"4.16+\"");
+        let found = errors(&format!("{base}[[target]]\nopenshift = 4.16\n"));
+        assert!(
+            found[0]
+                .0
+                .starts_with("invalid type: floating point `4.16`, expected an OpenShift version range"),
+            "{found:?}"
+        );
+        // Two templates giving one name.
+        let found = errors(&format!(
+            "{base}[[target]]\nopenshift = \"v4.16-v4.17\"\n[[target]]\nopenshift = \"v4.17\"\nformats = [\"sqlite\"]\n"
+        ));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].0.as_str(), found[0].1.as_str()),
+            ("target `v4.17` is declared twice", "\"v4.17\"")
+        );
+        let found = errors(&format!("{base}[[target]]\nformats = [\"sqlite\"]\n"));
+        assert_eq!(found[0].0, "this `[[target]]` has no `name`");
+        assert_eq!(found[0].1, "[[target]]");
+    }
+
+    #[test]
+    fn version_targets_from_4_17_without_bundle_images_warn() {
+        let text = MINIMAL.replace("name = \"fruits\"\n", "name = \"fruits\"\nopenshift = \"v4.16-v4.18\"\n");
+        let config = parse(&text, Path::new("/project/catalog.toml")).unwrap();
+        let messages: Vec<&str> = config.warnings.iter().map(|warning| warning.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["package(s) `apple` have no `bundle-image`, so their bundles keep `olm.bundle.object` in `v4.17` and later versions"]
+        );
+        let span = config.warnings[0].location.as_ref().unwrap().span.clone().unwrap();
+        assert_eq!(&text[span], "\"v4.16-v4.18\"");
+        // With an image, or before 4.17 only, nothing to say.
+        let with_image = text.replace("[catalog]\n", "[catalog]\nbundle-image = \"quay.io/example/{{ bundle.name }}\"\n");
+        assert!(parse(&with_image, Path::new("/p/catalog.toml")).unwrap().warnings.is_empty());
+        let before = MINIMAL.replace("name = \"fruits\"\n", "name = \"fruits\"\nopenshift = \"v4.12-v4.16\"\n");
+        assert!(parse(&before, Path::new("/p/catalog.toml")).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn channels_keyed_by_version_need_version_targets() {
+        let channel = "channel-policy = \"explicit\"\n[[package.channel]]\nname = \"stable\"\nopenshift = \"v4.12-v4.15\"\nentries = [{ name = \"a.v1\" }]\n";
+        let found = errors(&format!("{MINIMAL}{channel}"));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].0.as_str(), found[0].1.as_str()),
+            (
+                "channel `stable` of package `apple` is for OpenShift versions, but no target is",
+                "\"v4.12-v4.15\""
+            )
+        );
+        let with_targets = format!("{MINIMAL}{channel}[[target]]\nopenshift = \"v4.16-v4.17\"\n");
+        let config = parse(&with_targets, Path::new("/project/catalog.toml")).unwrap();
+        let ChannelPolicy::Explicit(channels) = &config.packages[0].channel_policy else {
+            panic!("explicit");
+        };
+        assert_eq!(channels[0].openshift.as_ref().unwrap().value.len(), 4);
+        // No target builds v4.12–v4.15: a warning at the range.
+        let Err(diagnostics) = parse(
+            &format!("{with_targets}[[target]]\nname = \"x\"\nformats = [\"bad\"]\n"),
+            Path::new("/p/catalog.toml"),
+        ) else {
+            panic!("the bad format is an error");
+        };
+        assert!(
+            diagnostics.iter().any(|diagnostic| !diagnostic.is_error()
+                && diagnostic.message == "channel `stable` of package `apple` is for no OpenShift version a target builds"),
+            "{diagnostics:?}"
+        );
     }
 }

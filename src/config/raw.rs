@@ -19,7 +19,7 @@ pub struct RawConfig {
     #[serde(default, rename = "package")]
     pub packages: Vec<RawPackage>,
     #[serde(default, rename = "target")]
-    pub targets: Vec<RawTarget>,
+    pub targets: Vec<Spanned<RawTarget>>,
     pub images: Option<RawImages>,
 }
 
@@ -68,6 +68,40 @@ pub struct RawCatalog {
     /// The action cache's directory, relative to `catalog.toml` (default
     /// `<output>/.cache`).
     pub cache_dir: Option<Spanned<String>>,
+    /// OpenShift versions: every target becomes one target per version.
+    pub openshift: Option<Spanned<RawVersions>>,
+}
+
+/// `openshift = "v4.12-v4.22"` or `openshift = ["v4.12", "v4.16-v4.18"]`:
+/// one string or a list, each item with its own span (an untagged enum
+/// would lose them).
+#[derive(Debug, Clone)]
+pub enum RawVersions {
+    One(String),
+    List(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for RawVersions {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RawVersions, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawVersions;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an OpenShift version range such as \"v4.12-v4.22\", or a list of versions and ranges")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<RawVersions, E> {
+                Ok(RawVersions::One(value.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawVersions, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    items.push(item);
+                }
+                Ok(RawVersions::List(items))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +137,8 @@ pub struct RawPackage {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawChannel {
     pub name: Spanned<String>,
+    /// The OpenShift version targets that get this channel (all without).
+    pub openshift: Option<Spanned<RawVersions>>,
     #[serde(default)]
     pub entries: Vec<RawEntry>,
 }
@@ -129,10 +165,13 @@ pub struct RawSemver {
     pub stable: Option<Vec<Spanned<String>>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawTarget {
-    pub name: Spanned<String>,
+    /// Optional with `openshift`, whose versions name the targets.
+    pub name: Option<Spanned<String>>,
+    /// OpenShift versions: this target is a template, one target per version.
+    pub openshift: Option<Spanned<RawVersions>>,
     #[serde(default)]
     pub formats: Vec<Spanned<String>>,
     pub packages: Option<Vec<Spanned<String>>>,

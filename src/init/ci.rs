@@ -25,6 +25,8 @@ pub(super) enum CiPolicy {
     Fbc {
         template: PathBuf,
         catalog: String,
+        /// Every catalog name the template's mapping entry lists.
+        catalogs: Vec<String>,
         fallback: UpdateGraph,
     },
     /// `fbc.enabled: true` but no template to read; the fallback policy
@@ -85,12 +87,13 @@ fn policy_of(value: &Value, update_graph: Option<UpdateGraph>, package_dir: &Pat
     }
     let fallback = update_graph.unwrap_or(UpdateGraph::Replaces);
     Some(match newest_template(value) {
-        Ok((catalog, template_name)) => {
+        Ok((catalog, template_name, catalogs)) => {
             let template = package_dir.join("catalog-templates").join(&template_name);
             if template.is_file() {
                 CiPolicy::Fbc {
                     template,
                     catalog,
+                    catalogs,
                     fallback,
                 }
             } else {
@@ -104,31 +107,37 @@ fn policy_of(value: &Value, update_graph: Option<UpdateGraph>, package_dir: &Pat
     })
 }
 
-/// `(catalog name, template file name)` of the `fbc.catalog_mapping` entry
-/// that lists the newest catalog.
-fn newest_template(ci: &Value) -> Result<(String, String), TemplateNotAdopted> {
+/// `(catalog name, template file name, every catalog name of the entry)`
+/// of the `fbc.catalog_mapping` entry that lists the newest catalog.
+fn newest_template(ci: &Value) -> Result<(String, String, Vec<String>), TemplateNotAdopted> {
     let mappings = ci
         .pointer(&["fbc", "catalog_mapping"])
         .and_then(Value::as_array)
         .ok_or(TemplateNotAdopted::NoCatalogMapping)?;
-    let mut best: Option<(Vec<u64>, String, String)> = None;
+    let mut best: Option<(Vec<u64>, String, String, Vec<String>)> = None;
     for mapping in mappings {
         let Some(template_name) = mapping.get("template_name").and_then(Value::as_str) else {
             continue;
         };
-        for catalog in mapping.get("catalog_names").and_then(Value::as_array).unwrap_or_default() {
-            let text = match catalog {
-                Value::String(text) => text.clone(),
-                Value::Number(number) => number.as_str().to_string(),
-                _ => continue,
-            };
-            let Some(key) = catalog_version(&text) else { continue };
-            if best.as_ref().is_none_or(|(best_key, _, _)| key > *best_key) {
-                best = Some((key, text, template_name.to_string()));
+        let names: Vec<String> = mapping
+            .get("catalog_names")
+            .and_then(Value::as_array)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|catalog| match catalog {
+                Value::String(text) => Some(text.clone()),
+                Value::Number(number) => Some(number.as_str().to_string()),
+                _ => None,
+            })
+            .collect();
+        for text in &names {
+            let Some(key) = catalog_version(text) else { continue };
+            if best.as_ref().is_none_or(|(best_key, ..)| key > *best_key) {
+                best = Some((key, text.clone(), template_name.to_string(), names.clone()));
             }
         }
     }
-    best.map(|(_, catalog, template)| (catalog, template))
+    best.map(|(_, catalog, template, names)| (catalog, template, names))
         .ok_or(TemplateNotAdopted::NoCatalogVersion)
 }
 
@@ -151,7 +160,14 @@ mod tests {
         .remove(0)
         .unwrap()
         .value;
-        assert_eq!(newest_template(&ci).unwrap(), ("4.22".to_string(), "a.yaml".to_string()));
+        assert_eq!(
+            newest_template(&ci).unwrap(),
+            (
+                "4.22".to_string(),
+                "a.yaml".to_string(),
+                vec!["v4.9".to_string(), "4.22".to_string()]
+            )
+        );
         assert!(catalog_version("v4.21") > catalog_version("v4.9"));
         assert_eq!(catalog_version("latest"), None);
     }

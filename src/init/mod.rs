@@ -185,6 +185,8 @@ pub struct CatalogTemplateSource {
     pub path: PathBuf,
     /// The catalog name it is mapped to, e.g. `v4.21`.
     pub catalog: String,
+    /// Every catalog name its mapping entry lists (`v4.15` … `v4.21`).
+    pub catalogs: Vec<String>,
 }
 
 /// A package's `channel-policy`, and where it came from.
@@ -435,8 +437,23 @@ fn plan_package(name: String, found: FoundPackage, community_tree: bool) -> Plan
     };
 
     let channel_policy = match (found.ci, adoption) {
-        (Some((CiPolicy::Fbc { template, catalog, .. }, _)), Some(Ok(adoption))) => {
-            let template = CatalogTemplateSource { path: template, catalog };
+        (
+            Some((
+                CiPolicy::Fbc {
+                    template,
+                    catalog,
+                    catalogs,
+                    ..
+                },
+                _,
+            )),
+            Some(Ok(adoption)),
+        ) => {
+            let template = CatalogTemplateSource {
+                path: template,
+                catalog,
+                catalogs,
+            };
             match adoption {
                 Adoption::Explicit(adoption) => PlannedChannelPolicy::Explicit { adoption, template },
                 Adoption::Semver(adoption) => PlannedChannelPolicy::Semver { adoption, template },

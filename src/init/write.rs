@@ -12,13 +12,54 @@ use crate::fbc::ChannelEntry;
 pub fn write_catalog_toml(plan: &InitPlan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Written by `catbuild init`; every key is described in docs/catalog-toml.md.");
-    let _ = writeln!(out, "version = 1\n\n[catalog]\nname = {}\n", toml_string(&plan.catalog_name));
+    let _ = writeln!(out, "version = 1\n\n[catalog]\nname = {}", toml_string(&plan.catalog_name));
+    let versions = openshift_versions(plan);
+    if let Some((versions, template)) = &versions {
+        let listed: Vec<String> = versions.iter().map(|version| toml_string(&version.to_string())).collect();
+        let _ = writeln!(
+            out,
+            "# The OpenShift catalogs ci.yaml maps {} to: one target each (build/v4.16/…),\n\
+             # olm.csv.metadata from v4.17 on. opm migrates only bundles with an image: set\n\
+             # `bundle-image` for that (upstream's are digests of images built from these directories).\n\
+             openshift = [{}]",
+            template,
+            listed.join(", ")
+        );
+    }
+    out.push('\n');
     for package in &plan.packages {
         write_package(&mut out, plan, package);
         out.push('\n');
     }
-    let _ = writeln!(out, "[[target]]\nname = \"default\"\nformats = [\"fbc-json\"]");
+    if versions.is_some() {
+        // The community pipeline commits `catalogs/vX.Y/<package>/catalog.yaml`.
+        let _ = writeln!(out, "[[target]]\nformats = [\"fbc-yaml\"]");
+    } else {
+        let _ = writeln!(out, "[[target]]\nname = \"default\"\nformats = [\"fbc-json\"]");
+    }
     out
+}
+
+/// For a single package whose channels come from a catalog template: the
+/// OpenShift versions its `ci.yaml` maps that template to (only `vX.Y`
+/// names are versions, as for the community pipeline), and the template.
+/// Several packages map to different versions, so they get no versions.
+fn openshift_versions(plan: &InitPlan) -> Option<(Vec<crate::openshift::OcpVersion>, String)> {
+    let [package] = plan.packages.as_slice() else {
+        return None;
+    };
+    let template = match &package.channel_policy {
+        PlannedChannelPolicy::Explicit { template, .. } | PlannedChannelPolicy::Semver { template, .. } => template,
+        _ => return None,
+    };
+    let mut versions: Vec<crate::openshift::OcpVersion> = template
+        .catalogs
+        .iter()
+        .filter_map(|name| crate::openshift::catalog_version(name))
+        .collect();
+    versions.sort();
+    versions.dedup();
+    (!versions.is_empty()).then(|| (versions, plan.relative(&template.path)))
 }
 
 fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {

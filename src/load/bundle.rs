@@ -16,14 +16,16 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::annotations::{ANNOTATION_CHANNELS, ANNOTATION_DEFAULT_CHANNEL, ANNOTATION_PACKAGE, ANNOTATION_PROPERTIES};
+use super::annotations::{
+    ANNOTATION_CHANNELS, ANNOTATION_DEFAULT_CHANNEL, ANNOTATION_OPENSHIFT_VERSIONS, ANNOTATION_PACKAGE, ANNOTATION_PROPERTIES,
+};
 use super::csv::{ApiKey, CsvView, KIND_CRD, KIND_CSV, crd_provided_apis};
 use super::document::{
-    FirstDocument, coerced_string, decode_first, decode_first_locating, field, into_unstructured, kind_of, missing_kind_message,
-    raw_message, slice_of, string_of, struct_of, type_error,
+    FirstDocument, coerced_string, decode_first_locating, field, into_unstructured, kind_of, missing_kind_message, raw_message, slice_of,
+    string_of, struct_of, type_error,
 };
 use super::error::{BundleError, Location, Warning};
-use super::parsed::{CsvFacts, CsvField, CsvFieldLines, ManifestObject, ParsedBundle, RawProperty};
+use super::parsed::{CsvFacts, CsvField, CsvFieldLines, ManifestObject, OpenshiftVersions, ParsedBundle, RawProperty};
 use super::read::{BundleFiles, MANIFESTS_DIR, METADATA_DIR, Sha256Digest, read_bundle_dir};
 use super::render;
 use crate::encoding::json::{self, Value};
@@ -42,6 +44,9 @@ pub struct LoadedBundle {
     /// The channels annotation split on `,` without trimming (opm's
     /// `GetChannels`); empty when the annotation is empty.
     pub channels: Vec<String>,
+    /// `com.redhat.openshift.versions` of the annotations file (in
+    /// [`LoadedBundle::annotations_path`]), when it has the key.
+    pub openshift_versions: Option<OpenshiftVersions>,
     /// The default-channel annotation, when set and non-empty.
     pub default_channel: Option<String>,
     /// CSV `metadata.name` (= bundle name).
@@ -160,6 +165,7 @@ pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sh
         package_source,
         channels,
         default_channel,
+        openshift_versions,
         mut warnings,
         ..
     } = parsed;
@@ -196,6 +202,7 @@ pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sh
         package,
         channels,
         default_channel,
+        openshift_versions,
         csv_name: csv.name,
         csv_path: csv_object.file,
         version: csv.version.unwrap_or_default(),
@@ -253,6 +260,7 @@ pub(crate) fn parse_bundle_files(files: &BundleFiles) -> Result<ParsedBundle, Bu
         package_source: annotations.path,
         channels,
         default_channel,
+        openshift_versions: annotations.openshift_versions,
         properties: Vec::new(),
         dependencies: metadata.dependencies,
         provided_apis: manifests.provided_apis,
@@ -472,6 +480,7 @@ struct AnnotationsFile {
     package: String,
     channels: String,
     default_channel: String,
+    openshift_versions: Option<OpenshiftVersions>,
 }
 
 #[derive(Default)]
@@ -495,8 +504,8 @@ fn read_metadata(files: &BundleFiles, warnings: &mut Vec<Warning>) -> Metadata {
         let path = files.dir.join(&file.source);
         let relative = path.clone();
         let bytes = &file.bytes;
-        let document = match decode_first(bytes) {
-            Ok(document) => document,
+        let (document, openshift_line) = match decode_first_locating(bytes, &[&["annotations", ANNOTATION_OPENSHIFT_VERSIONS]]) {
+            Ok((document, lines)) => (document, lines.first().copied().flatten()),
             Err(failure) => {
                 warnings.push(Warning::UndecodableMetadata {
                     location: Location {
@@ -515,8 +524,10 @@ fn read_metadata(files: &BundleFiles, warnings: &mut Vec<Warning>) -> Metadata {
             && let Ok(annotations) = decode_annotations_file(&document.value)
             && (!annotations.package.is_empty() || !annotations.channels.is_empty() || !annotations.default_channel.is_empty())
         {
+            let openshift_versions = openshift_versions(&document.value, bytes, openshift_line);
             metadata.annotations = Some(AnnotationsFile {
                 path: path.clone(),
+                openshift_versions,
                 ..annotations
             });
         }
@@ -553,7 +564,43 @@ fn decode_annotations_file(value: &Value) -> Result<AnnotationsFile, String> {
         package: text(ANNOTATION_PACKAGE)?,
         channels: text(ANNOTATION_CHANNELS)?,
         default_channel: text(ANNOTATION_DEFAULT_CHANNEL)?,
+        openshift_versions: None,
     })
+}
+
+/// `com.redhat.openshift.versions` of a decoded annotations file. A number
+/// keeps the digits written on the key's line (`4.10`: the YAML value is
+/// already 4.1, and what it was meant to say is worth telling).
+fn openshift_versions(document: &Value, bytes: &[u8], line: Option<usize>) -> Option<OpenshiftVersions> {
+    use crate::openshift::ScalarStyle;
+    let annotations = document.get("annotations")?;
+    let value = annotations.get(ANNOTATION_OPENSHIFT_VERSIONS)?;
+    let (text, style) = match value {
+        Value::String(text) => (text.clone(), ScalarStyle::Quoted),
+        Value::Null => (String::new(), ScalarStyle::Quoted),
+        Value::Number(number) => {
+            let written = line
+                .and_then(|line| written_scalar(bytes, line))
+                .unwrap_or_else(|| number.as_str().to_string());
+            (written, ScalarStyle::Plain)
+        }
+        other => (json::to_compact(other, false), ScalarStyle::Quoted),
+    };
+    Some(OpenshiftVersions { value: text, style, line })
+}
+
+/// The number written after `key:` on a 1-based line (YAML or JSON).
+fn written_scalar(bytes: &[u8], line: usize) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?.lines().nth(line.checked_sub(1)?)?;
+    let after = &text[text.find(ANNOTATION_OPENSHIFT_VERSIONS)? + ANNOTATION_OPENSHIFT_VERSIONS.len()..];
+    let after = after.trim_start_matches(['"', '\'']).trim_start();
+    let value: String = after
+        .strip_prefix(':')?
+        .trim_start()
+        .chars()
+        .take_while(|ch| ch.is_ascii_digit() || "._+-eE".contains(*ch))
+        .collect();
+    (!value.is_empty()).then_some(value)
 }
 
 /// Decodes `{<key>: [{type, value}, ...]}` (`DependenciesFile` /
@@ -793,6 +840,52 @@ mod raw_json {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `com.redhat.openshift.versions` of an annotations file's text.
+    fn openshift_of(text: &str) -> Option<(String, crate::openshift::ScalarStyle, Option<usize>)> {
+        let (document, lines) = decode_first_locating(text.as_bytes(), &[&["annotations", ANNOTATION_OPENSHIFT_VERSIONS]]).unwrap();
+        openshift_versions(&document.value, text.as_bytes(), lines[0]).map(|found| (found.value, found.style, found.line))
+    }
+
+    #[test]
+    fn the_openshift_annotation_is_kept_as_written_with_its_line() {
+        use crate::openshift::ScalarStyle::{Plain, Quoted};
+        let head = "annotations:\n  operators.operatorframework.io.bundle.package.v1: p\n";
+        assert_eq!(openshift_of(head), None);
+        let found = |line: &str| openshift_of(&format!("{head}{line}\n"));
+        assert_eq!(
+            found("  com.redhat.openshift.versions: \"v4.12-v4.14\""),
+            Some(("v4.12-v4.14".to_string(), Quoted, Some(3)))
+        );
+        assert_eq!(
+            found("  com.redhat.openshift.versions: v4.16"),
+            Some(("v4.16".to_string(), Quoted, Some(3)))
+        );
+        // Unquoted numbers keep their digits: 4.10 is what was meant, 4.1
+        // what YAML (and the pipeline) reads.
+        assert_eq!(
+            found("  com.redhat.openshift.versions: 4.10"),
+            Some(("4.10".to_string(), Plain, Some(3)))
+        );
+        assert_eq!(
+            found("  com.redhat.openshift.versions: 4.20 # newest"),
+            Some(("4.20".to_string(), Plain, Some(3)))
+        );
+        assert_eq!(
+            found("  com.redhat.openshift.versions: '4.20'"),
+            Some(("4.20".to_string(), Quoted, Some(3)))
+        );
+        // One file in the community repository writes a space before the colon.
+        assert_eq!(
+            found("  com.redhat.openshift.versions : v4.14"),
+            Some(("v4.14".to_string(), Quoted, Some(3)))
+        );
+        assert_eq!(found("  com.redhat.openshift.versions:"), Some((String::new(), Quoted, Some(3))));
+        assert_eq!(
+            openshift_of("{\"annotations\": {\"com.redhat.openshift.versions\": 4.10}}"),
+            Some(("4.10".to_string(), Plain, Some(1)))
+        );
+    }
 
     #[test]
     fn annotation_properties_keep_raw_value_text() {

@@ -263,6 +263,7 @@ fn load_manifest_bundle(
         package_source: package_file.to_path_buf(),
         channels: Vec::new(),
         default_channel: None,
+        openshift_versions: None,
         properties: Vec::new(),
         dependencies: Vec::new(),
         provided_apis,

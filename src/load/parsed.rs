@@ -104,6 +104,20 @@ pub(crate) struct CsvFacts {
     pub release: Result<String, String>,
 }
 
+/// The annotation `com.redhat.openshift.versions` as written in a bundle's
+/// annotations file: which OpenShift catalogs get the bundle
+/// ([`crate::openshift::parse_annotation`] reads it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenshiftVersions {
+    /// The text: a string's value, a number as written (`4.10`, which the
+    /// release pipeline's YAML reader takes for 4.1), `""` for a null.
+    pub value: String,
+    /// Plain for a YAML number, quoted for a string.
+    pub style: crate::openshift::ScalarStyle,
+    /// 1-based line of the key in the annotations file.
+    pub line: Option<usize>,
+}
+
 /// A bundle after opm's `Parse`, before rendering.
 pub(crate) struct ParsedBundle {
     pub dir: PathBuf,
@@ -115,6 +129,8 @@ pub(crate) struct ParsedBundle {
     pub package_source: PathBuf,
     pub channels: Vec<String>,
     pub default_channel: Option<String>,
+    /// `com.redhat.openshift.versions`, when the annotations file has it.
+    pub openshift_versions: Option<OpenshiftVersions>,
     /// `bundle.Properties`: properties.yaml entries then derived ones, deduplicated.
     pub properties: Vec<RawProperty>,
     /// `bundle.Dependencies`: dependencies.yaml entries.

@@ -6,10 +6,12 @@
 //! pipeline adds a bundle to the catalogs its `com.redhat.openshift.versions`
 //! annotation admits ([`annotation`]); from 4.17 on, catalogs carry
 //! `olm.csv.metadata` instead of `olm.bundle.object` ([`migrate_level`]).
-//! [`range`] reads the versions a `catalog.toml` asks for. Pure functions
+//! [`range`] reads the versions a `catalog.toml` asks for; [`matrix`] says
+//! which version's catalog holds which bundle, and why. Pure functions
 //! over strings: no I/O, no config types beyond the migrate level.
 
 pub mod annotation;
+pub mod matrix;
 pub mod range;
 pub mod version;
 

@@ -11,31 +11,35 @@ use crate::config::{Config, PackageConfig};
 use crate::diag::{Diagnostic, Location};
 
 /// Removes the package's excluded directories from `bundle_dirs` and
-/// returns how many were removed. A pattern that leaves nothing out is a
+/// returns them. A pattern that leaves nothing out is a
 /// warning: it is stale, or it has a typo.
 pub(super) fn apply_excludes(
     config: &Config,
     package: &PackageConfig,
     bundle_dirs: &mut BTreeSet<PathBuf>,
     diagnostics: &mut Vec<Diagnostic>,
-) -> usize {
+) -> Vec<PathBuf> {
     let options = glob::MatchOptions {
         require_literal_separator: true,
         ..glob::MatchOptions::new()
     };
-    let mut n_excluded = 0;
+    let mut excluded = Vec::new();
     for pattern in &package.exclude {
         let full = lexical_normal(&config.root.join(&pattern.value));
         // Config checked the pattern; a root with glob characters may still
         // not parse, and then it excludes nothing (and says so below).
         let matcher = glob::Pattern::new(&full.to_string_lossy()).ok();
-        let before = bundle_dirs.len();
+        let before = excluded.len();
         bundle_dirs.retain(|dir| {
-            !matcher
+            let matches = matcher
                 .as_ref()
-                .is_some_and(|matcher| matcher.matches_path_with(&lexical_normal(dir), options))
+                .is_some_and(|matcher| matcher.matches_path_with(&lexical_normal(dir), options));
+            if matches {
+                excluded.push(dir.clone());
+            }
+            !matches
         });
-        let removed = before - bundle_dirs.len();
+        let removed = excluded.len() - before;
         if removed == 0 {
             diagnostics.push(
                 Diagnostic::warning(
@@ -49,9 +53,8 @@ pub(super) fn apply_excludes(
                 .help("patterns are relative to the directory of catalog.toml and name directories that `bundles` matches"),
             );
         }
-        n_excluded += removed;
     }
-    if n_excluded > 0 && bundle_dirs.is_empty() && package.package_manifests.is_empty() {
+    if !excluded.is_empty() && bundle_dirs.is_empty() && package.package_manifests.is_empty() {
         let first = &package.exclude[0];
         diagnostics.push(
             Diagnostic::error(
@@ -62,7 +65,8 @@ pub(super) fn apply_excludes(
             .help("keep at least one bundle directory, or remove the package (and its targets' mention of it)"),
         );
     }
-    n_excluded
+    excluded.sort();
+    excluded
 }
 
 /// `path` with `.` dropped and `..` applied to the part before it, by text

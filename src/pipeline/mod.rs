@@ -26,6 +26,7 @@ mod load;
 mod package;
 mod plan;
 mod report;
+mod versions;
 mod write;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,6 +48,7 @@ pub use cached::{CacheSettings, cache_dir};
 pub use encode::{DeploySettings, EncodeError, FBC_DIR, OutputFile, TargetSettings, ValidPackage};
 pub use images::{BuiltImage, ImageRole, LOCK_FILE, OCI_DIR};
 pub use report::{Action, Cached, Planned, Reporter, Silent, Stage};
+pub use versions::matrix;
 
 /// For `render` of a templated bundle directory inside a project ([`crate::source`]).
 pub(crate) use load::load_templated_bundle;
@@ -302,7 +304,7 @@ fn run(
     out_dir: Option<&Path>,
 ) -> Result<(BuildReport, Vec<TargetDeploy>), BuildError> {
     let targets = select_targets(config, options)?;
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = config.warnings.clone();
     // Bundle images are pulled into the output directory's cache, for
     // `check` too (it reads the bundles).
     let image_cache = images::image_cache(out_dir.unwrap_or(&config.catalog.output_dir));

@@ -46,6 +46,95 @@ pub(super) fn assemble_package(
     images: &mut PackageImages,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Diagnostic> {
+    // An OpenShift version target holds the bundles its version admits:
+    // they are moved to the front (keeping their order), linked as the
+    // whole package, and put back for the next target.
+    let Some(held) = super::versions::held_bundles(config, package, target, bundles, diagnostics) else {
+        return assemble(
+            config,
+            package,
+            icon_file,
+            bundles,
+            last_use,
+            target,
+            catalog,
+            images,
+            diagnostics,
+            &BTreeSet::new(),
+        );
+    };
+    let left_out: Vec<(&LoadedBundle, crate::openshift::matrix::Rule)> = bundles
+        .iter()
+        .zip(&held)
+        .filter(|(_, held)| !**held)
+        .map(|(bundle, _)| (bundle, super::versions::rule_of(config, package, bundle, None)))
+        .collect();
+    let note = super::versions::left_out_note(target, &left_out);
+    let left_out_names: BTreeSet<String> = left_out.iter().map(|(bundle, _)| bundle.bundle.name.clone()).collect();
+    let order: Vec<usize> = (0..bundles.len())
+        .filter(|idx| held[*idx])
+        .chain((0..bundles.len()).filter(|idx| !held[*idx]))
+        .collect();
+    let n_held = held.iter().filter(|held| **held).count();
+    permute(bundles, &order);
+    let mut graph_diagnostics = assemble(
+        config,
+        package,
+        icon_file,
+        &mut bundles[..n_held],
+        last_use,
+        target,
+        catalog,
+        images,
+        diagnostics,
+        &left_out_names,
+    );
+    let mut inverse = vec![0; order.len()];
+    for (position, original) in order.iter().enumerate() {
+        inverse[*original] = position;
+    }
+    permute(bundles, &inverse);
+    if let Some(note) = note {
+        for diagnostic in graph_diagnostics.iter_mut().filter(|diagnostic| diagnostic.is_error()) {
+            diagnostic.notes.push(note.clone());
+        }
+    }
+    graph_diagnostics
+}
+
+/// Reorders `items` so that `items[i]` is the old `items[order[i]]`, by
+/// swaps (bundles are large and have no default to move out for).
+fn permute<T>(items: &mut [T], order: &[usize]) {
+    // where_is[k]: where the item first at k is now; who_at[j]: the reverse.
+    let mut where_is: Vec<usize> = (0..items.len()).collect();
+    let mut who_at: Vec<usize> = (0..items.len()).collect();
+    for (position, original) in order.iter().enumerate() {
+        let from = where_is[*original];
+        items.swap(position, from);
+        let displaced = who_at[position];
+        who_at[position] = *original;
+        who_at[from] = displaced;
+        where_is[*original] = position;
+        where_is[displaced] = from;
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the inputs of one package action, each from a different place"
+)]
+fn assemble(
+    config: &Config,
+    package: &PackageConfig,
+    icon_file: Option<&InputFile>,
+    bundles: &mut [LoadedBundle],
+    last_use: bool,
+    target: &Target,
+    catalog: &mut DeclarativeConfig,
+    images: &mut PackageImages,
+    diagnostics: &mut Vec<Diagnostic>,
+    left_out: &BTreeSet<String>,
+) -> Vec<Diagnostic> {
     let mut graph_diagnostics = Vec::new();
     let name = &package.name.value;
     let bundle_diagnostics = crate::validate::check_package_bundles(config, name, bundles);
@@ -76,6 +165,8 @@ pub(super) fn assemble_package(
     let package_graph = match &package.channel_policy {
         ChannelPolicy::Replaces => graph::replaces_channels(name, &infos),
         ChannelPolicy::Explicit(channels) => {
+            // A version target gets the channels meant for its version.
+            let channels = &super::versions::target_channels(channels, target);
             graph_diagnostics.extend(crate::validate::check_explicit_channels(config, name, channels, bundles));
             graph_diagnostics.extend(crate::validate::check_unlisted_bundles(config, package, channels, bundles));
             graph::PackageGraph {
@@ -85,7 +176,16 @@ pub(super) fn assemble_package(
         }
         ChannelPolicy::SemverMode => graph::add_modes::add_mode_channels(name, &infos, graph::add_modes::AddMode::Semver),
         ChannelPolicy::SemverSkipPatchMode => graph::add_modes::add_mode_channels(name, &infos, graph::add_modes::AddMode::SemverSkipPatch),
-        ChannelPolicy::SemverTemplate(policy) => graph::semver_channels(name, &infos, policy),
+        ChannelPolicy::SemverTemplate(policy) if left_out.is_empty() => graph::semver_channels(name, &infos, policy),
+        ChannelPolicy::SemverTemplate(policy) => {
+            // A version target's archetype lists skip the bundles its
+            // version left out (a typo is still an error).
+            let mut policy = policy.clone();
+            for list in [&mut policy.candidate, &mut policy.fast, &mut policy.stable].into_iter().flatten() {
+                list.retain(|name| !left_out.contains(&name.value));
+            }
+            graph::semver_channels(name, &infos, &policy)
+        }
     };
     let by_name: BTreeMap<&str, &LoadedBundle> = bundles.iter().map(|bundle| (bundle.bundle.name.as_str(), bundle)).collect();
     for problem in &package_graph.problems {
@@ -328,4 +428,26 @@ fn graph_diagnostic(problem: &GraphProblem, by_name: &BTreeMap<&str, &LoadedBund
     diagnostic.notes.extend(problem.notes.iter().cloned());
     diagnostic.n_caused = problem.n_caused;
     diagnostic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    #[test]
+    fn permute_moves_items_and_back() {
+        let mut items = vec!['a', 'b', 'c', 'd', 'e'];
+        let order = [1, 3, 0, 2, 4];
+        permute(&mut items, &order);
+        assert_eq!(items, ['b', 'd', 'a', 'c', 'e']);
+        let mut inverse = vec![0; order.len()];
+        for (position, original) in order.iter().enumerate() {
+            inverse[*original] = position;
+        }
+        permute(&mut items, &inverse);
+        assert_eq!(items, ['a', 'b', 'c', 'd', 'e']);
+        let order = [4, 2, 0, 3, 1];
+        permute(&mut items, &order);
+        assert_eq!(items, ['e', 'c', 'a', 'd', 'b']);
+    }
 }

@@ -44,6 +44,8 @@ pub(super) struct PackagePlan {
     pub(super) icon: Option<InputFile>,
     /// Bundle directories left out by the package's `exclude` globs.
     pub(super) n_excluded: usize,
+    /// Those directories, sorted.
+    pub(super) excluded_dirs: Vec<PathBuf>,
 }
 
 /// Expands every package's bundle patterns and reads its icon; with
@@ -109,7 +111,7 @@ pub(super) fn plan(config: &Config, image_cache: Option<&Path>, diagnostics: &mu
             }
             bundle_dirs.extend(matches);
         }
-        let n_excluded = super::exclude::apply_excludes(config, package, &mut bundle_dirs, diagnostics);
+        let excluded_dirs = super::exclude::apply_excludes(config, package, &mut bundle_dirs, diagnostics);
         let mut package_manifest_dirs = Vec::new();
         for dir in &package.package_manifests {
             let full = config.root.join(&dir.value);
@@ -144,7 +146,8 @@ pub(super) fn plan(config: &Config, image_cache: Option<&Path>, diagnostics: &mu
                 package_manifest_dirs,
                 bundle_images: pulled.by_package.remove(&package.name.value).unwrap_or_default(),
                 icon,
-                n_excluded,
+                n_excluded: excluded_dirs.len(),
+                excluded_dirs,
             },
         );
     }

@@ -15,6 +15,8 @@ mod graph;
 mod init;
 mod list;
 mod opm;
+#[cfg(feature = "serve")]
+mod serve;
 mod summary;
 
 use std::ffi::OsString;
@@ -195,6 +197,11 @@ const LIST_EXAMPLES: &str = "Examples:
   catbuild list                     # targets, then packages
   catbuild list packages            # bundle count and patterns of each package";
 
+const SERVE_EXAMPLES: &str = "Examples:
+  catbuild serve                                   # the first target's last build, gRPC on 127.0.0.1:50051
+  catbuild serve build/ocp-4.16/catalog --http-addr 127.0.0.1:8080
+  catbuild serve --target ocp-4.16 --addr 0.0.0.0:50051 --catalog-source cs.yaml --advertise 192.168.1.20:50051";
+
 const COMPLETIONS_EXAMPLES: &str = "Examples:
   catbuild completions bash > ~/.local/share/bash-completion/completions/catbuild
   catbuild completions zsh > ~/.zfunc/_catbuild
@@ -288,6 +295,10 @@ enum Command {
     /// Print the Dockerfile opm writes for a catalog, index or bundle image
     #[command(after_help = DOCKERFILE_EXAMPLES)]
     Dockerfile(dockerfile::DockerfileArgs),
+    /// Serve a catalog: OLM's registry gRPC API, and catalogd's HTTP API with --http-addr
+    #[cfg(feature = "serve")]
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(serve::ServeArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -365,6 +376,8 @@ fn dispatch(cli: Cli) -> CommandResult {
         Some(Command::Deploy(args)) => deploy::run(&cli.global, &args),
         Some(Command::Templates(args)) => deploy::templates(&args),
         Some(Command::Dockerfile(args)) => dockerfile::run(&args),
+        #[cfg(feature = "serve")]
+        Some(Command::Serve(args)) => serve::run(&cli.global, &args),
         Some(Command::Completions(args)) => completions(&args),
     }
 }

@@ -159,3 +159,34 @@ fn a_broken_catalog_is_an_input_error_naming_the_file() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("demo"), "{}", stderr(&output));
 }
+
+#[test]
+fn serves_a_catalog_whose_package_spans_files_at_the_root() {
+    // Not opm's directory-per-package layout: the channels sit in another
+    // file than their package, so the catalog is read whole.
+    let project = example_project();
+    let build = catbuild(project.path(), &["build"]);
+    assert!(build.status.success(), "{}", stderr(&build));
+    let built = project.path().join("build/ocp-4.16/catalog/fruits-catalog-operator/catalog.json");
+    let text = std::fs::read_to_string(built).unwrap();
+    let fbc = project.path().join("split");
+    std::fs::create_dir(&fbc).unwrap();
+    let (mut channels, mut rest) = (String::new(), String::new());
+    let stream = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
+    for object in stream {
+        let object = object.unwrap();
+        let target = if object["schema"] == "olm.channel" {
+            &mut channels
+        } else {
+            &mut rest
+        };
+        target.push_str(&serde_json::to_string_pretty(&object).unwrap());
+        target.push('\n');
+    }
+    assert!(!channels.is_empty() && !rest.is_empty());
+    std::fs::write(fbc.join("a-package.json"), rest).unwrap();
+    std::fs::write(fbc.join("b-channels.json"), channels).unwrap();
+    let server = Server::start(project.path(), &["split"]);
+    server.check_with_client("split", &fbc);
+    server.interrupt();
+}

@@ -5,7 +5,7 @@
 //! and name for the HTTP API's filters.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -57,10 +57,26 @@ pub struct EntryIndex {
     pub skip_range: String,
 }
 
-/// `api.Bundle` without `channelName`, `replaces`, `skips`, `skipRange`.
+/// `api.Bundle` without `channelName`, `replaces`, `skips`, `skipRange`,
+/// `csvJson` and `object`: the objects stay shared with the model that
+/// decoded them, and `csvJson` is made from them when asked for (most
+/// calls clear it; keeping it would hold every CSV twice).
 #[derive(Debug)]
 pub struct BundleBase {
     pub bundle: api::Bundle,
+    pub objects: Arc<Vec<String>>,
+    pub csv: CsvJson,
+}
+
+/// Where a bundle's `csvJson` comes from.
+#[derive(Debug)]
+pub enum CsvJson {
+    /// The object whose kind is ClusterServiceVersion, re-encoded (or none).
+    FromObjects,
+    /// Made up from `olm.csv.metadata`; it is also the only object.
+    FirstObject,
+    /// Made up from `olm.csv.metadata`, beside objects that hold no CSV.
+    Synthesized(String),
 }
 
 /// The catalogd view: every object as one JSON line, in file walk order.
@@ -100,20 +116,65 @@ fn line_suffix(line: usize) -> String {
 
 impl Index {
     /// Reads an FBC directory as `opm serve` does: every file (minus
-    /// `.indexignore` matches), files in parallel, then the model.
+    /// `.indexignore` matches). In opm's layout (a directory per package)
+    /// each package directory is read, linked and indexed on its own, in
+    /// parallel, and dropped but for its index; a catalog where that does
+    /// not work (a package in two directories, or an error) is read whole,
+    /// which also words its errors as opm does.
     pub fn load_dir(root: &Path) -> Result<Index, IndexError> {
-        let files = fbc::load::list_files(root).map_err(load_error)?;
+        let groups = fbc::load::top_level_groups(root).map_err(load_error)?;
+        if let Some(index) = Index::load_by_group(&groups) {
+            return Ok(index);
+        }
+        let files: Vec<&PathBuf> = groups.iter().flatten().collect();
         let per_file: Vec<Result<LoadedFile, IndexError>> = files.par_iter().map(|path| load_file(path)).collect();
         let mut config = DeclarativeConfig::default();
         let mut metas = Metas::default();
         for file in per_file {
-            let (file_config, lines) = file?;
+            let (file_config, file_metas) = file?;
             config.extend(file_config);
-            for (keys, line) in lines {
-                metas.push(keys, &line);
-            }
+            metas.append(file_metas);
         }
         Index::build(&config, metas)
+    }
+
+    fn load_by_group(groups: &[Vec<PathBuf>]) -> Option<Index> {
+        let parts: Vec<Option<IndexedGroup>> = groups
+            .par_iter()
+            .map(|files| {
+                let mut config = DeclarativeConfig::default();
+                let mut metas = Metas::default();
+                for file in files {
+                    let (file_config, file_metas) = load_file(file).ok()?;
+                    config.extend(file_config);
+                    metas.append(file_metas);
+                }
+                let names = package_names(&config);
+                let packages = index_packages(&config).ok()?;
+                Some((names, packages, metas))
+            })
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut packages = BTreeMap::new();
+        let mut metas = Metas::default();
+        let total: usize = parts.iter().flatten().map(|(_, _, part)| part.jsonl.len()).sum();
+        metas.jsonl.reserve_exact(total);
+        // Each part is dropped as soon as it is copied in.
+        for part in parts {
+            let (names, part_packages, part_metas) = part?;
+            for name in names {
+                if !seen.insert(name) {
+                    return None;
+                }
+            }
+            packages.extend(part_packages);
+            metas.append(part_metas);
+        }
+        Some(Index {
+            packages,
+            metas,
+            modified: SystemTime::now(),
+        })
     }
 
     /// Reads an opm SQLite index: each package's FBC as `opm render` gives
@@ -145,12 +206,7 @@ impl Index {
 
     /// Links and validates the model, then keeps what the calls need.
     pub fn build(config: &DeclarativeConfig, metas: Metas) -> Result<Index, IndexError> {
-        let model = model::convert_to_model(config).map_err(|error| IndexError::Model(error.to_string()))?;
-        let packages = model
-            .packages
-            .into_par_iter()
-            .map(|(name, package)| package_index(&package).map(|index| (name, index)))
-            .collect::<Result<BTreeMap<_, _>, IndexError>>()?;
+        let packages = index_packages(config)?;
         Ok(Index {
             packages,
             metas,
@@ -161,6 +217,26 @@ impl Index {
     pub fn n_bundles(&self) -> usize {
         self.packages.values().map(|package| package.bundles.len()).sum()
     }
+}
+
+/// opm's model of `config`, validated, as package indexes.
+fn index_packages(config: &DeclarativeConfig) -> Result<BTreeMap<String, PackageIndex>, IndexError> {
+    let model = model::convert_to_model(config).map_err(|error| IndexError::Model(error.to_string()))?;
+    model
+        .packages
+        .into_par_iter()
+        .map(|(name, package)| package_index(&package).map(|index| (name, index)))
+        .collect()
+}
+
+/// Every package name a config's blobs name.
+fn package_names(config: &DeclarativeConfig) -> Vec<String> {
+    let packages = config.packages.iter().map(|package| &package.name);
+    let channels = config.channels.iter().map(|channel| &channel.package);
+    let bundles = config.bundles.iter().map(|bundle| &bundle.package);
+    let deprecations = config.deprecations.iter().map(|deprecation| &deprecation.package);
+    let names: std::collections::BTreeSet<&String> = packages.chain(channels).chain(bundles).chain(deprecations).collect();
+    names.into_iter().cloned().collect()
 }
 
 fn load_error(error: fbc::load::LoadError) -> IndexError {
@@ -204,6 +280,17 @@ impl Metas {
         });
     }
 
+    /// Moves `other`'s lines after these.
+    fn append(&mut self, other: Metas) {
+        let shift = self.jsonl.len();
+        self.jsonl.extend_from_slice(&other.jsonl);
+        self.objects.extend(other.objects.into_iter().map(|object| MetaLine {
+            start: object.start + shift,
+            end: object.end + shift,
+            ..object
+        }));
+    }
+
     /// `/api/v1/metas`: the lines matching every non-empty filter, in
     /// catalog order.
     pub fn select(&self, schema: &str, package: &str, name: &str) -> Vec<u8> {
@@ -220,8 +307,12 @@ impl Metas {
     }
 }
 
-/// A file's typed blobs, and each object's keys and JSON line.
-type LoadedFile = (DeclarativeConfig, Vec<(MetaKeys, String)>);
+/// A package directory, indexed: the package names its blobs name, its
+/// packages, its JSON lines.
+type IndexedGroup = (Vec<String>, BTreeMap<String, PackageIndex>, Metas);
+
+/// A file's typed blobs, and its objects' JSON lines.
+type LoadedFile = (DeclarativeConfig, Metas);
 
 /// One FBC file: its typed blobs, and each object as catalogd re-encodes
 /// it (a Go map: keys sorted, numbers as float64, compact, HTML unescaped).
@@ -233,7 +324,7 @@ fn load_file(path: &Path) -> Result<LoadedFile, IndexError> {
     })?;
     let text = String::from_utf8_lossy(&bytes);
     let mut config = DeclarativeConfig::default();
-    let mut lines = Vec::new();
+    let mut metas = Metas::default();
     for document in yaml_in::decode_stream(&text) {
         let document = document.map_err(|error| IndexError::Load {
             path: path.to_path_buf(),
@@ -252,10 +343,10 @@ fn load_file(path: &Path) -> Result<LoadedFile, IndexError> {
             .value
             .into_go_map()
             .ok_or_else(|| fail("json: unsupported value: +Inf".to_string()))?;
-        lines.push((MetaKeys::of(&blob), json::to_compact(&blob, false)));
+        metas.push(MetaKeys::of(&blob), &json::to_compact(&blob, false));
         fbc::load::add_blob(&mut config, blob).map_err(fail)?;
     }
-    Ok((config, lines))
+    Ok((config, metas))
 }
 
 fn package_index(package: &model::Package) -> Result<PackageIndex, IndexError> {
@@ -326,14 +417,18 @@ fn bundle_base(package: &model::Package, bundle: &model::Bundle) -> Result<Bundl
             })
             .collect()
     };
-    let mut csv_json = bundle.csv_json();
-    let mut objects: Vec<String> = bundle.objects.as_ref().clone();
-    if csv_json.is_empty()
-        && let [metadata] = parsed.csv_metadatas.as_slice()
+    let mut objects = bundle.objects.clone();
+    let mut csv = CsvJson::FromObjects;
+    if let [metadata] = parsed.csv_metadatas.as_slice()
+        && bundle.csv_json().is_empty()
     {
-        csv_json = super::registry::synthesized_csv(package, bundle, metadata);
+        let csv_json = super::registry::synthesized_csv(package, bundle, metadata);
         if objects.is_empty() {
-            objects = vec![csv_json.clone()];
+            // The object is the CSV itself: no need to keep it twice.
+            objects = Arc::new(vec![csv_json]);
+            csv = CsvJson::FirstObject;
+        } else {
+            csv = CsvJson::Synthesized(csv_json);
         }
     }
     let mut dependencies = Vec::new();
@@ -375,8 +470,8 @@ fn bundle_base(package: &model::Package, bundle: &model::Bundle) -> Result<Bundl
             csv_name: bundle.name.clone(),
             package_name: package.name.clone(),
             channel_name: String::new(),
-            csv_json,
-            object: objects,
+            csv_json: String::new(),
+            object: Vec::new(),
             bundle_path: bundle.image.clone(),
             provided_apis: gvks(&parsed.gvks),
             required_apis: gvks(&parsed.gvks_required),
@@ -390,20 +485,35 @@ fn bundle_base(package: &model::Package, bundle: &model::Bundle) -> Result<Bundl
                 message: deprecation.message.clone(),
             }),
         },
+        objects,
+        csv,
     })
+}
+
+impl BundleBase {
+    /// The CSV object as opm keeps it (keys sorted, compact), or the one
+    /// made up from `olm.csv.metadata`, or empty.
+    pub fn csv_json(&self) -> String {
+        match &self.csv {
+            CsvJson::FromObjects => model::convert::csv_json(&self.objects),
+            CsvJson::FirstObject => self.objects[0].clone(),
+            CsvJson::Synthesized(csv) => csv.clone(),
+        }
+    }
 }
 
 impl PackageIndex {
     /// The `api.Bundle` of `entry` in `channel`; `with_blobs` false leaves
     /// `csvJson` and `object` empty.
     pub fn bundle(&self, channel: &ChannelIndex, entry: &EntryIndex, with_blobs: bool) -> api::Bundle {
-        let base = &self.bundles[&entry.name].bundle;
+        let shared = &self.bundles[&entry.name];
+        let base = &shared.bundle;
         api::Bundle {
             csv_name: base.csv_name.clone(),
             package_name: base.package_name.clone(),
             channel_name: channel.name.clone(),
-            csv_json: if with_blobs { base.csv_json.clone() } else { String::new() },
-            object: if with_blobs { base.object.clone() } else { Vec::new() },
+            csv_json: if with_blobs { shared.csv_json() } else { String::new() },
+            object: if with_blobs { shared.objects.as_ref().clone() } else { Vec::new() },
             bundle_path: base.bundle_path.clone(),
             provided_apis: base.provided_apis.clone(),
             required_apis: base.required_apis.clone(),

@@ -301,3 +301,60 @@ fn percent_decode(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(text: &str, size: usize) -> Option<(usize, usize)> {
+        match single_range(text, size) {
+            RangeAnswer::Range(start, end) => Some((start, end)),
+            RangeAnswer::Ignore => None,
+            RangeAnswer::Unsatisfiable => Some((usize::MAX, usize::MAX)),
+        }
+    }
+
+    #[test]
+    fn byte_ranges_follow_rfc_9110() {
+        // RFC 9110 14.1.2's examples, on a 10,000-byte body.
+        assert_eq!(range("bytes=0-499", 10_000), Some((0, 500)));
+        assert_eq!(range("bytes=500-999", 10_000), Some((500, 1000)));
+        assert_eq!(range("bytes=-500", 10_000), Some((9500, 10_000)));
+        assert_eq!(range("bytes=9500-", 10_000), Some((9500, 10_000)));
+        // A last position past the end is cut to it; a first one past it fails.
+        assert_eq!(range("bytes=9000-20000", 10_000), Some((9000, 10_000)));
+        assert_eq!(range("bytes=10000-", 10_000), Some((usize::MAX, usize::MAX)));
+        // Not a byte range, or several: the whole body.
+        assert_eq!(range("items=0-1", 10_000), None);
+        assert_eq!(range("bytes=0-1,5-6", 10_000), None);
+    }
+
+    #[test]
+    fn query_pairs_decode_as_go_does() {
+        assert_eq!(
+            form_pairs("schema=olm.bundle&name=a%2Bb+c&&package="),
+            vec![
+                ("schema".to_string(), "olm.bundle".to_string()),
+                ("name".to_string(), "a+b c".to_string()),
+                ("package".to_string(), String::new()),
+            ]
+        );
+        // A broken escape stays as written, and never splits a character.
+        assert_eq!(percent_decode("%zz%é"), "%zz%é");
+    }
+
+    #[test]
+    fn catalog_names_get_kubernetes_messages() {
+        assert!(dns1123_subdomain_errors("ocp-4.16").is_empty());
+        let errors = dns1123_subdomain_errors("Bad_Name");
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("a lowercase RFC 1123 subdomain must consist of"),
+            "{errors:?}"
+        );
+        assert_eq!(
+            dns1123_subdomain_errors(&"a".repeat(254)),
+            vec!["must be no more than 253 characters".to_string()]
+        );
+    }
+}

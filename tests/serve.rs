@@ -186,6 +186,13 @@ fn serves_a_catalog_whose_package_spans_files_at_the_root() {
     assert!(!channels.is_empty() && !rest.is_empty());
     std::fs::write(fbc.join("a-package.json"), rest).unwrap();
     std::fs::write(fbc.join("b-channels.json"), channels).unwrap();
+    // Objects of a schema opm does not model: /all carries them, and so
+    // does the experimental gRPC service.
+    std::fs::write(
+        fbc.join("c-notes.yaml"),
+        "schema: acme.note\npackage: fruits-catalog-operator\nname: first\ntext: \"<b>&</b>\"\nsize: 3\n---\nschema: acme.note\nname: global\nitems: [1, 2.5, true, null]\n",
+    )
+    .unwrap();
     let server = Server::start(project.path(), &["split"]);
     server.check_with_client("split", &fbc);
     server.interrupt();

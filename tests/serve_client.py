@@ -428,6 +428,32 @@ def run_grpc(address, catalog, proto):
             message = f'no entry found that provides group:"{group}" version:"{version}" kind:"{kind}"'
             expect_error(lambda: stub.GetDefaultBundleThatProvides(pb.GetDefaultProviderRequest(**gvk)), message, what)
 
+    # ExperimentalRegistry: other schemas by (schema, package), only when
+    # acknowledged.
+    from google.protobuf.json_format import MessageToDict
+
+    experimental = pb_grpc.ExperimentalRegistryStub(connection)
+    acknowledge = [("x-acknowledge-experimental", "true")]
+    core = {"olm.package", "olm.channel", "olm.bundle", "olm.deprecations"}
+    custom = collections.defaultdict(list)
+    for o in catalog.objects:
+        if o.get("schema") not in core:
+            custom[(o["schema"], o.get("package", ""))].append(o)
+    for (schema, package), want in sorted(custom.items()):
+        request = pb.ExperimentalListPackageCustomSchemasRequest(schema=schema, packageName=package)
+        got = [MessageToDict(s) for s in experimental.ExperimentalListPackageCustomSchemas(request, metadata=acknowledge)]
+        equal(got, want, f"ExperimentalListPackageCustomSchemas({schema}, {package})")
+        equal(list(experimental.ExperimentalListPackageCustomSchemas(request)), [], f"unacknowledged ({schema}, {package})")
+    request = pb.ExperimentalListPackageCustomSchemasRequest(schema="acme.none")
+    equal(list(experimental.ExperimentalListPackageCustomSchemas(request, metadata=acknowledge)), [], "no such schema")
+    try:
+        request = pb.ExperimentalListPackageCustomSchemasRequest(schema="")
+        list(experimental.ExperimentalListPackageCustomSchemas(request, metadata=acknowledge))
+        check(False, "empty schema: no error")
+    except grpc.RpcError as error:
+        equal((error.code(), error.details()), (grpc.StatusCode.INVALID_ARGUMENT, "schema is required"), "empty schema")
+    print(f"custom schema objects checked: {sum(len(v) for v in custom.values())}")
+
     # Error texts (opm's, status Unknown).
     package = sorted(catalog.packages)[0]
     channel = sorted(catalog.channels[package])[0]

@@ -123,6 +123,9 @@ where
         .add_service(api::registry_server::RegistryServer::new(registry::RegistryService::new(
             catalog.clone(),
         )))
+        .add_service(api::experimental_registry_server::ExperimentalRegistryServer::new(
+            registry::ExperimentalService::new(catalog.clone()),
+        ))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
             wait_for_stop(stop_rx.clone()),

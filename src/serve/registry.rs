@@ -4,6 +4,7 @@
 //! whole but without `csvJson` and `object` when the bundle has an image.
 //! opm returns its store errors as plain Go errors, which gRPC sends as
 //! status `Unknown` with the text: so does this service, word for word.
+//! `api.ExperimentalRegistry` (HEAD) lists objects of other schemas.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -307,5 +308,108 @@ impl api::registry_server::Registry for RegistryService {
             Ok(package.bundle(channel, entry, with_blobs))
         }));
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// `api.ExperimentalRegistry` (o-r HEAD): objects of schemas opm does not
+/// model, by schema and package, as `google.protobuf.Struct`s. Answers
+/// only a request carrying `x-acknowledge-experimental: true`.
+pub struct ExperimentalService {
+    catalog: Arc<Catalog>,
+}
+
+impl ExperimentalService {
+    pub fn new(catalog: Arc<Catalog>) -> ExperimentalService {
+        ExperimentalService { catalog }
+    }
+}
+
+/// opm's meta-key rule for a schema or package name.
+fn check_meta_key(what: &str, value: &str) -> Result<(), Status> {
+    let mut chars = value.chars();
+    let valid = chars.next().is_some_and(|first| first.is_ascii_alphanumeric())
+        && chars.all(|rest| rest.is_ascii_alphanumeric() || matches!(rest, '.' | '_' | '-'));
+    if value.is_empty() {
+        return Err(Status::invalid_argument(format!(
+            "invalid custom schema query: invalid {what}: must not be empty"
+        )));
+    }
+    if !valid {
+        return Err(Status::invalid_argument(format!(
+            "invalid custom schema query: invalid {what} {}: must match ^[a-zA-Z0-9][a-zA-Z0-9._-]*$",
+            go_quote(value)
+        )));
+    }
+    Ok(())
+}
+
+fn to_struct_value(value: crate::encoding::json::Value) -> prost_types::Value {
+    use crate::encoding::json::Value;
+    use prost_types::value::Kind;
+    let kind = match value {
+        Value::Null => Kind::NullValue(0),
+        Value::Bool(flag) => Kind::BoolValue(flag),
+        Value::Number(number) => Kind::NumberValue(number.as_f64()),
+        Value::String(text) => Kind::StringValue(text),
+        Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.into_iter().map(to_struct_value).collect(),
+        }),
+        Value::Object(entries) => Kind::StructValue(prost_types::Struct {
+            fields: entries.into_iter().map(|(key, value)| (key, to_struct_value(value))).collect(),
+        }),
+        raw @ Value::Raw(_) => return to_struct_value(raw.resolve_raw()),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+#[tonic::async_trait]
+impl api::experimental_registry_server::ExperimentalRegistry for ExperimentalService {
+    type ExperimentalListPackageCustomSchemasStream = BoxStream<prost_types::Struct>;
+
+    async fn experimental_list_package_custom_schemas(
+        &self,
+        request: Request<api::ExperimentalListPackageCustomSchemasRequest>,
+    ) -> Result<Response<Self::ExperimentalListPackageCustomSchemasStream>, Status> {
+        let acknowledged = request
+            .metadata()
+            .get("x-acknowledge-experimental")
+            .is_some_and(|value| value.as_bytes() == b"true");
+        if !acknowledged {
+            return Ok(Response::new(stream_of(Vec::new())));
+        }
+        let api::ExperimentalListPackageCustomSchemasRequest { schema, package_name } = request.get_ref();
+        if schema.is_empty() {
+            return Err(Status::invalid_argument("schema is required"));
+        }
+        check_meta_key("schema", schema)?;
+        if !package_name.is_empty() {
+            check_meta_key("packageName", package_name)?;
+        }
+        let index = self
+            .catalog
+            .get()
+            .ok_or_else(|| Status::unavailable("the catalog is still loading"))?;
+        // opm keys these by (schema, package) exactly: no package asks for
+        // the objects that have none.
+        let core = [
+            crate::fbc::SCHEMA_PACKAGE,
+            crate::fbc::SCHEMA_CHANNEL,
+            crate::fbc::SCHEMA_BUNDLE,
+            crate::fbc::SCHEMA_DEPRECATIONS,
+        ];
+        let mut found = Vec::new();
+        for object in &index.metas.objects {
+            if object.schema == *schema && object.package == *package_name && !core.contains(&object.schema.as_str()) {
+                let line = String::from_utf8_lossy(&index.metas.jsonl[object.start..object.end]);
+                let value = crate::encoding::json::parse(line.trim_end()).map_err(|error| Status::internal(error.to_string()))?;
+                if let prost_types::Value {
+                    kind: Some(prost_types::value::Kind::StructValue(blob)),
+                } = to_struct_value(value)
+                {
+                    found.push(blob);
+                }
+            }
+        }
+        Ok(Response::new(stream_of(found)))
     }
 }

@@ -197,6 +197,7 @@ const LIST_EXAMPLES: &str = "Examples:
   catbuild list                     # targets, then packages
   catbuild list packages            # bundle count and patterns of each package";
 
+#[cfg(feature = "serve")]
 const SERVE_EXAMPLES: &str = "Examples:
   catbuild serve                                   # the first target's last build, gRPC on 127.0.0.1:50051
   catbuild serve build/ocp-4.16/catalog --http-addr 127.0.0.1:8080

@@ -89,7 +89,13 @@ pub(super) fn run(global: &GlobalArgs, args: &ServeArgs) -> CommandResult {
         Source::Dir(dir) => Index::load_dir(&dir).map_err(|error| error.to_string()),
         Source::IndexDb(path) => Index::load_index_db(&path).map_err(|error| error.to_string()),
     };
-    let result = runtime.block_on(crate::serve::run(options, load, on_ready, shutdown_signal()));
+    let result = runtime.block_on(crate::serve::run(
+        options,
+        std::sync::Arc::default(),
+        load,
+        on_ready,
+        shutdown_signal(),
+    ));
     match result {
         Ok(()) => catalog_source_result,
         Err(ServeError::Load(message)) => Err(Failure::InputMessage(message)),

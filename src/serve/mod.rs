@@ -74,10 +74,17 @@ pub struct Bound {
 }
 
 /// Binds both listeners, answers NOT_SERVING while `load` runs (on a
-/// blocking thread: it is CPU work), then serves its index until
-/// `shutdown` completes. `on_ready` is told the bound addresses once the
-/// index is in.
-pub async fn run<L, S>(options: ServeOptions, load: L, on_ready: impl FnOnce(Bound, &Index), shutdown: S) -> Result<(), ServeError>
+/// blocking thread: it is CPU work), then serves `catalog` (which `load`'s
+/// index is put into) until `shutdown` completes. `on_ready` is told the
+/// bound addresses once the index is in. The caller keeps `catalog` to swap
+/// in later indexes ([`Catalog::set`]).
+pub async fn run<L, S>(
+    options: ServeOptions,
+    catalog: Arc<Catalog>,
+    load: L,
+    on_ready: impl FnOnce(Bound, &Index),
+    shutdown: S,
+) -> Result<(), ServeError>
 where
     L: FnOnce() -> Result<Index, String> + Send + 'static,
     S: std::future::Future<Output = ()> + Send + 'static,
@@ -95,7 +102,6 @@ where
         http: http_listener.as_ref().and_then(|listener| listener.local_addr().ok()),
     };
 
-    let catalog = Arc::new(Catalog::default());
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     // Until the index is in: opm answers only once its cache is loaded.
     health_reporter

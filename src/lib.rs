@@ -27,6 +27,8 @@ pub mod output;
 pub mod pipeline;
 pub mod registry;
 pub mod semver;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod source;
 pub mod sqlite;
 pub mod summary;

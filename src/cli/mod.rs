@@ -17,6 +17,8 @@ mod list;
 mod matrix;
 mod opm;
 mod progress;
+#[cfg(feature = "serve")]
+mod serve;
 mod summary;
 mod watch;
 
@@ -204,6 +206,12 @@ const MATRIX_EXAMPLES: &str = "Examples:
   catbuild matrix --target v4.16,v4.17      # two versions
   catbuild matrix --json";
 
+#[cfg(feature = "serve")]
+const SERVE_EXAMPLES: &str = "Examples:
+  catbuild serve                                   # the first target's last build, gRPC on 127.0.0.1:50051
+  catbuild serve build/ocp-4.16/catalog --http-addr 127.0.0.1:8080
+  catbuild serve --target ocp-4.16 --addr 0.0.0.0:50051 --catalog-source cs.yaml --advertise 192.168.1.20:50051";
+
 const COMPLETIONS_EXAMPLES: &str = "Examples:
   catbuild completions bash > ~/.local/share/bash-completion/completions/catbuild
   catbuild completions zsh > ~/.zfunc/_catbuild
@@ -303,6 +311,10 @@ enum Command {
     /// Print the Dockerfile opm writes for a catalog, index or bundle image
     #[command(after_help = DOCKERFILE_EXAMPLES)]
     Dockerfile(dockerfile::DockerfileArgs),
+    /// Serve a catalog: OLM's registry gRPC API, and catalogd's HTTP API with --http-addr
+    #[cfg(feature = "serve")]
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(serve::ServeArgs),
     /// Print a shell completion script
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
@@ -381,6 +393,8 @@ fn dispatch(cli: Cli) -> CommandResult {
         Some(Command::Matrix(args)) => matrix::run(&cli.global, &args),
         Some(Command::Templates(args)) => deploy::templates(&args),
         Some(Command::Dockerfile(args)) => dockerfile::run(&args),
+        #[cfg(feature = "serve")]
+        Some(Command::Serve(args)) => serve::run(&cli.global, &args),
         Some(Command::Completions(args)) => completions(&args),
     }
 }

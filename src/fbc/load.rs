@@ -159,7 +159,7 @@ fn go_kind(value: &Value) -> &'static str {
 
 /// Every regular file under `root` in lexical walk order, minus
 /// `.indexignore` files and the paths they match.
-fn list_files(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
+pub(crate) fn list_files(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let mut builder = ignore::WalkBuilder::new(root);
     builder
         .standard_filters(false)

@@ -1,0 +1,538 @@
+//! The served catalog, read and linked once: opm's model (validated as
+//! `opm serve` validates it) turned into what the gRPC calls look up (per
+//! package, channel and bundle: heads, upgrade edges, the `api.Bundle`
+//! fields), and the catalogd JSON Lines with each object's schema, package
+//! and name for the HTTP API's filters.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use rayon::prelude::*;
+
+use super::api;
+use crate::encoding::json::{self, Value};
+use crate::encoding::yaml_in;
+use crate::fbc::{
+    self, DeclarativeConfig, PROPERTY_BUNDLE_OBJECT, PROPERTY_CSV_METADATA, PROPERTY_GVK_REQUIRED, PROPERTY_PACKAGE_REQUIRED,
+};
+use crate::model::{self, property};
+
+/// A whole catalog, ready to answer.
+#[derive(Debug)]
+pub struct Index {
+    pub packages: BTreeMap<String, PackageIndex>,
+    pub metas: Metas,
+    /// When this index was made: catalogd's `Last-Modified` is when it
+    /// wrote `catalog.jsonl`.
+    pub modified: SystemTime,
+}
+
+#[derive(Debug)]
+pub struct PackageIndex {
+    pub name: String,
+    pub default_channel: String,
+    pub deprecation: Option<String>,
+    pub channels: BTreeMap<String, ChannelIndex>,
+    /// One per bundle name, shared by its channels: the `api.Bundle` fields
+    /// that do not depend on the channel.
+    pub bundles: BTreeMap<String, Arc<BundleBase>>,
+}
+
+#[derive(Debug)]
+pub struct ChannelIndex {
+    pub name: String,
+    pub head: String,
+    pub deprecation: Option<String>,
+    pub entries: BTreeMap<String, EntryIndex>,
+}
+
+/// A bundle's upgrade edges in one channel.
+#[derive(Debug)]
+pub struct EntryIndex {
+    pub name: String,
+    pub replaces: String,
+    pub skips: Vec<String>,
+    pub skip_range: String,
+}
+
+/// `api.Bundle` without `channelName`, `replaces`, `skips`, `skipRange`,
+/// `csvJson` and `object`: the objects stay shared with the model that
+/// decoded them, and `csvJson` is made from them when asked for (most
+/// calls clear it; keeping it would hold every CSV twice).
+#[derive(Debug)]
+pub struct BundleBase {
+    pub bundle: api::Bundle,
+    pub objects: Arc<Vec<String>>,
+    pub csv: CsvJson,
+}
+
+/// Where a bundle's `csvJson` comes from.
+#[derive(Debug)]
+pub enum CsvJson {
+    /// The object whose kind is ClusterServiceVersion, re-encoded (or none).
+    FromObjects,
+    /// Made up from `olm.csv.metadata`; it is also the only object.
+    FirstObject,
+    /// Made up from `olm.csv.metadata`, beside objects that hold no CSV.
+    Synthesized(String),
+}
+
+/// The catalogd view: every object as one JSON line, in file walk order.
+#[derive(Debug, Default)]
+pub struct Metas {
+    pub jsonl: Vec<u8>,
+    pub objects: Vec<MetaLine>,
+}
+
+/// One object's line (`jsonl[start..end]`, newline included) and the keys
+/// `/api/v1/metas` filters on (empty when the object has none).
+#[derive(Debug)]
+pub struct MetaLine {
+    pub schema: String,
+    pub package: String,
+    pub name: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Why a catalog cannot be served: the file and line where there is one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    #[error("{}{}: {message}", path.display(), line_suffix(*line))]
+    Load {
+        path: std::path::PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Model(String),
+}
+
+fn line_suffix(line: usize) -> String {
+    if line == 0 { String::new() } else { format!(":{line}") }
+}
+
+impl Index {
+    /// Reads an FBC directory as `opm serve` does: every file (minus
+    /// `.indexignore` matches). In opm's layout (a directory per package)
+    /// each package directory is read, linked and indexed on its own, in
+    /// parallel, and dropped but for its index; a catalog where that does
+    /// not work (a package in two directories, or an error) is read whole,
+    /// which also words its errors as opm does.
+    pub fn load_dir(root: &Path) -> Result<Index, IndexError> {
+        let groups = fbc::load::top_level_groups(root).map_err(load_error)?;
+        if let Some(index) = Index::load_by_group(&groups) {
+            return Ok(index);
+        }
+        let files: Vec<&PathBuf> = groups.iter().flatten().collect();
+        let per_file: Vec<Result<LoadedFile, IndexError>> = files.par_iter().map(|path| load_file(path)).collect();
+        let mut config = DeclarativeConfig::default();
+        let mut metas = Metas::default();
+        for file in per_file {
+            let (file_config, file_metas) = file?;
+            config.extend(file_config);
+            metas.append(file_metas);
+        }
+        Index::build(&config, metas)
+    }
+
+    fn load_by_group(groups: &[Vec<PathBuf>]) -> Option<Index> {
+        let parts: Vec<Option<IndexedGroup>> = groups
+            .par_iter()
+            .map(|files| {
+                let mut config = DeclarativeConfig::default();
+                let mut metas = Metas::default();
+                for file in files {
+                    let (file_config, file_metas) = load_file(file).ok()?;
+                    config.extend(file_config);
+                    metas.append(file_metas);
+                }
+                let names = package_names(&config);
+                let packages = index_packages(&config).ok()?;
+                Some((names, packages, metas))
+            })
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut packages = BTreeMap::new();
+        let mut metas = Metas::default();
+        let total: usize = parts.iter().flatten().map(|(_, _, part)| part.jsonl.len()).sum();
+        metas.jsonl.reserve_exact(total);
+        // Each part is dropped as soon as it is copied in.
+        for part in parts {
+            let (names, part_packages, part_metas) = part?;
+            for name in names {
+                if !seen.insert(name) {
+                    return None;
+                }
+            }
+            packages.extend(part_packages);
+            metas.append(part_metas);
+        }
+        Some(Index {
+            packages,
+            metas,
+            modified: SystemTime::now(),
+        })
+    }
+
+    /// Reads an opm SQLite index: each package's FBC as `opm render` gives
+    /// it, and the JSON lines from those objects.
+    pub fn load_index_db(path: &Path) -> Result<Index, IndexError> {
+        let text = path.display().to_string();
+        let config = crate::sqlite::read::read_index(path, crate::sqlite::Dependencies::AsOpm).map_err(|error| IndexError::Load {
+            path: path.to_path_buf(),
+            line: 0,
+            message: error.detail(),
+        })?;
+        let mut metas = Metas::default();
+        let blobs = config
+            .packages
+            .iter()
+            .map(fbc::Package::to_value)
+            .chain(config.channels.iter().map(fbc::Channel::to_value))
+            .chain(config.bundles.iter().map(fbc::Bundle::to_value))
+            .chain(config.deprecations.iter().map(fbc::Deprecation::to_value));
+        for blob in blobs {
+            let blob = blob
+                .into_go_map()
+                .ok_or_else(|| IndexError::Model(format!("{text}: a number out of range")))?;
+            let keys = MetaKeys::of(&blob);
+            metas.push(keys, &json::to_compact(&blob, false));
+        }
+        Index::build(&config, metas)
+    }
+
+    /// Links and validates the model, then keeps what the calls need.
+    pub fn build(config: &DeclarativeConfig, metas: Metas) -> Result<Index, IndexError> {
+        let packages = index_packages(config)?;
+        Ok(Index {
+            packages,
+            metas,
+            modified: SystemTime::now(),
+        })
+    }
+
+    pub fn n_bundles(&self) -> usize {
+        self.packages.values().map(|package| package.bundles.len()).sum()
+    }
+}
+
+/// opm's model of `config`, validated, as package indexes.
+fn index_packages(config: &DeclarativeConfig) -> Result<BTreeMap<String, PackageIndex>, IndexError> {
+    let model = model::convert_to_model(config).map_err(|error| IndexError::Model(error.to_string()))?;
+    model
+        .packages
+        .into_par_iter()
+        .map(|(name, package)| package_index(&package).map(|index| (name, index)))
+        .collect()
+}
+
+/// Every package name a config's blobs name.
+fn package_names(config: &DeclarativeConfig) -> Vec<String> {
+    let packages = config.packages.iter().map(|package| &package.name);
+    let channels = config.channels.iter().map(|channel| &channel.package);
+    let bundles = config.bundles.iter().map(|bundle| &bundle.package);
+    let deprecations = config.deprecations.iter().map(|deprecation| &deprecation.package);
+    let names: std::collections::BTreeSet<&String> = packages.chain(channels).chain(bundles).chain(deprecations).collect();
+    names.into_iter().cloned().collect()
+}
+
+fn load_error(error: fbc::load::LoadError) -> IndexError {
+    IndexError::Load {
+        path: error.path,
+        line: error.line,
+        message: error.message,
+    }
+}
+
+/// `schema`, `package` and `name` of an object, as catalogd indexes it.
+#[derive(Debug, Default)]
+struct MetaKeys {
+    schema: String,
+    package: String,
+    name: String,
+}
+
+impl MetaKeys {
+    fn of(blob: &Value) -> MetaKeys {
+        let text = |key: &str| blob.get(key).and_then(Value::as_str).unwrap_or_default().to_string();
+        MetaKeys {
+            schema: text("schema"),
+            package: text("package"),
+            name: text("name"),
+        }
+    }
+}
+
+impl Metas {
+    fn push(&mut self, keys: MetaKeys, line: &str) {
+        let start = self.jsonl.len();
+        self.jsonl.extend_from_slice(line.as_bytes());
+        self.jsonl.push(b'\n');
+        self.objects.push(MetaLine {
+            schema: keys.schema,
+            package: keys.package,
+            name: keys.name,
+            start,
+            end: self.jsonl.len(),
+        });
+    }
+
+    /// Moves `other`'s lines after these.
+    fn append(&mut self, other: Metas) {
+        let shift = self.jsonl.len();
+        self.jsonl.extend_from_slice(&other.jsonl);
+        self.objects.extend(other.objects.into_iter().map(|object| MetaLine {
+            start: object.start + shift,
+            end: object.end + shift,
+            ..object
+        }));
+    }
+
+    /// `/api/v1/metas`: the lines matching every non-empty filter, in
+    /// catalog order.
+    pub fn select(&self, schema: &str, package: &str, name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for object in &self.objects {
+            if (schema.is_empty() || object.schema == schema)
+                && (package.is_empty() || object.package == package)
+                && (name.is_empty() || object.name == name)
+            {
+                out.extend_from_slice(&self.jsonl[object.start..object.end]);
+            }
+        }
+        out
+    }
+}
+
+/// A package directory, indexed: the package names its blobs name, its
+/// packages, its JSON lines.
+type IndexedGroup = (Vec<String>, BTreeMap<String, PackageIndex>, Metas);
+
+/// A file's typed blobs, and its objects' JSON lines.
+type LoadedFile = (DeclarativeConfig, Metas);
+
+/// One FBC file: its typed blobs, and each object as catalogd re-encodes
+/// it (a Go map: keys sorted, numbers as float64, compact, HTML unescaped).
+fn load_file(path: &Path) -> Result<LoadedFile, IndexError> {
+    let bytes = fs_err::read(path).map_err(|error| IndexError::Load {
+        path: path.to_path_buf(),
+        line: 0,
+        message: error.to_string(),
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut config = DeclarativeConfig::default();
+    let mut metas = Metas::default();
+    for document in yaml_in::decode_stream(&text) {
+        let document = document.map_err(|error| IndexError::Load {
+            path: path.to_path_buf(),
+            line: error.line,
+            message: error.message.clone(),
+        })?;
+        if document.value.is_null() {
+            continue;
+        }
+        let fail = |message: String| IndexError::Load {
+            path: path.to_path_buf(),
+            line: document.line,
+            message,
+        };
+        let blob = document
+            .value
+            .into_go_map()
+            .ok_or_else(|| fail("json: unsupported value: +Inf".to_string()))?;
+        metas.push(MetaKeys::of(&blob), &json::to_compact(&blob, false));
+        fbc::load::add_blob(&mut config, blob).map_err(fail)?;
+    }
+    Ok((config, metas))
+}
+
+fn package_index(package: &model::Package) -> Result<PackageIndex, IndexError> {
+    let mut bundles: BTreeMap<String, Arc<BundleBase>> = BTreeMap::new();
+    let mut channels = BTreeMap::new();
+    for channel in package.channels.values() {
+        let head = channel
+            .head()
+            .map_err(|error| IndexError::Model(format!("package {:?}, channel {:?}: {error}", package.name, channel.name)))?;
+        let mut entries = BTreeMap::new();
+        for bundle in channel.bundles.values() {
+            if !bundles.contains_key(&bundle.name) {
+                let base = bundle_base(package, bundle)
+                    .map_err(|error| IndexError::Model(format!("package {:?}, bundle {:?}: {error}", package.name, bundle.name)))?;
+                bundles.insert(bundle.name.clone(), Arc::new(base));
+            }
+            entries.insert(
+                bundle.name.clone(),
+                EntryIndex {
+                    name: bundle.name.clone(),
+                    replaces: bundle.replaces.clone(),
+                    skips: bundle.skips.clone(),
+                    skip_range: bundle.skip_range.clone(),
+                },
+            );
+        }
+        channels.insert(
+            channel.name.clone(),
+            ChannelIndex {
+                name: channel.name.clone(),
+                head: head.name.clone(),
+                deprecation: channel.deprecation.as_ref().map(|deprecation| deprecation.message.clone()),
+                entries,
+            },
+        );
+    }
+    Ok(PackageIndex {
+        name: package.name.clone(),
+        default_channel: package.default_channel.clone().unwrap_or_default(),
+        deprecation: package.deprecation.as_ref().map(|deprecation| deprecation.message.clone()),
+        channels,
+        bundles,
+    })
+}
+
+/// opm's `ConvertModelBundleToAPIBundle`, minus the channel's fields.
+fn bundle_base(package: &model::Package, bundle: &model::Bundle) -> Result<BundleBase, String> {
+    let parsed = property::parse(&bundle.properties).map_err(|error| format!("parse properties: {error}"))?;
+    if parsed.packages.len() != 1 {
+        return Err(format!(
+            "parse properties: expected exactly 1 property of type \"olm.package\", found {}",
+            parsed.packages.len()
+        ));
+    }
+    if parsed.csv_metadatas.len() > 1 {
+        return Err(format!(
+            "parse properties: expected at most 1 property of type \"olm.csv.metadata\", found {}",
+            parsed.csv_metadatas.len()
+        ));
+    }
+    let gvks = |gvks: &[property::Gvk]| -> Vec<api::GroupVersionKind> {
+        gvks.iter()
+            .map(|gvk| api::GroupVersionKind {
+                group: gvk.group.clone(),
+                version: gvk.version.clone(),
+                kind: gvk.kind.clone(),
+                plural: String::new(),
+            })
+            .collect()
+    };
+    let mut objects = bundle.objects.clone();
+    let mut csv = CsvJson::FromObjects;
+    if let [metadata] = parsed.csv_metadatas.as_slice()
+        && bundle.csv_json().is_empty()
+    {
+        let csv_json = super::registry::synthesized_csv(package, bundle, metadata);
+        if objects.is_empty() {
+            // The object is the CSV itself: no need to keep it twice.
+            objects = Arc::new(vec![csv_json]);
+            csv = CsvJson::FirstObject;
+        } else {
+            csv = CsvJson::Synthesized(csv_json);
+        }
+    }
+    let mut dependencies = Vec::new();
+    let mut required_packages = parsed.packages_required.iter();
+    for property in bundle.properties.iter() {
+        match property.type_.as_str() {
+            PROPERTY_GVK_REQUIRED => dependencies.push(api::Dependency {
+                r#type: fbc::PROPERTY_GVK.to_string(),
+                value: property.value.clone(),
+            }),
+            PROPERTY_PACKAGE_REQUIRED => {
+                // Re-encoded as an `olm.package` property (packageName,
+                // version = the range), unescaped as opm's property
+                // builder writes it.
+                let Some(required) = required_packages.next() else { continue };
+                let value = Value::Object(vec![
+                    ("packageName".to_string(), Value::str(required.package_name.clone())),
+                    ("version".to_string(), Value::str(required.version_range.clone())),
+                ]);
+                dependencies.push(api::Dependency {
+                    r#type: fbc::PROPERTY_PACKAGE.to_string(),
+                    value: json::to_compact(&value, false),
+                });
+            }
+            _ => {}
+        }
+    }
+    let properties = bundle
+        .properties
+        .iter()
+        .filter(|property| property.type_ != PROPERTY_BUNDLE_OBJECT && property.type_ != PROPERTY_CSV_METADATA)
+        .map(|property| api::Property {
+            r#type: property.type_.clone(),
+            value: property.value.clone(),
+        })
+        .collect();
+    Ok(BundleBase {
+        bundle: api::Bundle {
+            csv_name: bundle.name.clone(),
+            package_name: package.name.clone(),
+            channel_name: String::new(),
+            csv_json: String::new(),
+            object: Vec::new(),
+            bundle_path: bundle.image.clone(),
+            provided_apis: gvks(&parsed.gvks),
+            required_apis: gvks(&parsed.gvks_required),
+            version: parsed.packages[0].version.clone(),
+            skip_range: String::new(),
+            dependencies,
+            properties,
+            replaces: String::new(),
+            skips: Vec::new(),
+            deprecation: bundle.deprecation.as_ref().map(|deprecation| api::Deprecation {
+                message: deprecation.message.clone(),
+            }),
+        },
+        objects,
+        csv,
+    })
+}
+
+impl BundleBase {
+    /// The CSV object as opm keeps it (keys sorted, compact), or the one
+    /// made up from `olm.csv.metadata`, or empty.
+    pub fn csv_json(&self) -> String {
+        match &self.csv {
+            CsvJson::FromObjects => model::convert::csv_json(&self.objects),
+            CsvJson::FirstObject => self.objects[0].clone(),
+            CsvJson::Synthesized(csv) => csv.clone(),
+        }
+    }
+}
+
+impl PackageIndex {
+    /// The `api.Bundle` of `entry` in `channel`; `with_blobs` false leaves
+    /// `csvJson` and `object` empty.
+    pub fn bundle(&self, channel: &ChannelIndex, entry: &EntryIndex, with_blobs: bool) -> api::Bundle {
+        let shared = &self.bundles[&entry.name];
+        let base = &shared.bundle;
+        api::Bundle {
+            csv_name: base.csv_name.clone(),
+            package_name: base.package_name.clone(),
+            channel_name: channel.name.clone(),
+            csv_json: if with_blobs { shared.csv_json() } else { String::new() },
+            object: if with_blobs { shared.objects.as_ref().clone() } else { Vec::new() },
+            bundle_path: base.bundle_path.clone(),
+            provided_apis: base.provided_apis.clone(),
+            required_apis: base.required_apis.clone(),
+            version: base.version.clone(),
+            skip_range: entry.skip_range.clone(),
+            dependencies: base.dependencies.clone(),
+            properties: base.properties.clone(),
+            replaces: entry.replaces.clone(),
+            skips: entry.skips.clone(),
+            deprecation: base.deprecation.clone(),
+        }
+    }
+
+    pub fn provides(&self, bundle: &str, group: &str, version: &str, kind: &str) -> bool {
+        self.bundles.get(bundle).is_some_and(|base| {
+            base.bundle
+                .provided_apis
+                .iter()
+                .any(|gvk| gvk.group == group && gvk.version == version && gvk.kind == kind)
+        })
+    }
+}

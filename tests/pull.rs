@@ -796,6 +796,72 @@ fn a_corpus_bundle_image_built_by_umoci_renders_like_its_directory() {
     );
 }
 
+/// Runs buildah as operator-sdk's `make bundle-build bundle-push` would:
+/// vfs storage under `storage`, chroot isolation (no daemon, and a
+/// COPY-only Dockerfile needs nothing of the host's mounts).
+fn buildah(storage: &Path, args: &[&str]) {
+    let root = storage.join("root").display().to_string();
+    let run = storage.join("run").display().to_string();
+    let tmp = storage.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let output = Command::new("buildah")
+        .args(["--root", &root, "--runroot", &run, "--storage-driver", "vfs"])
+        .args(args)
+        .env("BUILDAH_ISOLATION", "chroot")
+        .env("TMPDIR", &tmp)
+        .output()
+        .expect("buildah runs");
+    assert!(output.status.success(), "buildah {args:?}: {}", text(&output));
+}
+
+/// Issue 16: a bundle image built and pushed by buildah from the
+/// bundle.Dockerfile opm writes renders to the same `olm.bundle` as the
+/// bundle's directory, apart from the image reference (which the
+/// directory render is given).
+#[test]
+fn a_corpus_bundle_image_built_by_buildah_renders_like_its_directory() {
+    let registry = Registry::start(&[]);
+    let scratch = tempfile::tempdir().unwrap();
+    let bundle = repo().join("../shared/corpus/bundles/cat-facts-operator/1.1.2");
+    let dockerfile = catbuild(&bundle, &["dockerfile", "bundle", "."], &[]);
+    assert!(dockerfile.status.success(), "{}", text(&dockerfile));
+    let dockerfile_path = scratch.path().join("bundle.Dockerfile");
+    std::fs::write(&dockerfile_path, &dockerfile.stdout).unwrap();
+    let storage = scratch.path().join("buildah");
+    let local = "localhost/cat-facts-bundle:v1.1.2";
+    buildah(
+        &storage,
+        &[
+            "bud",
+            "-q",
+            "--layers=false",
+            "-f",
+            &dockerfile_path.display().to_string(),
+            "-t",
+            local,
+            &bundle.display().to_string(),
+        ],
+    );
+    let reference = format!("{}/corpus/cat-facts-bundle:buildah", registry.host());
+    buildah(
+        &storage,
+        &["push", "-q", "--tls-verify=false", local, &format!("docker://{reference}")],
+    );
+
+    let from_dir = catbuild(
+        scratch.path(),
+        &["render", &bundle.display().to_string(), "--alpha-image-ref-template", &reference],
+        &[],
+    );
+    assert!(from_dir.status.success(), "{}", text(&from_dir));
+    let from_image = catbuild(scratch.path(), &["render", &reference], &[]);
+    assert!(from_image.status.success(), "{}", text(&from_image));
+    assert_eq!(
+        String::from_utf8_lossy(&from_image.stdout),
+        String::from_utf8_lossy(&from_dir.stdout)
+    );
+}
+
 #[test]
 fn references_that_are_not_images_are_input_errors() {
     let project = project_with_bundle_image("Bad Ref");

@@ -20,11 +20,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use catbuild::image::layer::{LayerFile, build_layer};
 use catbuild::image::layout::layout_files;
@@ -605,62 +605,6 @@ fn a_registry_answering_500_is_retried_then_exit_2() {
     assert!(!project.path().join("build/ocp-4.16").exists());
 }
 
-/// A TCP proxy to `upstream` that, once, cuts a connection after
-/// `cut_after` bytes from the registry: a blob cut off mid-way.
-fn cutting_proxy(upstream: String, cut_after: usize) -> (String, Arc<AtomicBool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let cut = Arc::new(AtomicBool::new(false));
-    let cut_flag = Arc::clone(&cut);
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            let Ok(server) = TcpStream::connect(&upstream) else { return };
-            let cut_flag = Arc::clone(&cut_flag);
-            let (mut client_read, mut server_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let (mut server_read, mut client_write) = (server, client);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut client_read, &mut server_write);
-                let _ = server_write.shutdown(Shutdown::Write);
-            });
-            std::thread::spawn(move || {
-                let mut forwarded = 0;
-                let mut buffer = [0u8; 16 * 1024];
-                while let Ok(read) = server_read.read(&mut buffer) {
-                    if read == 0 {
-                        break;
-                    }
-                    if forwarded + read > cut_after && !cut_flag.swap(true, Ordering::SeqCst) {
-                        let _ = client_write.write_all(&buffer[..cut_after - forwarded]);
-                        let _ = client_write.shutdown(Shutdown::Both);
-                        let _ = server_read.shutdown(Shutdown::Both);
-                        return;
-                    }
-                    if client_write.write_all(&buffer[..read]).is_err() {
-                        break;
-                    }
-                    forwarded += read;
-                }
-                let _ = client_write.shutdown(Shutdown::Both);
-            });
-        }
-    });
-    (address, cut)
-}
-
-/// Bytes that gzip cannot shrink much, as YAML-safe hex.
-fn noise(len: usize) -> String {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(b"0123456789abcdef"[(state % 16) as usize])
-        })
-        .collect()
-}
-
 #[test]
 fn a_blob_cut_mid_way_is_fetched_again_and_never_half_unpacked() {
     let registry = Registry::start(&[]);
@@ -669,12 +613,12 @@ fn a_blob_cut_mid_way_is_fetched_again_and_never_half_unpacked() {
     // blob is well over the cut.
     let bundle = scratch.path().join("bundle");
     common::copy_dir(&repo().join("manifests/fruits-catalog-operator/0.0.2"), &bundle);
-    std::fs::write(bundle.join("metadata/noise.txt"), noise(2 << 20)).unwrap();
+    std::fs::write(bundle.join("metadata/noise.txt"), common::proxy::noise(2 << 20)).unwrap();
     let layout = scratch.path().join("layout");
     write_layout(&layout, "v", &bundle_image(&bundle));
     skopeo_push(&layout, "v", &format!("{}/fruits/bundle:v0.0.2", registry.host()));
 
-    let (proxy, cut) = cutting_proxy(registry.host().to_string(), 256 * 1024);
+    let (proxy, cut) = common::proxy::cutting_proxy(registry.host().to_string(), 256 * 1024, common::proxy::Cut::Download);
     let reference = format!("{proxy}/fruits/bundle:v0.0.2");
     let project = project_with_bundle_image(&reference);
     let output = catbuild(project.path(), &["build"], &[]);
@@ -690,7 +634,7 @@ fn a_blob_cut_mid_way_is_fetched_again_and_never_half_unpacked() {
     assert_eq!(unpacked.len(), 1);
     assert_eq!(
         std::fs::read_to_string(unpacked[0].path().join("rootfs/metadata/noise.txt")).unwrap(),
-        noise(2 << 20),
+        common::proxy::noise(2 << 20),
         "the file is whole"
     );
     let leftovers: Vec<_> = std::fs::read_dir(cache.join("tmp"))

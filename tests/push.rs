@@ -7,12 +7,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use common::{example_project, repo};
 
@@ -249,62 +246,6 @@ fn tls_is_verified_and_an_extra_ca_makes_it_work() {
     );
 }
 
-/// A TCP proxy that forwards to `upstream` and, once, cuts a connection
-/// after `cut_after` bytes from the client: a dropped upload.
-fn faulty_proxy(upstream: String, cut_after: usize) -> (String, Arc<AtomicBool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let cut = Arc::new(AtomicBool::new(false));
-    let cut_flag = Arc::clone(&cut);
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { return };
-            let Ok(server) = TcpStream::connect(&upstream) else { return };
-            let cut_flag = Arc::clone(&cut_flag);
-            let (mut client_read, mut server_write) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let (mut server_read, mut client_write) = (server, client);
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut server_read, &mut client_write);
-                let _ = client_write.shutdown(Shutdown::Both);
-            });
-            std::thread::spawn(move || {
-                let mut forwarded = 0;
-                let mut buffer = [0u8; 16 * 1024];
-                while let Ok(read) = client_read.read(&mut buffer) {
-                    if read == 0 {
-                        break;
-                    }
-                    if forwarded + read > cut_after && !cut_flag.swap(true, Ordering::SeqCst) {
-                        // Drop both sides mid-body.
-                        let _ = client_read.shutdown(Shutdown::Both);
-                        let _ = server_write.shutdown(Shutdown::Both);
-                        return;
-                    }
-                    if server_write.write_all(&buffer[..read]).is_err() {
-                        break;
-                    }
-                    forwarded += read;
-                }
-                let _ = server_write.shutdown(Shutdown::Write);
-            });
-        }
-    });
-    (address, cut)
-}
-
-/// Bytes that gzip cannot shrink, as YAML-safe hex.
-fn noise(len: usize) -> String {
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(b"0123456789abcdef"[(state % 16) as usize])
-        })
-        .collect()
-}
-
 #[test]
 fn a_connection_dropped_mid_upload_is_retried_to_a_complete_image() {
     let registry = Registry::start(&[]);
@@ -317,11 +258,11 @@ fn a_connection_dropped_mid_upload_is_retried_to_a_complete_image() {
         &big,
         format!(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n  noise: {}\n",
-            noise(2 << 20)
+            common::proxy::noise(2 << 20)
         ),
     )
     .unwrap();
-    let (proxy, cut) = faulty_proxy(registry.host().to_string(), 512 * 1024);
+    let (proxy, cut) = common::proxy::cutting_proxy(registry.host().to_string(), 512 * 1024, common::proxy::Cut::Upload);
     let prefix = format!("{proxy}/flaky");
     let output = catbuild(
         project.path(),

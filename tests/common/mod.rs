@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod proxy;
 pub mod sqlite_case;
 
 use std::collections::BTreeMap;

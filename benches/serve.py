@@ -97,13 +97,6 @@ def main():
         subprocess.run([sys.executable, os.path.join(args.shared, "corpus", "synth.py"), "--bundles",
                         str(args.bundles), "--out", tree], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([catbuild, "init", "-q", "tree"], cwd=work, check=True)
-        # As benches/fbc_build.py: synth.py's replaces-mode channels strand
-        # bundles under opm's HEAD rules; the semver template links them.
-        toml_path = os.path.join(work, "catalog.toml")
-        with open(toml_path) as handle:
-            text = handle.read()
-        with open(toml_path, "w") as handle:
-            handle.write(text.replace('channel-policy = "replaces"', 'channel-policy = "semver-template"'))
         subprocess.run([catbuild, "build", "-q"], cwd=work, check=True)
         catalogs = [os.path.join(root, "catalog") for root in
                     (os.path.join(work, "build", name) for name in sorted(os.listdir(os.path.join(work, "build"))))

@@ -18,7 +18,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -29,42 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use catbuild::image::layer::{LayerFile, build_layer};
 use catbuild::image::layout::layout_files;
 use catbuild::image::oci::{Image, ImageConfig, Manifest, Platform};
+use common::registry::Registry;
 use common::repo;
-
-/// A registry started for one test, stopped (and its storage removed) on drop.
-struct Registry {
-    vars: BTreeMap<String, String>,
-}
-
-impl Registry {
-    fn start(args: &[&str]) -> Registry {
-        let output = Command::new(repo().join("../shared/tools/registry"))
-            .arg("--background")
-            .args(args)
-            .env("CI", "true")
-            .output()
-            .expect("../shared/tools/registry runs");
-        assert!(output.status.success(), "registry: {}", String::from_utf8_lossy(&output.stderr));
-        let vars = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| line.split_once('='))
-            .map(|(key, value)| (key.to_string(), value.trim_matches('\'').to_string()))
-            .collect();
-        Registry { vars }
-    }
-
-    fn host(&self) -> &str {
-        &self.vars["REGISTRY"]
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("../shared/tools/registry"))
-            .args(["--stop", &self.vars["PIDFILE"]])
-            .output();
-    }
-}
 
 /// Runs catbuild in `dir` with a HOME of its own (no credentials or
 /// registries.conf of the machine) and `env`.

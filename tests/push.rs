@@ -6,66 +6,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 
+use common::registry::Registry;
 use common::{example_project, repo};
-
-/// A registry started for one test, stopped (and its storage removed) on drop.
-struct Registry {
-    vars: BTreeMap<String, String>,
-}
-
-impl Registry {
-    fn start(args: &[&str]) -> Registry {
-        let output = Command::new(repo().join("../shared/tools/registry"))
-            .arg("--background")
-            .args(args)
-            .env("CI", "true")
-            .output()
-            .expect("../shared/tools/registry runs");
-        assert!(output.status.success(), "registry: {}", String::from_utf8_lossy(&output.stderr));
-        let vars = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| line.split_once('='))
-            .map(|(key, value)| (key.to_string(), value.trim_matches('\'').to_string()))
-            .collect();
-        Registry { vars }
-    }
-
-    fn var(&self, key: &str) -> &str {
-        &self.vars[key]
-    }
-
-    fn host(&self) -> &str {
-        self.var("REGISTRY")
-    }
-
-    /// Blob upload requests the registry has logged so far.
-    fn uploads(&self) -> usize {
-        std::fs::read_to_string(self.var("REGISTRY_LOG"))
-            .unwrap_or_default()
-            .lines()
-            .filter(|line| {
-                line.contains("msg=\"response completed\"")
-                    && line.contains("blobs/uploads")
-                    && ["POST", "PUT", "PATCH"]
-                        .iter()
-                        .any(|method| line.contains(&format!("http.request.method={method} ")))
-            })
-            .count()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = Command::new(repo().join("../shared/tools/registry"))
-            .args(["--stop", self.var("PIDFILE")])
-            .output();
-    }
-}
 
 /// The example project with images on, and a HOME of its own so no
 /// credentials of the machine leak in.

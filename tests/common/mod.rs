@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod proxy;
+pub mod registry;
 pub mod sqlite_case;
 
 use std::collections::BTreeMap;

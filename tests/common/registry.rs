@@ -1,0 +1,61 @@
+//! The loopback registry (`../shared/tools/registry`: Debian's
+//! docker-registry) for the tests that push and pull real images.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use super::repo;
+
+/// A registry started for one test, stopped (and its storage removed) on drop.
+pub struct Registry {
+    vars: BTreeMap<String, String>,
+}
+
+impl Registry {
+    pub fn start(args: &[&str]) -> Registry {
+        let output = Command::new(repo().join("../shared/tools/registry"))
+            .arg("--background")
+            .args(args)
+            .env("CI", "true")
+            .output()
+            .expect("../shared/tools/registry runs");
+        assert!(output.status.success(), "registry: {}", String::from_utf8_lossy(&output.stderr));
+        let vars = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, value)| (key.to_string(), value.trim_matches('\'').to_string()))
+            .collect();
+        Registry { vars }
+    }
+
+    pub fn var(&self, key: &str) -> &str {
+        &self.vars[key]
+    }
+
+    pub fn host(&self) -> &str {
+        self.var("REGISTRY")
+    }
+
+    /// Blob upload requests the registry has logged so far.
+    pub fn uploads(&self) -> usize {
+        std::fs::read_to_string(self.var("REGISTRY_LOG"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| {
+                line.contains("msg=\"response completed\"")
+                    && line.contains("blobs/uploads")
+                    && ["POST", "PUT", "PATCH"]
+                        .iter()
+                        .any(|method| line.contains(&format!("http.request.method={method} ")))
+            })
+            .count()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = Command::new(repo().join("../shared/tools/registry"))
+            .args(["--stop", self.var("PIDFILE")])
+            .output();
+    }
+}

@@ -204,6 +204,34 @@ pub fn format_go_float(value: f64) -> Option<String> {
     Some(format!("{value}"))
 }
 
+/// Go's `json.Compact` on valid JSON text: whitespace outside strings
+/// removed, everything else (escapes, number spellings) kept.
+pub fn compact_text(text: &str) -> String {
+    // Most values (bundle objects above all) hold no whitespace at all.
+    if !text.bytes().any(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r')) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for ch in text.chars() {
+        if in_string {
+            out.push(ch);
+            if escaped {
+                escaped = false;
+            } else if ch == '\\' {
+                escaped = true;
+            } else if ch == '"' {
+                in_string = false;
+            }
+        } else if !matches!(ch, ' ' | '\t' | '\n' | '\r') {
+            in_string = ch == '"';
+            out.push(ch);
+        }
+    }
+    out
+}
+
 /// `json.Marshal`: compact, with `<`, `>`, `&` escaped when `escape_html`.
 pub fn to_compact(value: &Value, escape_html: bool) -> String {
     let mut out = String::new();

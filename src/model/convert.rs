@@ -251,39 +251,12 @@ fn normalize(model: &mut Model) {
         let (_, done) = normalized.entry(Arc::as_ptr(&bundle.properties)).or_insert_with(|| {
             let mut properties = bundle.properties.as_ref().clone();
             for property in &mut properties {
-                property.value = compact_json_text(&property.value);
+                property.value = crate::encoding::json::compact_text(&property.value);
             }
             (Arc::clone(&bundle.properties), Arc::new(properties))
         });
         bundle.properties = Arc::clone(done);
     }
-}
-
-/// Go's `json.Compact` on valid JSON text.
-fn compact_json_text(text: &str) -> String {
-    // Most values (bundle objects above all) hold no whitespace at all.
-    if !text.bytes().any(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r')) {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for ch in text.chars() {
-        if in_string {
-            out.push(ch);
-            if escaped {
-                escaped = false;
-            } else if ch == '\\' {
-                escaped = true;
-            } else if ch == '"' {
-                in_string = false;
-            }
-        } else if !matches!(ch, ' ' | '\t' | '\n' | '\r') {
-            in_string = ch == '"';
-            out.push(ch);
-        }
-    }
-    out
 }
 
 /// The per-bundle part of `ConvertToModel`: checks, then copies the blob's

@@ -918,28 +918,11 @@ fn unique(rows: &[(String, String)]) -> Vec<&(String, String)> {
     rows.iter().filter(|row| seen.insert((&row.0, &row.1))).collect()
 }
 
-/// Go's `json.Compact`: whitespace outside strings removed, escapes kept.
+/// Go's `json.Compact`: refuses invalid JSON, then removes whitespace
+/// outside strings.
 fn compact(text: &str) -> Result<String, String> {
     json::parse(text).map_err(|error| error.to_string())?;
-    let mut out = String::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    for ch in text.chars() {
-        if in_string {
-            out.push(ch);
-            if escaped {
-                escaped = false;
-            } else if ch == '\\' {
-                escaped = true;
-            } else if ch == '"' {
-                in_string = false;
-            }
-        } else if !matches!(ch, ' ' | '\t' | '\n' | '\r') {
-            in_string = ch == '"';
-            out.push(ch);
-        }
-    }
-    Ok(out)
+    Ok(json::compact_text(text))
 }
 
 /// `[group, version, kind]` of a GVK value, decoded as Go decodes it into

@@ -44,18 +44,9 @@ const OPM_DATABASES: &[(&str, &str)] = &[
 /// differ, and why. Every other table and the schema must match.
 const KNOWN_FAILURES: &[(&str, &[&str], &str)] = &[];
 
-fn suite() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/package-manifest-and-sqlite")
-}
-
 #[test]
 fn package_manifest_and_sqlite_cases() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(suite())
-        .expect("../shared/conformance/package-manifest-and-sqlite is readable")
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("case.toml").is_file())
-        .collect();
-    cases.sort();
+    let cases = common::sqlite_case::cases();
     assert!(cases.len() >= 15, "expected the 15 cases of the suite, found {}", cases.len());
     let mut report = String::new();
     let mut problems = Vec::new();
@@ -345,7 +336,7 @@ fn line_diff(expected: &str, actual: &str) -> String {
 #[test]
 fn the_same_catalog_gives_the_same_index_db_bytes() {
     for case_name in ["ghost-replaces-skips-skiprange", "add-foo-replaces", "add-foo-semver"] {
-        let case = suite().join(case_name);
+        let case = common::sqlite_case::suite().join(case_name);
         let case_toml: toml::Table = toml::from_str(&std::fs::read_to_string(case.join("case.toml")).unwrap()).unwrap();
         let mut builds = Vec::new();
         for _ in 0..2 {
@@ -367,7 +358,7 @@ fn the_same_catalog_gives_the_same_index_db_bytes() {
 
 #[test]
 fn one_target_writes_the_fbc_and_index_db_side_by_side() {
-    let case = suite().join("ghost-replaces-skips-skiprange");
+    let case = common::sqlite_case::suite().join("ghost-replaces-skips-skiprange");
     let case_toml: toml::Table = toml::from_str(&std::fs::read_to_string(case.join("case.toml")).unwrap()).unwrap();
     let project = tempfile::tempdir().unwrap();
     let catalog_toml = catalog_toml(&case, &case_toml).replace("formats = [\"sqlite\"]", "formats = [\"fbc-json\", \"sqlite\"]");
@@ -395,7 +386,7 @@ fn one_target_writes_the_fbc_and_index_db_side_by_side() {
 /// A replaces-mode package of the same catalog keeps every bundle whole.
 #[test]
 fn a_skippatch_package_has_opms_graph_rows_and_non_heads_without_csv() {
-    let add_cases = suite();
+    let add_cases = common::sqlite_case::suite();
     let baz = add_cases.join("add-baz-semver-skippatch/input/bundles");
     let project = tempfile::tempdir().unwrap();
     let v102 = project.path().join("baz-bundle-v1.0.2");
@@ -478,7 +469,7 @@ fn a_skippatch_package_has_opms_graph_rows_and_non_heads_without_csv() {
 /// error before anything is written (also when `--format` asks for it).
 #[test]
 fn sqlite_with_csv_metadata_is_refused() {
-    let case = suite().join("ghost-replaces-skips-skiprange");
+    let case = common::sqlite_case::suite().join("ghost-replaces-skips-skiprange");
     let case_toml: toml::Table = toml::from_str(&std::fs::read_to_string(case.join("case.toml")).unwrap()).unwrap();
     let project = tempfile::tempdir().unwrap();
     let catalog_toml = catalog_toml(&case, &case_toml).replace(

@@ -20,18 +20,9 @@ use common::{catbuild, stderr};
 /// why. None now: the semver add-mode rows landed with the writer.
 const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
-fn suite() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/package-manifest-and-sqlite")
-}
-
 #[test]
 fn catbuilds_own_index_dbs_render_as_opm_rendered_its_own() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(suite())
-        .expect("../shared/conformance/package-manifest-and-sqlite is readable")
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.join("case.toml").is_file())
-        .collect();
-    cases.sort();
+    let cases = common::sqlite_case::cases();
     let mut report = String::new();
     let mut problems = Vec::new();
     let mut n_compared = 0;

@@ -5,6 +5,22 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// The suite's directory.
+pub fn suite() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/package-manifest-and-sqlite")
+}
+
+/// Every case of the suite (a directory with a `case.toml`), sorted.
+pub fn cases() -> Vec<PathBuf> {
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(suite())
+        .expect("../shared/conformance/package-manifest-and-sqlite is readable")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("case.toml").is_file())
+        .collect();
+    cases.sort();
+    cases
+}
+
 /// The `catalog.toml` that gives the case's input: bundle images added by
 /// `opm registry add` become a package's bundle directories with a
 /// `bundle-image` naming them as the case does; package-manifest

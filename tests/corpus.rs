@@ -50,6 +50,7 @@ const REJECTED_DATA: &[(&str, &str, &str)] = &[
 const CHANNELS_MATCH: &[&str] = &[
     "dxoperator",
     "ecr-secret-operator",
+    "kairos-operator",
     "kube-green",
     "libredb-studio-operator",
     "odf-node-recovery-operator",
@@ -57,17 +58,13 @@ const CHANNELS_MATCH: &[&str] = &[
     "visionone-containersecurity",
 ];
 
-const KAIROS: (&str, &str) = (
-    "kairos-operator",
-    "semver template lists its bundles under Candidate, by image; init cannot map images to directories, so they go by their channels annotation (stable-v2, not candidate-v2)",
-);
 const MULTICLUSTER: (&str, &str) = (
     "multicluster-global-hub-operator",
     "published from an older template (release-1.4 ... release-1.7); the newest (v4.21.yaml) keeps release-1.7 only, and init leaves 1.4.0-1.6.0 out",
 );
 
 /// Published packages whose channels differ, and why.
-const CHANNELS_DIFFER: &[(&str, &str)] = &[KAIROS, MULTICLUSTER];
+const CHANNELS_DIFFER: &[(&str, &str)] = &[MULTICLUSTER];
 
 /// The same for the `olm.csv.metadata` flavour (OCP 4.17+ catalogs), which
 /// has more packages.
@@ -77,7 +74,9 @@ const CHANNELS_MATCH_FBC: &[&str] = &[
     "dotvirt-operator",
     "dxoperator",
     "ecr-secret-operator",
+    "kairos-operator",
     "kube-green",
+    "kubevirt-wol",
     "libredb-studio-operator",
     "nfs-provisioner-operator",
     "odf-node-recovery-operator",
@@ -90,15 +89,10 @@ const CHANNELS_MATCH_FBC: &[&str] = &[
 ];
 
 const CHANNELS_DIFFER_FBC: &[(&str, &str)] = &[
-    KAIROS,
-    (
-        "kubevirt-wol",
-        "semver template lists 0.0.2 under Candidate, Fast and Stable, by image; by its channels annotation it is in stable-v0 only",
-    ),
     MULTICLUSTER,
     (
         "openshift-integration-operator",
-        "semver template lists its bundles under Candidate, by image (see kairos); also the published v0.8.2 skips the v0.7.0 it replaces, as opm's channel-scoped semver expansion did before #1813 reverted it",
+        "the published v0.8.2 skips the v0.7.0 it replaces, as opm's channel-scoped semver expansion did before #1813 reverted it (corpus README)",
     ),
 ];
 

@@ -167,6 +167,9 @@ pub struct PackageConfig {
     pub description: Option<String>,
     /// The package icon file (absolute) and the span of its `icon` value.
     pub icon: Option<Sourced<PathBuf>>,
+    /// `icon = false`: the package blob has no icon, not even the head
+    /// CSV's (as a basic template's package without one).
+    pub no_icon: bool,
     /// Glob patterns of registry+v1 bundle directories, relative to the root.
     pub bundles: Vec<Sourced<String>>,
     /// Package-manifest directories (`<pkg>.package.yaml` + version dirs).
@@ -781,14 +784,30 @@ impl Resolver<'_> {
                 setting
             }
         };
+        let (icon, no_icon) = match raw.icon.as_ref() {
+            None => (None, false),
+            Some(icon) => match icon.get_ref() {
+                toml::Value::String(path) => (
+                    Some(Sourced {
+                        value: root.join(path),
+                        span: icon.span(),
+                    }),
+                    false,
+                ),
+                toml::Value::Boolean(false) => (None, true),
+                _ => {
+                    self.error(icon.span(), "`icon` is the path of an image file, or `false` for no icon")
+                        .add_help("without `icon`, the package takes the icon of its default channel head's CSV");
+                    (None, false)
+                }
+            },
+        };
         PackageConfig {
             name,
             default_channel: raw.default_channel.as_ref().map(Sourced::from_spanned),
             description: raw.description,
-            icon: raw.icon.as_ref().map(|icon| Sourced {
-                value: root.join(icon.get_ref()),
-                span: icon.span(),
-            }),
+            icon,
+            no_icon,
             bundles: raw.bundles.iter().map(Sourced::from_spanned).collect(),
             package_manifests: raw.package_manifests.iter().map(Sourced::from_spanned).collect(),
             bundle_images: raw.bundle_images.iter().map(Sourced::from_spanned).collect(),
@@ -828,11 +847,13 @@ impl Resolver<'_> {
             ("bundle-image", raw.bundle_image.as_ref()),
             ("unreachable", raw.unreachable.as_ref()),
             ("default-channel", raw.default_channel.as_ref()),
-            ("icon", raw.icon.as_ref()),
         ] {
             if let Some(value) = value {
                 conflicting.push((key, value.span()));
             }
+        }
+        if let Some(icon) = &raw.icon {
+            conflicting.push(("icon", icon.span()));
         }
         if let Some(channel) = raw.channels.first() {
             conflicting.push(("[[package.channel]]", channel.name.span()));
@@ -881,6 +902,7 @@ impl Resolver<'_> {
                 default_channel: None,
                 description: None,
                 icon: None,
+                no_icon: false,
                 bundles: Vec::new(),
                 package_manifests: Vec::new(),
                 bundle_images: Vec::new(),

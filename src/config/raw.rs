@@ -110,7 +110,8 @@ pub struct RawPackage {
     pub name: Spanned<String>,
     pub default_channel: Option<Spanned<String>>,
     pub description: Option<String>,
-    pub icon: Option<Spanned<String>>,
+    /// A path, or `false` for no icon (a basic template's package without one).
+    pub icon: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub bundles: Vec<Spanned<String>>,
     #[serde(default)]

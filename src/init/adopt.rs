@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::TemplateNotAdopted;
+use super::images::{FoundCsv, TemplateImages, map_images};
 use crate::encoding::json::Value;
 use crate::encoding::yaml_in;
 use crate::fbc::{ChannelEntry, DeclarativeConfig};
@@ -33,6 +34,13 @@ pub struct ExplicitAdoption {
     pub kept: BTreeSet<String>,
     /// The template has `olm.deprecations` entries (not carried over).
     pub deprecations: bool,
+    /// The template's package has an icon (else the build must not take
+    /// the head CSV's).
+    pub icon: bool,
+    /// The template's package description.
+    pub description: String,
+    /// The template's `olm.bundle` images, mapped to found bundles.
+    pub images: TemplateImages,
 }
 
 /// One channel of a basic template, minus the entries with no bundle found.
@@ -50,13 +58,17 @@ pub struct SemverAdoption {
     pub generate_major_channels: Option<bool>,
     pub generate_minor_channels: Option<bool>,
     pub default_channel_type_preference: Option<String>,
-    /// Archetypes that list bundles (by image) in the template, lowercase.
-    pub archetypes: Vec<String>,
+    /// Archetypes that list bundles (by image) in the template, lowercase,
+    /// each with its images in template order.
+    pub archetypes: Vec<(String, Vec<String>)>,
+    /// Every image the archetypes list, mapped to found bundles.
+    pub images: TemplateImages,
 }
 
 /// Reads `template` and adopts it for `package_name`, whose found bundles
-/// have the CSV names `found_names`.
-pub(super) fn adopt_template(package_name: &str, template: &Path, found_names: &BTreeSet<String>) -> Result<Adoption, TemplateNotAdopted> {
+/// have the CSVs `found`.
+pub(super) fn adopt_template(package_name: &str, template: &Path, found: &[FoundCsv]) -> Result<Adoption, TemplateNotAdopted> {
+    let found_names: BTreeSet<String> = found.iter().map(|csv| csv.name.clone()).collect();
     let text = fs_err::read_to_string(template).map_err(TemplateNotAdopted::Unreadable)?;
     let document = match yaml_in::decode_stream(&text).into_iter().next() {
         Some(Ok(document)) => document.value,
@@ -64,8 +76,16 @@ pub(super) fn adopt_template(package_name: &str, template: &Path, found_names: &
         None => return Err(TemplateNotAdopted::Empty),
     };
     match field(&document, "schema").and_then(Value::as_str) {
-        Some(crate::catalog_template::basic::SCHEMA) => adopt_basic(package_name, &text, found_names).map(Adoption::Explicit),
-        Some(crate::catalog_template::semver::SCHEMA) => Ok(Adoption::Semver(adopt_semver(&document))),
+        Some(crate::catalog_template::basic::SCHEMA) => adopt_basic(package_name, &text, &found_names).map(|mut adoption| {
+            adoption.images = map_images(&basic_images(&document), found);
+            Adoption::Explicit(adoption)
+        }),
+        Some(crate::catalog_template::semver::SCHEMA) => {
+            let mut adoption = adopt_semver(&document);
+            let images: Vec<String> = adoption.archetypes.iter().flat_map(|(_, images)| images.clone()).collect();
+            adoption.images = map_images(&images, found);
+            Ok(Adoption::Semver(adoption))
+        }
         Some(other) => Err(TemplateNotAdopted::UnknownSchema { schema: other.to_string() }),
         None => Err(TemplateNotAdopted::NoSchema),
     }
@@ -87,14 +107,14 @@ pub(super) fn adopt_basic(package_name: &str, text: &str, found_names: &BTreeSet
     // channel blobs exactly as opm decodes them, and drops the bundles.
     let no_bundles = |_: &str| Ok(DeclarativeConfig::default());
     let config = crate::catalog_template::basic::render(text, &no_bundles).map_err(TemplateNotAdopted::BasicDoesNotLoad)?;
+    let template_package = config.packages.iter().find(|package| package.name == package_name);
     let mut adoption = ExplicitAdoption {
         deprecations: !config.deprecations.is_empty(),
+        icon: template_package.is_some_and(|package| package.icon.is_some()),
+        description: template_package.map(|package| package.description.clone()).unwrap_or_default(),
         ..ExplicitAdoption::default()
     };
-    let template_default = config
-        .packages
-        .iter()
-        .find(|package| package.name == package_name)
+    let template_default = template_package
         .map(|package| package.default_channel.clone())
         .filter(|name| !name.is_empty());
     for channel in config.channels.iter().filter(|channel| channel.package == package_name) {
@@ -135,13 +155,18 @@ pub(super) fn adopt_semver(document: &Value) -> SemverAdoption {
     };
     let archetypes = ["Candidate", "Fast", "Stable"]
         .into_iter()
-        .filter(|archetype| {
-            field(document, archetype)
+        .filter_map(|archetype| {
+            let bundles = field(document, archetype)
                 .and_then(|value| field(value, "bundles"))
                 .and_then(Value::as_array)
-                .is_some_and(|bundles| !bundles.is_empty())
+                .filter(|bundles| !bundles.is_empty())?;
+            let images = bundles
+                .iter()
+                .filter_map(|bundle| field(bundle, "image").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect();
+            Some((archetype.to_lowercase(), images))
         })
-        .map(str::to_lowercase)
         .collect();
     SemverAdoption {
         generate_major_channels: flag("generateMajorChannels"),
@@ -151,7 +176,20 @@ pub(super) fn adopt_semver(document: &Value) -> SemverAdoption {
             .filter(|text| !text.is_empty())
             .map(str::to_string),
         archetypes,
+        images: TemplateImages::default(),
     }
+}
+
+/// The `image` of each `olm.bundle` entry of a basic template.
+fn basic_images(document: &Value) -> Vec<String> {
+    field(document, "entries")
+        .and_then(Value::as_array)
+        .unwrap_or_default()
+        .iter()
+        .filter(|entry| field(entry, "schema").and_then(Value::as_str) == Some("olm.bundle"))
+        .filter_map(|entry| field(entry, "image").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
 }
 
 #[cfg(test)]
@@ -169,7 +207,10 @@ mod tests {
         let adoption = adopt_semver(&document);
         assert_eq!(adoption.generate_major_channels, Some(true));
         assert_eq!(adoption.generate_minor_channels, Some(false));
-        assert_eq!(adoption.archetypes, vec!["candidate".to_string()]);
+        assert_eq!(
+            adoption.archetypes,
+            vec![("candidate".to_string(), vec!["example.com/a:1".to_string()])]
+        );
         assert_eq!(adoption.default_channel_type_preference, None);
     }
 

@@ -25,8 +25,11 @@ pub(super) enum CiPolicy {
     Fbc {
         template: PathBuf,
         catalog: String,
-        /// Every catalog name the template's mapping entry lists.
+        /// Every catalog name mapped to this template, or to another
+        /// template file with the same bytes.
         catalogs: Vec<String>,
+        /// Catalog names mapped to templates whose bytes differ.
+        other_catalogs: Vec<String>,
         fallback: UpdateGraph,
     },
     /// `fbc.enabled: true` but no template to read; the fallback policy
@@ -87,13 +90,33 @@ fn policy_of(value: &Value, update_graph: Option<UpdateGraph>, package_dir: &Pat
     }
     let fallback = update_graph.unwrap_or(UpdateGraph::Replaces);
     Some(match newest_template(value) {
-        Ok((catalog, template_name, catalogs)) => {
-            let template = package_dir.join("catalog-templates").join(&template_name);
+        Ok((catalog, template_name, mut catalogs)) => {
+            let templates = package_dir.join("catalog-templates");
+            let template = templates.join(&template_name);
             if template.is_file() {
+                // Packages that map one template per catalog often keep
+                // identical copies: those catalogs are built from the one
+                // adopted, the others are named in a comment.
+                let adopted = std::fs::read(&template).ok();
+                let mut other_catalogs = Vec::new();
+                for (other, names) in mappings(value).unwrap_or_default() {
+                    if other == template_name {
+                        continue;
+                    }
+                    let same = adopted.is_some() && std::fs::read(templates.join(&other)).ok() == adopted;
+                    let into = if same { &mut catalogs } else { &mut other_catalogs };
+                    into.extend(names.into_iter().filter(|name| catalog_version(name).is_some()));
+                }
+                catalogs.sort_by_key(|name| catalog_version(name));
+                catalogs.dedup();
+                other_catalogs.retain(|name| !catalogs.contains(name));
+                other_catalogs.sort_by_key(|name| catalog_version(name));
+                other_catalogs.dedup();
                 CiPolicy::Fbc {
                     template,
                     catalog,
                     catalogs,
+                    other_catalogs,
                     fallback,
                 }
             } else {
@@ -110,35 +133,44 @@ fn policy_of(value: &Value, update_graph: Option<UpdateGraph>, package_dir: &Pat
 /// `(catalog name, template file name, every catalog name of the entry)`
 /// of the `fbc.catalog_mapping` entry that lists the newest catalog.
 fn newest_template(ci: &Value) -> Result<(String, String, Vec<String>), TemplateNotAdopted> {
-    let mappings = ci
-        .pointer(&["fbc", "catalog_mapping"])
-        .and_then(Value::as_array)
-        .ok_or(TemplateNotAdopted::NoCatalogMapping)?;
     let mut best: Option<(Vec<u64>, String, String, Vec<String>)> = None;
-    for mapping in mappings {
-        let Some(template_name) = mapping.get("template_name").and_then(Value::as_str) else {
-            continue;
-        };
-        let names: Vec<String> = mapping
-            .get("catalog_names")
-            .and_then(Value::as_array)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|catalog| match catalog {
-                Value::String(text) => Some(text.clone()),
-                Value::Number(number) => Some(number.as_str().to_string()),
-                _ => None,
-            })
-            .collect();
+    for (template_name, names) in mappings(ci)? {
         for text in &names {
             let Some(key) = catalog_version(text) else { continue };
             if best.as_ref().is_none_or(|(best_key, ..)| key > *best_key) {
-                best = Some((key, text.clone(), template_name.to_string(), names.clone()));
+                best = Some((key, text.clone(), template_name.clone(), names.clone()));
             }
         }
     }
     best.map(|(_, catalog, template, names)| (catalog, template, names))
         .ok_or(TemplateNotAdopted::NoCatalogVersion)
+}
+
+/// Each `fbc.catalog_mapping` entry with a template: `(template file
+/// name, catalog names)`.
+fn mappings(ci: &Value) -> Result<Vec<(String, Vec<String>)>, TemplateNotAdopted> {
+    let mappings = ci
+        .pointer(&["fbc", "catalog_mapping"])
+        .and_then(Value::as_array)
+        .ok_or(TemplateNotAdopted::NoCatalogMapping)?;
+    Ok(mappings
+        .iter()
+        .filter_map(|mapping| {
+            let template_name = mapping.get("template_name").and_then(Value::as_str)?;
+            let names = mapping
+                .get("catalog_names")
+                .and_then(Value::as_array)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|catalog| match catalog {
+                    Value::String(text) => Some(text.clone()),
+                    Value::Number(number) => Some(number.as_str().to_string()),
+                    _ => None,
+                })
+                .collect();
+            Some((template_name.to_string(), names))
+        })
+        .collect())
 }
 
 /// `v4.21` / `4.21` → `[4, 21]`, compared numerically.

@@ -41,15 +41,17 @@
 
 mod adopt;
 mod ci;
+mod images;
 mod index_db;
 mod reach;
 mod scan;
 mod write;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
 pub use adopt::{AdoptedChannel, ExplicitAdoption, SemverAdoption};
+pub use images::TemplateImages;
 pub use index_db::write_index_db_catalog_toml;
 pub use write::write_catalog_toml;
 
@@ -185,8 +187,11 @@ pub struct CatalogTemplateSource {
     pub path: PathBuf,
     /// The catalog name it is mapped to, e.g. `v4.21`.
     pub catalog: String,
-    /// Every catalog name its mapping entry lists (`v4.15` … `v4.21`).
+    /// Every catalog name mapped to it or to an identical copy (`v4.15`
+    /// … `v4.21`).
     pub catalogs: Vec<String>,
+    /// Catalog names mapped to templates that differ from it: not built.
+    pub other_catalogs: Vec<String>,
 }
 
 /// A package's `channel-policy`, and where it came from.
@@ -395,11 +400,13 @@ fn plan_package(name: String, found: FoundPackage, community_tree: bool) -> Plan
     let mut csv_names: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
     let adoption: Option<Result<Adoption, TemplateNotAdopted>> = match &found.ci {
         Some((CiPolicy::Fbc { template, .. }, _)) => {
+            let mut csvs = Vec::new();
             for bundle in &found.bundles {
-                csv_names.insert(bundle.dir.clone(), scan::csv_name(&bundle.dir));
+                let csv = scan::csv_identity(&bundle.dir);
+                csv_names.insert(bundle.dir.clone(), csv.as_ref().map(|csv| csv.name.clone()));
+                csvs.extend(csv);
             }
-            let names: BTreeSet<String> = csv_names.values().flatten().cloned().collect();
-            Some(adopt::adopt_template(&name, template, &names))
+            Some(adopt::adopt_template(&name, template, &csvs))
         }
         _ => None,
     };
@@ -443,6 +450,7 @@ fn plan_package(name: String, found: FoundPackage, community_tree: bool) -> Plan
                     template,
                     catalog,
                     catalogs,
+                    other_catalogs,
                     ..
                 },
                 _,
@@ -453,6 +461,7 @@ fn plan_package(name: String, found: FoundPackage, community_tree: bool) -> Plan
                 path: template,
                 catalog,
                 catalogs,
+                other_catalogs,
             };
             match adoption {
                 Adoption::Explicit(adoption) => PlannedChannelPolicy::Explicit { adoption, template },

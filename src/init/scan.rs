@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::ci::{CiPolicy, read_ci};
+use super::images::FoundCsv;
 use super::{BundleNote, FoundBundle};
 use crate::encoding::json::Value;
 use crate::encoding::yaml_in;
@@ -133,8 +134,9 @@ fn annotation_package(metadata: &Path) -> Option<String> {
     })
 }
 
-/// The `metadata.name` of the CSV in a bundle's `manifests/`, if one decodes.
-pub(super) fn csv_name(bundle_dir: &Path) -> Option<String> {
+/// The `metadata.name` and `spec.version` of the CSV in a bundle's
+/// `manifests/`, if one decodes.
+pub(super) fn csv_identity(bundle_dir: &Path) -> Option<FoundCsv> {
     sorted_files(&bundle_dir.join(MANIFESTS_DIR)).iter().find_map(|file| {
         if is_hidden(file) {
             return None;
@@ -147,11 +149,16 @@ pub(super) fn csv_name(bundle_dir: &Path) -> Option<String> {
         if value.get("kind").and_then(Value::as_str) != Some("ClusterServiceVersion") {
             return None;
         }
-        value
+        let name = value
             .pointer(&["metadata", "name"])
             .and_then(Value::as_str)
-            .filter(|name| !name.is_empty())
-            .map(str::to_string)
+            .filter(|name| !name.is_empty())?;
+        let version = value.pointer(&["spec", "version"]).and_then(Value::as_str).map(str::to_string);
+        Some(FoundCsv {
+            name: name.to_string(),
+            version,
+            dir: crate::load::version_dir_name(bundle_dir),
+        })
     })
 }
 

@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use super::{BundleList, CatalogTemplateSource, ExplicitAdoption, InitPlan, PlannedChannelPolicy, PlannedPackage, SemverAdoption};
+use super::{
+    BundleList, CatalogTemplateSource, ExplicitAdoption, InitPlan, PlannedChannelPolicy, PlannedPackage, SemverAdoption, TemplateImages,
+};
 use crate::fbc::ChannelEntry;
 
 /// `catalog.toml` for `plan`.
@@ -18,12 +20,21 @@ pub fn write_catalog_toml(plan: &InitPlan) -> String {
         let listed: Vec<String> = versions.iter().map(|version| toml_string(&version.to_string())).collect();
         let _ = writeln!(
             out,
-            "# The OpenShift catalogs ci.yaml maps {} to: one target each (build/v4.16/…),\n\
-             # olm.csv.metadata from v4.17 on. opm migrates only bundles with an image: set\n\
-             # `bundle-image` for that (upstream's are digests of images built from these directories).\n\
+            "# The OpenShift catalogs ci.yaml maps {} (or an identical copy) to:\n\
+             # one target each (build/v4.16/…), olm.csv.metadata from v4.17 on\n\
+             # (opm migrates only bundles that have an image: see `bundle-image`).\n\
              openshift = [{}]",
             template,
             listed.join(", ")
+        );
+    }
+    if let Some(other) = other_catalogs(plan)
+        && !other.is_empty()
+    {
+        let _ = writeln!(
+            out,
+            "# ci.yaml maps {} to templates that differ from this one: not built here.",
+            other.join(", ")
         );
     }
     out.push('\n');
@@ -62,6 +73,17 @@ fn openshift_versions(plan: &InitPlan) -> Option<(Vec<crate::openshift::OcpVersi
     (!versions.is_empty()).then(|| (versions, plan.relative(&template.path)))
 }
 
+/// The catalogs of a single adopted package's other, differing templates.
+fn other_catalogs(plan: &InitPlan) -> Option<&[String]> {
+    let [package] = plan.packages.as_slice() else {
+        return None;
+    };
+    match &package.channel_policy {
+        PlannedChannelPolicy::Explicit { template, .. } | PlannedChannelPolicy::Semver { template, .. } => Some(&template.other_catalogs),
+        _ => None,
+    }
+}
+
 fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {
     let _ = writeln!(out, "[[package]]\nname = {}", toml_string(&package.name));
     let template_text = |template: &CatalogTemplateSource| format!("{} (catalog {})", plan.relative(&template.path), template.catalog);
@@ -98,6 +120,11 @@ fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {
             .map(|dir| toml_string(&plan.relative(dir)))
             .collect();
         let _ = writeln!(out, "package-manifests = [{}]", listed.join(", "));
+    }
+    match &package.channel_policy {
+        PlannedChannelPolicy::Explicit { adoption, .. } => write_bundle_image(out, &adoption.images, &template_rel),
+        PlannedChannelPolicy::Semver { adoption, .. } => write_bundle_image(out, &adoption.images, &template_rel),
+        _ => {}
     }
     match &package.channel_policy {
         PlannedChannelPolicy::Explicit { adoption, .. } => write_explicit(out, adoption, &template_rel),
@@ -149,10 +176,65 @@ fn write_unreachable(out: &mut String, package: &PlannedPackage) {
     let _ = writeln!(out, "unreachable = \"drop\"");
 }
 
+/// `bundle-image` as the template names its bundles, so the catalog keeps
+/// upstream's references (and v4.17+ targets can migrate to CSV metadata).
+fn write_bundle_image(out: &mut String, images: &TemplateImages, template_rel: &str) {
+    let Some(bundle_image) = &images.bundle_image else {
+        if !images.names.is_empty() || !images.unmapped.is_empty() {
+            let _ = writeln!(
+                out,
+                "# The bundle images of {template_rel} follow no one pattern: set `bundle-image`."
+            );
+        }
+        return;
+    };
+    if images.from_digests {
+        let _ = writeln!(
+            out,
+            "# {template_rel} names its bundles by digest, which only a pull can map to a directory;"
+        );
+        let _ = writeln!(out, "# the catalog names them by version tag in the same repository instead.");
+    } else {
+        let _ = writeln!(out, "# Bundle images as {template_rel} names them.");
+        let digests = images.unmapped.iter().filter(|image| image.contains("@sha256:")).count();
+        let tags = images.unmapped.len() - digests;
+        if digests > 0 {
+            let _ = writeln!(
+                out,
+                "# It names {digests} bundle(s) by digest, which only a pull can map to a directory: the catalog names them by tag."
+            );
+        }
+        if tags > 0 {
+            let unmatched: Vec<&str> = images
+                .unmapped
+                .iter()
+                .filter(|image| !image.contains("@sha256:"))
+                .map(String::as_str)
+                .collect();
+            let more = if tags > 3 {
+                format!(" and {} more", tags - 3)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "# {tags} of its images match no bundle found here: {}{more}",
+                unmatched[..tags.min(3)].join(", ")
+            );
+        }
+    }
+    let _ = writeln!(out, "bundle-image = {}", toml_string(bundle_image));
+}
+
 fn write_explicit(out: &mut String, adoption: &ExplicitAdoption, template_rel: &str) {
-    let _ = writeln!(out, "# Channels from {template_rel}, as upstream builds the catalog;");
-    let _ = writeln!(out, "# the package icon comes from the default channel head's CSV.");
+    let _ = writeln!(out, "# Channels and package from {template_rel}, as upstream builds the catalog.");
     let _ = writeln!(out, "channel-policy = \"explicit\"");
+    if !adoption.icon {
+        let _ = writeln!(out, "icon = false  # the template's package has none");
+    }
+    if !adoption.description.is_empty() {
+        let _ = writeln!(out, "description = {}", toml_string(&adoption.description));
+    }
     match (&adoption.default_channel, &adoption.lost_default) {
         (Some(default), _) => {
             let _ = writeln!(out, "default-channel = {}", toml_string(default));
@@ -195,19 +277,21 @@ fn write_explicit(out: &mut String, adoption: &ExplicitAdoption, template_rel: &
 
 fn write_semver(out: &mut String, adoption: &SemverAdoption, template_rel: &str) {
     let _ = writeln!(out, "channel-policy = \"semver-template\"  # from {template_rel}");
-    if !adoption.archetypes.is_empty() {
+    let unplaced: Vec<&str> = adoption
+        .archetypes
+        .iter()
+        .filter(|(_, images)| images.iter().any(|image| !adoption.images.names.contains_key(image)))
+        .map(|(archetype, _)| archetype.as_str())
+        .collect();
+    if !unplaced.is_empty() {
         let _ = writeln!(
             out,
-            "# The template lists its {} bundles by image, which init cannot map to bundle directories:",
-            adoption.archetypes.join("/")
+            "# The template lists {} bundles by images that match no bundle found here: those",
+            unplaced.join("/")
         );
         let _ = writeln!(
             out,
-            "# each bundle goes where its channels annotation says (candidate, fast, stable; otherwise stable)."
-        );
-        let _ = writeln!(
-            out,
-            "# List bundle names under `candidate`, `fast` or `stable` below to place them as upstream does."
+            "# go where their channels annotation says (candidate, fast, stable; otherwise stable)."
         );
     }
     let _ = writeln!(out, "[package.semver]");
@@ -219,6 +303,15 @@ fn write_semver(out: &mut String, adoption: &SemverAdoption, template_rel: &str)
     }
     if let Some(preference) = &adoption.default_channel_type_preference {
         let _ = writeln!(out, "default-channel-type-preference = {}", toml_string(preference));
+    }
+    for (archetype, images) in &adoption.archetypes {
+        let names: Vec<String> = images
+            .iter()
+            .filter_map(|image| adoption.images.names.get(image).cloned())
+            .collect();
+        if !names.is_empty() {
+            let _ = writeln!(out, "{archetype} = {}", toml_string_array(&names));
+        }
     }
 }
 

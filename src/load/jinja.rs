@@ -247,6 +247,7 @@ pub fn bundle_image(template: &str, vars: &BTreeMap<String, String>, bundle: &Lo
     bundle_fields.insert("package", bundle.package.clone());
     bundle_fields.insert("name", bundle.bundle.name.clone());
     bundle_fields.insert("version", bundle.version.clone());
+    bundle_fields.insert("dir", crate::load::version_dir_name(&bundle.dir));
     context.insert("bundle".to_string(), minijinja::Value::from(bundle_fields));
     env.render_str(template, context).map_err(|error| BundleImageError {
         bundle: bundle.bundle.name.clone(),

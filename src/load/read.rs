@@ -64,6 +64,18 @@ pub(crate) fn has_bundle_parts(dir: &Path) -> Result<bool, std::io::Error> {
     Ok(part_is_directory(&dir.join(MANIFESTS_DIR))? && part_is_directory(&dir.join(METADATA_DIR))?)
 }
 
+/// The name of a bundle's version directory (`{{ bundle.dir }}`): the last
+/// component of `dir`, or the one above it for a bundle nested under one
+/// of [`NESTED_BUNDLE_DIRS`] (`0.4.1/bundle/` is version `0.4.1`).
+pub(crate) fn version_dir_name(dir: &Path) -> String {
+    let name = |path: &Path| path.file_name().map(|name| name.to_string_lossy().into_owned());
+    match name(dir) {
+        Some(last) if NESTED_BUNDLE_DIRS.contains(&last.as_str()) => dir.parent().and_then(name).unwrap_or(last),
+        Some(last) => last,
+        None => String::new(),
+    }
+}
+
 /// The first of [`NESTED_BUNDLE_DIRS`] below `dir` that has a bundle's
 /// parts ([`has_bundle_parts`]); one that cannot be looked at is skipped.
 pub(crate) fn nested_bundle_root(dir: &Path) -> Option<&'static str> {

@@ -233,13 +233,24 @@ fn assemble(
         .and_then(head_of)
         .and_then(|head| by_name.get(head.as_str()))
         .map(|bundle| &bundle.csv);
-    let icon = package_icon(icon_file, head_csv);
+    let icon = if package.no_icon { None } else { package_icon(icon_file, head_csv) };
+    // opm's semver template also gives the package the head CSV's
+    // description; the other policies leave it to `description`.
+    let description = match (&package.description, &package.channel_policy) {
+        (Some(description), _) => description.clone(),
+        (None, ChannelPolicy::SemverTemplate(_)) => head_csv
+            .and_then(|csv| csv.pointer(&["spec", "description"]))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        (None, _) => String::new(),
+    };
     catalog.packages.push(Package {
         schema: SCHEMA_PACKAGE.to_string(),
         name: name.clone(),
         default_channel,
         icon,
-        description: package.description.clone().unwrap_or_default(),
+        description,
         properties: Vec::new(),
     });
     catalog.channels.extend(package_graph.channels);

@@ -217,6 +217,42 @@ fn explicit_channels_keyed_by_version_give_each_version_its_graph() {
 }
 
 #[test]
+fn a_channel_marked_default_is_the_default_of_its_versions_and_two_for_one_version_are_an_error() {
+    let project = project();
+    let root = project.path();
+    let config = |second_default: &str| {
+        format!(
+            "[catalog]\nname = \"ocp-catalog\"\nopenshift = \"v4.15-v4.16\"\n\n\
+             [[package]]\nname = \"ocp\"\nbundles = [\"bundles/*\"]\nchannel-policy = \"explicit\"\ndefault-channel = \"fast\"\n\
+             [[package.channel]]\nname = \"stable\"\nopenshift = \"v4.15\"\ndefault = true\n\
+             entries = [{{ name = \"ocp.v0.1.0\" }}, {{ name = \"ocp.v0.2.0\", replaces = \"ocp.v0.1.0\" }}]\n\
+             [[package.channel]]\nname = \"fast\"\nopenshift = \"{second_default}\"\ndefault = true\n\
+             entries = [{{ name = \"ocp.v0.3.0\" }}, {{ name = \"ocp.v0.4.0\", replaces = \"ocp.v0.3.0\" }}]\n\n\
+             [[target]]\nformats = [\"fbc-yaml\"]\n"
+        )
+    };
+    std::fs::write(root.join("catalog.toml"), config("v4.16")).unwrap();
+    let output = catbuild(root, &["build"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    for (version, default) in [("v4.15", "stable"), ("v4.16", "fast")] {
+        let catalog = std::fs::read_to_string(root.join("build").join(version).join("catalog/ocp/catalog.yaml")).unwrap();
+        assert!(
+            catalog.starts_with(&format!("---\ndefaultChannel: {default}\n")),
+            "{version}: {catalog}"
+        );
+    }
+    std::fs::write(root.join("catalog.toml"), config("v4.15-v4.16")).unwrap();
+    let output = catbuild(root, &["build"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains("channels `stable` and `fast` of package `ocp` are both `default = true` for v4.15"),
+        "{text}"
+    );
+    assert!(text.contains("catalog.toml:"), "{text}");
+}
+
+#[test]
 fn matrix_shows_which_version_holds_which_bundle_and_why() {
     let project = project();
     let root = project.path();
@@ -343,8 +379,7 @@ enum Images {
 /// `catbuild init` + `catbuild build` reproduce. The other published
 /// packages differ for reasons the corpus README lists (slurm-operator
 /// 0.4.1, openshift-integration-operator's older opm) or that the release
-/// note of issue 18 explains (kubevirt-wol's older opm,
-/// multicluster-global-hub-operator's differing per-version templates).
+/// note of issue 18 explains (kubevirt-wol's older opm).
 /// `(OpenShift version, expected/ flavour dir)` of a published catalog.
 type Published = &'static [(&'static str, &'static str)];
 
@@ -372,6 +407,12 @@ const REPRODUCED: &[(&str, Images, Published)] = &[
         &[("v4.16", "fbc-bundle-object"), ("v4.17", "fbc")],
     ),
     ("kube-green", Images::Digests, &[("v4.16", "fbc-bundle-object"), ("v4.17", "fbc")]),
+    // One differing template per catalog, each adopted for its versions.
+    (
+        "multicluster-global-hub-operator",
+        Images::Digests,
+        &[("v4.16", "fbc-bundle-object"), ("v4.17", "fbc")],
+    ),
     ("nfs-provisioner-operator", Images::Digests, &[("v4.19", "fbc")]),
     (
         "odf-node-recovery-operator",

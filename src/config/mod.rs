@@ -257,6 +257,10 @@ pub struct ExplicitChannel {
     /// `openshift`: the OpenShift version targets that get this channel;
     /// `None` for every target.
     pub openshift: Option<Sourced<Vec<crate::openshift::OcpVersion>>>,
+    /// `default = true`: the package's default channel in the targets that
+    /// get this channel (per-version templates differ in their default),
+    /// over `default-channel`; the span of the value.
+    pub default: Option<Range<usize>>,
     pub entries: Vec<ExplicitEntry>,
 }
 
@@ -1208,6 +1212,7 @@ impl Resolver<'_> {
                 value: self.versions(value).unwrap_or_default(),
                 span: value.span(),
             }),
+            default: raw.default.as_ref().filter(|value| *value.get_ref()).map(Spanned::span),
             entries: raw
                 .entries
                 .iter()
@@ -1229,6 +1234,7 @@ impl Resolver<'_> {
             let ChannelPolicy::Explicit(channels) = &package.channel_policy else {
                 continue;
             };
+            self.check_default_channels(package, channels, &built);
             for channel in channels {
                 let Some(versions) = &channel.openshift else {
                     continue;
@@ -1255,6 +1261,45 @@ impl Resolver<'_> {
                     self.diagnostics.push(diagnostic);
                 }
             }
+        }
+    }
+
+    /// Two channels marked `default = true` for one target leave the
+    /// default undecided.
+    fn check_default_channels(&mut self, package: &PackageConfig, channels: &[ExplicitChannel], built: &[crate::openshift::OcpVersion]) {
+        let defaults: Vec<&ExplicitChannel> = channels.iter().filter(|channel| channel.default.is_some()).collect();
+        for (index, later) in defaults.iter().enumerate() {
+            let Some(earlier) = defaults[..index].iter().find(|earlier| {
+                match (&earlier.openshift, &later.openshift) {
+                    (Some(left), Some(right)) => left.value.iter().any(|version| right.value.contains(version)),
+                    // A channel for every target meets every other.
+                    _ => true,
+                }
+            }) else {
+                continue;
+            };
+            let shared: Vec<crate::openshift::OcpVersion> = built
+                .iter()
+                .copied()
+                .filter(|version| {
+                    [earlier, later]
+                        .iter()
+                        .all(|channel| channel.openshift.as_ref().is_none_or(|versions| versions.value.contains(version)))
+                })
+                .collect();
+            let whom = if shared.is_empty() {
+                "the same targets".to_string()
+            } else {
+                version_list(&shared)
+            };
+            self.error(
+                later.default.clone().unwrap_or_default(),
+                format!(
+                    "channels `{}` and `{}` of package `{}` are both `default = true` for {whom}",
+                    earlier.name.value, later.name.value, package.name.value
+                ),
+            )
+            .add_help("mark one channel per OpenShift version as the default");
         }
     }
 

@@ -140,6 +140,8 @@ pub struct RawChannel {
     pub name: Spanned<String>,
     /// The OpenShift version targets that get this channel (all without).
     pub openshift: Option<Spanned<RawVersions>>,
+    /// This channel is the package's default for the versions it is for.
+    pub default: Option<Spanned<bool>>,
     #[serde(default)]
     pub entries: Vec<RawEntry>,
 }

@@ -28,8 +28,9 @@ pub(super) enum CiPolicy {
         /// Every catalog name mapped to this template, or to another
         /// template file with the same bytes.
         catalogs: Vec<String>,
-        /// Catalog names mapped to templates whose bytes differ.
-        other_catalogs: Vec<String>,
+        /// Templates whose bytes differ, each with its catalog names
+        /// (identical copies grouped).
+        others: Vec<(PathBuf, Vec<String>)>,
         fallback: UpdateGraph,
     },
     /// `fbc.enabled: true` but no template to read; the fallback policy
@@ -98,25 +99,43 @@ fn policy_of(value: &Value, update_graph: Option<UpdateGraph>, package_dir: &Pat
                 // identical copies: those catalogs are built from the one
                 // adopted, the others are named in a comment.
                 let adopted = std::fs::read(&template).ok();
-                let mut other_catalogs = Vec::new();
+                let mut others: Vec<(PathBuf, Option<Vec<u8>>, Vec<String>)> = Vec::new();
                 for (other, names) in mappings(value).unwrap_or_default() {
+                    let names = names.into_iter().filter(|name| catalog_version(name).is_some());
                     if other == template_name {
                         continue;
                     }
-                    let same = adopted.is_some() && std::fs::read(templates.join(&other)).ok() == adopted;
-                    let into = if same { &mut catalogs } else { &mut other_catalogs };
-                    into.extend(names.into_iter().filter(|name| catalog_version(name).is_some()));
+                    let path = templates.join(&other);
+                    let bytes = std::fs::read(&path).ok();
+                    if adopted.is_some() && bytes == adopted {
+                        catalogs.extend(names);
+                    } else if let Some(group) = others
+                        .iter_mut()
+                        .find(|(_, group_bytes, _)| bytes.is_some() && *group_bytes == bytes)
+                    {
+                        group.2.extend(names);
+                    } else {
+                        others.push((path, bytes, names.collect()));
+                    }
                 }
                 catalogs.sort_by_key(|name| catalog_version(name));
                 catalogs.dedup();
-                other_catalogs.retain(|name| !catalogs.contains(name));
-                other_catalogs.sort_by_key(|name| catalog_version(name));
-                other_catalogs.dedup();
+                let mut others: Vec<(PathBuf, Vec<String>)> = others
+                    .into_iter()
+                    .map(|(path, _, mut names)| {
+                        names.retain(|name| !catalogs.contains(name));
+                        names.sort_by_key(|name| catalog_version(name));
+                        names.dedup();
+                        (path, names)
+                    })
+                    .filter(|(_, names)| !names.is_empty())
+                    .collect();
+                others.sort_by_key(|(_, names)| catalog_version(&names[0]));
                 CiPolicy::Fbc {
                     template,
                     catalog,
                     catalogs,
-                    other_catalogs,
+                    others,
                     fallback,
                 }
             } else {

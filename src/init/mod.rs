@@ -190,8 +190,18 @@ pub struct CatalogTemplateSource {
     /// Every catalog name mapped to it or to an identical copy (`v4.15`
     /// … `v4.21`).
     pub catalogs: Vec<String>,
-    /// Catalog names mapped to templates that differ from it: not built.
-    pub other_catalogs: Vec<String>,
+    /// Templates that differ from it, with their catalog names: adopted
+    /// per version where they can be ([`PlannedChannelPolicy::Explicit`]),
+    /// else named in a comment and not built.
+    pub others: Vec<(PathBuf, Vec<String>)>,
+}
+
+/// A basic template mapped to some catalogs, adopted for those versions.
+#[derive(Debug)]
+pub struct VersionedAdoption {
+    pub template: PathBuf,
+    pub catalogs: Vec<String>,
+    pub adoption: ExplicitAdoption,
 }
 
 /// A package's `channel-policy`, and where it came from.
@@ -206,10 +216,13 @@ pub enum PlannedChannelPolicy {
     CommunityDefault,
     /// `ci.yaml`'s `updateGraph`.
     FromCi { update_graph: UpdateGraph, ci_yaml: PathBuf },
-    /// A basic catalog template, adopted as explicit channels.
+    /// A basic catalog template, adopted as explicit channels; with
+    /// per-version templates that differ, each of the others too
+    /// (`versioned`, the channels then keyed by `openshift`).
     Explicit {
         adoption: ExplicitAdoption,
         template: CatalogTemplateSource,
+        versioned: Vec<VersionedAdoption>,
     },
     /// A semver catalog template, adopted as the semver policy.
     Semver {
@@ -333,6 +346,9 @@ pub fn plan(request: &InitRequest) -> Result<InitPlan, InitError> {
     // A tree where packages have a ci.yaml is a community-operators tree:
     // its pipeline builds a package without `updateGraph` in replaces mode.
     let community_tree = scan.packages.values().any(|found| found.has_ci_yaml);
+    // Only a lone package gets version targets, so only it can take one
+    // template per version.
+    let alone = scan.packages.len() == 1;
     let mut packages = Vec::new();
     for (package_name, found) in scan.packages {
         if let Some((value, ci_yaml)) = &found.unknown_update_graph {
@@ -346,7 +362,7 @@ pub fn plan(request: &InitRequest) -> Result<InitPlan, InitError> {
                 warnings.push(InitWarning::NoManifestsDirectory { dir: bundle.dir.clone() });
             }
         }
-        packages.push(plan_package(package_name, found, community_tree));
+        packages.push(plan_package(package_name, found, community_tree, alone));
     }
     Ok(InitPlan {
         catalog_name,
@@ -395,29 +411,47 @@ pub fn catalog_name_of(config_dir: &Path) -> String {
     if cleaned.is_empty() { "catalog".to_string() } else { cleaned }
 }
 
-fn plan_package(name: String, found: FoundPackage, community_tree: bool) -> PlannedPackage {
+fn plan_package(name: String, found: FoundPackage, community_tree: bool, alone: bool) -> PlannedPackage {
     // FBC-managed packages: the template decides which bundles belong.
     let mut csv_names: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
+    let mut versioned: Vec<VersionedAdoption> = Vec::new();
     let adoption: Option<Result<Adoption, TemplateNotAdopted>> = match &found.ci {
-        Some((CiPolicy::Fbc { template, .. }, _)) => {
+        Some((CiPolicy::Fbc { template, others, .. }, _)) => {
             let mut csvs = Vec::new();
             for bundle in &found.bundles {
                 let csv = scan::csv_identity(&bundle.dir);
                 csv_names.insert(bundle.dir.clone(), csv.as_ref().map(|csv| csv.name.clone()));
                 csvs.extend(csv);
             }
-            Some(adopt::adopt_template(&name, template, &csvs))
+            let adoption = adopt::adopt_template(&name, template, &csvs);
+            // Basic templates that differ per version: each for its own
+            // catalogs, when every one of them can be adopted.
+            if alone && matches!(adoption, Ok(Adoption::Explicit(_))) {
+                let adopted: Option<Vec<VersionedAdoption>> = others
+                    .iter()
+                    .map(|(path, catalogs)| match adopt::adopt_template(&name, path, &csvs) {
+                        Ok(Adoption::Explicit(adoption)) => Some(VersionedAdoption {
+                            template: path.clone(),
+                            catalogs: catalogs.clone(),
+                            adoption,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                versioned = adopted.unwrap_or_default();
+            }
+            Some(adoption)
         }
         _ => None,
     };
 
-    // Bundle directories the explicit template leaves out.
+    // Bundle directories no adopted explicit template lists.
     let left_out_csv = |bundle: &FoundBundle| -> Option<String> {
         let Some(Ok(Adoption::Explicit(adoption))) = &adoption else {
             return None;
         };
         match csv_names.get(&bundle.dir).cloned().flatten() {
-            Some(csv) if !adoption.kept.contains(&csv) => Some(csv),
+            Some(csv) if !adoption.kept.contains(&csv) && !versioned.iter().any(|other| other.adoption.kept.contains(&csv)) => Some(csv),
             _ => None,
         }
     };
@@ -450,7 +484,7 @@ fn plan_package(name: String, found: FoundPackage, community_tree: bool) -> Plan
                     template,
                     catalog,
                     catalogs,
-                    other_catalogs,
+                    others,
                     ..
                 },
                 _,
@@ -461,10 +495,14 @@ fn plan_package(name: String, found: FoundPackage, community_tree: bool) -> Plan
                 path: template,
                 catalog,
                 catalogs,
-                other_catalogs,
+                others,
             };
             match adoption {
-                Adoption::Explicit(adoption) => PlannedChannelPolicy::Explicit { adoption, template },
+                Adoption::Explicit(adoption) => PlannedChannelPolicy::Explicit {
+                    adoption,
+                    template,
+                    versioned,
+                },
                 Adoption::Semver(adoption) => PlannedChannelPolicy::Semver { adoption, template },
             }
         }

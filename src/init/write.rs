@@ -59,13 +59,15 @@ fn openshift_versions(plan: &InitPlan) -> Option<(Vec<crate::openshift::OcpVersi
     let [package] = plan.packages.as_slice() else {
         return None;
     };
-    let template = match &package.channel_policy {
-        PlannedChannelPolicy::Explicit { template, .. } | PlannedChannelPolicy::Semver { template, .. } => template,
+    let (template, versioned) = match &package.channel_policy {
+        PlannedChannelPolicy::Explicit { template, versioned, .. } => (template, &versioned[..]),
+        PlannedChannelPolicy::Semver { template, .. } => (template, &[][..]),
         _ => return None,
     };
     let mut versions: Vec<crate::openshift::OcpVersion> = template
         .catalogs
         .iter()
+        .chain(versioned.iter().flat_map(|other| &other.catalogs))
         .filter_map(|name| crate::openshift::catalog_version(name))
         .collect();
     versions.sort();
@@ -73,13 +75,17 @@ fn openshift_versions(plan: &InitPlan) -> Option<(Vec<crate::openshift::OcpVersi
     (!versions.is_empty()).then(|| (versions, plan.relative(&template.path)))
 }
 
-/// The catalogs of a single adopted package's other, differing templates.
-fn other_catalogs(plan: &InitPlan) -> Option<&[String]> {
+/// The catalogs of a single adopted package's other, differing templates
+/// that were not adopted per version.
+fn other_catalogs(plan: &InitPlan) -> Option<Vec<String>> {
     let [package] = plan.packages.as_slice() else {
         return None;
     };
     match &package.channel_policy {
-        PlannedChannelPolicy::Explicit { template, .. } | PlannedChannelPolicy::Semver { template, .. } => Some(&template.other_catalogs),
+        PlannedChannelPolicy::Explicit { versioned, .. } if !versioned.is_empty() => None,
+        PlannedChannelPolicy::Explicit { template, .. } | PlannedChannelPolicy::Semver { template, .. } => {
+            Some(template.others.iter().flat_map(|(_, catalogs)| catalogs.clone()).collect())
+        }
         _ => None,
     }
 }
@@ -127,7 +133,21 @@ fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {
         _ => {}
     }
     match &package.channel_policy {
-        PlannedChannelPolicy::Explicit { adoption, .. } => write_explicit(out, adoption, &template_rel),
+        PlannedChannelPolicy::Explicit {
+            adoption,
+            template,
+            versioned,
+        } => {
+            if versioned.is_empty() {
+                write_explicit(out, &[(None, adoption)], &template_rel);
+            } else {
+                let mut adoptions = vec![(Some(template.catalogs.as_slice()), adoption)];
+                adoptions.extend(versioned.iter().map(|other| (Some(other.catalogs.as_slice()), &other.adoption)));
+                let mut sources = vec![plan.relative(&template.path)];
+                sources.extend(versioned.iter().map(|other| plan.relative(&other.template)));
+                write_explicit(out, &adoptions, &format!("{} (one per catalog)", sources.join(", ")));
+            }
+        }
         PlannedChannelPolicy::Semver { adoption, .. } => write_semver(out, adoption, &template_rel),
         PlannedChannelPolicy::TemplateNotAdopted { ci_yaml, fallback, reason } => {
             let _ = writeln!(
@@ -226,52 +246,83 @@ fn write_bundle_image(out: &mut String, images: &TemplateImages, template_rel: &
     let _ = writeln!(out, "bundle-image = {}", toml_string(bundle_image));
 }
 
-fn write_explicit(out: &mut String, adoption: &ExplicitAdoption, template_rel: &str) {
+/// Explicit channels from one basic template, or from one per group of
+/// catalogs (`Some(catalogs)`: the channels get `openshift`, and a default
+/// that differs between templates becomes `default = true`).
+fn write_explicit(out: &mut String, adoptions: &[(Option<&[String]>, &ExplicitAdoption)], template_rel: &str) {
+    let (_, first) = adoptions[0];
     let _ = writeln!(out, "# Channels and package from {template_rel}, as upstream builds the catalog.");
     let _ = writeln!(out, "channel-policy = \"explicit\"");
-    if !adoption.icon {
+    // The package blob is one for every version: `icon = false` only when
+    // no template has an icon.
+    let with_icon = adoptions.iter().filter(|(_, adoption)| adoption.icon).count();
+    if with_icon == 0 {
         let _ = writeln!(out, "icon = false  # the template's package has none");
-    }
-    if !adoption.description.is_empty() {
-        let _ = writeln!(out, "description = {}", toml_string(&adoption.description));
-    }
-    match (&adoption.default_channel, &adoption.lost_default) {
-        (Some(default), _) => {
-            let _ = writeln!(out, "default-channel = {}", toml_string(default));
-        }
-        (None, Some(lost)) => {
-            let _ = writeln!(
-                out,
-                "# The template's default channel {} lists no bundle that was found; set `default-channel`.",
-                toml_string(lost)
-            );
-        }
-        (None, None) => {}
-    }
-    if !adoption.empty_channels.is_empty() {
+    } else if with_icon < adoptions.len() {
+        let without: Vec<&str> = adoptions
+            .iter()
+            .filter(|(_, adoption)| !adoption.icon)
+            .flat_map(|(catalogs, _)| catalogs.unwrap_or_default())
+            .map(String::as_str)
+            .collect();
         let _ = writeln!(
             out,
-            "# Channels left out (none of their bundles was found): {}",
-            adoption.empty_channels.join(", ")
+            "# The templates of {} have no package icon, the others do: every version takes the head CSV's.",
+            without.join(", ")
         );
     }
-    if adoption.deprecations {
-        let _ = writeln!(out, "# The template's olm.deprecations entry is not carried over.");
+    if !first.description.is_empty() {
+        let _ = writeln!(out, "description = {}", toml_string(&first.description));
     }
-    for channel in &adoption.channels {
-        let _ = writeln!(out, "\n[[package.channel]]\nname = {}", toml_string(&channel.name));
-        if !channel.dropped.is_empty() {
+    let defaults: std::collections::BTreeSet<&Option<String>> = adoptions.iter().map(|(_, adoption)| &adoption.default_channel).collect();
+    let per_version_default = defaults.len() > 1;
+    if !per_version_default {
+        match (&first.default_channel, &first.lost_default) {
+            (Some(default), _) => {
+                let _ = writeln!(out, "default-channel = {}", toml_string(default));
+            }
+            (None, Some(lost)) => {
+                let _ = writeln!(
+                    out,
+                    "# The template's default channel {} lists no bundle that was found; set `default-channel`.",
+                    toml_string(lost)
+                );
+            }
+            (None, None) => {}
+        }
+    }
+    for (catalogs, adoption) in adoptions {
+        if !adoption.empty_channels.is_empty() {
             let _ = writeln!(
                 out,
-                "# Entries left out (no bundle directory found): {}",
-                channel.dropped.join(", ")
+                "# Channels left out (none of their bundles was found): {}",
+                adoption.empty_channels.join(", ")
             );
         }
-        let _ = writeln!(out, "entries = [");
-        for entry in &channel.entries {
-            let _ = writeln!(out, "  {},", toml_entry(entry));
+        if adoption.deprecations {
+            let _ = writeln!(out, "# The template's olm.deprecations entry is not carried over.");
         }
-        let _ = writeln!(out, "]");
+        for channel in &adoption.channels {
+            let _ = writeln!(out, "\n[[package.channel]]\nname = {}", toml_string(&channel.name));
+            if let Some(catalogs) = catalogs {
+                let _ = writeln!(out, "openshift = {}", toml_string_array(catalogs));
+            }
+            if per_version_default && adoption.default_channel.as_ref() == Some(&channel.name) {
+                let _ = writeln!(out, "default = true");
+            }
+            if !channel.dropped.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "# Entries left out (no bundle directory found): {}",
+                    channel.dropped.join(", ")
+                );
+            }
+            let _ = writeln!(out, "entries = [");
+            for entry in &channel.entries {
+                let _ = writeln!(out, "  {},", toml_entry(entry));
+            }
+            let _ = writeln!(out, "]");
+        }
     }
 }
 
@@ -377,7 +428,7 @@ mod tests {
         assert_eq!(stable.entries[1].skips, vec!["a.v1.5".to_string()]);
         assert_eq!(stable.dropped, vec!["a.v3".to_string()]);
         let mut out = String::new();
-        write_explicit(&mut out, &adoption, "t.yaml");
+        write_explicit(&mut out, &[(None, &adoption)], "t.yaml");
         let parsed: toml::Value = toml::from_str(&out).unwrap();
         assert_eq!(parsed["default-channel"].as_str(), Some("stable"));
         assert_eq!(parsed["package"]["channel"][0]["entries"][1]["replaces"].as_str(), Some("a.v1"));

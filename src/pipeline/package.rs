@@ -162,11 +162,17 @@ fn assemble(
             })
         })
         .collect();
+    // A channel marked `default = true` for this target, over `default-channel`.
+    let mut channel_default: Option<crate::config::Sourced<String>> = None;
     let package_graph = match &package.channel_policy {
         ChannelPolicy::Replaces => graph::replaces_channels(name, &infos),
         ChannelPolicy::Explicit(channels) => {
             // A version target gets the channels meant for its version.
             let channels = &super::versions::target_channels(channels, target);
+            channel_default = channels
+                .iter()
+                .find(|channel| channel.default.is_some())
+                .map(|channel| channel.name.clone());
             graph_diagnostics.extend(crate::validate::check_explicit_channels(config, name, channels, bundles));
             graph_diagnostics.extend(crate::validate::check_unlisted_bundles(config, package, channels, bundles));
             graph::PackageGraph {
@@ -193,7 +199,7 @@ fn assemble(
     }
     let dropped_bundles = unreachable_bundles(package, &package_graph, &by_name, config, &mut graph_diagnostics);
     let channel_names: Vec<&str> = package_graph.channels.iter().map(|channel| channel.name.as_str()).collect();
-    let default_channel = match &package.default_channel {
+    let default_channel = match channel_default.as_ref().or(package.default_channel.as_ref()) {
         Some(default) => {
             // A channel that exists but could not be linked has its own error.
             let unlinked = package_graph.unlinked_channels.contains(&default.value);

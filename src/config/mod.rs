@@ -87,11 +87,14 @@ pub enum BaseImage {
     /// An OCI image layout on disk: `oci:DIR[:TAG]`, `DIR` relative to
     /// `catalog.toml`.
     Layout { text: String, dir: PathBuf, tag: Option<String> },
+    /// A registry reference, `HOST/REPO[:TAG][@DIGEST]`: pulled once (all
+    /// its platforms), pinned in `catalog.lock`, kept in the image cache.
+    Registry { text: String },
 }
 
 impl BaseImage {
-    /// Reads `scratch` or `oci:DIR[:TAG]`; anything else is an error saying
-    /// what to write instead.
+    /// Reads `scratch`, `oci:DIR[:TAG]` or a registry reference; anything
+    /// else is an error saying what to write instead.
     pub fn parse(text: &str, root: &Path) -> Result<BaseImage, String> {
         if text == "scratch" {
             return Ok(BaseImage::Scratch);
@@ -110,16 +113,18 @@ impl BaseImage {
                 tag,
             });
         }
-        Err(format!(
-            "base image `{text}` is neither `scratch` nor `oci:DIR[:TAG]`; pulling a base from a registry is not supported yet: \
-             copy it once with `skopeo copy docker://{text} oci:base:latest` and name `oci:base:latest`"
-        ))
+        match crate::registry::ImageSource::parse(text, root) {
+            Ok(_) => Ok(BaseImage::Registry { text: text.to_string() }),
+            Err(reason) => Err(format!(
+                "base image {reason}; name `scratch`, an OCI layout as `oci:DIR[:TAG]`, or a registry image as `HOST/REPO[:TAG][@sha256:DIGEST]`"
+            )),
+        }
     }
 
     pub fn text(&self) -> &str {
         match self {
             BaseImage::Scratch => "scratch",
-            BaseImage::Layout { text, .. } => text,
+            BaseImage::Layout { text, .. } | BaseImage::Registry { text } => text,
         }
     }
 }

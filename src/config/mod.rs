@@ -66,6 +66,9 @@ pub struct Images {
     pub insecure: bool,
     /// Extra CA certificates (PEM) for registries.
     pub ca_file: Option<PathBuf>,
+    /// `timeout`: how long a registry call may wait to connect, for an
+    /// answer, or for the next bytes of a body; `None` keeps the client's.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// How the catalog's `olm.bundle` `image` names each bundle image.
@@ -1302,12 +1305,21 @@ impl Resolver<'_> {
                     None
                 }
             });
+        let timeout = raw.timeout.as_ref().and_then(|seconds| match u64::try_from(*seconds.get_ref()) {
+            Ok(seconds @ 1..=3600) => Some(std::time::Duration::from_secs(seconds)),
+            _ => {
+                self.error(seconds.span(), format!("`timeout` is {} seconds", seconds.get_ref()))
+                    .add_help("write a whole number of seconds from 1 to 3600");
+                None
+            }
+        });
         Images {
             build: raw.build.unwrap_or(false),
             bundle_refs,
             registry,
             insecure: raw.insecure.unwrap_or(false),
             ca_file: raw.ca_file.as_ref().map(|file| root.join(file.get_ref())),
+            timeout,
         }
     }
 

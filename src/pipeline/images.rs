@@ -401,6 +401,7 @@ fn pull_settings(config: &crate::config::Config) -> Result<crate::registry::Pull
         client: crate::registry::ClientSettings {
             insecure: config.images.insecure,
             ca_file: config.images.ca_file.clone(),
+            timeout: config.images.timeout,
         },
         registries,
         ..crate::registry::PullSettings::default()

@@ -274,6 +274,7 @@ pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Re
         client: crate::registry::ClientSettings {
             insecure: config.images.insecure,
             ca_file: config.images.ca_file.clone(),
+            timeout: config.images.timeout,
         },
         ..crate::registry::PushSettings::default()
     };

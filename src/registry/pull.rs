@@ -385,6 +385,7 @@ fn refused(status: u16, what: &str) -> CallError {
             _ => format!("the registry answered {status} for {what}"),
         },
         retry: false,
+        retry_after: None,
     }
 }
 
@@ -399,6 +400,7 @@ fn read_limited(body: &mut ureq::Body, limit: u64, path: &str) -> Result<Vec<u8>
         CallError {
             message: format!("GET {path}: {error}"),
             retry: !too_large,
+            retry_after: None,
         }
     })?;
     Ok(bytes)
@@ -411,6 +413,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
     let local = |error: std::io::Error| CallError {
         message: format!("cannot write the blob store `{}`: {error}", store.display()),
         retry: false,
+        retry_after: None,
     };
     let mut response = client.send("GET", &blob_path, &[repository], Access::Pull, &[], &[])?;
     let status = response.status().as_u16();
@@ -426,6 +429,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
         let n = reader.read(&mut buffer).map_err(|error| CallError {
             message: format!("GET {blob_path}: cut off after {n_read} of {} bytes: {error}", layer.size),
             retry: true,
+            retry_after: None,
         })?;
         if n == 0 {
             break;
@@ -435,6 +439,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
             return Err(CallError {
                 message: format!("GET {blob_path}: more than the {} bytes its descriptor says", layer.size),
                 retry: false,
+                retry_after: None,
             });
         }
         hasher.update(&buffer[..n]);
@@ -444,6 +449,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
         return Err(CallError {
             message: format!("GET {blob_path}: cut off after {n_read} of {} bytes", layer.size),
             retry: true,
+            retry_after: None,
         });
     }
     let digest = format!("sha256:{}", crate::image::hex(&hasher.finalize()));
@@ -451,6 +457,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
         return Err(CallError {
             message: format!("GET {blob_path}: the bytes have digest {digest}"),
             retry: true,
+            retry_after: None,
         });
     }
     temp.as_file().sync_all().map_err(local)?;

@@ -66,6 +66,9 @@ pub struct Images {
     pub insecure: bool,
     /// Extra CA certificates (PEM) for registries.
     pub ca_file: Option<PathBuf>,
+    /// `timeout`: how long a registry call may wait to connect, for an
+    /// answer, or for the next bytes of a body; `None` keeps the client's.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// How the catalog's `olm.bundle` `image` names each bundle image.
@@ -87,11 +90,14 @@ pub enum BaseImage {
     /// An OCI image layout on disk: `oci:DIR[:TAG]`, `DIR` relative to
     /// `catalog.toml`.
     Layout { text: String, dir: PathBuf, tag: Option<String> },
+    /// A registry reference, `HOST/REPO[:TAG][@DIGEST]`: pulled once (all
+    /// its platforms), pinned in `catalog.lock`, kept in the image cache.
+    Registry { text: String },
 }
 
 impl BaseImage {
-    /// Reads `scratch` or `oci:DIR[:TAG]`; anything else is an error saying
-    /// what to write instead.
+    /// Reads `scratch`, `oci:DIR[:TAG]` or a registry reference; anything
+    /// else is an error saying what to write instead.
     pub fn parse(text: &str, root: &Path) -> Result<BaseImage, String> {
         if text == "scratch" {
             return Ok(BaseImage::Scratch);
@@ -110,16 +116,18 @@ impl BaseImage {
                 tag,
             });
         }
-        Err(format!(
-            "base image `{text}` is neither `scratch` nor `oci:DIR[:TAG]`; pulling a base from a registry is not supported yet: \
-             copy it once with `skopeo copy docker://{text} oci:base:latest` and name `oci:base:latest`"
-        ))
+        match crate::registry::ImageSource::parse(text, root) {
+            Ok(_) => Ok(BaseImage::Registry { text: text.to_string() }),
+            Err(reason) => Err(format!(
+                "base image {reason}; name `scratch`, an OCI layout as `oci:DIR[:TAG]`, or a registry image as `HOST/REPO[:TAG][@sha256:DIGEST]`"
+            )),
+        }
     }
 
     pub fn text(&self) -> &str {
         match self {
             BaseImage::Scratch => "scratch",
-            BaseImage::Layout { text, .. } => text,
+            BaseImage::Layout { text, .. } | BaseImage::Registry { text } => text,
         }
     }
 }
@@ -1364,12 +1372,21 @@ impl Resolver<'_> {
                     None
                 }
             });
+        let timeout = raw.timeout.as_ref().and_then(|seconds| match u64::try_from(*seconds.get_ref()) {
+            Ok(seconds @ 1..=3600) => Some(std::time::Duration::from_secs(seconds)),
+            _ => {
+                self.error(seconds.span(), format!("`timeout` is {} seconds", seconds.get_ref()))
+                    .add_help("write a whole number of seconds from 1 to 3600");
+                None
+            }
+        });
         Images {
             build: raw.build.unwrap_or(false),
             bundle_refs,
             registry,
             insecure: raw.insecure.unwrap_or(false),
             ca_file: raw.ca_file.as_ref().map(|file| root.join(file.get_ref())),
+            timeout,
         }
     }
 

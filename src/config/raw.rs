@@ -41,6 +41,8 @@ pub struct RawImages {
     pub insecure: Option<bool>,
     /// A PEM file of CA certificates to trust besides the system's.
     pub ca_file: Option<Spanned<String>>,
+    /// Seconds a registry call may wait on the network before it is retried.
+    pub timeout: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

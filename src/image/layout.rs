@@ -91,10 +91,23 @@ pub fn read_image(dir: &Path, tag: Option<&str>) -> Result<BaseImage, String> {
         (_, Some(tag)) => return Err(format!("`{}` has several images tagged `{tag}`", index_path.display())),
     };
     let (media, digest) = descriptor_of(entry, &index_path)?;
+    read_top(dir, &digest, media)
+}
+
+/// Reads the image whose manifest or index has `digest` from the blobs of
+/// the layout (or blob store) in `dir`, with no `index.json`: how a base
+/// pulled from a registry into the image cache is read back.
+pub fn read_image_by_digest(dir: &Path, digest: &str) -> Result<BaseImage, String> {
+    read_top(dir, digest, String::new())
+}
+
+fn read_top(dir: &Path, digest: &str, media: String) -> Result<BaseImage, String> {
+    let digest = digest.to_string();
     let bytes = read_blob(dir, &digest)?;
     let top: Value = parse_json(&bytes, &blob_path(&digest))?;
     let media = top["mediaType"].as_str().map_or(media, str::to_string);
-    if media_type::is_index(&media) {
+    // `mediaType` is optional in an OCI index; its `manifests` list is not.
+    if media_type::is_index(&media) || (media.is_empty() && top["manifests"].is_array()) {
         let mut manifests = Vec::new();
         for child in top["manifests"].as_array().into_iter().flatten() {
             let (_, child_digest) = descriptor_of(child, &dir.join(blob_path(&digest)))?;

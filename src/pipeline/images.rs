@@ -273,22 +273,39 @@ pub(super) struct Bases {
     pub new_pins: Option<BTreeMap<String, String>>,
 }
 
+/// Why the base images could not be read.
+pub(super) enum BasesError {
+    /// The input is wrong (a missing layout, a moved pin): exit 1.
+    Input(Vec<Diagnostic>),
+    /// The registry or the cache failed: exit 2.
+    Pull(crate::source::pulled::FetchError),
+}
+
 /// Reads every base image the targets name (`override_base` replaces
 /// them all for one run) and checks each against `catalog.lock`. A base
 /// whose digest moved is an input error; new bases are added to the lock.
+/// A registry base is pulled (all its platforms) into `cache` once: a
+/// pinned one is taken by its pin, from the cache when it is there, so a
+/// locked rebuild with a warm cache needs no network.
 pub(super) fn read_bases(
     config: &crate::config::Config,
     targets: &[&crate::config::Target],
     override_base: Option<&crate::config::BaseImage>,
-) -> Result<Bases, Vec<Diagnostic>> {
+    cache: &Path,
+) -> Result<Bases, BasesError> {
+    use crate::config::BaseImage as Base;
     let mut diagnostics = Vec::new();
-    let mut locked = read_lock(config).map_err(|diagnostic| vec![diagnostic])?.base_images;
+    let mut locked = read_lock(config)
+        .map_err(|diagnostic| BasesError::Input(vec![diagnostic]))?
+        .base_images;
     let mut changed = false;
     let mut by_name = BTreeMap::new();
+    let mut settings = None;
     for target in targets {
         let base = override_base.unwrap_or(&target.base_image);
-        let crate::config::BaseImage::Layout { text, dir, tag } = base else {
-            continue;
+        let text = match base {
+            Base::Scratch => continue,
+            Base::Layout { text, .. } | Base::Registry { text } => text,
         };
         if by_name.contains_key(text) {
             continue;
@@ -297,7 +314,20 @@ pub(super) fn read_bases(
             Some(span) if override_base.is_none() => diagnostic.at(Location::span(&config.path, span.clone())),
             _ => diagnostic,
         };
-        match crate::image::layout::read_image(dir, tag.as_deref()) {
+        let read = match base {
+            Base::Scratch => continue,
+            Base::Layout { dir, tag, .. } => crate::image::layout::read_image(dir, tag.as_deref()),
+            Base::Registry { text } => {
+                if settings.is_none() {
+                    settings = Some(pull_settings(config).map_err(|message| {
+                        BasesError::Input(vec![Diagnostic::error("image", format!("cannot read registries.conf: {message}"))])
+                    })?);
+                }
+                let settings = settings.as_ref().expect("set just above");
+                read_registry_base(config, text, locked.get(text).map(String::as_str), settings, cache).map_err(BasesError::Pull)?
+            }
+        };
+        match read {
             Ok(image) => {
                 match locked.get(text) {
                     Some(digest) if *digest != image.digest => diagnostics.push(
@@ -317,16 +347,64 @@ pub(super) fn read_bases(
             }
             Err(message) => diagnostics.push(
                 at(Diagnostic::error("image", format!("cannot read base image `{text}`: {message}")))
-                    .help("name an OCI image layout as `oci:DIR[:TAG]` (`skopeo copy docker://REF oci:DIR:TAG` makes one), or `scratch`"),
+                    .help("name an OCI image layout as `oci:DIR[:TAG]` (`skopeo copy docker://REF oci:DIR:TAG` makes one), a registry image, or `scratch`"),
             ),
         }
     }
     if !diagnostics.is_empty() {
-        return Err(diagnostics);
+        return Err(BasesError::Input(diagnostics));
     }
     Ok(Bases {
         by_name,
         new_pins: changed.then_some(locked),
+    })
+}
+
+/// A registry base image from the cache's blob store, pulled into it
+/// first unless `pin` is already there whole. The outer `Err` is a failed
+/// pull or cache (exit 2); the inner one a base that is not an image.
+fn read_registry_base(
+    config: &crate::config::Config,
+    text: &str,
+    pin: Option<&str>,
+    settings: &crate::registry::PullSettings,
+    cache: &Path,
+) -> Result<Result<BaseImage, String>, crate::source::pulled::FetchError> {
+    use crate::registry::ImageSource;
+    use crate::source::pulled::FetchError;
+    let reference = match ImageSource::parse(text, &config.root) {
+        Ok(ImageSource::Registry(reference)) => reference,
+        // Parsed when the config was resolved: neither can happen.
+        Ok(ImageSource::Layout { .. }) => return Ok(Err("not a registry reference".to_string())),
+        Err(message) => return Ok(Err(message)),
+    };
+    // A digest in the reference is a pin of its own.
+    let pin = pin.or(reference.digest.as_deref());
+    if let Some(pin) = pin
+        && let Ok(image) = crate::image::layout::read_image_by_digest(cache, pin)
+    {
+        return Ok(Ok(image));
+    }
+    let digest = crate::registry::pull_all(text, &reference, pin, settings, cache).map_err(FetchError::Pull)?;
+    crate::image::layout::read_image_by_digest(cache, &digest)
+        .map(Ok)
+        .map_err(|message| FetchError::Cache {
+            path: cache.to_path_buf(),
+            message: format!("base image `{text}` pulled but not readable: {message}"),
+        })
+}
+
+/// How this build pulls: `[images]` TLS settings and registries.conf.
+fn pull_settings(config: &crate::config::Config) -> Result<crate::registry::PullSettings, String> {
+    let registries = crate::registry::mirrors::Registries::load()?;
+    Ok(crate::registry::PullSettings {
+        client: crate::registry::ClientSettings {
+            insecure: config.images.insecure,
+            ca_file: config.images.ca_file.clone(),
+            timeout: config.images.timeout,
+        },
+        registries,
+        ..crate::registry::PullSettings::default()
     })
 }
 
@@ -394,15 +472,8 @@ pub(super) fn pull_bundle_images(config: &crate::config::Config, cache: &Path, d
             return pulled;
         }
     };
-    let settings = match crate::registry::mirrors::Registries::load() {
-        Ok(registries) => crate::registry::PullSettings {
-            client: crate::registry::ClientSettings {
-                insecure: config.images.insecure,
-                ca_file: config.images.ca_file.clone(),
-            },
-            registries,
-            ..crate::registry::PullSettings::default()
-        },
+    let settings = match pull_settings(config) {
+        Ok(settings) => settings,
         Err(message) => {
             diagnostics.push(Diagnostic::error("image", format!("cannot read registries.conf: {message}")));
             return pulled;

@@ -274,6 +274,7 @@ pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Re
         client: crate::registry::ClientSettings {
             insecure: config.images.insecure,
             ca_file: config.images.ca_file.clone(),
+            timeout: config.images.timeout,
         },
         ..crate::registry::PushSettings::default()
     };
@@ -361,12 +362,13 @@ fn run(
     // once before any package.
     let image_epoch = options.images(config).then_some(options.source_date_epoch);
     let bases = match (encode, image_epoch) {
-        (true, Some(_)) => match images::read_bases(config, &targets, options.base_image.as_ref()) {
+        (true, Some(_)) => match images::read_bases(config, &targets, options.base_image.as_ref(), &image_cache) {
             Ok(bases) => Some(bases),
-            Err(found) => {
+            Err(images::BasesError::Input(found)) => {
                 diagnostics.extend(found);
                 None
             }
+            Err(images::BasesError::Pull(failure)) => return Err(BuildError::Pull(failure)),
         },
         _ => None,
     };
@@ -686,7 +688,9 @@ fn finish_targets(
         let target = late.targets[target_idx];
         let base = match late.options.base_image.as_ref().unwrap_or(&target.base_image) {
             crate::config::BaseImage::Scratch => None,
-            crate::config::BaseImage::Layout { text, .. } => bases.by_name.get(text).map(AsRef::as_ref),
+            crate::config::BaseImage::Layout { text, .. } | crate::config::BaseImage::Registry { text } => {
+                bases.by_name.get(text).map(AsRef::as_ref)
+            }
         };
         let (layout, target_built) = report::stage(late.reporter, Stage::Encode, || {
             images::target_images(

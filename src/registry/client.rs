@@ -19,15 +19,25 @@ pub struct ClientSettings {
     pub insecure: bool,
     /// PEM CA certificates trusted besides the system's.
     pub ca_file: Option<std::path::PathBuf>,
+    /// Every network timeout of a call (connect, answer, body); `None`
+    /// keeps the defaults below. A stalled registry then fails the call
+    /// in this time, and the call is retried.
+    pub timeout: Option<Duration>,
 }
 
 /// A call that failed: `retry` when another attempt may succeed (a
-/// dropped connection, a timeout, a 5xx or 429).
-#[derive(Debug)]
+/// dropped connection, a timeout, a 5xx or 429), after at least
+/// `retry_after` when the registry said so (`Retry-After`).
+#[derive(Debug, Default)]
 pub(crate) struct CallError {
     pub message: String,
     pub retry: bool,
+    pub retry_after: Option<Duration>,
 }
+
+/// The longest `Retry-After` honoured: a registry asking for an hour
+/// gets this, then the attempt's usual limit applies.
+pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(10);
 
 /// What a call asks a bearer token for: `pull`, or `pull,push`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,13 +111,14 @@ fn agent(verify: bool, settings: &ClientSettings) -> Result<ureq::Agent, String>
         }
         tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
     }
+    let timeout = |default: u64| Some(settings.timeout.unwrap_or(Duration::from_secs(default)));
     Ok(ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(5)
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .timeout_send_body(Some(Duration::from_secs(120)))
-        .timeout_recv_body(Some(Duration::from_secs(120)))
+        .timeout_connect(timeout(10))
+        .timeout_recv_response(timeout(60))
+        .timeout_send_body(timeout(120))
+        .timeout_recv_body(timeout(120))
         .tls_config(tls.build())
         .build()
         .new_agent())
@@ -242,12 +253,14 @@ impl Client {
                     return Err(CallError {
                         message: format!("{method} {}: {error}", strip_query(&url)),
                         retry: true,
+                        retry_after: None,
                     });
                 }
                 Err(error) => {
                     return Err(CallError {
                         message: format!("{method} {}: {error}", strip_query(&url)),
                         retry: false,
+                        retry_after: None,
                     });
                 }
             };
@@ -260,12 +273,18 @@ impl Client {
                 return Err(CallError {
                     message: self.denied(status),
                     retry: false,
+                    retry_after: None,
                 });
             }
             if status >= 500 || status == 429 || status == 408 {
                 return Err(CallError {
                     message: format!("{method} {} answered {status}", strip_query(&url)),
                     retry: true,
+                    retry_after: response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(parse_retry_after),
                 });
             }
             return Ok(response);
@@ -331,16 +350,19 @@ impl Client {
         let request = builder.body(()).map_err(|error| CallError {
             message: error.to_string(),
             retry: false,
+            retry_after: None,
         })?;
         let mut response = self.agent.run(request).map_err(|error| CallError {
             message: format!("GET {realm}: {error}"),
             retry: true,
+            retry_after: None,
         })?;
         let status = response.status().as_u16();
         if status == 401 || status == 403 {
             return Err(CallError {
                 message: self.denied(status),
                 retry: false,
+                retry_after: None,
             });
         }
         let text = response
@@ -352,6 +374,7 @@ impl Client {
         let body: serde_json::Value = serde_json::from_str(&text).map_err(|error| CallError {
             message: format!("GET {realm} answered {status} without a token: {error}"),
             retry: status >= 500,
+            retry_after: None,
         })?;
         body["token"]
             .as_str()
@@ -360,6 +383,7 @@ impl Client {
             .ok_or_else(|| CallError {
                 message: format!("GET {realm} answered {status} without a token"),
                 retry: false,
+                retry_after: None,
             })
     }
 
@@ -386,7 +410,8 @@ pub(crate) fn with_retries<T>(
             Ok(value) => return Ok(value),
             Err(error) if error.retry && attempt < attempts => {
                 on_retry();
-                std::thread::sleep(delay);
+                let asked = error.retry_after.map_or(Duration::ZERO, |asked| asked.min(RETRY_AFTER_CAP));
+                std::thread::sleep(delay.max(asked));
                 delay = delay.saturating_mul(2).min(Duration::from_secs(10));
                 attempt += 1;
             }
@@ -394,6 +419,12 @@ pub(crate) fn with_retries<T>(
             Err(error) => return Err(error.message),
         }
     }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from registries
+/// and is left to the usual backoff).
+fn parse_retry_after(text: &str) -> Option<Duration> {
+    text.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 fn parse_challenge(text: &str) -> Challenge {
@@ -443,6 +474,25 @@ mod tests {
         assert!(is_loopback("[::1]:5000"));
         assert!(!is_loopback("quay.io"));
         assert!(!is_loopback("127.example.com:80"));
+    }
+
+    #[test]
+    fn retry_after_is_seconds_and_waits_at_most_the_cap() {
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        let started = std::time::Instant::now();
+        let mut calls = 0;
+        let result = with_retries(2, Duration::from_millis(1), &|| {}, || {
+            calls += 1;
+            Err::<(), _>(CallError {
+                message: "503".into(),
+                retry: true,
+                retry_after: Some(Duration::from_millis(300)),
+            })
+        });
+        assert!(result.unwrap_err().contains("gave up after 2 attempts"));
+        assert_eq!(calls, 2);
+        assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
     }
 
     #[test]

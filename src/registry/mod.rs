@@ -13,7 +13,7 @@ mod pull;
 mod push;
 
 pub use client::ClientSettings;
-pub use pull::{ImageSource, PullError, PullSettings, PulledImage, config_labels, pull};
+pub use pull::{ImageSource, PullError, PullSettings, PulledImage, config_labels, pull, pull_all};
 pub use push::{PushJob, PushReport, PushSettings, push_images};
 
 /// A push that failed. The message names the registry and never holds a

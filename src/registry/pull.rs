@@ -235,6 +235,131 @@ fn pull_from(reference: &Reference, insecure: bool, settings: &PullSettings, blo
     Ok(PulledImage { digest, config, layers })
 }
 
+/// Copies the whole image `reference` names (with `pin`, the image of that
+/// digest) into the blob store below `blob_dir` (`blobs/sha256/<hex>`, the
+/// blobs of an OCI layout): its manifest or index, every platform's
+/// manifest of an index (attestations left out), each config and layer.
+/// Every blob is verified before it is renamed into place, and one already
+/// there is not fetched again. Returns the digest of the top manifest or
+/// index; `image::layout::read_image_by_digest` reads it back. This is how
+/// a catalog's base image comes from a registry: all of its platforms.
+pub fn pull_all(
+    text: &str,
+    reference: &Reference,
+    pin: Option<&str>,
+    settings: &PullSettings,
+    blob_dir: &Path,
+) -> Result<String, PullError> {
+    let fail = |message: String| PullError {
+        reference: text.to_string(),
+        message,
+    };
+    let mut reference = reference.clone();
+    if let Some(pin) = pin {
+        reference.tag = None;
+        reference.digest = Some(pin.to_string());
+    }
+    let endpoints = settings.registries.endpoints(&reference, settings.client.insecure).map_err(fail)?;
+    let mut failures = Vec::new();
+    for endpoint in &endpoints {
+        match pull_all_from(&endpoint.reference, endpoint.insecure, settings, blob_dir) {
+            Ok(digest) => return Ok(digest),
+            Err(message) if endpoints.len() > 1 => failures.push(format!("from `{}`: {message}", endpoint.reference)),
+            Err(message) => failures.push(message),
+        }
+    }
+    Err(fail(failures.join("; ")))
+}
+
+fn pull_all_from(reference: &Reference, insecure: bool, settings: &PullSettings, blob_dir: &Path) -> Result<String, String> {
+    let client_settings = ClientSettings {
+        insecure,
+        ..settings.client.clone()
+    };
+    let host = if reference.registry == "docker.io" {
+        "registry-1.docker.io"
+    } else {
+        reference.registry.as_str()
+    };
+    let client = Client::connect(host, &client_settings)?;
+    let repository = reference.repository.as_str();
+    let retry = |call: &mut dyn FnMut() -> Result<Vec<u8>, CallError>| with_retries(settings.attempts, settings.backoff, &|| {}, call);
+    let wanted = reference
+        .digest
+        .clone()
+        .unwrap_or_else(|| reference.tag.clone().unwrap_or_else(|| "latest".to_string()));
+    let store = blob_dir.join("blobs/sha256");
+    fs_err::create_dir_all(&store).map_err(|error| error.to_string())?;
+    let top = retry(&mut || get_manifest(&client, repository, &wanted))?;
+    let digest = sha256_digest(&top);
+    if reference.digest.as_ref().is_some_and(|pinned| *pinned != digest) {
+        return Err(format!("the registry sent a manifest with digest {digest} for {wanted}"));
+    }
+    let mut manifests = Vec::new();
+    match parse_top(&top)? {
+        Top::Index(children) => {
+            for (child, platform) in children {
+                if platform.starts_with("unknown/") {
+                    continue;
+                }
+                let bytes = retry(&mut || get_manifest(&client, repository, &child))?;
+                if sha256_digest(&bytes) != child {
+                    return Err(format!("the registry sent a manifest that is not {child}"));
+                }
+                manifests.push((child, bytes));
+            }
+        }
+        Top::Manifest(_) => {}
+    }
+    let mut parsed = Vec::new();
+    for (_, bytes) in &manifests {
+        parsed.push(parse_manifest(bytes)?);
+    }
+    if manifests.is_empty() {
+        parsed.push(parse_manifest(&top)?);
+    }
+    for manifest in &parsed {
+        check_sizes(manifest, &settings.limits)?;
+        if manifest.config_size > JSON_LIMIT {
+            return Err(format!(
+                "its config {} is {} bytes by its descriptor, too large for an image config",
+                manifest.config, manifest.config_size
+            ));
+        }
+        let config = Descriptor {
+            media_type: String::new(),
+            digest: manifest.config.clone(),
+            size: manifest.config_size,
+        };
+        for blob in std::iter::once(&config).chain(&manifest.layers) {
+            let path = store.join(blob.digest.trim_start_matches("sha256:"));
+            if !std::fs::metadata(&path).is_ok_and(|metadata| metadata.len() == blob.size) {
+                with_retries(settings.attempts, settings.backoff, &|| {}, || {
+                    fetch_blob(&client, repository, blob, &store, &path)
+                })?;
+            }
+        }
+    }
+    // Manifests last: a top manifest in the store means all it names is too.
+    for (child, bytes) in &manifests {
+        store_verified(&store, child, bytes)?;
+    }
+    store_verified(&store, &digest, &top)?;
+    Ok(digest)
+}
+
+/// Writes `bytes`, whose digest was checked, as the blob `digest` in
+/// `store` (a temp file renamed into place).
+fn store_verified(store: &Path, digest: &str, bytes: &[u8]) -> Result<(), String> {
+    let failed = |error: std::io::Error| format!("cannot write the blob store `{}`: {error}", store.display());
+    let mut temp = tempfile::NamedTempFile::new_in(store).map_err(failed)?;
+    temp.write_all(bytes).map_err(failed)?;
+    temp.as_file().sync_all().map_err(failed)?;
+    temp.persist(store.join(digest.trim_start_matches("sha256:")))
+        .map_err(|error| failed(error.error))?;
+    Ok(())
+}
+
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
                       application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
@@ -260,6 +385,7 @@ fn refused(status: u16, what: &str) -> CallError {
             _ => format!("the registry answered {status} for {what}"),
         },
         retry: false,
+        retry_after: None,
     }
 }
 
@@ -274,6 +400,7 @@ fn read_limited(body: &mut ureq::Body, limit: u64, path: &str) -> Result<Vec<u8>
         CallError {
             message: format!("GET {path}: {error}"),
             retry: !too_large,
+            retry_after: None,
         }
     })?;
     Ok(bytes)
@@ -286,6 +413,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
     let local = |error: std::io::Error| CallError {
         message: format!("cannot write the blob store `{}`: {error}", store.display()),
         retry: false,
+        retry_after: None,
     };
     let mut response = client.send("GET", &blob_path, &[repository], Access::Pull, &[], &[])?;
     let status = response.status().as_u16();
@@ -301,6 +429,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
         let n = reader.read(&mut buffer).map_err(|error| CallError {
             message: format!("GET {blob_path}: cut off after {n_read} of {} bytes: {error}", layer.size),
             retry: true,
+            retry_after: None,
         })?;
         if n == 0 {
             break;
@@ -310,6 +439,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
             return Err(CallError {
                 message: format!("GET {blob_path}: more than the {} bytes its descriptor says", layer.size),
                 retry: false,
+                retry_after: None,
             });
         }
         hasher.update(&buffer[..n]);
@@ -319,6 +449,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
         return Err(CallError {
             message: format!("GET {blob_path}: cut off after {n_read} of {} bytes", layer.size),
             retry: true,
+            retry_after: None,
         });
     }
     let digest = format!("sha256:{}", crate::image::hex(&hasher.finalize()));
@@ -326,6 +457,7 @@ fn fetch_blob(client: &Client, repository: &str, layer: &Descriptor, store: &Pat
         return Err(CallError {
             message: format!("GET {blob_path}: the bytes have digest {digest}"),
             retry: true,
+            retry_after: None,
         });
     }
     temp.as_file().sync_all().map_err(local)?;
@@ -344,6 +476,7 @@ struct Descriptor {
 #[derive(Debug, Clone)]
 struct ImageManifest {
     config: String,
+    config_size: u64,
     layers: Vec<Descriptor>,
 }
 
@@ -377,14 +510,18 @@ fn parse_manifest(bytes: &[u8]) -> Result<ImageManifest, String> {
     if value["schemaVersion"].as_u64() != Some(2) {
         return Err("the manifest is not schema version 2 (Docker schema 1 is not supported)".to_string());
     }
-    let config = descriptor(&value["config"])?.digest;
+    let config = descriptor(&value["config"])?;
     let layers = value["layers"]
         .as_array()
         .into_iter()
         .flatten()
         .map(descriptor)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ImageManifest { config, layers })
+    Ok(ImageManifest {
+        config: config.digest,
+        config_size: config.size,
+        layers,
+    })
 }
 
 fn descriptor(value: &Value) -> Result<Descriptor, String> {

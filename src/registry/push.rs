@@ -252,11 +252,13 @@ fn push_blob(client: &Client, repository: &str, blob: &Blob, settings: &PushSett
             return Err(CallError {
                 message: format!("POST {path} answered {}: {}", started.status, started.body.trim()),
                 retry: false,
+                retry_after: None,
             });
         }
         let location = started.location.ok_or_else(|| CallError {
             message: format!("POST {path} answered 202 without a Location"),
             retry: false,
+            retry_after: None,
         })?;
         let separator = if location.contains('?') { '&' } else { '?' };
         let put_url = format!("{location}{separator}digest={}", blob.digest);
@@ -265,6 +267,7 @@ fn push_blob(client: &Client, repository: &str, blob: &Blob, settings: &PushSett
             return Err(CallError {
                 message: format!("upload of {} answered {}: {}", blob.digest, put.status, put.body.trim()),
                 retry: false,
+                retry_after: None,
             });
         }
         Ok(false)

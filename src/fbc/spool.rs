@@ -88,7 +88,10 @@ fn render_group(
         render::post_process(bundle);
         prepare(bundle).ok()?;
     }
-    write::ordered_groups(&config)
+    let groups = write::ordered_groups(&config);
+    // The blobs are copies: the typed config need not live while they are written.
+    drop(config);
+    groups
         .into_iter()
         .map(|(package, blobs)| write::write_blobs(&blobs, format).ok().map(|text| (package, text)))
         .collect()

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Benchmark: `catbuild serve` of the FBC that `catbuild build` makes from a
-synthetic tree (1,000 bundles by default): time from start until the gRPC
-health service says SERVING, and the server's RSS after one full
-ListBundles, against the floor of reading the FBC dir (`cat | sha256sum`),
-measured back to back. Needs grpcio and grpcio-health-checking (as the
+"""Benchmark: the FBC read path on the FBC that `catbuild build` makes from
+a synthetic tree (1,000 bundles by default), against the floor of reading
+the FBC dir (`cat | sha256sum`), measured back to back in each run:
+`catbuild validate DIR` and `catbuild render DIR` (wall time, peak RSS),
+and `catbuild serve DIR` (time from start until the gRPC health service
+says SERVING, the server's RSS after one full ListBundles). Needs grpcio and grpcio-health-checking (as the
 tests do); the stubs come from proto/registry.proto at run time.
 """
 
@@ -43,6 +44,18 @@ def stubs():
     import registry_pb2
     import registry_pb2_grpc
     return registry_pb2, registry_pb2_grpc
+
+
+def timed(command):
+    """Wall time and peak RSS (KiB) of a command, its stdout discarded."""
+    start = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.monotonic() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} exited with {process.returncode}")
+    return elapsed, usage.ru_maxrss
 
 
 def serve_once(catbuild, catalog, pb, pb_grpc):
@@ -108,26 +121,40 @@ def main():
         # One untimed round warms the page cache for both.
         subprocess.run(floor, check=True, stdout=subprocess.DEVNULL)
         serve_once(catbuild, catalog, pb, pb_grpc)
+        commands = {"validate": [catbuild, "validate", catalog], "render": [catbuild, "render", catalog]}
         floors, healthies, rsses, peaks = [], [], [], []
+        times = {name: [] for name in commands}
+        maxrss = {name: [] for name in commands}
         for run in range(args.runs):
-            start = time.monotonic()
-            subprocess.run(floor, check=True, stdout=subprocess.DEVNULL)
-            floors.append(time.monotonic() - start)
+            floors.append(timed(floor)[0])
+            line = {"run": run + 1, "floor_s": round(floors[-1], 3)}
+            for name, command in commands.items():
+                elapsed, peak_kib = timed(command)
+                times[name].append(elapsed)
+                maxrss[name].append(peak_kib)
+                line[f"{name}_s"] = round(elapsed, 3)
+                line[f"{name}_peak_rss_kib"] = peak_kib
             healthy, rss, peak, n_bundles = serve_once(catbuild, catalog, pb, pb_grpc)
             healthies.append(healthy)
             rsses.append(rss)
             peaks.append(peak)
-            print(json.dumps({"run": run + 1, "floor_s": round(floors[-1], 3), "healthy_s": round(healthy, 3),
-                              "rss_after_list_bundles_kib": rss, "peak_rss_kib": peak,
-                              "bundles_listed": n_bundles}))
-        print(json.dumps({
-            "bundles": args.bundles, "fbc_bytes": n_bytes, "runs": args.runs,
-            "floor_median_s": round(statistics.median(floors), 3),
+            line.update({"healthy_s": round(healthy, 3), "rss_after_list_bundles_kib": rss, "peak_rss_kib": peak,
+                         "bundles_listed": n_bundles})
+            print(json.dumps(line))
+        floor_median = statistics.median(floors)
+        summary = {"bundles": args.bundles, "fbc_bytes": n_bytes, "runs": args.runs,
+                   "floor_median_s": round(floor_median, 3)}
+        for name in commands:
+            summary[f"{name}_median_s"] = round(statistics.median(times[name]), 3)
+            summary[f"{name}_ratio"] = round(statistics.median(times[name]) / floor_median, 2)
+            summary[f"{name}_peak_rss_max_mib"] = round(max(maxrss[name]) / 1024, 1)
+        summary.update({
             "healthy_median_s": round(statistics.median(healthies), 3),
-            "ratio": round(statistics.median(healthies) / statistics.median(floors), 2),
+            "ratio": round(statistics.median(healthies) / floor_median, 2),
             "rss_after_list_bundles_median_mib": round(statistics.median(rsses) / 1024, 1),
             "peak_rss_max_mib": round(max(peaks) / 1024, 1), "cpus": os.cpu_count(),
-        }))
+        })
+        print(json.dumps(summary))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

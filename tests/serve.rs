@@ -197,3 +197,67 @@ fn serves_a_catalog_whose_package_spans_files_at_the_root() {
     server.check_with_client("split", &fbc);
     server.interrupt();
 }
+
+#[test]
+fn serve_watch_swaps_each_good_build_in_while_a_client_keeps_calling() {
+    // The example project, never built: `--watch` builds it, serves it,
+    // and serves each later good build without a restart.
+    let project = example_project();
+    let csv = project
+        .path()
+        .join("manifests/fruits-catalog-operator/0.0.3/manifests/fruits-catalog-operator.clusterserviceversion.yaml.j2");
+    let original = std::fs::read_to_string(&csv).unwrap();
+    let (first, want) = (">=0.0.1 <0.0.3", ">=0.0.0 <0.0.3");
+    assert!(original.contains(&format!("olm.skipRange: '{first}'")));
+    let server = Server::start(project.path(), &["--watch", "--target", "ocp-4.16"]);
+
+    let mut client = Command::new("python3")
+        .arg(repo().join("tests/serve_watch_client.py"))
+        .args([
+            "--grpc",
+            &server.grpc,
+            "--package",
+            "fruits-catalog-operator",
+            "--channel",
+            "stable",
+        ])
+        .args(["--first", first, "--want", want])
+        .arg("--proto")
+        .arg(repo().join("proto/registry.proto"))
+        .env("PYTHONPATH", repo().join("tests"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut client_lines = BufReader::new(client.stdout.take().unwrap()).lines();
+    let line = client_lines.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(line, "calling", "the client got no first answer");
+
+    // A broken edit: the build fails, the last good catalog stays served.
+    std::fs::write(&csv, original.replace(first, "not a range")).unwrap();
+    wait_for_line(&server, "Still serving the last good build");
+    // A good edit: the new head's skipRange is served.
+    std::fs::write(&csv, original.replace(first, want)).unwrap();
+    wait_for_line(&server, "Serving the new build");
+    let output = client.wait_with_output().unwrap();
+    let rest: Vec<String> = client_lines.map_while(Result::ok).collect();
+    assert!(
+        output.status.success(),
+        "the client failed: {rest:?}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(rest.last().map(String::as_str), Some(format!("seen {want}").as_str()), "{rest:?}");
+    server.interrupt();
+}
+
+/// Waits (up to two minutes) for a stderr line of the server that starts with `prefix`.
+fn wait_for_line(server: &Server, prefix: &str) {
+    let mut seen = Vec::new();
+    while let Ok(line) = server.stderr.recv_timeout(Duration::from_secs(120)) {
+        if line.starts_with(prefix) {
+            return;
+        }
+        seen.push(line);
+    }
+    panic!("no `{prefix}` line from the server; it said: {seen:#?}");
+}

@@ -62,6 +62,15 @@ pub(super) struct BuildArgs {
 }
 
 impl BuildArgs {
+    /// `serve --watch`: one target (or every one), rebuilt on each edit.
+    pub(super) fn serving(target: Option<&str>) -> BuildArgs {
+        BuildArgs {
+            targets: target.into_iter().map(str::to_string).collect(),
+            watch: true,
+            ..BuildArgs::default()
+        }
+    }
+
     /// Plain `catbuild` (with `--watch` or not): every default.
     pub(super) fn watching(watch: bool) -> BuildArgs {
         BuildArgs {

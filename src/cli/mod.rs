@@ -96,6 +96,23 @@ fn display_path(path: &Path) -> PathBuf {
 /// or no such target; an error when catalog.toml is broken or the target
 /// was not built yet.
 fn built_catalog(global: &GlobalArgs, name: Option<&str>) -> Result<Option<(String, PathBuf)>, Failure> {
+    let Some((target, dir)) = project_catalog(global, name)? else {
+        return Ok(None);
+    };
+    if !dir.is_dir() {
+        return Err(Failure::Other(format!(
+            "target `{0}` has no built catalog at `{1}`: run `catbuild build --target {0}` first",
+            target,
+            display_path(&dir).display()
+        )));
+    }
+    Ok(Some((target, dir)))
+}
+
+/// A project target (the first when `name` is `None`) and where its
+/// catalog is built, built yet or not; `None` outside a project or for an
+/// unknown target.
+fn project_catalog(global: &GlobalArgs, name: Option<&str>) -> Result<Option<(String, PathBuf)>, Failure> {
     let cwd = std::env::current_dir().map_err(|error| Failure::Other(format!("cannot read the current directory: {error}")))?;
     let Ok(config_path) = crate::config::find(global.config.as_deref(), &cwd) else {
         return Ok(None);
@@ -113,13 +130,6 @@ fn built_catalog(global: &GlobalArgs, name: Option<&str>) -> Result<Option<(Stri
         return Ok(None);
     };
     let dir = config.catalog.output_dir.join(&target.name).join("catalog");
-    if !dir.is_dir() {
-        return Err(Failure::Other(format!(
-            "target `{0}` has no built catalog at `{1}`: run `catbuild build --target {0}` first",
-            target.name,
-            display_path(&dir).display()
-        )));
-    }
     Ok(Some((target.name.clone(), dir)))
 }
 

@@ -94,6 +94,12 @@ pub(super) fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
     {
         return render_index(text, &path, format, migrate_level);
     }
+    if let [text] = args.refs.as_slice()
+        && let Ok(RenderReference::Catalog(dir)) = RenderReference::classify(text, &local_images)
+        && let Some(spooled) = render_catalog_spooled(&dir, format, migrate_level)
+    {
+        return copy_stdout(spooled);
+    }
     // The project, read only when a bundle directory has `.j2` files:
     // `None` until then, `Some(None)` outside a project.
     let mut project: Option<Option<Config>> = None;
@@ -124,6 +130,28 @@ pub(super) fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
     }
     let text = fbc::write::write(&combined, format).map_err(|error| Failure::InputMessage(error.to_string()))?;
     print_stdout(&text)
+}
+
+/// `render DIR` a package directory at a time (`fbc::spool`); `None` when
+/// only the whole-catalog path gives opm's answer (an error, say).
+fn render_catalog_spooled(dir: &std::path::Path, format: Format, migrate_level: MigrateLevel) -> Option<fbc::spool::Spooled> {
+    let migrate = migrate_level == MigrateLevel::BundleObjectToCsvMetadata;
+    let prepare = |bundle: &mut fbc::Bundle| {
+        if migrate {
+            crate::load::migrate_bundle_to_csv_metadata(bundle).map_err(|error| error.to_string())?;
+        }
+        Ok(())
+    };
+    fbc::spool::render_dir(dir, format, &prepare)
+}
+
+fn copy_stdout(spooled: fbc::spool::Spooled) -> CommandResult {
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match spooled.copy_to(&mut stdout) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(Failure::Other(format!("cannot write to stdout: {error}"))),
+    }
 }
 
 /// `render index.db`: checked and validated first, then printed one bundle

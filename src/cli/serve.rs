@@ -6,13 +6,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
 
-use super::{CommandResult, Failure, GlobalArgs, built_catalog, display_path};
+use super::build::BuildArgs;
+use super::{CommandResult, Failure, GlobalArgs, built_catalog, display_path, project_catalog};
 use crate::encoding::json::{self, Value};
-use crate::serve::{Bound, Index, ServeError, ServeOptions};
+use crate::serve::{Bound, Catalog, Index, MetaScope, ServeError, ServeOptions};
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
@@ -37,6 +39,9 @@ pub(super) struct ServeArgs {
     /// The address a cluster reaches the gRPC server at, for the CatalogSource (default: the bound address)
     #[arg(long, value_name = "HOST:PORT", requires = "catalog_source")]
     advertise: Option<String>,
+    /// Rebuild the project target on every edit and serve each good build (calls in flight finish on the old one)
+    #[arg(long, conflicts_with = "source")]
+    watch: bool,
     /// The CatalogSource's namespace
     #[arg(long, value_name = "NAMESPACE", default_value = "olm", requires = "catalog_source")]
     namespace: String,
@@ -45,6 +50,11 @@ pub(super) struct ServeArgs {
 enum Source {
     Dir(PathBuf),
     IndexDb(PathBuf),
+    /// `--watch`: a project target's catalog, served after each good build.
+    Watched {
+        target: String,
+        dir: PathBuf,
+    },
 }
 
 pub(super) fn run(global: &GlobalArgs, args: &ServeArgs) -> CommandResult {
@@ -85,22 +95,89 @@ pub(super) fn run(global: &GlobalArgs, args: &ServeArgs) -> CommandResult {
             catalog_source_result = write_catalog_source(path, &catalog_source(&name, &args.namespace, &address));
         }
     };
-    let load = move || match source {
-        Source::Dir(dir) => Index::load_dir(&dir).map_err(|error| error.to_string()),
-        Source::IndexDb(path) => Index::load_index_db(&path).map_err(|error| error.to_string()),
+    let scope = if args.http_addr.is_some() {
+        MetaScope::All
+    } else {
+        MetaScope::OtherSchemas
     };
-    let result = runtime.block_on(crate::serve::run(
-        options,
-        std::sync::Arc::default(),
-        load,
-        on_ready,
-        shutdown_signal(),
-    ));
+    let catalog: Arc<Catalog> = Arc::default();
+    let result = match source {
+        Source::Watched { target, dir } => {
+            let (first, watch_done) = watch_and_swap(global, target, dir, scope, catalog.clone());
+            let load = move || {
+                first
+                    .recv()
+                    .unwrap_or_else(|_| Err("the watch stopped before a build passed".to_string()))
+            };
+            let shutdown = async move {
+                let _ = watch_done.await;
+            };
+            runtime.block_on(crate::serve::run(options, catalog, load, on_ready, shutdown))
+        }
+        source => {
+            let load = move || match source {
+                Source::Dir(dir) | Source::Watched { dir, .. } => Index::load_dir(&dir, scope).map_err(|error| error.to_string()),
+                Source::IndexDb(path) => Index::load_index_db(&path).map_err(|error| error.to_string()),
+            };
+            runtime.block_on(crate::serve::run(options, catalog, load, on_ready, shutdown_signal()))
+        }
+    };
     match result {
         Ok(()) => catalog_source_result,
         Err(ServeError::Load(message)) => Err(Failure::InputMessage(message)),
         Err(error) => Err(Failure::Other(error.to_string())),
     }
+}
+
+/// `--watch`: a thread runs the build watch (which owns Ctrl-C and SIGTERM)
+/// and, after each good build, reads the target's catalog into a new index.
+/// The first one goes to the server's loader through the returned
+/// receiver; later ones are swapped into `catalog` (a call in flight keeps
+/// its `Arc` of the old one). A failed build, or a built catalog that
+/// cannot be served, leaves the last good one served. The second half
+/// completes when the watch ends.
+fn watch_and_swap(
+    global: &GlobalArgs,
+    target: String,
+    dir: PathBuf,
+    scope: MetaScope,
+    catalog: Arc<Catalog>,
+) -> (std::sync::mpsc::Receiver<Result<Index, String>>, tokio::sync::oneshot::Receiver<()>) {
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let global = global.clone();
+    std::thread::spawn(move || {
+        let quiet = global.quiet;
+        let mut first = Some(first_tx);
+        let mut after_build = |passed: bool| {
+            if !passed {
+                if first.is_none() && !quiet {
+                    eprintln!("Still serving the last good build");
+                }
+                return;
+            }
+            match Index::load_dir(&dir, scope) {
+                Ok(index) => match first.take() {
+                    Some(first) => {
+                        let _ = first.send(Ok(index));
+                    }
+                    None => {
+                        let n_bundles = index.n_bundles();
+                        catalog.set(Arc::new(index));
+                        if !quiet {
+                            eprintln!("Serving the new build ({n_bundles} bundles)");
+                        }
+                    }
+                },
+                Err(error) => eprintln!("warning: the new build of `{target}` cannot be served; still serving the last good one: {error}"),
+            }
+        };
+        if let Err(failure) = super::watch::run_with(&global, &BuildArgs::serving(Some(&target)), &mut after_build) {
+            super::report_failure(&failure);
+        }
+        let _ = done_tx.send(());
+    });
+    (first_rx, done_rx)
 }
 
 /// What to serve, and the catalog name it gives by default.
@@ -122,6 +199,21 @@ fn source(global: &GlobalArgs, args: &ServeArgs) -> Result<(Source, String), Fai
             "`{}` is neither an FBC directory nor an opm index.db",
             display_path(path).display()
         )));
+    }
+    if args.watch {
+        return match project_catalog(global, args.target.as_deref())? {
+            Some((target, dir)) => Ok((
+                Source::Watched {
+                    target: target.clone(),
+                    dir,
+                },
+                target,
+            )),
+            None => Err(Failure::InputMessage(match &args.target {
+                Some(target) => format!("no target `{target}` in catalog.toml"),
+                None => "`--watch` serves a project target: run it in a project with catalog.toml".to_string(),
+            })),
+        };
     }
     match built_catalog(global, args.target.as_deref())? {
         Some((target, dir)) => Ok((Source::Dir(dir), target)),

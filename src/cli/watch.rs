@@ -50,6 +50,12 @@ static HANDLER: OnceLock<Result<(), String>> = OnceLock::new();
 static PRESSES: AtomicUsize = AtomicUsize::new(0);
 
 pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
+    run_with(global, args, &mut |_| {})
+}
+
+/// [`run`], telling `after_build` whether each build passed, before the
+/// watch waits for the next edit (`serve --watch` swaps the new catalog in).
+pub(super) fn run_with(global: &GlobalArgs, args: &BuildArgs, after_build: &mut dyn FnMut(bool)) -> CommandResult {
     let cwd = std::env::current_dir().map_err(|error| Failure::Other(format!("cannot read the current directory: {error}")))?;
     let config_path = crate::config::find(global.config.as_deref(), &cwd).map_err(Failure::Input)?;
     let root = config_path.parent().map_or_else(|| cwd.clone(), Path::to_path_buf);
@@ -88,6 +94,7 @@ pub(super) fn run(global: &GlobalArgs, args: &BuildArgs) -> CommandResult {
             Err(failure) => super::report_failure(failure),
         }
         last_failed = result.is_err();
+        after_build(result.is_ok());
         if !global.quiet {
             eprintln!("Watching `{}` for changes (Ctrl-C to stop)", display_path(&root).display());
         }

@@ -422,6 +422,9 @@ fn file_position(file: &str, offset: usize) -> (usize, usize) {
 fn decode_json_stream(file: &str, key_lines: &mut KeyLines<'_>) -> Vec<Result<Document, YamlError>> {
     let mut documents = Vec::new();
     let mut pos = 0;
+    // Lines counted from the last document on, not from the file's start
+    // each time: that was quadratic in a package's bundles.
+    let mut counted = (0, 1);
     loop {
         let value_start = skip_json_whitespace(file, pos);
         if value_start == file.len() {
@@ -433,10 +436,15 @@ fn decode_json_stream(file: &str, key_lines: &mut KeyLines<'_>) -> Vec<Result<Do
                 if documents.is_empty() && !key_lines.paths.is_empty() {
                     locate_json_keys(file, value_start, value_end, key_lines);
                 }
-                documents.push(Ok(Document {
-                    line: line_of(file, value_start),
-                    value,
-                }));
+                counted = (
+                    value_start,
+                    counted.1
+                        + file.as_bytes()[counted.0..value_start]
+                            .iter()
+                            .filter(|&&byte| byte == b'\n')
+                            .count(),
+                );
+                documents.push(Ok(Document { line: counted.1, value }));
                 pos = value_end;
                 continue;
             }

@@ -58,14 +58,59 @@ pub struct EntryIndex {
 }
 
 /// `api.Bundle` without `channelName`, `replaces`, `skips`, `skipRange`,
-/// `csvJson` and `object`: the objects stay shared with the model that
-/// decoded them, and `csvJson` is made from them when asked for (most
-/// calls clear it; keeping it would hold every CSV twice).
+/// `csvJson` and `object`: the objects are kept deflated, and `csvJson` is
+/// made from them when asked for (most calls clear it; keeping it would
+/// hold every CSV twice).
 #[derive(Debug)]
 pub struct BundleBase {
     pub bundle: api::Bundle,
-    pub objects: Arc<Vec<String>>,
+    pub objects: PackedObjects,
     pub csv: CsvJson,
+}
+
+/// A bundle's objects (decoded manifests, JSON), length-prefixed and
+/// deflated at the fastest level: they are most of a catalog's bytes, and
+/// only calls that ask for blobs need them, one bundle at a time.
+#[derive(Debug, Default)]
+pub struct PackedObjects {
+    packed: Vec<u8>,
+}
+
+impl PackedObjects {
+    fn pack(objects: &[String]) -> PackedObjects {
+        use std::io::Write as _;
+        if objects.is_empty() {
+            return PackedObjects::default();
+        }
+        let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        for object in objects {
+            // Writing into a Vec cannot fail.
+            let _ = encoder.write_all(&(object.len() as u64).to_le_bytes());
+            let _ = encoder.write_all(object.as_bytes());
+        }
+        let mut packed = encoder.finish().unwrap_or_default();
+        packed.shrink_to_fit();
+        PackedObjects { packed }
+    }
+
+    /// The objects, as the model decoded them.
+    pub fn unpack(&self) -> Vec<String> {
+        use std::io::Read as _;
+        if self.packed.is_empty() {
+            return Vec::new();
+        }
+        let mut bytes = Vec::new();
+        // Inflating what `pack` deflated in memory cannot fail.
+        let _ = flate2::read::DeflateDecoder::new(self.packed.as_slice()).read_to_end(&mut bytes);
+        let mut objects = Vec::new();
+        let mut rest = bytes.as_slice();
+        while let Some((len, tail)) = rest.split_first_chunk::<8>() {
+            let len = usize::try_from(u64::from_le_bytes(*len)).unwrap_or(usize::MAX).min(tail.len());
+            objects.push(String::from_utf8_lossy(&tail[..len]).into_owned());
+            rest = &tail[len..];
+        }
+        objects
+    }
 }
 
 /// Where a bundle's `csvJson` comes from.
@@ -97,6 +142,29 @@ pub struct MetaLine {
     pub end: usize,
 }
 
+/// Which objects get a catalogd JSON line: all of them for the HTTP API,
+/// else only those of other schemas (the experimental gRPC `GetMetas`
+/// answers from them), so a gRPC-only server does not hold the catalog
+/// twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaScope {
+    All,
+    OtherSchemas,
+}
+
+impl MetaScope {
+    fn keeps(self, schema: &str) -> bool {
+        self == MetaScope::All
+            || ![
+                fbc::SCHEMA_PACKAGE,
+                fbc::SCHEMA_CHANNEL,
+                fbc::SCHEMA_BUNDLE,
+                fbc::SCHEMA_DEPRECATIONS,
+            ]
+            .contains(&schema)
+    }
+}
+
 /// Why a catalog cannot be served: the file and line where there is one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IndexError {
@@ -121,13 +189,13 @@ impl Index {
     /// parallel, and dropped but for its index; a catalog where that does
     /// not work (a package in two directories, or an error) is read whole,
     /// which also words its errors as opm does.
-    pub fn load_dir(root: &Path) -> Result<Index, IndexError> {
+    pub fn load_dir(root: &Path, scope: MetaScope) -> Result<Index, IndexError> {
         let groups = fbc::load::top_level_groups(root).map_err(load_error)?;
-        if let Some(index) = Index::load_by_group(&groups) {
+        if let Some(index) = Index::load_by_group(&groups, scope) {
             return Ok(index);
         }
         let files: Vec<&PathBuf> = groups.iter().flatten().collect();
-        let per_file: Vec<Result<LoadedFile, IndexError>> = files.par_iter().map(|path| load_file(path)).collect();
+        let per_file: Vec<Result<LoadedFile, IndexError>> = files.par_iter().map(|path| load_file(path, scope)).collect();
         let mut config = DeclarativeConfig::default();
         let mut metas = Metas::default();
         for file in per_file {
@@ -138,14 +206,14 @@ impl Index {
         Index::build(&config, metas)
     }
 
-    fn load_by_group(groups: &[Vec<PathBuf>]) -> Option<Index> {
+    fn load_by_group(groups: &[Vec<PathBuf>], scope: MetaScope) -> Option<Index> {
         let parts: Vec<Option<IndexedGroup>> = groups
             .par_iter()
             .map(|files| {
                 let mut config = DeclarativeConfig::default();
                 let mut metas = Metas::default();
                 for file in files {
-                    let (file_config, file_metas) = load_file(file).ok()?;
+                    let (file_config, file_metas) = load_file(file, scope).ok()?;
                     config.extend(file_config);
                     metas.append(file_metas);
                 }
@@ -316,13 +384,13 @@ type LoadedFile = (DeclarativeConfig, Metas);
 
 /// One FBC file: its typed blobs, and each object as catalogd re-encodes
 /// it (a Go map: keys sorted, numbers as float64, compact, HTML unescaped).
-fn load_file(path: &Path) -> Result<LoadedFile, IndexError> {
+fn load_file(path: &Path, scope: MetaScope) -> Result<LoadedFile, IndexError> {
     let bytes = fs_err::read(path).map_err(|error| IndexError::Load {
         path: path.to_path_buf(),
         line: 0,
         message: error.to_string(),
     })?;
-    let text = String::from_utf8_lossy(&bytes);
+    let text = fbc::load::utf8_text(&bytes);
     let mut config = DeclarativeConfig::default();
     let mut metas = Metas::default();
     for document in yaml_in::decode_stream(&text) {
@@ -343,7 +411,10 @@ fn load_file(path: &Path) -> Result<LoadedFile, IndexError> {
             .value
             .into_go_map()
             .ok_or_else(|| fail("json: unsupported value: +Inf".to_string()))?;
-        metas.push(MetaKeys::of(&blob), &json::to_compact(&blob, false));
+        let keys = MetaKeys::of(&blob);
+        if scope.keeps(&keys.schema) {
+            metas.push(keys, &json::to_compact(&blob, false));
+        }
         fbc::load::add_blob(&mut config, blob).map_err(fail)?;
     }
     Ok((config, metas))
@@ -417,15 +488,15 @@ fn bundle_base(package: &model::Package, bundle: &model::Bundle) -> Result<Bundl
             })
             .collect()
     };
-    let mut objects = bundle.objects.clone();
+    let mut objects = PackedObjects::pack(&bundle.objects);
     let mut csv = CsvJson::FromObjects;
     if let [metadata] = parsed.csv_metadatas.as_slice()
         && bundle.csv_json().is_empty()
     {
         let csv_json = super::registry::synthesized_csv(package, bundle, metadata);
-        if objects.is_empty() {
+        if bundle.objects.is_empty() {
             // The object is the CSV itself: no need to keep it twice.
-            objects = Arc::new(vec![csv_json]);
+            objects = PackedObjects::pack(&[csv_json]);
             csv = CsvJson::FirstObject;
         } else {
             csv = CsvJson::Synthesized(csv_json);
@@ -494,9 +565,14 @@ impl BundleBase {
     /// The CSV object as opm keeps it (keys sorted, compact), or the one
     /// made up from `olm.csv.metadata`, or empty.
     pub fn csv_json(&self) -> String {
+        self.csv_json_of(&self.objects.unpack())
+    }
+
+    /// [`BundleBase::csv_json`] from the unpacked objects.
+    fn csv_json_of(&self, objects: &[String]) -> String {
         match &self.csv {
-            CsvJson::FromObjects => model::convert::csv_json(&self.objects),
-            CsvJson::FirstObject => self.objects[0].clone(),
+            CsvJson::FromObjects => model::convert::csv_json(objects),
+            CsvJson::FirstObject => objects.first().cloned().unwrap_or_default(),
             CsvJson::Synthesized(csv) => csv.clone(),
         }
     }
@@ -508,12 +584,18 @@ impl PackageIndex {
     pub fn bundle(&self, channel: &ChannelIndex, entry: &EntryIndex, with_blobs: bool) -> api::Bundle {
         let shared = &self.bundles[&entry.name];
         let base = &shared.bundle;
+        let (csv_json, object) = if with_blobs {
+            let objects = shared.objects.unpack();
+            (shared.csv_json_of(&objects), objects)
+        } else {
+            (String::new(), Vec::new())
+        };
         api::Bundle {
             csv_name: base.csv_name.clone(),
             package_name: base.package_name.clone(),
             channel_name: channel.name.clone(),
-            csv_json: if with_blobs { shared.csv_json() } else { String::new() },
-            object: if with_blobs { shared.objects.as_ref().clone() } else { Vec::new() },
+            csv_json,
+            object,
             bundle_path: base.bundle_path.clone(),
             provided_apis: base.provided_apis.clone(),
             required_apis: base.required_apis.clone(),

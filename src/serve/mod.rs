@@ -18,7 +18,7 @@ pub mod registry;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
-pub use index::Index;
+pub use index::{Index, MetaScope};
 
 /// The generated `api` package of `proto/registry.proto` (see `build.rs`).
 #[allow(clippy::all, clippy::pedantic)]

@@ -224,3 +224,140 @@ fn a_failed_first_build_leaves_no_cache_behind() {
         std::fs::read_dir(dir.join("build")).map(|entries| entries.count())
     );
 }
+
+fn inode(path: &Path) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(path).unwrap())
+}
+
+/// Rewrites the first `"replicas": N,` of `csv` to `value`.
+fn set_replicas(csv: &Path, value: u32) {
+    let text = std::fs::read_to_string(csv).unwrap();
+    let start = text.find("\"replicas\": ").unwrap() + "\"replicas\": ".len();
+    let end = start + text[start..].find(',').unwrap();
+    std::fs::write(csv, format!("{}{value}{}", &text[..start], &text[end..])).unwrap();
+}
+
+/// A change made to a file, named for the assertion messages.
+type Change = fn(&Path);
+
+fn build_quietly(dir: &Path) {
+    let output = catbuild(dir, &["build", "-q"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn issue_19_an_unchanged_target_stays_in_place_and_a_changed_one_reuses_its_files() {
+    let project = synth_project(60, 3, "cache-in-place");
+    let dir = project.path();
+    let packages = sorted_dirs(&dir.join("tree"));
+    let package_file = |idx: usize| {
+        let name = packages[idx].file_name().unwrap().to_string_lossy().into_owned();
+        dir.join("build/default/catalog").join(name).join("catalog.json")
+    };
+    build_quietly(dir);
+    let target = dir.join("build/default");
+    let (target_inode, file_inode) = (inode(&target), inode(&package_file(1)));
+    let expected = reference(dir, "reference");
+    let expected_default = |built: &Path| -> bool {
+        let want: std::collections::BTreeMap<String, Vec<u8>> = expected
+            .iter()
+            .filter_map(|(path, bytes)| Some((path.strip_prefix("default/")?.to_string(), bytes.clone())))
+            .collect();
+        tree(built) == want
+    };
+    assert!(expected_default(&target));
+
+    // A no-op build leaves the very same directory and files.
+    build_quietly(dir);
+    assert_eq!((inode(&target), inode(&package_file(1))), (target_inode, file_inode));
+
+    // A published file changed by hand (same size, later mtime), a file
+    // added, a file removed: each time the target no longer matches its
+    // stamp and is staged again, back to the build's bytes.
+    let tampers: [(&str, Change); 3] = [
+        ("rewritten", |file| {
+            let mut bytes = std::fs::read(file).unwrap();
+            bytes[0] ^= 1;
+            std::fs::write(file, bytes).unwrap();
+        }),
+        ("added beside", |file| {
+            std::fs::write(file.with_file_name("extra.json"), "{}").unwrap()
+        }),
+        ("removed", |file| std::fs::remove_file(file).unwrap()),
+    ];
+    for (what, tamper) in tampers {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        tamper(&package_file(1));
+        assert!(!expected_default(&target), "{what}: the tamper changed nothing");
+        build_quietly(dir);
+        assert!(expected_default(&target), "{what}: the build did not restore the target");
+        assert_ne!(inode(&target), target_inode, "{what}: the target was not staged again");
+    }
+
+    // One CSV edit in the first package: only its file is new; the other
+    // packages' files are the published ones, linked into the new tree.
+    let (target_inode, file_inode) = (inode(&target), inode(&package_file(1)));
+    let edited_inode = inode(&package_file(0));
+    set_replicas(&csv_of(&sorted_dirs(&packages[0])[0]), 7);
+    build_quietly(dir);
+    assert_ne!(inode(&target), target_inode);
+    assert_eq!(inode(&package_file(1)), file_inode, "an unchanged file was written again");
+    assert_ne!(inode(&package_file(0)), edited_inode);
+    let built = tree(&target);
+    reference(dir, "reference-edited");
+    assert!(
+        built == tree(&dir.join("reference-edited/default")),
+        "the edited build differs from a clean build"
+    );
+}
+
+/// `kill -9` at every step of publishing an incremental build (a package
+/// restaged, the others linked, the stamp written last): the target is
+/// always the old tree or the new one, and the next build gives a clean
+/// build's bytes.
+#[test]
+fn issue_19_kill_9_at_every_step_of_an_incremental_publish() {
+    let project = synth_project(40, 3, "cache-kill-steps");
+    let dir = project.path();
+    let packages = sorted_dirs(&dir.join("tree"));
+    let csv = csv_of(&sorted_dirs(&packages[0])[0]);
+    let mut references = Vec::new();
+    for (value, name) in [(5, "reference-5"), (6, "reference-6")] {
+        set_replicas(&csv, value);
+        reference(dir, name);
+        references.push(tree(&dir.join(name).join("default")));
+    }
+    build_quietly(dir); // value 6
+    let mut state = 1;
+    let mut n_killed = 0;
+    for step in 1..200u32 {
+        let next = 1 - state;
+        set_replicas(&csv, [5, 6][next]);
+        let output = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+            .args(["build", "-q"])
+            .current_dir(dir)
+            .env("CATBUILD_FAIL_AFTER_STEP", step.to_string())
+            .output()
+            .unwrap();
+        let killed = std::os::unix::process::ExitStatusExt::signal(&output.status) == Some(9);
+        let now = tree(&dir.join("build/default"));
+        assert!(
+            now == references[state] || now == references[next],
+            "step {step}: the target is neither the old tree nor the new one"
+        );
+        if !killed {
+            assert_eq!(output.status.code(), Some(0), "step {step}: {}", stderr(&output));
+        }
+        build_quietly(dir);
+        assert!(
+            tree(&dir.join("build/default")) == references[next],
+            "step {step}: the rebuild differs from a clean build"
+        );
+        state = next;
+        if !killed {
+            break;
+        }
+        n_killed += 1;
+    }
+    assert!(n_killed >= 5, "only {n_killed} steps");
+}

@@ -34,7 +34,7 @@
 //! least recently used first (an entry's mtime, refreshed on a hit when
 //! older than an hour), then blobs no entry names.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -154,7 +154,9 @@ impl Stat {
 
 #[derive(Default)]
 struct Memo {
-    files: BTreeMap<PathBuf, (Stat, Sha256Digest)>,
+    /// Hashed, not ordered: a no-op build looks up every input file, and
+    /// comparing paths component by component was most of its CPU time.
+    files: HashMap<PathBuf, (Stat, Sha256Digest)>,
     /// Loaded-bundle key → digest of what loading gave.
     loaded: BTreeMap<Key, Sha256Digest>,
     /// Bytes written since the size was last measured, plus that size.
@@ -279,21 +281,47 @@ impl Cache {
     }
 
     /// Stores an action's output: every blob first, then the entry.
-    pub fn put(&self, key: &Key, files: &[(String, &[u8])], facts: BTreeMap<String, String>) -> Result<(), CacheError> {
+    /// Returns the entry (each file's digest), written or not.
+    pub fn put(&self, key: &Key, files: &[(String, &[u8])], facts: BTreeMap<String, String>) -> Result<Entry, (Entry, CacheError)> {
         let mut entry = Entry {
             files: Vec::with_capacity(files.len()),
             facts,
         };
+        let mut failed = None;
         for (path, bytes) in files {
             let digest = Sha256Digest::of(bytes);
             let blob_path = self.blob_path(&digest);
-            if !blob_path.exists() {
-                self.write_atomic(&blob_path, bytes)?;
+            if failed.is_none()
+                && !blob_path.exists()
+                && let Err(error) = self.write_atomic(&blob_path, bytes)
+            {
+                failed = Some(error);
             }
             entry.files.push((path.clone(), digest));
         }
+        if let Some(error) = failed {
+            return Err((entry, error));
+        }
         let text = entry_text(key, &entry);
-        self.write_atomic(&self.dir.join("actions").join(key.hex()), text.as_bytes())
+        match self.write_atomic(&self.dir.join("actions").join(key.hex()), text.as_bytes()) {
+            Ok(()) => Ok(entry),
+            Err(error) => Err((entry, error)),
+        }
+    }
+
+    /// The stamp stored under `name` (see `output::TargetStamp`).
+    pub fn stamp(&self, name: &str) -> Option<String> {
+        std::fs::read_to_string(self.stamp_path(name)).ok()
+    }
+
+    pub fn set_stamp(&self, name: &str, text: &str) -> Result<(), CacheError> {
+        self.write_atomic(&self.stamp_path(name), text.as_bytes())
+    }
+
+    /// Stamps are small and named by what they describe (an output
+    /// target's absolute path), hashed to a file name.
+    fn stamp_path(&self, name: &str) -> PathBuf {
+        self.dir.join("stamps").join(hex(&Sha256Digest::of(name.as_bytes())))
     }
 
     /// The inputs the action `id` last ran with (for `--explain`).
@@ -320,7 +348,7 @@ impl Cache {
         self.dir.join("traces").join(hex(&Sha256Digest::of(id.as_bytes())))
     }
 
-    fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
+    pub fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
         self.dir.join("blobs").join(hex(digest))
     }
 
@@ -569,7 +597,9 @@ fn parse_entry(text: &str, key: &Key) -> Option<Entry> {
 
 fn memo_text(memo: &Memo) -> String {
     let mut text = format!("catbuild-memo {LAYOUT}\nsize\t{}\n", memo.estimated_bytes);
-    for (path, (stat, digest)) in &memo.files {
+    let mut files: Vec<_> = memo.files.iter().collect();
+    files.sort_unstable_by(|left, right| left.0.as_os_str().as_encoded_bytes().cmp(right.0.as_os_str().as_encoded_bytes()));
+    for (path, (stat, digest)) in files {
         text.push_str(&format!(
             "f\t{}\t{}\t{}\t{}\t{}\t{}\n",
             stat.size,

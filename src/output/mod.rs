@@ -22,12 +22,14 @@
 mod clean;
 mod lock;
 mod publish;
+mod stamp;
 
 use std::path::{Path, PathBuf};
 
 pub use clean::{clean_all, clean_stale, stale_target_dirs};
 pub use lock::OutputLock;
 pub use publish::{Publication, PublishReport, StagedTarget, publish};
+pub use stamp::TargetStamp;
 
 /// The lock file every writer of an output directory holds.
 pub const LOCK_FILE_NAME: &str = ".catbuild.lock";

@@ -59,6 +59,8 @@ pub struct Publication {
     /// the middle of the build.
     files: std::sync::Mutex<Vec<PathBuf>>,
     removed_leftovers: Vec<PathBuf>,
+    /// Targets left as they are ([`Publication::keep`]).
+    kept: Vec<usize>,
     /// The outermost directory of `out_dir` that this publish created, if
     /// any: a build that fails on its input removes it again, so bad input
     /// never leaves a `build/` behind.
@@ -80,6 +82,7 @@ impl Publication {
             dirs: std::sync::Mutex::new(Vec::new()),
             files: std::sync::Mutex::new(Vec::new()),
             removed_leftovers,
+            kept: Vec::new(),
             created,
         };
         for name in target_names {
@@ -111,8 +114,53 @@ impl Publication {
         Ok(())
     }
 
+    /// Leaves the `target_idx`-th target as it is (its files are those it
+    /// would get): its temp dir goes and [`Publication::commit`] does not
+    /// swap it.
+    pub fn keep(&mut self, target_idx: usize) {
+        let Some(target) = self.staged.get(target_idx) else {
+            return;
+        };
+        let temp_path = target.temp_path.clone();
+        self.files
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|path| !path.starts_with(&temp_path));
+        if let Some(dirs) = self.dirs_mut().get_mut(target_idx) {
+            dirs.clear();
+        }
+        self.kept.push(target_idx);
+        // Best effort: what is left is removed by the next build.
+        let _ = remove_any(&temp_path);
+    }
+
+    /// Stages files of the `target_idx`-th target as hard links to the
+    /// files of its published tree (`<out>/<target>/<path>`, the same
+    /// relative paths), which the caller has checked are the bytes wanted:
+    /// nothing is read, written or fsynced again. Published files are never
+    /// changed in place, so sharing them is safe.
+    pub fn link_published(&self, target_idx: usize, relatives: &[PathBuf]) -> Result<(), OutputError> {
+        let Some(target) = self.staged.get(target_idx) else {
+            return Ok(());
+        };
+        let published = self.out_dir().join(&target.name);
+        let paths = create_parents(&target.temp_path, relatives, &self.dirs, target_idx, &self.steps)?;
+        paths.par_iter().zip(relatives).try_for_each(|(path, relative)| {
+            let source = published.join(relative);
+            std::fs::hard_link(&source, path).map_err(io_error("link", path))?;
+            self.steps.step();
+            Ok(())
+        })
+    }
+
     /// Makes every temp dir durable and swaps each target in.
     pub fn commit(mut self) -> Result<PublishReport, OutputError> {
+        let kept = std::mem::take(&mut self.kept);
+        let mut idx = 0;
+        self.staged.retain(|_| {
+            idx += 1;
+            !kept.contains(&(idx - 1))
+        });
         let out_dir = self.out_dir().to_path_buf();
         let files = std::mem::take(self.files.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner));
         let result = sync_files(&files, &self.steps)
@@ -165,16 +213,17 @@ impl Publication {
         self.dirs.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Deepest first: reverse order puts `a/b` before `a`.
+    /// In parallel, as files are: every one must be durable before the
+    /// swap, in no particular order, and the filesystem's journal commits
+    /// concurrent fsyncs together instead of one after the other.
     fn sync_staged_dirs(&mut self) -> Result<(), OutputError> {
-        let dirs = std::mem::take(self.dirs_mut());
-        for target_dirs in &dirs {
-            for dir in target_dirs.iter().rev() {
-                sync_dir(dir)?;
-                self.steps.step();
-            }
-        }
-        Ok(())
+        let dirs: Vec<PathBuf> = std::mem::take(self.dirs_mut()).into_iter().flatten().collect();
+        let steps = &self.steps;
+        dirs.par_iter().try_for_each(|dir| {
+            sync_dir(dir)?;
+            steps.step();
+            Ok(())
+        })
     }
 
     fn remove_temp_dirs(&mut self) {
@@ -293,45 +342,61 @@ fn write_files(
     target_idx: usize,
     steps: &Steps,
 ) -> Result<Vec<PathBuf>, OutputError> {
-    let mut paths_and_bytes = Vec::new();
-    {
-        let mut all_dirs = dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(dirs) = all_dirs.get_mut(target_idx) else {
-            return Ok(Vec::new());
-        };
-        for (relative, bytes) in files {
-            if !relative.components().all(|component| matches!(component, Component::Normal(_))) {
-                return Err(OutputError::Io {
-                    action: "write outside its target",
-                    path: relative.clone(),
-                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-                });
-            }
-            let path = temp_path.join(relative);
-            let mut missing = Vec::new();
-            let mut ancestor = path.parent();
-            while let Some(dir) = ancestor {
-                if dirs.contains(dir) {
-                    break;
-                }
-                missing.push(dir.to_path_buf());
-                ancestor = dir.parent();
-            }
-            for dir in missing.into_iter().rev() {
-                std::fs::create_dir(&dir).map_err(io_error("create", &dir))?;
-                steps.step();
-                dirs.insert(dir);
-            }
-            paths_and_bytes.push((path, bytes));
-        }
-    }
-    paths_and_bytes.par_iter().try_for_each(|(path, bytes)| {
+    let relatives: Vec<PathBuf> = files.iter().map(|(relative, _)| relative.clone()).collect();
+    let paths = create_parents(temp_path, &relatives, dirs, target_idx, steps)?;
+    paths.par_iter().zip(files).try_for_each(|(path, (_, bytes))| {
         let mut file = File::create_new(path).map_err(io_error("create", path))?;
         file.write_all(bytes).map_err(io_error("write", path))?;
         steps.step();
         Ok(())
     })?;
-    Ok(paths_and_bytes.into_iter().map(|(path, _)| path).collect())
+    Ok(paths)
+}
+
+/// The paths under `temp_path` of `relatives`, whose directories it
+/// creates (remembered in `dirs`); refuses a path that leaves the target.
+fn create_parents(
+    temp_path: &Path,
+    relatives: &[PathBuf],
+    dirs: &std::sync::Mutex<Vec<BTreeSet<PathBuf>>>,
+    target_idx: usize,
+    steps: &Steps,
+) -> Result<Vec<PathBuf>, OutputError> {
+    let mut all_dirs = dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(dirs) = all_dirs.get_mut(target_idx) else {
+        return Err(OutputError::Io {
+            action: "write to an unknown target",
+            path: PathBuf::from(target_idx.to_string()),
+            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        });
+    };
+    let mut paths = Vec::with_capacity(relatives.len());
+    for relative in relatives {
+        if !relative.components().all(|component| matches!(component, Component::Normal(_))) {
+            return Err(OutputError::Io {
+                action: "write outside its target",
+                path: relative.clone(),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        }
+        let path = temp_path.join(relative);
+        let mut missing = Vec::new();
+        let mut ancestor = path.parent();
+        while let Some(dir) = ancestor {
+            if dirs.contains(dir) {
+                break;
+            }
+            missing.push(dir.to_path_buf());
+            ancestor = dir.parent();
+        }
+        for dir in missing.into_iter().rev() {
+            std::fs::create_dir(&dir).map_err(io_error("create", &dir))?;
+            steps.step();
+            dirs.insert(dir);
+        }
+        paths.push(path);
+    }
+    Ok(paths)
 }
 
 /// Makes written files durable, in parallel: the fsyncs of independent

@@ -103,10 +103,11 @@ impl RunCache {
         for (name, value) in vars {
             builder.field(format!("var {name}"), value.clone());
         }
+        let mut manifests_present = false;
         for directory in [crate::load::MANIFESTS_DIR, crate::load::METADATA_DIR] {
             let path = dir.join(directory);
             match std::fs::metadata(&path) {
-                Ok(metadata) if metadata.is_dir() => {}
+                Ok(metadata) if metadata.is_dir() => manifests_present |= directory == crate::load::MANIFESTS_DIR,
                 Ok(_) => return None,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                     builder.field(format!("absent {directory}"), "");
@@ -135,10 +136,13 @@ impl RunCache {
                 builder.field(format!("input {}/{directory}/{name}", self.relative(dir)), digest.to_string());
             }
         }
-        // The loader looks for nested bundles when `manifests/` is missing.
-        for nested in crate::load::NESTED_BUNDLE_DIRS {
-            if dir.join(nested).join(crate::load::MANIFESTS_DIR).is_dir() {
-                builder.field(format!("nested {nested}"), "");
+        // The loader looks for nested bundles when `manifests/` is missing
+        // (and only then: a no-op build stats nothing it does not read).
+        if !manifests_present {
+            for nested in crate::load::NESTED_BUNDLE_DIRS {
+                if dir.join(nested).join(crate::load::MANIFESTS_DIR).is_dir() {
+                    builder.field(format!("nested {nested}"), "");
+                }
             }
         }
         Some(builder)
@@ -260,30 +264,118 @@ pub(super) fn miss(reason: impl Into<String>) -> Cached {
     Cached::Miss(reason.into())
 }
 
-/// What a cache hit for one package in one target gives back.
+/// What a cache hit for one package in one target gives back: its files
+/// by digest, read only if its target has to be staged again.
 pub(super) struct Restored {
-    pub(super) files: Vec<super::OutputFile>,
+    pub(super) files: Vec<(PathBuf, Sha256Digest)>,
     pub(super) n_packages: usize,
     pub(super) n_bundles: usize,
     pub(super) outline: crate::summary::PackageOutline,
 }
 
 impl RunCache {
-    /// The files and counts of an entry, each blob checked.
+    /// The files and counts of an entry (whose blobs are there; each is
+    /// checked against its digest when it is read).
     pub(super) fn restore(&self, entry: &crate::cache::Entry) -> Option<Restored> {
-        let mut files = Vec::with_capacity(entry.files.len());
-        for (path, digest) in &entry.files {
-            files.push(super::OutputFile {
-                path: PathBuf::from(path),
-                bytes: self.cache.blob(digest)?,
-            });
-        }
         Some(Restored {
-            files,
+            files: entry.files.iter().map(|(path, digest)| (PathBuf::from(path), *digest)).collect(),
             n_packages: entry.facts.get("packages")?.parse().ok()?,
             n_bundles: entry.facts.get("bundles")?.parse().ok()?,
             outline: serde_json::from_str(entry.facts.get("outline")?).ok()?,
         })
+    }
+}
+
+/// Every file of one target by digest (hex), and those of them that come
+/// from the cache and are not staged yet.
+#[derive(Default)]
+pub(super) struct TargetFiles {
+    pub(super) manifest: BTreeMap<PathBuf, String>,
+    pub(super) deferred: Vec<(PathBuf, Sha256Digest)>,
+}
+
+impl TargetFiles {
+    pub(super) fn add(&mut self, staged: Vec<(PathBuf, Sha256Digest)>, deferred: Vec<(PathBuf, Sha256Digest)>) {
+        for (path, digest) in staged.iter().chain(&deferred) {
+            self.manifest.insert(path.clone(), crate::cache::hex(digest));
+        }
+        self.deferred.extend(deferred);
+    }
+}
+
+impl RunCache {
+    /// The name a target's stamp is kept under: its absolute path.
+    fn stamp_name(out_dir: &Path, target: &str) -> String {
+        let dir = out_dir.join(target);
+        std::path::absolute(&dir).unwrap_or(dir).to_string_lossy().into_owned()
+    }
+
+    /// Completes a target's staging, given the files it gets on top of its
+    /// packages' (`extra`): when the target on disk is exactly as its stamp
+    /// says and holds these very files, it is left in place (returns
+    /// `true`) and nothing is read or written; otherwise `extra` is
+    /// written and the cache's files not staged yet are linked from the
+    /// published tree where it has them, else written from their blobs.
+    pub(super) fn publish_target(
+        &self,
+        publication: &mut crate::output::Publication,
+        (out_dir, target_idx, name): (&Path, usize, &str),
+        files: &mut TargetFiles,
+        extra: &[(PathBuf, Vec<u8>)],
+    ) -> Result<bool, crate::output::OutputError> {
+        use rayon::prelude::*;
+        for (path, bytes) in extra {
+            files.manifest.insert(path.clone(), crate::cache::hex(&Sha256Digest::of(bytes)));
+        }
+        let target_dir = out_dir.join(name);
+        let current = self
+            .cache
+            .stamp(&Self::stamp_name(out_dir, name))
+            .and_then(|text| crate::output::TargetStamp::from_text(&text))
+            .filter(|stamp| stamp.matches(&target_dir));
+        if current.as_ref().is_some_and(|stamp| stamp.same_files(&files.manifest)) {
+            publication.keep(target_idx);
+            return Ok(true);
+        }
+        publication.write(target_idx, extra)?;
+        let deferred = std::mem::take(&mut files.deferred);
+        let (linked, from_blobs): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|(path, digest)| {
+            current
+                .as_ref()
+                .and_then(|stamp| stamp.digest(path))
+                .is_some_and(|known| known == crate::cache::hex(digest))
+        });
+        let linked: Vec<PathBuf> = linked.into_iter().map(|(path, _)| path).collect();
+        publication.link_published(target_idx, &linked)?;
+        let publication = &*publication;
+        from_blobs.into_par_iter().try_for_each(|(path, digest)| {
+            let Some(bytes) = self.cache.blob(&digest) else {
+                return Err(crate::output::OutputError::Io {
+                    action: "read from the cache",
+                    path: self.cache.blob_path(&digest),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "the blob is missing or damaged (removed now: the next build encodes its package again)",
+                    ),
+                });
+            };
+            publication.write(target_idx, &[(path, bytes)])
+        })?;
+        Ok(false)
+    }
+
+    /// Stamps a target just swapped in, so the next build can leave it in
+    /// place. Best effort: without a stamp the next build stages it.
+    pub(super) fn stamp_target(&self, out_dir: &Path, name: &str, files: &TargetFiles) {
+        let stamp = crate::output::TargetStamp::take(&out_dir.join(name), &files.manifest);
+        let saved = stamp.map_err(|_| ()).and_then(|stamp| {
+            self.cache
+                .set_stamp(&Self::stamp_name(out_dir, name), &stamp.to_text())
+                .map_err(|_| ())
+        });
+        if saved.is_err() {
+            self.cache.note_failure();
+        }
     }
 }
 

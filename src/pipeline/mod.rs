@@ -456,6 +456,7 @@ fn run(
     let mut bundle_images: Vec<Vec<images::TargetBundleImage>> = targets.iter().map(|_| Vec::new()).collect();
     let mut catalog_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
     let mut outlines: Vec<Vec<crate::summary::PackageOutline>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut target_files: Vec<cached::TargetFiles> = targets.iter().map(|_| cached::TargetFiles::default()).collect();
     let mut settings = settings;
     for (package, outcome) in packages.iter().zip(outcomes) {
         diagnostics.extend(outcome.diagnostics);
@@ -482,6 +483,7 @@ fn run(
                     deploy_facts[part.target_idx].extend(passed.deploy_facts);
                     catalog_files[part.target_idx].extend(passed.catalog_files);
                     outlines[part.target_idx].extend(passed.outline);
+                    target_files[part.target_idx].add(passed.files, passed.deferred);
                 }
                 Gate::Invalid(message) => {
                     let name = targets[part.target_idx].name.as_str();
@@ -594,7 +596,7 @@ fn run(
         report.images = images;
         report.packages = packages;
     }
-    let (Some(out_dir), Some(publication)) = (out_dir, publication) else {
+    let (Some(out_dir), Some(mut publication)) = (out_dir, publication) else {
         let report = BuildReport {
             targets: reports,
             warnings: diagnostics,
@@ -602,28 +604,46 @@ fn run(
         return Ok((report, deploy_outputs));
     };
     let stale_warnings = report::stage(reporter, Stage::Write, || -> Result<Vec<Diagnostic>, BuildError> {
-        for (target_idx, files) in late_files.into_iter().enumerate() {
-            if !files.is_empty() {
-                publication.write(target_idx, &output_files(files))?;
-            }
-        }
+        // Each target's last files: SQLite and images, deployment objects,
+        // and the summary.
+        let mut extra: Vec<Vec<(PathBuf, Vec<u8>)>> = late_files.into_iter().map(output_files).collect();
         for (target_name, files) in &deploy_outputs {
             if let Some(target_idx) = targets.iter().position(|target| &target.name == target_name) {
-                publication.write(target_idx, &output_files(files.clone()))?;
+                extra[target_idx].extend(output_files(files.clone()));
             }
         }
         // The summary of each target, and what moved since the one it
         // replaces (read under the lock, just before the swap).
         for (target_idx, report) in reports.iter_mut().enumerate() {
             let summary_path = PathBuf::from(crate::summary::SUMMARY_FILE);
-            publication.write(target_idx, &[(summary_path, crate::summary::to_file(&report.packages))])?;
+            extra[target_idx].push((summary_path, crate::summary::to_file(&report.packages)));
             let previous = std::fs::read(out_dir.join(&report.name).join(crate::summary::SUMMARY_FILE));
             report.changes = previous
                 .ok()
                 .and_then(|bytes| crate::summary::from_file(&bytes))
                 .map(|previous| crate::summary::changes(&previous, &report.packages));
         }
+        // With the cache, a target whose files did not change stays as it
+        // is, and one that changed reuses its unchanged files.
+        let mut kept = vec![false; targets.len()];
+        for (target_idx, extra) in extra.iter().enumerate() {
+            match &run_cache {
+                Some(run_cache) => {
+                    let at = (out_dir, target_idx, targets[target_idx].name.as_str());
+                    kept[target_idx] = run_cache.publish_target(&mut publication, at, &mut target_files[target_idx], extra)?;
+                }
+                None => publication.write(target_idx, extra)?,
+            }
+        }
         publication.commit()?;
+        if let Some(run_cache) = &run_cache {
+            for (target_idx, target) in targets.iter().enumerate() {
+                if !kept[target_idx] {
+                    run_cache.stamp_target(out_dir, &target.name, &target_files[target_idx]);
+                }
+            }
+            let _ = run_cache.cache.finish();
+        }
         stale_target_warnings(config, out_dir)
     })?;
     // The lock file follows the output it describes.
@@ -883,6 +903,11 @@ struct Passed {
     catalog_files: Vec<OutputFile>,
     /// Its channels and heads, for the build summary.
     outline: Option<crate::summary::PackageOutline>,
+    /// With a cache: its files staged, by digest, for the target's stamp.
+    files: Vec<(PathBuf, crate::load::Sha256Digest)>,
+    /// Its files from the cache, not staged yet: only a target that
+    /// changed stages them.
+    deferred: Vec<(PathBuf, crate::load::Sha256Digest)>,
 }
 
 /// A package linked in every target that has it, its bundles dropped:
@@ -1129,20 +1154,14 @@ impl PackageRun<'_> {
                     package,
                 };
                 report::hit(self.reporter, &action);
-                let mut gate = Gate::Passed(Passed {
+                let gate = Gate::Passed(Passed {
                     sqlite_rows: Vec::new(),
                     deploy_facts: Vec::new(),
                     catalog_files: Vec::new(),
                     outline: Some(restored.outline),
+                    files: Vec::new(),
+                    deferred: restored.files,
                 });
-                if let Some(publication) = self.publication {
-                    let written = report::stage(self.reporter, Stage::Write, || {
-                        publication.write(target_idx, &output_files(restored.files))
-                    });
-                    if let Err(error) = written {
-                        gate = Gate::Unwritten(error);
-                    }
-                }
                 PackagePart {
                     target_idx,
                     n_packages: restored.n_packages,
@@ -1184,6 +1203,7 @@ impl PackageRun<'_> {
         } else {
             Vec::new()
         };
+        let mut digests = Vec::new();
         if let (Some(key), Some(run_cache)) = (store, self.cache) {
             let files: Vec<(String, &[u8])> = encoded
                 .files
@@ -1198,9 +1218,24 @@ impl PackageRun<'_> {
             if let Some(outline) = encoded.outline.as_ref().and_then(|outline| serde_json::to_string(outline).ok()) {
                 facts.insert("outline".to_string(), outline);
             }
-            if run_cache.cache.put(&key, &files, facts).is_err() {
-                run_cache.cache.note_failure();
-            }
+            let entry = match run_cache.cache.put(&key, &files, facts) {
+                Ok(entry) => entry,
+                Err((entry, _)) => {
+                    run_cache.cache.note_failure();
+                    entry
+                }
+            };
+            digests = entry
+                .files
+                .into_iter()
+                .map(|(path, digest)| (PathBuf::from(path), digest))
+                .collect();
+        } else if self.cache.is_some() {
+            digests = encoded
+                .files
+                .iter()
+                .map(|file| (file.path.clone(), crate::load::Sha256Digest::of(&file.bytes)))
+                .collect();
         }
         if let Some(publication) = self.publication {
             let written = report::stage(self.reporter, Stage::Write, || {
@@ -1215,6 +1250,8 @@ impl PackageRun<'_> {
             deploy_facts: encoded.deploy_facts,
             catalog_files,
             outline: encoded.outline,
+            files: digests,
+            deferred: Vec::new(),
         })
     }
 }

@@ -1,0 +1,245 @@
+//! What a published target held when it was written: every file with its
+//! content digest and its stat (size, mtime, inode, device). A later build
+//! whose files have the same digests, finding the target on disk exactly as
+//! stamped, leaves it in place instead of staging it again; one that
+//! changes a few files links the unchanged ones from it (issue 19).
+//!
+//! Safe because catbuild never writes a published file in place: a new
+//! tree is staged and swapped in, so a file whose stat is the stamped one
+//! still holds the stamped bytes. Anything else (a file missing, added,
+//! replaced or touched, a directory added) makes the stamp not match, and
+//! the target is staged whole as without one. A stamp is written after the
+//! swap: a build killed before that leaves the previous stamp, which the
+//! new tree's inodes do not match.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+/// One file of a stamped target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    /// sha256 of the file's bytes, as lowercase hex.
+    digest: String,
+    size: u64,
+    mtime_ns: i128,
+    ino: u64,
+    dev: u64,
+}
+
+/// A target as published: relative path → its file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetStamp {
+    files: BTreeMap<PathBuf, FileStamp>,
+}
+
+const HEADER: &str = "catbuild target stamp 1";
+
+impl TargetStamp {
+    /// Stamps the files of `target_dir`, whose digests are `manifest`
+    /// (relative path → sha256 hex): every file of the dir must be in it.
+    pub fn take(target_dir: &Path, manifest: &BTreeMap<PathBuf, String>) -> std::io::Result<TargetStamp> {
+        let mut files = BTreeMap::new();
+        for (relative, digest) in manifest {
+            let metadata = std::fs::symlink_metadata(target_dir.join(relative))?;
+            files.insert(relative.clone(), file_stamp(digest.clone(), &metadata));
+        }
+        let stamp = TargetStamp { files };
+        // A file nobody told us of would make every later check fail.
+        if !stamp.matches(target_dir) {
+            return Err(std::io::Error::other("the target holds files its manifest does not name"));
+        }
+        Ok(stamp)
+    }
+
+    /// Whether `target_dir` is exactly as stamped: the same regular files
+    /// with the same stats, no other file and no other directory.
+    pub fn matches(&self, target_dir: &Path) -> bool {
+        let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        for relative in self.files.keys() {
+            let mut parent = relative.parent();
+            while let Some(dir) = parent.filter(|dir| !dir.as_os_str().is_empty()) {
+                dirs.insert(dir.to_path_buf());
+                parent = dir.parent();
+            }
+        }
+        let mut n_files = 0;
+        let mut pending = vec![PathBuf::new()];
+        while let Some(relative_dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(target_dir.join(&relative_dir)) else {
+                return false;
+            };
+            for entry in entries {
+                let Ok(entry) = entry else {
+                    return false;
+                };
+                let relative = relative_dir.join(entry.file_name());
+                let Ok(metadata) = entry.metadata() else {
+                    return false;
+                };
+                if metadata.is_dir() {
+                    if !dirs.contains(&relative) {
+                        return false;
+                    }
+                    pending.push(relative);
+                    continue;
+                }
+                let Some(stamped) = self.files.get(&relative) else {
+                    return false;
+                };
+                if !metadata.is_file() || file_stamp(stamped.digest.clone(), &metadata) != *stamped {
+                    return false;
+                }
+                n_files += 1;
+            }
+        }
+        n_files == self.files.len()
+    }
+
+    /// The digest (hex) the stamp gives the file at `relative`.
+    pub fn digest(&self, relative: &Path) -> Option<&str> {
+        self.files.get(relative).map(|file| file.digest.as_str())
+    }
+
+    /// Whether the stamped files are `manifest`'s, digest for digest.
+    pub fn same_files(&self, manifest: &BTreeMap<PathBuf, String>) -> bool {
+        self.files.len() == manifest.len()
+            && self
+                .files
+                .iter()
+                .zip(manifest)
+                .all(|((path, file), (other_path, digest))| path == other_path && &file.digest == digest)
+    }
+
+    /// One line per file: `digest size mtime inode device path`.
+    pub fn to_text(&self) -> String {
+        let mut text = format!("{HEADER}\n");
+        for (path, file) in &self.files {
+            text.push_str(&format!(
+                "{} {} {} {} {} {}\n",
+                file.digest,
+                file.size,
+                file.mtime_ns,
+                file.ino,
+                file.dev,
+                path.to_string_lossy()
+            ));
+        }
+        text
+    }
+
+    /// `None` for a damaged stamp or another version's: then nothing is
+    /// left in place.
+    pub fn from_text(text: &str) -> Option<TargetStamp> {
+        let mut lines = text.lines();
+        if lines.next()? != HEADER {
+            return None;
+        }
+        let mut files = BTreeMap::new();
+        for line in lines {
+            let mut fields = line.splitn(6, ' ');
+            let digest = fields.next()?.to_string();
+            if digest.len() != 64 || !digest.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                return None;
+            }
+            let file = FileStamp {
+                digest,
+                size: fields.next()?.parse().ok()?,
+                mtime_ns: fields.next()?.parse().ok()?,
+                ino: fields.next()?.parse().ok()?,
+                dev: fields.next()?.parse().ok()?,
+            };
+            let path = PathBuf::from(fields.next()?);
+            if !path
+                .components()
+                .all(|component| matches!(component, std::path::Component::Normal(_)))
+            {
+                return None;
+            }
+            files.insert(path, file);
+        }
+        Some(TargetStamp { files })
+    }
+}
+
+fn file_stamp(digest: String, metadata: &std::fs::Metadata) -> FileStamp {
+    FileStamp {
+        digest,
+        size: metadata.len(),
+        mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
+        ino: metadata.ino(),
+        dev: metadata.dev(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    /// Something done to a stamped target.
+    type Change = fn(&Path);
+
+    fn target() -> (tempfile::TempDir, BTreeMap<PathBuf, String>) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("catalog/pkg")).unwrap();
+        std::fs::write(dir.path().join("catalog/pkg/catalog.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("top"), "x").unwrap();
+        let manifest = BTreeMap::from([
+            (PathBuf::from("catalog/pkg/catalog.json"), A.to_string()),
+            (PathBuf::from("top"), B.to_string()),
+        ]);
+        (dir, manifest)
+    }
+
+    #[test]
+    fn a_stamp_matches_its_untouched_target_and_reads_back() {
+        let (dir, manifest) = target();
+        let stamp = TargetStamp::take(dir.path(), &manifest).unwrap();
+        assert!(stamp.matches(dir.path()));
+        assert!(stamp.same_files(&manifest));
+        assert_eq!(stamp.digest(Path::new("top")), Some(B));
+        let read = TargetStamp::from_text(&stamp.to_text()).unwrap();
+        assert_eq!(read, stamp);
+        assert!(TargetStamp::from_text("catbuild target stamp 0\n").is_none());
+        assert!(TargetStamp::from_text(&format!("{HEADER}\n{A} 1 2 3 4 ../escape\n")).is_none());
+    }
+
+    #[test]
+    fn any_change_on_disk_makes_a_stamp_not_match() {
+        let changes: [(&str, Change); 6] = [
+            ("a file rewritten in place", |dir| std::fs::write(dir.join("top"), "y").unwrap()),
+            ("a file replaced", |dir| {
+                std::fs::write(dir.join("new"), "x").unwrap();
+                std::fs::rename(dir.join("new"), dir.join("top")).unwrap();
+            }),
+            ("a file removed", |dir| std::fs::remove_file(dir.join("top")).unwrap()),
+            ("a file added", |dir| std::fs::write(dir.join("catalog/extra"), "").unwrap()),
+            ("a directory added", |dir| std::fs::create_dir(dir.join("catalog/empty")).unwrap()),
+            ("the target removed", |dir| std::fs::remove_dir_all(dir).unwrap()),
+        ];
+        for (what, change) in changes {
+            let (dir, manifest) = target();
+            let stamp = TargetStamp::take(dir.path(), &manifest).unwrap();
+            // Past the filesystem's timestamp tick, as an edit would be.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            change(dir.path());
+            assert!(!stamp.matches(dir.path()), "{what}");
+        }
+    }
+
+    #[test]
+    fn a_manifest_missing_a_file_is_refused() {
+        let (dir, mut manifest) = target();
+        manifest.remove(Path::new("top"));
+        assert!(TargetStamp::take(dir.path(), &manifest).is_err());
+        let (_, manifest) = target();
+        let (other, _) = target();
+        let stamp = TargetStamp::take(other.path(), &manifest).unwrap();
+        let mut changed = manifest.clone();
+        changed.insert(PathBuf::from("top"), A.to_string());
+        assert!(!stamp.same_files(&changed));
+    }
+}

@@ -111,6 +111,27 @@ impl Publication {
         Ok(())
     }
 
+    /// The path in the temp dir of the `target_idx`-th target where the
+    /// caller itself writes the file `relative` (its parent directories
+    /// made, the file not created yet); [`Publication::commit`] makes it
+    /// durable with the others. For the one file too large to hand over
+    /// as bytes: SQLite writes `index.db` there page by page.
+    pub fn reserve(&self, target_idx: usize, relative: &Path) -> Result<PathBuf, OutputError> {
+        let Some(target) = self.staged.get(target_idx) else {
+            return Err(OutputError::Io {
+                action: "write to an unknown target",
+                path: PathBuf::from(target_idx.to_string()),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        };
+        let path = staged_path(&target.temp_path, relative, &self.dirs, target_idx, &self.steps)?;
+        self.files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(path.clone());
+        Ok(path)
+    }
+
     /// Makes every temp dir durable and swaps each target in.
     pub fn commit(mut self) -> Result<PublishReport, OutputError> {
         let out_dir = self.out_dir().to_path_buf();
@@ -294,36 +315,8 @@ fn write_files(
     steps: &Steps,
 ) -> Result<Vec<PathBuf>, OutputError> {
     let mut paths_and_bytes = Vec::new();
-    {
-        let mut all_dirs = dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(dirs) = all_dirs.get_mut(target_idx) else {
-            return Ok(Vec::new());
-        };
-        for (relative, bytes) in files {
-            if !relative.components().all(|component| matches!(component, Component::Normal(_))) {
-                return Err(OutputError::Io {
-                    action: "write outside its target",
-                    path: relative.clone(),
-                    source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-                });
-            }
-            let path = temp_path.join(relative);
-            let mut missing = Vec::new();
-            let mut ancestor = path.parent();
-            while let Some(dir) = ancestor {
-                if dirs.contains(dir) {
-                    break;
-                }
-                missing.push(dir.to_path_buf());
-                ancestor = dir.parent();
-            }
-            for dir in missing.into_iter().rev() {
-                std::fs::create_dir(&dir).map_err(io_error("create", &dir))?;
-                steps.step();
-                dirs.insert(dir);
-            }
-            paths_and_bytes.push((path, bytes));
-        }
+    for (relative, bytes) in files {
+        paths_and_bytes.push((staged_path(temp_path, relative, dirs, target_idx, steps)?, bytes));
     }
     paths_and_bytes.par_iter().try_for_each(|(path, bytes)| {
         let mut file = File::create_new(path).map_err(io_error("create", path))?;
@@ -332,6 +325,44 @@ fn write_files(
         Ok(())
     })?;
     Ok(paths_and_bytes.into_iter().map(|(path, _)| path).collect())
+}
+
+/// Where `relative` goes under `temp_path`, once the directories it needs
+/// exist; a path that would leave the target is refused.
+fn staged_path(
+    temp_path: &Path,
+    relative: &Path,
+    dirs: &std::sync::Mutex<Vec<BTreeSet<PathBuf>>>,
+    target_idx: usize,
+    steps: &Steps,
+) -> Result<PathBuf, OutputError> {
+    if !relative.components().all(|component| matches!(component, Component::Normal(_))) {
+        return Err(OutputError::Io {
+            action: "write outside its target",
+            path: relative.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        });
+    }
+    let path = temp_path.join(relative);
+    let mut all_dirs = dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(dirs) = all_dirs.get_mut(target_idx) else {
+        return Ok(path);
+    };
+    let mut missing = Vec::new();
+    let mut ancestor = path.parent();
+    while let Some(dir) = ancestor {
+        if dirs.contains(dir) {
+            break;
+        }
+        missing.push(dir.to_path_buf());
+        ancestor = dir.parent();
+    }
+    for dir in missing.into_iter().rev() {
+        std::fs::create_dir(&dir).map_err(io_error("create", &dir))?;
+        steps.step();
+        dirs.insert(dir);
+    }
+    Ok(path)
 }
 
 /// Makes written files durable, in parallel: the fsyncs of independent

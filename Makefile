@@ -48,6 +48,7 @@ bench:
 	bash benches/fbc-build.sh
 	bash benches/images.sh
 	python3 benches/serve.py --catbuild target/release/catbuild --shared ../shared
+	python3 benches/sqlite.py --catbuild target/release/catbuild --shared ../shared
 
 ## community-operators-prod from source (not in CI): make bench-community COP=DIR
 bench-community:

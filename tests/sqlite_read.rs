@@ -144,6 +144,28 @@ fn assert_refused(project: &Path, table: Option<&str>, words: &str) {
     }
     assert!(build_err.contains("nothing was written"), "{build_err}");
     assert_eq!(std::fs::read_to_string(&previous).unwrap(), "previous build\n");
+
+    // The whole index as the catalog's source (`[catalog] index-db`).
+    std::fs::write(
+        project.join("catalog.toml"),
+        "version = 1\n[catalog]\nname = \"moved\"\nindex-db = \"index.db\"\n",
+    )
+    .unwrap();
+    let build = catbuild(project, &["build"]);
+    let build_err = stderr(&build);
+    assert_eq!(build.status.code(), Some(1), "catalog build: {build_err}");
+    assert!(
+        build_err.contains("catalog.toml:4:"),
+        "catalog build does not point at [catalog] index-db: {build_err}"
+    );
+    if let Some(table) = table {
+        assert!(
+            build_err.contains(&format!("table `{table}`")),
+            "catalog build does not name table {table}: {build_err}"
+        );
+    }
+    assert!(build_err.contains(words), "catalog build does not say {words:?}: {build_err}");
+    assert_eq!(std::fs::read_to_string(&previous).unwrap(), "previous build\n");
     assert!(std::fs::read(&db).unwrap() == before, "reading changed the index");
 }
 
@@ -156,6 +178,35 @@ fn a_corrupt_index_is_refused_naming_the_table() {
     bytes[100..4096].fill(0xA5);
     std::fs::write(&db, bytes).unwrap();
     assert_refused(project.path(), Some("sqlite_master"), "malformed");
+}
+
+#[test]
+fn a_truncated_index_is_refused_naming_the_table() {
+    // As a download or an image layer cut short: the header promises
+    // pages the file does not have.
+    let project = damaged_index(|_| {});
+    let db = project.path().join("index.db");
+    let bytes = std::fs::read(&db).unwrap();
+    std::fs::write(&db, &bytes[..bytes.len() / 2]).unwrap();
+    assert_refused(project.path(), Some("sqlite_master"), "malformed");
+}
+
+#[test]
+fn a_damaged_manifest_of_the_last_package_is_refused_before_anything_is_printed() {
+    // `render` prints package by package (bar, baz, foo); the damage in
+    // foo's `bundle` column must stop it before bar is printed.
+    let project = damaged_index(|db| {
+        db.execute(
+            "update operatorbundle set bundle = '{\"kind\": \"ClusterServiceVersion\", ' where name = 'foo.v0.1.0'",
+            [],
+        )
+        .unwrap();
+    });
+    assert_refused(
+        project.path(),
+        Some("operatorbundle"),
+        "the `bundle` column of `foo.v0.1.0` is not a stream of JSON objects",
+    );
 }
 
 #[test]
@@ -203,6 +254,17 @@ fn a_channel_entry_of_a_missing_bundle_on_the_chain_is_refused() {
         .unwrap();
     });
     assert_refused(project.path(), Some("channel_entry"), "table `operatorbundle` has no such bundle");
+}
+
+#[test]
+fn a_channel_entry_replacing_a_missing_entry_is_refused() {
+    let project = damaged_index(|db| {
+        db.execute_batch(
+            "PRAGMA foreign_keys = OFF; update channel_entry set replaces = 99 where replaces is not null and package_name = 'bar';",
+        )
+        .unwrap();
+    });
+    assert_refused(project.path(), Some("channel_entry"), "replaces entry 99, which does not exist");
 }
 
 #[test]

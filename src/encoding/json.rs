@@ -204,6 +204,101 @@ pub fn format_go_float(value: f64) -> Option<String> {
     Some(format!("{value}"))
 }
 
+/// Whether `text`, which parsed to `value`, is already what
+/// [`append_compact`] writes for `value.sort_keys()`: keys sorted and
+/// unique at every depth, no whitespace between tokens, and every string
+/// spelled as [`write_string`] spells it (the same escapes, no others).
+/// Numbers are written as parsed, so any spelling passes. A `true` lets
+/// a caller copy the text instead of re-encoding it, with the same bytes.
+pub fn is_canonical_compact(text: &str, value: &Value, escape_html: bool) -> bool {
+    keys_sorted(value) && spelled_compact(text.as_bytes(), escape_html)
+}
+
+fn keys_sorted(value: &Value) -> bool {
+    match value {
+        Value::Raw(_) => false,
+        Value::Array(items) => items.iter().all(keys_sorted),
+        Value::Object(entries) => entries.windows(2).all(|pair| pair[0].0 < pair[1].0) && entries.iter().all(|(_, item)| keys_sorted(item)),
+        _ => true,
+    }
+}
+
+/// The token-level half of [`is_canonical_compact`], over valid JSON.
+fn spelled_compact(bytes: &[u8], escape_html: bool) -> bool {
+    let table = if escape_html { &ESCAPE_HTML } else { &ESCAPE_PLAIN };
+    let mut idx = 0;
+    let mut in_string = false;
+    while idx < bytes.len() {
+        let byte = bytes[idx];
+        if !in_string {
+            match byte {
+                b' ' | b'\t' | b'\n' | b'\r' => return false,
+                b'"' => in_string = true,
+                _ => {}
+            }
+            idx += 1;
+            continue;
+        }
+        if !table[byte as usize] {
+            idx += 1;
+            continue;
+        }
+        match byte {
+            b'"' => {
+                in_string = false;
+                idx += 1;
+            }
+            b'\\' => {
+                let Some(&escape) = bytes.get(idx + 1) else {
+                    return false;
+                };
+                match escape {
+                    b'"' | b'\\' | b'n' | b'r' | b't' | b'b' | b'f' => idx += 2,
+                    b'u' => {
+                        let Some(code) = bytes.get(idx + 2..idx + 6).and_then(lowercase_hex) else {
+                            return false;
+                        };
+                        let written = match code {
+                            0x08 | 0x09 | 0x0A | 0x0C | 0x0D => false,
+                            0x00..=0x1F | 0x2028 | 0x2029 => true,
+                            0x3C | 0x3E | 0x26 => escape_html,
+                            _ => false,
+                        };
+                        if !written {
+                            return false;
+                        }
+                        idx += 6;
+                    }
+                    _ => return false,
+                }
+            }
+            // Raw U+2028/U+2029 would have been escaped; other characters
+            // starting with 0xE2 are written as they are.
+            0xE2 => {
+                if bytes.get(idx + 1) == Some(&0x80) && matches!(bytes.get(idx + 2), Some(0xA8 | 0xA9)) {
+                    return false;
+                }
+                idx += 1;
+            }
+            // A control character or, with HTML escaping, `<`, `>`, `&`.
+            _ => return false,
+        }
+    }
+    !in_string
+}
+
+/// Four lowercase hex digits (as `write_string` writes them), as a number.
+fn lowercase_hex(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |code, digit| {
+        let nibble = match digit {
+            b'0'..=b'9' => digit - b'0',
+            b'a'..=b'f' => digit - b'a' + 10,
+            _ => return None,
+        };
+        Some(code * 16 + u32::from(nibble))
+    })
+}
+
 /// Go's `json.Compact` on valid JSON text: whitespace outside strings
 /// removed, everything else (escapes, number spellings) kept.
 pub fn compact_text(text: &str) -> String {
@@ -717,6 +812,51 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn canonical_compact_is_exactly_what_sorting_and_reencoding_would_not_change() {
+        // The expected answer comes from the encoder itself: a text is
+        // canonical iff parse, sort_keys and append_compact give it back.
+        let cases = [
+            r#"{"a":1,"b":[true,null,"x"],"c":{"d":"e"}}"#,
+            r#"{"a":1, "b":2}"#,
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":{"z":1,"y":2}}"#,
+            r#"{"a":"x\/y"}"#,
+            r#"{"a":"\u003c\u003e\u0026"}"#,
+            r#"{"a":"\u003C"}"#,
+            r#"{"a":"<b>&"}"#,
+            r#"{"a":"caf\u00e9"}"#,
+            "{\"a\":\"caf\u{e9} \u{2192} \u{20ac}\"}",
+            "{\"a\":\"x\u{2028}y\"}",
+            r#"{"a":"x\u2028y\u2029"}"#,
+            r#"{"a":"\u0001\u001f"}"#,
+            r#"{"a":"\u0009"}"#,
+            r#"{"a":"\t\n\r\b\f\"\\"}"#,
+            r#"{"a":1.50,"b":-0,"c":1e3}"#,
+            r#"[{"b":1,"a":2}]"#,
+            r#" {"a":1}"#,
+            r#"{"a\u003c":1,"a":2}"#,
+            r#"{"a":"","b":"\"{"}"#,
+        ];
+        for escape_html in [true, false] {
+            for text in cases {
+                let value = parse(text).unwrap();
+                let mut reencoded = String::new();
+                append_compact(&mut reencoded, &value.clone().sort_keys(), escape_html);
+                assert_eq!(
+                    is_canonical_compact(text, &value, escape_html),
+                    reencoded == text,
+                    "{text} (escape_html: {escape_html}), re-encoded: {reencoded}"
+                );
+            }
+        }
+        // Both answers occur, so the agreement above says something.
+        assert!(is_canonical_compact(cases[0], &parse(cases[0]).unwrap(), true));
+        assert!(!is_canonical_compact(cases[8], &parse(cases[8]).unwrap(), true));
+        assert!(is_canonical_compact(cases[8], &parse(cases[8]).unwrap(), false));
+    }
 
     #[test]
     fn go_float_text() {

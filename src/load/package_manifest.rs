@@ -18,6 +18,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::bundle::{LoadedBundle, Manifests, decode_manifest, finish};
 use super::csv::KIND_CSV;
 use super::document::{coerced_string, decode_first, field, kind_of, slice_of, struct_of};
@@ -96,32 +98,28 @@ pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageM
     let mut package: Option<(PathBuf, String, Vec<PackageChannel>, String)> = None;
     let mut csv_dirs: Vec<(PathBuf, String)> = Vec::new();
     let mut warnings = Vec::new();
-    for ReadFile { path, bytes, .. } in &files {
+    // Decoding is most of a package's load (every CSV and CRD is decoded
+    // here, to find the package file and the CSVs, and again as its
+    // bundle's manifest): files decode in parallel, and what they say is
+    // taken in walk order, so the first problem reported is the same.
+    let looks: Vec<Result<FirstLook, String>> = files.par_iter().map(|file| first_look(&file.bytes)).collect();
+    for (ReadFile { path, .. }, look) in files.iter().zip(looks) {
         let relative = path.strip_prefix(dir).unwrap_or(path).to_path_buf();
-        let document = decode_first(bytes).map_err(|failure| PackageManifestError::Undecodable {
+        let look = look.map_err(|message| PackageManifestError::Undecodable {
             file: relative.clone(),
-            message: failure.message,
+            message,
         })?;
-        if kind_of(&document.value) == KIND_CSV {
-            let name = document
-                .value
-                .pointer(&["metadata", "name"])
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if let Some(parent) = path.parent() {
-                csv_dirs.push((parent.to_path_buf(), name));
-            }
+        if let (Some(name), Some(parent)) = (look.csv_name, path.parent()) {
+            csv_dirs.push((parent.to_path_buf(), name));
         }
-        let (name, channels, default_channel) =
-            decode_package_manifest(&document.value).map_err(|message| PackageManifestError::Undecodable {
-                file: relative.clone(),
-                message,
-            })?;
+        let (name, channels, default_channel) = look.package_manifest.map_err(|message| PackageManifestError::Undecodable {
+            file: relative.clone(),
+            message,
+        })?;
         if name.is_empty() {
             continue;
         }
-        if document.extra_documents {
+        if look.extra_documents {
             warnings.push(Warning::ExtraDocuments { file: relative.clone() });
         }
         if let Some((first_file, first, ..)) = &package {
@@ -141,8 +139,16 @@ pub fn load_package_manifest_dir(dir: &Path) -> Result<PackageManifest, PackageM
 
     let mut bundles = Vec::new();
     let mut errors = Vec::new();
-    for (bundle_dir, csv_name) in csv_dirs {
-        match load_manifest_bundle(&files, &bundle_dir, &csv_name, &package_name, &dir.join(&file)) {
+    let package_file = dir.join(&file);
+    let loaded: Vec<(PathBuf, Result<LoadedBundle, BundleError>)> = csv_dirs
+        .into_par_iter()
+        .map(|(bundle_dir, csv_name)| {
+            let bundle = load_manifest_bundle(&files, &bundle_dir, &csv_name, &package_name, &package_file);
+            (bundle_dir, bundle)
+        })
+        .collect();
+    for (bundle_dir, bundle) in loaded {
+        match bundle {
             Ok(bundle) => bundles.push(bundle),
             Err(error) => errors.push((bundle_dir, error)),
         }
@@ -193,6 +199,32 @@ fn walk(dir: &Path, files: &mut Vec<ReadFile>) -> Result<(), PackageManifestErro
         }
     }
     Ok(())
+}
+
+/// What the walk needs of one file: its first document's CSV name (when
+/// it is a CSV), the document decoded as a package manifest, and whether
+/// more documents follow.
+struct FirstLook {
+    csv_name: Option<String>,
+    package_manifest: Result<(String, Vec<PackageChannel>, String), String>,
+    extra_documents: bool,
+}
+
+fn first_look(bytes: &[u8]) -> Result<FirstLook, String> {
+    let document = decode_first(bytes).map_err(|failure| failure.message)?;
+    let csv_name = (kind_of(&document.value) == KIND_CSV).then(|| {
+        document
+            .value
+            .pointer(&["metadata", "name"])
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    });
+    Ok(FirstLook {
+        csv_name,
+        package_manifest: decode_package_manifest(&document.value),
+        extra_documents: document.extra_documents,
+    })
 }
 
 /// `registry.PackageManifest`: (packageName, channels, defaultChannel).

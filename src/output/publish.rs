@@ -153,6 +153,27 @@ impl Publication {
         })
     }
 
+    /// The path in the temp dir of the `target_idx`-th target where the
+    /// caller itself writes the file `relative` (its parent directories
+    /// made, the file not created yet); [`Publication::commit`] makes it
+    /// durable with the others. For the one file too large to hand over
+    /// as bytes: SQLite writes `index.db` there page by page.
+    pub fn reserve(&self, target_idx: usize, relative: &Path) -> Result<PathBuf, OutputError> {
+        let Some(target) = self.staged.get(target_idx) else {
+            return Err(OutputError::Io {
+                action: "write to an unknown target",
+                path: PathBuf::from(target_idx.to_string()),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        };
+        let path = create_parents(&target.temp_path, &[relative.to_path_buf()], &self.dirs, target_idx, &self.steps)?.remove(0);
+        self.files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(path.clone());
+        Ok(path)
+    }
+
     /// Makes every temp dir durable and swaps each target in.
     pub fn commit(mut self) -> Result<PublishReport, OutputError> {
         let kept = std::mem::take(&mut self.kept);

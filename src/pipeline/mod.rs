@@ -403,6 +403,18 @@ fn run(
         }
         _ => None,
     };
+    // Each SQLite target's `index.db` is written as its packages pass.
+    let mut sqlite_indexes: Vec<Option<encode::SqliteIndex>> = Vec::new();
+    if let Some(publication) = &publication {
+        for (target_idx, target_formats) in formats.iter().enumerate() {
+            sqlite_indexes.push(if target_formats.contains(&OutputFormat::Sqlite) {
+                let path = publication.reserve(target_idx, Path::new(encode::SQLITE_FILE))?;
+                Some(encode::SqliteIndex::create(path).map_err(BuildError::Encode)?)
+            } else {
+                None
+            });
+        }
+    }
     let run_cache = match (out_dir, &publication) {
         (Some(out_dir), Some(_)) => cached::RunCache::open(config, &options.cache, out_dir),
         _ => None,
@@ -418,6 +430,7 @@ fn run(
         formats: &formats,
         settings: &settings,
         publication: publication.as_ref(),
+        sqlite_indexes: &sqlite_indexes,
         reporter,
     };
     let packages: Vec<&PackageConfig> = config
@@ -451,7 +464,6 @@ fn run(
     let mut encode_error = None;
     let mut output_error = None;
     let mut n_by_target = vec![(0, 0); targets.len()];
-    let mut sqlite_rows: Vec<Vec<sqlite::PackageRows>> = targets.iter().map(|_| Vec::new()).collect();
     let mut deploy_facts: Vec<Vec<crate::deploy::PackageFacts>> = targets.iter().map(|_| Vec::new()).collect();
     let mut bundle_images: Vec<Vec<images::TargetBundleImage>> = targets.iter().map(|_| Vec::new()).collect();
     let mut catalog_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
@@ -479,7 +491,6 @@ fn run(
             match part.gate {
                 Gate::Skipped => {}
                 Gate::Passed(passed) => {
-                    sqlite_rows[part.target_idx].extend(passed.sqlite_rows);
                     deploy_facts[part.target_idx].extend(passed.deploy_facts);
                     catalog_files[part.target_idx].extend(passed.catalog_files);
                     outlines[part.target_idx].extend(passed.outline);
@@ -519,11 +530,10 @@ fn run(
                 options,
                 targets: &targets,
                 formats: &formats,
-                settings: &settings,
                 bases: bases.as_ref(),
                 reporter,
             },
-            std::mem::take(&mut sqlite_rows),
+            &sqlite_indexes,
             std::mem::take(&mut bundle_images),
             std::mem::take(&mut catalog_files),
             &mut late_files,
@@ -670,36 +680,42 @@ struct LateInputs<'a> {
     options: &'a BuildOptions,
     targets: &'a [&'a Target],
     formats: &'a [Vec<OutputFormat>],
-    settings: &'a [TargetSettings],
     /// The base images, when this build makes images.
     bases: Option<&'a images::Bases>,
     reporter: &'a dyn Reporter,
 }
 
-/// Each target's `index.db` (from its packages' rows) and, when images are
-/// built, its catalog images over its whole encoded catalog and the OCI
-/// layout holding them and its bundle images: the files go to `files`,
-/// the images to `built`.
+/// Each target's `index.db` (committed) and, when images are built, its
+/// catalog images over its whole encoded catalog and the OCI layout
+/// holding them and its bundle images: the files go to `files`, the
+/// images to `built`.
 fn finish_targets(
     late: &LateInputs,
-    sqlite_rows: Vec<Vec<sqlite::PackageRows>>,
+    sqlite_indexes: &[Option<encode::SqliteIndex>],
     bundle_images: Vec<Vec<images::TargetBundleImage>>,
     catalog_files: Vec<Vec<OutputFile>>,
     files: &mut [Vec<OutputFile>],
     built: &mut [Vec<BuiltImage>],
 ) -> Result<(), EncodeError> {
     let mut catalog_files = catalog_files;
-    for (target_idx, rows) in sqlite_rows.into_iter().enumerate() {
-        if !late.formats[target_idx].contains(&OutputFormat::Sqlite) {
+    for (target_idx, index) in sqlite_indexes.iter().enumerate() {
+        let Some(index) = index else {
             continue;
-        }
-        let index = report::stage(late.reporter, Stage::Encode, || {
-            encode::finish_sqlite(rows, &late.settings[target_idx])
-        })?;
+        };
+        report::stage(late.reporter, Stage::Encode, || index.finish())?;
+        // The catalog image holds the index too: read back from its
+        // staging file only when images are built.
         if late.bases.is_some() {
-            catalog_files[target_idx].extend(index.iter().cloned());
+            let bytes = std::fs::read(&index.path).map_err(|error| EncodeError {
+                package: String::new(),
+                format: OutputFormat::Sqlite.name(),
+                message: format!("cannot read `{}` back: {error}", index.path.display()),
+            })?;
+            catalog_files[target_idx].push(OutputFile {
+                path: PathBuf::from(encode::SQLITE_FILE),
+                bytes,
+            });
         }
-        files[target_idx].extend(index);
     }
     let Some(bases) = late.bases else {
         return Ok(());
@@ -848,6 +864,9 @@ struct PackageRun<'a> {
     formats: &'a [Vec<OutputFormat>],
     settings: &'a [TargetSettings],
     publication: Option<&'a crate::output::Publication>,
+    /// Per target: its `index.db`, when it writes `sqlite` (and this run
+    /// publishes).
+    sqlite_indexes: &'a [Option<encode::SqliteIndex>],
     reporter: &'a dyn Reporter,
 }
 
@@ -894,8 +913,6 @@ enum Gate {
 
 /// What a valid package leaves for its target's last files.
 struct Passed {
-    /// Its SQLite rows, if the target writes `sqlite`.
-    sqlite_rows: Vec<sqlite::PackageRows>,
     /// What deployment objects need of it.
     deploy_facts: Vec<crate::deploy::PackageFacts>,
     /// A copy of its encoded files, when images are built: the catalog
@@ -1155,7 +1172,6 @@ impl PackageRun<'_> {
                 };
                 report::hit(self.reporter, &action);
                 let gate = Gate::Passed(Passed {
-                    sqlite_rows: Vec::new(),
                     deploy_facts: Vec::new(),
                     catalog_files: Vec::new(),
                     outline: Some(restored.outline),
@@ -1245,8 +1261,14 @@ impl PackageRun<'_> {
                 return Gate::Unwritten(error);
             }
         }
+        // Its rows go into the target's index now, and are dropped.
+        if let Some(Some(index)) = self.sqlite_indexes.get(target_idx) {
+            let inserted = report::stage(self.reporter, Stage::Encode, || index.add(&encoded.sqlite_rows));
+            if let Err(error) = inserted {
+                return Gate::Failed(error);
+            }
+        }
         Gate::Passed(Passed {
-            sqlite_rows: encoded.sqlite_rows,
             deploy_facts: encoded.deploy_facts,
             catalog_files,
             outline: encoded.outline,

@@ -4,13 +4,14 @@
 //!
 //! opm v1.73.0 was the last opm that could write one (`pkg/sqlite`), so
 //! catbuild writes it from its own validated model: [`rows`] turns one
-//! package into the rows opm's loaders would insert (no I/O, run per
-//! package in parallel), [`index`] creates the schema of [`schema`] in an
-//! in-memory database, inserts every package's rows in one transaction and
-//! hands back the database bytes. Nothing here touches the filesystem.
+//! package into the rows opm's loaders would insert (no I/O), [`index`]
+//! creates the schema of [`schema`] in a new database file, inserts each
+//! package's rows as it comes, in one transaction, and commits. That file
+//! (in the target's staging directory, reserved by `output`) is the only
+//! one this module writes.
 //!
 //! Determinism: a fixed page size, rows inserted in model order into a
-//! fresh in-memory database, and a fixed `schema_migrations` timestamp, so
+//! fresh database, and a fixed `schema_migrations` timestamp, so
 //! the same catalog gives the same bytes (and the same index image digest).
 //! No `VACUUM`: it would move every index and trigger after the tables in
 //! `sqlite_master`, and `.schema` would no longer print opm's order. It
@@ -26,6 +27,6 @@ pub mod read;
 pub mod rows;
 pub mod schema;
 
-pub use index::{SqliteError, write_index};
+pub use index::{IndexWriter, SqliteError, write_index};
 pub use read::{Dependencies, IndexDb, ReadError, is_sqlite_file, read_index};
 pub use rows::{ChannelWriter, Loader, PackageRows, SourceOrder, package_rows};

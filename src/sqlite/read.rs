@@ -12,7 +12,9 @@
 //!    entries, properties, dependencies, related images, bundle names and
 //!    versions, not the manifests), checks that the rows hang together
 //!    (every problem names the table and row), links opm's model and
-//!    validates it as opm's `ToModel` does.
+//!    validates it as opm's `ToModel` does; then reads each bundle's
+//!    manifests once, keeping none, so a damaged one is refused before
+//!    anything is printed.
 //! 2. [`IndexDb::package`] reads one package's manifests (`operatorbundle.bundle`)
 //!    and gives that package's FBC, bundles post-processed as `opm render`
 //!    does.
@@ -157,6 +159,7 @@ impl IndexDb {
                 Some("opm's `render` of this index fails the same way; fix the index with opm v1.73.0 or start from a catalog.toml"),
             ));
         }
+        index.check_manifests()?;
         Ok(index)
     }
 
@@ -774,26 +777,8 @@ impl IndexDb {
         let text = stored.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default();
         let mut related: Vec<fbc::RelatedImage> = Vec::new();
         if !text.is_empty() {
-            let objects = split_objects(&text).map_err(|error| {
-                self.error(
-                    Some("operatorbundle"),
-                    format!("the `bundle` column of `{}` is not a stream of JSON objects: {error}", bundle.name),
-                    None,
-                )
-            })?;
-            let csv = objects
-                .iter()
-                .find(|(_, value)| value.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"));
-            let Some((_, csv)) = csv else {
-                return Err(self.error(
-                    Some("operatorbundle"),
-                    format!(
-                        "the `bundle` column of `{}` holds no ClusterServiceVersion (opm: `no csv in bundle`)",
-                        bundle.name
-                    ),
-                    None,
-                ));
-            };
+            let (objects, csv_idx) = self.manifests(&bundle.name, &text)?;
+            let csv = &objects[csv_idx].1;
             for item in csv
                 .pointer(&["spec", "relatedImages"])
                 .and_then(Value::as_array)
@@ -827,6 +812,68 @@ impl IndexDb {
         }
         bundle.related_images = related;
         fbc::render::post_process(bundle);
+        Ok(())
+    }
+
+    /// The objects of a bundle's `bundle` column and the position of its
+    /// CSV, or why that column cannot be what opm wrote.
+    fn manifests<'t>(&self, bundle_name: &str, text: &'t str) -> Result<(Objects<'t>, usize), ReadError> {
+        let objects = split_objects(text).map_err(|error| {
+            self.error(
+                Some("operatorbundle"),
+                format!("the `bundle` column of `{bundle_name}` is not a stream of JSON objects: {error}"),
+                None,
+            )
+        })?;
+        let csv_idx = objects
+            .iter()
+            .position(|(_, value)| value.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"));
+        let Some(csv_idx) = csv_idx else {
+            return Err(self.error(
+                Some("operatorbundle"),
+                format!("the `bundle` column of `{bundle_name}` holds no ClusterServiceVersion (opm: `no csv in bundle`)"),
+                None,
+            ));
+        };
+        Ok((objects, csv_idx))
+    }
+
+    /// Part of pass 1: every manifest pass 2 will read, read once now and
+    /// dropped, so that a damaged `bundle` column (or overflow page) is
+    /// found before `render` prints its first package, not half way
+    /// through. One bundle's manifests at a time.
+    fn check_manifests(&self) -> Result<(), ReadError> {
+        let mut statement = self
+            .connection
+            .prepare("select bundle from operatorbundle where name = ?1")
+            .map_err(|error| self.sqlite_error("operatorbundle", &error))?;
+        let mut names = BTreeSet::new();
+        for package in self.model.packages.values() {
+            for channel in package.channels.values() {
+                names.extend(
+                    channel
+                        .bundles
+                        .values()
+                        .filter(|bundle| !bundle.objects.is_empty())
+                        .map(|bundle| bundle.name.as_str()),
+                );
+            }
+        }
+        for name in names {
+            let mut rows = statement
+                .query([name])
+                .map_err(|error| self.sqlite_error("operatorbundle", &error))?;
+            let Some(row) = rows.next().map_err(|error| self.sqlite_error("operatorbundle", &error))? else {
+                continue;
+            };
+            let bytes = match row.get_ref(0).map_err(|error| self.sqlite_error("operatorbundle", &error))? {
+                ValueRef::Text(bytes) | ValueRef::Blob(bytes) => bytes,
+                _ => continue,
+            };
+            if !bytes.is_empty() {
+                self.manifests(name, &String::from_utf8_lossy(bytes))?;
+            }
+        }
         Ok(())
     }
 }
@@ -968,7 +1015,10 @@ fn object_property(type_: &str, fields: &[(&str, String)]) -> fbc::Property {
 
 /// The objects of an `operatorbundle.bundle` stream: each one's raw text
 /// (what Go's decoder hands out as `json.RawMessage`) and its value.
-fn split_objects(text: &str) -> Result<Vec<(&str, Value)>, String> {
+type Objects<'t> = Vec<(&'t str, Value)>;
+
+/// [`Objects`] of `text`.
+fn split_objects(text: &str) -> Result<Objects<'_>, String> {
     let values = json::parse_stream(text).map_err(|error| error.to_string())?;
     let starts: Vec<usize> = values.iter().map(|(start, _)| *start).chain(std::iter::once(text.len())).collect();
     Ok(values

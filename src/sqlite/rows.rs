@@ -386,11 +386,19 @@ fn bundle_row(bundle: &Bundle, object_file_order: Option<&Vec<u32>>, loader: Loa
     // runtime.Encode with the unstructured JSON scheme: json.Encoder of a
     // Go map, so keys sorted, HTML escaped and a trailing newline. Each
     // object is encoded once; the CSV's bytes are its part of `bundle`.
-    let objects: Vec<Value> = ordered
+    // Objects catbuild's loaders made are in that form already (the text
+    // of `olm.bundle.object` is the same encoding): those are copied.
+    let (objects, canonical): (Vec<Value>, Vec<Option<&str>>) = ordered
         .iter()
-        .filter_map(|(_, object)| json::parse(object).ok())
-        .map(Value::sort_keys)
-        .collect();
+        .filter_map(|(_, object)| {
+            let value = json::parse(object).ok()?;
+            Some(if json::is_canonical_compact(object, &value, true) {
+                (value, Some(object.as_str()))
+            } else {
+                (value.sort_keys(), None)
+            })
+        })
+        .unzip();
     let csv_idx = objects
         .iter()
         .position(|object| object.get("kind").and_then(Value::as_str) == Some("ClusterServiceVersion"));
@@ -400,7 +408,10 @@ fn bundle_row(bundle: &Bundle, object_file_order: Option<&Vec<u32>>, loader: Loa
     let mut csv_range = None;
     for (object_idx, object) in objects.iter().enumerate() {
         let start = bundle_text.len();
-        json::append_compact(&mut bundle_text, object, true);
+        match canonical[object_idx] {
+            Some(text) => bundle_text.push_str(text),
+            None => json::append_compact(&mut bundle_text, object, true),
+        }
         bundle_text.push('\n');
         if Some(object_idx) == csv_idx {
             csv_range = Some(start..bundle_text.len());

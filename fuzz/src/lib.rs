@@ -168,6 +168,7 @@ pub fn unpack(data: &[u8]) -> bool {
         layer: 4 << 20,
         image: 8 << 20,
         ratio: 100,
+        files: 10_000,
     };
     let unpacked = unpack_layers(std::slice::from_ref(&layer), &root, &limits);
     let beside: Vec<_> = std::fs::read_dir(sandbox.path())

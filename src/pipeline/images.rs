@@ -401,6 +401,7 @@ pub(super) fn pull_bundle_images(config: &crate::config::Config, cache: &Path, d
                 ca_file: config.images.ca_file.clone(),
             },
             registries,
+            limits: config.pulled_limits,
             ..crate::registry::PullSettings::default()
         },
         Err(message) => {

@@ -47,6 +47,10 @@ lint:
 fuzz:
 	bash fuzz/run.sh
 
+## Every hostile case of tests/hostile.rs full size, one at a time: docs/reliability.md.
+reliability:
+	CATBUILD_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md cargo test --release --test hostile
+
 ## Benchmarks (timings are not tests): see benches/README.md.
 bench:
 	bash benches/fbc-build.sh

@@ -103,7 +103,9 @@ fn limits(dir: &Path, keys: &str) -> usize {
 }
 
 fn catalog_key(dir: &Path, line: &str) {
-    edit(&dir.join("catalog.toml"), |text| text.replacen("[catalog]\n", &format!("[catalog]\n{line}\n"), 1));
+    edit(&dir.join("catalog.toml"), |text| {
+        text.replacen("[catalog]\n", &format!("[catalog]\n{line}\n"), 1)
+    });
 }
 
 /// Sets the package's `icon`; it lands on line 26 of catalog.toml.
@@ -140,7 +142,11 @@ fn sparse(path: &Path, size: u64) {
 }
 
 fn nested_flow(depth: usize) -> String {
-    format!("kind: ConfigMap\nmetadata: {{name: d}}\ndata: {{k: {}{}}}\n", "[".repeat(depth), "]".repeat(depth))
+    format!(
+        "kind: ConfigMap\nmetadata: {{name: d}}\ndata: {{k: {}{}}}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
 }
 
 /// Block sequences `depth` deep under `data.k`: with the document, `data`
@@ -159,7 +165,9 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             mkfifo(&ctx.dir.join(MANIFESTS).join("pipe.yaml"));
-            refused("error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/pipe.yaml`: it is not a regular file (a FIFO, socket or device)\n")
+            refused(
+                "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/pipe.yaml`: it is not a regular file (a FIFO, socket or device)\n",
+            )
         },
     },
     Case {
@@ -171,7 +179,9 @@ const CASES: &[Case] = &[
         damage: |ctx| {
             let listener = std::os::unix::net::UnixListener::bind(ctx.dir.join(MANIFESTS).join("socket.yaml")).unwrap();
             drop(listener);
-            refused("error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/socket.yaml`: it is not a regular file (a FIFO, socket or device)\n")
+            refused(
+                "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/socket.yaml`: it is not a regular file (a FIFO, socket or device)\n",
+            )
         },
     },
     Case {
@@ -184,7 +194,9 @@ const CASES: &[Case] = &[
             symlink("/dev/zero", &ctx.dir.join(MANIFESTS).join("zero.yaml"));
             // Allowed to lead there, so the device itself is what is refused.
             catalog_key(ctx.dir, "external-paths = [\"/dev\"]");
-            refused("error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/zero.yaml`: it is not a regular file (a FIFO, socket or device)\n")
+            refused(
+                "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/zero.yaml`: it is not a regular file (a FIFO, socket or device)\n",
+            )
         },
     },
     Case {
@@ -195,7 +207,9 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             symlink("/dev/urandom", &ctx.dir.join(MANIFESTS).join("random.yaml"));
-            refused("error[bundle]: `manifests/fruits-catalog-operator/0.0.1/manifests/random.yaml` leads to `/dev/urandom`, outside the project\n")
+            refused(
+                "error[bundle]: `manifests/fruits-catalog-operator/0.0.1/manifests/random.yaml` leads to `/dev/urandom`, outside the project\n",
+            )
         },
     },
     Case {
@@ -230,7 +244,9 @@ const CASES: &[Case] = &[
         damage: |ctx| {
             mkfifo(&ctx.dir.join("icon.svg"));
             package_icon(ctx.dir, "icon.svg");
-            refused("error[config]: cannot read icon file `icon.svg` (the `icon` of package `fruits-catalog-operator`): it is not a regular file (a FIFO, socket or device)\n  --> catalog.toml:26:8\n")
+            refused(
+                "error[config]: cannot read icon file `icon.svg` (the `icon` of package `fruits-catalog-operator`): it is not a regular file (a FIFO, socket or device)\n  --> catalog.toml:26:8\n",
+            )
         },
     },
     Case {
@@ -242,7 +258,9 @@ const CASES: &[Case] = &[
         damage: |ctx| {
             catalog_key(ctx.dir, "external-paths = [\"/dev\"]");
             package_icon(ctx.dir, "/dev/zero");
-            refused("error[config]: cannot read icon file `/dev/zero` (the `icon` of package `fruits-catalog-operator`): it is not a regular file (a FIFO, socket or device)\n  --> catalog.toml:27:8\n")
+            refused(
+                "error[config]: cannot read icon file `/dev/zero` (the `icon` of package `fruits-catalog-operator`): it is not a regular file (a FIFO, socket or device)\n  --> catalog.toml:27:8\n",
+            )
         },
     },
     // --- sizes ----------------------------------------------------------
@@ -271,7 +289,9 @@ const CASES: &[Case] = &[
         damage: |ctx| {
             let line = format!("metadata: {{name: x, labels: {{a: \"{}\", b: [}}\n", "x".repeat(20_000_000));
             write(&ctx.dir.join(MANIFESTS).join("huge.yaml"), format!("kind: ConfigMap\n{line}"));
-            refused("error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/huge.yaml`: yaml: line 1: did not find expected node content\n --> manifests/fruits-catalog-operator/0.0.1/manifests/huge.yaml:2:1\n  |\n2 | metadata: {name: x, labels: {a: \"xxxx")
+            refused(
+                "error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/huge.yaml`: yaml: line 1: did not find expected node content\n --> manifests/fruits-catalog-operator/0.0.1/manifests/huge.yaml:2:1\n  |\n2 | metadata: {name: x, labels: {a: \"xxxx",
+            )
         },
     },
     Case {
@@ -286,7 +306,9 @@ const CASES: &[Case] = &[
                 &ctx.dir.join(MANIFESTS).join("long.yaml"),
                 format!("kind: ConfigMap\nmetadata: {{name: long}}\ndata: {{a: \"{}\"}}\n", "y".repeat(2000)),
             );
-            refused("error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/long.yaml`: line 3 is 2013 bytes long, more than the `line-length` limit of 1000\n")
+            refused(
+                "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/long.yaml`: line 3 is 2013 bytes long, more than the `line-length` limit of 1000\n",
+            )
         },
     },
     Case {
@@ -298,7 +320,9 @@ const CASES: &[Case] = &[
         damage: |ctx| {
             limits(ctx.dir, "file-size = 1000");
             let size = std::fs::metadata(ctx.dir.join(CSV)).unwrap().len();
-            refused(format!("error[bundle]: cannot read `{CSV}`: it is {size} bytes, more than the 1000-byte limit on one input file\n"))
+            refused(format!(
+                "error[bundle]: cannot read `{CSV}`: it is {size} bytes, more than the 1000-byte limit on one input file\n"
+            ))
         },
     },
     Case {
@@ -309,7 +333,9 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             sparse(&ctx.dir.join(MANIFESTS).join("sparse.yaml"), 2 << 30);
-            refused("error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/sparse.yaml`: it is 2147483648 bytes, more than the 1073741824-byte limit on one input file\n")
+            refused(
+                "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/sparse.yaml`: it is 2147483648 bytes, more than the 1073741824-byte limit on one input file\n",
+            )
         },
     },
     Case {
@@ -336,7 +362,9 @@ const CASES: &[Case] = &[
         damage: |ctx| {
             sparse(&ctx.dir.join("icon.png"), 2 << 30);
             package_icon(ctx.dir, "icon.png");
-            refused("error[config]: cannot read icon file `icon.png` (the `icon` of package `fruits-catalog-operator`): it is 2147483648 bytes, more than the 1073741824-byte limit on one input file\n  --> catalog.toml:26:8\n")
+            refused(
+                "error[config]: cannot read icon file `icon.png` (the `icon` of package `fruits-catalog-operator`): it is 2147483648 bytes, more than the 1073741824-byte limit on one input file\n  --> catalog.toml:26:8\n",
+            )
         },
     },
     // --- documents, nesting, aliases -----------------------------------
@@ -354,7 +382,9 @@ const CASES: &[Case] = &[
                 file.write_all(b"---\n").unwrap();
             }
             file.flush().unwrap();
-            refused("error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/many.yaml`: it has more than 100000 YAML documents (the `documents` limit); line 100002 starts one more\n")
+            refused(
+                "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/many.yaml`: it has more than 100000 YAML documents (the `documents` limit); line 100002 starts one more\n",
+            )
         },
     },
     Case {
@@ -369,7 +399,9 @@ const CASES: &[Case] = &[
                 &ctx.dir.join(MANIFESTS).join("three.yaml"),
                 "---\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: ConfigMap\nmetadata: {name: b}\n---\nkind: ConfigMap\nmetadata: {name: c}\n",
             );
-            refused("error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/three.yaml`: it has more than 2 YAML documents (the `documents` limit); line 7 starts one more\n")
+            refused(
+                "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/three.yaml`: it has more than 2 YAML documents (the `documents` limit); line 7 starts one more\n",
+            )
         },
     },
     Case {
@@ -391,7 +423,9 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             write(&ctx.dir.join(MANIFESTS).join("deep.yaml"), nested_block(9_999));
-            refused("error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/deep.yaml`: yaml: line 5: exceeded max depth of 10000\n")
+            refused(
+                "error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/deep.yaml`: yaml: line 5: exceeded max depth of 10000\n",
+            )
         },
     },
     Case {
@@ -402,7 +436,9 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             write(&ctx.dir.join(MANIFESTS).join("deep.yaml"), nested_flow(200_000));
-            refused("error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/deep.yaml`: yaml: line 3: exceeded max depth of 10000\n")
+            refused(
+                "error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/deep.yaml`: yaml: line 3: exceeded max depth of 10000\n",
+            )
         },
     },
     Case {
@@ -420,7 +456,9 @@ const CASES: &[Case] = &[
                 text.push_str(&format!("  a{level}: &a{level} [{refs}]\n"));
             }
             write(&ctx.dir.join(MANIFESTS).join("bomb.yaml"), text);
-            refused("error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/bomb.yaml`: yaml: document contains excessive aliasing\n")
+            refused(
+                "error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/bomb.yaml`: yaml: document contains excessive aliasing\n",
+            )
         },
     },
     Case {
@@ -431,7 +469,11 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             edit(&ctx.dir.join("catalog.toml"), |text| {
-                text.replacen("[vars]\n", &format!("[vars]\ndeep = {}{}\n", "[".repeat(100_000), "]".repeat(100_000)), 1)
+                text.replacen(
+                    "[vars]\n",
+                    &format!("[vars]\ndeep = {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+                    1,
+                )
             });
             refused("error[config]: cannot recurse further; max recursion depth met\n  --> catalog.toml:19:88\n")
         },
@@ -515,7 +557,9 @@ const CASES: &[Case] = &[
             let manifests = ctx.dir.join(MANIFESTS);
             symlink("b.yaml", &manifests.join("a.yaml"));
             symlink("a.yaml", &manifests.join("b.yaml"));
-            refused("error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/a.yaml`: Too many levels of symbolic links (os error 40)\n")
+            refused(
+                "error[bundle]: cannot read `manifests/fruits-catalog-operator/0.0.1/manifests/a.yaml`: Too many levels of symbolic links (os error 40)\n",
+            )
         },
     },
     Case {
@@ -542,7 +586,11 @@ const CASES: &[Case] = &[
         max_seconds: SECONDS,
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
-            let icon = ctx.dir.parent().unwrap().join(format!("{}.svg", ctx.outside.file_name().unwrap().to_str().unwrap()));
+            let icon = ctx
+                .dir
+                .parent()
+                .unwrap()
+                .join(format!("{}.svg", ctx.outside.file_name().unwrap().to_str().unwrap()));
             write(&icon, "<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
             package_icon(ctx.dir, &format!("../{}", icon.file_name().unwrap().to_str().unwrap()));
             refused(format!(
@@ -561,7 +609,9 @@ const CASES: &[Case] = &[
         damage: |ctx| {
             write(&ctx.dir.join("icon.png"), "password=hunter2\n");
             package_icon(ctx.dir, "icon.png");
-            refused("error[config]: icon file `icon.png` (the `icon` of package `fruits-catalog-operator`) is not a PNG, JPEG, GIF or SVG image\n  --> catalog.toml:26:8\n")
+            refused(
+                "error[config]: icon file `icon.png` (the `icon` of package `fruits-catalog-operator`) is not a PNG, JPEG, GIF or SVG image\n  --> catalog.toml:26:8\n",
+            )
         },
     },
     // --- templates -----------------------------------------------------
@@ -574,7 +624,9 @@ const CASES: &[Case] = &[
         damage: |ctx| {
             let text = "kind: ConfigMap\nmetadata: {name: loop}\ndata:\n{% for i in range(100000) %}{% for j in range(100000) %}  k{{i}}x{{j}}: v\n{% endfor %}{% endfor %}\n";
             write(&ctx.dir.join(TEMPLATED).join("loop.yaml.j2"), text);
-            refused("error[template]: template error: invalid operation: it took more than 20000000 steps (a loop that does not end?)\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/loop.yaml.j2\n")
+            refused(
+                "error[template]: template error: invalid operation: it took more than 20000000 steps (a loop that does not end?)\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/loop.yaml.j2\n",
+            )
         },
     },
     Case {
@@ -584,9 +636,12 @@ const CASES: &[Case] = &[
         max_seconds: SECONDS,
         max_rss_mib: 400,
         damage: |ctx| {
-            let text = "kind: ConfigMap\nmetadata: {name: big}\ndata:\n{% for i in range(100) %}  k{{i}}: {{ \"x\" * 100000000 }}\n{% endfor %}\n";
+            let text =
+                "kind: ConfigMap\nmetadata: {name: big}\ndata:\n{% for i in range(100) %}  k{{i}}: {{ \"x\" * 100000000 }}\n{% endfor %}\n";
             write(&ctx.dir.join(TEMPLATED).join("big.yaml.j2"), text);
-            refused("error[template]: template error: invalid operation: the output is larger than the 64 MiB a template may write\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/big.yaml.j2\n")
+            refused(
+                "error[template]: template error: invalid operation: the output is larger than the 64 MiB a template may write\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/big.yaml.j2\n",
+            )
         },
     },
     Case {
@@ -599,7 +654,9 @@ const CASES: &[Case] = &[
             limits(ctx.dir, "template-steps = 1000");
             let text = "kind: ConfigMap\nmetadata: {name: loop}\ndata:\n{% for i in range(100) %}{% for j in range(100) %}  k{{i}}x{{j}}: v\n{% endfor %}{% endfor %}\n";
             write(&ctx.dir.join(TEMPLATED).join("loop.yaml.j2"), text);
-            refused("error[template]: template error: invalid operation: it took more than 1000 steps (a loop that does not end?)\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/loop.yaml.j2\n")
+            refused(
+                "error[template]: template error: invalid operation: it took more than 1000 steps (a loop that does not end?)\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/loop.yaml.j2\n",
+            )
         },
     },
     Case {
@@ -612,7 +669,9 @@ const CASES: &[Case] = &[
             limits(ctx.dir, "template-output = 1000");
             let text = "kind: ConfigMap\nmetadata: {name: big}\ndata:\n  k: {{ \"x\" * 5000 }}\n";
             write(&ctx.dir.join(TEMPLATED).join("big.yaml.j2"), text);
-            refused("error[template]: template error: invalid operation: the output is larger than the 1000 bytes a template may write\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/big.yaml.j2\n")
+            refused(
+                "error[template]: template error: invalid operation: the output is larger than the 1000 bytes a template may write\n  --> manifests/fruits-catalog-operator/0.0.3/manifests/big.yaml.j2\n",
+            )
         },
     },
     Case {
@@ -622,8 +681,13 @@ const CASES: &[Case] = &[
         max_seconds: SECONDS,
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
-            write(&ctx.dir.join(TEMPLATED).join("steal.yaml.j2"), "kind: ConfigMap\nmetadata: {name: x}\ndata: {p: \"{% include '/etc/passwd' %}\"}\n");
-            refused("error[template]: template error: template not found\n --> manifests/fruits-catalog-operator/0.0.3/manifests/steal.yaml.j2:3:15\n")
+            write(
+                &ctx.dir.join(TEMPLATED).join("steal.yaml.j2"),
+                "kind: ConfigMap\nmetadata: {name: x}\ndata: {p: \"{% include '/etc/passwd' %}\"}\n",
+            );
+            refused(
+                "error[template]: template error: template not found\n --> manifests/fruits-catalog-operator/0.0.3/manifests/steal.yaml.j2:3:15\n",
+            )
         },
     },
     Case {
@@ -633,8 +697,13 @@ const CASES: &[Case] = &[
         max_seconds: SECONDS,
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
-            write(&ctx.dir.join(TEMPLATED).join("env.yaml.j2"), "kind: ConfigMap\nmetadata: {name: x}\ndata: {home: \"{{ env.HOME }}\"}\n");
-            refused("error[template]: undefined template variable\n --> manifests/fruits-catalog-operator/0.0.3/manifests/env.yaml.j2:3:18\n")
+            write(
+                &ctx.dir.join(TEMPLATED).join("env.yaml.j2"),
+                "kind: ConfigMap\nmetadata: {name: x}\ndata: {home: \"{{ env.HOME }}\"}\n",
+            );
+            refused(
+                "error[template]: undefined template variable\n --> manifests/fruits-catalog-operator/0.0.3/manifests/env.yaml.j2:3:18\n",
+            )
         },
     },
     // --- encodings -----------------------------------------------------
@@ -659,7 +728,9 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             edit(&ctx.dir.join(CSV), |text| text.replacen("kind:", "kind:\0", 1));
-            refused(format!("error[yaml]: cannot decode manifest: yaml: control characters are not allowed\n --> {CSV}:2:1\n"))
+            refused(format!(
+                "error[yaml]: cannot decode manifest: yaml: control characters are not allowed\n --> {CSV}:2:1\n"
+            ))
         },
     },
     Case {
@@ -731,7 +802,9 @@ const CASES: &[Case] = &[
         max_seconds: SECONDS,
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
-            edit(&ctx.dir.join("catalog.toml"), |text| text.replacen("version = 1", "version = 1\0", 1));
+            edit(&ctx.dir.join("catalog.toml"), |text| {
+                text.replacen("version = 1", "version = 1\0", 1)
+            });
             refused("error[config]: string values must be quoted, expected literal string\n --> catalog.toml:4:11\n")
         },
     },
@@ -742,7 +815,13 @@ const CASES: &[Case] = &[
         max_seconds: SECONDS,
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
-            edit(&ctx.dir.join(CSV), |text| text.replacen("kind: ClusterServiceVersion\n", "kind: ClusterServiceVersion\nkind: ClusterServiceVersion\n", 1));
+            edit(&ctx.dir.join(CSV), |text| {
+                text.replacen(
+                    "kind: ClusterServiceVersion\n",
+                    "kind: ClusterServiceVersion\nkind: ClusterServiceVersion\n",
+                    1,
+                )
+            });
             // As opm's decoder (sigs.k8s.io/yaml, not strict): the last wins.
             Expect::SameOutput
         },
@@ -754,7 +833,9 @@ const CASES: &[Case] = &[
         max_seconds: SECONDS,
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
-            edit(&ctx.dir.join("catalog.toml"), |text| text.replacen("version = 1\n", "version = 1\nversion = 1\n", 1));
+            edit(&ctx.dir.join("catalog.toml"), |text| {
+                text.replacen("version = 1\n", "version = 1\nversion = 1\n", 1)
+            });
             refused("error[config]: duplicate key\n --> catalog.toml:5:1\n")
         },
     },
@@ -767,7 +848,9 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             let line = limits(ctx.dir, "documents = 0");
-            refused(format!("error[config]: `documents` must be a positive integer\n  --> catalog.toml:{line}:13\n"))
+            refused(format!(
+                "error[config]: `documents` must be a positive integer\n  --> catalog.toml:{line}:13\n"
+            ))
         },
     },
     Case {
@@ -778,7 +861,9 @@ const CASES: &[Case] = &[
         max_rss_mib: RSS_MIB,
         damage: |ctx| {
             let line = limits(ctx.dir, "line-lenght = 10");
-            refused(format!("error[config]: unknown field `line-lenght`, expected one of `file-size`, `line-length`, `documents`, `template-steps`, `template-output`, `diagnostics`, `pulled-file-size`, `pulled-layer-size`, `pulled-image-size`, `pulled-ratio`, `pulled-files`\n  --> catalog.toml:{line}:1\n"))
+            refused(format!(
+                "error[config]: unknown field `line-lenght`, expected one of `file-size`, `line-length`, `documents`, `template-steps`, `template-output`, `diagnostics`, `pulled-file-size`, `pulled-layer-size`, `pulled-image-size`, `pulled-ratio`, `pulled-files`\n  --> catalog.toml:{line}:1\n"
+            ))
         },
     },
     Case {
@@ -824,10 +909,13 @@ fn main() {
         .iter()
         .map(|case| libtest_mimic::Trial::test(case.name, move || run_case(case, Scale::Test).map(|_| ()).map_err(Into::into)))
         .collect();
-    trials.push(libtest_mimic::Trial::test("external_paths_allows_what_it_lists_and_nothing_else", || {
-        external_paths_allows_what_it_lists_and_nothing_else();
-        Ok(())
-    }));
+    trials.push(libtest_mimic::Trial::test(
+        "external_paths_allows_what_it_lists_and_nothing_else",
+        || {
+            external_paths_allows_what_it_lists_and_nothing_else();
+            Ok(())
+        },
+    ));
     libtest_mimic::run(&arguments, trials).exit();
 }
 
@@ -885,7 +973,11 @@ fn run_case(case: &Case, scale: Scale) -> Result<Outcome, String> {
         return Err(format!("took {:.1} s, more than {} s", run.seconds, case.max_seconds));
     }
     if run.peak_rss_kib > case.max_rss_mib << 10 {
-        return Err(format!("peaked at {} MiB, more than {} MiB", run.peak_rss_kib >> 10, case.max_rss_mib));
+        return Err(format!(
+            "peaked at {} MiB, more than {} MiB",
+            run.peak_rss_kib >> 10,
+            case.max_rss_mib
+        ));
     }
     if !matches!(expect, Expect::Built) && tree(&dir.join("build")) != before {
         return Err("the previous build's output changed".to_string());
@@ -915,7 +1007,10 @@ fn listing(dir: &Path) -> BTreeMap<PathBuf, (String, u64, std::time::SystemTime)
             if metadata.is_dir() {
                 stack.push(path);
             }
-            found.insert(relative, (format!("{:?}", metadata.file_type()), metadata.len(), metadata.modified().unwrap()));
+            found.insert(
+                relative,
+                (format!("{:?}", metadata.file_type()), metadata.len(), metadata.modified().unwrap()),
+            );
         }
     }
     found
@@ -930,6 +1025,7 @@ struct Run {
 
 /// Runs catbuild in `dir`, killed at [`DEADLINE`], reaped by `wait4` for
 /// its peak resident memory.
+#[allow(clippy::zombie_processes, reason = "reaped by wait4, which std's Child does not know")]
 fn run_bounded(dir: &Path, args: &[&str]) -> Run {
     let stderr_file = tempfile::NamedTempFile::new().unwrap();
     let started = Instant::now();
@@ -983,7 +1079,10 @@ fn external_paths_allows_what_it_lists_and_nothing_else() {
     let run = run_bounded(dir, BUILD);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(run.stderr.contains("outside the project"), "{}", run.stderr);
-    catalog_key(dir, &format!("external-paths = [{}]", toml_string(&shared.path().display().to_string())));
+    catalog_key(
+        dir,
+        &format!("external-paths = [{}]", toml_string(&shared.path().display().to_string())),
+    );
     let run = run_bounded(dir, BUILD);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
 }
@@ -1022,14 +1121,22 @@ fn write_report(path: &Path) {
     for (case, verdict, outcome) in &rows {
         let (headline, code, seconds, rss) = match outcome {
             Some(outcome) => (
-                if outcome.headline.is_empty() { "built, output unchanged".to_string() } else { outcome.headline.clone() },
+                if outcome.headline.is_empty() {
+                    "built, output unchanged".to_string()
+                } else {
+                    outcome.headline.clone()
+                },
                 outcome.code.map_or("killed".to_string(), |code| code.to_string()),
                 format!("{:.2}", outcome.seconds),
                 format!("{}", outcome.peak_rss_kib >> 10),
             ),
             None => ("see the test".to_string(), "-".to_string(), "-".to_string(), "-".to_string()),
         };
-        let headline = if headline.len() > 160 { format!("{}…", &headline[..headline.floor_char_boundary(160)]) } else { headline };
+        let headline = if headline.chars().count() > 160 {
+            format!("{}…", headline.chars().take(160).collect::<String>())
+        } else {
+            headline
+        };
         text.push_str(&format!(
             "| `{}` | {} | {} | {} | {} (≤ {}) | {} (≤ {}) | {} |\n",
             case.name,
@@ -1072,7 +1179,11 @@ fn fuzz_section() -> String {
     for line in lines {
         let target = line.split('\t').next().unwrap_or_default();
         let n_saved = std::fs::read_dir(root.join("fuzz/regressions").join(target))
-            .map(|entries| entries.filter(|entry| entry.as_ref().is_ok_and(|entry| entry.file_name() != ".gitkeep")).count())
+            .map(|entries| {
+                entries
+                    .filter(|entry| entry.as_ref().is_ok_and(|entry| entry.file_name() != ".gitkeep"))
+                    .count()
+            })
             .unwrap_or(0);
         text.push_str(&format!("| {} | {n_saved} |\n", line.replace('\t', " | ")));
     }

@@ -409,8 +409,11 @@ pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
             let offset = error.utf8_error().valid_up_to();
             let line = error.as_bytes()[..offset].iter().filter(|&&byte| byte == b'\n').count() + 1;
             return Err(vec![
-                Diagnostic::error("config", format!("`{}` is not UTF-8 text (byte {offset}, line {line})", path.display()))
-                    .help("save the file as UTF-8"),
+                Diagnostic::error(
+                    "config",
+                    format!("`{}` is not UTF-8 text (byte {offset}, line {line})", path.display()),
+                )
+                .help("save the file as UTF-8"),
             ]);
         }
         Err(error) => {

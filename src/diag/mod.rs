@@ -174,7 +174,10 @@ pub fn render(diagnostics: &[Diagnostic], base: &Path, color: bool, read_source:
     for diagnostic in diagnostics {
         // A location without a span or line quotes nothing: its file is
         // not read (it may be the 200 MB file the diagnostic is about).
-        let quoted = diagnostic.location.as_ref().filter(|location| location.span.is_some() || location.line.is_some());
+        let quoted = diagnostic
+            .location
+            .as_ref()
+            .filter(|location| location.span.is_some() || location.line.is_some());
         let source = quoted.and_then(|location| {
             sources
                 .entry(location.path.clone())
@@ -345,7 +348,9 @@ fn floor_boundary(text: &str, idx: usize) -> usize {
 /// indentation).
 fn line_span(source: &Source, line: usize) -> Option<Range<usize>> {
     let line_idx = line.checked_sub(1)?;
-    if line_idx >= source.line_starts.len() || (line_idx + 1 == source.line_starts.len() && source.line_starts[line_idx] == source.text.len()) {
+    if line_idx >= source.line_starts.len()
+        || (line_idx + 1 == source.line_starts.len() && source.line_starts[line_idx] == source.text.len())
+    {
         return None;
     }
     let range = source.line_range(line_idx);

@@ -187,7 +187,10 @@ fn apply_layer(
         let at = |message: String| fail(Some(raw_name.clone()), message);
         *n_entries += 1;
         if *n_entries > limits.files {
-            return Err(at(format!("the image has more than {} entries, the file-count limit", limits.files)));
+            return Err(at(format!(
+                "the image has more than {} entries, the file-count limit",
+                limits.files
+            )));
         }
         let relative = safe_relative(&raw_name).map_err(at)?;
         let Some(relative) = relative else {

@@ -127,7 +127,7 @@ fn render_within(
 
 /// `64 MiB` for whole mebibytes, else `N bytes`.
 fn describe_bytes(bytes: usize) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{bytes} bytes")

@@ -208,10 +208,7 @@ pub enum ReadError {
 
     /// A line or document count beyond `[limits]`, found before parsing.
     #[error("cannot read `{}`: {shape}", path.display())]
-    Shape {
-        path: PathBuf,
-        shape: crate::input::ShapeError,
-    },
+    Shape { path: PathBuf, shape: crate::input::ShapeError },
 }
 
 impl ReadError {

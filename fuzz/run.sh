@@ -24,12 +24,20 @@ mkdir -p "$logs"
 command -v cargo-fuzz >/dev/null || { echo "fuzz: cargo-fuzz is missing: cargo install cargo-fuzz" >&2; exit 2; }
 rustup run nightly rustc --version >/dev/null || { echo "fuzz: the nightly toolchain is missing: rustup toolchain install nightly" >&2; exit 2; }
 
+# Built once, then each target's binary runs on its own (`cargo fuzz run`
+# would check the build before each). FUZZ_PREBUILT=1 skips the build.
+if [ -z "${FUZZ_PREBUILT:-}" ]; then
+  cargo +nightly fuzz build --sanitizer "$sanitizer"
+fi
+bin_dir=fuzz/target/x86_64-unknown-linux-gnu/release
+
 printf 'target\tseconds\texecutions\texecutions_per_second\tcoverage_edges\tfeatures\tcorpus_inputs\tpeak_rss_mb\tcrashes\n' > "$results.tmp"
 for target in $targets; do
   mkdir -p "fuzz/corpus/$target"
   log="$logs/$target.log"
   status=0
-  cargo +nightly fuzz run --sanitizer "$sanitizer" "$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
+  mkdir -p "fuzz/artifacts/$target"
+  "$bin_dir/$target" "fuzz/corpus/$target" "fuzz/seeds/$target" -artifact_prefix="fuzz/artifacts/$target/" \
     -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=1048576 -print_final_stats=1 >"$log" 2>&1 || status=$?
   executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   per_second=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

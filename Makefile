@@ -7,7 +7,7 @@ KUBECTL ?= kubectl
 TARGET ?=
 TARGET_FLAG = $(if $(TARGET),--target $(TARGET))
 
-.PHONY: all example catalog bundle-build bundle-push catalog-build catalog-push deploy watch validate catalog-validate test lint bench bench-community clean
+.PHONY: all example catalog bundle-build bundle-push catalog-build catalog-push deploy watch validate catalog-validate test lint bench bench-community clean fuzz reliability
 
 all: example
 
@@ -42,6 +42,14 @@ test:
 lint:
 	cargo fmt --check
 	cargo clippy --release --all-targets -- -D warnings
+
+## Fuzz each parser of other people's files for FUZZ_SECONDS (default 120) each: nightly and cargo-fuzz (fuzz/run.sh).
+fuzz:
+	bash fuzz/run.sh
+
+## Every hostile case of tests/hostile.rs full size, one at a time: docs/reliability.md.
+reliability:
+	CATBUILD_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md cargo test --release --test hostile
 
 ## Benchmarks (timings are not tests): see benches/README.md.
 bench:

@@ -1,7 +1,28 @@
 //! The `catbuild` binary: everything happens in [`catbuild::cli::run`].
 
+/// Stack of the thread running catbuild and of rayon's workers. Parsers
+/// and encoders recurse once per nesting level, and YAML and JSON may nest
+/// 10,000 deep (go-yaml's and encoding/json's limits, which catbuild keeps
+/// so that it takes what opm takes); at the default 2 MiB a worker's stack
+/// overflowed near that depth, an abort on user input. Only the pages a
+/// deep document touches are ever committed.
+const STACK_BYTES: usize = 256 << 20;
+
 fn main() -> std::process::ExitCode {
-    catbuild::cli::run(std::env::args_os().collect())
+    // Fails only if the global pool exists already, which it cannot here.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(STACK_BYTES).build_global();
+    let args = std::env::args_os().collect();
+    match std::thread::Builder::new()
+        .name("catbuild".to_string())
+        .stack_size(STACK_BYTES)
+        .spawn(move || catbuild::cli::run(args))
+    {
+        Ok(handle) => handle.join().unwrap_or(std::process::ExitCode::from(2)),
+        Err(error) => {
+            eprintln!("error: cannot start catbuild's main thread: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }
 
 // glibc's allocator hands freed pages back to the kernel and faults them in

@@ -122,6 +122,8 @@ where
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.get())
+        // As main.rs's: room for documents nested 10,000 deep.
+        .stack_size(256 << 20)
         .thread_name(|idx| format!("catbuild-{idx}"))
         .build()
         .map_err(|error| Failure::Other(format!("cannot start {jobs} threads (`-j`): {error}")))?;
@@ -150,7 +152,7 @@ pub(super) fn json_verdict(reporter: &CliReporter, result: Result<&Vec<pipeline:
             data.insert("targets".into(), targets.into());
         }
         Err(failure) => {
-            if let Failure::Input(diagnostics) = failure {
+            if let Failure::Input(diagnostics) | Failure::InputLimited(diagnostics, _) = failure {
                 reporter.json_diagnostics(diagnostics);
             }
             data.insert("ok".into(), false.into());
@@ -172,7 +174,10 @@ fn build_and_push(global: &GlobalArgs, args: &BuildArgs, reporter: &CliReporter,
         reporter.print_timings();
     }
     reporter.clear_status();
-    let report = result.map_err(Failure::from)?;
+    let report = result.map_err(|error| match Failure::from(error) {
+        Failure::Input(diagnostics) => Failure::InputLimited(diagnostics, config.limits.diagnostics),
+        other => other,
+    })?;
     reporter.json_diagnostics(&report.warnings);
     finish(global, &config, &report, started, "Built");
     let push_started = Instant::now();

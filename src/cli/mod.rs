@@ -35,6 +35,9 @@ use crate::diag::Diagnostic;
 pub enum Failure {
     /// The input is wrong; the diagnostics say why (exit 1).
     Input(Vec<Diagnostic>),
+    /// [`Failure::Input`] from a build whose catalog.toml sets how many
+    /// diagnostics to show (`[limits] diagnostics`).
+    InputLimited(Vec<Diagnostic>, usize),
     /// The input is wrong; opm-compatible plain message (exit 1).
     InputMessage(String),
     /// Anything else: I/O, internal (exit 2).
@@ -46,7 +49,7 @@ pub enum Failure {
 impl Failure {
     pub(crate) fn code(&self) -> u8 {
         match self {
-            Failure::Input(_) | Failure::InputMessage(_) | Failure::Differs => 1,
+            Failure::Input(_) | Failure::InputLimited(..) | Failure::InputMessage(_) | Failure::Differs => 1,
             Failure::Other(_) => 2,
         }
     }
@@ -412,6 +415,7 @@ fn dispatch(cli: Cli) -> CommandResult {
 fn report_failure(failure: &Failure) {
     match failure {
         Failure::Input(diagnostics) => print_diagnostics(diagnostics),
+        Failure::InputLimited(diagnostics, cap) => print_diagnostics_within(diagnostics, *cap),
         Failure::InputMessage(message) | Failure::Other(message) => eprintln!("error: {message}"),
         Failure::Differs => {}
     }
@@ -419,15 +423,30 @@ fn report_failure(failure: &Failure) {
 
 /// Prints diagnostics to stderr, sorted, then the verdict line.
 pub fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    print_diagnostics_within(diagnostics, crate::input::MAX_DIAGNOSTICS);
+}
+
+/// [`print_diagnostics`], showing the first `cap` and counting the rest in
+/// one line: a broken catalog of 7,000 bundles gives a report a person can
+/// read, in time linear in what is shown.
+fn print_diagnostics_within(diagnostics: &[Diagnostic], cap: usize) {
     let mut sorted = diagnostics.to_vec();
     crate::diag::dedupe(&mut sorted);
     crate::diag::sort(&mut sorted);
     let base = std::env::current_dir().unwrap_or_default();
     let color = use_color();
+    let shown = &sorted[..sorted.len().min(cap)];
     // The quoted source is read like any input: a FIFO or device named by
     // a diagnostic is not opened for its snippet.
-    let text = crate::diag::render(&sorted, &base, color, &|path| crate::input::read_to_string(path).ok());
+    let text = crate::diag::render(shown, &base, color, &|path| crate::input::read_to_string(path).ok());
     eprint!("{text}");
+    let n_hidden = sorted.len() - shown.len();
+    if n_hidden > 0 {
+        eprintln!(
+            "note: {n_hidden} more diagnostic{} not shown (the first {cap} are; raise `diagnostics` under [limits] in catalog.toml to see more)",
+            if n_hidden == 1 { " is" } else { "s are" }
+        );
+    }
     let n_errors = sorted.iter().filter(|diagnostic| diagnostic.is_error()).count();
     // True by construction: input errors are all found before the output
     // directory is touched; failures while writing are `Failure::Other`.

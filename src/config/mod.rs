@@ -29,6 +29,10 @@ pub struct Config {
     pub packages: Vec<PackageConfig>,
     pub targets: Vec<Target>,
     pub images: Images,
+    /// `[limits]` on the files a build reads.
+    pub limits: crate::input::Limits,
+    /// `[limits]` `pulled-*`: on each image a build pulls.
+    pub pulled_limits: crate::image::unpack::Limits,
     /// What is allowed but likely not meant (at its key): a build reports
     /// these with its own warnings.
     pub warnings: Vec<Diagnostic>,
@@ -413,8 +417,20 @@ pub fn find(given: Option<&Path>, cwd: &Path) -> Result<PathBuf, Vec<Diagnostic>
 /// Reads and resolves `catalog.toml`. Every problem found is returned.
 pub fn load(path: &Path) -> Result<Config, Vec<Diagnostic>> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let text = match crate::input::read_to_string(&path) {
-        Ok(text) => text,
+    let text = match crate::input::read(&path).map(String::from_utf8) {
+        Ok(Ok(text)) => text,
+        Ok(Err(error)) => {
+            // TOML is UTF-8 text; point at the first byte that is not.
+            let offset = error.utf8_error().valid_up_to();
+            let line = error.as_bytes()[..offset].iter().filter(|&&byte| byte == b'\n').count() + 1;
+            return Err(vec![
+                Diagnostic::error(
+                    "config",
+                    format!("`{}` is not UTF-8 text (byte {offset}, line {line})", path.display()),
+                )
+                .help("save the file as UTF-8"),
+            ]);
+        }
         Err(error) => {
             let reason = match &error {
                 crate::input::InputError::Io(error) => io_reason(error),
@@ -598,6 +614,7 @@ impl Resolver<'_> {
             self.catalog_index_db_packages(index_db, &root, &mut packages);
         }
         let images = self.images(raw.images.as_ref(), &root);
+        let (limits, pulled_limits) = self.limits(raw.limits.as_ref());
         if images.bundle_refs == BundleRefs::Digest
             && let Some(key) = raw.images.as_ref().and_then(|images| images.bundle_image_refs.as_ref())
         {
@@ -652,6 +669,8 @@ impl Resolver<'_> {
             target.push = push.unwrap_or(default_push);
         }
         Config {
+            limits,
+            pulled_limits,
             path: self.path.to_path_buf(),
             root,
             catalog,
@@ -1343,6 +1362,62 @@ impl Resolver<'_> {
         .help("set `bundle-image` in `[catalog]` or the package: opm migrates only bundles with an image to `olm.csv.metadata`")
         .note("the community pipeline refuses a v4.17+ catalog with `olm.bundle.object`");
         self.diagnostics.push(diagnostic);
+    }
+
+    /// `[limits]`: the defaults where a key is missing; zero and negative
+    /// values are errors at the key.
+    fn limits(&mut self, raw: Option<&raw::RawLimits>) -> (crate::input::Limits, crate::image::unpack::Limits) {
+        let mut limits = crate::input::Limits::default();
+        let mut pulled = crate::image::unpack::Limits::default();
+        let Some(raw) = raw else {
+            return (limits, pulled);
+        };
+        let mut positive = |value: &Option<Spanned<i64>>, key: &str| -> Option<u64> {
+            let value = value.as_ref()?;
+            match u64::try_from(*value.get_ref()) {
+                Ok(number) if number > 0 => Some(number),
+                _ => {
+                    self.error(value.span(), format!("`{key}` must be a positive integer"))
+                        .add_help("leave the key out for the default (see docs/catalog-toml.md)");
+                    None
+                }
+            }
+        };
+        let as_usize = |number: u64| usize::try_from(number).unwrap_or(usize::MAX);
+        if let Some(number) = positive(&raw.file_size, "file-size") {
+            limits.file_bytes = number;
+        }
+        if let Some(number) = positive(&raw.line_length, "line-length") {
+            limits.line_bytes = number;
+        }
+        if let Some(number) = positive(&raw.documents, "documents") {
+            limits.documents = as_usize(number);
+        }
+        if let Some(number) = positive(&raw.template_steps, "template-steps") {
+            limits.template_steps = number;
+        }
+        if let Some(number) = positive(&raw.template_output, "template-output") {
+            limits.template_output_bytes = number;
+        }
+        if let Some(number) = positive(&raw.diagnostics, "diagnostics") {
+            limits.diagnostics = as_usize(number);
+        }
+        if let Some(number) = positive(&raw.pulled_file_size, "pulled-file-size") {
+            pulled.file = number;
+        }
+        if let Some(number) = positive(&raw.pulled_layer_size, "pulled-layer-size") {
+            pulled.layer = number;
+        }
+        if let Some(number) = positive(&raw.pulled_image_size, "pulled-image-size") {
+            pulled.image = number;
+        }
+        if let Some(number) = positive(&raw.pulled_ratio, "pulled-ratio") {
+            pulled.ratio = number;
+        }
+        if let Some(number) = positive(&raw.pulled_files, "pulled-files") {
+            pulled.files = number;
+        }
+        (limits, pulled)
     }
 
     fn images(&mut self, raw: Option<&raw::RawImages>, root: &Path) -> Images {

@@ -21,6 +21,25 @@ pub struct RawConfig {
     #[serde(default, rename = "target")]
     pub targets: Vec<Spanned<RawTarget>>,
     pub images: Option<RawImages>,
+    pub limits: Option<RawLimits>,
+}
+
+/// `[limits]`: bounds on what a build reads (issue 22); each a positive
+/// integer, bytes where it is a size.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLimits {
+    pub file_size: Option<Spanned<i64>>,
+    pub line_length: Option<Spanned<i64>>,
+    pub documents: Option<Spanned<i64>>,
+    pub template_steps: Option<Spanned<i64>>,
+    pub template_output: Option<Spanned<i64>>,
+    pub diagnostics: Option<Spanned<i64>>,
+    pub pulled_file_size: Option<Spanned<i64>>,
+    pub pulled_layer_size: Option<Spanned<i64>>,
+    pub pulled_image_size: Option<Spanned<i64>>,
+    pub pulled_ratio: Option<Spanned<i64>>,
+    pub pulled_files: Option<Spanned<i64>>,
 }
 
 /// `[images]`: OCI images of the bundles and catalogs.

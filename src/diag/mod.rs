@@ -165,15 +165,59 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
 /// relative to `base` when under it.
 pub fn render(diagnostics: &[Diagnostic], base: &Path, color: bool, read_source: &dyn Fn(&Path) -> Option<String>) -> String {
     let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    // Each file is read and indexed by line once, whatever the number of
+    // diagnostics in it, and each diagnostic renders only the lines it
+    // points at: N problems in one big file cost N small snippets, not N
+    // copies of the file.
+    let mut sources: std::collections::HashMap<PathBuf, Option<Source>> = std::collections::HashMap::new();
     let mut out = String::new();
     for diagnostic in diagnostics {
-        out.push_str(&render_one(diagnostic, base, &renderer, read_source));
+        // A location without a span or line quotes nothing: its file is
+        // not read (it may be the 200 MB file the diagnostic is about).
+        let quoted = diagnostic
+            .location
+            .as_ref()
+            .filter(|location| location.span.is_some() || location.line.is_some());
+        let source = quoted.and_then(|location| {
+            sources
+                .entry(location.path.clone())
+                .or_insert_with(|| read_source(&location.path).map(Source::new))
+                .as_ref()
+        });
+        out.push_str(&render_one(diagnostic, base, &renderer, source));
         out.push('\n');
     }
     out
 }
 
-fn render_one(diagnostic: &Diagnostic, base: &Path, renderer: &Renderer, read_source: &dyn Fn(&Path) -> Option<String>) -> String {
+/// A quoted file's text and where its lines start.
+struct Source {
+    text: String,
+    line_starts: Vec<usize>,
+}
+
+impl Source {
+    fn new(text: String) -> Source {
+        let line_starts = std::iter::once(0)
+            .chain(text.bytes().enumerate().filter(|&(_, byte)| byte == b'\n').map(|(idx, _)| idx + 1))
+            .collect();
+        Source { text, line_starts }
+    }
+
+    /// The 0-based index of the line holding byte `offset`.
+    fn line_idx(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1)
+    }
+
+    /// The bytes of line `line_idx`, without its line break.
+    fn line_range(&self, line_idx: usize) -> Range<usize> {
+        let start = self.line_starts[line_idx];
+        let end = self.line_starts.get(line_idx + 1).map_or(self.text.len(), |&next| next - 1);
+        start..end
+    }
+}
+
+fn render_one(diagnostic: &Diagnostic, base: &Path, renderer: &Renderer, source: Option<&Source>) -> String {
     let level = match diagnostic.severity {
         Severity::Error => Level::ERROR,
         Severity::Warning => Level::WARNING,
@@ -182,25 +226,42 @@ fn render_one(diagnostic: &Diagnostic, base: &Path, renderer: &Renderer, read_so
     let mut trailer = Vec::new();
     if let Some(location) = &diagnostic.location {
         let shown = display_path(&location.path, base);
-        let source = read_source(&location.path);
-        let span = match (&location.span, &source, location.line) {
-            (Some(span), Some(text), _) if span.end <= text.len() => Some(span.clone()),
-            (None, Some(text), Some(line)) => line_span(text, line),
+        let span = match (&location.span, source, location.line) {
+            (Some(span), Some(source), _)
+                if span.start <= span.end
+                    && span.end <= source.text.len()
+                    && source.text.is_char_boundary(span.start)
+                    && source.text.is_char_boundary(span.end) =>
+            {
+                Some(span.clone())
+            }
+            (None, Some(source), Some(line)) => line_span(source, line),
             _ => None,
         };
         match (source, span) {
-            (Some(text), Some(span)) if span.end - span.start <= MAX_SNIPPET && line_bytes(&text, &span) <= MAX_SNIPPET => {
-                let mut annotation = AnnotationKind::Primary.span(span);
+            (Some(source), Some(span)) if span.end - span.start <= MAX_SNIPPET && lines_of(source, &span).len() <= MAX_SNIPPET => {
+                // Only the lines the span touches, numbered as in the file.
+                let lines = lines_of(source, &span);
+                let mut annotation = AnnotationKind::Primary.span(span.start - lines.start..span.end - lines.start);
                 if let Some(label) = &diagnostic.label {
                     annotation = annotation.label(label.as_str());
                 }
-                group = group.element(Snippet::source(text).path(shown).annotation(annotation));
+                let first_line = source.line_idx(span.start) + 1;
+                group = group.element(
+                    Snippet::source(&source.text[lines])
+                        .line_start(first_line)
+                        .path(shown)
+                        .annotation(annotation),
+                );
             }
-            (Some(text), Some(span)) => {
+            (Some(source), Some(span)) => {
+                let text = &source.text;
                 // A huge line (a minified manifest) is shown as a window
                 // around the span, so a report never copies megabytes.
-                let (line, column) = line_col(&text, span.start);
-                let (excerpt, local) = excerpt(&text, &span);
+                let line_idx = source.line_idx(span.start);
+                let line = line_idx + 1;
+                let column = text[source.line_starts[line_idx]..span.start].chars().count() + 1;
+                let (excerpt, local) = excerpt(text, &span);
                 let mut annotation = AnnotationKind::Primary.span(local);
                 if let Some(label) = &diagnostic.label {
                     annotation = annotation.label(label.as_str());
@@ -250,11 +311,11 @@ const MAX_SNIPPET: usize = 4096;
 /// Bytes around the span's start shown from a huge line.
 const EXCERPT_CONTEXT: usize = 80;
 
-/// The bytes of the lines `span` touches.
-fn line_bytes(text: &str, span: &Range<usize>) -> usize {
-    let start = text[..span.start].rfind('\n').map_or(0, |idx| idx + 1);
-    let end = text[span.end..].find('\n').map_or(text.len(), |idx| span.end + idx);
-    end - start
+/// The byte range of the whole lines `span` touches.
+fn lines_of(source: &Source, span: &Range<usize>) -> Range<usize> {
+    let start = source.line_range(source.line_idx(span.start)).start;
+    let end = source.line_range(source.line_idx(span.end)).end;
+    start..end.max(span.end)
 }
 
 /// A short window of the span's first line around its start, marked with
@@ -283,18 +344,20 @@ fn floor_boundary(text: &str, idx: usize) -> usize {
     (0..=idx.min(text.len())).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0)
 }
 
-/// The byte span of a whole 1-based line (without its line break).
-fn line_span(text: &str, line: usize) -> Option<Range<usize>> {
-    let mut start = 0;
-    for (idx, content) in text.split_inclusive('\n').enumerate() {
-        if idx + 1 == line {
-            let trimmed = content.trim_end_matches(['\n', '\r']);
-            let indent = trimmed.len() - trimmed.trim_start().len();
-            return Some(start + indent..start + trimmed.len().max(indent));
-        }
-        start += content.len();
+/// The byte span of a whole 1-based line (without its line break or
+/// indentation).
+fn line_span(source: &Source, line: usize) -> Option<Range<usize>> {
+    let line_idx = line.checked_sub(1)?;
+    if line_idx >= source.line_starts.len()
+        || (line_idx + 1 == source.line_starts.len() && source.line_starts[line_idx] == source.text.len())
+    {
+        return None;
     }
-    None
+    let range = source.line_range(line_idx);
+    let content = &source.text[range.clone()];
+    let trimmed = content.trim_end_matches(['\n', '\r']);
+    let indent = trimmed.len() - trimmed.trim_start().len();
+    Some(range.start + indent..range.start + trimmed.len().max(indent))
 }
 
 /// `path` relative to `base` when it is under it, else as given.

@@ -112,6 +112,7 @@ mod tests {
                 ),
             ],
             directories: Default::default(),
+            limits: Default::default(),
         };
         let image = bundle_image(&files, 0).unwrap();
         let manifest = &image.manifests()[0];

@@ -36,6 +36,9 @@ pub struct Limits {
     pub image: u64,
     /// Unpacked bytes per compressed byte, checked past [`RATIO_GRACE`].
     pub ratio: u64,
+    /// Tar entries of all layers together (files, directories, links):
+    /// a million empty files would fill an inode table, not a disk.
+    pub files: u64,
 }
 
 /// Unpacked bytes a layer may reach before the ratio is checked: tar
@@ -52,6 +55,7 @@ impl Default for Limits {
             layer: 2 << 30,
             image: 4 << 30,
             ratio: 100,
+            files: 200_000,
         }
     }
 }
@@ -90,6 +94,7 @@ impl UnpackError {
 /// Applies `layers` in order into `root` (an existing, empty directory).
 pub fn unpack_layers(layers: &[LayerBlob], root: &Path, limits: &Limits) -> Result<(), UnpackError> {
     let mut image_total = 0u64;
+    let mut n_entries = 0u64;
     for layer in layers {
         let fail = |entry: Option<String>, message: String| UnpackError {
             layer: layer.digest.clone(),
@@ -109,7 +114,7 @@ pub fn unpack_layers(layers: &[LayerBlob], root: &Path, limits: &Limits) -> Resu
         let counted = Counted::new(file);
         let compressed = counted.counter();
         let mut reader = Decompressed::new(counted, &layer.media_type).map_err(|message| fail(None, message))?;
-        apply_layer(&mut reader, root, limits, &mut image_total, &compressed, &fail)?;
+        apply_layer(&mut reader, root, limits, (&mut image_total, &mut n_entries), &compressed, &fail)?;
         // Read what is left (tar padding, gzip trailer) so that the whole
         // blob is hashed; a trailing mismatch is as bad as any other.
         io::copy(&mut reader, &mut io::sink()).map_err(|error| fail(None, format!("cannot read the layer: {error}")))?;
@@ -165,7 +170,7 @@ fn apply_layer(
     reader: &mut dyn Read,
     root: &Path,
     limits: &Limits,
-    image_total: &mut u64,
+    (image_total, n_entries): (&mut u64, &mut u64),
     compressed: &Counter,
     fail: &Fail,
 ) -> Result<(), UnpackError> {
@@ -180,6 +185,13 @@ fn apply_layer(
         let mut entry = entry.map_err(|error| fail(None, format!("cannot read the tar archive: {error}")))?;
         let raw_name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let at = |message: String| fail(Some(raw_name.clone()), message);
+        *n_entries += 1;
+        if *n_entries > limits.files {
+            return Err(at(format!(
+                "the image has more than {} entries, the file-count limit",
+                limits.files
+            )));
+        }
         let relative = safe_relative(&raw_name).map_err(at)?;
         let Some(relative) = relative else {
             continue; // the root itself

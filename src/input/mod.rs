@@ -17,6 +17,96 @@ use std::path::Path;
 /// megabytes), far below what would exhaust a build machine.
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
+/// Bounds on what one build reads, from catalog.toml's `[limits]` (the
+/// defaults when there is none): generous for real catalogs, small enough
+/// that a hostile file fails in seconds and megabytes, with an error
+/// naming the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `file-size`: bytes of one bundle file or icon.
+    pub file_bytes: u64,
+    /// `line-length`: bytes of one line of a bundle file.
+    pub line_bytes: u64,
+    /// `documents`: YAML documents in one file.
+    pub documents: usize,
+    /// `template-steps`: minijinja's fuel for one `.j2` file.
+    pub template_steps: u64,
+    /// `template-output`: bytes one `.j2` file may render.
+    pub template_output_bytes: u64,
+    /// `diagnostics`: problems shown in one report; the rest are counted.
+    pub diagnostics: usize,
+}
+
+/// The default `line-length`: a minified CSV with an inline icon has lines
+/// of a few megabytes.
+pub const MAX_LINE_BYTES: u64 = 32 << 20;
+
+/// The default `documents`: a bundle file holds a few, a whole catalog's
+/// FBC file a few thousand.
+pub const MAX_DOCUMENTS: usize = 100_000;
+
+/// The default `diagnostics`.
+pub const MAX_DIAGNOSTICS: usize = 1_000;
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            file_bytes: MAX_FILE_BYTES,
+            line_bytes: MAX_LINE_BYTES,
+            documents: MAX_DOCUMENTS,
+            template_steps: 20_000_000,
+            template_output_bytes: 64 << 20,
+            diagnostics: MAX_DIAGNOSTICS,
+        }
+    }
+}
+
+/// A file's shape beyond a [`Limits`] bound, found before it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("line {line} is {length} bytes long, more than the `line-length` limit of {limit}")]
+    LongLine { line: usize, length: u64, limit: u64 },
+    #[error("it has more than {limit} YAML documents (the `documents` limit); line {line} starts one more")]
+    TooManyDocuments { line: usize, limit: usize },
+}
+
+/// Checks, in one pass over the bytes, that no line is longer than
+/// `limits.line_bytes` and that there are at most `limits.documents`
+/// YAML documents, counted by their `---` start markers (a marker at the
+/// start of a line always starts a document in YAML, even inside a quoted
+/// scalar). Runs before any parser sees the bytes, so a 200 MB one-line
+/// file costs one scan, not a parse.
+pub fn check_shape(bytes: &[u8], limits: &Limits) -> Result<(), ShapeError> {
+    let mut n_documents = 1usize;
+    let mut seen_content = false;
+    for (line_idx, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
+        if line.len() as u64 > limits.line_bytes {
+            return Err(ShapeError::LongLine {
+                line: line_idx + 1,
+                length: line.len() as u64,
+                limit: limits.line_bytes,
+            });
+        }
+        let is_marker = line.starts_with(b"---") && line.get(3).is_none_or(|byte| matches!(byte, b' ' | b'\t' | b'\r'));
+        if is_marker {
+            // A leading `---` opens the first document, not a second one.
+            if seen_content {
+                n_documents += 1;
+                if n_documents > limits.documents {
+                    return Err(ShapeError::TooManyDocuments {
+                        line: line_idx + 1,
+                        limit: limits.documents,
+                    });
+                }
+            }
+            seen_content = true;
+        } else if !seen_content && !line.iter().all(u8::is_ascii_whitespace) && !line.starts_with(b"#") {
+            seen_content = true;
+        }
+    }
+    Ok(())
+}
+
 /// Why a file was not read.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {

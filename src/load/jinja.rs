@@ -76,13 +76,18 @@ pub(crate) const MAX_TEMPLATE_OUTPUT: usize = 64 << 20;
 /// The environment every template of catbuild renders in: undefined values
 /// are errors, the final newline is kept, and steps are budgeted.
 pub(crate) fn environment() -> Environment<'static> {
+    environment_within(TEMPLATE_STEPS)
+}
+
+/// [`environment`] with `steps` of fuel (`[limits] template-steps`).
+fn environment_within(steps: u64) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Keep the file's final newline: YAML cares little, diffs care a lot.
     if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
         env.set_syntax(syntax);
     }
-    env.set_fuel(Some(TEMPLATE_STEPS));
+    env.set_fuel(Some(steps));
     env
 }
 
@@ -90,34 +95,55 @@ pub(crate) fn environment() -> Environment<'static> {
 /// (a few steps can repeat a string to a gigabyte); budget errors say which
 /// limit was hit.
 pub(crate) fn render_bounded(template: &minijinja::Template, context: minijinja::Value) -> Result<String, minijinja::Error> {
-    let mut output = CappedOutput::default();
+    render_within(template, context, TEMPLATE_STEPS, MAX_TEMPLATE_OUTPUT)
+}
+
+/// [`render_bounded`] with the bounds of `[limits]`: `steps` is what the
+/// template's environment was given, `max_output` its output cap.
+fn render_within(
+    template: &minijinja::Template,
+    context: minijinja::Value,
+    steps: u64,
+    max_output: usize,
+) -> Result<String, minijinja::Error> {
+    let mut output = CappedOutput {
+        bytes: Vec::new(),
+        over: false,
+        limit: max_output,
+    };
     match template.render_captured_to(context, &mut output) {
         Ok(_) => Ok(String::from_utf8_lossy(&output.bytes).into_owned()),
         Err(_) if output.over => Err(minijinja::Error::new(
             minijinja::ErrorKind::InvalidOperation,
-            format!(
-                "the output is larger than the {} MiB a template may write",
-                MAX_TEMPLATE_OUTPUT >> 20
-            ),
+            format!("the output is larger than the {} a template may write", describe_bytes(max_output)),
         )),
         Err(error) if error.kind() == minijinja::ErrorKind::OutOfFuel => Err(minijinja::Error::new(
             minijinja::ErrorKind::InvalidOperation,
-            format!("it took more than {TEMPLATE_STEPS} steps (a loop that does not end?)"),
+            format!("it took more than {steps} steps (a loop that does not end?)"),
         )),
         Err(error) => Err(error),
     }
 }
 
-/// A writer that refuses to grow past [`MAX_TEMPLATE_OUTPUT`].
-#[derive(Default)]
+/// `64 MiB` for whole mebibytes, else `N bytes`.
+fn describe_bytes(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A writer that refuses to grow past `limit` bytes.
 struct CappedOutput {
     bytes: Vec<u8>,
     over: bool,
+    limit: usize,
 }
 
 impl std::io::Write for CappedOutput {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.bytes.len() + buf.len() > MAX_TEMPLATE_OUTPUT {
+        if self.bytes.len().saturating_add(buf.len()) > self.limit {
             self.over = true;
             return Err(std::io::Error::other("template output limit"));
         }
@@ -141,7 +167,8 @@ pub fn render_templates(mut files: BundleFiles, vars: &BTreeMap<String, String>)
     if !has_templates(&files) {
         return Ok(files);
     }
-    let env = environment();
+    let limits = files.limits;
+    let env = environment_within(limits.template_steps);
     let mut errors = Vec::new();
     let plain_paths: Vec<PathBuf> = files
         .files
@@ -166,7 +193,7 @@ pub fn render_templates(mut files: BundleFiles, vars: &BTreeMap<String, String>)
             });
             continue;
         }
-        match render_file(&env, file, vars) {
+        match render_file(&env, file, vars, &limits) {
             Ok(text) => {
                 file.bytes = text.into_bytes();
                 file.path = rendered_path;
@@ -195,15 +222,22 @@ fn sort_key(file: &BundleFile) -> (&[u8], &[u8]) {
 
 type RenderFailure = (Option<Range<usize>>, Option<usize>, TemplateProblem);
 
-fn render_file(env: &Environment, file: &BundleFile, vars: &BTreeMap<String, String>) -> Result<String, RenderFailure> {
+fn render_file(
+    env: &Environment,
+    file: &BundleFile,
+    vars: &BTreeMap<String, String>,
+    limits: &crate::input::Limits,
+) -> Result<String, RenderFailure> {
     let Ok(source) = std::str::from_utf8(&file.bytes) else {
         return Err((None, None, TemplateProblem::NotUtf8));
     };
     env.template_from_str(source)
         .and_then(|template| {
-            render_bounded(
+            render_within(
                 &template,
                 minijinja::Value::from_pairs(vars.iter().map(|(key, value)| (key.as_str(), value.as_str()))),
+                limits.template_steps,
+                usize::try_from(limits.template_output_bytes).unwrap_or(usize::MAX),
             )
         })
         .map_err(|error| failure(&error, source, vars))
@@ -300,6 +334,7 @@ mod tests {
             dir: PathBuf::from("/b"),
             files,
             directories: ["manifests", "metadata"].iter().map(PathBuf::from).collect(),
+            limits: crate::input::Limits::default(),
         }
     }
 

@@ -166,6 +166,8 @@ pub struct BundleFiles {
     /// The directories that exist among `manifests`, `metadata`, and (when
     /// `manifests` does not) `bundle/manifests` and `certification/manifests`.
     pub directories: BTreeSet<PathBuf>,
+    /// The bounds the files were read with; templates render within them.
+    pub limits: crate::input::Limits,
 }
 
 impl BundleFiles {
@@ -215,6 +217,10 @@ pub enum ReadError {
 
     #[error("cannot read `{}`: it is {size} bytes, more than the {limit}-byte limit on one input file", path.display())]
     TooLarge { path: PathBuf, size: u64, limit: u64 },
+
+    /// A line or document count beyond `[limits]`, found before parsing.
+    #[error("cannot read `{}`: {shape}", path.display())]
+    Shape { path: PathBuf, shape: crate::input::ShapeError },
 }
 
 impl ReadError {
@@ -224,6 +230,7 @@ impl ReadError {
             | ReadError::BrokenSymlink { path, .. }
             | ReadError::NotAFile { path }
             | ReadError::TooLarge { path, .. }
+            | ReadError::Shape { path, .. }
             | ReadError::Outside { path, .. } => path,
         }
     }
@@ -237,7 +244,18 @@ impl ReadError {
             ReadError::Outside { .. } => {
                 Some("copy the file into the project, or list its directory in `external-paths` under [catalog] to allow it".to_string())
             }
-            ReadError::TooLarge { .. } => Some("no manifest is that large; check that the right file is in the bundle".to_string()),
+            ReadError::TooLarge { .. } => Some(
+                "no manifest is that large; check that the right file is in the bundle (or raise `file-size` under [limits] in catalog.toml)"
+                    .to_string(),
+            ),
+            ReadError::Shape {
+                shape: crate::input::ShapeError::LongLine { .. },
+                ..
+            } => Some("check that the right file is in the bundle, or raise `line-length` under [limits] in catalog.toml".to_string()),
+            ReadError::Shape {
+                shape: crate::input::ShapeError::TooManyDocuments { .. },
+                ..
+            } => Some("check that the right file is in the bundle, or raise `documents` under [limits] in catalog.toml".to_string()),
             ReadError::Io { .. } => None,
         }
     }
@@ -245,20 +263,21 @@ impl ReadError {
 
 /// Reads the files of the bundle in `dir` (see the module doc for which).
 pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, ReadError> {
-    read_bundle_dir_within(dir, &Boundary::anywhere())
+    read_bundle_dir_within(dir, &Boundary::anywhere(), &crate::input::Limits::default())
 }
 
 /// [`read_bundle_dir`] for a build: the bundle directory (as
 /// [`Boundary::for_named_dir`] says), its `manifests/` and `metadata/`,
 /// and every symbolic link among their entries must resolve inside
-/// `boundary`.
-pub fn read_bundle_dir_within(dir: &Path, boundary: &Boundary) -> Result<BundleFiles, ReadError> {
+/// `boundary`; every file is read within `limits`.
+pub fn read_bundle_dir_within(dir: &Path, boundary: &Boundary, limits: &crate::input::Limits) -> Result<BundleFiles, ReadError> {
     let boundary = &boundary.for_named_dir(dir).map_err(|outside| ReadError::Outside {
         path: dir.to_path_buf(),
         resolved: outside.resolved,
     })?;
     let mut bundle_files = BundleFiles {
         dir: dir.to_path_buf(),
+        limits: *limits,
         ..BundleFiles::default()
     };
     for directory in [MANIFESTS_DIR, METADATA_DIR] {
@@ -276,7 +295,7 @@ pub fn read_bundle_dir_within(dir: &Path, boundary: &Boundary) -> Result<BundleF
             if boundary.is_limited() && std::fs::symlink_metadata(&entry_path).is_ok_and(|meta| meta.file_type().is_symlink()) {
                 check_inside(&entry_path, boundary)?;
             }
-            let Some(bytes) = read_entry(&entry_path)? else {
+            let Some(bytes) = read_entry_within(&entry_path, limits)? else {
                 continue;
             };
             // The entry's own name, not the lossy text used for ordering.
@@ -329,6 +348,12 @@ fn is_directory(path: &Path) -> Result<bool, ReadError> {
 
 /// The bytes of a file entry; `None` for a directory (skipped, as opm does).
 pub(crate) fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, ReadError> {
+    read_entry_within(path, &crate::input::Limits::default())
+}
+
+/// [`read_entry`], refusing a file beyond `limits` (size, then line
+/// length and document count, before any parser sees it).
+fn read_entry_within(path: &Path, limits: &crate::input::Limits) -> Result<Option<Vec<u8>>, ReadError> {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
         Err(source) => {
@@ -350,7 +375,7 @@ pub(crate) fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, ReadError> {
         return Err(ReadError::NotAFile { path: path.to_path_buf() });
     }
     // Checked again on the opened file: the path may have changed since.
-    crate::input::read(path).map(Some).map_err(|error| match error {
+    let bytes = crate::input::read_at_most(path, limits.file_bytes).map_err(|error| match error {
         crate::input::InputError::Io(source) => ReadError::Io {
             path: path.to_path_buf(),
             source,
@@ -361,7 +386,12 @@ pub(crate) fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, ReadError> {
             size,
             limit,
         },
-    })
+    })?;
+    crate::input::check_shape(&bytes, limits).map_err(|shape| ReadError::Shape {
+        path: path.to_path_buf(),
+        shape,
+    })?;
+    Ok(Some(bytes))
 }
 
 fn broken_link(path: &Path, source: std::io::Error) -> ReadError {

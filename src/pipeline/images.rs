@@ -404,6 +404,7 @@ fn pull_settings(config: &crate::config::Config) -> Result<crate::registry::Pull
             timeout: config.images.timeout,
         },
         registries,
+        limits: config.pulled_limits,
         ..crate::registry::PullSettings::default()
     })
 }

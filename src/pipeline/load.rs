@@ -138,7 +138,7 @@ pub(super) fn load_one(
     // The rendered files are dropped here, once the bundle image (if any)
     // holds what it needs of them.
     super::report::action(reporter, &action, cached, || {
-        load_bundle(dir, vars, &config.root, &config.boundary()).map(|(loaded, files)| {
+        load_bundle(dir, vars, &config.root, &config.boundary(), &config.limits).map(|(loaded, files)| {
             let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
             (loaded, image)
         })
@@ -147,18 +147,19 @@ pub(super) fn load_one(
 
 /// [`load_bundle`] for `render`, which has no use for the files.
 pub(crate) fn load_templated_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> Result<LoadedBundle, Vec<Diagnostic>> {
-    load_bundle(dir, vars, root, &Boundary::anywhere()).map(|(loaded, _files)| loaded)
+    load_bundle(dir, vars, root, &Boundary::anywhere(), &crate::input::Limits::default()).map(|(loaded, _files)| loaded)
 }
 
-/// Reads the bundle in `dir` (its files inside `boundary`), renders its
+/// Reads the bundle in `dir` (its files inside `boundary`, within `limits`), renders its
 /// `.j2` files with `vars` and parses it; returns the bundle and the (rendered) files it was parsed from.
 pub(super) fn load_bundle(
     dir: &Path,
     vars: &BTreeMap<String, String>,
     root: &Path,
     boundary: &Boundary,
+    limits: &crate::input::Limits,
 ) -> Result<(LoadedBundle, BundleFiles), Vec<Diagnostic>> {
-    let files = crate::load::read_bundle_dir_within(dir, boundary)
+    let files = crate::load::read_bundle_dir_within(dir, boundary, limits)
         .map_err(|error| relative_messages(vec![bundle_error_diagnostic(&BundleError::Read(error), dir)], root))?;
     let files = crate::load::render_templates(files, vars)
         .map_err(|errors| relative_messages(errors.iter().map(template_diagnostic).collect(), root))?;

@@ -240,6 +240,21 @@ fn broken_link_text(path: &Path, error: &std::io::Error) -> &'static str {
     }
 }
 
+/// Whether `bytes` start as one of the image formats OLM's consoles show
+/// (PNG, JPEG, GIF, or SVG text, maybe after a BOM, an XML declaration and
+/// comments): an icon is embedded in the catalog for every cluster to read,
+/// so a key file named by mistake must not be.
+fn looks_like_an_image(bytes: &[u8]) -> bool {
+    const MAGIC: [&[u8]; 4] = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a"];
+    if MAGIC.iter().any(|magic| bytes.starts_with(magic)) {
+        return true;
+    }
+    let head = &bytes[..bytes.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    (text.starts_with('<') && text.contains("<svg")) || text.starts_with("<svg")
+}
+
 /// Reads an icon file named in `catalog.toml`; a file that cannot be read
 /// (missing included) is an error at the key.
 fn read_icon(config: &Config, icon: &crate::config::Sourced<PathBuf>, key: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<InputFile> {
@@ -258,7 +273,21 @@ fn read_icon(config: &Config, icon: &crate::config::Sourced<PathBuf>, key: &str,
         );
         return None;
     }
-    match crate::input::read(&icon.value) {
+    match crate::input::read_at_most(&icon.value, config.limits.file_bytes) {
+        Ok(bytes) if !looks_like_an_image(&bytes) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    "config",
+                    format!(
+                        "icon file `{}` ({key}) is not a PNG, JPEG, GIF or SVG image",
+                        crate::diag::display_path(&icon.value, &config.root)
+                    ),
+                )
+                .at(Location::span(&config.path, icon.span.clone()))
+                .help("the catalog embeds the icon for every cluster to show; point the key at an image file"),
+            );
+            None
+        }
         Ok(bytes) => Some(InputFile {
             path: icon.value.clone(),
             digest: crate::load::Sha256Digest::of(&bytes),

@@ -434,7 +434,8 @@ fn package_icon_is_the_configured_file() {
     copy_dir(&repo().join("tests/data/bundles/good/0.1.0"), &project.path().join("bundle"));
     std::fs::create_dir_all(project.path().join("icons")).unwrap();
     std::fs::write(project.path().join("icons/tiny.svg"), "<svg/>").unwrap();
-    std::fs::write(project.path().join("logo.png"), "png").unwrap();
+    // A PNG's signature: icons must be images (issue 22).
+    std::fs::write(project.path().join("logo.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
     std::fs::write(
         project.path().join("catalog.toml"),
         "[catalog]\nname = \"tiny-catalog\"\nicon = \"logo.png\"\n\n[[package]]\nname = \"tiny\"\nbundles = [\"bundle\"]\nicon = \"icons/tiny.svg\"\n",

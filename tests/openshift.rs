@@ -127,6 +127,37 @@ fn each_version_holds_the_bundles_its_annotations_admit() {
 }
 
 #[test]
+fn init_gives_a_classic_package_one_target_per_community_catalog_its_annotations_admit() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // 0.0.9 admits only catalogs the community pipeline no longer
+    // publishes (before v4.12); the others admit v4.14 on, v4.16 only and
+    // v4.15 on (0.3.0 skips 0.1.0, so versions without 0.2.0 reach it).
+    bundle(root, "0.0.9", Some("\"v4.6-v4.8\""), None, &[]);
+    bundle(root, "0.1.0", Some("v4.14"), None, &[]);
+    bundle(root, "0.2.0", Some("'=v4.16'"), Some("0.1.0"), &[]);
+    bundle(root, "0.3.0", Some("v4.15"), Some("0.2.0"), &["0.1.0"]);
+    let init = catbuild(root, &["init", "bundles"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let config = std::fs::read_to_string(root.join("catalog.toml")).unwrap();
+    let versions: Vec<String> = (14..=22).map(|minor| format!("\"v4.{minor}\"")).collect();
+    assert!(config.contains(&format!("\nopenshift = [{}]\n", versions.join(", "))), "{config}");
+    assert!(config.contains("exclude = [\n  \"bundles/0.0.9\",  # v4.6-v4.8\n]\n"), "{config}");
+    assert!(config.contains("\n[[target]]\nformats = [\"fbc-yaml\"]\n"), "{config}");
+    let build = catbuild(root, &["build"]);
+    assert!(build.status.success(), "{}", stderr(&build));
+    for (version, bundles) in [
+        ("v4.14", &["0.1.0"][..]),
+        ("v4.16", &["0.1.0", "0.2.0", "0.3.0"][..]),
+        ("v4.22", &["0.1.0", "0.3.0"][..]),
+    ] {
+        let catalog = std::fs::read_to_string(root.join("build").join(version).join("catalog/ocp/catalog.yaml")).unwrap();
+        assert_eq!(bundles_in(&catalog), set(bundles), "{version}");
+    }
+    assert!(!root.join("build/v4.13").exists());
+}
+
+#[test]
 fn a_left_out_bundle_that_strands_others_is_an_error_naming_the_filter() {
     let project = project();
     let root = project.path();

@@ -98,7 +98,20 @@ pub struct PlannedPackage {
     /// Bundles no channel head reaches, for a package `ci.yaml` builds in
     /// replaces mode (which drops them): written as `unreachable = "drop"`.
     pub unreachable: Vec<crate::graph::UnreachableBundle>,
+    /// For a classic package (channels from bundles) whose bundles carry
+    /// `com.redhat.openshift.versions`: the community catalogs (v4.12 to
+    /// v4.22, those COP publishes) some bundle's annotation admits.
+    pub annotated_versions: Vec<crate::openshift::OcpVersion>,
+    /// Bundle directories whose annotation admits none of those catalogs
+    /// (upstream publishes them nowhere now), with the value: excluded.
+    pub admits_none: Vec<(PathBuf, String)>,
 }
+
+/// The OpenShift catalogs the community pipeline publishes
+/// (community-operators-prod `catalogs/`: `v4.12` … `v4.22`), which a
+/// classic package's annotations are read against.
+pub const COMMUNITY_CATALOGS: (crate::openshift::OcpVersion, crate::openshift::OcpVersion) =
+    (crate::openshift::OcpVersion::new(4, 12), crate::openshift::OcpVersion::new(4, 22));
 
 /// One bundle directory and why it is special, if it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -524,14 +537,58 @@ fn plan_package(name: String, found: FoundPackage, community_tree: bool, alone: 
         | PlannedChannelPolicy::CommunityDefault => reach::unreachable_bundles(&name, &found.bundles),
         _ => Vec::new(),
     };
+    let (annotated_versions, admits_none) = match &channel_policy {
+        PlannedChannelPolicy::Explicit { .. } | PlannedChannelPolicy::Semver { .. } => (Vec::new(), Vec::new()),
+        _ if alone => annotated_versions(&found.bundles),
+        _ => (Vec::new(), Vec::new()),
+    };
     PlannedPackage {
         name,
         unreachable,
+        annotated_versions,
+        admits_none,
         bundles: found.bundles,
         bundle_list,
         package_manifests: found.package_manifests,
         channel_policy,
     }
+}
+
+/// The community catalogs the bundles' `com.redhat.openshift.versions`
+/// admit, read as the release pipeline reads them (empty when no bundle
+/// has the annotation: every version then holds every bundle, and the
+/// project needs no version targets), and the bundles admitted by none.
+fn annotated_versions(bundles: &[FoundBundle]) -> (Vec<crate::openshift::OcpVersion>, Vec<(PathBuf, String)>) {
+    let (first, last) = COMMUNITY_CATALOGS;
+    let catalogs: Vec<crate::openshift::OcpVersion> = (first.minor..=last.minor)
+        .map(|minor| crate::openshift::OcpVersion::new(first.major, minor))
+        .collect();
+    let annotations: Vec<Option<(String, crate::openshift::ScalarStyle)>> =
+        bundles.iter().map(|bundle| scan::openshift_annotation(&bundle.dir)).collect();
+    if annotations.iter().all(Option::is_none) {
+        return (Vec::new(), Vec::new());
+    }
+    let mut admitted = std::collections::BTreeSet::new();
+    let mut admits_none = Vec::new();
+    for (bundle, annotation) in bundles.iter().zip(&annotations) {
+        let parsed = crate::openshift::parse_annotation(
+            annotation.as_ref().map(|(value, _)| value.as_str()),
+            annotation
+                .as_ref()
+                .map_or(crate::openshift::ScalarStyle::Quoted, |(_, style)| *style),
+        );
+        // A refused value is the build's to report, with its line.
+        if let Ok(parsed) = parsed {
+            let versions = parsed.admitted.admitted(&catalogs);
+            if versions.is_empty()
+                && let Some((value, _)) = annotation
+            {
+                admits_none.push((bundle.dir.clone(), value.clone()));
+            }
+            admitted.extend(versions);
+        }
+    }
+    (admitted.into_iter().collect(), admits_none)
 }
 
 /// `path` without `.` and `..` components, resolved lexically (as Cargo

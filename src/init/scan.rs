@@ -134,6 +134,19 @@ fn annotation_package(metadata: &Path) -> Option<String> {
     })
 }
 
+/// `com.redhat.openshift.versions` of a bundle's `metadata/` files, with
+/// how it was written (an unquoted number is a float to the pipeline).
+pub(super) fn openshift_annotation(bundle_dir: &Path) -> Option<(String, crate::openshift::ScalarStyle)> {
+    sorted_files(&bundle_dir.join(METADATA_DIR)).iter().find_map(|file| {
+        let value = first_document(file)?;
+        match value.pointer(&["annotations", crate::load::annotations::ANNOTATION_OPENSHIFT_VERSIONS])? {
+            Value::String(text) => Some((text.clone(), crate::openshift::ScalarStyle::Quoted)),
+            Value::Number(number) => Some((number.as_str().to_string(), crate::openshift::ScalarStyle::Plain)),
+            _ => None,
+        }
+    })
+}
+
 /// The `metadata.name` and `spec.version` of the CSV in a bundle's
 /// `manifests/`, if one decodes.
 pub(super) fn csv_identity(bundle_dir: &Path) -> Option<FoundCsv> {

@@ -28,6 +28,20 @@ pub fn write_catalog_toml(plan: &InitPlan) -> String {
             listed.join(", ")
         );
     }
+    if let Some(versions) = annotated_versions(plan) {
+        let listed: Vec<String> = versions.iter().map(|version| toml_string(&version.to_string())).collect();
+        let _ = writeln!(
+            out,
+            "# One target per community catalog ({} to {}) that some bundle's\n\
+             # com.redhat.openshift.versions admits; each holds the bundles it admits,\n\
+             # olm.csv.metadata from v4.17 on (opm migrates only bundles that have an\n\
+             # image: set `bundle-image` for those).\n\
+             openshift = [{}]",
+            super::COMMUNITY_CATALOGS.0,
+            super::COMMUNITY_CATALOGS.1,
+            listed.join(", ")
+        );
+    }
     if let Some(other) = other_catalogs(plan)
         && !other.is_empty()
     {
@@ -42,7 +56,7 @@ pub fn write_catalog_toml(plan: &InitPlan) -> String {
         write_package(&mut out, plan, package);
         out.push('\n');
     }
-    if versions.is_some() {
+    if versions.is_some() || annotated_versions(plan).is_some() {
         // The community pipeline commits `catalogs/vX.Y/<package>/catalog.yaml`.
         let _ = writeln!(out, "[[target]]\nformats = [\"fbc-yaml\"]");
     } else {
@@ -73,6 +87,14 @@ fn openshift_versions(plan: &InitPlan) -> Option<(Vec<crate::openshift::OcpVersi
     versions.sort();
     versions.dedup();
     (!versions.is_empty()).then(|| (versions, plan.relative(&template.path)))
+}
+
+/// For a lone classic package, the catalogs its annotations admit.
+fn annotated_versions(plan: &InitPlan) -> Option<&[crate::openshift::OcpVersion]> {
+    let [package] = plan.packages.as_slice() else {
+        return None;
+    };
+    (!package.annotated_versions.is_empty()).then_some(package.annotated_versions.as_slice())
 }
 
 /// The catalogs of a single adopted package's other, differing templates
@@ -118,6 +140,19 @@ fn write_package(out: &mut String, plan: &InitPlan, package: &PlannedPackage) {
             }
             let _ = writeln!(out, "]");
         }
+    }
+    if !package.admits_none.is_empty() {
+        let _ = writeln!(
+            out,
+            "# com.redhat.openshift.versions of these admits no community catalog ({} to {}):",
+            super::COMMUNITY_CATALOGS.0,
+            super::COMMUNITY_CATALOGS.1
+        );
+        let _ = writeln!(out, "exclude = [");
+        for (dir, value) in &package.admits_none {
+            let _ = writeln!(out, "  {},  # {}", toml_string(&plan.relative(dir)), comment_text(value));
+        }
+        let _ = writeln!(out, "]");
     }
     if !package.package_manifests.is_empty() {
         let listed: Vec<String> = package

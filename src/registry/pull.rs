@@ -145,27 +145,42 @@ pub fn pull(
     };
     match source {
         ImageSource::Layout { dir, tag } => read_layout(dir, tag.as_deref(), pin, &settings.limits).map_err(fail),
-        ImageSource::Registry(reference) => {
-            let mut reference = reference.clone();
-            if let Some(pin) = pin {
-                reference.tag = None;
-                reference.digest = Some(pin.to_string());
-            }
-            let endpoints = settings.registries.endpoints(&reference, settings.client.insecure).map_err(fail)?;
-            let mut failures = Vec::new();
-            for endpoint in &endpoints {
-                match pull_from(&endpoint.reference, endpoint.insecure, settings, blob_dir) {
-                    Ok(image) => return Ok(image),
-                    Err(message) if endpoints.len() > 1 => failures.push(format!("from `{}`: {message}", endpoint.reference)),
-                    Err(message) => failures.push(message),
-                }
-            }
-            Err(fail(failures.join("; ")))
-        }
+        ImageSource::Registry(reference) => through_mirrors(reference, pin, settings, |endpoint, insecure| {
+            pull_from(endpoint, insecure, settings, blob_dir)
+        })
+        .map_err(fail),
     }
 }
 
-fn pull_from(reference: &Reference, insecure: bool, settings: &PullSettings, blob_dir: &Path) -> Result<PulledImage, String> {
+/// Runs `pull` on each place registries.conf says `reference` (with
+/// `pin`, that digest) is served from, mirrors first, until one succeeds;
+/// the message names every place tried.
+fn through_mirrors<T>(
+    reference: &Reference,
+    pin: Option<&str>,
+    settings: &PullSettings,
+    pull: impl Fn(&Reference, bool) -> Result<T, String>,
+) -> Result<T, String> {
+    let mut reference = reference.clone();
+    if let Some(pin) = pin {
+        reference.tag = None;
+        reference.digest = Some(pin.to_string());
+    }
+    let endpoints = settings.registries.endpoints(&reference, settings.client.insecure)?;
+    let mut failures = Vec::new();
+    for endpoint in &endpoints {
+        match pull(&endpoint.reference, endpoint.insecure) {
+            Ok(pulled) => return Ok(pulled),
+            Err(message) if endpoints.len() > 1 => failures.push(format!("from `{}`: {message}", endpoint.reference)),
+            Err(message) => failures.push(message),
+        }
+    }
+    Err(failures.join("; "))
+}
+
+/// A client for `reference`'s registry and what to ask it for: the digest,
+/// else the tag, else `latest`.
+fn connect(reference: &Reference, insecure: bool, settings: &PullSettings) -> Result<(Client, String), String> {
     let client_settings = ClientSettings {
         insecure,
         ..settings.client.clone()
@@ -177,12 +192,17 @@ fn pull_from(reference: &Reference, insecure: bool, settings: &PullSettings, blo
         reference.registry.as_str()
     };
     let client = Client::connect(host, &client_settings)?;
-    let repository = reference.repository.as_str();
-    let retry = |call: &mut dyn FnMut() -> Result<Vec<u8>, CallError>| with_retries(settings.attempts, settings.backoff, &|| {}, call);
     let wanted = reference
         .digest
         .clone()
         .unwrap_or_else(|| reference.tag.clone().unwrap_or_else(|| "latest".to_string()));
+    Ok((client, wanted))
+}
+
+fn pull_from(reference: &Reference, insecure: bool, settings: &PullSettings, blob_dir: &Path) -> Result<PulledImage, String> {
+    let (client, wanted) = connect(reference, insecure, settings)?;
+    let repository = reference.repository.as_str();
+    let retry = |call: &mut dyn FnMut() -> Result<Vec<u8>, CallError>| with_retries(settings.attempts, settings.backoff, &|| {}, call);
     let top = retry(&mut || get_manifest(&client, repository, &wanted))?;
     let digest = sha256_digest(&top);
     if reference.digest.as_ref().is_some_and(|pinned| *pinned != digest) {
@@ -250,44 +270,19 @@ pub fn pull_all(
     settings: &PullSettings,
     blob_dir: &Path,
 ) -> Result<String, PullError> {
-    let fail = |message: String| PullError {
+    through_mirrors(reference, pin, settings, |endpoint, insecure| {
+        pull_all_from(endpoint, insecure, settings, blob_dir)
+    })
+    .map_err(|message| PullError {
         reference: text.to_string(),
         message,
-    };
-    let mut reference = reference.clone();
-    if let Some(pin) = pin {
-        reference.tag = None;
-        reference.digest = Some(pin.to_string());
-    }
-    let endpoints = settings.registries.endpoints(&reference, settings.client.insecure).map_err(fail)?;
-    let mut failures = Vec::new();
-    for endpoint in &endpoints {
-        match pull_all_from(&endpoint.reference, endpoint.insecure, settings, blob_dir) {
-            Ok(digest) => return Ok(digest),
-            Err(message) if endpoints.len() > 1 => failures.push(format!("from `{}`: {message}", endpoint.reference)),
-            Err(message) => failures.push(message),
-        }
-    }
-    Err(fail(failures.join("; ")))
+    })
 }
 
 fn pull_all_from(reference: &Reference, insecure: bool, settings: &PullSettings, blob_dir: &Path) -> Result<String, String> {
-    let client_settings = ClientSettings {
-        insecure,
-        ..settings.client.clone()
-    };
-    let host = if reference.registry == "docker.io" {
-        "registry-1.docker.io"
-    } else {
-        reference.registry.as_str()
-    };
-    let client = Client::connect(host, &client_settings)?;
+    let (client, wanted) = connect(reference, insecure, settings)?;
     let repository = reference.repository.as_str();
     let retry = |call: &mut dyn FnMut() -> Result<Vec<u8>, CallError>| with_retries(settings.attempts, settings.backoff, &|| {}, call);
-    let wanted = reference
-        .digest
-        .clone()
-        .unwrap_or_else(|| reference.tag.clone().unwrap_or_else(|| "latest".to_string()));
     let store = blob_dir.join("blobs/sha256");
     fs_err::create_dir_all(&store).map_err(|error| error.to_string())?;
     let top = retry(&mut || get_manifest(&client, repository, &wanted))?;

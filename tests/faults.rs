@@ -21,8 +21,9 @@ use common::proxy::{Fault, FaultProxy, Rule, Seen};
 use common::registry::Registry;
 
 /// Every registry call gives up after this many seconds without progress,
-/// so a stall costs the test seconds, not minutes.
-const TIMEOUT: &str = "timeout = 2\n";
+/// so a stall costs the test seconds, not minutes (five: a loaded 2-core
+/// CI machine can keep the registry from answering for two).
+const TIMEOUT: &str = "timeout = 5\n";
 
 fn catbuild(dir: &Path, args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();

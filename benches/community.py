@@ -177,6 +177,11 @@ def run(catbuild, cop, operators, work):
     toml_path = os.path.join(work, "catalog.toml")
     with open(toml_path) as handle:
         toml_text = handle.read()
+    # operators/ is a link to the checkout: reading through it is asked for.
+    toml_text = toml_text.replace(
+        "[catalog]\n", f"[catalog]\nexternal-paths = [{json.dumps(os.path.realpath(operators))}]\n", 1)
+    with open(toml_path, "w") as handle:
+        handle.write(toml_text)
     tables = package_tables(toml_text)
 
     full_floor = floor(operators)

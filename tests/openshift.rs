@@ -158,6 +158,46 @@ fn init_gives_a_classic_package_one_target_per_community_catalog_its_annotations
 }
 
 #[test]
+fn init_leaves_out_the_bundles_a_semver_template_does_not_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for version in ["0.1.0", "0.2.0", "0.3.0"] {
+        bundle(root, version, None, None, &[]);
+    }
+    // A community package: its semver template lists 0.1.0 and 0.3.0 by
+    // their pipeline tags; 0.2.0 was never published.
+    std::fs::write(
+        root.join("bundles/ci.yaml"),
+        "fbc:\n  enabled: true\n  catalog_mapping:\n  - template_name: semver.yaml\n    catalog_names: [v4.18]\n    type: olm.semver\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("bundles/catalog-templates")).unwrap();
+    std::fs::write(
+        root.join("bundles/catalog-templates/semver.yaml"),
+        "Schema: olm.semver\nGenerateMajorChannels: true\nGenerateMinorChannels: false\nStable:\n  Bundles:\n  \
+         - Image: quay.io/example/ocp:0.1.0\n  - Image: quay.io/example/ocp:0.3.0\n",
+    )
+    .unwrap();
+    let init = catbuild(root, &["init", "bundles"]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let config = std::fs::read_to_string(root.join("catalog.toml")).unwrap();
+    assert!(
+        config.contains("  # \"bundles/0.2.0\",  # ocp.v0.2.0: not in bundles/catalog-templates/semver.yaml"),
+        "{config}"
+    );
+    assert!(
+        config.contains("\nbundle-image = \"quay.io/example/ocp:{{ bundle.version }}\"\n"),
+        "{config}"
+    );
+    assert!(config.contains("\nstable = [\"ocp.v0.1.0\", \"ocp.v0.3.0\"]\n"), "{config}");
+    let build = catbuild(root, &["build"]);
+    assert!(build.status.success(), "{}", stderr(&build));
+    let catalog = std::fs::read_to_string(root.join("build/v4.18/catalog/ocp/catalog.yaml")).unwrap();
+    assert_eq!(bundles_in(&catalog), set(&["0.1.0", "0.3.0"]));
+    assert!(catalog.contains("image: quay.io/example/ocp:0.3.0\n"), "{catalog}");
+}
+
+#[test]
 fn a_left_out_bundle_that_strands_others_is_an_error_naming_the_filter() {
     let project = project();
     let root = project.path();

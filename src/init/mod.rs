@@ -47,7 +47,7 @@ mod reach;
 mod scan;
 mod write;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 pub use adopt::{AdoptedChannel, ExplicitAdoption, SemverAdoption};
@@ -459,14 +459,24 @@ fn plan_package(name: String, found: FoundPackage, community_tree: bool, alone: 
     };
 
     // Bundle directories no adopted explicit template lists.
-    let left_out_csv = |bundle: &FoundBundle| -> Option<String> {
-        let Some(Ok(Adoption::Explicit(adoption))) = &adoption else {
-            return None;
-        };
-        match csv_names.get(&bundle.dir).cloned().flatten() {
-            Some(csv) if !adoption.kept.contains(&csv) && !versioned.iter().any(|other| other.adoption.kept.contains(&csv)) => Some(csv),
-            _ => None,
+    // A semver template renders only the bundles it lists: when every one
+    // of its images was mapped, the others are not published upstream.
+    let semver_kept: Option<BTreeSet<&String>> = match &adoption {
+        Some(Ok(Adoption::Semver(adoption))) if adoption.images.unmapped.is_empty() && !adoption.images.names.is_empty() => {
+            Some(adoption.images.names.values().collect())
         }
+        _ => None,
+    };
+    let left_out_csv = |bundle: &FoundBundle| -> Option<String> {
+        let csv = csv_names.get(&bundle.dir).cloned().flatten()?;
+        let kept = match &adoption {
+            Some(Ok(Adoption::Explicit(adoption))) => {
+                adoption.kept.contains(&csv) || versioned.iter().any(|other| other.adoption.kept.contains(&csv))
+            }
+            Some(Ok(Adoption::Semver(_))) => semver_kept.as_ref().is_none_or(|kept| kept.contains(&csv)),
+            _ => true,
+        };
+        (!kept).then_some(csv)
     };
     let listed: Vec<FoundBundle> = found
         .bundles

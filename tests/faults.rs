@@ -19,6 +19,7 @@ use catbuild::image::oci::{Image, ImageConfig, Manifest, Platform};
 use common::example_project;
 use common::proxy::{Fault, FaultProxy, Rule, Seen};
 use common::registry::Registry;
+use common::registry::output_text as text;
 
 /// Every registry call gives up after this many seconds without progress,
 /// so a stall costs the test seconds, not minutes (five: a loaded 2-core
@@ -26,28 +27,7 @@ use common::registry::Registry;
 const TIMEOUT: &str = "timeout = 5\n";
 
 fn catbuild(dir: &Path, args: &[&str]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_catbuild"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("HOME", home.path())
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("CATBUILD_REGISTRY_USERNAME")
-        .env_remove("CATBUILD_REGISTRY_PASSWORD")
-        .env_remove("CONTAINERS_REGISTRIES_CONF")
-        .output()
-        .expect("catbuild runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    common::registry::catbuild_isolated(dir, args, &[])
 }
 
 fn with_images(project: &Path, extra: &str) {

@@ -29,36 +29,11 @@ use catbuild::image::layer::{LayerFile, build_layer};
 use catbuild::image::layout::layout_files;
 use catbuild::image::oci::{Image, ImageConfig, Manifest, Platform};
 use common::registry::Registry;
+use common::registry::output_text as text;
 use common::repo;
 
-/// Runs catbuild in `dir` with a HOME of its own (no credentials or
-/// registries.conf of the machine) and `env`.
 fn catbuild(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("HOME", home.path())
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("CATBUILD_REGISTRY_USERNAME")
-        .env_remove("CATBUILD_REGISTRY_PASSWORD")
-        .env_remove("CONTAINERS_REGISTRIES_CONF");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("catbuild runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+    common::registry::catbuild_isolated(dir, args, env)
 }
 
 /// Writes `image` as an OCI layout in `dir` under `tag`.

@@ -2,9 +2,41 @@
 //! docker-registry) for the tests that push and pull real images.
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use super::repo;
+
+/// Runs catbuild in `dir` with a HOME of its own and none of the
+/// machine's credentials or registries.conf, plus `env`.
+pub fn catbuild_isolated(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("HOME", home.path())
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("CATBUILD_REGISTRY_USERNAME")
+        .env_remove("CATBUILD_REGISTRY_PASSWORD")
+        .env_remove("CONTAINERS_REGISTRIES_CONF");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("catbuild runs")
+}
+
+/// stdout then stderr, as one text.
+pub fn output_text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
 
 /// A registry started for one test, stopped (and its storage removed) on drop.
 pub struct Registry {

@@ -4,8 +4,9 @@
 # growing fuzz/corpus/ (not committed). A crash stops the run; libFuzzer
 # leaves the input in fuzz/artifacts/<target>/, and it belongs in
 # fuzz/regressions/<target>/ once fixed (tests/fuzz_regressions.rs replays it).
-# Each target's figures go to fuzz/last-run.tsv, which `make reliability`
-# puts in docs/reliability.md.
+# Each target's figures go to fuzz/last-run.tsv and are appended, with the
+# date and the commit fuzzed, to fuzz/history.tsv; `make reliability` puts
+# the last run and each target's total time in docs/reliability.md.
 #
 # No sanitizer: the fuzzed code is safe Rust, so AddressSanitizer would
 # find nothing a panic does not, at a third of the speed; libFuzzer still
@@ -18,6 +19,9 @@ seconds=${FUZZ_SECONDS:-120}
 sanitizer=${FUZZ_SANITIZER:-none}
 targets=${FUZZ_TARGETS:-catalog_toml bundle fbc semver_range unpack}
 results=fuzz/last-run.tsv
+history=fuzz/history.tsv
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+today=$(date -u +%Y-%m-%d)
 logs=fuzz/logs
 mkdir -p "$logs"
 
@@ -48,7 +52,10 @@ for target in $targets; do
   inputs=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
   crashes=0
   [ "$status" -eq 0 ] || crashes=1
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$seconds" "${executions:-0}" "${per_second:-0}" "${edges:-0}" "${features:-0}" "${inputs:-0}" "${peak:-0}" "$crashes" >> "$results.tmp"
+  row=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$target" "$seconds" "${executions:-0}" "${per_second:-0}" "${edges:-0}" "${features:-0}" "${inputs:-0}" "${peak:-0}" "$crashes")
+  echo "$row" >> "$results.tmp"
+  [ -s "$history" ] || printf 'date\tcommit\t%s\n' "$(head -1 "$results.tmp")" > "$history"
+  printf '%s\t%s\t%s\n' "$today" "$commit" "$row" >> "$history"
   if [ "$status" -ne 0 ]; then
     mv "$results.tmp" "$results"
     echo "fuzz: $target failed (exit $status); see $log and fuzz/artifacts/$target/" >&2

@@ -1210,7 +1210,7 @@ fn fuzz_section() -> String {
     let mut text = String::from(
         "\n## Fuzzing\n\n\
          `make fuzz` (fuzz/run.sh) runs each libFuzzer target for `FUZZ_SECONDS`;\n\
-         its last figures, from `fuzz/last-run.tsv`. Every crash found is fixed and\n\
+         its last run's figures, from `fuzz/last-run.tsv`. Every crash found is fixed and\n\
          kept in `fuzz/regressions/<target>/`, which `tests/fuzz_regressions.rs`\n\
          replays on stable with every `make test`.\n\n",
     );
@@ -1235,6 +1235,46 @@ fn fuzz_section() -> String {
             })
             .unwrap_or(0);
         text.push_str(&format!("| {} | {n_saved} |\n", line.replace('\t', " | ")));
+    }
+    text.push_str(&fuzz_totals(root));
+    text
+}
+
+/// Each target's time, executions and crashes summed over every recorded
+/// run (`fuzz/history.tsv`), since the issue counts fuzzing time in total.
+fn fuzz_totals(root: &Path) -> String {
+    let Ok(tsv) = std::fs::read_to_string(root.join("fuzz/history.tsv")) else {
+        return String::new();
+    };
+    // date, commit, target, seconds, executions, ..., crashes (last).
+    let mut totals: Vec<(String, u64, u64, u64, usize)> = Vec::new();
+    for line in tsv.lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (Some(target), Some(seconds), Some(executions), Some(crashes)) = (fields.get(2), fields.get(3), fields.get(4), fields.last())
+        else {
+            continue;
+        };
+        let number = |text: &str| text.parse::<u64>().unwrap_or(0);
+        let index = match totals.iter().position(|total| total.0 == *target) {
+            Some(index) => index,
+            None => {
+                totals.push((target.to_string(), 0, 0, 0, 0));
+                totals.len() - 1
+            }
+        };
+        let total = &mut totals[index];
+        total.1 += number(seconds);
+        total.2 += number(executions);
+        total.3 += number(crashes);
+        total.4 += 1;
+    }
+    let mut text = String::from(
+        "\nIn total, over every run in `fuzz/history.tsv` (each with its date and the\n\
+         commit fuzzed):\n\n\
+         | target | runs | seconds | executions | crashes |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for (target, seconds, executions, crashes, runs) in totals {
+        text.push_str(&format!("| {target} | {runs} | {seconds} | {executions} | {crashes} |\n"));
     }
     text
 }

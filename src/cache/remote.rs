@@ -322,6 +322,15 @@ impl Remote {
         let Some((text, reference)) = &self.to else {
             return;
         };
+        // A build that used no entry (targets the cache does not keep)
+        // would replace a useful cache with an empty one.
+        if entries.is_empty() {
+            self.event(RemoteEvent::ExportSkipped {
+                reference: text.clone(),
+                reason: "this build used no cached action (only FBC-only targets are cached)".to_string(),
+            });
+            return;
+        }
         let event = match self.export_to(reference, loaded, entries, blob_file, blob_size) {
             Ok(mut event) => {
                 if let RemoteEvent::Exported { reference, .. } = &mut event {

@@ -33,6 +33,13 @@
 //! Size cap: when the estimated size passes the cap, entries are evicted
 //! least recently used first (an entry's mtime, refreshed on a hit when
 //! older than an hour), then blobs no entry names.
+//!
+//! A shared cache in a registry ([`remote`], `--cache-from/--cache-to`)
+//! sits behind the local store: a local miss asks it, and what it gives
+//! (checked) is kept locally; with `--cache-to` the store records what the
+//! build used, and [`Cache::export`] sends that.
+
+pub mod remote;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
@@ -176,6 +183,18 @@ pub struct Cache {
     /// Entries hit this run whose mtime is due a refresh.
     touched: Mutex<BTreeSet<PathBuf>>,
     failed: AtomicBool,
+    /// The shared cache, when the build has one.
+    remote: Option<remote::Remote>,
+    /// What this run took from the shared cache (key → source), and what
+    /// it used, for `--cache-to`.
+    shared: Mutex<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    origins: HashMap<Key, usize>,
+    used_loaded: BTreeMap<Key, Sha256Digest>,
+    used_entries: BTreeSet<Key>,
 }
 
 impl Cache {
@@ -196,6 +215,46 @@ impl Cache {
             written: AtomicU64::new(0),
             touched: Mutex::new(BTreeSet::new()),
             failed: AtomicBool::new(false),
+            remote: None,
+            shared: Mutex::new(Shared::default()),
+        }
+    }
+
+    /// Puts a shared cache behind the local store.
+    #[must_use]
+    pub fn with_remote(mut self, remote: remote::Remote) -> Cache {
+        self.remote = Some(remote);
+        self
+    }
+
+    /// The shared cache's events so far (taken).
+    pub fn remote_events(&self) -> Vec<remote::RemoteEvent> {
+        self.remote.as_ref().map(remote::Remote::take_events).unwrap_or_default()
+    }
+
+    /// The `--cache-from` that gave the value of `key` this run, if one did.
+    pub fn remote_origin(&self, key: &Key) -> Option<&str> {
+        let remote = self.remote.as_ref()?;
+        let source_idx = *self.shared.lock().ok()?.origins.get(key)?;
+        Some(remote.source_name(source_idx))
+    }
+
+    /// What the shared cache says of a missed `key`, for `--explain`:
+    /// nothing when there is none to ask.
+    pub fn remote_miss(&self, key: &Key) -> Option<&'static str> {
+        let remote = self.remote.as_ref().filter(|remote| remote.has_sources())?;
+        Some(if remote.knows(key) {
+            "its copy in the shared cache was refused"
+        } else {
+            "nor in the shared cache"
+        })
+    }
+
+    fn record(&self, update: impl FnOnce(&mut Shared)) {
+        if self.remote.as_ref().is_some_and(remote::Remote::exports)
+            && let Ok(mut shared) = self.shared.lock()
+        {
+            update(&mut shared);
         }
     }
 
@@ -232,12 +291,35 @@ impl Cache {
         Ok((digest, Some(bytes)))
     }
 
-    /// What loading the bundle of `key` gave last time, if remembered.
+    /// What loading the bundle of `key` gave last time, if remembered
+    /// here or in the shared cache.
     pub fn loaded(&self, key: &Key) -> Option<Sha256Digest> {
-        self.memo.lock().ok()?.loaded.get(key).copied()
+        let local = self.memo.lock().ok()?.loaded.get(key).copied();
+        let digest = match local {
+            Some(digest) => digest,
+            None => {
+                let (digest, source_idx) = self.remote.as_ref()?.loaded(key)?;
+                if let Ok(mut shared) = self.shared.lock() {
+                    shared.origins.insert(*key, source_idx);
+                }
+                self.remember_loaded(*key, digest);
+                digest
+            }
+        };
+        self.record(|shared| {
+            shared.used_loaded.insert(*key, digest);
+        });
+        Some(digest)
     }
 
     pub fn set_loaded(&self, key: Key, digest: Sha256Digest) {
+        self.remember_loaded(key, digest);
+        self.record(|shared| {
+            shared.used_loaded.insert(key, digest);
+        });
+    }
+
+    fn remember_loaded(&self, key: Key, digest: Sha256Digest) {
         if let Ok(mut memo) = self.memo.lock()
             && memo.loaded.insert(key, digest) != Some(digest)
         {
@@ -245,8 +327,51 @@ impl Cache {
         }
     }
 
-    /// The entry of `key`, if it is there, whole, and all its blobs too.
+    /// The entry of `key`, if it is there, whole, and all its blobs too;
+    /// else from the shared cache, its blobs checked and kept here.
     pub fn get(&self, key: &Key) -> Option<Entry> {
+        let entry = match self.local_entry(key) {
+            Some(entry) => entry,
+            None => self.fetch_remote(key)?,
+        };
+        self.record(|shared| {
+            shared.used_entries.insert(*key);
+        });
+        Some(entry)
+    }
+
+    /// The shared cache's entry of `key`, made local: its blobs fetched
+    /// (each checked against its digest) and written first, the entry
+    /// last, as [`Cache::put`] does. A blob refused is a miss.
+    fn fetch_remote(&self, key: &Key) -> Option<Entry> {
+        let remote = self.remote.as_ref()?;
+        let (entry, source_idx) = remote.entry(key)?;
+        for (_, digest) in &entry.files {
+            let blob_path = self.blob_path(digest);
+            if self.blob(digest).is_some() {
+                continue;
+            }
+            let bytes = remote.blob(source_idx, digest)?;
+            if self.write_atomic(&blob_path, &bytes).is_err() {
+                self.note_failure();
+                return None;
+            }
+        }
+        let text = entry_text(key, entry);
+        if self
+            .write_atomic(&self.dir.join("actions").join(key.hex()), text.as_bytes())
+            .is_err()
+        {
+            self.note_failure();
+        }
+        if let Ok(mut shared) = self.shared.lock() {
+            shared.origins.insert(*key, source_idx);
+        }
+        Some(entry.clone())
+    }
+
+    /// The entry of `key` in the local store.
+    fn local_entry(&self, key: &Key) -> Option<Entry> {
         let path = self.dir.join("actions").join(key.hex());
         let text = std::fs::read_to_string(&path).ok()?;
         let Some(entry) = parse_entry(&text, key) else {
@@ -304,9 +429,35 @@ impl Cache {
         }
         let text = entry_text(key, &entry);
         match self.write_atomic(&self.dir.join("actions").join(key.hex()), text.as_bytes()) {
-            Ok(()) => Ok(entry),
+            Ok(()) => {
+                self.record(|shared| {
+                    shared.used_entries.insert(*key);
+                });
+                Ok(entry)
+            }
             Err(error) => Err((entry, error)),
         }
+    }
+
+    /// `--cache-to`: writes what this run used (loaded bundles, entries
+    /// and their blobs) to the shared cache. Its outcome is an event
+    /// ([`Cache::remote_events`]); it never fails the build.
+    pub fn export(&self) {
+        let Some(remote) = self.remote.as_ref().filter(|remote| remote.exports()) else {
+            return;
+        };
+        let shared = std::mem::take(&mut *self.shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let entries: BTreeMap<Key, (Entry, String)> = shared
+            .used_entries
+            .iter()
+            .filter_map(|key| {
+                let entry = self.local_entry(key)?;
+                let text = entry_text(key, &entry);
+                Some((*key, (entry, text)))
+            })
+            .collect();
+        let blob_size = |digest: &Sha256Digest| std::fs::metadata(self.blob_path(digest)).ok().map(|metadata| metadata.len());
+        remote.export(&shared.used_loaded, &entries, &|digest| self.blob(digest), &blob_size);
     }
 
     /// The stamp stored under `name` (see `output::TargetStamp`).

@@ -59,6 +59,15 @@ pub(super) struct BuildArgs {
     /// The action cache's directory (default: `[catalog] cache-dir`, else <output>/.cache)
     #[arg(long, value_name = "DIR")]
     pub(super) cache_dir: Option<PathBuf>,
+    /// Read the shared cache from this registry reference (HOST[:PORT]/REPO[:TAG], repeatable; tag `cache` by default)
+    #[arg(long = "cache-from", value_name = "REGISTRY/REPO[:TAG]")]
+    cache_from: Vec<String>,
+    /// Write what this build used to the shared cache at this reference (skipped in pull-request CI builds)
+    #[arg(long = "cache-to", value_name = "REGISTRY/REPO[:TAG]")]
+    cache_to: Option<String>,
+    /// Write `--cache-to` in a pull-request CI build too
+    #[arg(long = "cache-to-in-pr", requires = "cache_to")]
+    cache_to_in_pr: bool,
 }
 
 impl BuildArgs {
@@ -169,6 +178,10 @@ fn build_and_push(global: &GlobalArgs, args: &BuildArgs, reporter: &CliReporter,
     let config = load_config(global)?;
     let mut options = options(args)?;
     options.output = super::output_settings(global, args.no_wait)?;
+    if let Some(skipped) = skip_cache_to(args, &|name| std::env::var(name).ok()) {
+        options.cache.to = None;
+        pipeline::Reporter::remote_cache(reporter, &skipped);
+    }
     let result = pipeline::build(&config, &options, reporter);
     if args.timings {
         reporter.print_timings();
@@ -252,6 +265,19 @@ fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         }
         Some(parsed)
     };
+    for (flag, text, pinned_ok) in args
+        .cache_from
+        .iter()
+        .map(|text| ("--cache-from", text, true))
+        .chain(args.cache_to.iter().map(|text| ("--cache-to", text, false)))
+    {
+        crate::cache::remote::parse_reference(text, pinned_ok).map_err(|message| Failure::InputMessage(format!("{flag}: {message}")))?;
+    }
+    if args.no_cache && (!args.cache_from.is_empty() || args.cache_to.is_some()) {
+        return Err(Failure::InputMessage(
+            "`--no-cache` turns the cache off, so `--cache-from` and `--cache-to` cannot be used with it".to_string(),
+        ));
+    }
     let registry = match &args.registry {
         Some(text) => Some(config::parse_registry_prefix(text).map_err(|message| Failure::InputMessage(format!("--registry: {message}")))?),
         None => None,
@@ -276,8 +302,21 @@ fn options(args: &BuildArgs) -> Result<BuildOptions, Failure> {
         cache: pipeline::CacheSettings {
             enabled: !args.no_cache,
             dir: args.cache_dir.as_ref().map(|dir| cwd.join(dir)),
+            from: args.cache_from.clone(),
+            to: args.cache_to.clone(),
             ..pipeline::CacheSettings::default()
         },
+    })
+}
+
+/// `--cache-to` in a pull-request build (by the CI variables `env`
+/// gives) without `--cache-to-in-pr`: skipped, and why.
+fn skip_cache_to(args: &BuildArgs, env: &dyn Fn(&str) -> Option<String>) -> Option<crate::cache::remote::RemoteEvent> {
+    let reference = args.cache_to.as_ref().filter(|_| !args.cache_to_in_pr)?;
+    let variable = crate::cache::remote::pull_request(env)?;
+    Some(crate::cache::remote::RemoteEvent::ExportSkipped {
+        reference: reference.clone(),
+        reason: format!("a pull-request build ({variable}); `--cache-to-in-pr` writes it anyway"),
     })
 }
 

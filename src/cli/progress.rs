@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::cache::remote::RemoteEvent;
 use crate::diag::{Diagnostic, Severity};
 use crate::pipeline::{Action, Cached, Planned, Reporter, Stage};
 
@@ -61,6 +62,8 @@ struct State {
     /// Actions the cache answered for, and actions that ran.
     hits: usize,
     ran: usize,
+    /// Hits that came from the shared cache (`--cache-from`).
+    remote_hits: usize,
     /// When the status line or the last plain line was drawn.
     last_drawn: Option<Instant>,
     started: Option<Instant>,
@@ -134,8 +137,12 @@ impl CliReporter {
             return;
         }
         data.insert("duration_ms".into(), json!(round_ms(elapsed)));
-        let (hits, ran) = self.state.lock().map(|state| (state.hits, state.ran)).unwrap_or_default();
-        data.insert("actions".into(), json!({ "cached": hits, "ran": ran }));
+        let (hits, ran, remote) = self
+            .state
+            .lock()
+            .map(|state| (state.hits, state.ran, state.remote_hits))
+            .unwrap_or_default();
+        data.insert("actions".into(), json!({ "cached": hits, "ran": ran, "remote": remote }));
         data.insert("stages_ms".into(), self.stage_seconds());
         emit("summary", Value::Object(data));
     }
@@ -197,15 +204,28 @@ impl Reporter for CliReporter {
             let mut data = action_json(action, Some(elapsed));
             if let Some(fields) = data.as_object_mut() {
                 fields.insert("cache".into(), json!(cached.name()));
-                if let Cached::Miss(reason) = cached {
-                    fields.insert("reason".into(), json!(reason));
+                match cached {
+                    Cached::Miss(reason) => {
+                        fields.insert("reason".into(), json!(reason));
+                    }
+                    Cached::Hit => {
+                        fields.insert("from".into(), json!("local"));
+                    }
+                    Cached::Remote(source) => {
+                        fields.insert("from".into(), json!("remote"));
+                        fields.insert("source".into(), json!(source));
+                    }
+                    Cached::Off => {}
                 }
             }
             emit("action-finish", data);
         }
         if let Ok(mut state) = self.state.lock() {
-            if *cached == Cached::Hit {
+            if cached.is_hit() {
                 state.hits += 1;
+                if let Cached::Remote(_) = cached {
+                    state.remote_hits += 1;
+                }
             } else {
                 state.ran += 1;
             }
@@ -220,23 +240,84 @@ impl Reporter for CliReporter {
         }
         if self.view.verbose {
             let seconds = elapsed.as_secs_f64();
-            let how = if *cached == Cached::Hit {
-                "from the cache".to_string()
-            } else {
-                format!("in {seconds:.3}s")
+            let how = match cached {
+                Cached::Hit => "from the cache".to_string(),
+                Cached::Remote(source) => format!("from the shared cache `{source}`"),
+                _ => format!("in {seconds:.3}s"),
             };
             match action {
                 Action::LoadBundle { dir, .. } => eprintln!("  loaded {} {how}", dir.display()),
                 Action::EncodePackage { target, package } => eprintln!("  encoded {target}/{package} {how}"),
             }
         }
+        let reason = match cached {
+            Cached::Miss(reason) => Some(reason.clone()),
+            // Where an entry came from, when not from this machine.
+            Cached::Remote(source) => Some(format!("from the shared cache `{source}`")),
+            _ => None,
+        };
         if self.view.explain
-            && let Cached::Miss(reason) = cached
+            && let Some(reason) = reason
         {
             self.clear_status();
             match action {
                 Action::LoadBundle { dir, .. } => eprintln!("  load `{}`: {reason}", dir.display()),
                 Action::EncodePackage { target, package } => eprintln!("  encode `{package}` in `{target}`: {reason}"),
+            }
+        }
+    }
+
+    fn remote_cache(&self, event: &RemoteEvent) {
+        if self.view.json {
+            emit("remote-cache", remote_json(event));
+        }
+        if self.view.quiet {
+            return;
+        }
+        self.clear_status();
+        match event {
+            RemoteEvent::Imported {
+                reference,
+                entries,
+                loaded,
+            } => {
+                if self.view.verbose {
+                    eprintln!("  shared cache `{reference}`: {entries} entries, {loaded} loaded bundles");
+                }
+            }
+            RemoteEvent::Unavailable { reference, message } => {
+                eprintln!("warning: shared cache `{reference}` not used: {message}");
+            }
+            RemoteEvent::Refused {
+                reference,
+                digest,
+                message,
+            } => {
+                eprintln!("warning: shared cache `{reference}`: {digest} refused ({message}); its action runs instead");
+            }
+            RemoteEvent::Exported {
+                reference,
+                entries,
+                uploaded,
+                bytes_uploaded,
+                present,
+                mounted,
+                unchanged,
+                ..
+            } => {
+                if *unchanged {
+                    eprintln!("Shared cache `{reference}` already up to date ({entries} entries)");
+                } else {
+                    eprintln!(
+                        "Exported the shared cache to `{reference}`: {entries} entries, {uploaded} blobs uploaded ({bytes_uploaded} bytes), {present} already there, {mounted} mounted"
+                    );
+                }
+            }
+            RemoteEvent::ExportFailed { reference, message } => {
+                eprintln!("warning: shared cache `{reference}` not written: {message}");
+            }
+            RemoteEvent::ExportSkipped { reference, reason } => {
+                eprintln!("note: shared cache `{reference}` not written: {reason}");
             }
         }
     }
@@ -283,6 +364,45 @@ fn action_json(action: &Action, elapsed: Option<Duration>) -> Value {
         fields.insert("duration_ms".into(), json!(round_ms(elapsed)));
     }
     data
+}
+
+/// A shared cache event as `--json` data: `event` says which.
+fn remote_json(event: &RemoteEvent) -> Value {
+    match event {
+        RemoteEvent::Imported {
+            reference,
+            entries,
+            loaded,
+        } => json!({ "event": "import", "ref": reference, "entries": entries, "loaded": loaded }),
+        RemoteEvent::Unavailable { reference, message } => json!({ "event": "unavailable", "ref": reference, "message": message }),
+        RemoteEvent::Refused {
+            reference,
+            digest,
+            message,
+        } => json!({ "event": "refused", "ref": reference, "digest": digest, "message": message }),
+        RemoteEvent::Exported {
+            reference,
+            entries,
+            blobs,
+            uploaded,
+            bytes_uploaded,
+            present,
+            mounted,
+            unchanged,
+        } => json!({
+            "event": "export",
+            "ref": reference,
+            "entries": entries,
+            "blobs": blobs,
+            "uploaded": uploaded,
+            "bytes_uploaded": bytes_uploaded,
+            "present": present,
+            "mounted": mounted,
+            "unchanged": unchanged,
+        }),
+        RemoteEvent::ExportFailed { reference, message } => json!({ "event": "export-failed", "ref": reference, "message": message }),
+        RemoteEvent::ExportSkipped { reference, reason } => json!({ "event": "export-skipped", "ref": reference, "reason": reason }),
+    }
 }
 
 fn path_text(path: &Path) -> String {

@@ -52,6 +52,9 @@ pub struct CacheSettings {
     /// Instead of `[catalog] cache-dir` (or `<output>/.cache`).
     pub dir: Option<PathBuf>,
     pub max_bytes: u64,
+    /// The shared cache: `--cache-from` (read) and `--cache-to` (written).
+    pub from: Vec<String>,
+    pub to: Option<String>,
 }
 
 impl Default for CacheSettings {
@@ -60,6 +63,8 @@ impl Default for CacheSettings {
             enabled: true,
             dir: None,
             max_bytes: crate::cache::DEFAULT_MAX_BYTES,
+            from: Vec::new(),
+            to: None,
         }
     }
 }
@@ -87,8 +92,20 @@ impl RunCache {
             return None;
         }
         let config_bytes = std::fs::read(&config.path).ok()?;
+        let mut cache = Cache::open(&cache_dir(config, settings, out_dir), settings.max_bytes);
+        if !settings.from.is_empty() || settings.to.is_some() {
+            cache = cache.with_remote(crate::cache::remote::Remote::open(&crate::cache::remote::RemoteSettings {
+                from: settings.from.clone(),
+                to: settings.to.clone(),
+                client: crate::registry::ClientSettings {
+                    insecure: config.images.insecure,
+                    ca_file: config.images.ca_file.clone(),
+                    timeout: config.images.timeout,
+                },
+            }));
+        }
         Some(RunCache {
-            cache: Cache::open(&cache_dir(config, settings, out_dir), settings.max_bytes),
+            cache,
             config_digest: Sha256Digest::of(&config_bytes).to_string(),
             root: config.root.clone(),
         })
@@ -172,6 +189,13 @@ impl RunCache {
         builder
     }
 
+    /// Hands the shared cache's events so far to `reporter`.
+    pub(super) fn report_remote(&self, reporter: &dyn super::Reporter) {
+        for event in self.cache.remote_events() {
+            reporter.remote_cache(&event);
+        }
+    }
+
     /// A path as keys and messages show it: relative to the project.
     pub(super) fn relative(&self, path: &Path) -> String {
         path.strip_prefix(&self.root).unwrap_or(path).to_string_lossy().into_owned()
@@ -180,10 +204,13 @@ impl RunCache {
     /// Why an action whose key is `builder` missed, from the inputs it last
     /// ran with; and those inputs are now `builder`'s.
     pub(super) fn explain_and_record(&self, id: &str, builder: &KeyBuilder) -> String {
-        let reason = match self.cache.trace(id) {
+        let mut reason = match self.cache.trace(id) {
             None => "not in the cache".to_string(),
             Some(previous) => first_difference(&previous, builder.fields()),
         };
+        if let Some(remote) = self.cache.remote_miss(&builder.key()) {
+            reason.push_str(&format!(", {remote}"));
+        }
         if self.cache.set_trace(id, builder.fields()).is_err() {
             self.cache.note_failure();
         }
@@ -271,6 +298,8 @@ pub(super) struct Restored {
     pub(super) n_packages: usize,
     pub(super) n_bundles: usize,
     pub(super) outline: crate::summary::PackageOutline,
+    /// The `--cache-from` it came from this run, if not the local store.
+    pub(super) remote: Option<String>,
 }
 
 impl RunCache {
@@ -282,6 +311,7 @@ impl RunCache {
             n_packages: entry.facts.get("packages")?.parse().ok()?,
             n_bundles: entry.facts.get("bundles")?.parse().ok()?,
             outline: serde_json::from_str(entry.facts.get("outline")?).ok()?,
+            remote: None,
         })
     }
 }
@@ -383,8 +413,9 @@ impl RunCache {
 pub(super) enum Probe {
     /// No cache for this package: load, link and encode as usual.
     Off,
-    /// Every target's files, from the cache.
-    Hit(Vec<(usize, Restored)>),
+    /// Every target's files, from the cache; the bundles whose loaded
+    /// digest came from a `--cache-from` (which one).
+    Hit(Vec<(usize, Restored)>, BTreeMap<PathBuf, String>),
     /// Something must run. Bundles whose digest was unknown are loaded
     /// already (per variable set); per target, the key to store its
     /// encoding under (when it can be keyed) and why it runs.
@@ -431,15 +462,20 @@ impl super::PackageRun<'_> {
         let mut preloaded = BTreeMap::new();
         let mut loaded: Vec<Option<Vec<(PathBuf, Sha256Digest)>>> = Vec::new();
         let mut unkeyed: Option<String> = None;
+        let mut load_origins = BTreeMap::new();
         for (set_idx, vars) in var_sets.iter().enumerate() {
-            type Probed = (PathBuf, Option<Sha256Digest>, Option<super::load::LoadResult>);
+            type Probed = (PathBuf, Option<Sha256Digest>, Option<super::load::LoadResult>, Option<String>);
             let probed: Vec<Probed> = package_plan
                 .bundle_dirs
                 .par_iter()
                 .map(|dir| {
                     let builder = run_cache.bundle_key(dir, vars);
-                    if let Some(known) = builder.as_ref().and_then(|builder| run_cache.cache.loaded(&builder.key())) {
-                        return (dir.clone(), Some(known), None);
+                    if let Some(builder) = &builder {
+                        let key = builder.key();
+                        if let Some(known) = run_cache.cache.loaded(&key) {
+                            let origin = run_cache.cache.remote_origin(&key).map(str::to_string);
+                            return (dir.clone(), Some(known), None, origin);
+                        }
                     }
                     // Loaded now: its digest decides whether anything
                     // after it runs (early cutoff).
@@ -458,12 +494,15 @@ impl super::PackageRun<'_> {
                         }
                         _ => None,
                     };
-                    (dir.clone(), digest, Some(result))
+                    (dir.clone(), digest, Some(result), None)
                 })
                 .collect();
             let mut set_loaded = Vec::new();
             let mut set_preloaded = BTreeMap::new();
-            for (dir, digest, result) in probed {
+            for (dir, digest, result, origin) in probed {
+                if let Some(origin) = origin {
+                    load_origins.insert(dir.clone(), origin);
+                }
                 match digest {
                     Some(digest) => set_loaded.push((dir.clone(), digest)),
                     None => {
@@ -489,7 +528,8 @@ impl super::PackageRun<'_> {
             let builder = run_cache.encode_key(package, package_plan, target, &self.formats[target_idx], set_loaded);
             let key = builder.key();
             match run_cache.cache.get(&key).and_then(|entry| run_cache.restore(&entry)) {
-                Some(restored) => {
+                Some(mut restored) => {
+                    restored.remote = run_cache.cache.remote_origin(&key).map(str::to_string);
                     entries.insert(target_idx, restored);
                     encode.insert(
                         target_idx,
@@ -506,7 +546,7 @@ impl super::PackageRun<'_> {
             }
         }
         if entries.len() == users.len() {
-            return Probe::Hit(entries.into_iter().collect());
+            return Probe::Hit(entries.into_iter().collect(), load_origins);
         }
         let first_reason = encode
             .values()

@@ -419,6 +419,9 @@ fn run(
         (Some(out_dir), Some(_)) => cached::RunCache::open(config, &options.cache, out_dir),
         _ => None,
     };
+    if let Some(run_cache) = &run_cache {
+        run_cache.report_remote(reporter);
+    }
     let run = PackageRun {
         config,
         cache: run_cache.as_ref(),
@@ -563,6 +566,7 @@ fn run(
     }
     if diagnostics.iter().any(Diagnostic::is_error) {
         if let Some(run_cache) = &run_cache {
+            run_cache.report_remote(reporter);
             // A cache this build made goes with the output directory it
             // may have made; one that was there keeps what it learnt.
             if run_cache.cache.existed() {
@@ -656,6 +660,12 @@ fn run(
         }
         stale_target_warnings(config, out_dir)
     })?;
+    // The shared cache gets what this build used, once its output is in
+    // place; it can fail, never the build.
+    if let Some(run_cache) = &run_cache {
+        run_cache.cache.export();
+        run_cache.report_remote(reporter);
+    }
     // The lock file follows the output it describes.
     if let Some(text) = images::new_lock(config, bases.as_ref(), plan.bundle_image_pins.as_ref()) {
         images::write_lock(&config.root, &text).map_err(|source| BuildError::Io {
@@ -1015,13 +1025,13 @@ impl PackageRun<'_> {
         let cache_probe = self.probe(package, package_plan, &users, &var_sets);
         let (mut preloaded, load_cached) = match cache_probe {
             Probe::Off => (BTreeMap::new(), Cached::Off),
-            Probe::Hit(restored) => {
+            Probe::Hit(restored, load_origins) => {
                 for dir in &package_plan.bundle_dirs {
                     let action = Action::LoadBundle {
                         package: name,
                         dir: dir.strip_prefix(&self.config.root).unwrap_or(dir),
                     };
-                    report::hit(self.reporter, &action);
+                    report::hit(self.reporter, &action, load_origins.get(dir));
                 }
                 prepared.restored = restored;
                 return prepared;
@@ -1170,7 +1180,7 @@ impl PackageRun<'_> {
                     target: &self.targets[target_idx].name,
                     package,
                 };
-                report::hit(self.reporter, &action);
+                report::hit(self.reporter, &action, restored.remote.as_ref());
                 let gate = Gate::Passed(Passed {
                     deploy_facts: Vec::new(),
                     catalog_files: Vec::new(),

@@ -79,16 +79,23 @@ pub enum Cached {
     Off,
     /// Taken from the cache: nothing ran.
     Hit,
+    /// Taken from the shared cache (the `--cache-from` named): nothing ran.
+    Remote(String),
     /// It ran, and why (`input \`manifests/x/0.2.0/x.csv.yaml\` changed`).
     Miss(String),
 }
 
 impl Cached {
+    /// Whether nothing ran (a hit, local or shared).
+    pub fn is_hit(&self) -> bool {
+        matches!(self, Cached::Hit | Cached::Remote(_))
+    }
+
     /// As `--json` names it.
     pub fn name(&self) -> &'static str {
         match self {
             Cached::Off => "off",
-            Cached::Hit => "hit",
+            Cached::Hit | Cached::Remote(_) => "hit",
             Cached::Miss(_) => "miss",
         }
     }
@@ -115,6 +122,9 @@ pub trait Reporter: Sync {
     fn stage_finished(&self, _stage: Stage, _elapsed: Duration) {}
     fn action_started(&self, _action: &Action) {}
     fn action_finished(&self, _action: &Action, _elapsed: Duration, _cached: &Cached) {}
+    /// The shared cache read a `--cache-from`, refused a blob, or wrote
+    /// `--cache-to`.
+    fn remote_cache(&self, _event: &crate::cache::remote::RemoteEvent) {}
 }
 
 /// Reports nothing.
@@ -141,8 +151,10 @@ pub(crate) fn action<T>(reporter: &dyn Reporter, action: &Action, cached: &Cache
     result
 }
 
-/// Tells `reporter` that the cache answered for `action`.
-pub(crate) fn hit(reporter: &dyn Reporter, action: &Action) {
+/// Tells `reporter` that the cache answered for `action`, from the local
+/// store or the shared cache named by `remote`.
+pub(crate) fn hit(reporter: &dyn Reporter, action: &Action, remote: Option<&String>) {
     reporter.action_started(action);
-    reporter.action_finished(action, Duration::ZERO, &Cached::Hit);
+    let cached = remote.map_or(Cached::Hit, |source| Cached::Remote(source.clone()));
+    reporter.action_finished(action, Duration::ZERO, &cached);
 }

@@ -13,6 +13,8 @@ mod pull;
 mod push;
 
 pub use client::ClientSettings;
+// The shared action cache (`cache::remote`) talks to registries too.
+pub(crate) use client::{Access, CallError, Client, with_retries};
 pub use pull::{ImageSource, PullError, PullSettings, PulledImage, config_labels, pull, pull_all};
 pub use push::{PushJob, PushReport, PushSettings, push_images};
 

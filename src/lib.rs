@@ -21,6 +21,7 @@ pub mod image;
 pub mod init;
 pub mod input;
 pub mod load;
+pub mod memory;
 pub mod model;
 pub mod openshift;
 pub mod output;

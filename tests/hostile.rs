@@ -149,6 +149,34 @@ fn nested_flow(depth: usize) -> String {
     )
 }
 
+/// A copy of the good build's FBC of the example as `fbc/`, with `name`
+/// beside the package's catalog holding `text` (`catbuild validate fbc`).
+fn fbc_with(ctx: &Ctx, name: &str, text: String) {
+    let fbc = ctx.dir.join("fbc");
+    common::copy_dir(&ctx.dir.join("build/ocp-4.16/catalog"), &fbc);
+    write(&fbc.join("fruits-catalog-operator").join(name), text);
+}
+
+/// A blob of an unknown schema (opm keeps those) whose `v` is `arrays`
+/// flow sequences deep: with the blob's own `{`, JSON nests one more.
+fn deep_blob_json(arrays: usize) -> String {
+    format!(
+        "{{\"schema\":\"x.deep\",\"package\":\"fruits-catalog-operator\",\"v\":{}{}}}\n",
+        "[".repeat(arrays),
+        "]".repeat(arrays)
+    )
+}
+
+fn deep_blob_yaml(arrays: usize) -> String {
+    format!(
+        "schema: x.deep\npackage: fruits-catalog-operator\nv: {}{}\n",
+        "[".repeat(arrays),
+        "]".repeat(arrays)
+    )
+}
+
+const VALIDATE_FBC: &[&str] = &["validate", "fbc"];
+
 /// Block sequences `depth` deep under `data.k`: with the document, `data`
 /// and `k`, 9,998 is the deepest go-yaml's limit of 10,000 lets through.
 fn nested_block(depth: usize) -> String {
@@ -451,6 +479,82 @@ const CASES: &[Case] = &[
             refused(
                 "error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/deep.yaml`: yaml: line 3: exceeded max depth of 10000\n",
             )
+        },
+    },
+    // go-yaml counts flow levels (`[`, `{`) apart from indentation, and
+    // allows 10,000 of them (`max_flow_level`); Go's encoding/json allows
+    // 10,000 open arrays and objects. saphyr alone stopped at 255.
+    Case {
+        name: "flow_nesting_at_go_yamls_limit",
+        input: "a manifest with 10,000 levels of flow nesting (`{k: [[[…`; kept, as opm keeps it)",
+        args: BUILD,
+        max_seconds: SECONDS,
+        max_rss_mib: RSS_MIB,
+        damage: |ctx| {
+            write(&ctx.dir.join(MANIFESTS).join("deep.yaml"), nested_flow(9_999));
+            Expect::Built
+        },
+    },
+    Case {
+        name: "flow_nesting_one_past_go_yamls_limit",
+        input: "a manifest with 10,001 levels of flow nesting",
+        args: BUILD,
+        max_seconds: SECONDS,
+        max_rss_mib: RSS_MIB,
+        damage: |ctx| {
+            write(&ctx.dir.join(MANIFESTS).join("deep.yaml"), nested_flow(10_000));
+            refused(
+                "error[yaml]: cannot decode `manifests/fruits-catalog-operator/0.0.1/manifests/deep.yaml`: yaml: line 3: exceeded max depth of 10000\n",
+            )
+        },
+    },
+    Case {
+        name: "fbc_json_nesting_at_gos_limit",
+        input: "an FBC JSON blob nested 10,000 deep (`validate DIR`; kept, as opm keeps it)",
+        args: VALIDATE_FBC,
+        max_seconds: SECONDS,
+        max_rss_mib: RSS_MIB,
+        damage: |ctx| {
+            fbc_with(ctx, "deep.json", deep_blob_json(9_999));
+            Expect::Built
+        },
+    },
+    Case {
+        name: "fbc_json_nesting_one_past_gos_limit",
+        input: "an FBC JSON blob nested 10,001 deep",
+        args: VALIDATE_FBC,
+        max_seconds: SECONDS,
+        max_rss_mib: RSS_MIB,
+        damage: |ctx| {
+            fbc_with(ctx, "deep.json", deep_blob_json(10_000));
+            // Go's decoder stops at the byte of the 10,001st opening; YAML,
+            // tried next, fails too, so the JSON error stands.
+            let offset = deep_blob_json(0).find("\"v\":").unwrap() + "\"v\":".len() + 10_000;
+            refused(format!(
+                "error: fbc/fruits-catalog-operator/deep.json: json: offset {offset}: invalid character '[' exceeded max depth\n"
+            ))
+        },
+    },
+    Case {
+        name: "fbc_yaml_flow_nesting_at_go_yamls_limit",
+        input: "an FBC YAML blob with 10,000 levels of flow nesting (kept, as opm keeps it)",
+        args: VALIDATE_FBC,
+        max_seconds: SECONDS,
+        max_rss_mib: RSS_MIB,
+        damage: |ctx| {
+            fbc_with(ctx, "deep.yaml", deep_blob_yaml(10_000));
+            Expect::Built
+        },
+    },
+    Case {
+        name: "fbc_yaml_flow_nesting_one_past_go_yamls_limit",
+        input: "an FBC YAML blob with 10,001 levels of flow nesting",
+        args: VALIDATE_FBC,
+        max_seconds: SECONDS,
+        max_rss_mib: RSS_MIB,
+        damage: |ctx| {
+            fbc_with(ctx, "deep.yaml", deep_blob_yaml(10_001));
+            refused("error: fbc/fruits-catalog-operator/deep.yaml: yaml: line 3: exceeded max depth of 10000\n")
         },
     },
     Case {
@@ -937,6 +1041,10 @@ fn main() {
         .iter()
         .map(|case| libtest_mimic::Trial::test(case.name, move || run_case(case, Scale::Test).map(|_| ()).map_err(Into::into)))
         .collect();
+    trials.push(libtest_mimic::Trial::test("allocation_failure_is_a_clear_error", || {
+        allocation_failure_is_a_clear_error();
+        Ok(())
+    }));
     trials.push(libtest_mimic::Trial::test(
         "external_paths_allows_what_it_lists_and_nothing_else",
         || {
@@ -1115,6 +1223,51 @@ fn external_paths_allows_what_it_lists_and_nothing_else() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
 }
 
+/// Issue 22: running out of memory on user input is a clear one-line error
+/// and exit 2, not Rust's "memory allocation of N bytes failed" and an
+/// abort. catbuild runs under a 1 GiB address-space limit (`ulimit -v`,
+/// one rayon thread so the 256 MiB thread stacks fit) on a manifest of 25
+/// million one-item lines (150 MB, within every default limit), which
+/// needs GiBs to decode.
+fn allocation_failure_is_a_clear_error() {
+    let project = example_project();
+    let dir = project.path();
+    let good = run_bounded(dir, BUILD);
+    assert_eq!(good.code, Some(0), "{}", good.stderr);
+    let before = tree(&dir.join("build"));
+    let mut file = std::io::BufWriter::new(std::fs::File::create(dir.join(MANIFESTS).join("big.yaml")).unwrap());
+    file.write_all(b"kind: ConfigMap\nmetadata: {name: big}\ndata:\n  items:\n")
+        .unwrap();
+    let chunk = "  - a\n".repeat(100_000);
+    for _ in 0..250 {
+        file.write_all(chunk.as_bytes()).unwrap();
+    }
+    file.flush().unwrap();
+    drop(file);
+    let started = Instant::now();
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_catbuild"))
+        .arg("build")
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("CATBUILD_NO_PROGRESS", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: out of memory: catbuild could not allocate "), "{stderr}");
+    assert!(
+        stderr.contains(" bytes while loading bundle `manifests/fruits-catalog-operator/0.0.1` of package `fruits-catalog-operator`; lower `file-size` or `line-length` under [limits] in catalog.toml to refuse such input sooner, build with fewer threads (`-j 1`), or give catbuild more memory\n"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(tree(&dir.join("build")), before, "the previous build's output changed");
+}
+
 /// `make reliability`: every case full size, one after the other, and the
 /// table of outcomes (with the fuzz targets' last figures) at `path`.
 fn write_report(path: &Path) {
@@ -1170,7 +1323,9 @@ fn write_report(path: &Path) {
     for (case, verdict, outcome) in &rows {
         let (headline, code, seconds, rss) = match outcome {
             Some(outcome) => (
-                if outcome.headline.is_empty() {
+                if outcome.headline.is_empty() && case.args.first() == Some(&"validate") {
+                    "valid, nothing written".to_string()
+                } else if outcome.headline.is_empty() {
                     "built, output unchanged".to_string()
                 } else {
                     outcome.headline.clone()
@@ -1199,6 +1354,14 @@ fn write_report(path: &Path) {
             verdict
         ));
     }
+    text.push_str(
+        "\nRunning out of memory (`allocation_failure_is_a_clear_error`, run by\n\
+         `make test`): a build under `ulimit -v 1048576` (1 GiB of address space)\n\
+         of a 150 MB manifest of 25 million one-item lines, within every default\n\
+         limit, ends with exit 2 and one line (\"error: out of memory: catbuild\n\
+         could not allocate N bytes while loading bundle … of package …; lower\n\
+         …\"), and the previous build's output intact (src/memory).\n",
+    );
     text.push_str(&fuzz_section());
     std::fs::write(path, text).unwrap();
     assert!(n_failed == 0, "{n_failed} case(s) failed; see above");

@@ -16,7 +16,15 @@ fn events(stdout: &[u8]) -> Vec<Value> {
             let event: Value = serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
             let kind = event["type"].as_str().unwrap_or_else(|| panic!("no type: {line}"));
             assert!(
-                ["plan", "action-start", "action-finish", "diagnostic", "summary"].contains(&kind),
+                [
+                    "plan",
+                    "action-start",
+                    "action-finish",
+                    "diagnostic",
+                    "diagnostics-hidden",
+                    "summary"
+                ]
+                .contains(&kind),
                 "unknown type: {line}"
             );
             assert!(event["data"].is_object(), "no data: {line}");
@@ -111,6 +119,51 @@ fn json_gives_a_broken_builds_diagnostics_and_exit_code() {
     assert!(text.starts_with("error[yaml]: cannot decode manifest"), "{text}");
     assert!(!text.contains("Built"), "{text}");
     assert!(!project.path().join("build").exists());
+}
+
+/// Issue 22: `--json` keeps to `[limits] diagnostics` as stderr does, and
+/// counts the rest in one `diagnostics-hidden` event.
+#[test]
+fn json_diagnostics_stop_at_the_limit() {
+    let project = example_project();
+    let versions = ["0.0.1", "0.0.2", "0.0.3"];
+    for version in versions {
+        let dir = project
+            .path()
+            .join(format!("manifests/fruits-catalog-operator/{version}/manifests"));
+        std::fs::write(dir.join("bad.yaml"), "kind: ConfigMap\nmetadata: [\n").unwrap();
+    }
+    let toml = project.path().join("catalog.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{text}\n[limits]\ndiagnostics = 2\n")).unwrap();
+    let output = catbuild(project.path(), &["build", "--json", "-q"]);
+    assert_eq!(output.status.code(), Some(1));
+    let events = events(&output.stdout);
+    let files: Vec<String> = of_type(&events, "diagnostic")
+        .iter()
+        .map(|data| data["file"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<String> = ["0.0.1", "0.0.2"]
+        .iter()
+        .map(|version| format!("manifests/fruits-catalog-operator/{version}/manifests/bad.yaml"))
+        .collect();
+    assert_eq!(files, expected);
+    let hidden = of_type(&events, "diagnostics-hidden");
+    assert_eq!(hidden.len(), 1, "{events:?}");
+    assert_eq!(
+        (
+            &hidden[0]["shown"],
+            &hidden[0]["hidden"],
+            &hidden[0]["hidden_errors"],
+            &hidden[0]["hidden_warnings"]
+        ),
+        (&Value::from(2), &Value::from(1), &Value::from(1), &Value::from(0))
+    );
+    // The same words as stderr's note, and the summary still last.
+    let text = stderr(&output);
+    let note = format!("note: {}", hidden[0]["message"].as_str().unwrap_or_default());
+    assert!(text.lines().any(|line| line == note), "{note}\n{text}");
+    assert_eq!(events.last().unwrap()["type"], "summary");
 }
 
 /// STYLE 6.2: the bytes written and the diagnostics printed do not depend

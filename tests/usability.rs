@@ -254,3 +254,59 @@ fn the_summary_names_the_heads_that_moved_since_the_last_build() {
         "{text}"
     );
 }
+
+/// Issue 23: a semver-template package whose archetype lists leave a bundle
+/// out. opm's semver template renders only the bundles it lists, so the
+/// catalog leaves that bundle out too, with a warning at the package
+/// (it used to reach opm's model check: "not found in any channel
+/// entries", with a "please report this" note).
+#[test]
+fn semver_template_leaves_out_a_bundle_its_lists_do_not_name() {
+    let project = tempfile::tempdir().unwrap();
+    let root = project.path();
+    common::copy_dir(&common::repo().join("tests/data/bundles/good"), &root.join("bundles"));
+    std::fs::write(
+        root.join("catalog.toml"),
+        "[catalog]\nname = \"tiny-catalog\"\n\n[[package]]\nname = \"tiny\"\nbundles = [\"bundles/*\"]\n\
+         channel-policy = \"semver-template\"\n\n[package.semver]\ngenerate-major-channels = true\ngenerate-minor-channels = false\ncandidate = []\nfast = []\n\
+         stable = [\"tiny.v0.2.0\", \"tiny.v0.3.0\"]\n\n[[target]]\nname = \"t\"\nformats = [\"fbc-yaml\"]\n",
+    )
+    .unwrap();
+    let output = catbuild(root, &["build"]);
+    let text = stderr(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.starts_with(
+            "warning[graph]: bundle `tiny.v0.1.0` of package `tiny` is in no channel of the semver template, so the catalog leaves it out\n \
+             --> catalog.toml:5:8\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("help: list it under `candidate`, `fast` or `stable` in `[package.semver]`, or leave its directory out with `exclude = [\"bundles/0.1.0\"]`"),
+        "{text}"
+    );
+    let catalog = std::fs::read_to_string(root.join("build/t/catalog/tiny/catalog.yaml")).unwrap();
+    let bundles: Vec<&str> = catalog
+        .split("\n---\n")
+        .filter(|blob| blob.lines().any(|line| line == "schema: olm.bundle"))
+        .filter_map(|blob| blob.lines().find_map(|line| line.strip_prefix("name: ")))
+        .collect();
+    assert_eq!(bundles, ["tiny.v0.2.0", "tiny.v0.3.0"], "{catalog}");
+    assert!(!catalog.contains("tiny.v0.1.0"), "{catalog}");
+    // Major channels only: one, `stable-v0`, the default.
+    assert!(catalog.contains("defaultChannel: stable-v0\n"), "{catalog}");
+    // Left out on purpose, it is no longer mentioned.
+    let toml = std::fs::read_to_string(root.join("catalog.toml")).unwrap();
+    std::fs::write(
+        root.join("catalog.toml"),
+        toml.replace(
+            "bundles = [\"bundles/*\"]\n",
+            "bundles = [\"bundles/*\"]\nexclude = [\"bundles/0.1.0\"]\n",
+        ),
+    )
+    .unwrap();
+    let output = catbuild(root, &["build"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("warning"), "{}", stderr(&output));
+}

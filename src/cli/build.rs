@@ -161,8 +161,10 @@ pub(super) fn json_verdict(reporter: &CliReporter, result: Result<&Vec<pipeline:
             data.insert("targets".into(), targets.into());
         }
         Err(failure) => {
-            if let Failure::Input(diagnostics) | Failure::InputLimited(diagnostics, _) = failure {
-                reporter.json_diagnostics(diagnostics);
+            match failure {
+                Failure::Input(diagnostics) => reporter.json_diagnostics(diagnostics, crate::input::MAX_DIAGNOSTICS),
+                Failure::InputLimited(diagnostics, cap) => reporter.json_diagnostics(diagnostics, *cap),
+                _ => {}
             }
             data.insert("ok".into(), false.into());
             data.insert("exit_code".into(), failure.code().into());
@@ -191,7 +193,7 @@ fn build_and_push(global: &GlobalArgs, args: &BuildArgs, reporter: &CliReporter,
         Failure::Input(diagnostics) => Failure::InputLimited(diagnostics, config.limits.diagnostics),
         other => other,
     })?;
-    reporter.json_diagnostics(&report.warnings);
+    reporter.json_diagnostics(&report.warnings, config.limits.diagnostics);
     finish(global, &config, &report, started, "Built");
     let push_started = Instant::now();
     if let Some(pushed) = pipeline::push(&config, &options, &report).map_err(Failure::from)?

@@ -116,8 +116,10 @@ impl CliReporter {
         }
     }
 
-    /// `--json`: the diagnostics, sorted as stderr shows them.
-    pub(super) fn json_diagnostics(&self, diagnostics: &[Diagnostic]) {
+    /// `--json`: the diagnostics, sorted as stderr shows them, the first
+    /// `cap` of them (`[limits] diagnostics`, as on stderr) and then one
+    /// `diagnostics-hidden` event counting the rest.
+    pub(super) fn json_diagnostics(&self, diagnostics: &[Diagnostic], cap: usize) {
         if !self.view.json {
             return;
         }
@@ -125,8 +127,26 @@ impl CliReporter {
         crate::diag::dedupe(&mut sorted);
         crate::diag::sort(&mut sorted);
         let base = std::env::current_dir().unwrap_or_default();
-        for diagnostic in &sorted {
+        let shown = &sorted[..sorted.len().min(cap)];
+        for diagnostic in shown {
             emit("diagnostic", diagnostic_json(diagnostic, &base));
+        }
+        let n_hidden = sorted.len() - shown.len();
+        if n_hidden > 0 {
+            let n_errors = sorted[shown.len()..].iter().filter(|diagnostic| diagnostic.is_error()).count();
+            emit(
+                "diagnostics-hidden",
+                json!({
+                    "shown": shown.len(),
+                    "hidden": n_hidden,
+                    "hidden_errors": n_errors,
+                    "hidden_warnings": n_hidden - n_errors,
+                    "message": format!(
+                        "{n_hidden} more diagnostic{} not shown (the first {cap} are; raise `diagnostics` under [limits] in catalog.toml to see more)",
+                        if n_hidden == 1 { " is" } else { "s are" }
+                    ),
+                }),
+            );
         }
     }
 

@@ -607,8 +607,9 @@ pub fn parse_stream(text: &str) -> Result<Vec<(usize, Value)>, ParseError> {
     }
 }
 
-/// Go's decoder gives up past this nesting depth; so do we, instead of
-/// overflowing the stack.
+/// Go's scanner (`maxNestingDepth`) refuses the `[` or `{` that would open
+/// more than this many arrays and objects at once; so do we, at the same
+/// byte, instead of overflowing the stack.
 const MAX_DEPTH: usize = 10_000;
 
 struct Parser<'a> {
@@ -631,13 +632,13 @@ impl Parser<'_> {
         }
     }
 
+    /// The value at `pos`, inside `depth` open arrays and objects.
     fn value(&mut self, depth: usize) -> Result<Value, ParseError> {
-        if depth > MAX_DEPTH {
-            return Err(self.error("exceeded max depth"));
-        }
         self.skip_whitespace();
         match self.bytes.get(self.pos) {
             None => Err(self.error("unexpected end of JSON input")),
+            // Go's text: "invalid character '[' exceeded max depth".
+            Some(b'{' | b'[') if depth >= MAX_DEPTH => Err(self.error("invalid character exceeded max depth")),
             Some(b'{') => {
                 self.pos += 1;
                 let mut entries = Vec::new();

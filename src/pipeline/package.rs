@@ -197,7 +197,16 @@ fn assemble(
     for problem in &package_graph.problems {
         graph_diagnostics.push(graph_diagnostic(problem, &by_name, config));
     }
-    let dropped_bundles = unreachable_bundles(package, &package_graph, &by_name, config, &mut graph_diagnostics);
+    let mut dropped_bundles = unreachable_bundles(package, &package_graph, &by_name, config, &mut graph_diagnostics);
+    if matches!(package.channel_policy, ChannelPolicy::SemverTemplate(_)) && package_graph.problems.is_empty() {
+        dropped_bundles.extend(semver_unlisted_bundles(
+            package,
+            &package_graph,
+            &by_name,
+            config,
+            &mut graph_diagnostics,
+        ));
+    }
     let channel_names: Vec<&str> = package_graph.channels.iter().map(|channel| channel.name.as_str()).collect();
     let default_channel = match channel_default.as_ref().or(package.default_channel.as_ref()) {
         Some(default) => {
@@ -378,6 +387,69 @@ fn unreachable_bundles(
         diagnostics.push(diagnostic);
     }
     dropped_bundles
+}
+
+/// The bundles of a semver-template package that its archetype lists
+/// (and, for unset lists, the channel annotations) place in no channel.
+/// opm's semver template renders only the bundle images its lists name
+/// (`buildBundleList`), so such a bundle is simply not in its catalog: it
+/// is left out here too, with one warning at the package naming each,
+/// instead of reaching opm's model check ("not found in any channel
+/// entries").
+fn semver_unlisted_bundles(
+    package: &PackageConfig,
+    package_graph: &graph::PackageGraph,
+    by_name: &BTreeMap<&str, &LoadedBundle>,
+    config: &Config,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> BTreeSet<String> {
+    let in_a_channel: BTreeSet<&str> = package_graph
+        .channels
+        .iter()
+        .flat_map(|channel| channel.entries.iter().flatten())
+        .map(|entry| entry.name.as_str())
+        .collect();
+    let unlisted: Vec<&LoadedBundle> = by_name
+        .iter()
+        .filter(|(name, _)| !in_a_channel.contains(*name))
+        .map(|(_, bundle)| *bundle)
+        .collect();
+    if unlisted.is_empty() {
+        return BTreeSet::new();
+    }
+    let names: Vec<String> = unlisted.iter().map(|bundle| format!("`{}`", bundle.bundle.name)).collect();
+    let message = if unlisted.len() == 1 {
+        format!(
+            "bundle {} of package `{}` is in no channel of the semver template, so the catalog leaves it out",
+            names[0], package.name.value
+        )
+    } else {
+        format!(
+            "{} bundles of package `{}` are in no channel of the semver template, so the catalog leaves them out: {}",
+            unlisted.len(),
+            package.name.value,
+            names.join(", ")
+        )
+    };
+    let excluded: Vec<String> = unlisted
+        .iter()
+        .map(|bundle| format!("\"{}\"", crate::validate::exclude_pattern(&bundle.dir, &config.root)))
+        .collect();
+    let (pronoun, directories) = if unlisted.len() == 1 {
+        ("it", "its directory")
+    } else {
+        ("them", "their directories")
+    };
+    diagnostics.push(
+        Diagnostic::warning("graph", message)
+            .at(Location::span(&config.path, package.name.span.clone()))
+            .help(format!(
+                "list {pronoun} under `candidate`, `fast` or `stable` in `[package.semver]`, or leave {directories} out with `exclude = [{}]`",
+                excluded.join(", ")
+            ))
+            .note("opm's semver template renders only the bundles its `candidate`, `fast` and `stable` lists name"),
+    );
+    unlisted.iter().map(|bundle| bundle.bundle.name.clone()).collect()
 }
 
 /// The entry no other entry replaces or skips (opm's `Channel.Head`).

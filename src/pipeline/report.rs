@@ -134,6 +134,7 @@ impl Reporter for Silent {}
 
 /// Runs `work` as `stage`, telling `reporter` when it starts and finishes.
 pub(crate) fn stage<T>(reporter: &dyn Reporter, stage: Stage, work: impl FnOnce() -> T) -> T {
+    let _doing = crate::memory::doing(format_args!("in the {} stage", stage.name()));
     reporter.stage_started(stage);
     let started = std::time::Instant::now();
     let result = work();
@@ -144,6 +145,15 @@ pub(crate) fn stage<T>(reporter: &dyn Reporter, stage: Stage, work: impl FnOnce(
 /// Runs `work` as `action`, telling `reporter` when it starts and finishes
 /// and whether the cache knew it.
 pub(crate) fn action<T>(reporter: &dyn Reporter, action: &Action, cached: &Cached, work: impl FnOnce() -> T) -> T {
+    // Named in the error if memory runs out (src/memory).
+    let _doing = match action {
+        Action::LoadBundle { package, dir } => {
+            crate::memory::doing(format_args!("loading bundle `{}` of package `{package}`", dir.display()))
+        }
+        Action::EncodePackage { target, package } => {
+            crate::memory::doing(format_args!("encoding package `{package}` for target `{target}`"))
+        }
+    };
     reporter.action_started(action);
     let started = std::time::Instant::now();
     let result = work();

@@ -67,7 +67,7 @@ pub(crate) fn check_unlisted_bundles(
 
 /// A bundle directory as an `exclude` pattern: relative to the directory of
 /// `catalog.toml` when under it.
-fn exclude_pattern(dir: &Path, root: &Path) -> String {
+pub(crate) fn exclude_pattern(dir: &Path, root: &Path) -> String {
     let relative = dir.strip_prefix(root).unwrap_or(dir);
     relative.display().to_string()
 }

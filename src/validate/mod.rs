@@ -21,7 +21,7 @@ mod bundles;
 mod explicit;
 
 pub(crate) use bundles::check_package_bundles;
-pub(crate) use explicit::{check_explicit_channels, check_unlisted_bundles};
+pub(crate) use explicit::{check_explicit_channels, check_unlisted_bundles, exclude_pattern};
 
 use crate::diag::Location;
 use crate::load::annotations::ANNOTATION_SKIP_RANGE;

@@ -327,6 +327,104 @@ fn many_small_aliases_are_fine() {
     assert_eq!(value.get("items").and_then(Value::as_array).map(<[Value]>::len), Some(2000));
 }
 
+/// Runs `test` on a thread with the 256 MiB stack catbuild's own threads
+/// have: a value 10,000 deep is parsed and printed recursively.
+fn on_big_stack(test: impl FnOnce() + Send) {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn_scoped(scope, test)
+            .unwrap()
+            .join()
+            .unwrap();
+    });
+}
+
+/// `depth` flow sequences around `x`, as a document of its own.
+fn flow_sequences(depth: usize) -> String {
+    format!("{}x{}\n", "[".repeat(depth), "]".repeat(depth))
+}
+
+#[test]
+fn flow_nesting_is_limited_as_in_go_yaml() {
+    on_big_stack(|| {
+        // go-yaml's scanner refuses the 10,001st open flow collection
+        // (`max_flow_level`); saphyr alone stopped at 255.
+        let unwrap = |text: &str| {
+            let documents = decode_stream(text);
+            let mut value = &documents[0].as_ref().unwrap().value;
+            let mut depth = 0;
+            while let Some([inner]) = value.as_array() {
+                value = inner;
+                depth += 1;
+            }
+            depth
+        };
+        assert_eq!(unwrap(&flow_sequences(256)), 256);
+        assert_eq!(unwrap(&flow_sequences(10_000)), 10_000);
+        assert_eq!(compact(&flow_sequences(10_001)), "ERR yaml: exceeded max depth of 10000 @1:10001");
+        let mappings = format!("a: {}x{}\n", "{b: ".repeat(10_000), "}".repeat(10_000));
+        assert!(!compact(&mappings).starts_with("ERR"));
+        let mappings = format!("a:\n  {}x{}\n", "{b: ".repeat(10_001), "}".repeat(10_001));
+        assert_eq!(compact(&mappings), "ERR yaml: line 2: exceeded max depth of 10000 @2:40003");
+    });
+}
+
+#[test]
+fn json_nesting_is_limited_as_in_go() {
+    on_big_stack(|| {
+        // encoding/json refuses the `[` or `{` that opens the 10,001st level
+        // (`maxNestingDepth`), at that byte; YAML then fails too, so the JSON
+        // error stands.
+        let json = |arrays: usize| format!("{{\"a\":{}{}}}", "[".repeat(arrays), "]".repeat(arrays));
+        assert!(!compact(&json(9_999)).starts_with("ERR"));
+        let offset = "{\"a\":".len() + 10_000;
+        assert_eq!(
+            compact(&json(10_000)),
+            format!("ERR json: offset {offset}: invalid character '[' exceeded max depth @1:{offset}")
+        );
+    });
+}
+
+#[test]
+fn block_and_flow_nesting_count_apart() {
+    on_big_stack(|| {
+        // go-yaml counts indentation levels (`max_indents`) and flow levels on
+        // their own: 5,000 of one and 10,000 of the other is a document.
+        let text = format!("{}{}", "- ".repeat(5_000), flow_sequences(10_000));
+        let documents = decode_stream(&text);
+        assert!(documents[0].is_ok(), "{:?}", documents[0].as_ref().err());
+        let text = format!("{}{}", "- ".repeat(10_000), flow_sequences(1));
+        assert!(decode_stream(&text)[0].is_ok());
+        let text = format!("{}{}", "- ".repeat(10_001), flow_sequences(1));
+        assert_eq!(compact(&text), "ERR yaml: exceeded max depth of 10000 @1:20001");
+    });
+}
+
+#[test]
+fn indentless_sequences_take_no_indentation_level() {
+    on_big_stack(|| {
+        // `key:` followed by `- ` at the key's own column: libyaml's roll_indent
+        // opens no level for that `-`, so each `k:` / `- ` pair is one level.
+        let nested = |levels: usize| {
+            let mut text = String::new();
+            for level in 0..levels {
+                let indent = " ".repeat(2 * level);
+                text.push_str(&format!("{indent}k:\n{indent}- "));
+                text.push_str(if level + 1 == levels { "x\n" } else { "\n" });
+            }
+            text
+        };
+        let documents = decode_stream(&nested(6_000));
+        assert!(documents[0].is_ok(), "{:?}", documents[0].as_ref().err());
+        // The 10,001st mapping is where go-yaml stops: its key, on line 20,001.
+        assert_eq!(
+            compact(&nested(10_001)),
+            "ERR yaml: line 20001: exceeded max depth of 10000 @20001:20001"
+        );
+    });
+}
+
 #[test]
 fn merge_keys() {
     let base = "base: &b {a: 1, b: 2}\n";

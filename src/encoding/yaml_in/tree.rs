@@ -23,7 +23,9 @@ use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 /// Index of a node in [`Tree::nodes`].
 pub(super) type NodeId = usize;
 
-/// go-yaml's limit on nesting (`max_flow_level`, `max_indents`).
+/// go-yaml's limits on nesting: `max_flow_level` open flow collections
+/// and `max_indents` block indentation levels, each counted on its own
+/// (`scannerc.go`), so a document may nest up to 10,000 of each.
 pub(super) const MAX_DEPTH: usize = 10_000;
 
 pub(super) struct Tree<'a> {
@@ -126,6 +128,10 @@ pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
         stack: Vec::new(),
         anchors: Vec::new(),
         max_depth: 0,
+        flow_depth: 0,
+        indents: 0,
+        ascii: text.is_ascii(),
+        cursor: (0, 0),
     };
     let mut parser = Parser::new_from_str(text);
     let mut root = None;
@@ -172,24 +178,45 @@ pub(super) fn build(text: &str) -> Result<Tree<'_>, SyntaxError> {
                 } else {
                     NodeData::Mapping(Vec::new())
                 };
+                let nesting = builder.nesting(&event, span);
                 let id = builder.add(data, span, anchor_id);
                 if builder.stack.is_empty() {
                     root = Some(id);
                 }
-                builder.stack.push(id);
+                builder.stack.push(Open { id, nesting });
                 builder.max_depth = builder.max_depth.max(builder.stack.len());
-                if builder.stack.len() > MAX_DEPTH {
+                let depth = match nesting {
+                    Nesting::Flow => {
+                        builder.flow_depth += 1;
+                        builder.flow_depth
+                    }
+                    Nesting::Indent => {
+                        builder.indents += 1;
+                        builder.indents
+                    }
+                    Nesting::Indentless => 0,
+                };
+                if depth > MAX_DEPTH {
+                    // go-yaml stops where it opens the level: at the `[` or
+                    // `{` (just before the span's end), the `-` or the key.
+                    let col = if nesting == Nesting::Flow {
+                        span.end.col().saturating_sub(1)
+                    } else {
+                        span.end.col()
+                    };
                     return Err(SyntaxError {
-                        message: go_error_text(&format!("exceeded max depth of {MAX_DEPTH}"), Stage::Scanner, span.start.line()),
-                        line: span.start.line(),
-                        col: span.start.col(),
+                        message: go_error_text(&format!("exceeded max depth of {MAX_DEPTH}"), Stage::Scanner, span.end.line()),
+                        line: span.end.line(),
+                        col,
                         relaxable: false,
                     });
                 }
             }
-            Event::SequenceEnd | Event::MappingEnd => {
-                builder.stack.pop();
-            }
+            Event::SequenceEnd | Event::MappingEnd => match builder.stack.pop().map(|open| open.nesting) {
+                Some(Nesting::Flow) => builder.flow_depth -= 1,
+                Some(Nesting::Indent) => builder.indents -= 1,
+                Some(Nesting::Indentless) | None => {}
+            },
         }
     }
     Ok(Tree {
@@ -204,13 +231,91 @@ struct Builder<'a> {
     text: &'a str,
     nodes: Vec<Node>,
     /// Collections being filled, innermost last.
-    stack: Vec<NodeId>,
+    stack: Vec<Open>,
     /// saphyr's anchor ids (one per `&name` occurrence) to nodes.
     anchors: Vec<Option<NodeId>>,
     max_depth: usize,
+    /// Open flow collections (go-yaml's `flow_level`).
+    flow_depth: usize,
+    /// Open block collections that took an indentation level (go-yaml's
+    /// `indents`).
+    indents: usize,
+    /// Character indices are byte offsets.
+    ascii: bool,
+    /// The last character index turned into a byte offset, and that offset:
+    /// events come in text order, so [`Builder::byte_offset`] only walks
+    /// forward.
+    cursor: (usize, usize),
+}
+
+/// A collection being filled.
+struct Open {
+    id: NodeId,
+    nesting: Nesting,
+}
+
+/// Which of go-yaml's nesting limits a collection counts against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nesting {
+    /// `[` or `{`: one flow level.
+    Flow,
+    /// A block collection that starts further right than the one around
+    /// it: one indentation level.
+    Indent,
+    /// A block sequence whose `-` sits at its mapping key's column
+    /// (`key:\n- a`): libyaml opens no indentation level for it.
+    Indentless,
 }
 
 impl<'a> Builder<'a> {
+    /// Which limit a collection that starts at `span` counts against.
+    /// saphyr's events do not say flow or block, but their spans do: a
+    /// block collection's span ends where its first key or `-` is (after
+    /// any anchor or tag), a flow collection's just after its `[` or `{`,
+    /// and a block collection never starts right after one of those.
+    fn nesting(&mut self, event: &Event<'_>, span: Span) -> Nesting {
+        let parent = self.stack.last().map(|open| (open.id, open.nesting));
+        if matches!(parent, Some((_, Nesting::Flow))) {
+            return Nesting::Flow;
+        }
+        let end = self.byte_offset(span.end.index());
+        let before = &self.text[..end];
+        if span.end.index() > span.start.index() && before.ends_with(['[', '{']) {
+            return Nesting::Flow;
+        }
+        // An indentless sequence is a mapping's value whose span ends
+        // after the `- ` that opened it, where a nested block sequence's
+        // ends at its own `-`, with only indentation before it.
+        let Some((parent, _)) = parent else {
+            return Nesting::Indent;
+        };
+        let in_value = matches!(&self.nodes[parent].data, NodeData::Mapping(children) if children.len() % 2 == 1);
+        if matches!(event, Event::SequenceStart(..)) && in_value {
+            let line = before.rsplit_once(['\n', '\r']).map_or(before, |(_, line)| line);
+            if line.trim_start().starts_with('-') {
+                return Nesting::Indentless;
+            }
+        }
+        Nesting::Indent
+    }
+
+    /// The byte offset of the `index`-th character of the text.
+    fn byte_offset(&mut self, index: usize) -> usize {
+        if self.ascii {
+            return index.min(self.text.len());
+        }
+        let (mut chars, mut bytes) = if index >= self.cursor.0 { self.cursor } else { (0, 0) };
+        for c in self.text[bytes..].chars() {
+            if chars == index {
+                break;
+            }
+            chars += 1;
+            bytes += c.len_utf8();
+        }
+        self.cursor = (chars, bytes);
+        bytes
+    }
+
     fn add(&mut self, data: NodeData, span: Span, anchor_id: usize) -> NodeId {
         let id = self.nodes.len();
         self.nodes.push(Node {
@@ -218,7 +323,7 @@ impl<'a> Builder<'a> {
             line: span.start.line(),
             col: span.start.col(),
         });
-        if let Some(&parent) = self.stack.last() {
+        if let Some(&Open { id: parent, .. }) = self.stack.last() {
             match &mut self.nodes[parent].data {
                 NodeData::Sequence(children) | NodeData::Mapping(children) => children.push(id),
                 NodeData::Scalar { .. } | NodeData::Alias { .. } => {}

@@ -299,11 +299,18 @@ fn lowercase_hex(digits: &[u8]) -> Option<u32> {
     })
 }
 
+/// Whether [`compact_text`] gives `text` back unchanged: it holds no JSON
+/// whitespace at all (inside strings too, where a raw one cannot be in
+/// valid JSON anyway).
+pub fn is_compact_text(text: &str) -> bool {
+    !text.bytes().any(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
 /// Go's `json.Compact` on valid JSON text: whitespace outside strings
 /// removed, everything else (escapes, number spellings) kept.
 pub fn compact_text(text: &str) -> String {
     // Most values (bundle objects above all) hold no whitespace at all.
-    if !text.bytes().any(|byte| matches!(byte, b' ' | b'\t' | b'\n' | b'\r')) {
+    if is_compact_text(text) {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len());
@@ -346,6 +353,14 @@ pub fn to_indented(value: &Value, indent: &str) -> String {
     write_indented(&mut out, value, indent, 0);
     out.push('\n');
     out
+}
+
+/// [`to_indented`] appended to `out`: a writer of many values (an FBC
+/// file of a whole package) fills one buffer instead of copying each
+/// value's text into it.
+pub fn append_indented(out: &mut String, value: &Value, indent: &str) {
+    write_indented(out, value, indent, 0);
+    out.push('\n');
 }
 
 fn write_compact(out: &mut String, value: &Value, escape_html: bool) {
@@ -886,6 +901,16 @@ mod tests {
             to_indented(&value, "    "),
             "{\n    \"a\": [],\n    \"b\": {},\n    \"c\": [\n        1,\n        {\n            \"d\": null\n        }\n    ]\n}\n"
         );
+    }
+
+    // A json.Encoder writing one value after another: each value indented
+    // from column 0 and ended by its own newline, as an FBC file holds them.
+    #[test]
+    fn appended_values_follow_each_other() {
+        let mut out = "[\n]\n".to_string();
+        append_indented(&mut out, &parse(r#"{"a":[1]}"#).unwrap(), "    ");
+        append_indented(&mut out, &parse("true").unwrap(), "    ");
+        assert_eq!(out, "[\n]\n{\n    \"a\": [\n        1\n    ]\n}\ntrue\n");
     }
 
     #[test]

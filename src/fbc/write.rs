@@ -95,7 +95,7 @@ pub fn write_blobs(blobs: &[Value], format: Format) -> Result<String, yaml_out::
     let mut out = String::new();
     for blob in blobs {
         match format {
-            Format::Json => out.push_str(&json::to_indented(blob, "    ")),
+            Format::Json => json::append_indented(&mut out, blob, "    "),
             Format::Yaml => {
                 out.push_str("---\n");
                 out.push_str(&yaml_out::to_yaml(blob)?);

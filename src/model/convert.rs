@@ -16,7 +16,7 @@ use crate::go::go_quote;
 use crate::semver::{PreRelease, Version};
 
 use super::k8s_names::dns1123_label_errors;
-use super::{Bundle, Channel, Deprecation, Icon, Model, Package, RelatedImage, ValidationError, image_ref, property};
+use super::{Bundle, Channel, Deprecation, Icon, Model, Package, PropertyChecks, RelatedImage, ValidationError, image_ref, property};
 
 /// Why `convert_to_model` refused a config. `Display` is opm's error text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -196,8 +196,16 @@ pub fn convert_to_model(config: &DeclarativeConfig) -> Result<Model, ModelError>
     }
 
     let mut package_bundles: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Each bundle's properties are parsed here; validation below would
+    // parse the same list again (decoding every manifest a second time),
+    // so it is handed the results. `parsed_lists` keeps each list alive
+    // until then, so no other list can take its address.
+    let mut checks = PropertyChecks::default();
+    let mut parsed_lists = Vec::with_capacity(config.bundles.len());
     for fbc_bundle in &config.bundles {
-        link_bundle(fbc_bundle, &mut packages, &mut package_bundles, &mut channel_defined_entries)?;
+        let (properties, n_packages) = link_bundle(fbc_bundle, &mut packages, &mut package_bundles, &mut channel_defined_entries)?;
+        checks.insert(Arc::as_ptr(&properties), Ok(n_packages));
+        parsed_lists.push(properties);
     }
 
     for (package, entries) in &channel_defined_entries {
@@ -227,7 +235,8 @@ pub fn convert_to_model(config: &DeclarativeConfig) -> Result<Model, ModelError>
     apply_deprecations(config, &mut packages, &package_bundles)?;
 
     let mut model = Model { packages };
-    model.validate().map_err(ModelError::Invalid)?;
+    model.validate_with_checks(checks).map_err(ModelError::Invalid)?;
+    drop(parsed_lists);
     normalize(&mut model);
     Ok(model)
 }
@@ -249,6 +258,11 @@ fn normalize(model: &mut Model) {
     let mut normalized: HashMap<*const Vec<fbc::Property>, (Shared, Shared)> = HashMap::new();
     for bundle in bundles {
         let (_, done) = normalized.entry(Arc::as_ptr(&bundle.properties)).or_insert_with(|| {
+            // Nearly every list is compact already (catbuild's own values,
+            // bundle objects above all): it is kept, not copied.
+            if bundle.properties.iter().all(|property| json::is_compact_text(&property.value)) {
+                return (Arc::clone(&bundle.properties), Arc::clone(&bundle.properties));
+            }
             let mut properties = bundle.properties.as_ref().clone();
             for property in &mut properties {
                 property.value = crate::encoding::json::compact_text(&property.value);
@@ -260,13 +274,14 @@ fn normalize(model: &mut Model) {
 }
 
 /// The per-bundle part of `ConvertToModel`: checks, then copies the blob's
-/// data into every channel's copy of the bundle.
+/// data into every channel's copy of the bundle. Gives the shared property
+/// list and its number of `olm.package` properties.
 fn link_bundle(
     fbc_bundle: &fbc::Bundle,
     packages: &mut BTreeMap<String, Package>,
     package_bundles: &mut BTreeMap<String, BTreeSet<String>>,
     channel_defined_entries: &mut BTreeMap<String, BTreeSet<String>>,
-) -> Result<(), ModelError> {
+) -> Result<(Arc<Vec<fbc::Property>>, usize), ModelError> {
     let package_name = &fbc_bundle.package;
     let bundle_name = &fbc_bundle.name;
     if package_name.is_empty() {
@@ -284,7 +299,7 @@ fn link_bundle(
             bundle: bundle_name.clone(),
         });
     }
-    let parsed = property::parse(&fbc_bundle.properties).map_err(|error| ModelError::BundleProperties {
+    let mut parsed = property::parse(&fbc_bundle.properties).map_err(|error| ModelError::BundleProperties {
         bundle: bundle_name.clone(),
         error,
     })?;
@@ -335,11 +350,12 @@ fn link_bundle(
     if let Some(entries) = channel_defined_entries.get_mut(package_name) {
         entries.remove(bundle_name);
     }
+    // The decoded bytes are moved, not copied: objects are most of a
+    // catalog's bytes, and nearly always valid UTF-8 already.
     let objects: Arc<Vec<String>> = Arc::new(
-        parsed
-            .bundle_objects
-            .iter()
-            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+        std::mem::take(&mut parsed.bundle_objects)
+            .into_iter()
+            .map(|bytes| String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
             .collect(),
     );
     let properties = Arc::new(fbc_bundle.properties.clone());
@@ -369,7 +385,8 @@ fn link_bundle(
             bundle: bundle_name.clone(),
         });
     }
-    Ok(())
+    // What validation's `property::parse` of this list would count.
+    Ok((properties, parsed.packages.len()))
 }
 
 /// The deprecation part of `ConvertToModel`, checks in opm's order.

@@ -113,13 +113,19 @@ pub struct Deprecation {
 /// properties, or opm's error), per shared property list: a bundle's
 /// copies in many channels are parsed once, not once per channel (its
 /// manifests are decoded in the parse).
-type PropertyChecks = std::collections::HashMap<*const Vec<Property>, Result<usize, String>>;
+pub(crate) type PropertyChecks = std::collections::HashMap<*const Vec<Property>, Result<usize, String>>;
 
 impl Model {
     /// opm's `Model.Validate`: `Ok` or the whole tree of problems, rooted at
     /// `invalid index`.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        let mut checks = PropertyChecks::default();
+        self.validate_with_checks(PropertyChecks::default())
+    }
+
+    /// [`Model::validate`] with property lists already parsed: the caller
+    /// keeps each list alive (so no other list can take its address) and
+    /// vouches that `property::parse` of it gave that result.
+    pub(crate) fn validate_with_checks(&self, mut checks: PropertyChecks) -> Result<(), ValidationError> {
         let mut root = ErrorTree::new(Scope::Index);
         for (key, package) in &self.packages {
             if *key != package.name {

@@ -592,6 +592,19 @@ fn deduplicate(properties: &[fbc::Property]) -> Vec<fbc::Property> {
     out
 }
 
+// A Go string holds any bytes; catbuild's objects are Rust strings, so a
+// byte that starts no UTF-8 sequence becomes U+FFFD (what Go's JSON
+// encoder prints for it), and valid objects are kept as decoded.
+#[test]
+fn bundle_objects_keep_their_text_and_replace_bad_bytes() {
+    let channel = r#"{"schema":"olm.channel","name":"alpha","package":"foo","entries":[{"name":"foo.v0.1.0"}]}"#;
+    // base64 of `{"kind":"ConfigMap"}` and of the bytes 7b ff 7d.
+    let bundle = r#"{"schema":"olm.bundle","name":"foo.v0.1.0","package":"foo","image":"foo-bundle:v0.1.0","properties":[{"type":"olm.bundle.object","value":{"data":"eyJraW5kIjoiQ29uZmlnTWFwIn0="}},{"type":"olm.bundle.object","value":{"data":"e/99"}},{"type":"olm.package","value":{"packageName":"foo","version":"0.1.0"}}]}"#;
+    let model = convert_to_model(&load(&format!("{FOO_PACKAGE}{channel}{bundle}"))).unwrap();
+    let objects = &model.packages["foo"].channels["alpha"].bundles["foo.v0.1.0"].objects;
+    assert_eq!(objects.as_slice(), [r#"{"kind":"ConfigMap"}"#, "{\u{fffd}}"]);
+}
+
 // opm's Normalize step compacts property values without touching strings.
 #[test]
 fn converted_property_values_are_compacted() {

@@ -18,6 +18,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rayon::prelude::*;
+
 use crate::encoding::json::{self, Value};
 use crate::fbc::{
     DeclarativeConfig, PROPERTY_BUNDLE_OBJECT, PROPERTY_CSV_METADATA, PROPERTY_GVK, PROPERTY_GVK_REQUIRED, PROPERTY_PACKAGE,
@@ -171,8 +173,10 @@ pub fn package_rows(
             .collect();
         let mut seen = BTreeSet::new();
         bundle_names.retain(|name| seen.insert(*name));
+        // Each row re-reads its bundle's objects (most of the package's
+        // bytes): bundles in parallel, collected in order.
         let mut bundles: Vec<BundleRow> = bundle_names
-            .iter()
+            .par_iter()
             .map(|name| bundle_row(by_name[name], source_order.object_file_order.get(*name), loader))
             .collect();
 

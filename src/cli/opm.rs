@@ -79,6 +79,8 @@ impl LocalImageArgs {
 }
 
 pub(super) fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
+    // Peak RSS: freed pages go back at once (see `memory`).
+    super::memory::purge_freed_memory_at_once();
     let format = args.output.format()?;
     let migrate_level = if args.migrate {
         MigrateLevel::BundleObjectToCsvMetadata

@@ -57,31 +57,9 @@ enum Source {
     },
 }
 
-/// The environment variable mimalloc reads its purge delay from, once, at
-/// process start.
-const PURGE_DELAY_VAR: &str = "MIMALLOC_PURGE_DELAY";
-
-/// A server should give back what a big answer needed once it is sent;
-/// mimalloc (kept for builds, where handing pages back and faulting them
-/// in again cost a tenth of a cold build) returns freed pages only after a
-/// delay and only when it next allocates, so an idle server kept ~45 MiB
-/// of a full `ListBundles` it no longer used. Its options are read at
-/// process start, so `serve` runs itself again with the delay at 0, unless
-/// the user chose one; no unsafe call into the allocator is needed, and
-/// the process id stays the same. If that fails it just runs on.
-fn purge_freed_memory_at_once() {
-    #[cfg(unix)]
-    if std::env::var_os(PURGE_DELAY_VAR).is_none()
-        && let Ok(exe) = std::env::current_exe()
-    {
-        use std::os::unix::process::CommandExt as _;
-        let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-        let _ = std::process::Command::new(exe).args(args).env(PURGE_DELAY_VAR, "0").exec();
-    }
-}
-
 pub(super) fn run(global: &GlobalArgs, args: &ServeArgs) -> CommandResult {
-    purge_freed_memory_at_once();
+    // A server should give back what a big answer needed once it is sent.
+    super::memory::purge_freed_memory_at_once();
     let (source, default_name) = source(global, args)?;
     let name = args.name.clone().unwrap_or(default_name);
     if !crate::model::k8s_names::is_dns1123_subdomain(&name) {

@@ -835,6 +835,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn string_stops_are_found_wherever_they_fall_in_the_32_byte_chunks() {
+        // Checked against the plain byte-by-byte definition, with the stop
+        // at every position around the chunk edges, and with none.
+        let naive = |bytes: &[u8], control: bool| {
+            bytes
+                .iter()
+                .position(|&byte| byte == b'"' || byte == b'\\' || (control && byte < 0x20))
+        };
+        for len in [0, 1, 31, 32, 33, 63, 64, 65, 100] {
+            let plain = vec![b'a'; len];
+            assert_eq!(find_string_stop(&plain, true), None);
+            for at in 0..len {
+                for stop in [b'"', b'\\', b'\n', 0x1f] {
+                    let mut bytes = plain.clone();
+                    bytes[at] = stop;
+                    for control in [true, false] {
+                        assert_eq!(
+                            find_string_stop(&bytes, control),
+                            naive(&bytes, control),
+                            "len {len}, {stop:#x} at {at}, control {control}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_control_character_in_a_string_cut_short_is_still_the_end_of_input() {
+        // Go reports the missing end first: the string never closes.
+        assert_eq!(parse("\"abc\ndef").unwrap_err().message, "unexpected end of JSON input");
+        assert_eq!(parse("\"abc\ndef\"").unwrap_err().message, "invalid character in string literal");
+        let long = format!("\"{}\u{1}{}\"", "x".repeat(40), "y".repeat(40));
+        assert_eq!(parse(&long).unwrap_err().offset, 41);
+    }
+
+    #[test]
     fn canonical_compact_is_exactly_what_sorting_and_reencoding_would_not_change() {
         // The expected answer comes from the encoder itself: a text is
         // canonical iff parse, sort_keys and append_compact give it back.

@@ -842,3 +842,56 @@ impl PackageIndex {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_base64_is_what_gos_decoder_takes() {
+        use base64::Engine as _;
+        // Every length's canonical encoding passes the quick check, and
+        // what it passes Go's decoder (catbuild's copy of its walk) takes.
+        for len in 0..70u8 {
+            let data: Vec<u8> = (0..len).map(|idx| idx.wrapping_mul(37)).collect();
+            let text = base64::engine::general_purpose::STANDARD.encode(&data);
+            assert!(is_plain_base64(&text), "{text}");
+            assert_eq!(crate::go::base64::decode(&text).unwrap(), data);
+        }
+        // Anything else is left to the decoder, which words the error.
+        for text in ["abc", "ab=c", "a===", "ab\ncd==", "ab-_", "abc\"", "=abc"] {
+            assert!(!is_plain_base64(text), "{text}");
+        }
+    }
+
+    fn bundle_document(properties: &str) -> Value {
+        json::parse(&format!(
+            r#"{{"name":"b","package":"p","properties":[{properties}],"schema":"olm.bundle"}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn object_data_is_dropped_only_from_plain_bundle_documents() {
+        let object = r#"{"type":"olm.bundle.object","value":{"data":"e30="}}"#;
+        let emptied = r#"{"type":"olm.bundle.object","value":{"data":""}}"#;
+        let package = r#"{"type":"olm.package","value":{"packageName":"p","version":"1.0.0"}}"#;
+        let mut blob = bundle_document(&format!("{package},{object}"));
+        drop_object_data(&mut blob);
+        assert_eq!(blob, bundle_document(&format!("{package},{emptied}")));
+        // The model looks for the CSV among the objects of a bundle with
+        // `olm.csv.metadata`: that bundle keeps them.
+        let metadata = r#"{"type":"olm.csv.metadata","value":{}}"#;
+        for kept in [
+            format!("{object},{metadata}"),
+            r#"{"type":"olm.bundle.object","value":{"data":"not base64"}}"#.to_string(),
+            r#"{"type":"olm.bundle.object","value":{"data":"e30=","extra":1}}"#.to_string(),
+            r#"{"type":"olm.bundle.object","value":{"data":"e30="},"x":1}"#.to_string(),
+        ] {
+            let mut blob = bundle_document(&kept);
+            let before = blob.clone();
+            drop_object_data(&mut blob);
+            assert_eq!(blob, before, "{kept}");
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! Memory handed back to the system as soon as it is freed, for the
 //! commands whose footprint matters more than a build's speed: `serve` (a
-//! long-lived server should give back what a big answer needed) and
-//! `render` (its peak RSS, which the catalog-sized reads of a large FBC
-//! otherwise inflate with freed pages).
+//! long-lived server should give back what a big answer needed), `render`
+//! and `validate DIR` (their peak RSS, which the catalog-sized reads of a
+//! large FBC otherwise inflate with freed pages).
 //!
 //! catbuild's allocator is mimalloc, kept for builds: giving pages back
 //! and faulting them in again cost a tenth of a cold build. It returns

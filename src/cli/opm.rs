@@ -348,6 +348,8 @@ pub(super) fn validate(global: &GlobalArgs, args: &ValidateArgs) -> CommandResul
     if !dir.is_dir() {
         return Err(Failure::InputMessage(format!("{:?} is not a directory", dir.display().to_string())));
     }
+    // Peak RSS, as `render` (see `memory`).
+    super::memory::purge_freed_memory_at_once();
     let result = validate_dir(dir);
     match args.output.as_deref() {
         None => result.map_err(Failure::InputMessage),

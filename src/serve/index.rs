@@ -339,16 +339,19 @@ impl Index {
 /// soft limit of 1,024 descriptors; Go raises it to the hard limit for
 /// every program (opm too), and so does this.
 fn raise_open_files_limit() {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    if limit.current != limit.maximum {
-        let _ = setrlimit(
-            Resource::Nofile,
-            rustix::process::Rlimit {
-                current: limit.maximum,
-                maximum: limit.maximum,
-            },
-        );
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            let _ = setrlimit(
+                Resource::Nofile,
+                rustix::process::Rlimit {
+                    current: limit.maximum,
+                    maximum: limit.maximum,
+                },
+            );
+        }
     }
 }
 
@@ -462,8 +465,9 @@ fn load_file(path: &Path, scope: MetaScope) -> Result<LoadedFile, IndexError> {
     std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io_error)?;
     let text = fbc::load::utf8_text(&bytes);
     // Offsets into the text are offsets into the file only when no invalid
-    // UTF-8 was replaced.
-    let source = matches!(text, std::borrow::Cow::Borrowed(_)).then(|| {
+    // UTF-8 was replaced. (Reading at an offset without moving a shared
+    // file position is a unix call; elsewhere the objects stay packed.)
+    let source = (cfg!(unix) && matches!(text, std::borrow::Cow::Borrowed(_))).then(|| {
         Arc::new(SourceFile {
             path: path.to_path_buf(),
             file,
@@ -573,7 +577,6 @@ fn is_plain_base64(data: &str) -> bool {
 impl SourceFile {
     /// The text of `span`, if the file is still what was loaded.
     fn read(&self, span: DocumentSpan) -> Result<String, String> {
-        use std::os::unix::fs::FileExt as _;
         let changed = || {
             format!(
                 "{} changed since `catbuild serve` read it; restart the server (or serve with --watch) to serve the new catalog",
@@ -585,8 +588,8 @@ impl SourceFile {
             return Err(changed());
         }
         let mut bytes = vec![0; span.end - span.start];
-        self.file
-            .read_exact_at(&mut bytes, span.start as u64)
+        #[cfg(unix)]
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut bytes, span.start as u64)
             .map_err(|error| format!("{}: {error}", self.path.display()))?;
         String::from_utf8(bytes).map_err(|_| changed())
     }

@@ -100,28 +100,38 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--catbuild", default="target/release/catbuild")
     parser.add_argument("--shared", default="../shared")
+    parser.add_argument("--catalog", help="an FBC dir made before (skips making the synth tree and its build)")
+    parser.add_argument("--only", choices=["validate", "render", "serve"], action="append",
+                        help="measure only these (repeatable; default: all three)")
     args = parser.parse_args()
 
     catbuild = os.path.abspath(args.catbuild)
     pb, pb_grpc = stubs()
     work = tempfile.mkdtemp(prefix="catbuild-bench-serve-")
     try:
-        tree = os.path.join(work, "tree")
-        subprocess.run([sys.executable, os.path.join(args.shared, "corpus", "synth.py"), "--bundles",
-                        str(args.bundles), "--out", tree], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run([catbuild, "init", "-q", "tree"], cwd=work, check=True)
-        subprocess.run([catbuild, "build", "-q"], cwd=work, check=True)
-        catalogs = [os.path.join(root, "catalog") for root in
-                    (os.path.join(work, "build", name) for name in sorted(os.listdir(os.path.join(work, "build"))))
-                    if os.path.isdir(os.path.join(root, "catalog"))]
-        catalog = catalogs[0]
+        if args.catalog:
+            catalog = os.path.abspath(args.catalog)
+        else:
+            tree = os.path.join(work, "tree")
+            subprocess.run([sys.executable, os.path.join(args.shared, "corpus", "synth.py"), "--bundles",
+                            str(args.bundles), "--out", tree], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([catbuild, "init", "-q", "tree"], cwd=work, check=True)
+            subprocess.run([catbuild, "build", "-q"], cwd=work, check=True)
+            catalogs = [os.path.join(root, "catalog") for root in
+                        (os.path.join(work, "build", name) for name in sorted(os.listdir(os.path.join(work, "build"))))
+                        if os.path.isdir(os.path.join(root, "catalog"))]
+            catalog = catalogs[0]
+        only = set(args.only or ["validate", "render", "serve"])
         floor = ["sh", "-c", f"find {catalog} -type f -print0 | xargs -0 cat | sha256sum"]
         n_bytes = sum(os.path.getsize(os.path.join(root, name)) for root, _, files in os.walk(catalog)
                       for name in files)
         # One untimed round warms the page cache for both.
         subprocess.run(floor, check=True, stdout=subprocess.DEVNULL)
-        serve_once(catbuild, catalog, pb, pb_grpc)
-        commands = {"validate": [catbuild, "validate", catalog], "render": [catbuild, "render", catalog]}
+        if "serve" in only:
+            serve_once(catbuild, catalog, pb, pb_grpc)
+        commands = {name: command for name, command in
+                    (("validate", [catbuild, "validate", catalog]), ("render", [catbuild, "render", catalog]))
+                    if name in only}
         floors, healthies, rsses, peaks = [], [], [], []
         times = {name: [] for name in commands}
         maxrss = {name: [] for name in commands}
@@ -134,13 +144,14 @@ def main():
                 maxrss[name].append(peak_kib)
                 line[f"{name}_s"] = round(elapsed, 3)
                 line[f"{name}_peak_rss_kib"] = peak_kib
-            healthy, rss, peak, n_bundles = serve_once(catbuild, catalog, pb, pb_grpc)
-            healthies.append(healthy)
-            rsses.append(rss)
-            peaks.append(peak)
-            line.update({"healthy_s": round(healthy, 3), "rss_after_list_bundles_kib": rss, "peak_rss_kib": peak,
-                         "bundles_listed": n_bundles})
-            print(json.dumps(line))
+            if "serve" in only:
+                healthy, rss, peak, n_bundles = serve_once(catbuild, catalog, pb, pb_grpc)
+                healthies.append(healthy)
+                rsses.append(rss)
+                peaks.append(peak)
+                line.update({"healthy_s": round(healthy, 3), "rss_after_list_bundles_kib": rss,
+                             "peak_rss_kib": peak, "bundles_listed": n_bundles})
+            print(json.dumps(line), flush=True)
         floor_median = statistics.median(floors)
         summary = {"bundles": args.bundles, "fbc_bytes": n_bytes, "runs": args.runs,
                    "floor_median_s": round(floor_median, 3)}
@@ -148,12 +159,14 @@ def main():
             summary[f"{name}_median_s"] = round(statistics.median(times[name]), 3)
             summary[f"{name}_ratio"] = round(statistics.median(times[name]) / floor_median, 2)
             summary[f"{name}_peak_rss_max_mib"] = round(max(maxrss[name]) / 1024, 1)
-        summary.update({
-            "healthy_median_s": round(statistics.median(healthies), 3),
-            "ratio": round(statistics.median(healthies) / floor_median, 2),
-            "rss_after_list_bundles_median_mib": round(statistics.median(rsses) / 1024, 1),
-            "peak_rss_max_mib": round(max(peaks) / 1024, 1), "cpus": os.cpu_count(),
-        })
+        if healthies:
+            summary.update({
+                "healthy_median_s": round(statistics.median(healthies), 3),
+                "ratio": round(statistics.median(healthies) / floor_median, 2),
+                "rss_after_list_bundles_median_mib": round(statistics.median(rsses) / 1024, 1),
+                "peak_rss_max_mib": round(max(peaks) / 1024, 1),
+            })
+        summary.update({"cpus": os.cpu_count(), "load": os.getloadavg()[0]})
         print(json.dumps(summary))
     finally:
         shutil.rmtree(work, ignore_errors=True)

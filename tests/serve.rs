@@ -261,3 +261,63 @@ fn wait_for_line(server: &Server, prefix: &str) {
     }
     panic!("no `{prefix}` line from the server; it said: {seen:#?}");
 }
+
+/// The head of `package`'s default channel with its blobs, as
+/// `serve_blob_client.py` prints it (`ok ...` or `error CODE details`).
+fn head_with_blobs(server: &Server, package: &str) -> String {
+    let output = Command::new("python3")
+        .arg(repo().join("tests/serve_blob_client.py"))
+        .args(["--grpc", &server.grpc, "--package", package])
+        .arg("--proto")
+        .arg(repo().join("proto/registry.proto"))
+        .env("PYTHONPATH", repo().join("tests"))
+        .output()
+        .expect("python3 runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn bundle_objects_come_from_the_file_as_loaded_or_not_at_all() {
+    // The server keeps where each bundle's objects are in its file, not
+    // the objects: a file replaced by rename (as a rebuild does) is still
+    // read as loaded; a file changed in place is refused by name.
+    let dir = tempfile::tempdir().unwrap();
+    let package = "kube-green";
+    let source = repo().join("../shared/corpus/expected/fbc-bundle-object").join(package);
+    std::fs::create_dir(dir.path().join(package)).unwrap();
+    let file = dir.path().join(package).join("catalog.yaml");
+    let original = std::fs::read_to_string(source.join("catalog.yaml")).unwrap();
+    std::fs::write(&file, &original).unwrap();
+
+    let server = Server::start(dir.path(), &["."]);
+    let first = head_with_blobs(&server, package);
+    assert!(first.starts_with("ok ") && !first.starts_with("ok 0 "), "{first}");
+    // Every object dropped from the new file, renamed over the old one.
+    let stripped: String = original
+        .lines()
+        .filter(|line| !line.contains("olm.bundle.object") && !line.trim_start().starts_with("data:"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(stripped, original);
+    std::fs::write(dir.path().join("next.yaml"), &stripped).unwrap();
+    std::fs::rename(dir.path().join("next.yaml"), &file).unwrap();
+    assert_eq!(head_with_blobs(&server, package), first);
+    server.interrupt();
+
+    // In place: the size changes under the server.
+    std::fs::write(&file, &original).unwrap();
+    let server = Server::start(dir.path(), &["."]);
+    assert_eq!(head_with_blobs(&server, package), first);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .and_then(|mut handle| std::io::Write::write_all(&mut handle, b"\n"))
+        .unwrap();
+    let refused = head_with_blobs(&server, package);
+    assert!(
+        refused.starts_with("error FAILED_PRECONDITION ") && refused.contains("catalog.yaml changed since `catbuild serve` read it"),
+        "{refused}"
+    );
+    server.interrupt();
+}

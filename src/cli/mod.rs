@@ -15,6 +15,7 @@ mod graph;
 mod init;
 mod list;
 mod matrix;
+mod memory;
 mod opm;
 mod progress;
 #[cfg(feature = "serve")]

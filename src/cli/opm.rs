@@ -79,6 +79,8 @@ impl LocalImageArgs {
 }
 
 pub(super) fn render(global: &GlobalArgs, args: &RenderArgs) -> CommandResult {
+    // Peak RSS: freed pages go back at once (see `memory`).
+    super::memory::purge_freed_memory_at_once();
     let format = args.output.format()?;
     let migrate_level = if args.migrate {
         MigrateLevel::BundleObjectToCsvMetadata
@@ -346,6 +348,8 @@ pub(super) fn validate(global: &GlobalArgs, args: &ValidateArgs) -> CommandResul
     if !dir.is_dir() {
         return Err(Failure::InputMessage(format!("{:?} is not a directory", dir.display().to_string())));
     }
+    // Peak RSS, as `render` (see `memory`).
+    super::memory::purge_freed_memory_at_once();
     let result = validate_dir(dir);
     match args.output.as_deref() {
         None => result.map_err(Failure::InputMessage),

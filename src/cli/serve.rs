@@ -58,6 +58,8 @@ enum Source {
 }
 
 pub(super) fn run(global: &GlobalArgs, args: &ServeArgs) -> CommandResult {
+    // A server should give back what a big answer needed once it is sent.
+    super::memory::purge_freed_memory_at_once();
     let (source, default_name) = source(global, args)?;
     let name = args.name.clone().unwrap_or(default_name);
     if !crate::model::k8s_names::is_dns1123_subdomain(&name) {

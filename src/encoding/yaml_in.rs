@@ -95,10 +95,45 @@ impl<'paths> KeyLines<'paths> {
 /// first document from the node positions the parser keeps (no second
 /// parse).
 pub fn decode_stream_locating(text: &str, key_lines: &mut KeyLines<'_>) -> Vec<Result<Document, YamlError>> {
-    if looks_like_json(text) {
-        return decode_json_stream(text, key_lines);
+    decode_stream_with_spans(text, key_lines, &mut Vec::new())
+}
+
+/// Where a decoded document's text is in the file, and how it was read:
+/// [`decode_span`] of `text[start..end]` gives the same value again, so a
+/// reader may keep the range and drop the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentSpan {
+    pub start: usize,
+    pub end: usize,
+    /// Read as one JSON value (else as one YAML document chunk).
+    pub json: bool,
+}
+
+/// [`decode_stream`], with the span of each document: when every item is
+/// `Ok`, `spans[i]` is where `documents[i]` came from.
+pub fn decode_stream_spans(text: &str) -> (Vec<Result<Document, YamlError>>, Vec<DocumentSpan>) {
+    let mut spans = Vec::new();
+    let documents = decode_stream_with_spans(text, &mut KeyLines::default(), &mut spans);
+    (documents, spans)
+}
+
+/// Decodes one document again from its span's text (see [`DocumentSpan`]).
+pub fn decode_span(text: &str, json: bool) -> Result<Value, YamlError> {
+    if json {
+        return json::parse(text).map_err(|error| YamlError {
+            message: error.message,
+            line: 0,
+            column: 0,
+        });
     }
-    decode_yaml_stream(text, 0, key_lines)
+    decode_chunk(text, 0, text.len(), 1, None).map(|document| document.value)
+}
+
+fn decode_stream_with_spans(text: &str, key_lines: &mut KeyLines<'_>, spans: &mut Vec<DocumentSpan>) -> Vec<Result<Document, YamlError>> {
+    if looks_like_json(text) {
+        return decode_json_stream(text, key_lines, spans);
+    }
+    decode_yaml_stream(text, 0, key_lines, spans)
 }
 
 /// How far `GuessJSONStream` looks for the opening brace. opm passes 4096
@@ -119,7 +154,12 @@ fn looks_like_json(text: &str) -> bool {
 }
 
 /// `YAMLReader` plus `YAMLToJSONDecoder` from byte `start` of the file.
-fn decode_yaml_stream(file: &str, start: usize, key_lines: &mut KeyLines<'_>) -> Vec<Result<Document, YamlError>> {
+fn decode_yaml_stream(
+    file: &str,
+    start: usize,
+    key_lines: &mut KeyLines<'_>,
+    spans: &mut Vec<DocumentSpan>,
+) -> Vec<Result<Document, YamlError>> {
     let mut documents = Vec::new();
     let mut chunk: Option<(usize, usize)> = None;
     let mut pos = start;
@@ -141,6 +181,11 @@ fn decode_yaml_stream(file: &str, start: usize, key_lines: &mut KeyLines<'_>) ->
             if let Some((chunk_start, chunk_line)) = chunk.take() {
                 let locate = if documents.is_empty() { Some(&mut *key_lines) } else { None };
                 let decoded = decode_chunk(file, chunk_start, pos, chunk_line, locate);
+                spans.push(DocumentSpan {
+                    start: chunk_start,
+                    end: pos,
+                    json: false,
+                });
                 let failed = decoded.is_err();
                 documents.push(decoded);
                 if failed {
@@ -156,6 +201,11 @@ fn decode_yaml_stream(file: &str, start: usize, key_lines: &mut KeyLines<'_>) ->
     if let Some((chunk_start, chunk_line)) = chunk {
         let locate = if documents.is_empty() { Some(&mut *key_lines) } else { None };
         documents.push(decode_chunk(file, chunk_start, file.len(), chunk_line, locate));
+        spans.push(DocumentSpan {
+            start: chunk_start,
+            end: file.len(),
+            json: false,
+        });
     }
     documents
 }
@@ -419,7 +469,7 @@ fn file_position(file: &str, offset: usize) -> (usize, usize) {
 /// The JSON branch: concatenated JSON values. As in `YAMLOrJSONDecoder`,
 /// a failure on the first or second value switches to YAML for the rest of
 /// the text, and the JSON error is reported only if YAML fails too.
-fn decode_json_stream(file: &str, key_lines: &mut KeyLines<'_>) -> Vec<Result<Document, YamlError>> {
+fn decode_json_stream(file: &str, key_lines: &mut KeyLines<'_>, spans: &mut Vec<DocumentSpan>) -> Vec<Result<Document, YamlError>> {
     let mut documents = Vec::new();
     let mut pos = 0;
     // Lines counted from the last document on, not from the file's start
@@ -445,6 +495,11 @@ fn decode_json_stream(file: &str, key_lines: &mut KeyLines<'_>) -> Vec<Result<Do
                             .count(),
                 );
                 documents.push(Ok(Document { line: counted.1, value }));
+                spans.push(DocumentSpan {
+                    start: value_start,
+                    end: value_end,
+                    json: true,
+                });
                 pos = value_end;
                 continue;
             }
@@ -474,7 +529,7 @@ fn decode_json_stream(file: &str, key_lines: &mut KeyLines<'_>) -> Vec<Result<Do
         };
         let mut no_key_lines = KeyLines::default();
         let rest_key_lines = if documents.is_empty() { key_lines } else { &mut no_key_lines };
-        let mut rest = decode_yaml_stream(file, resume, rest_key_lines);
+        let mut rest = decode_yaml_stream(file, resume, rest_key_lines, spans);
         if let Some(first @ Err(_)) = rest.first_mut() {
             *first = Err(json_error);
             rest.truncate(1);
@@ -543,6 +598,13 @@ fn json_value_end(file: &str, start: usize) -> usize {
     let mut idx = start;
     let mut in_string = false;
     while idx < bytes.len() {
+        if in_string {
+            // Skip the string's plain run at once.
+            let Some(stop) = json::find_string_stop(&bytes[idx..], false) else {
+                return bytes.len();
+            };
+            idx += stop;
+        }
         let byte = bytes[idx];
         if in_string {
             match byte {

@@ -3,8 +3,20 @@
 //! package, channel and bundle: heads, upgrade edges, the `api.Bundle`
 //! fields), and the catalogd JSON Lines with each object's schema, package
 //! and name for the HTTP API's filters.
+//!
+//! opm's `serve` refuses a catalog its model rejects (o-r `pkg/cache`
+//! `Build`: `LoadFS`, `ConvertToModel`, each channel's head), so every
+//! document is still decoded and the model checked before health says
+//! SERVING. What is not kept is the bulk: a bundle's `olm.bundle.object`
+//! data (most of a catalog's bytes) is checked as base64 and then dropped
+//! from the decoded document before the model sees it; the index keeps the
+//! bundle document's byte range in its file, with the file open and its
+//! size and mtime taken at load, and a call that asks for the objects reads
+//! and decodes that one document again. A file changed in place since the
+//! load is refused, never served wrong; a file replaced by rename (as a
+//! rebuild does) leaves the open one readable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -13,7 +25,7 @@ use rayon::prelude::*;
 
 use super::api;
 use crate::encoding::json::{self, Value};
-use crate::encoding::yaml_in;
+use crate::encoding::yaml_in::{self, DocumentSpan};
 use crate::fbc::{
     self, DeclarativeConfig, PROPERTY_BUNDLE_OBJECT, PROPERTY_CSV_METADATA, PROPERTY_GVK_REQUIRED, PROPERTY_PACKAGE_REQUIRED,
 };
@@ -58,19 +70,44 @@ pub struct EntryIndex {
 }
 
 /// `api.Bundle` without `channelName`, `replaces`, `skips`, `skipRange`,
-/// `csvJson` and `object`: the objects are kept deflated, and `csvJson` is
-/// made from them when asked for (most calls clear it; keeping it would
-/// hold every CSV twice).
+/// `csvJson` and `object`: the objects stay in the catalog's file, and
+/// `csvJson` is made from them when asked for (most calls clear it).
 #[derive(Debug)]
 pub struct BundleBase {
     pub bundle: api::Bundle,
-    pub objects: PackedObjects,
+    pub objects: BundleObjects,
     pub csv: CsvJson,
 }
 
+/// Where a bundle's objects are, until a call asks for them.
+#[derive(Debug)]
+pub enum BundleObjects {
+    None,
+    /// In the bundle's document, `span` of `file`.
+    InFile {
+        file: Arc<SourceFile>,
+        span: DocumentSpan,
+    },
+    /// In memory (an index.db's, or a file that is not valid UTF-8, whose
+    /// decoded text has other offsets than its bytes).
+    Packed(PackedObjects),
+}
+
+/// An FBC file held open while bundles of it are served, with what it was
+/// at load: reading it again checks that it still is.
+#[derive(Debug)]
+pub struct SourceFile {
+    path: PathBuf,
+    file: std::fs::File,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+/// Where a bundle document of a file is: by (package, bundle name).
+type BundleSpans = HashMap<(String, String), (Arc<SourceFile>, DocumentSpan)>;
+
 /// A bundle's objects (decoded manifests, JSON), length-prefixed and
-/// deflated at the fastest level: they are most of a catalog's bytes, and
-/// only calls that ask for blobs need them, one bundle at a time.
+/// deflated at the fastest level.
 #[derive(Debug, Default)]
 pub struct PackedObjects {
     packed: Vec<u8>,
@@ -118,8 +155,9 @@ impl PackedObjects {
 pub enum CsvJson {
     /// The object whose kind is ClusterServiceVersion, re-encoded (or none).
     FromObjects,
-    /// Made up from `olm.csv.metadata`; it is also the only object.
-    FirstObject,
+    /// Made up from `olm.csv.metadata`, for a bundle without objects: it is
+    /// also the only object.
+    OnlyObject(String),
     /// Made up from `olm.csv.metadata`, beside objects that hold no CSV.
     Synthesized(String),
 }
@@ -191,6 +229,7 @@ impl Index {
     /// which also words its errors as opm does.
     pub fn load_dir(root: &Path, scope: MetaScope) -> Result<Index, IndexError> {
         let groups = fbc::load::top_level_groups(root).map_err(load_error)?;
+        raise_open_files_limit();
         if let Some(index) = Index::load_by_group(&groups, scope) {
             return Ok(index);
         }
@@ -198,12 +237,18 @@ impl Index {
         let per_file: Vec<Result<LoadedFile, IndexError>> = files.par_iter().map(|path| load_file(path, scope)).collect();
         let mut config = DeclarativeConfig::default();
         let mut metas = Metas::default();
+        let mut spans = BundleSpans::new();
         for file in per_file {
-            let (file_config, file_metas) = file?;
+            let (file_config, file_metas, file_spans) = file?;
             config.extend(file_config);
             metas.append(file_metas);
+            spans.extend(file_spans);
         }
-        Index::build(&config, metas)
+        Ok(Index {
+            packages: index_packages(&config, &spans)?,
+            metas,
+            modified: SystemTime::now(),
+        })
     }
 
     fn load_by_group(groups: &[Vec<PathBuf>], scope: MetaScope) -> Option<Index> {
@@ -212,13 +257,15 @@ impl Index {
             .map(|files| {
                 let mut config = DeclarativeConfig::default();
                 let mut metas = Metas::default();
+                let mut spans = BundleSpans::new();
                 for file in files {
-                    let (file_config, file_metas) = load_file(file, scope).ok()?;
+                    let (file_config, file_metas, file_spans) = load_file(file, scope).ok()?;
                     config.extend(file_config);
                     metas.append(file_metas);
+                    spans.extend(file_spans);
                 }
                 let names = package_names(&config);
-                let packages = index_packages(&config).ok()?;
+                let packages = index_packages(&config, &spans).ok()?;
                 Some((names, packages, metas))
             })
             .collect();
@@ -274,7 +321,7 @@ impl Index {
 
     /// Links and validates the model, then keeps what the calls need.
     pub fn build(config: &DeclarativeConfig, metas: Metas) -> Result<Index, IndexError> {
-        let packages = index_packages(config)?;
+        let packages = index_packages(config, &BundleSpans::new())?;
         Ok(Index {
             packages,
             metas,
@@ -287,13 +334,34 @@ impl Index {
     }
 }
 
+/// Every file with bundles stays open while served (see the module
+/// comment), so a catalog of thousands of files needs more than the usual
+/// soft limit of 1,024 descriptors; Go raises it to the hard limit for
+/// every program (opm too), and so does this.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, getrlimit, setrlimit};
+        let limit = getrlimit(Resource::Nofile);
+        if limit.current != limit.maximum {
+            let _ = setrlimit(
+                Resource::Nofile,
+                rustix::process::Rlimit {
+                    current: limit.maximum,
+                    maximum: limit.maximum,
+                },
+            );
+        }
+    }
+}
+
 /// opm's model of `config`, validated, as package indexes.
-fn index_packages(config: &DeclarativeConfig) -> Result<BTreeMap<String, PackageIndex>, IndexError> {
+fn index_packages(config: &DeclarativeConfig, spans: &BundleSpans) -> Result<BTreeMap<String, PackageIndex>, IndexError> {
     let model = model::convert_to_model(config).map_err(|error| IndexError::Model(error.to_string()))?;
     model
         .packages
         .into_par_iter()
-        .map(|(name, package)| package_index(&package).map(|index| (name, index)))
+        .map(|(name, package)| package_index(&package, spans).map(|index| (name, index)))
         .collect()
 }
 
@@ -379,21 +447,39 @@ impl Metas {
 /// packages, its JSON lines.
 type IndexedGroup = (Vec<String>, BTreeMap<String, PackageIndex>, Metas);
 
-/// A file's typed blobs, and its objects' JSON lines.
-type LoadedFile = (DeclarativeConfig, Metas);
+/// A file's typed blobs (objects' data dropped where [`BundleSpans`] has
+/// the bundle), its objects' JSON lines, and where its bundles are.
+type LoadedFile = (DeclarativeConfig, Metas, BundleSpans);
 
 /// One FBC file: its typed blobs, and each object as catalogd re-encodes
 /// it (a Go map: keys sorted, numbers as float64, compact, HTML unescaped).
 fn load_file(path: &Path, scope: MetaScope) -> Result<LoadedFile, IndexError> {
-    let bytes = fs_err::read(path).map_err(|error| IndexError::Load {
+    let io_error = |error: std::io::Error| IndexError::Load {
         path: path.to_path_buf(),
         line: 0,
-        message: error.to_string(),
-    })?;
+        message: format!("{}: {error}", path.display()),
+    };
+    let mut file = std::fs::File::open(path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io_error)?;
     let text = fbc::load::utf8_text(&bytes);
+    // Offsets into the text are offsets into the file only when no invalid
+    // UTF-8 was replaced. (Reading at an offset without moving a shared
+    // file position is a unix call; elsewhere the objects stay packed.)
+    let source = (cfg!(unix) && matches!(text, std::borrow::Cow::Borrowed(_))).then(|| {
+        Arc::new(SourceFile {
+            path: path.to_path_buf(),
+            file,
+            len: bytes.len() as u64,
+            modified: metadata.modified().ok(),
+        })
+    });
     let mut config = DeclarativeConfig::default();
     let mut metas = Metas::default();
-    for document in yaml_in::decode_stream(&text) {
+    let mut spans = BundleSpans::new();
+    let (documents, document_spans) = yaml_in::decode_stream_spans(&text);
+    for (idx, document) in documents.into_iter().enumerate() {
         let document = document.map_err(|error| IndexError::Load {
             path: path.to_path_buf(),
             line: error.line,
@@ -407,20 +493,136 @@ fn load_file(path: &Path, scope: MetaScope) -> Result<LoadedFile, IndexError> {
             line: document.line,
             message,
         };
-        let blob = document
+        let mut blob = document
             .value
             .into_go_map()
             .ok_or_else(|| fail("json: unsupported value: +Inf".to_string()))?;
         let keys = MetaKeys::of(&blob);
+        let is_bundle = keys.schema == fbc::SCHEMA_BUNDLE;
         if scope.keeps(&keys.schema) {
             metas.push(keys, &json::to_compact(&blob, false));
         }
+        let located = match (&source, document_spans.get(idx)) {
+            (Some(source), Some(span)) if is_bundle => Some((source, *span)),
+            _ => None,
+        };
+        if located.is_some() {
+            drop_object_data(&mut blob);
+        }
+        let n_bundles = config.bundles.len();
         fbc::load::add_blob(&mut config, blob).map_err(fail)?;
+        if let (Some((source, span)), Some(bundle)) = (located, config.bundles.get(n_bundles)) {
+            spans.insert((bundle.package.clone(), bundle.name.clone()), (Arc::clone(source), span));
+        }
     }
-    Ok((config, metas))
+    Ok((config, metas, spans))
 }
 
-fn package_index(package: &model::Package) -> Result<PackageIndex, IndexError> {
+/// Empties the data of each `olm.bundle.object` property of a bundle
+/// document whose data is valid base64, leaving as many (empty) objects:
+/// the model checks their number, never their text, and the objects are
+/// read again from the file when asked for. Anything unusual (a property
+/// of another shape, an `olm.csv.metadata`, whose CSV the model looks for
+/// among the objects; data that is not base64) leaves the document whole,
+/// so the model words its errors from the real data.
+fn drop_object_data(blob: &mut Value) {
+    let Value::Object(fields) = blob else { return };
+    let Some((_, Value::Array(properties))) = fields.iter_mut().find(|(key, _)| key == "properties") else {
+        return;
+    };
+    let plain = properties.iter().all(|property| match property {
+        Value::Object(entries) => match entries.as_slice() {
+            [(type_key, Value::String(type_)), (value_key, _)] => {
+                type_key == "type" && value_key == "value" && type_ != PROPERTY_CSV_METADATA
+            }
+            _ => false,
+        },
+        _ => false,
+    });
+    if !plain {
+        return;
+    }
+    for property in properties.iter_mut() {
+        let Value::Object(entries) = property else { continue };
+        let [(_, Value::String(type_)), (_, Value::Object(value))] = entries.as_mut_slice() else {
+            continue;
+        };
+        if type_ != PROPERTY_BUNDLE_OBJECT {
+            continue;
+        }
+        if let [(data_key, Value::String(data))] = value.as_mut_slice()
+            && data_key == "data"
+            && (is_plain_base64(data) || crate::go::base64::decode(data).is_ok())
+        {
+            *data = String::new();
+        }
+    }
+}
+
+/// Canonical padded standard base64: what Go's `StdEncoding` decodes
+/// without error, checked without decoding (the common case; anything
+/// else is decided by the decoder itself).
+fn is_plain_base64(data: &str) -> bool {
+    let bytes = data.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return false;
+    }
+    let body = bytes.strip_suffix(b"==").or_else(|| bytes.strip_suffix(b"=")).unwrap_or(bytes);
+    // No branch per byte, so the compiler can use vector code.
+    body.iter().fold(true, |valid, &byte| {
+        valid & (byte.is_ascii_uppercase() | byte.is_ascii_lowercase() | byte.is_ascii_digit() | (byte == b'+') | (byte == b'/'))
+    })
+}
+
+impl SourceFile {
+    /// The text of `span`, if the file is still what was loaded.
+    fn read(&self, span: DocumentSpan) -> Result<String, String> {
+        let changed = || {
+            format!(
+                "{} changed since `catbuild serve` read it; restart the server (or serve with --watch) to serve the new catalog",
+                self.path.display()
+            )
+        };
+        let metadata = self.file.metadata().map_err(|error| format!("{}: {error}", self.path.display()))?;
+        if metadata.len() != self.len || metadata.modified().ok() != self.modified {
+            return Err(changed());
+        }
+        let mut bytes = vec![0; span.end - span.start];
+        #[cfg(unix)]
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut bytes, span.start as u64)
+            .map_err(|error| format!("{}: {error}", self.path.display()))?;
+        String::from_utf8(bytes).map_err(|_| changed())
+    }
+}
+
+/// A bundle's objects, decoded again from its document as the model
+/// decoded them (opm's `property.Parse`, then the text of each).
+fn objects_from_file(file: &SourceFile, span: DocumentSpan, package: &str, name: &str) -> Result<Vec<String>, String> {
+    let text = file.read(span)?;
+    let changed = |detail: String| {
+        format!(
+            "{} changed since `catbuild serve` read it ({detail}); restart the server (or serve with --watch)",
+            file.path.display()
+        )
+    };
+    let value = yaml_in::decode_span(&text, span.json).map_err(|error| changed(error.message))?;
+    let value = value.into_go_map().ok_or_else(|| changed("a number out of range".to_string()))?;
+    let mut config = DeclarativeConfig::default();
+    fbc::load::add_blob(&mut config, value).map_err(changed)?;
+    let bundle = config
+        .bundles
+        .pop()
+        .filter(|bundle| bundle.package == package && bundle.name == name)
+        .ok_or_else(|| changed(format!("bundle {name:?} is not where it was")))?;
+    let parsed = property::parse(&bundle.properties).map_err(changed)?;
+    Ok(parsed
+        .bundle_objects
+        .iter()
+        .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+        .collect())
+}
+
+fn package_index(package: &model::Package, spans: &BundleSpans) -> Result<PackageIndex, IndexError> {
     let mut bundles: BTreeMap<String, Arc<BundleBase>> = BTreeMap::new();
     let mut channels = BTreeMap::new();
     for channel in package.channels.values() {
@@ -430,7 +632,8 @@ fn package_index(package: &model::Package) -> Result<PackageIndex, IndexError> {
         let mut entries = BTreeMap::new();
         for bundle in channel.bundles.values() {
             if !bundles.contains_key(&bundle.name) {
-                let base = bundle_base(package, bundle)
+                let located = spans.get(&(package.name.clone(), bundle.name.clone()));
+                let base = bundle_base(package, bundle, located)
                     .map_err(|error| IndexError::Model(format!("package {:?}, bundle {:?}: {error}", package.name, bundle.name)))?;
                 bundles.insert(bundle.name.clone(), Arc::new(base));
             }
@@ -464,7 +667,11 @@ fn package_index(package: &model::Package) -> Result<PackageIndex, IndexError> {
 }
 
 /// opm's `ConvertModelBundleToAPIBundle`, minus the channel's fields.
-fn bundle_base(package: &model::Package, bundle: &model::Bundle) -> Result<BundleBase, String> {
+fn bundle_base(
+    package: &model::Package,
+    bundle: &model::Bundle,
+    located: Option<&(Arc<SourceFile>, DocumentSpan)>,
+) -> Result<BundleBase, String> {
     let parsed = property::parse(&bundle.properties).map_err(|error| format!("parse properties: {error}"))?;
     if parsed.packages.len() != 1 {
         return Err(format!(
@@ -488,19 +695,26 @@ fn bundle_base(package: &model::Package, bundle: &model::Bundle) -> Result<Bundl
             })
             .collect()
     };
-    let mut objects = PackedObjects::pack(&bundle.objects);
+    let objects = match located {
+        _ if bundle.objects.is_empty() => BundleObjects::None,
+        Some((file, span)) => BundleObjects::InFile {
+            file: Arc::clone(file),
+            span: *span,
+        },
+        None => BundleObjects::Packed(PackedObjects::pack(&bundle.objects)),
+    };
     let mut csv = CsvJson::FromObjects;
+    // A bundle with `olm.csv.metadata` kept its objects' data (see
+    // `drop_object_data`), so the model's CSV is the real one.
     if let [metadata] = parsed.csv_metadatas.as_slice()
         && bundle.csv_json().is_empty()
     {
         let csv_json = super::registry::synthesized_csv(package, bundle, metadata);
-        if bundle.objects.is_empty() {
-            // The object is the CSV itself: no need to keep it twice.
-            objects = PackedObjects::pack(&[csv_json]);
-            csv = CsvJson::FirstObject;
+        csv = if bundle.objects.is_empty() {
+            CsvJson::OnlyObject(csv_json)
         } else {
-            csv = CsvJson::Synthesized(csv_json);
-        }
+            CsvJson::Synthesized(csv_json)
+        };
     }
     let mut dependencies = Vec::new();
     let mut required_packages = parsed.packages_required.iter();
@@ -562,35 +776,48 @@ fn bundle_base(package: &model::Package, bundle: &model::Bundle) -> Result<Bundl
 }
 
 impl BundleBase {
-    /// The CSV object as opm keeps it (keys sorted, compact), or the one
-    /// made up from `olm.csv.metadata`, or empty.
-    pub fn csv_json(&self) -> String {
-        self.csv_json_of(&self.objects.unpack())
+    /// The bundle's objects (read from its file again), as opm's model
+    /// has them; an error when the file changed since the load.
+    pub fn objects(&self) -> Result<Vec<String>, String> {
+        if let CsvJson::OnlyObject(csv) = &self.csv {
+            return Ok(vec![csv.clone()]);
+        }
+        match &self.objects {
+            BundleObjects::None => Ok(Vec::new()),
+            BundleObjects::InFile { file, span } => objects_from_file(file, *span, &self.bundle.package_name, &self.bundle.csv_name),
+            BundleObjects::Packed(packed) => Ok(packed.unpack()),
+        }
     }
 
-    /// [`BundleBase::csv_json`] from the unpacked objects.
+    /// The CSV object as opm keeps it (keys sorted, compact), or the one
+    /// made up from `olm.csv.metadata`, or empty.
+    pub fn csv_json(&self) -> Result<String, String> {
+        Ok(self.csv_json_of(&self.objects()?))
+    }
+
+    /// [`BundleBase::csv_json`] from the objects.
     fn csv_json_of(&self, objects: &[String]) -> String {
         match &self.csv {
             CsvJson::FromObjects => model::convert::csv_json(objects),
-            CsvJson::FirstObject => objects.first().cloned().unwrap_or_default(),
-            CsvJson::Synthesized(csv) => csv.clone(),
+            CsvJson::OnlyObject(csv) | CsvJson::Synthesized(csv) => csv.clone(),
         }
     }
 }
 
 impl PackageIndex {
     /// The `api.Bundle` of `entry` in `channel`; `with_blobs` false leaves
-    /// `csvJson` and `object` empty.
-    pub fn bundle(&self, channel: &ChannelIndex, entry: &EntryIndex, with_blobs: bool) -> api::Bundle {
+    /// `csvJson` and `object` empty. An error when the objects' file
+    /// changed since the load.
+    pub fn bundle(&self, channel: &ChannelIndex, entry: &EntryIndex, with_blobs: bool) -> Result<api::Bundle, String> {
         let shared = &self.bundles[&entry.name];
         let base = &shared.bundle;
         let (csv_json, object) = if with_blobs {
-            let objects = shared.objects.unpack();
+            let objects = shared.objects()?;
             (shared.csv_json_of(&objects), objects)
         } else {
             (String::new(), Vec::new())
         };
-        api::Bundle {
+        Ok(api::Bundle {
             csv_name: base.csv_name.clone(),
             package_name: base.package_name.clone(),
             channel_name: channel.name.clone(),
@@ -606,7 +833,7 @@ impl PackageIndex {
             replaces: entry.replaces.clone(),
             skips: entry.skips.clone(),
             deprecation: base.deprecation.clone(),
-        }
+        })
     }
 
     pub fn provides(&self, bundle: &str, group: &str, version: &str, kind: &str) -> bool {
@@ -616,5 +843,58 @@ impl PackageIndex {
                 .iter()
                 .any(|gvk| gvk.group == group && gvk.version == version && gvk.kind == kind)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_base64_is_what_gos_decoder_takes() {
+        use base64::Engine as _;
+        // Every length's canonical encoding passes the quick check, and
+        // what it passes Go's decoder (catbuild's copy of its walk) takes.
+        for len in 0..70u8 {
+            let data: Vec<u8> = (0..len).map(|idx| idx.wrapping_mul(37)).collect();
+            let text = base64::engine::general_purpose::STANDARD.encode(&data);
+            assert!(is_plain_base64(&text), "{text}");
+            assert_eq!(crate::go::base64::decode(&text).unwrap(), data);
+        }
+        // Anything else is left to the decoder, which words the error.
+        for text in ["abc", "ab=c", "a===", "ab\ncd==", "ab-_", "abc\"", "=abc"] {
+            assert!(!is_plain_base64(text), "{text}");
+        }
+    }
+
+    fn bundle_document(properties: &str) -> Value {
+        json::parse(&format!(
+            r#"{{"name":"b","package":"p","properties":[{properties}],"schema":"olm.bundle"}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn object_data_is_dropped_only_from_plain_bundle_documents() {
+        let object = r#"{"type":"olm.bundle.object","value":{"data":"e30="}}"#;
+        let emptied = r#"{"type":"olm.bundle.object","value":{"data":""}}"#;
+        let package = r#"{"type":"olm.package","value":{"packageName":"p","version":"1.0.0"}}"#;
+        let mut blob = bundle_document(&format!("{package},{object}"));
+        drop_object_data(&mut blob);
+        assert_eq!(blob, bundle_document(&format!("{package},{emptied}")));
+        // The model looks for the CSV among the objects of a bundle with
+        // `olm.csv.metadata`: that bundle keeps them.
+        let metadata = r#"{"type":"olm.csv.metadata","value":{}}"#;
+        for kept in [
+            format!("{object},{metadata}"),
+            r#"{"type":"olm.bundle.object","value":{"data":"not base64"}}"#.to_string(),
+            r#"{"type":"olm.bundle.object","value":{"data":"e30=","extra":1}}"#.to_string(),
+            r#"{"type":"olm.bundle.object","value":{"data":"e30="},"x":1}"#.to_string(),
+        ] {
+            let mut blob = bundle_document(&kept);
+            let before = blob.clone();
+            drop_object_data(&mut blob);
+            assert_eq!(blob, before, "{kept}");
+        }
     }
 }

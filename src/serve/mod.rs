@@ -89,6 +89,9 @@ where
     L: FnOnce() -> Result<Index, String> + Send + 'static,
     S: std::future::Future<Output = ()> + Send + 'static,
 {
+    // Listening for the stop signal from the start: a signal that came
+    // between "ready" and the first poll of `shutdown` was lost.
+    let shutdown = tokio::spawn(shutdown);
     let grpc_listener = bind(options.grpc_addr).await?;
     let http_listener = match options.http_addr {
         Some(addr) => Some(bind(addr).await?),
@@ -155,7 +158,7 @@ where
                 .set_serving::<api::registry_server::RegistryServer<registry::RegistryService>>()
                 .await;
             on_ready(bound, &index);
-            shutdown.await;
+            let _ = shutdown.await;
             stop_tx.send_replace(true);
         }
         Err(error) => {

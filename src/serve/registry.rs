@@ -37,6 +37,9 @@ impl RegistryService {
     }
 }
 
+/// How many `ListBundles` answers are made ahead of the client.
+const LIST_BUNDLES_AHEAD: usize = 4;
+
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
 fn stream_of<T: Send + 'static>(items: Vec<T>) -> BoxStream<T> {
@@ -47,12 +50,17 @@ fn store_error(message: String) -> Status {
     Status::unknown(message)
 }
 
+/// A bundle's objects could not be read again (its file changed).
+fn blob_error(message: String) -> Status {
+    Status::failed_precondition(message)
+}
+
 /// opm's `getTrimmedBundle`.
-fn trimmed(package: &PackageIndex, channel: &ChannelIndex, entry: &EntryIndex) -> api::Bundle {
-    let mut bundle = package.bundle(channel, entry, true);
+fn trimmed(package: &PackageIndex, channel: &ChannelIndex, entry: &EntryIndex) -> Result<api::Bundle, Status> {
+    let mut bundle = package.bundle(channel, entry, true).map_err(blob_error)?;
     bundle.replaces = String::new();
     bundle.skips = Vec::new();
-    bundle
+    Ok(bundle)
 }
 
 fn channel_entry(package: &str, channel: &str, bundle: &str, replaces: &str) -> api::ChannelEntry {
@@ -164,7 +172,7 @@ impl api::registry_server::Registry for RegistryService {
                 go_quote(&request.csv_name)
             ))
         })?;
-        Ok(Response::new(trimmed(package, channel, entry)))
+        Ok(Response::new(trimmed(package, channel, entry)?))
     }
 
     async fn get_bundle_for_channel(&self, request: Request<api::GetBundleInChannelRequest>) -> Result<Response<api::Bundle>, Status> {
@@ -172,7 +180,7 @@ impl api::registry_server::Registry for RegistryService {
         let request = request.get_ref();
         let package = index.package(&request.pkg_name)?;
         let channel = index.channel(package, &request.channel_name)?;
-        Ok(Response::new(trimmed(package, channel, &channel.entries[&channel.head])))
+        Ok(Response::new(trimmed(package, channel, &channel.entries[&channel.head])?))
     }
 
     async fn get_channel_entries_that_replace(
@@ -218,7 +226,7 @@ impl api::registry_server::Registry for RegistryService {
             .values()
             .find(|entry| entry.replaces == request.csv_name || entry.skips.contains(&request.csv_name));
         match replacing {
-            Some(entry) => Ok(Response::new(trimmed(package, channel, entry))),
+            Some(entry) => Ok(Response::new(trimmed(package, channel, entry)?)),
             None => Err(store_error(format!(
                 "no entry found for package {}, channel {}",
                 go_quote(&request.pkg_name),
@@ -275,7 +283,7 @@ impl api::registry_server::Registry for RegistryService {
             let package = &index.packages[&entry.package_name];
             if entry.channel_name == package.default_channel {
                 let channel = &package.channels[&entry.channel_name];
-                return Ok(Response::new(trimmed(package, channel, &channel.entries[&entry.bundle_name])));
+                return Ok(Response::new(trimmed(package, channel, &channel.entries[&entry.bundle_name])?));
             }
         }
         Err(store_error(format!(
@@ -286,8 +294,9 @@ impl api::registry_server::Registry for RegistryService {
 
     async fn list_bundles(&self, _request: Request<api::ListBundlesRequest>) -> Result<Response<Self::ListBundlesStream>, Status> {
         let index = self.index()?;
-        // Built one at a time as the client reads: a catalog's bundles are
-        // never all copied at once.
+        // Built one at a time on a blocking thread (reading and decoding a
+        // bundle's document is CPU work) as the client reads: a few wait
+        // in the channel, and a catalog's bundles are never all in memory.
         let keys: Vec<(String, String, String)> = index
             .packages
             .values()
@@ -300,14 +309,22 @@ impl api::registry_server::Registry for RegistryService {
                 })
             })
             .collect();
-        let stream = tokio_stream::iter(keys.into_iter().map(move |(package, channel, name)| {
-            let package = &index.packages[&package];
-            let channel = &package.channels[&channel];
-            let entry = &channel.entries[&name];
-            let with_blobs = package.bundles[&name].bundle.bundle_path.is_empty();
-            Ok(package.bundle(channel, entry, with_blobs))
-        }));
-        Ok(Response::new(Box::pin(stream)))
+        let (sender, receiver) = tokio::sync::mpsc::channel(LIST_BUNDLES_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            for (package, channel, name) in keys {
+                let package = &index.packages[&package];
+                let channel = &package.channels[&channel];
+                let entry = &channel.entries[&name];
+                let with_blobs = package.bundles[&name].bundle.bundle_path.is_empty();
+                let bundle = package.bundle(channel, entry, with_blobs).map_err(blob_error);
+                let failed = bundle.is_err();
+                // The client went away, or the stream ends at an error.
+                if sender.blocking_send(bundle).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
 }
 

@@ -549,6 +549,14 @@ fn issue_19_sqlite_and_deploy_targets_are_no_ops_too() {
     assert!(up_to_date(dir, &args, &[]));
     assert_eq!((inode(&index_db), inode(&deploy_file)), before);
     assert!(tree(&dir.join("build")) == bytes);
+    // Another output directory in the project is not an input: building
+    // into it again (new files) leaves this stamp standing.
+    let other = ["build", "-q", "--target", "ocp-4.16", "--out", "other"];
+    assert_eq!(catbuild(dir, &other).status.code(), Some(0));
+    stamp(dir, &args, &[]);
+    let output = catbuild(dir, &[&other[..], &["--format", "fbc-yaml"]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(up_to_date(dir, &args, &[]), "a build into another output directory broke the stamp");
     // An edit rebuilds them, as a clean build would.
     let csv = dir.join("manifests/fruits-catalog-operator/0.0.1/manifests/fruits-catalog-operator.clusterserviceversion.yaml");
     let text = std::fs::read_to_string(&csv).unwrap();

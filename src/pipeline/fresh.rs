@@ -42,9 +42,9 @@
 //!
 //! Not stamped (they build as before): `--no-cache`, builds with
 //! warnings, images (a registry's tag may move), `bundle-images`, and
-//! inputs outside the roots or inside the output or cache directory or a
-//! `.git` directory (skipped by the walk, where nothing a build reads may
-//! be). Anything the walk cannot read means no stamp; the stamp is only a
+//! inputs outside the roots or inside the output or cache directory, a
+//! `.git` directory or another catbuild output directory (all skipped by
+//! the walk, so nothing a build reads may be there). Anything the walk cannot read means no stamp; the stamp is only a
 //! hint, so losing it costs time, never correctness.
 
 use std::path::{Path, PathBuf};
@@ -277,9 +277,12 @@ fn newest_of(stats: &[StatFields]) -> SystemTime {
 }
 
 /// Every directory and file under `root` (itself included), sorted,
-/// leaving out the directories in `skip` and any named `.git`; `None` when
-/// a directory cannot be read or there are too many.
-fn walk(root: &Path, skip: &[PathBuf], paths: &mut Vec<PathBuf>) -> Option<()> {
+/// leaving out the directories in `skip`, any named `.git` and any other
+/// catbuild output directory (one holding its lock file: another build's
+/// `--out`, whose swaps would otherwise break this build's stamp), which
+/// are added to `skip`; `None` when a directory cannot be read or there
+/// are too many.
+fn walk(root: &Path, skip: &mut Vec<PathBuf>, paths: &mut Vec<PathBuf>) -> Option<()> {
     paths.push(root.to_path_buf());
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -289,6 +292,10 @@ fn walk(root: &Path, skip: &[PathBuf], paths: &mut Vec<PathBuf>) -> Option<()> {
             let path = entry.path();
             let is_dir = entry.file_type().ok()?.is_dir();
             if is_dir && (entry.file_name() == ".git" || skip.contains(&path)) {
+                continue;
+            }
+            if is_dir && path.join(crate::output::LOCK_FILE_NAME).is_file() {
+                skip.push(path);
                 continue;
             }
             entries.push((path, is_dir));
@@ -354,6 +361,10 @@ pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
     if roots.iter().any(|root| root.starts_with(&out_dir)) {
         return None;
     }
+    let mut paths = Vec::new();
+    for root in &roots {
+        walk(root, &mut skip, &mut paths)?;
+    }
     for input in inputs {
         let input = std::fs::canonicalize(input).ok()?;
         let under_root = roots.iter().any(|root| input.starts_with(root));
@@ -361,10 +372,6 @@ pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
         if !under_root || skipped {
             return None;
         }
-    }
-    let mut paths = Vec::new();
-    for root in &roots {
-        walk(root, &skip, &mut paths)?;
     }
     // Racy: an input changed after the build began may not be what it
     // read. One that changes after these stats are taken no longer
@@ -376,7 +383,7 @@ pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
     }
     let mut outputs = Vec::new();
     for report in reports.iter() {
-        walk(&out_dir.join(&report.name), &[], &mut outputs)?;
+        walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs)?;
     }
     let output_groups = group(&outputs)?;
     stats.extend(stats_of(&output_groups)?);
@@ -500,7 +507,7 @@ mod tests {
         std::fs::create_dir_all(root.join("a")).unwrap();
         std::fs::write(root.join("a/x.yaml"), "one").unwrap();
         let mut paths = Vec::new();
-        walk(&root, &[], &mut paths).unwrap();
+        walk(&root, &mut Vec::new(), &mut paths).unwrap();
         assert_eq!(paths, vec![root.clone(), root.join("a"), root.join("a/x.yaml")]);
         let groups = group(&paths).unwrap();
         assert_eq!(groups.len(), 3, "{groups:?}");

@@ -210,7 +210,8 @@ pub fn deploy_files(config: &Config, options: &BuildOptions, reporter: &dyn Repo
 /// nothing else (`fresh`).
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
-    if let Some(report) = report::stage(reporter, Stage::Plan, || fresh::check(config, options, &out_dir))? {
+    // Not a stage of its own: on a miss the build's stages follow as ever.
+    if let Some(report) = fresh::check(config, options, &out_dir)? {
         report::hit(reporter, &Action::UpToDate { out_dir: &out_dir });
         return Ok(report);
     }

@@ -26,6 +26,7 @@ fn finished(output: &std::process::Output) -> Finished {
             let data = &event["data"];
             let subject = match data["action"].as_str().unwrap() {
                 "load-bundle" => data["bundle"].as_str().unwrap().to_string(),
+                "build" => data["output"].as_str().unwrap().to_string(),
                 _ => format!("{}/{}", data["target"].as_str().unwrap(), data["package"].as_str().unwrap()),
             };
             (
@@ -360,4 +361,228 @@ fn issue_19_kill_9_at_every_step_of_an_incremental_publish() {
         n_killed += 1;
     }
     assert!(n_killed >= 5, "only {n_killed} steps");
+}
+
+/// A change made to the project, named for the assertion messages.
+type Edit<'a> = Box<dyn Fn() + 'a>;
+
+/// Runs `catbuild build --json` with `args` and `env`; whether the
+/// whole-build stamp answered it (nothing else ran).
+fn up_to_date(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> bool {
+    let output = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+        .args(["build", "--json"])
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let actions = finished(&output);
+    let answered = actions.iter().any(|(action, _, cache, _)| action == "build" && cache == "hit");
+    if answered {
+        assert_eq!(actions.len(), 1, "a stamped build runs nothing else: {actions:?}");
+    }
+    answered
+}
+
+/// Builds until a whole-build stamp is written (inputs older than the
+/// build by more than its clock slack), and checks the next build is
+/// answered by it.
+fn stamp(dir: &Path, args: &[&str], env: &[(&str, &str)]) {
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    up_to_date(dir, args, env);
+    assert!(up_to_date(dir, args, env), "no stamp after two builds with {args:?} {env:?}");
+}
+
+/// Issue 19: a no-op build is answered before planning by a whole-build
+/// stamp, and every kind of change to what a build reads (or to the
+/// output it left) makes the next build run, with a clean build's bytes.
+#[test]
+fn issue_19_the_whole_build_stamp_is_broken_by_every_kind_of_change() {
+    let project = synth_project(25, 1, "cache-fresh");
+    let dir = project.path();
+    let bundles = sorted_dirs(&sorted_dirs(&dir.join("tree"))[0]);
+    let csv = csv_of(&bundles[0]);
+    let elsewhere = tempfile::tempdir().unwrap();
+    // A --no-cache build outside the project, whose files the stamped
+    // build must equal.
+    let check_bytes = |what: &str| {
+        let out = elsewhere.path().join("reference");
+        let output = catbuild(dir, &["build", "-q", "--no-cache", "--out", out.to_str().unwrap()]);
+        assert_eq!(output.status.code(), Some(0), "{what}: {}", stderr(&output));
+        assert!(
+            tree(&dir.join("build/default")) == tree(&out.join("default")),
+            "{what}: the build differs from a clean build"
+        );
+    };
+    build_quietly(dir);
+    stamp(dir, &[], &[]);
+    check_bytes("no-op");
+    // A no-op writes nothing: the published files keep their inodes.
+    let catalog = std::fs::read_dir(dir.join("build/default/catalog"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let catalog_file = catalog.join("catalog.json");
+    let before = inode(&catalog_file);
+    assert!(up_to_date(dir, &[], &[]));
+    assert_eq!(inode(&catalog_file), before);
+
+    let changes: Vec<(&str, Edit)> = vec![
+        ("a CSV edited", Box::new(|| set_replicas(&csv, 3))),
+        (
+            "a CSV touched, same size",
+            Box::new(|| {
+                let file = std::fs::File::options().append(true).open(&csv).unwrap();
+                file.set_modified(std::time::SystemTime::now()).unwrap();
+            }),
+        ),
+        (
+            "a CSV rewritten, same size, its mtime put back",
+            Box::new(|| {
+                let mtime = std::fs::metadata(&csv).unwrap().modified().unwrap();
+                set_replicas(&csv, 4);
+                let file = std::fs::File::options().append(true).open(&csv).unwrap();
+                file.set_modified(mtime).unwrap();
+            }),
+        ),
+        (
+            "a new manifest",
+            Box::new(|| {
+                let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n";
+                std::fs::write(bundles[1].join("manifests/extra-configmap.yaml"), text).unwrap();
+            }),
+        ),
+        (
+            "a manifest removed",
+            Box::new(|| std::fs::remove_file(bundles[1].join("manifests/extra-configmap.yaml")).unwrap()),
+        ),
+        (
+            "a bundle directory renamed",
+            Box::new(|| std::fs::rename(&bundles[2], bundles[2].with_file_name("renamed")).unwrap()),
+        ),
+        (
+            "a comment added to catalog.toml",
+            Box::new(|| {
+                let text = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
+                std::fs::write(dir.join("catalog.toml"), format!("{text}# a comment\n")).unwrap();
+            }),
+        ),
+        (
+            "a catalog.toml setting changed",
+            Box::new(|| {
+                let text = std::fs::read_to_string(dir.join("catalog.toml")).unwrap();
+                let changed = text.replacen("[catalog]\n", "[catalog]\ndisplay-name = \"Renamed\"\n", 1);
+                assert_ne!(changed, text);
+                std::fs::write(dir.join("catalog.toml"), changed).unwrap();
+            }),
+        ),
+        (
+            "a published file changed by hand",
+            Box::new(|| {
+                let mut bytes = std::fs::read(&catalog_file).unwrap();
+                bytes[0] ^= 1;
+                std::fs::write(&catalog_file, bytes).unwrap();
+            }),
+        ),
+        (
+            "the stamp written by another catbuild",
+            Box::new(|| {
+                for entry in std::fs::read_dir(dir.join("build/.cache/v1/stamps")).unwrap() {
+                    let path = entry.unwrap().path();
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    if text.starts_with("catbuild build stamp") {
+                        let line = text.lines().nth(1).unwrap().to_string();
+                        std::fs::write(&path, text.replacen(&line, "version 0.0.0 other", 1)).unwrap();
+                    }
+                }
+            }),
+        ),
+    ];
+    for (what, change) in changes {
+        change();
+        assert!(!up_to_date(dir, &[], &[]), "{what}: the stamp still answered");
+        check_bytes(what);
+        stamp(dir, &[], &[]);
+    }
+
+    // A flag or an environment variable that changes what is written.
+    assert!(!up_to_date(dir, &["--format", "fbc-yaml"], &[]), "--format");
+    stamp(dir, &["--format", "fbc-yaml"], &[]);
+    assert!(
+        !up_to_date(dir, &["--format", "fbc-yaml"], &[("SOURCE_DATE_EPOCH", "1")]),
+        "SOURCE_DATE_EPOCH"
+    );
+    assert!(!up_to_date(dir, &[], &[]), "back to the default format");
+    check_bytes("back to the default format");
+
+    // An input whose mtime is not older than the build (changed while it
+    // ran, or a clock ahead) is never stamped.
+    stamp(dir, &[], &[]);
+    let file = std::fs::File::options().append(true).open(&csv).unwrap();
+    file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+        .unwrap();
+    assert!(!up_to_date(dir, &[], &[]));
+    assert!(!up_to_date(dir, &[], &[]), "a racy input was stamped");
+}
+
+/// Issue 19: the example project (deployment objects in both targets) and
+/// an SQLite build of it are no-ops once stamped: `index.db` and the
+/// deployment files keep their inodes, and a manifest edit rebuilds them.
+#[test]
+fn issue_19_sqlite_and_deploy_targets_are_no_ops_too() {
+    let project = common::example_project();
+    let dir = project.path();
+    // ocp-4.17 migrates CSVs away, which an index.db cannot hold.
+    let args = ["--target", "ocp-4.16", "--format", "fbc-json,sqlite"];
+    build_quietly(dir);
+    stamp(dir, &args, &[]);
+    let index_db = dir.join("build/ocp-4.16/index.db");
+    // The target was built without SQLite first: its new index.db must
+    // not be dropped for the unchanged target's stamp.
+    assert!(index_db.is_file(), "index.db missing after adding the sqlite format");
+    let deploy_dir = dir.join("build/ocp-4.16/deploy");
+    let deploy_file = std::fs::read_dir(&deploy_dir).unwrap().next().unwrap().unwrap().path();
+    let before = (inode(&index_db), inode(&deploy_file));
+    let bytes = tree(&dir.join("build"));
+    assert!(up_to_date(dir, &args, &[]));
+    assert_eq!((inode(&index_db), inode(&deploy_file)), before);
+    assert!(tree(&dir.join("build")) == bytes);
+    // Another output directory in the project is not an input: building
+    // into it again (new files) leaves this stamp standing.
+    let other = ["build", "-q", "--target", "ocp-4.16", "--out", "other"];
+    assert_eq!(catbuild(dir, &other).status.code(), Some(0));
+    stamp(dir, &args, &[]);
+    let output = catbuild(dir, &[&other[..], &["--format", "fbc-yaml"]].concat());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(up_to_date(dir, &args, &[]), "a build into another output directory broke the stamp");
+    // An edit rebuilds them, as a clean build would.
+    let csv = dir.join("manifests/fruits-catalog-operator/0.0.1/manifests/fruits-catalog-operator.clusterserviceversion.yaml");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, text.replacen("description:", "description: edited", 1)).unwrap();
+    assert!(!up_to_date(dir, &args, &[]));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = elsewhere.path().join("reference");
+    let output = catbuild(
+        dir,
+        &[
+            "build",
+            "-q",
+            "--no-cache",
+            "--target",
+            "ocp-4.16",
+            "--format",
+            "fbc-json,sqlite",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let targets =
+        |built: &Path| -> Vec<(String, Vec<u8>)> { tree(built).into_iter().filter(|(path, _)| path.starts_with("ocp-4.16/")).collect() };
+    assert!(
+        targets(&dir.join("build")) == targets(&out),
+        "the rebuild differs from a clean build"
+    );
 }

@@ -469,10 +469,22 @@ impl Cache {
         self.write_atomic(&self.stamp_path(name), text.as_bytes())
     }
 
+    pub fn remove_stamp(&self, name: &str) -> Result<(), CacheError> {
+        let path = self.stamp_path(name);
+        match std::fs::remove_file(&path) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(CacheError {
+                action: "remove",
+                path,
+                source: error,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Stamps are small and named by what they describe (an output
     /// target's absolute path), hashed to a file name.
     fn stamp_path(&self, name: &str) -> PathBuf {
-        self.dir.join("stamps").join(hex(&Sha256Digest::of(name.as_bytes())))
+        stamp_path_in(&self.dir, name)
     }
 
     /// The inputs the action `id` last ran with (for `--explain`).
@@ -650,6 +662,16 @@ fn read_dir_or_empty(dir: &Path) -> Result<Vec<std::fs::DirEntry>, CacheError> {
             source,
         }),
     }
+}
+
+/// The stamp stored under `name` in the cache at `root`, read without
+/// opening the cache: a no-op build reads this and not the memo.
+pub fn read_stamp(root: &Path, name: &str) -> Option<String> {
+    std::fs::read_to_string(stamp_path_in(&root.join(LAYOUT), name)).ok()
+}
+
+fn stamp_path_in(dir: &Path, name: &str) -> PathBuf {
+    dir.join("stamps").join(hex(&Sha256Digest::of(name.as_bytes())))
 }
 
 /// Removes the cache directory: `catbuild clean --cache`. Returns whether

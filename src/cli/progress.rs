@@ -252,6 +252,7 @@ impl Reporter for CliReporter {
             match action {
                 Action::LoadBundle { .. } => state.bundles_loaded += 1,
                 Action::EncodePackage { .. } => state.packages_encoded += 1,
+                Action::UpToDate { .. } => {}
             }
             self.progress(&mut state);
         }
@@ -268,6 +269,7 @@ impl Reporter for CliReporter {
             match action {
                 Action::LoadBundle { dir, .. } => eprintln!("  loaded {} {how}", dir.display()),
                 Action::EncodePackage { target, package } => eprintln!("  encoded {target}/{package} {how}"),
+                Action::UpToDate { out_dir } => eprintln!("  `{}` is up to date: no input changed", out_dir.display()),
             }
         }
         let reason = match cached {
@@ -283,6 +285,7 @@ impl Reporter for CliReporter {
             match action {
                 Action::LoadBundle { dir, .. } => eprintln!("  load `{}`: {reason}", dir.display()),
                 Action::EncodePackage { target, package } => eprintln!("  encode `{package}` in `{target}`: {reason}"),
+                Action::UpToDate { .. } => {}
             }
         }
     }
@@ -378,6 +381,9 @@ fn action_json(action: &Action, elapsed: Option<Duration>) -> Value {
         Action::EncodePackage { target, package } => {
             fields.insert("target".into(), json!(target));
             fields.insert("package".into(), json!(package));
+        }
+        Action::UpToDate { out_dir } => {
+            fields.insert("output".into(), json!(path_text(out_dir)));
         }
     }
     if let Some(elapsed) = elapsed {

@@ -175,7 +175,13 @@ impl Publication {
     }
 
     /// Makes every temp dir durable and swaps each target in.
-    pub fn commit(mut self) -> Result<PublishReport, OutputError> {
+    pub fn commit(self) -> Result<PublishReport, OutputError> {
+        self.commit_locked().map(|(report, _)| report)
+    }
+
+    /// As [`Publication::commit`], handing back the lock: what the caller
+    /// reads of the new targets before dropping it is what it wrote.
+    pub fn commit_locked(mut self) -> Result<(PublishReport, Option<OutputLock>), OutputError> {
         let kept = std::mem::take(&mut self.kept);
         let mut idx = 0;
         self.staged.retain(|_| {
@@ -191,10 +197,11 @@ impl Publication {
             self.staged.clear();
         }
         result?;
-        drop(self.lock.take());
-        Ok(PublishReport {
+        let lock = self.lock.take();
+        let report = PublishReport {
             removed_leftovers: std::mem::take(&mut self.removed_leftovers),
-        })
+        };
+        Ok((report, lock))
     }
 
     /// Gives up after an I/O failure: the temp dirs go, the targets keep

@@ -353,7 +353,6 @@ impl RunCache {
         files: &mut TargetFiles,
         extra: &[(PathBuf, Vec<u8>)],
     ) -> Result<bool, crate::output::OutputError> {
-        use rayon::prelude::*;
         for (path, bytes) in extra {
             files.manifest.insert(path.clone(), crate::cache::hex(&Sha256Digest::of(bytes)));
         }
@@ -377,7 +376,18 @@ impl RunCache {
         });
         let linked: Vec<PathBuf> = linked.into_iter().map(|(path, _)| path).collect();
         publication.link_published(target_idx, &linked)?;
-        let publication = &*publication;
+        self.write_deferred(publication, target_idx, from_blobs)?;
+        Ok(false)
+    }
+
+    /// Stages files the cache holds from their blobs.
+    pub(super) fn write_deferred(
+        &self,
+        publication: &crate::output::Publication,
+        target_idx: usize,
+        from_blobs: Vec<(PathBuf, Sha256Digest)>,
+    ) -> Result<(), crate::output::OutputError> {
+        use rayon::prelude::*;
         from_blobs.into_par_iter().try_for_each(|(path, digest)| {
             let Some(bytes) = self.cache.blob(&digest) else {
                 return Err(crate::output::OutputError::Io {
@@ -390,8 +400,7 @@ impl RunCache {
                 });
             };
             publication.write(target_idx, &[(path, bytes)])
-        })?;
-        Ok(false)
+        })
     }
 
     /// Stamps a target just swapped in, so the next build can leave it in

@@ -20,6 +20,7 @@
 mod cached;
 mod encode;
 mod exclude;
+mod fresh;
 mod images;
 mod index_db;
 mod load;
@@ -189,7 +190,7 @@ pub fn summarize(config: &Config) -> (Vec<PackageSummary>, Vec<Diagnostic>) {
 
 /// Checks everything and writes nothing: `catbuild validate`.
 pub fn check(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
-    run(config, options, reporter, None).map(|(report, _)| report)
+    run(config, options, reporter, None, None).map(|(report, _)| report)
 }
 
 /// A target's name and its deployment files.
@@ -199,13 +200,25 @@ pub type TargetDeploy = (String, Vec<OutputFile>);
 /// (under `deploy/`), without writing anything: what `catbuild deploy`
 /// prints. Targets without `olm` give no files.
 pub fn deploy_files(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<Vec<TargetDeploy>, BuildError> {
-    run(config, options, reporter, None).map(|(_, deploy)| deploy)
+    run(config, options, reporter, None, None).map(|(_, deploy)| deploy)
 }
 
 /// Builds every selected target into the output directory.
+///
+/// With the cache, a build whose inputs, settings and outputs are exactly
+/// as a whole-build stamp says returns that build's report and does
+/// nothing else (`fresh`).
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
-    run(config, options, reporter, Some(&out_dir)).map(|(report, _)| report)
+    // Not a stage of its own: on a miss the build's stages follow as ever.
+    if let Some(report) = fresh::check(config, options, &out_dir)? {
+        report::hit(reporter, &Action::UpToDate { out_dir: &out_dir });
+        return Ok(report);
+    }
+    // Before any input is read (the check only stats): a stamp is only
+    // taken when no input changed after this moment.
+    let started = std::time::SystemTime::now();
+    run(config, options, reporter, Some(&out_dir), Some(started)).map(|(report, _)| report)
 }
 
 /// Pushes the images of every built target that pushes (`push = true`, or
@@ -298,11 +311,13 @@ pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Re
 /// if it made it. `out_dir` is `None` for `check`, which writes nothing.
 /// Also returns each target's deployment files (staged with the rest when
 /// building).
+/// `started`, when building, is when the build began (for its stamp).
 fn run(
     config: &Config,
     options: &BuildOptions,
     reporter: &dyn Reporter,
     out_dir: Option<&Path>,
+    started: Option<std::time::SystemTime>,
 ) -> Result<(BuildReport, Vec<TargetDeploy>), BuildError> {
     let targets = select_targets(config, options)?;
     let mut diagnostics = config.warnings.clone();
@@ -642,6 +657,14 @@ fn run(
         let mut kept = vec![false; targets.len()];
         for (target_idx, extra) in extra.iter().enumerate() {
             match &run_cache {
+                // `index.db` is written straight into staging, not by
+                // digest: a target with one is never left as it was (its
+                // stamp would not know the new index).
+                Some(run_cache) if sqlite_indexes.get(target_idx).is_some_and(Option::is_some) => {
+                    publication.write(target_idx, extra)?;
+                    let deferred = std::mem::take(&mut target_files[target_idx].deferred);
+                    run_cache.write_deferred(&publication, target_idx, deferred)?;
+                }
                 Some(run_cache) => {
                     let at = (out_dir, target_idx, targets[target_idx].name.as_str());
                     kept[target_idx] = run_cache.publish_target(&mut publication, at, &mut target_files[target_idx], extra)?;
@@ -649,15 +672,38 @@ fn run(
                 None => publication.write(target_idx, extra)?,
             }
         }
-        publication.commit()?;
+        // The lock is held until the stamps are taken: what they describe
+        // is what this build wrote.
+        let (_, lock) = publication.commit_locked()?;
         if let Some(run_cache) = &run_cache {
             for (target_idx, target) in targets.iter().enumerate() {
                 if !kept[target_idx] {
                     run_cache.stamp_target(out_dir, &target.name, &target_files[target_idx]);
                 }
             }
+            let stamp = match started {
+                Some(started) if diagnostics.is_empty() && fresh::eligible(config, options) => fresh::take(&fresh::Finished {
+                    config,
+                    options,
+                    out_dir,
+                    started,
+                    reports: &reports,
+                    inputs: fresh::planned_inputs(config, &plan),
+                }),
+                _ => None,
+            };
+            let name = fresh::stamp_name(out_dir);
+            let saved = match stamp.as_ref().and_then(fresh::BuildStamp::to_text) {
+                Some(text) => run_cache.cache.set_stamp(&name, &text),
+                // An older stamp must not outlive the build it described.
+                None => run_cache.cache.remove_stamp(&name),
+            };
+            if saved.is_err() {
+                run_cache.cache.note_failure();
+            }
             let _ = run_cache.cache.finish();
         }
+        drop(lock);
         stale_target_warnings(config, out_dir)
     })?;
     // The shared cache gets what this build used, once its output is in

@@ -51,6 +51,9 @@ pub enum Action<'a> {
     LoadBundle { package: &'a str, dir: &'a Path },
     /// A package of a target validated and encoded in every format.
     EncodePackage { target: &'a str, package: &'a str },
+    /// The whole build, answered by its stamp: nothing changed since the
+    /// last build into `out_dir`, so nothing else ran.
+    UpToDate { out_dir: &'a Path },
 }
 
 impl Action<'_> {
@@ -59,6 +62,7 @@ impl Action<'_> {
         match self {
             Action::LoadBundle { .. } => "load-bundle",
             Action::EncodePackage { .. } => "encode-package",
+            Action::UpToDate { .. } => "build",
         }
     }
 
@@ -67,6 +71,7 @@ impl Action<'_> {
         match self {
             Action::LoadBundle { .. } => Stage::Load,
             Action::EncodePackage { .. } => Stage::Encode,
+            Action::UpToDate { .. } => Stage::Plan,
         }
     }
 }

@@ -1,0 +1,552 @@
+//! The whole-build stamp: a no-op build checked before planning (issue 19).
+//!
+//! After a build that changed nothing outside the output directory while
+//! it ran, a stamp (in the action cache, named by the output directory) lists
+//! every directory and file under the project's roots (the project and
+//! its `external-paths`) and every directory and file of every target it
+//! wrote, with one sha256 over all their stats (device, inode, mode, size,
+//! mtime, ctime), plus a key over catbuild's version, the resolved
+//! `Config` and every build option that changes output bytes. A later
+//! build whose key is the same and whose stats hash the same is a no-op:
+//! it stats those paths and returns the last build's report, reading no
+//! input byte and writing nothing.
+//!
+//! Why a matching stamp means the output is what a build would make now,
+//! for every way an input can change:
+//!
+//! * a file edited in place, or touched (same size): its mtime and ctime
+//!   change. Setting the mtime back (`touch -d`, `rsync -t`) still sets
+//!   the ctime, which user space cannot choose.
+//! * a file replaced (editors' write-and-rename, `cp`, `git checkout`),
+//!   added, removed or renamed, a directory added, removed or renamed: an
+//!   entry of its parent directory changes, and with it that directory's
+//!   mtime and ctime (POSIX); the old inode is gone. Every directory under
+//!   the roots is listed, so a new bundle directory a pattern would now
+//!   match is seen. A symbolic link is stated itself, and is retargeted
+//!   only by replacing it in its directory.
+//! * `catalog.toml`, environment variables and flags: everything they set
+//!   is in the resolved `Config` and `BuildOptions`, which are in the key
+//!   (their `Debug` text: conservative, a comment moving a span is a
+//!   miss). Outside `config` only the registry code reads the environment,
+//!   and builds that touch registries or images are never stamped.
+//! * catbuild itself: its version and commit are in the key.
+//! * the output: every file and directory of every target is stated too,
+//!   so a target changed or removed by hand is a miss; published files are
+//!   never written in place (`output` stages and swaps).
+//! * an edit while the stamped build ran: the build notes the time before
+//!   it reads anything, and writes no stamp when any listed input's mtime
+//!   or ctime is not older than that, less [`CLOCK_SLACK`] (filesystem
+//!   timestamps come from a coarse clock that may lag the real one by a
+//!   tick). So every input was last changed before it was read, and any
+//!   later change moves its ctime (git's "racy clean" rule).
+//!
+//! Not stamped (they build as before): `--no-cache`, builds with
+//! warnings, images (a registry's tag may move), `bundle-images`, and
+//! inputs outside the roots or inside the output or cache directory, a
+//! `.git` directory or another catbuild output directory (all skipped by
+//! the walk, so nothing a build reads may be there). Anything the walk cannot read means no stamp; the stamp is only a
+//! hint, so losing it costs time, never correctness.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
+
+use super::{BuildOptions, BuildReport, TargetReport};
+use crate::config::Config;
+
+/// How far filesystem timestamps may lag the clock: Linux stamps files
+/// with a coarse clock that is at most one tick behind, and a tick is at
+/// most 10 ms (`HZ` >= 100).
+pub(super) const CLOCK_SLACK: Duration = Duration::from_millis(10);
+const HEADER: &str = "catbuild build stamp 1";
+/// Past this many paths the walk gives up: a project that large gains
+/// little from a stamp it must stat whole.
+const MAX_ENTRIES: usize = 2_000_000;
+
+/// catbuild's version and commit.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " ", env!("CATBUILD_GIT_COMMIT"));
+
+/// Whether a build with these settings may be answered by a stamp at all.
+pub(super) fn eligible(config: &Config, options: &BuildOptions) -> bool {
+    options.cache.enabled && !options.images(config) && config.packages.iter().all(|package| package.bundle_images.is_empty())
+}
+
+/// The key of a build: catbuild's version, the resolved config, and every
+/// option that changes what is written where.
+pub(super) fn key(config: &Config, options: &BuildOptions, out_dir: &Path, version: &str) -> String {
+    let mut hasher = Sha256::new();
+    let options_text = format!(
+        "targets {:?}\nformats {:?}\nout {:?}\npush {}\nimages {}\nregistry {:?}\nbase {:?}\nepoch {}\ncache {:?} {:?} {}",
+        options.targets,
+        options.formats,
+        out_dir,
+        options.push,
+        options.build_images,
+        options.registry,
+        options.base_image,
+        options.source_date_epoch,
+        options.cache.enabled,
+        options.cache.dir,
+        options.cache.max_bytes,
+    );
+    for text in [version, &format!("{config:?}"), &options_text] {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    crate::cache::hex(&crate::load::Sha256Digest(hasher.finalize().into()))
+}
+
+/// The name the stamp of a build into `out_dir` is kept under.
+pub(super) fn stamp_name(out_dir: &Path) -> String {
+    let absolute = std::path::absolute(out_dir).unwrap_or_else(|_| out_dir.to_path_buf());
+    format!("build {}", absolute.display())
+}
+
+/// One target as the stamp remembers it, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct StampedTarget {
+    pub(super) name: String,
+    pub(super) n_packages: usize,
+    pub(super) n_bundles: usize,
+    pub(super) n_excluded: usize,
+}
+
+/// A stamp: what it answers (`key`), its targets, and the paths whose
+/// stats hash to `stats`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct BuildStamp {
+    pub(super) version: String,
+    pub(super) key: String,
+    pub(super) targets: Vec<StampedTarget>,
+    /// Absolute paths, grouped by their directory, in the order their stats
+    /// are hashed.
+    pub(super) groups: Vec<Group>,
+    pub(super) stats: String,
+}
+
+/// Paths in one directory: each is stated by name relative to the
+/// directory, opened once, which saves the kernel walking every
+/// component of every path (most of a no-op build's time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Group {
+    pub(super) dir: PathBuf,
+    pub(super) names: Vec<std::ffi::OsString>,
+}
+
+impl BuildStamp {
+    /// Whether every listed path has the stats it had when stamped.
+    pub(super) fn still_holds(&self) -> bool {
+        stats_of(&self.groups).is_some_and(|stats| digest_of(&stats) == self.stats)
+    }
+
+    /// As text: `d DIR` then its `f NAME`s.
+    pub(super) fn to_text(&self) -> Option<String> {
+        let mut text = format!("{HEADER}\nversion {}\nkey {}\nstats {}\n", self.version, self.key, self.stats);
+        for target in &self.targets {
+            if target.name.contains(['\n', '\t']) {
+                return None;
+            }
+            text.push_str(&format!(
+                "target {}\t{}\t{}\t{}\n",
+                target.name, target.n_packages, target.n_bundles, target.n_excluded
+            ));
+        }
+        for group in &self.groups {
+            let dir = group.dir.to_str().filter(|dir| !dir.contains('\n'))?;
+            text.push_str(&format!("d {dir}\n"));
+            for name in &group.names {
+                let name = name.to_str().filter(|name| !name.contains('\n'))?;
+                text.push_str(&format!("f {name}\n"));
+            }
+        }
+        Some(text)
+    }
+
+    /// `None` for a damaged stamp or another layout's.
+    pub(super) fn from_text(text: &str) -> Option<BuildStamp> {
+        let mut lines = text.lines();
+        if lines.next()? != HEADER {
+            return None;
+        }
+        let version = lines.next()?.strip_prefix("version ")?.to_string();
+        let key = lines.next()?.strip_prefix("key ")?.to_string();
+        let stats = lines.next()?.strip_prefix("stats ")?.to_string();
+        let mut targets = Vec::new();
+        let mut groups: Vec<Group> = Vec::new();
+        for line in lines {
+            let (kind, rest) = line.split_once(' ')?;
+            match kind {
+                "target" => {
+                    let fields: Vec<&str> = rest.split('\t').collect();
+                    let [name, n_packages, n_bundles, n_excluded] = fields.as_slice() else {
+                        return None;
+                    };
+                    targets.push(StampedTarget {
+                        name: name.to_string(),
+                        n_packages: n_packages.parse().ok()?,
+                        n_bundles: n_bundles.parse().ok()?,
+                        n_excluded: n_excluded.parse().ok()?,
+                    });
+                }
+                "d" => groups.push(Group {
+                    dir: PathBuf::from(rest),
+                    names: Vec::new(),
+                }),
+                "f" => groups.last_mut()?.names.push(rest.into()),
+                _ => return None,
+            }
+        }
+        Some(BuildStamp {
+            version,
+            key,
+            targets,
+            groups,
+            stats,
+        })
+    }
+}
+
+/// `paths` grouped by directory, keeping their order.
+fn group(paths: &[PathBuf]) -> Option<Vec<Group>> {
+    let mut groups: Vec<Group> = Vec::new();
+    for path in paths {
+        let dir = path.parent()?;
+        let name = path.file_name()?.to_os_string();
+        match groups.last_mut() {
+            Some(last) if last.dir == dir => last.names.push(name),
+            _ => groups.push(Group {
+                dir: dir.to_path_buf(),
+                names: vec![name],
+            }),
+        }
+    }
+    Some(groups)
+}
+
+/// `(device, inode, mode, size, mtime, ctime)` of every path, times in ns.
+type StatFields = [i128; 6];
+
+/// The stats (as `lstat` gives them) of every path of `groups`, in
+/// order; `None` when one cannot be stated.
+fn stats_of(groups: &[Group]) -> Option<Vec<StatFields>> {
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    let stats: Vec<Option<Vec<StatFields>>> = groups
+        .par_iter()
+        .with_min_len(64)
+        .map(|group| {
+            let dir = rustix::fs::open(&group.dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+            group
+                .names
+                .iter()
+                .map(|name| {
+                    let stat = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                    Some([
+                        i128::from(stat.st_dev),
+                        i128::from(stat.st_ino),
+                        i128::from(stat.st_mode),
+                        i128::from(stat.st_size),
+                        i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
+                        i128::from(stat.st_ctime) * 1_000_000_000 + i128::from(stat.st_ctime_nsec),
+                    ])
+                })
+                .collect()
+        })
+        .collect();
+    let mut all = Vec::new();
+    for group_stats in stats {
+        all.extend(group_stats?);
+    }
+    Some(all)
+}
+
+fn digest_of(stats: &[StatFields]) -> String {
+    let mut hasher = Sha256::new();
+    for stat in stats {
+        for value in stat {
+            hasher.update(value.to_le_bytes());
+        }
+    }
+    crate::cache::hex(&crate::load::Sha256Digest(hasher.finalize().into()))
+}
+
+fn newest_of(stats: &[StatFields]) -> SystemTime {
+    let newest_ns = stats.iter().map(|stat| stat[4].max(stat[5])).max().unwrap_or(0);
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(newest_ns).unwrap_or(0))
+}
+
+/// Every directory and file under `root` (itself included), sorted,
+/// leaving out the directories in `skip`, any named `.git` and any other
+/// catbuild output directory (one holding its lock file: another build's
+/// `--out`, whose swaps would otherwise break this build's stamp), which
+/// are added to `skip`; `None` when a directory cannot be read or there
+/// are too many.
+fn walk(root: &Path, skip: &mut Vec<PathBuf>, paths: &mut Vec<PathBuf>) -> Option<()> {
+    paths.push(root.to_path_buf());
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let mut entries: Vec<(PathBuf, bool)> = Vec::new();
+        for entry in std::fs::read_dir(&dir).ok()? {
+            let entry = entry.ok()?;
+            let path = entry.path();
+            let is_dir = entry.file_type().ok()?.is_dir();
+            if is_dir && (entry.file_name() == ".git" || skip.contains(&path)) {
+                continue;
+            }
+            if is_dir && path.join(crate::output::LOCK_FILE_NAME).is_file() {
+                skip.push(path);
+                continue;
+            }
+            entries.push((path, is_dir));
+        }
+        entries.sort();
+        for (path, is_dir) in entries {
+            if is_dir {
+                pending.push(path.clone());
+            }
+            paths.push(path);
+        }
+        if paths.len() > MAX_ENTRIES {
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// What a finished build hands over for its stamp.
+pub(super) struct Finished<'a> {
+    pub(super) config: &'a Config,
+    pub(super) options: &'a BuildOptions,
+    pub(super) out_dir: &'a Path,
+    /// Before the build read any input.
+    pub(super) started: SystemTime,
+    pub(super) reports: &'a [TargetReport],
+    /// Every path the plan named as an input (bundle dirs, icons, index
+    /// files, package-manifest and template dirs).
+    pub(super) inputs: Vec<PathBuf>,
+}
+
+/// The stamp of a build that just swapped its targets in (under the
+/// output directory's lock), or `None` when it cannot be trusted.
+pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
+    let Finished {
+        config,
+        options,
+        out_dir,
+        started,
+        reports,
+        inputs,
+    } = finished;
+    let out_dir = std::fs::canonicalize(out_dir).ok()?;
+    let cache_dir = super::cache_dir(config, &options.cache, &out_dir);
+    let mut skip = vec![out_dir.clone()];
+    if let Ok(cache_dir) = std::fs::canonicalize(&cache_dir) {
+        skip.push(cache_dir);
+    }
+    let mut roots: Vec<PathBuf> = std::iter::once(&config.root)
+        .chain(&config.catalog.external_paths)
+        .filter_map(|root| std::fs::canonicalize(root).ok())
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let nested: Vec<PathBuf> = roots
+        .iter()
+        .filter(|root| roots.iter().any(|other| other != *root && root.starts_with(other)))
+        .cloned()
+        .collect();
+    roots.retain(|root| !nested.contains(root));
+    // The output must not hold a root, nor any input lie where the walk
+    // does not look.
+    if roots.iter().any(|root| root.starts_with(&out_dir)) {
+        return None;
+    }
+    let mut paths = Vec::new();
+    for root in &roots {
+        walk(root, &mut skip, &mut paths)?;
+    }
+    for input in inputs {
+        let input = std::fs::canonicalize(input).ok()?;
+        let under_root = roots.iter().any(|root| input.starts_with(root));
+        let skipped = skip.iter().any(|dir| input.starts_with(dir)) || input.components().any(|component| component.as_os_str() == ".git");
+        if !under_root || skipped {
+            return None;
+        }
+    }
+    // Racy: an input changed after the build began may not be what it
+    // read. One that changes after these stats are taken no longer
+    // matches them.
+    let mut groups = group(&paths)?;
+    let mut stats = stats_of(&groups)?;
+    if newest_of(&stats) + CLOCK_SLACK >= *started {
+        return None;
+    }
+    let mut outputs = Vec::new();
+    for report in reports.iter() {
+        walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs)?;
+    }
+    let output_groups = group(&outputs)?;
+    stats.extend(stats_of(&output_groups)?);
+    groups.extend(output_groups);
+    let stats = digest_of(&stats);
+    Some(BuildStamp {
+        version: VERSION.to_string(),
+        key: key(config, options, &out_dir, VERSION),
+        targets: reports
+            .iter()
+            .map(|report| StampedTarget {
+                name: report.name.clone(),
+                n_packages: report.n_packages,
+                n_bundles: report.n_bundles,
+                n_excluded: report.n_excluded,
+            })
+            .collect(),
+        groups,
+        stats,
+    })
+}
+
+/// The report of a build that has nothing to do, from a stamp that still
+/// holds for `config` and `options` (checked under the output directory's
+/// lock), else `None`.
+pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> Result<Option<BuildReport>, super::BuildError> {
+    if !eligible(config, options) {
+        return Ok(None);
+    }
+    let cache_dir = super::cache_dir(config, &options.cache, out_dir);
+    let Some(text) = crate::cache::read_stamp(&cache_dir, &stamp_name(out_dir)) else {
+        return Ok(None);
+    };
+    let Some(stamp) = BuildStamp::from_text(&text) else {
+        return Ok(None);
+    };
+    let Ok(canonical_out) = std::fs::canonicalize(out_dir) else {
+        return Ok(None);
+    };
+    if stamp.version != VERSION || stamp.key != key(config, options, &canonical_out, VERSION) {
+        return Ok(None);
+    }
+    let _lock = crate::output::OutputLock::acquire(out_dir, &options.output)?;
+    if !stamp.still_holds() {
+        return Ok(None);
+    }
+    let mut targets = Vec::new();
+    for stamped in &stamp.targets {
+        let target_dir = out_dir.join(&stamped.name);
+        let Some(packages) = std::fs::read(target_dir.join(crate::summary::SUMMARY_FILE))
+            .ok()
+            .and_then(|bytes| crate::summary::from_file(&bytes))
+        else {
+            return Ok(None);
+        };
+        targets.push(TargetReport {
+            name: stamped.name.clone(),
+            n_packages: stamped.n_packages,
+            n_bundles: stamped.n_bundles,
+            n_excluded: stamped.n_excluded,
+            output: Some(target_dir),
+            images: Vec::new(),
+            changes: Some(crate::summary::changes(&packages, &packages)),
+            packages,
+        });
+    }
+    let warnings = super::stale_target_warnings(config, out_dir)?;
+    Ok(Some(BuildReport { targets, warnings }))
+}
+
+/// Every input path the plan names, for [`take`]'s check that the walk
+/// covers them.
+pub(super) fn planned_inputs(config: &Config, plan: &super::plan::Plan) -> Vec<PathBuf> {
+    let mut inputs: Vec<PathBuf> = vec![config.path.clone()];
+    for package_plan in plan.packages.values() {
+        inputs.extend(package_plan.bundle_dirs.iter().cloned());
+        inputs.extend(package_plan.package_manifest_dirs.iter().cloned());
+        inputs.extend(package_plan.icon.iter().map(|icon| icon.path.clone()));
+    }
+    inputs.extend(plan.catalog_icon.iter().map(|icon| icon.path.clone()));
+    for package in &config.packages {
+        inputs.extend(package.index_db.iter().map(|index_db| index_db.value.clone()));
+    }
+    inputs.extend(config.catalog.deploy_templates.iter().map(|dir| dir.value.clone()));
+    inputs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_reads_back_and_a_damaged_one_is_refused() {
+        let stamp = BuildStamp {
+            version: "0.1.0 abc".to_string(),
+            key: "k".repeat(64),
+            targets: vec![StampedTarget {
+                name: "v4.16".to_string(),
+                n_packages: 2,
+                n_bundles: 9,
+                n_excluded: 1,
+            }],
+            groups: group(&["/p", "/p/a", "/p/a/x.yaml", "/p/b.toml", "/out/v4.16"].map(PathBuf::from)).unwrap(),
+            stats: "s".repeat(64),
+        };
+        let text = stamp.to_text().unwrap();
+        assert_eq!(BuildStamp::from_text(&text).unwrap(), stamp);
+        assert!(BuildStamp::from_text(&text.replace(HEADER, "catbuild build stamp 0")).is_none());
+        assert!(BuildStamp::from_text(&format!("{text}x y\n")).is_none());
+        let odd = BuildStamp {
+            groups: group(&[PathBuf::from("/p/a\nb")]).unwrap(),
+            ..stamp
+        };
+        assert!(odd.to_text().is_none(), "a newline in a path is not stamped");
+    }
+
+    #[test]
+    fn any_change_to_a_listed_path_breaks_the_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("p");
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::write(root.join("a/x.yaml"), "one").unwrap();
+        let mut paths = Vec::new();
+        walk(&root, &mut Vec::new(), &mut paths).unwrap();
+        assert_eq!(paths, vec![root.clone(), root.join("a"), root.join("a/x.yaml")]);
+        let groups = group(&paths).unwrap();
+        assert_eq!(groups.len(), 3, "{groups:?}");
+        let digest = digest_of(&stats_of(&groups).unwrap());
+        let stamp = BuildStamp {
+            version: VERSION.to_string(),
+            key: String::new(),
+            targets: Vec::new(),
+            groups,
+            stats: digest,
+        };
+        assert!(stamp.still_holds());
+        // Same size, same mtime put back: the ctime still moves.
+        let before = std::fs::metadata(root.join("a/x.yaml")).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(root.join("a/x.yaml"), "two").unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(root.join("a/x.yaml"))
+            .unwrap()
+            .set_modified(before)
+            .unwrap();
+        assert!(!stamp.still_holds());
+    }
+
+    #[test]
+    fn the_key_changes_with_the_version_and_each_option() {
+        let text = "[catalog]\nname = \"fruits\"\n\n[[package]]\nname = \"apple\"\nbundles = [\"b/*\"]\n";
+        let config = crate::config::parse(text, Path::new("/project/catalog.toml")).unwrap();
+        let options = BuildOptions::default();
+        let out = Path::new("/out");
+        let base = key(&config, &options, out, "1");
+        assert_eq!(base, key(&config, &options, out, "1"), "the key is stable");
+        assert_ne!(base, key(&config, &options, out, "2"));
+        assert_ne!(base, key(&config, &options, Path::new("/other"), "1"));
+        let epoch = BuildOptions {
+            source_date_epoch: 1,
+            ..BuildOptions::default()
+        };
+        assert_ne!(base, key(&config, &epoch, out, "1"));
+    }
+}

@@ -310,6 +310,33 @@ fn issue_19_an_unreachable_cache_registry_is_a_warning_and_the_build_computes() 
 }
 
 #[test]
+fn issue_19_an_up_to_date_build_still_exports_what_it_would_have_used() {
+    // The whole-build stamp answers a no-op build without running any
+    // action; with `--cache-to` the build must not take that shortcut, or
+    // a project built once without the flag would never fill the cache.
+    let registry = Registry::start(&[]);
+    let (_root, dirs) = runners(1, "remote-after-stamp");
+    let dir = &dirs[0];
+    // The first build creates build/, which changes the project directory
+    // while it runs, so the second is the first one to leave a stamp.
+    for _ in 0..2 {
+        events(&runner(dir, &["build", "--json"], &[]));
+    }
+    let noop = events(&runner(dir, &["build", "--json"], &[]));
+    let finished = of_type(&noop, "action-finish");
+    assert_eq!(finished.len(), 1, "answered by the stamp: {finished:?}");
+    assert_eq!(finished[0]["action"], "build");
+
+    let cache = format!("{}/fleet/after-stamp", registry.host());
+    let export = exported(&events(&runner(dir, &["build", "--json", "--cache-to", &cache], &[])));
+    assert_eq!(
+        (export["entries"].as_u64(), export["blobs"].as_u64()),
+        (Some(6), Some(6)),
+        "{export}"
+    );
+}
+
+#[test]
 fn issue_19_an_export_sends_only_what_the_registry_lacks() {
     let registry = Registry::start(&[]);
     let (_root, dirs) = runners(1, "remote-missing-only");

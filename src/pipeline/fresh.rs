@@ -40,8 +40,9 @@
 //!   tick). So every input was last changed before it was read, and any
 //!   later change moves its ctime (git's "racy clean" rule).
 //!
-//! Not stamped (they build as before): `--no-cache`, builds with
-//! warnings, images (a registry's tag may move), `bundle-images`, and
+//! Not stamped (they build as before): `--no-cache`, `--cache-to` (its
+//! export needs the actions), builds with warnings, images (a registry's
+//! tag may move), `bundle-images`, and
 //! inputs outside the roots or inside the output or cache directory, a
 //! `.git` directory or another catbuild output directory (all skipped by
 //! the walk, so nothing a build reads may be there). Anything the walk cannot read means no stamp; the stamp is only a
@@ -70,7 +71,13 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " ", env!("CATBUILD_GIT
 
 /// Whether a build with these settings may be answered by a stamp at all.
 pub(super) fn eligible(config: &Config, options: &BuildOptions) -> bool {
-    options.cache.enabled && !options.images(config) && config.packages.iter().all(|package| package.bundle_images.is_empty())
+    // `--cache-to` must see the build's actions to export them, so such a
+    // build is never answered by a stamp (one made without it would
+    // otherwise leave the shared cache unwritten).
+    options.cache.enabled
+        && options.cache.to.is_none()
+        && !options.images(config)
+        && config.packages.iter().all(|package| package.bundle_images.is_empty())
 }
 
 /// The key of a build: catbuild's version, the resolved config, and every

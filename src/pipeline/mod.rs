@@ -212,7 +212,7 @@ pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
     // Not a stage of its own: on a miss the build's stages follow as ever.
     if let Some(report) = fresh::check(config, options, &out_dir)? {
-        report::hit(reporter, &Action::UpToDate { out_dir: &out_dir });
+        report::hit(reporter, &Action::UpToDate { out_dir: &out_dir }, None);
         return Ok(report);
     }
     // Before any input is read (the check only stats): a stamp is only

@@ -158,6 +158,7 @@ pub(crate) fn action<T>(reporter: &dyn Reporter, action: &Action, cached: &Cache
         Action::EncodePackage { target, package } => {
             crate::memory::doing(format_args!("encoding package `{package}` for target `{target}`"))
         }
+        Action::UpToDate { out_dir } => crate::memory::doing(format_args!("checking the stamp of `{}`", out_dir.display())),
     };
     reporter.action_started(action);
     let started = std::time::Instant::now();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{catbuild, example_project, stderr, synth_project, tree};
+use common::{catbuild, example_project, of_type, stderr, synth_project, tree};
 use serde_json::Value;
 
 /// Every stdout line of a `--json` run, parsed; each must be one object
@@ -30,14 +30,6 @@ fn events(stdout: &[u8]) -> Vec<Value> {
             assert!(event["data"].is_object(), "no data: {line}");
             event
         })
-        .collect()
-}
-
-fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .filter(|event| event["type"] == kind)
-        .map(|event| &event["data"])
         .collect()
 }
 

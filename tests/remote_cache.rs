@@ -15,47 +15,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::registry::Registry;
-use common::{copy_dir, synth_project, tree};
+use common::{copy_dir, of_type, synth_project, tree};
 use serde_json::Value;
-
-/// CI variables (those that make a build a pull-request build, and `CI`):
-/// the runner leaves them out unless a test sets them.
-const CI_VARIABLES: [&str; 10] = [
-    "GITHUB_EVENT_NAME",
-    "CI_MERGE_REQUEST_IID",
-    "CHANGE_ID",
-    "CIRCLE_PULL_REQUEST",
-    "BITBUCKET_PR_ID",
-    "PULL_NUMBER",
-    "BUILD_REASON",
-    "TRAVIS_PULL_REQUEST",
-    "BUILDKITE_PULL_REQUEST",
-    "CI",
-];
 
 /// catbuild on one "runner": its own HOME, none of the machine's
 /// credentials, registries.conf or CI variables, plus `env`.
 fn runner(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("HOME", home.path())
-        .env_remove("DOCKER_CONFIG")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("CATBUILD_REGISTRY_USERNAME")
-        .env_remove("CATBUILD_REGISTRY_PASSWORD")
-        .env_remove("CONTAINERS_REGISTRIES_CONF");
-    for name in CI_VARIABLES {
-        command.env_remove(name);
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().expect("catbuild runs")
+    common::registry::catbuild_isolated(dir, args, env)
 }
 
 fn stderr(output: &Output) -> String {
@@ -69,14 +35,6 @@ fn events(output: &Output) -> Vec<Value> {
         .unwrap()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
-fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events
-        .iter()
-        .filter(|event| event["type"] == kind)
-        .map(|event| &event["data"])
         .collect()
 }
 

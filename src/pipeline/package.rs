@@ -348,12 +348,7 @@ fn unreachable_bundles(
     config: &Config,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeSet<String> {
-    let in_a_channel: BTreeSet<&str> = package_graph
-        .channels
-        .iter()
-        .flat_map(|channel| channel.entries.iter().flatten())
-        .map(|entry| entry.name.as_str())
-        .collect();
+    let in_a_channel = bundles_in_a_channel(package_graph);
     let mut dropped_bundles = BTreeSet::new();
     let mut reported_edges = BTreeSet::new();
     for unreachable in &package_graph.unreachable {
@@ -389,6 +384,16 @@ fn unreachable_bundles(
     dropped_bundles
 }
 
+/// The names of the bundles some channel of `package_graph` holds.
+fn bundles_in_a_channel(package_graph: &graph::PackageGraph) -> BTreeSet<&str> {
+    package_graph
+        .channels
+        .iter()
+        .flat_map(|channel| channel.entries.iter().flatten())
+        .map(|entry| entry.name.as_str())
+        .collect()
+}
+
 /// The bundles of a semver-template package that its archetype lists
 /// (and, for unset lists, the channel annotations) place in no channel.
 /// opm's semver template renders only the bundle images its lists name
@@ -403,12 +408,7 @@ fn semver_unlisted_bundles(
     config: &Config,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> BTreeSet<String> {
-    let in_a_channel: BTreeSet<&str> = package_graph
-        .channels
-        .iter()
-        .flat_map(|channel| channel.entries.iter().flatten())
-        .map(|entry| entry.name.as_str())
-        .collect();
+    let in_a_channel = bundles_in_a_channel(package_graph);
     let unlisted: Vec<&LoadedBundle> = by_name
         .iter()
         .filter(|(name, _)| !in_a_channel.contains(*name))

@@ -7,8 +7,24 @@ use std::process::{Command, Output};
 
 use super::repo;
 
+/// CI variables (those that make a build a pull-request build for the
+/// shared cache, and `CI`): an isolated run leaves them out unless a test
+/// sets them in `env`.
+pub const CI_VARIABLES: [&str; 10] = [
+    "GITHUB_EVENT_NAME",
+    "CI_MERGE_REQUEST_IID",
+    "CHANGE_ID",
+    "CIRCLE_PULL_REQUEST",
+    "BITBUCKET_PR_ID",
+    "PULL_NUMBER",
+    "BUILD_REASON",
+    "TRAVIS_PULL_REQUEST",
+    "BUILDKITE_PULL_REQUEST",
+    "CI",
+];
+
 /// Runs catbuild in `dir` with a HOME of its own and none of the
-/// machine's credentials or registries.conf, plus `env`.
+/// machine's credentials, registries.conf or CI variables, plus `env`.
 pub fn catbuild_isolated(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_catbuild"));
@@ -23,6 +39,9 @@ pub fn catbuild_isolated(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out
         .env_remove("CATBUILD_REGISTRY_USERNAME")
         .env_remove("CATBUILD_REGISTRY_PASSWORD")
         .env_remove("CONTAINERS_REGISTRIES_CONF");
+    for name in CI_VARIABLES {
+        command.env_remove(name);
+    }
     for (key, value) in env {
         command.env(key, value);
     }

@@ -9,6 +9,7 @@ tests do); the stubs come from proto/registry.proto at run time.
 """
 
 import argparse
+import atexit
 import json
 import os
 import shutil
@@ -31,6 +32,8 @@ def status_kib(pid, key):
 
 def stubs():
     out = tempfile.mkdtemp(prefix="serve-bench-")
+    # The generated stubs are only needed until the process ends.
+    atexit.register(shutil.rmtree, out, True)
     import importlib.resources
     from grpc_tools import protoc
 

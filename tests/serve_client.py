@@ -13,12 +13,14 @@ Exit 0 when every check passed; otherwise the failed checks on stderr.
 """
 
 import argparse
+import atexit
 import base64
 import collections
 import email.utils
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -153,6 +155,8 @@ class Catalog:
 
 def generate_stubs(proto):
     out = tempfile.mkdtemp(prefix="serve-client-")
+    # The generated stubs are only needed until the process ends.
+    atexit.register(shutil.rmtree, out, True)
     from grpc_tools import protoc
     import importlib.resources
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use common::{catbuild, stderr, synth_project, tree};
+use common::{catbuild, sorted_dirs, stderr, synth_project, tree};
 use serde_json::Value;
 
 /// `(action, subject, cache, reason)` of every finished action.
@@ -46,16 +46,6 @@ fn ran(actions: &Finished) -> BTreeSet<(String, String)> {
         .filter(|(_, _, cache, _)| cache == "miss")
         .map(|(action, subject, _, _)| (action.clone(), subject.clone()))
         .collect()
-}
-
-fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
 }
 
 fn csv_of(bundle: &Path) -> PathBuf {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::registry::Registry;
-use common::{copy_dir, of_type, synth_project, tree};
+use common::{copy_dir, of_type, sorted_dirs, synth_project, tree};
 use serde_json::Value;
 
 /// catbuild on one "runner": its own HOME, none of the machine's
@@ -369,13 +369,7 @@ fn issue_19_the_cache_registry_takes_credentials_as_push_does_and_never_prints_t
 }
 
 fn first_dir(dir: &Path) -> PathBuf {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_dir())
-        .collect();
-    dirs.sort();
-    dirs.remove(0)
+    sorted_dirs(dir).remove(0)
 }
 
 /// sha256 by the system's `sha256sum`, apart from catbuild's code.

@@ -34,6 +34,17 @@ pub fn of_type<'a>(events: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde
         .collect()
 }
 
+/// The subdirectories of `dir`, sorted by path.
+pub fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
 /// Copies a directory tree.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -1,8 +1,8 @@
 //! The build: `catalog.toml` → bundles → channels → catalog → files.
 //!
 //! 1. plan: expand each package's bundle globs into bundle directories, and
-//!    read the icon files; then, package by package (the next package
-//!    loading while the one before is encoded):
+//!    read the icon files; then, package by package (several loading at
+//!    once under an input-bytes budget, finished in catalog order):
 //! 2. load: read the package's bundles into memory (with the digest of
 //!    each file), render `.j2` files in memory, parse (in parallel, rayon);
 //! 3. graph: make its channels with its channel policy, in each target;
@@ -23,6 +23,7 @@ mod exclude;
 mod fresh;
 mod images;
 mod index_db;
+mod inflight;
 mod load;
 mod package;
 mod plan;
@@ -1007,21 +1008,31 @@ struct Linked {
 }
 
 impl PackageRun<'_> {
-    /// Every package, two at a time: while one package is validated,
-    /// encoded and staged, the next one is loaded and linked (each of those
-    /// steps is parallel inside). At most two packages are in memory, and
-    /// the bundles of each are dropped once it is linked.
+    /// Every package: several load and link at once while their input
+    /// bytes fit the in-flight budget ([`inflight`]), and each is
+    /// validated, encoded and staged in catalog order as soon as the ones
+    /// before it are (each of those steps is parallel inside). The bundles
+    /// of a package are dropped once it is linked.
     fn packages(&self, packages: &[&PackageConfig]) -> Vec<PackageOutcome> {
-        let mut outcomes = Vec::with_capacity(packages.len());
-        let mut pending: Option<Prepared> = None;
-        for package in packages {
-            let previous = pending.take();
-            let (finished, prepared) = rayon::join(|| previous.map(|prepared| self.finish(prepared)), || self.prepare(package));
-            outcomes.extend(finished);
-            pending = Some(prepared);
-        }
-        outcomes.extend(pending.map(|prepared| self.finish(prepared)));
-        outcomes
+        let sizes: Vec<u64> = packages
+            .par_iter()
+            .map(|package| match self.plan.packages.get(&package.name.value) {
+                Some(package_plan) if package.index_db.is_none() => inflight::input_bytes(
+                    package_plan
+                        .bundle_dirs
+                        .iter()
+                        .chain(&package_plan.package_manifest_dirs)
+                        .map(PathBuf::as_path),
+                ),
+                _ => 0,
+            })
+            .collect();
+        inflight::run(
+            &sizes,
+            inflight::BUDGET_BYTES,
+            |idx| self.prepare(packages[idx]),
+            |prepared| self.finish(prepared),
+        )
     }
 
     /// Loads a package's bundles and links them in every target that has

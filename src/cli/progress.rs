@@ -55,7 +55,12 @@ pub(super) struct CliReporter {
 
 #[derive(Default)]
 struct State {
+    /// Per stage, the wall time during which some package was in it:
+    /// packages run in parallel, and a sum of their times would count the
+    /// same second once per package in flight.
     stage_totals: BTreeMap<Stage, Duration>,
+    /// Per stage, how many runs of it are going on and since when one has.
+    stage_running: BTreeMap<Stage, (usize, Instant)>,
     planned: Planned,
     bundles_loaded: usize,
     packages_encoded: usize,
@@ -207,9 +212,26 @@ impl Reporter for CliReporter {
         }
     }
 
-    fn stage_finished(&self, stage: Stage, elapsed: Duration) {
+    fn stage_started(&self, stage: Stage) {
         if let Ok(mut state) = self.state.lock() {
-            *state.stage_totals.entry(stage).or_default() += elapsed;
+            let running = state.stage_running.entry(stage).or_insert((0, Instant::now()));
+            if running.0 == 0 {
+                running.1 = Instant::now();
+            }
+            running.0 += 1;
+        }
+    }
+
+    fn stage_finished(&self, stage: Stage, _elapsed: Duration) {
+        if let Ok(mut state) = self.state.lock() {
+            let Some(running) = state.stage_running.get_mut(&stage) else {
+                return;
+            };
+            running.0 = running.0.saturating_sub(1);
+            if running.0 == 0 {
+                let since = running.1.elapsed();
+                *state.stage_totals.entry(stage).or_default() += since;
+            }
         }
     }
 
@@ -477,4 +499,35 @@ fn diagnostic_json(diagnostic: &Diagnostic, base: &Path) -> Value {
         fields.insert("caused".into(), json!(diagnostic.n_caused));
     }
     data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two packages loading at once for 60 ms are 60 ms of loading, not
+    /// 120: the total is wall time while some package is in the stage.
+    #[test]
+    fn overlapping_runs_of_a_stage_count_their_wall_time_once() {
+        let reporter = CliReporter::new(View {
+            quiet: true,
+            verbose: false,
+            json: false,
+            explain: false,
+        });
+        let pause = Duration::from_millis(60);
+        reporter.stage_started(Stage::Load);
+        reporter.stage_started(Stage::Load);
+        std::thread::sleep(pause);
+        reporter.stage_finished(Stage::Load, pause);
+        reporter.stage_finished(Stage::Load, pause);
+        // A later run after a gap adds its own time, not the gap.
+        std::thread::sleep(pause);
+        reporter.stage_started(Stage::Load);
+        std::thread::sleep(pause);
+        reporter.stage_finished(Stage::Load, pause);
+        let total = reporter.state.lock().unwrap().stage_totals[&Stage::Load];
+        assert!(total >= 2 * pause, "{total:?}");
+        assert!(total < 3 * pause, "counted overlapping runs twice or the gap: {total:?}");
+    }
 }

@@ -1079,7 +1079,9 @@ impl PackageRun<'_> {
                 var_sets.push(&self.targets[*idx].vars);
             }
         }
-        let cache_probe = self.probe(package, package_plan, &users, &var_sets);
+        // The probe reads and hashes every bundle, and loads those the
+        // cache misses: that is loading, and `--timings` counts it so.
+        let cache_probe = report::stage(self.reporter, Stage::Load, || self.probe(package, package_plan, &users, &var_sets));
         let (mut preloaded, load_cached) = match cache_probe {
             Probe::Off => (BTreeMap::new(), Cached::Off),
             Probe::Hit(restored, load_origins) => {

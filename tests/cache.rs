@@ -285,13 +285,13 @@ fn issue_19_an_unchanged_target_stays_in_place_and_a_changed_one_reuses_its_file
         assert_ne!(inode(&target), target_inode, "{what}: the target was not staged again");
     }
 
-    // One CSV edit in the first package: only its file is new; the other
-    // packages' files are the published ones, linked into the new tree.
+    // One CSV edit in the first package: only its file is new, renamed
+    // over the published one; the target and its other files stay.
     let (target_inode, file_inode) = (inode(&target), inode(&package_file(1)));
     let edited_inode = inode(&package_file(0));
     set_replicas(&csv_of(&sorted_dirs(&packages[0])[0]), 7);
     build_quietly(dir);
-    assert_ne!(inode(&target), target_inode);
+    assert_eq!(inode(&target), target_inode, "a one-file change staged the whole target");
     assert_eq!(inode(&package_file(1)), file_inode, "an unchanged file was written again");
     assert_ne!(inode(&package_file(0)), edited_inode);
     let built = tree(&target);
@@ -299,6 +299,28 @@ fn issue_19_an_unchanged_target_stays_in_place_and_a_changed_one_reuses_its_file
     assert!(
         built == tree(&dir.join("reference-edited/default")),
         "the edited build differs from a clean build"
+    );
+    let mut beside: Vec<String> = std::fs::read_dir(dir.join("build"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    beside.sort();
+    assert_eq!(beside, [".cache", ".catbuild.lock", "default"], "a temp dir was left behind");
+
+    // Two packages edited: the target is staged again, and the unchanged
+    // packages' files are the published ones, linked into the new tree.
+    let edited_inode = inode(&package_file(2));
+    set_replicas(&csv_of(&sorted_dirs(&packages[0])[0]), 8);
+    set_replicas(&csv_of(&sorted_dirs(&packages[2])[0]), 8);
+    build_quietly(dir);
+    assert_ne!(inode(&target), target_inode);
+    assert_eq!(inode(&package_file(1)), file_inode, "an unchanged file was written again");
+    assert_ne!(inode(&package_file(2)), edited_inode);
+    let built = tree(&target);
+    reference(dir, "reference-edited-twice");
+    assert!(
+        built == tree(&dir.join("reference-edited-twice/default")),
+        "the build with two edits differs from a clean build"
     );
 }
 

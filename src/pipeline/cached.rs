@@ -366,6 +366,21 @@ impl RunCache {
             publication.keep(target_idx);
             return Ok(true);
         }
+        // One file changed (a one-bundle edit): it alone is renamed over
+        // the published one; a single rename keeps the target all old or
+        // all new.
+        if let Some(stamp) = &current
+            && let Some([changed]) = stamp.changed_files(&files.manifest).as_deref()
+        {
+            let changed = changed.to_path_buf();
+            let from_extra: Vec<(PathBuf, Vec<u8>)> = extra.iter().filter(|(path, _)| *path == changed).cloned().collect();
+            publication.write(target_idx, &from_extra)?;
+            let from_blobs = files.deferred.iter().filter(|(path, _)| *path == changed).cloned().collect();
+            self.write_deferred(publication, target_idx, from_blobs)?;
+            files.deferred.clear();
+            publication.replace_one(target_idx, &changed);
+            return Ok(false);
+        }
         publication.write(target_idx, extra)?;
         let deferred = std::mem::take(&mut files.deferred);
         let (linked, from_blobs): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|(path, digest)| {

@@ -341,6 +341,11 @@ enum Swapped {
 }
 
 fn swap_all(out_dir: &Path, staged: &[Staged], steps: &Steps) -> Result<(), OutputError> {
+    // Every target kept or replaced file by file: no entry of `out_dir`
+    // changes, so there is nothing to make durable.
+    if staged.is_empty() {
+        return Ok(());
+    }
     // The temp dirs' own entries in `out_dir` must be durable before they
     // are renamed, or a crash could leave a target pointing at nothing.
     sync_dir(out_dir)?;

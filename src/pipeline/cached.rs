@@ -132,17 +132,23 @@ impl RunCache {
                 }
                 Err(_) => return None,
             }
-            let mut entries: Vec<(String, PathBuf)> = Vec::new();
+            let mut entries: Vec<(String, PathBuf, std::fs::DirEntry)> = Vec::new();
             for entry in std::fs::read_dir(&path).ok()? {
                 let entry = entry.ok()?;
-                entries.push((entry.file_name().into_string().ok()?, entry.path()));
+                entries.push((entry.file_name().into_string().ok()?, entry.path(), entry));
             }
             entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
-            for (name, entry_path) in entries {
+            for (name, entry_path, entry) in entries {
                 if directory == crate::load::MANIFESTS_DIR && name.starts_with('.') {
                     continue;
                 }
-                let metadata = std::fs::metadata(&entry_path).ok()?;
+                // Stated through the directory (no path walked again); a
+                // link is followed, as the loader reads what it points to.
+                let metadata = if entry.file_type().ok()?.is_symlink() {
+                    std::fs::metadata(&entry_path).ok()?
+                } else {
+                    entry.metadata().ok()?
+                };
                 if metadata.is_dir() {
                     continue;
                 }

@@ -324,6 +324,102 @@ fn issue_19_an_unchanged_target_stays_in_place_and_a_changed_one_reuses_its_file
     );
 }
 
+/// Sets `path`'s mtime `seconds` in the past: old enough for the stat memo
+/// to keep its digest (a file changed just now is rehashed next time).
+fn age(path: &Path, seconds: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(seconds);
+    std::fs::File::options()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+/// The stat memo is a journal of batches, each trusted only with its
+/// `commit` line (the sha256 of its lines): a batch torn by a `kill -9`
+/// in the middle of an append, or damaged, is ignored, so it can never
+/// pair a file's current stat with another content's digest. The control
+/// shows what such a pairing would do if it were trusted: a stale build.
+#[test]
+fn issue_19_a_torn_memo_batch_is_never_trusted() {
+    use sha2::Digest as _;
+    let project = synth_project(12, 2, "cache-memo-torn");
+    let dir = project.path();
+    let bundle = sorted_dirs(&sorted_dirs(&dir.join("tree"))[0])[0].clone();
+    let csv = csv_of(&bundle);
+    let csv_tail = relative(dir, &csv);
+    let memo_path = dir.join("build/.cache/v1/memo");
+    // The memo line giving the CSV's stat and digest, last one wins.
+    let csv_line = || -> String {
+        let text = std::fs::read_to_string(&memo_path).unwrap();
+        let line = text.lines().rfind(|line| line.starts_with("f\t") && line.ends_with(&csv_tail));
+        line.expect("the CSV is in the memo").to_string()
+    };
+    set_replicas(&csv, 5);
+    age(&csv, 60);
+    build_quietly(dir);
+    let digest_5 = csv_line().split('\t').nth(5).unwrap().to_string();
+    set_replicas(&csv, 6);
+    age(&csv, 30);
+    build_quietly(dir);
+    let expected = reference(dir, "reference-6");
+    let built = |dir: &Path| tree(&dir.join("build/default"));
+    let want: std::collections::BTreeMap<String, Vec<u8>> = expected
+        .iter()
+        .filter_map(|(path, bytes)| Some((path.strip_prefix("default/")?.to_string(), bytes.clone())))
+        .collect();
+    assert!(built(dir) == want);
+    // The CSV's current stat, paired with the digest of its old content.
+    let mut fields: Vec<String> = csv_line().split('\t').map(str::to_string).collect();
+    assert_ne!(fields[5], digest_5, "the edit changed the CSV's digest");
+    fields[5] = digest_5;
+    let forged = format!("{}\n", fields.join("\t"));
+    let journal = std::fs::read_to_string(&memo_path).unwrap();
+    let commit = |lines: &str| {
+        let digest = sha2::Sha256::digest(lines.as_bytes());
+        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("commit\t{hex}\n")
+    };
+    let cases = [
+        ("torn: no commit", format!("{journal}begin\n{forged}")),
+        (
+            "torn in its last line",
+            format!("{journal}begin\n{forged}{}", &commit(&forged)[..20]),
+        ),
+        (
+            "damaged: the commit is another batch's",
+            format!("{journal}begin\n{forged}{}", commit("f\tx\n")),
+        ),
+    ];
+    for (what, text) in cases {
+        std::fs::write(&memo_path, text).unwrap();
+        // A changed stat breaks the whole-build stamp; the bytes are the same.
+        std::fs::File::options()
+            .append(true)
+            .open(dir.join("catalog.toml"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now())
+            .unwrap();
+        build_quietly(dir);
+        assert!(built(dir) == want, "{what}: the forged digest was trusted");
+    }
+    // Control: the same line in a whole batch is trusted (the memo is a
+    // hint the cache believes), and the build is stale.
+    std::fs::write(&memo_path, format!("{journal}begin\n{forged}{}", commit(&forged))).unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(dir.join("catalog.toml"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    build_quietly(dir);
+    assert!(
+        built(dir) != want,
+        "control: a whole forged batch changed nothing, so the test proves nothing"
+    );
+}
+
 /// `kill -9` at every step of publishing an incremental build (a package
 /// restaged, the others linked, the stamp written last): the target is
 /// always the old tree or the new one, and the next build gives a clean

@@ -361,26 +361,33 @@ fn stat_fields(stat: &rustix::fs::Stat) -> StatFields {
 pub(super) struct Finished<'a> {
     pub(super) config: &'a Config,
     pub(super) options: &'a BuildOptions,
-    pub(super) out_dir: &'a Path,
-    /// Before the build read any input.
-    pub(super) started: SystemTime,
     pub(super) reports: &'a [TargetReport],
-    /// Every path the plan named as an input (bundle dirs, icons, index
-    /// files, package-manifest and template dirs).
-    pub(super) inputs: Vec<PathBuf>,
+    /// The inputs' side, walked once every input was read.
+    pub(super) inputs: InputWalk,
 }
 
-/// The stamp of a build that just swapped its targets in (under the
-/// output directory's lock), or `None` when it cannot be trusted.
-pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
-    let Finished {
-        config,
-        options,
-        out_dir,
-        started,
-        reports,
-        inputs,
-    } = finished;
+/// Every path under the project's roots with its stats, taken after the
+/// build read its inputs: [`walk_inputs`].
+pub(super) struct InputWalk {
+    /// `out_dir`, canonical.
+    out_dir: PathBuf,
+    groups: Vec<Group>,
+    stats: Vec<StatFields>,
+}
+
+/// The inputs' side of a stamp, or `None` when it cannot be trusted:
+/// every directory and file under the project's roots with its stats,
+/// taken once the build has read every input (`inputs`: every path the
+/// plan named, which must lie where the walk looks) and before it takes
+/// the outputs' side ([`take`]). It reads nothing the publish writes, so
+/// it runs while the publish waits on the disk.
+pub(super) fn walk_inputs(
+    config: &Config,
+    options: &BuildOptions,
+    out_dir: &Path,
+    started: SystemTime,
+    inputs: &[PathBuf],
+) -> Option<InputWalk> {
     let out_dir = std::fs::canonicalize(out_dir).ok()?;
     let cache_dir = super::cache_dir(config, &options.cache, &out_dir);
     let mut skip = vec![out_dir.clone()];
@@ -427,12 +434,28 @@ pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
     // Racy: an input changed after the build began may not be what it
     // read. One that changes after these stats are taken no longer
     // matches them.
-    let mut groups = group(&paths)?;
-    if newest_of(&stats) + CLOCK_SLACK >= *started {
+    let groups = group(&paths)?;
+    if newest_of(&stats) + CLOCK_SLACK >= started {
         return None;
     }
+    Some(InputWalk { out_dir, groups, stats })
+}
+
+/// The stamp of a build that just swapped its targets in (under the
+/// output directory's lock), or `None` when it cannot be trusted.
+pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
+    let Finished {
+        config,
+        options,
+        reports,
+        inputs: InputWalk {
+            out_dir,
+            mut groups,
+            mut stats,
+        },
+    } = finished;
     let mut outputs = Vec::new();
-    for report in reports.iter() {
+    for report in reports {
         walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs, &mut stats)?;
     }
     let output_groups = group(&outputs)?;

@@ -285,13 +285,13 @@ fn issue_19_an_unchanged_target_stays_in_place_and_a_changed_one_reuses_its_file
         assert_ne!(inode(&target), target_inode, "{what}: the target was not staged again");
     }
 
-    // One CSV edit in the first package: only its file is new; the other
-    // packages' files are the published ones, linked into the new tree.
+    // One CSV edit in the first package: only its file is new, renamed
+    // over the published one; the target and its other files stay.
     let (target_inode, file_inode) = (inode(&target), inode(&package_file(1)));
     let edited_inode = inode(&package_file(0));
     set_replicas(&csv_of(&sorted_dirs(&packages[0])[0]), 7);
     build_quietly(dir);
-    assert_ne!(inode(&target), target_inode);
+    assert_eq!(inode(&target), target_inode, "a one-file change staged the whole target");
     assert_eq!(inode(&package_file(1)), file_inode, "an unchanged file was written again");
     assert_ne!(inode(&package_file(0)), edited_inode);
     let built = tree(&target);
@@ -299,6 +299,124 @@ fn issue_19_an_unchanged_target_stays_in_place_and_a_changed_one_reuses_its_file
     assert!(
         built == tree(&dir.join("reference-edited/default")),
         "the edited build differs from a clean build"
+    );
+    let mut beside: Vec<String> = std::fs::read_dir(dir.join("build"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    beside.sort();
+    assert_eq!(beside, [".cache", ".catbuild.lock", "default"], "a temp dir was left behind");
+
+    // Two packages edited: the target is staged again, and the unchanged
+    // packages' files are the published ones, linked into the new tree.
+    let edited_inode = inode(&package_file(2));
+    set_replicas(&csv_of(&sorted_dirs(&packages[0])[0]), 8);
+    set_replicas(&csv_of(&sorted_dirs(&packages[2])[0]), 8);
+    build_quietly(dir);
+    assert_ne!(inode(&target), target_inode);
+    assert_eq!(inode(&package_file(1)), file_inode, "an unchanged file was written again");
+    assert_ne!(inode(&package_file(2)), edited_inode);
+    let built = tree(&target);
+    reference(dir, "reference-edited-twice");
+    assert!(
+        built == tree(&dir.join("reference-edited-twice/default")),
+        "the build with two edits differs from a clean build"
+    );
+}
+
+/// Sets `path`'s mtime `seconds` in the past: old enough for the stat memo
+/// to keep its digest (a file changed just now is rehashed next time).
+fn age(path: &Path, seconds: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(seconds);
+    std::fs::File::options()
+        .append(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+/// The stat memo is a journal of batches, each trusted only with its
+/// `commit` line (the sha256 of its lines): a batch torn by a `kill -9`
+/// in the middle of an append, or damaged, is ignored, so it can never
+/// pair a file's current stat with another content's digest. The control
+/// shows what such a pairing would do if it were trusted: a stale build.
+#[test]
+fn issue_19_a_torn_memo_batch_is_never_trusted() {
+    use sha2::Digest as _;
+    let project = synth_project(12, 2, "cache-memo-torn");
+    let dir = project.path();
+    let bundle = sorted_dirs(&sorted_dirs(&dir.join("tree"))[0])[0].clone();
+    let csv = csv_of(&bundle);
+    let csv_tail = relative(dir, &csv);
+    let memo_path = dir.join("build/.cache/v1/memo");
+    // The memo line giving the CSV's stat and digest, last one wins.
+    let csv_line = || -> String {
+        let text = std::fs::read_to_string(&memo_path).unwrap();
+        let line = text.lines().rfind(|line| line.starts_with("f\t") && line.ends_with(&csv_tail));
+        line.expect("the CSV is in the memo").to_string()
+    };
+    set_replicas(&csv, 5);
+    age(&csv, 60);
+    build_quietly(dir);
+    let digest_5 = csv_line().split('\t').nth(5).unwrap().to_string();
+    set_replicas(&csv, 6);
+    age(&csv, 30);
+    build_quietly(dir);
+    let expected = reference(dir, "reference-6");
+    let built = |dir: &Path| tree(&dir.join("build/default"));
+    let want: std::collections::BTreeMap<String, Vec<u8>> = expected
+        .iter()
+        .filter_map(|(path, bytes)| Some((path.strip_prefix("default/")?.to_string(), bytes.clone())))
+        .collect();
+    assert!(built(dir) == want);
+    // The CSV's current stat, paired with the digest of its old content.
+    let mut fields: Vec<String> = csv_line().split('\t').map(str::to_string).collect();
+    assert_ne!(fields[5], digest_5, "the edit changed the CSV's digest");
+    fields[5] = digest_5;
+    let forged = format!("{}\n", fields.join("\t"));
+    let journal = std::fs::read_to_string(&memo_path).unwrap();
+    let commit = |lines: &str| {
+        let digest = sha2::Sha256::digest(lines.as_bytes());
+        let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+        format!("commit\t{hex}\n")
+    };
+    let cases = [
+        ("torn: no commit", format!("{journal}begin\n{forged}")),
+        (
+            "torn in its last line",
+            format!("{journal}begin\n{forged}{}", &commit(&forged)[..20]),
+        ),
+        (
+            "damaged: the commit is another batch's",
+            format!("{journal}begin\n{forged}{}", commit("f\tx\n")),
+        ),
+    ];
+    for (what, text) in cases {
+        std::fs::write(&memo_path, text).unwrap();
+        // A changed stat breaks the whole-build stamp; the bytes are the same.
+        std::fs::File::options()
+            .append(true)
+            .open(dir.join("catalog.toml"))
+            .unwrap()
+            .set_modified(std::time::SystemTime::now())
+            .unwrap();
+        build_quietly(dir);
+        assert!(built(dir) == want, "{what}: the forged digest was trusted");
+    }
+    // Control: the same line in a whole batch is trusted (the memo is a
+    // hint the cache believes), and the build is stale.
+    std::fs::write(&memo_path, format!("{journal}begin\n{forged}{}", commit(&forged))).unwrap();
+    std::fs::File::options()
+        .append(true)
+        .open(dir.join("catalog.toml"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now())
+        .unwrap();
+    build_quietly(dir);
+    assert!(
+        built(dir) != want,
+        "control: a whole forged batch changed nothing, so the test proves nothing"
     );
 }
 

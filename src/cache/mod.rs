@@ -26,9 +26,9 @@
 //! being written is not memoized, since a second edit in the same
 //! timestamp tick would otherwise go unseen (git's "racy clean" problem).
 //! The memo also holds the loaded-bundle results (bundle key → digest of
-//! the loaded bundle), which are small and read on every build. It is
-//! rewritten whole, atomically, and only when it changed; losing it costs
-//! time, never correctness.
+//! the loaded bundle), which are small and read on every build. It is an
+//! append-only journal of checksummed batches, compacted now and then
+//! ([`memo`]); losing it costs time, never correctness.
 //!
 //! Size cap: when the estimated size passes the cap, entries are evicted
 //! least recently used first (an entry's mtime, refreshed on a hit when
@@ -39,11 +39,11 @@
 //! (checked) is kept locally; with `--cache-to` the store records what the
 //! build used, and [`Cache::export`] sends that.
 
+mod memo;
 pub mod remote;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -52,6 +52,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest as _, Sha256};
 
 use crate::load::Sha256Digest;
+use memo::{Memo, Stat};
 
 /// The layout version: a different one is another directory.
 const LAYOUT: &str = "v1";
@@ -139,38 +140,6 @@ fn io_error<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Er
     }
 }
 
-/// One memoized stat: what the file looked like when its digest was taken.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-struct Stat {
-    size: u64,
-    mtime_ns: i128,
-    ino: u64,
-    dev: u64,
-}
-
-impl Stat {
-    fn of(metadata: &std::fs::Metadata) -> Stat {
-        Stat {
-            size: metadata.len(),
-            mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
-            ino: metadata.ino(),
-            dev: metadata.dev(),
-        }
-    }
-}
-
-#[derive(Default)]
-struct Memo {
-    /// Hashed, not ordered: a no-op build looks up every input file, and
-    /// comparing paths component by component was most of its CPU time.
-    files: HashMap<PathBuf, (Stat, Sha256Digest)>,
-    /// Loaded-bundle key → digest of what loading gave.
-    loaded: BTreeMap<Key, Sha256Digest>,
-    /// Bytes written since the size was last measured, plus that size.
-    estimated_bytes: u64,
-    changed: bool,
-}
-
 /// An open cache directory.
 pub struct Cache {
     root: PathBuf,
@@ -202,10 +171,7 @@ impl Cache {
     pub fn open(root: &Path, max_bytes: u64) -> Cache {
         let dir = root.join(LAYOUT);
         let existed = root.exists();
-        let memo = fs_err::read_to_string(dir.join("memo"))
-            .ok()
-            .map(|text| parse_memo(&text))
-            .unwrap_or_default();
+        let memo = Memo::read(&dir.join("memo"));
         Cache {
             root: root.to_path_buf(),
             dir,
@@ -286,7 +252,7 @@ impl Cache {
             && let Ok(mut memo) = self.memo.lock()
         {
             memo.files.insert(path.to_path_buf(), (stat, digest));
-            memo.changed = true;
+            memo.new_files.push(path.to_path_buf());
         }
         Ok((digest, Some(bytes)))
     }
@@ -323,7 +289,7 @@ impl Cache {
         if let Ok(mut memo) = self.memo.lock()
             && memo.loaded.insert(key, digest) != Some(digest)
         {
-            memo.changed = true;
+            memo.new_loaded.push(key);
         }
     }
 
@@ -557,22 +523,25 @@ impl Cache {
         let written = self.written.swap(0, Ordering::Relaxed);
         if written > 0 {
             memo.estimated_bytes += written;
-            memo.changed = true;
+            memo.size_changed = true;
         }
         if memo.estimated_bytes > self.max_bytes {
             memo.estimated_bytes = self.evict()?;
-            memo.changed = true;
+            memo.size_changed = true;
         }
-        if memo.changed {
+        if memo.changed() {
             let now = SystemTime::now();
             // Racy entries: rehash next time.
-            memo.files.retain(|_, (stat, _)| {
+            let is_racy = |stat: &Stat| {
                 let mtime = SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(stat.mtime_ns).unwrap_or(u64::MAX));
-                now.duration_since(mtime).is_ok_and(|age| age > RACY)
-            });
-            let text = memo_text(&memo);
-            self.write_atomic(&self.dir.join("memo"), text.as_bytes())?;
-            memo.changed = false;
+                now.duration_since(mtime).is_ok_and(|age| age <= RACY)
+            };
+            let path = self.dir.join("memo");
+            let write_atomic = |path: &Path, bytes: &[u8]| {
+                self.write_atomic(path, bytes)
+                    .map_err(|error| std::io::Error::new(error.source.kind(), error))
+            };
+            memo.save(&path, &is_racy, &write_atomic).map_err(io_error("write", &path))?;
         }
         Ok(())
     }
@@ -766,59 +735,6 @@ fn parse_entry(text: &str, key: &Key) -> Option<Entry> {
         }
     }
     ended.then_some(entry)
-}
-
-fn memo_text(memo: &Memo) -> String {
-    let mut text = format!("catbuild-memo {LAYOUT}\nsize\t{}\n", memo.estimated_bytes);
-    let mut files: Vec<_> = memo.files.iter().collect();
-    files.sort_unstable_by(|left, right| left.0.as_os_str().as_encoded_bytes().cmp(right.0.as_os_str().as_encoded_bytes()));
-    for (path, (stat, digest)) in files {
-        text.push_str(&format!(
-            "f\t{}\t{}\t{}\t{}\t{}\t{}\n",
-            stat.size,
-            stat.mtime_ns,
-            stat.ino,
-            stat.dev,
-            hex(digest),
-            escape(&path.to_string_lossy())
-        ));
-    }
-    for (key, digest) in &memo.loaded {
-        text.push_str(&format!("l\t{}\t{}\n", key.hex(), hex(digest)));
-    }
-    text
-}
-
-/// The memo, or as much of it as reads: a bad line is skipped (it is only
-/// a hint).
-fn parse_memo(text: &str) -> Memo {
-    let mut memo = Memo::default();
-    let mut lines = text.lines();
-    if lines.next() != Some(&format!("catbuild-memo {LAYOUT}")) {
-        return memo;
-    }
-    for line in lines {
-        let fields: Vec<&str> = line.split('\t').collect();
-        match fields.as_slice() {
-            ["size", size] => memo.estimated_bytes = size.parse().unwrap_or(u64::MAX),
-            ["f", size, mtime, ino, dev, digest, path] => {
-                let (Ok(size), Ok(mtime_ns), Ok(ino), Ok(dev), Some(digest)) =
-                    (size.parse(), mtime.parse(), ino.parse(), dev.parse(), parse_hex(digest))
-                else {
-                    continue;
-                };
-                memo.files
-                    .insert(PathBuf::from(unescape(path)), (Stat { size, mtime_ns, ino, dev }, digest));
-            }
-            ["l", key, digest] => {
-                if let (Some(key), Some(digest)) = (parse_hex(key), parse_hex(digest)) {
-                    memo.loaded.insert(Key(key), digest);
-                }
-            }
-            _ => {}
-        }
-    }
-    memo
 }
 
 #[cfg(test)]

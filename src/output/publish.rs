@@ -61,6 +61,9 @@ pub struct Publication {
     removed_leftovers: Vec<PathBuf>,
     /// Targets left as they are ([`Publication::keep`]).
     kept: Vec<usize>,
+    /// Targets published by replacing one file ([`Publication::replace_one`]):
+    /// (target, the file in its temp dir, its path in the published tree).
+    replaced: Vec<(usize, PathBuf, PathBuf)>,
     /// The outermost directory of `out_dir` that this publish created, if
     /// any: a build that fails on its input removes it again, so bad input
     /// never leaves a `build/` behind.
@@ -83,6 +86,7 @@ impl Publication {
             files: std::sync::Mutex::new(Vec::new()),
             removed_leftovers,
             kept: Vec::new(),
+            replaced: Vec::new(),
             created,
         };
         for name in target_names {
@@ -134,6 +138,29 @@ impl Publication {
         let _ = remove_any(&temp_path);
     }
 
+    /// Publishes the `target_idx`-th target by replacing the one file of
+    /// its published tree that differs (`relative`, there already, and
+    /// staged in the temp dir by now): [`Publication::commit`] makes the
+    /// staged file durable and renames it over the published one; the
+    /// rest of the staging is dropped. One rename is atomic, so the target
+    /// is still all old or all new at any moment, and an edit costs one
+    /// file's fsync instead of a tree staged, fsynced and swapped.
+    pub fn replace_one(&mut self, target_idx: usize, relative: &Path) {
+        let Some(target) = self.staged.get(target_idx) else {
+            return;
+        };
+        let published = self.out_dir().join(&target.name).join(relative);
+        let temp_path = target.temp_path.clone();
+        let staged_file = temp_path.join(relative);
+        let files = self.files.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        files.retain(|path| !path.starts_with(&temp_path));
+        files.push(staged_file.clone());
+        if let Some(dirs) = self.dirs_mut().get_mut(target_idx) {
+            dirs.clear();
+        }
+        self.replaced.push((target_idx, staged_file, published));
+    }
+
     /// Stages files of the `target_idx`-th target as hard links to the
     /// files of its published tree (`<out>/<target>/<path>`, the same
     /// relative paths), which the caller has checked are the bytes wanted:
@@ -183,16 +210,32 @@ impl Publication {
     /// reads of the new targets before dropping it is what it wrote.
     pub fn commit_locked(mut self) -> Result<(PublishReport, Option<OutputLock>), OutputError> {
         let kept = std::mem::take(&mut self.kept);
+        let replaced = std::mem::take(&mut self.replaced);
+        // Replaced targets are not swapped; their temp dirs go at the end.
+        let mut unswapped = Vec::new();
         let mut idx = 0;
-        self.staged.retain(|_| {
+        self.staged.retain_mut(|target| {
             idx += 1;
-            !kept.contains(&(idx - 1))
+            let target_idx = idx - 1;
+            if replaced.iter().any(|(replaced_idx, _, _)| *replaced_idx == target_idx) {
+                unswapped.push(target.temp_path.clone());
+            }
+            !kept.contains(&target_idx) && !replaced.iter().any(|(replaced_idx, _, _)| *replaced_idx == target_idx)
         });
         let out_dir = self.out_dir().to_path_buf();
         let files = std::mem::take(self.files.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner));
         let result = sync_files(&files, &self.steps)
             .and_then(|()| self.sync_staged_dirs())
-            .and_then(|()| swap_all(&out_dir, &self.staged, &self.steps));
+            .and_then(|()| replace_all(&replaced, &self.steps))
+            .and_then(|undo| {
+                swap_all(&out_dir, &self.staged, &self.steps).inspect_err(|_| {
+                    undo_replaced(&undo);
+                })
+            });
+        for temp_path in unswapped {
+            // Best effort: what is left is removed by the next build.
+            let _ = remove_any(&temp_path);
+        }
         if result.is_ok() {
             self.staged.clear();
         }
@@ -298,6 +341,11 @@ enum Swapped {
 }
 
 fn swap_all(out_dir: &Path, staged: &[Staged], steps: &Steps) -> Result<(), OutputError> {
+    // Every target kept or replaced file by file: no entry of `out_dir`
+    // changes, so there is nothing to make durable.
+    if staged.is_empty() {
+        return Ok(());
+    }
     // The temp dirs' own entries in `out_dir` must be durable before they
     // are renamed, or a crash could leave a target pointing at nothing.
     sync_dir(out_dir)?;
@@ -335,6 +383,42 @@ fn swap_all(out_dir: &Path, staged: &[Staged], steps: &Steps) -> Result<(), Outp
         }
     }
     Ok(())
+}
+
+/// Renames each replacing file over its published one, the old one kept
+/// as a hard link beside the new bytes in the temp dir, so a later
+/// failure can put it back; then makes the renames durable. Returns what
+/// [`undo_replaced`] needs.
+fn replace_all(replaced: &[(usize, PathBuf, PathBuf)], steps: &Steps) -> Result<Vec<(PathBuf, PathBuf)>, OutputError> {
+    let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for (_, temp_file, published) in replaced {
+        let old_copy = temp_file.with_extension("old");
+        let renamed = std::fs::hard_link(published, &old_copy)
+            .map_err(io_error("link", &old_copy))
+            .and_then(|()| std::fs::rename(temp_file, published).map_err(io_error("replace", published)));
+        if let Err(error) = renamed {
+            undo_replaced(&done);
+            return Err(error);
+        }
+        steps.step();
+        done.push((old_copy, published.clone()));
+    }
+    let parents: BTreeSet<&Path> = done.iter().filter_map(|(_, published)| published.parent()).collect();
+    for parent in parents {
+        if let Err(error) = sync_dir(parent) {
+            undo_replaced(&done);
+            return Err(error);
+        }
+        steps.step();
+    }
+    Ok(done)
+}
+
+/// Puts back the published files [`replace_all`] replaced, newest first.
+fn undo_replaced(done: &[(PathBuf, PathBuf)]) {
+    for (old_copy, published) in done.iter().rev() {
+        let _ = std::fs::rename(old_copy, published);
+    }
 }
 
 /// Removes the staging and trash dirs of builds that were killed. Safe

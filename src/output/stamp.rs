@@ -111,6 +111,24 @@ impl TargetStamp {
                 .all(|((path, file), (other_path, digest))| path == other_path && &file.digest == digest)
     }
 
+    /// The files of `manifest` whose digest differs from the stamped one,
+    /// when it names exactly the stamped paths (else `None`).
+    pub fn changed_files<'a>(&self, manifest: &'a BTreeMap<PathBuf, String>) -> Option<Vec<&'a Path>> {
+        if self.files.len() != manifest.len() {
+            return None;
+        }
+        let mut changed = Vec::new();
+        for ((path, file), (other_path, digest)) in self.files.iter().zip(manifest) {
+            if path != other_path {
+                return None;
+            }
+            if &file.digest != digest {
+                changed.push(other_path.as_path());
+            }
+        }
+        Some(changed)
+    }
+
     /// One line per file: `digest size mtime inode device path`.
     pub fn to_text(&self) -> String {
         let mut text = format!("{HEADER}\n");

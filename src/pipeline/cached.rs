@@ -132,17 +132,23 @@ impl RunCache {
                 }
                 Err(_) => return None,
             }
-            let mut entries: Vec<(String, PathBuf)> = Vec::new();
+            let mut entries: Vec<(String, PathBuf, std::fs::DirEntry)> = Vec::new();
             for entry in std::fs::read_dir(&path).ok()? {
                 let entry = entry.ok()?;
-                entries.push((entry.file_name().into_string().ok()?, entry.path()));
+                entries.push((entry.file_name().into_string().ok()?, entry.path(), entry));
             }
             entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
-            for (name, entry_path) in entries {
+            for (name, entry_path, entry) in entries {
                 if directory == crate::load::MANIFESTS_DIR && name.starts_with('.') {
                     continue;
                 }
-                let metadata = std::fs::metadata(&entry_path).ok()?;
+                // Stated through the directory (no path walked again); a
+                // link is followed, as the loader reads what it points to.
+                let metadata = if entry.file_type().ok()?.is_symlink() {
+                    std::fs::metadata(&entry_path).ok()?
+                } else {
+                    entry.metadata().ok()?
+                };
                 if metadata.is_dir() {
                     continue;
                 }
@@ -365,6 +371,21 @@ impl RunCache {
         if current.as_ref().is_some_and(|stamp| stamp.same_files(&files.manifest)) {
             publication.keep(target_idx);
             return Ok(true);
+        }
+        // One file changed (a one-bundle edit): it alone is renamed over
+        // the published one; a single rename keeps the target all old or
+        // all new.
+        if let Some(stamp) = &current
+            && let Some([changed]) = stamp.changed_files(&files.manifest).as_deref()
+        {
+            let changed = changed.to_path_buf();
+            let from_extra: Vec<(PathBuf, Vec<u8>)> = extra.iter().filter(|(path, _)| *path == changed).cloned().collect();
+            publication.write(target_idx, &from_extra)?;
+            let from_blobs = files.deferred.iter().filter(|(path, _)| *path == changed).cloned().collect();
+            self.write_deferred(publication, target_idx, from_blobs)?;
+            files.deferred.clear();
+            publication.replace_one(target_idx, &changed);
+            return Ok(false);
         }
         publication.write(target_idx, extra)?;
         let deferred = std::mem::take(&mut files.deferred);

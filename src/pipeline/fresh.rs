@@ -249,14 +249,7 @@ fn stats_of(groups: &[Group]) -> Option<Vec<StatFields>> {
                 .iter()
                 .map(|name| {
                     let stat = rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?;
-                    Some([
-                        i128::from(stat.st_dev),
-                        i128::from(stat.st_ino),
-                        i128::from(stat.st_mode),
-                        i128::from(stat.st_size),
-                        i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
-                        i128::from(stat.st_ctime) * 1_000_000_000 + i128::from(stat.st_ctime_nsec),
-                    ])
+                    Some(stat_fields(&stat))
                 })
                 .collect()
         })
@@ -284,67 +277,117 @@ fn newest_of(stats: &[StatFields]) -> SystemTime {
 }
 
 /// Every directory and file under `root` (itself included), sorted,
-/// leaving out the directories in `skip`, any named `.git` and any other
-/// catbuild output directory (one holding its lock file: another build's
-/// `--out`, whose swaps would otherwise break this build's stamp), which
-/// are added to `skip`; `None` when a directory cannot be read or there
-/// are too many.
-fn walk(root: &Path, skip: &mut Vec<PathBuf>, paths: &mut Vec<PathBuf>) -> Option<()> {
+/// with its stats (as [`stats_of`] takes them), leaving out the
+/// directories in `skip`, any named `.git` and any other catbuild output
+/// directory (one holding its lock file: another build's `--out`, whose
+/// swaps would otherwise break this build's stamp), which are added to
+/// `skip`; `None` when a directory cannot be read or there are too many.
+/// Each entry is stated through its directory's descriptor as it is
+/// listed: one pass, and no path walked component by component.
+fn walk(root: &Path, skip: &mut Vec<PathBuf>, paths: &mut Vec<PathBuf>, stats: &mut Vec<StatFields>) -> Option<()> {
+    use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
+    use std::os::unix::ffi::OsStrExt as _;
+    let first = paths.len();
     paths.push(root.to_path_buf());
+    stats.push(stat_fields(&rustix::fs::statat(CWD, root, AtFlags::SYMLINK_NOFOLLOW).ok()?));
+    let mut output_dirs: Vec<PathBuf> = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let mut entries: Vec<(PathBuf, bool)> = Vec::new();
-        for entry in std::fs::read_dir(&dir).ok()? {
+        let fd = rustix::fs::open(&dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+        let mut reader = rustix::fs::Dir::new(fd).ok()?;
+        let mut entries: Vec<(std::ffi::OsString, StatFields, bool)> = Vec::new();
+        let mut holds_lock = false;
+        while let Some(entry) = reader.read() {
             let entry = entry.ok()?;
-            let path = entry.path();
-            let is_dir = entry.file_type().ok()?.is_dir();
-            if is_dir && (entry.file_name() == ".git" || skip.contains(&path)) {
+            let name = entry.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
                 continue;
             }
-            if is_dir && path.join(crate::output::LOCK_FILE_NAME).is_file() {
-                skip.push(path);
-                continue;
-            }
-            entries.push((path, is_dir));
+            let stat = rustix::fs::statat(reader.fd().ok()?, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            let file_type = FileType::from_raw_mode(stat.st_mode);
+            let name = std::ffi::OsStr::from_bytes(name.to_bytes()).to_os_string();
+            holds_lock |= file_type == FileType::RegularFile && name == crate::output::LOCK_FILE_NAME;
+            entries.push((name, stat_fields(&stat), file_type == FileType::Directory));
         }
-        entries.sort();
-        for (path, is_dir) in entries {
+        if holds_lock && dir != root {
+            skip.push(dir.clone());
+            output_dirs.push(dir);
+            continue;
+        }
+        entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
+        for (name, stat, is_dir) in entries {
+            let path = dir.join(name);
+            if is_dir && (path.file_name() == Some(std::ffi::OsStr::new(".git")) || skip.contains(&path)) {
+                continue;
+            }
             if is_dir {
                 pending.push(path.clone());
             }
             paths.push(path);
+            stats.push(stat);
         }
         if paths.len() > MAX_ENTRIES {
             return None;
         }
     }
+    // An output directory is found when it is read, after its parent
+    // listed it: it goes, as if never listed.
+    if !output_dirs.is_empty() {
+        let mut idx = first;
+        while idx < paths.len() {
+            if output_dirs.contains(&paths[idx]) {
+                paths.remove(idx);
+                stats.remove(idx);
+            } else {
+                idx += 1;
+            }
+        }
+    }
     Some(())
+}
+
+fn stat_fields(stat: &rustix::fs::Stat) -> StatFields {
+    [
+        i128::from(stat.st_dev),
+        i128::from(stat.st_ino),
+        i128::from(stat.st_mode),
+        i128::from(stat.st_size),
+        i128::from(stat.st_mtime) * 1_000_000_000 + i128::from(stat.st_mtime_nsec),
+        i128::from(stat.st_ctime) * 1_000_000_000 + i128::from(stat.st_ctime_nsec),
+    ]
 }
 
 /// What a finished build hands over for its stamp.
 pub(super) struct Finished<'a> {
     pub(super) config: &'a Config,
     pub(super) options: &'a BuildOptions,
-    pub(super) out_dir: &'a Path,
-    /// Before the build read any input.
-    pub(super) started: SystemTime,
     pub(super) reports: &'a [TargetReport],
-    /// Every path the plan named as an input (bundle dirs, icons, index
-    /// files, package-manifest and template dirs).
-    pub(super) inputs: Vec<PathBuf>,
+    /// The inputs' side, walked once every input was read.
+    pub(super) inputs: InputWalk,
 }
 
-/// The stamp of a build that just swapped its targets in (under the
-/// output directory's lock), or `None` when it cannot be trusted.
-pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
-    let Finished {
-        config,
-        options,
-        out_dir,
-        started,
-        reports,
-        inputs,
-    } = finished;
+/// Every path under the project's roots with its stats, taken after the
+/// build read its inputs: [`walk_inputs`].
+pub(super) struct InputWalk {
+    /// `out_dir`, canonical.
+    out_dir: PathBuf,
+    groups: Vec<Group>,
+    stats: Vec<StatFields>,
+}
+
+/// The inputs' side of a stamp, or `None` when it cannot be trusted:
+/// every directory and file under the project's roots with its stats,
+/// taken once the build has read every input (`inputs`: every path the
+/// plan named, which must lie where the walk looks) and before it takes
+/// the outputs' side ([`take`]). It reads nothing the publish writes, so
+/// it runs while the publish waits on the disk.
+pub(super) fn walk_inputs(
+    config: &Config,
+    options: &BuildOptions,
+    out_dir: &Path,
+    started: SystemTime,
+    inputs: &[PathBuf],
+) -> Option<InputWalk> {
     let out_dir = std::fs::canonicalize(out_dir).ok()?;
     let cache_dir = super::cache_dir(config, &options.cache, &out_dir);
     let mut skip = vec![out_dir.clone()];
@@ -369,10 +412,18 @@ pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
         return None;
     }
     let mut paths = Vec::new();
+    let mut stats = Vec::new();
     for root in &roots {
-        walk(root, &mut skip, &mut paths)?;
+        walk(root, &mut skip, &mut paths, &mut stats)?;
     }
+    // A path the walk listed is canonical already (the walk follows no
+    // link and starts at canonical roots), under a root and not skipped:
+    // only the others need `canonicalize` (a `readlink` per component).
+    let walked: std::collections::HashSet<&Path> = paths.iter().map(PathBuf::as_path).collect();
     for input in inputs {
+        if walked.contains(input.as_path()) {
+            continue;
+        }
         let input = std::fs::canonicalize(input).ok()?;
         let under_root = roots.iter().any(|root| input.starts_with(root));
         let skipped = skip.iter().any(|dir| input.starts_with(dir)) || input.components().any(|component| component.as_os_str() == ".git");
@@ -383,17 +434,31 @@ pub(super) fn take(finished: &Finished) -> Option<BuildStamp> {
     // Racy: an input changed after the build began may not be what it
     // read. One that changes after these stats are taken no longer
     // matches them.
-    let mut groups = group(&paths)?;
-    let mut stats = stats_of(&groups)?;
-    if newest_of(&stats) + CLOCK_SLACK >= *started {
+    let groups = group(&paths)?;
+    if newest_of(&stats) + CLOCK_SLACK >= started {
         return None;
     }
+    Some(InputWalk { out_dir, groups, stats })
+}
+
+/// The stamp of a build that just swapped its targets in (under the
+/// output directory's lock), or `None` when it cannot be trusted.
+pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
+    let Finished {
+        config,
+        options,
+        reports,
+        inputs: InputWalk {
+            out_dir,
+            mut groups,
+            mut stats,
+        },
+    } = finished;
     let mut outputs = Vec::new();
-    for report in reports.iter() {
-        walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs)?;
+    for report in reports {
+        walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs, &mut stats)?;
     }
     let output_groups = group(&outputs)?;
-    stats.extend(stats_of(&output_groups)?);
     groups.extend(output_groups);
     let stats = digest_of(&stats);
     Some(BuildStamp {
@@ -514,11 +579,14 @@ mod tests {
         std::fs::create_dir_all(root.join("a")).unwrap();
         std::fs::write(root.join("a/x.yaml"), "one").unwrap();
         let mut paths = Vec::new();
-        walk(&root, &mut Vec::new(), &mut paths).unwrap();
+        let mut walked_stats = Vec::new();
+        walk(&root, &mut Vec::new(), &mut paths, &mut walked_stats).unwrap();
         assert_eq!(paths, vec![root.clone(), root.join("a"), root.join("a/x.yaml")]);
         let groups = group(&paths).unwrap();
         assert_eq!(groups.len(), 3, "{groups:?}");
-        let digest = digest_of(&stats_of(&groups).unwrap());
+        // The walk's stats are the ones a check takes.
+        assert_eq!(stats_of(&groups).unwrap(), walked_stats);
+        let digest = digest_of(&walked_stats);
         let stamp = BuildStamp {
             version: VERSION.to_string(),
             key: String::new(),
@@ -538,6 +606,30 @@ mod tests {
             .set_modified(before)
             .unwrap();
         assert!(!stamp.still_holds());
+    }
+
+    #[test]
+    fn the_walk_leaves_out_git_skipped_and_other_output_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("p");
+        for (path, text) in [
+            ("a/x.yaml", "x"),
+            (".git/HEAD", "ref"),
+            ("skipped/y.yaml", "y"),
+            ("other-out/v4.16/catalog.json", "{}"),
+            (&format!("other-out/{}", crate::output::LOCK_FILE_NAME), ""),
+            ("z.toml", "z"),
+        ] {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let mut skip = vec![root.join("skipped")];
+        let (mut paths, mut stats) = (Vec::new(), Vec::new());
+        walk(&root, &mut skip, &mut paths, &mut stats).unwrap();
+        assert_eq!(paths, [root.clone(), root.join("a"), root.join("z.toml"), root.join("a/x.yaml")]);
+        assert_eq!(stats.len(), paths.len());
+        assert_eq!(skip, [root.join("skipped"), root.join("other-out")]);
     }
 
     #[test]

@@ -674,25 +674,31 @@ fn run(
             }
         }
         // The lock is held until the stamps are taken: what they describe
-        // is what this build wrote.
-        let (_, lock) = publication.commit_locked()?;
+        // is what this build wrote. The stamp's walk of the inputs reads
+        // nothing the publish writes, so it runs while the publish waits
+        // on its fsyncs.
+        let walk_inputs = || match started {
+            Some(started) if run_cache.is_some() && diagnostics.is_empty() && fresh::eligible(config, options) => {
+                fresh::walk_inputs(config, options, out_dir, started, &fresh::planned_inputs(config, &plan))
+            }
+            _ => None,
+        };
+        let (committed, input_walk) = rayon::join(|| publication.commit_locked(), walk_inputs);
+        let (_, lock) = committed?;
         if let Some(run_cache) = &run_cache {
             for (target_idx, target) in targets.iter().enumerate() {
                 if !kept[target_idx] {
                     run_cache.stamp_target(out_dir, &target.name, &target_files[target_idx]);
                 }
             }
-            let stamp = match started {
-                Some(started) if diagnostics.is_empty() && fresh::eligible(config, options) => fresh::take(&fresh::Finished {
+            let stamp = input_walk.and_then(|inputs| {
+                fresh::take(fresh::Finished {
                     config,
                     options,
-                    out_dir,
-                    started,
                     reports: &reports,
-                    inputs: fresh::planned_inputs(config, &plan),
-                }),
-                _ => None,
-            };
+                    inputs,
+                })
+            });
             let name = fresh::stamp_name(out_dir);
             let saved = match stamp.as_ref().and_then(fresh::BuildStamp::to_text) {
                 Some(text) => run_cache.cache.set_stamp(&name, &text),

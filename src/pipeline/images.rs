@@ -98,8 +98,9 @@ pub(super) fn images_from_fact(text: &str) -> Option<Vec<TargetBundleImage>> {
 }
 
 /// The blobs of a package's bundle images, as files of its target
-/// (`oci/blobs/sha256/<hex>`), each once, in digest order.
-pub(super) fn bundle_blob_files(images: &[TargetBundleImage]) -> Vec<OutputFile> {
+/// (`oci/blobs/sha256/<hex>`), each once, in digest order (borrowed: a
+/// bundle's layer is not copied to be written).
+pub(super) fn bundle_blob_files(images: &[TargetBundleImage]) -> Vec<(PathBuf, &[u8])> {
     let mut blobs = BTreeMap::new();
     for image in images.iter().filter_map(|image| image.image.as_deref()) {
         for blob in crate::image::layout::image_blobs(image) {
@@ -108,9 +109,9 @@ pub(super) fn bundle_blob_files(images: &[TargetBundleImage]) -> Vec<OutputFile>
     }
     blobs
         .into_values()
-        .map(|blob| OutputFile {
-            path: PathBuf::from(OCI_DIR).join(crate::image::layout::blob_path(&blob.digest)),
-            bytes: blob.bytes.to_vec(),
+        .map(|blob| {
+            let path = PathBuf::from(OCI_DIR).join(crate::image::layout::blob_path(&blob.digest));
+            (path, blob.bytes.as_slice())
         })
         .collect()
 }
@@ -164,7 +165,7 @@ pub(super) fn target_images(
     target_name: &str,
     target_image: Option<&str>,
     formats: &[OutputFormat],
-    files: &[OutputFile],
+    files: Vec<OutputFile>,
     bundles: &[TargetBundleImage],
     base: Option<&BaseImage>,
     epoch: u64,
@@ -179,39 +180,41 @@ pub(super) fn target_images(
             image: bundle.image.clone(),
         });
     }
-    for format in formats {
-        let (kind, layer_files) = match format {
-            OutputFormat::FbcJson | OutputFormat::FbcYaml => (
-                CatalogKind::Fbc,
-                files
-                    .iter()
-                    .filter_map(|file| {
-                        let relative = file.path.strip_prefix(FBC_DIR).ok()?;
-                        Some(LayerFile {
-                            path: slash_path(relative),
-                            bytes: file.bytes.clone(),
-                        })
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            OutputFormat::Sqlite => (
-                CatalogKind::Sqlite,
-                files
-                    .iter()
-                    .filter(|file| file.path == Path::new(SQLITE_FILE))
-                    .map(|file| LayerFile {
-                        path: SQLITE_FILE.to_string(),
-                        bytes: file.bytes.clone(),
-                    })
-                    .collect(),
-            ),
-        };
-        let image = catalog_image(kind, layer_files, base, epoch).map_err(|error| {
-            format!(
-                "cannot build the {} catalog image of target `{target_name}`: {error}",
-                format.name()
-            )
-        })?;
+    // Moved, not copied: a catalog can be hundreds of megabytes.
+    let (mut fbc_files, mut sqlite_files) = (Vec::new(), Vec::new());
+    for file in files {
+        if file.path == Path::new(SQLITE_FILE) {
+            sqlite_files.push(LayerFile {
+                path: SQLITE_FILE.to_string(),
+                bytes: file.bytes,
+            });
+        } else if let Ok(relative) = file.path.strip_prefix(FBC_DIR) {
+            fbc_files.push(LayerFile {
+                path: slash_path(relative),
+                bytes: file.bytes,
+            });
+        }
+    }
+    // One gzip stream per image: the formats' layers are made side by side.
+    let catalogs: Vec<Image> = {
+        use rayon::prelude::*;
+        formats
+            .par_iter()
+            .map(|format| {
+                let (kind, layer_files) = match format {
+                    OutputFormat::FbcJson | OutputFormat::FbcYaml => (CatalogKind::Fbc, &fbc_files),
+                    OutputFormat::Sqlite => (CatalogKind::Sqlite, &sqlite_files),
+                };
+                catalog_image(kind, layer_files, base, epoch).map_err(|error| {
+                    format!(
+                        "cannot build the {} catalog image of target `{target_name}`: {error}",
+                        format.name()
+                    )
+                })
+            })
+            .collect::<Result<_, String>>()?
+    };
+    for (format, image) in formats.iter().zip(catalogs) {
         let reference = target_image.map(|reference| {
             if formats.len() == 1 {
                 reference.to_string()

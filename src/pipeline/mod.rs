@@ -810,7 +810,7 @@ fn finish_targets(
                 &target.name,
                 target.image.as_ref().map(|image| image.value.as_str()),
                 &late.formats[target_idx],
-                &target_files,
+                target_files,
                 &target_bundles,
                 base,
                 late.options.source_date_epoch,
@@ -1330,24 +1330,23 @@ impl PackageRun<'_> {
             Err(encode::PackageFailure::Invalid(message)) => return Gate::Invalid(message),
             Err(encode::PackageFailure::Encode(error)) => return Gate::Failed(error),
         };
-        let mut encoded = encoded;
-        let catalog_files = if self.keep_catalog_files {
-            encoded.files.clone()
-        } else {
-            Vec::new()
-        };
         // The blobs of its bundle images go with its files (and its cache
         // entry); `oci/index.json` comes with the target's last files.
-        let n_catalog_files = encoded.files.len();
-        if self.image_epoch.is_some() {
-            encoded.files.extend(images::bundle_blob_files(&linked.images));
-        }
+        let blobs = match self.image_epoch {
+            Some(_) => images::bundle_blob_files(&linked.images),
+            None => Vec::new(),
+        };
+        let all_files: Vec<(&Path, &[u8])> = encoded
+            .files
+            .iter()
+            .map(|file| (file.path.as_path(), file.bytes.as_slice()))
+            .chain(blobs.iter().map(|(path, bytes)| (path.as_path(), *bytes)))
+            .collect();
         let mut digests = Vec::new();
         if let (Some(key), Some(run_cache)) = (store, self.cache) {
-            let files: Vec<(String, &[u8])> = encoded
-                .files
+            let files: Vec<(String, &[u8])> = all_files
                 .iter()
-                .map(|file| (file.path.to_string_lossy().into_owned(), file.bytes.as_slice()))
+                .map(|(path, bytes)| (path.to_string_lossy().into_owned(), *bytes))
                 .collect();
             let mut facts = BTreeMap::from([
                 ("packages".to_string(), catalog.packages.len().to_string()),
@@ -1373,16 +1372,16 @@ impl PackageRun<'_> {
                 .map(|(path, digest)| (PathBuf::from(path), digest))
                 .collect();
         } else if self.cache.is_some() {
-            digests = encoded
-                .files
+            digests = all_files
                 .iter()
-                .map(|file| (file.path.clone(), crate::load::Sha256Digest::of(&file.bytes)))
+                .map(|(path, bytes)| (path.to_path_buf(), crate::load::Sha256Digest::of(bytes)))
                 .collect();
         }
         if let Some(publication) = self.publication {
-            let mut files = output_files(encoded.files);
+            let mut files: Vec<(PathBuf, &[u8])> = all_files.iter().map(|(path, bytes)| (path.to_path_buf(), *bytes)).collect();
             // A blob another package staged already is the same bytes.
-            if files.len() > n_catalog_files {
+            if !blobs.is_empty() {
+                let n_catalog_files = encoded.files.len();
                 let mut claimed = self.claimed_blobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 let mut idx = 0;
                 files.retain(|(path, _)| {
@@ -1402,9 +1401,11 @@ impl PackageRun<'_> {
                 return Gate::Failed(error);
             }
         }
+        drop(all_files);
         Gate::Passed(Passed {
             deploy_facts: encoded.deploy_facts,
-            catalog_files,
+            // Moved, not copied: the catalog images need every file.
+            catalog_files: if self.keep_catalog_files { encoded.files } else { Vec::new() },
             outline: encoded.outline,
             files: digests,
             deferred: Vec::new(),

@@ -8,25 +8,29 @@
 //! * `load-bundle` (one bundle directory under one set of template
 //!   variables): key = the digest of every file the loader would read
 //!   (names and sha256, through the stat memo, so an unchanged file is not
-//!   read), the directories present, the variables and catbuild's version;
-//!   value = the digest of what loading gave ([`loaded_digest`]: the
-//!   `olm.bundle` blob and every field linking reads). Only bundles that
-//!   load without a diagnostic are remembered.
+//!   read), the directories present, the variables, the image epoch when
+//!   images are built, and catbuild's version; value = the digest of what
+//!   loading gave ([`loaded_digest`]: the `olm.bundle` blob and every field
+//!   linking reads; with images, [`loaded_with_image_digest`] adds the
+//!   bundle image, which a comment changes). Only bundles that load
+//!   without a diagnostic are remembered.
 //! * `encode-package` (one package in one target): key = the loaded
 //!   digests of its bundles in plan order, the package's icon, the
 //!   `catalog.toml` bytes (every setting is there; coarse, but a setting
 //!   can never be missed), the target's name and formats, and catbuild's
-//!   version; value = the package's staged files. So an edit that leaves a
-//!   bundle's loaded digest as it was (whitespace, a comment) re-runs that
-//!   bundle's load and nothing after it.
+//!   version; value = the package's staged files (with images, its bundle
+//!   images' blobs too, as `oci/blobs/…` files, and their tags and
+//!   manifest descriptors as a fact). So an edit that leaves a bundle's
+//!   loaded digest as it was (whitespace, a comment) re-runs that bundle's
+//!   load and nothing after it.
 //!
 //! A package is served from the cache only when every target that has it
 //! hits; then none of its bundles is read or parsed. Otherwise it is
 //! loaded and linked whole, as without a cache (linking needs every
 //! bundle), and its entries are written afterwards. Not cached (`off`):
-//! targets that write SQLite, images or deployment objects (they need more
-//! of each package than its files), `index-db` and package-manifest
-//! packages, and any package with a diagnostic (warnings included), so
+//! targets that write SQLite or deployment objects (they need more of each
+//! package than its files), builds that push (pushing needs every image in
+//! memory), `index-db` and package-manifest packages, and any package with a diagnostic (warnings included), so
 //! every diagnostic is printed by every build.
 
 use std::collections::BTreeMap;

@@ -694,3 +694,140 @@ fn issue_19_sqlite_and_deploy_targets_are_no_ops_too() {
         "the rebuild differs from a clean build"
     );
 }
+
+/// The files of `dir`'s OCI layout that are blobs, with their inodes.
+fn blob_inodes(dir: &Path) -> std::collections::BTreeMap<String, u64> {
+    std::fs::read_dir(dir.join("oci/blobs/sha256"))
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (entry.file_name().to_string_lossy().into_owned(), inode(&entry.path()))
+        })
+        .collect()
+}
+
+/// With `--images`, each package's encoding and its bundle images are
+/// cached together: a rebuild runs nothing, an edit re-runs its package
+/// (whose bundle image changes even when the edit is only a comment),
+/// the other bundle images' blobs stay the published files, and the
+/// layout is byte for byte a clean `--no-cache` build's.
+#[test]
+fn issue_19_images_are_cached_per_package_and_match_a_clean_build() {
+    let project = synth_project(24, 3, "cache-images");
+    let dir = project.path();
+    let images = ["build", "--json", "--images"];
+    let first = finished(&catbuild(dir, &images));
+    assert_eq!(first.len(), 27, "24 bundles and 3 packages: {first:?}");
+    assert_eq!(ran(&first).len(), 27, "a cold build runs everything");
+    let again = finished(&catbuild(dir, &images));
+    assert_eq!(ran(&again), BTreeSet::new(), "{again:?}");
+    let clean = |name: &str| {
+        let output = catbuild(dir, &["build", "-q", "--images", "--no-cache", "--out", name]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        tree(&dir.join(name).join("default"))
+    };
+    let target = dir.join("build/default");
+    assert!(tree(&target) == clean("reference"), "the cached build differs from a clean build");
+    let index: Value = serde_json::from_slice(&std::fs::read(target.join("oci/index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"].as_array().unwrap().len(),
+        25,
+        "24 bundle images and the catalog's"
+    );
+
+    let packages = sorted_dirs(&dir.join("tree"));
+    let package_name = packages[1].file_name().unwrap().to_string_lossy().into_owned();
+    let bundles = sorted_dirs(&packages[1]);
+    let csv = csv_of(&bundles[0]);
+    let before = blob_inodes(&target);
+    set_replicas(&csv, 9);
+    let after_edit = finished(&catbuild(dir, &images));
+    let mut expected: BTreeSet<(String, String)> = bundles
+        .iter()
+        .map(|bundle| ("load-bundle".to_string(), relative(dir, bundle)))
+        .collect();
+    expected.insert(("encode-package".to_string(), format!("default/{package_name}")));
+    assert_eq!(ran(&after_edit), expected);
+    assert!(
+        tree(&target) == clean("reference-edited"),
+        "the edited build differs from a clean build"
+    );
+    // Blobs of the packages that did not change are the published files,
+    // linked (the edited package's are staged again, three per bundle at
+    // most); only the edited bundle's image and the catalog's are new
+    // (a layer, a config naming it and a manifest each).
+    let after = blob_inodes(&target);
+    let kept = after.iter().filter(|(name, ino)| before.get(*name) == Some(ino)).count();
+    let new: Vec<&String> = after.keys().filter(|name| !before.contains_key(*name)).collect();
+    assert!(
+        kept + 3 * bundles.len() + 3 >= after.len() && kept >= after.len() / 3,
+        "only {kept} of {} blobs were kept",
+        after.len()
+    );
+    assert_eq!(new.len(), 6, "new blobs: {new:?}");
+
+    // A comment leaves the loaded bundle as it was but not its image: the
+    // package is encoded again, and the layout holds the new file.
+    std::fs::write(&csv, format!("{}\n# a comment\n", std::fs::read_to_string(&csv).unwrap())).unwrap();
+    let after_comment = finished(&catbuild(dir, &images));
+    assert!(
+        ran(&after_comment).contains(&("encode-package".to_string(), format!("default/{package_name}"))),
+        "{after_comment:?}"
+    );
+    assert!(
+        tree(&target) == clean("reference-comment"),
+        "the build after a comment differs from a clean build"
+    );
+}
+
+/// `kill -9` at every step of publishing an incremental `--images` build:
+/// the target is the old tree or the new one, and the next build gives a
+/// clean build's bytes.
+#[test]
+fn issue_19_kill_9_at_every_step_of_an_incremental_images_publish() {
+    let project = synth_project(12, 2, "cache-kill-images");
+    let dir = project.path();
+    let csv = csv_of(&sorted_dirs(&sorted_dirs(&dir.join("tree"))[0])[0]);
+    let mut references = Vec::new();
+    for (value, name) in [(5, "reference-5"), (6, "reference-6")] {
+        set_replicas(&csv, value);
+        let output = catbuild(dir, &["build", "-q", "--images", "--no-cache", "--out", name]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        references.push(tree(&dir.join(name).join("default")));
+    }
+    let output = catbuild(dir, &["build", "-q", "--images"]); // value 6
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut state = 1;
+    let mut n_killed = 0;
+    for step in 1..400u32 {
+        let next = 1 - state;
+        set_replicas(&csv, [5, 6][next]);
+        let output = Command::new(env!("CARGO_BIN_EXE_catbuild"))
+            .args(["build", "-q", "--images"])
+            .current_dir(dir)
+            .env("CATBUILD_FAIL_AFTER_STEP", step.to_string())
+            .output()
+            .unwrap();
+        let killed = std::os::unix::process::ExitStatusExt::signal(&output.status) == Some(9);
+        let now = tree(&dir.join("build/default"));
+        assert!(
+            now == references[state] || now == references[next],
+            "step {step}: the target is neither the old tree nor the new one"
+        );
+        if !killed {
+            assert_eq!(output.status.code(), Some(0), "step {step}: {}", stderr(&output));
+        }
+        let output = catbuild(dir, &["build", "-q", "--images"]);
+        assert_eq!(output.status.code(), Some(0), "step {step}: {}", stderr(&output));
+        assert!(
+            tree(&dir.join("build/default")) == references[next],
+            "step {step}: the rebuild differs from a clean build"
+        );
+        state = next;
+        if !killed {
+            break;
+        }
+        n_killed += 1;
+    }
+    assert!(n_killed >= 5, "only {n_killed} steps");
+}

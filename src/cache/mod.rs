@@ -662,7 +662,7 @@ pub fn clear(root: &Path) -> Result<bool, CacheError> {
 }
 
 pub fn hex(digest: &Sha256Digest) -> String {
-    digest.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    digest.hex()
 }
 
 fn parse_hex(text: &str) -> Option<Sha256Digest> {

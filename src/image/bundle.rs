@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io;
 
-use super::layer::{LayerFile, build_layer};
+use super::layer::build_layer_of;
 use super::oci::{Image, ImageConfig, Manifest, Platform};
 use crate::encoding::json::Value;
 use crate::load::BundleFiles;
@@ -16,7 +16,7 @@ pub const PACKAGE_LABEL: &str = crate::load::annotations::ANNOTATION_PACKAGE;
 
 /// Builds the image of one bundle from its (rendered) files.
 pub fn bundle_image(files: &BundleFiles, mtime: u64) -> io::Result<Image> {
-    let mut layer_files = Vec::new();
+    let mut paths = Vec::with_capacity(files.files.len());
     for file in &files.files {
         // A bundle read from `bundle/manifests` is served from /manifests.
         let parent = file.parent();
@@ -25,12 +25,13 @@ pub fn bundle_image(files: &BundleFiles, mtime: u64) -> io::Result<Image> {
         } else {
             crate::load::METADATA_DIR
         };
-        layer_files.push(LayerFile {
-            path: format!("{top}/{}", file.name()),
-            bytes: file.bytes.clone(),
-        });
+        paths.push(format!("{top}/{}", file.name()));
     }
-    let layer = build_layer(&layer_files, mtime)?;
+    let entries = paths
+        .iter()
+        .zip(&files.files)
+        .map(|(path, file)| (path.as_str(), file.bytes.as_slice()));
+    let layer = build_layer_of(entries, mtime)?;
     let settings = ImageConfig {
         labels: annotation_labels(files),
         entrypoint: None,

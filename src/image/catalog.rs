@@ -10,7 +10,7 @@
 
 use std::io;
 
-use super::layer::{LayerFile, build_layer};
+use super::layer::{LayerFile, build_layer_of};
 use super::layout::BaseImage;
 use super::oci::{Image, ImageConfig, Manifest, Platform, rfc3339};
 
@@ -32,18 +32,16 @@ pub enum CatalogKind {
 /// `/configs` (FBC) or the one `index.db` (SQLite). With a base index, the
 /// result is an index with one image per platform, all sharing the one
 /// catalog layer.
-pub fn catalog_image(kind: CatalogKind, files: Vec<LayerFile>, base: Option<&BaseImage>, mtime: u64) -> io::Result<Image> {
-    let layer_files: Vec<LayerFile> = files
-        .into_iter()
-        .map(|file| LayerFile {
-            path: match kind {
-                CatalogKind::Fbc => format!("{CONFIGS_DIR}/{}", file.path),
-                CatalogKind::Sqlite => DATABASE_FILE.to_string(),
-            },
-            bytes: file.bytes,
+pub fn catalog_image(kind: CatalogKind, files: &[LayerFile], base: Option<&BaseImage>, mtime: u64) -> io::Result<Image> {
+    let paths: Vec<String> = files
+        .iter()
+        .map(|file| match kind {
+            CatalogKind::Fbc => format!("{CONFIGS_DIR}/{}", file.path),
+            CatalogKind::Sqlite => DATABASE_FILE.to_string(),
         })
         .collect();
-    let layer = build_layer(&layer_files, mtime)?;
+    let entries = paths.iter().zip(files).map(|(path, file)| (path.as_str(), file.bytes.as_slice()));
+    let layer = build_layer_of(entries, mtime)?;
     let mut settings = ImageConfig {
         created: rfc3339(mtime),
         ..ImageConfig::default()
@@ -100,7 +98,7 @@ mod tests {
 
     #[test]
     fn scratch_fbc_image_has_the_configs_label_and_no_entrypoint() {
-        let image = catalog_image(CatalogKind::Fbc, fbc(), None, 0).unwrap();
+        let image = catalog_image(CatalogKind::Fbc, &fbc(), None, 0).unwrap();
         let config = config(&image.manifests()[0]);
         assert_eq!(config["config"]["Labels"], json!({CONFIGS_LABEL: "/configs"}));
         assert_eq!(config["config"]["Entrypoint"], Value::Null);
@@ -130,13 +128,13 @@ mod tests {
             is_index: false,
             manifests: vec![base("amd64")],
         };
-        let image = catalog_image(CatalogKind::Fbc, fbc(), Some(&base), 0).unwrap();
+        let image = catalog_image(CatalogKind::Fbc, &fbc(), Some(&base), 0).unwrap();
         let config = config(&image.manifests()[0]);
         assert_eq!(config["config"]["Entrypoint"], json!(["/bin/opm"]));
         assert_eq!(config["config"]["Cmd"], json!(["serve", "/configs"]));
         let sqlite = catalog_image(
             CatalogKind::Sqlite,
-            vec![LayerFile {
+            &[LayerFile {
                 path: "index.db".into(),
                 bytes: b"db".to_vec(),
             }],
@@ -159,7 +157,7 @@ mod tests {
             is_index: true,
             manifests: vec![base("amd64"), base("arm64")],
         };
-        let image = catalog_image(CatalogKind::Fbc, fbc(), Some(&base), 0).unwrap();
+        let image = catalog_image(CatalogKind::Fbc, &fbc(), Some(&base), 0).unwrap();
         let Image::Index { manifests, .. } = &image else {
             panic!("an index");
         };

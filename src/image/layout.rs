@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::media_type;
-use super::oci::{BaseManifest, Blob, Image, Platform};
+use super::oci::{BaseManifest, Blob, Descriptor, Image, Platform};
 
 /// The annotation that names a manifest in a layout's `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -16,37 +16,55 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The files of a layout holding `images` under their tags (relative to
 /// the layout directory), index entries sorted by tag, each blob once.
 pub fn layout_files(images: &[(String, &Image)]) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut sorted: Vec<&(String, &Image)> = images.iter().collect();
-    sorted.sort_by(|left, right| left.0.cmp(&right.0));
+    let tagged: Vec<(String, Descriptor)> = images.iter().map(|(tag, image)| (tag.clone(), image.top().descriptor())).collect();
+    let mut files = layout_index(&tagged);
     let mut blobs: BTreeMap<&str, &Blob> = BTreeMap::new();
-    let mut descriptors = Vec::new();
-    for (tag, image) in sorted {
-        let mut descriptor = image.top().descriptor();
-        descriptor.annotations.insert(REF_NAME.to_string(), tag.clone());
-        descriptors.push(descriptor.to_json());
-        blobs.insert(&image.top().digest, image.top());
-        for manifest in image.manifests() {
-            blobs.insert(&manifest.manifest.digest, &manifest.manifest);
-            for blob in manifest.blobs() {
-                blobs.insert(&blob.digest, blob);
-            }
+    for (_, image) in images {
+        for blob in image_blobs(image) {
+            blobs.insert(&blob.digest, blob);
         }
     }
+    files.extend(blobs.into_values().map(|blob| (blob_path(&blob.digest), blob.bytes.to_vec())));
+    files
+}
+
+/// `oci-layout` and `index.json` of a layout whose tags name `tagged`
+/// (each the descriptor of a manifest or index), entries sorted by tag:
+/// the layout without its blobs, which the caller writes (or keeps).
+pub fn layout_index(tagged: &[(String, Descriptor)]) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut sorted: Vec<&(String, Descriptor)> = tagged.iter().collect();
+    sorted.sort_by(|left, right| left.0.cmp(&right.0));
+    let descriptors: Vec<Value> = sorted
+        .into_iter()
+        .map(|(tag, descriptor)| {
+            let mut descriptor = descriptor.clone();
+            descriptor.annotations.insert(REF_NAME.to_string(), tag.clone());
+            descriptor.to_json()
+        })
+        .collect();
     let index = json!({"schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": descriptors});
-    let mut files = vec![
+    vec![
         (PathBuf::from("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
         (
             PathBuf::from("index.json"),
             serde_json::to_vec(&index).expect("JSON values serialize"),
         ),
-    ];
-    for (digest, blob) in blobs {
-        files.push((blob_path(digest), blob.bytes.to_vec()));
-    }
-    files
+    ]
 }
 
-fn blob_path(digest: &str) -> PathBuf {
+/// Every blob of `image`: its index (if any), manifests, configs and
+/// layers, possibly with repeats (a layer shared by platforms).
+pub fn image_blobs(image: &Image) -> Vec<&Blob> {
+    let mut blobs = vec![image.top()];
+    for manifest in image.manifests() {
+        blobs.push(&manifest.manifest);
+        blobs.extend(manifest.blobs());
+    }
+    blobs
+}
+
+/// Where a layout keeps the blob `digest` (`blobs/sha256/<hex>`).
+pub fn blob_path(digest: &str) -> PathBuf {
     PathBuf::from("blobs/sha256").join(digest.trim_start_matches("sha256:"))
 }
 

@@ -105,7 +105,7 @@ impl Publication {
     /// Writes files (paths relative to the target's directory) into the
     /// temp dir of the `target_idx`-th target given to [`Publication::begin`],
     /// each fsynced.
-    pub fn write(&self, target_idx: usize, files: &[(PathBuf, Vec<u8>)]) -> Result<(), OutputError> {
+    pub fn write<B: AsRef<[u8]> + Sync>(&self, target_idx: usize, files: &[(PathBuf, B)]) -> Result<(), OutputError> {
         let Some(target) = self.staged.get(target_idx) else {
             return Err(OutputError::Io {
                 action: "write to an unknown target",
@@ -447,9 +447,9 @@ pub(super) fn remove_leftovers(lock: &OutputLock, steps: &Steps) -> Result<Vec<P
 /// creating the directories they need; `dirs` remembers every directory
 /// created so far, for [`Publication::commit`] to make durable. Returns
 /// the paths written, which are not fsynced yet.
-fn write_files(
+fn write_files<B: AsRef<[u8]> + Sync>(
     temp_path: &Path,
-    files: &[(PathBuf, Vec<u8>)],
+    files: &[(PathBuf, B)],
     dirs: &std::sync::Mutex<Vec<BTreeSet<PathBuf>>>,
     target_idx: usize,
     steps: &Steps,
@@ -458,7 +458,7 @@ fn write_files(
     let paths = create_parents(temp_path, &relatives, dirs, target_idx, steps)?;
     paths.par_iter().zip(files).try_for_each(|(path, (_, bytes))| {
         let mut file = File::create_new(path).map_err(io_error("create", path))?;
-        file.write_all(bytes).map_err(io_error("write", path))?;
+        file.write_all(bytes.as_ref()).map_err(io_error("write", path))?;
         steps.step();
         Ok(())
     })?;

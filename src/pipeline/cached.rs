@@ -8,25 +8,29 @@
 //! * `load-bundle` (one bundle directory under one set of template
 //!   variables): key = the digest of every file the loader would read
 //!   (names and sha256, through the stat memo, so an unchanged file is not
-//!   read), the directories present, the variables and catbuild's version;
-//!   value = the digest of what loading gave ([`loaded_digest`]: the
-//!   `olm.bundle` blob and every field linking reads). Only bundles that
-//!   load without a diagnostic are remembered.
+//!   read), the directories present, the variables, the image epoch when
+//!   images are built, and catbuild's version; value = the digest of what
+//!   loading gave ([`loaded_digest`]: the `olm.bundle` blob and every field
+//!   linking reads; with images, [`loaded_with_image_digest`] adds the
+//!   bundle image, which a comment changes). Only bundles that load
+//!   without a diagnostic are remembered.
 //! * `encode-package` (one package in one target): key = the loaded
 //!   digests of its bundles in plan order, the package's icon, the
 //!   `catalog.toml` bytes (every setting is there; coarse, but a setting
 //!   can never be missed), the target's name and formats, and catbuild's
-//!   version; value = the package's staged files. So an edit that leaves a
-//!   bundle's loaded digest as it was (whitespace, a comment) re-runs that
-//!   bundle's load and nothing after it.
+//!   version; value = the package's staged files (with images, its bundle
+//!   images' blobs too, as `oci/blobs/…` files, and their tags and
+//!   manifest descriptors as a fact). So an edit that leaves a bundle's
+//!   loaded digest as it was (whitespace, a comment) re-runs that bundle's
+//!   load and nothing after it.
 //!
 //! A package is served from the cache only when every target that has it
 //! hits; then none of its bundles is read or parsed. Otherwise it is
 //! loaded and linked whole, as without a cache (linking needs every
 //! bundle), and its entries are written afterwards. Not cached (`off`):
-//! targets that write SQLite, images or deployment objects (they need more
-//! of each package than its files), `index-db` and package-manifest
-//! packages, and any package with a diagnostic (warnings included), so
+//! targets that write SQLite or deployment objects (they need more of each
+//! package than its files), builds that push (pushing needs every image in
+//! memory), `index-db` and package-manifest packages, and any package with a diagnostic (warnings included), so
 //! every diagnostic is printed by every build.
 
 use std::collections::BTreeMap;
@@ -114,9 +118,13 @@ impl RunCache {
     /// The key of loading the bundle in `dir` with `vars`, without reading
     /// a file whose stat the memo knows; `None` when the directory cannot
     /// be looked at (loading it says why).
-    pub(super) fn bundle_key(&self, dir: &Path, vars: &BTreeMap<String, String>) -> Option<KeyBuilder> {
+    /// With `image_epoch`, the action builds the bundle's image too.
+    pub(super) fn bundle_key(&self, dir: &Path, vars: &BTreeMap<String, String>, image_epoch: Option<u64>) -> Option<KeyBuilder> {
         let mut builder = KeyBuilder::new("load-bundle", LOAD_SCHEMA, VERSION);
         builder.field("dir", self.relative(dir));
+        if let Some(epoch) = image_epoch {
+            builder.field("image epoch", epoch.to_string());
+        }
         for (name, value) in vars {
             builder.field(format!("var {name}"), value.clone());
         }
@@ -178,13 +186,17 @@ impl RunCache {
         package: &PackageConfig,
         package_plan: &PackagePlan,
         target: &Target,
-        formats: &[OutputFormat],
+        (formats, image_epoch): (&[OutputFormat], Option<u64>),
         loaded: &[(PathBuf, Sha256Digest)],
     ) -> KeyBuilder {
         let mut builder = KeyBuilder::new("encode-package", ENCODE_SCHEMA, VERSION);
         builder.field("catalog.toml", self.config_digest.clone());
         builder.field("target", target.name.clone());
         builder.field("formats", format!("{formats:?}"));
+        // The entry holds the bundle images' blobs too.
+        if let Some(epoch) = image_epoch {
+            builder.field("image epoch", epoch.to_string());
+        }
         builder.field("package", package.name.value.clone());
         if let Some(icon) = &package_plan.icon {
             builder.field(format!("icon {}", self.relative(&icon.path)), icon.digest.to_string());
@@ -292,10 +304,22 @@ pub(super) fn loaded_digest(bundle: &LoadedBundle) -> Sha256Digest {
     builder.key().0
 }
 
+/// The digest of a bundle loaded with its image: what it loaded to and
+/// the image (which holds the bundle's files byte for byte, so an edit
+/// that leaves the loaded bundle as it was still changes it).
+pub(super) fn loaded_with_image_digest(loaded: Sha256Digest, image_digest: &str) -> Sha256Digest {
+    let mut builder = KeyBuilder::new("loaded-bundle-image", LOAD_SCHEMA, VERSION);
+    builder.field("loaded", loaded.to_string()).field("image", image_digest);
+    builder.key().0
+}
+
 /// The reason an action ran, for `Cached::Miss`.
 pub(super) fn miss(reason: impl Into<String>) -> Cached {
     Cached::Miss(reason.into())
 }
+
+/// The fact of an entry that lists the package's bundle images.
+pub(super) const IMAGES_FACT: &str = "bundle-images";
 
 /// What a cache hit for one package in one target gives back: its files
 /// by digest, read only if its target has to be staged again.
@@ -306,6 +330,9 @@ pub(super) struct Restored {
     pub(super) outline: crate::summary::PackageOutline,
     /// The `--cache-from` it came from this run, if not the local store.
     pub(super) remote: Option<String>,
+    /// Its bundle images, when the build makes images (their blobs are
+    /// among `files`).
+    pub(super) images: Vec<super::images::TargetBundleImage>,
 }
 
 impl RunCache {
@@ -318,6 +345,10 @@ impl RunCache {
             n_bundles: entry.facts.get("bundles")?.parse().ok()?,
             outline: serde_json::from_str(entry.facts.get("outline")?).ok()?,
             remote: None,
+            images: match entry.facts.get(IMAGES_FACT) {
+                Some(text) => super::images::images_from_fact(text)?,
+                None => Vec::new(),
+            },
         })
     }
 }
@@ -328,6 +359,9 @@ impl RunCache {
 pub(super) struct TargetFiles {
     pub(super) manifest: BTreeMap<PathBuf, String>,
     pub(super) deferred: Vec<(PathBuf, Sha256Digest)>,
+    /// Files staged already: a blob that two packages' bundle images
+    /// share is staged once.
+    staged: std::collections::BTreeSet<PathBuf>,
 }
 
 impl TargetFiles {
@@ -335,7 +369,18 @@ impl TargetFiles {
         for (path, digest) in staged.iter().chain(&deferred) {
             self.manifest.insert(path.clone(), crate::cache::hex(digest));
         }
+        self.staged.extend(staged.into_iter().map(|(path, _)| path));
         self.deferred.extend(deferred);
+    }
+
+    /// The files from the cache still to stage, each once.
+    pub(super) fn take_deferred(&mut self) -> Vec<(PathBuf, Sha256Digest)> {
+        let mut seen = std::collections::BTreeSet::new();
+        let staged = &self.staged;
+        std::mem::take(&mut self.deferred)
+            .into_iter()
+            .filter(|(path, _)| !staged.contains(path) && seen.insert(path.clone()))
+            .collect()
     }
 }
 
@@ -388,7 +433,7 @@ impl RunCache {
             return Ok(false);
         }
         publication.write(target_idx, extra)?;
-        let deferred = std::mem::take(&mut files.deferred);
+        let deferred = files.take_deferred();
         let (linked, from_blobs): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|(path, digest)| {
             current
                 .as_ref()
@@ -458,10 +503,12 @@ pub(super) enum Probe {
 
 impl super::PackageRun<'_> {
     /// Whether the cache keeps the package's encoding in a target: only
-    /// FBC files that need nothing else of the package.
+    /// FBC files (with its bundle images' blobs, when building images)
+    /// that need nothing else of the package. A build that pushes has no
+    /// cache for images: pushing needs each image in memory.
     fn cacheable(&self, package: &PackageConfig, target_idx: usize) -> bool {
         let formats = &self.formats[target_idx];
-        self.image_epoch.is_none()
+        (self.image_epoch.is_none() || !self.pushes)
             && package.index_db.is_none()
             && package.package_manifests.is_empty()
             && self.targets[target_idx].deploy.is_none()
@@ -499,7 +546,7 @@ impl super::PackageRun<'_> {
                 .bundle_dirs
                 .par_iter()
                 .map(|dir| {
-                    let builder = run_cache.bundle_key(dir, vars);
+                    let builder = run_cache.bundle_key(dir, vars, self.image_epoch);
                     if let Some(builder) = &builder {
                         let key = builder.key();
                         if let Some(known) = run_cache.cache.loaded(&key) {
@@ -515,12 +562,19 @@ impl super::PackageRun<'_> {
                         }
                         None => "its directory cannot be looked at".to_string(),
                     };
-                    let result = super::load::load_one(self.config, name, dir, vars, None, &miss(reason), self.reporter);
+                    let result = super::load::load_one(self.config, name, dir, vars, self.image_epoch, &miss(reason), self.reporter);
                     let digest = match (&builder, &result) {
-                        (Some(builder), Ok((bundle, _))) => {
-                            let digest = loaded_digest(bundle);
-                            run_cache.cache.set_loaded(builder.key(), digest);
-                            Some(digest)
+                        (Some(builder), Ok((bundle, image))) => {
+                            let digest = match image {
+                                None => Some(loaded_digest(bundle)),
+                                Some(Ok(image)) => Some(loaded_with_image_digest(loaded_digest(bundle), image.digest())),
+                                // Its diagnostic is reported when the package loads.
+                                Some(Err(_)) => None,
+                            };
+                            if let Some(digest) = digest {
+                                run_cache.cache.set_loaded(builder.key(), digest);
+                            }
+                            digest
                         }
                         _ => None,
                     };
@@ -555,7 +609,13 @@ impl super::PackageRun<'_> {
                 encode.insert(target_idx, (None, miss(unkeyed.clone().unwrap_or_default())));
                 continue;
             };
-            let builder = run_cache.encode_key(package, package_plan, target, &self.formats[target_idx], set_loaded);
+            let builder = run_cache.encode_key(
+                package,
+                package_plan,
+                target,
+                (&self.formats[target_idx], self.image_epoch),
+                set_loaded,
+            );
             let key = builder.key();
             match run_cache.cache.get(&key).and_then(|entry| run_cache.restore(&entry)) {
                 Some(mut restored) => {

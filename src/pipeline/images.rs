@@ -11,9 +11,9 @@ use std::sync::Arc;
 use crate::config::OutputFormat;
 use crate::diag::{Diagnostic, Location};
 use crate::image::catalog::{CatalogKind, catalog_image};
-use crate::image::layout::{BaseImage, layout_files};
+use crate::image::layout::{BaseImage, layout_index};
 use crate::image::reference::Reference;
-use crate::image::{Image, LayerFile};
+use crate::image::{Descriptor, Image, LayerFile};
 use crate::load::BundleFiles;
 
 use super::encode::{FBC_DIR, OutputFile, SQLITE_FILE};
@@ -31,7 +31,89 @@ pub(super) struct TargetBundleImage {
     pub name: String,
     /// What `bundle-image` renders for it (pushed there), if set.
     pub reference: Option<String>,
-    pub image: Arc<Image>,
+    /// Its manifest's descriptor: the layout's `index.json` entry.
+    pub top: Descriptor,
+    /// The image, when this build made it; a package from the cache has
+    /// only its blobs, among the package's files.
+    pub image: Option<Arc<Image>>,
+}
+
+impl TargetBundleImage {
+    pub fn built(name: String, reference: Option<String>, image: &Arc<Image>) -> TargetBundleImage {
+        TargetBundleImage {
+            name,
+            reference,
+            top: image.top().descriptor(),
+            image: Some(Arc::clone(image)),
+        }
+    }
+}
+
+/// What the cache keeps of a package's bundle image (its blobs are files
+/// of the package's entry).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct CachedBundleImage {
+    name: String,
+    reference: Option<String>,
+    media_type: String,
+    digest: String,
+    size: u64,
+}
+
+/// The bundle images of a package as an entry's fact.
+pub(super) fn images_fact(images: &[TargetBundleImage]) -> String {
+    let cached: Vec<CachedBundleImage> = images
+        .iter()
+        .map(|image| CachedBundleImage {
+            name: image.name.clone(),
+            reference: image.reference.clone(),
+            media_type: image.top.media_type.clone(),
+            digest: image.top.digest.clone(),
+            size: image.top.size,
+        })
+        .collect();
+    serde_json::to_string(&cached).expect("plain data serializes")
+}
+
+/// The bundle images an entry's fact names; `None` when it is not one.
+pub(super) fn images_from_fact(text: &str) -> Option<Vec<TargetBundleImage>> {
+    let cached: Vec<CachedBundleImage> = serde_json::from_str(text).ok()?;
+    Some(
+        cached
+            .into_iter()
+            .map(|image| TargetBundleImage {
+                name: image.name,
+                reference: image.reference,
+                top: Descriptor {
+                    media_type: image.media_type,
+                    digest: image.digest,
+                    size: image.size,
+                    platform: None,
+                    annotations: BTreeMap::new(),
+                },
+                image: None,
+            })
+            .collect(),
+    )
+}
+
+/// The blobs of a package's bundle images, as files of its target
+/// (`oci/blobs/sha256/<hex>`), each once, in digest order (borrowed: a
+/// bundle's layer is not copied to be written).
+pub(super) fn bundle_blob_files(images: &[TargetBundleImage]) -> Vec<(PathBuf, &[u8])> {
+    let mut blobs = BTreeMap::new();
+    for image in images.iter().filter_map(|image| image.image.as_deref()) {
+        for blob in crate::image::layout::image_blobs(image) {
+            blobs.entry(blob.digest.as_str()).or_insert(blob);
+        }
+    }
+    blobs
+        .into_values()
+        .map(|blob| {
+            let path = PathBuf::from(OCI_DIR).join(crate::image::layout::blob_path(&blob.digest));
+            (path, blob.bytes.as_slice())
+        })
+        .collect()
 }
 
 /// What one image of a target is for.
@@ -55,7 +137,10 @@ pub struct BuiltImage {
     pub reference: Option<String>,
     /// Digest of the manifest (or index) the tag names.
     pub digest: String,
-    pub image: Arc<Image>,
+    /// `None` for a bundle image whose package came from the cache (its
+    /// blobs are in the layout): builds that push do not use the cache
+    /// for images.
+    pub image: Option<Arc<Image>>,
 }
 
 impl BuiltImage {
@@ -73,12 +158,14 @@ pub(super) fn bundle_image(files: &BundleFiles, epoch: u64) -> Result<Image, Dia
 }
 
 /// The catalog images of one target (one per catalog format among its
-/// files) and the layout holding them and its bundle images.
+/// files) and the layout holding them and its bundle images: `index.json`,
+/// `oci-layout` and the catalog images' blobs (the bundle images' blobs
+/// are files of their packages).
 pub(super) fn target_images(
     target_name: &str,
     target_image: Option<&str>,
     formats: &[OutputFormat],
-    files: &[OutputFile],
+    files: Vec<OutputFile>,
     bundles: &[TargetBundleImage],
     base: Option<&BaseImage>,
     epoch: u64,
@@ -89,43 +176,45 @@ pub(super) fn target_images(
             role: ImageRole::Bundle { name: bundle.name.clone() },
             layout_tag: bundle.name.clone(),
             reference: bundle.reference.clone(),
-            digest: bundle.image.digest().to_string(),
-            image: Arc::clone(&bundle.image),
+            digest: bundle.top.digest.clone(),
+            image: bundle.image.clone(),
         });
     }
-    for format in formats {
-        let (kind, layer_files) = match format {
-            OutputFormat::FbcJson | OutputFormat::FbcYaml => (
-                CatalogKind::Fbc,
-                files
-                    .iter()
-                    .filter_map(|file| {
-                        let relative = file.path.strip_prefix(FBC_DIR).ok()?;
-                        Some(LayerFile {
-                            path: slash_path(relative),
-                            bytes: file.bytes.clone(),
-                        })
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            OutputFormat::Sqlite => (
-                CatalogKind::Sqlite,
-                files
-                    .iter()
-                    .filter(|file| file.path == Path::new(SQLITE_FILE))
-                    .map(|file| LayerFile {
-                        path: SQLITE_FILE.to_string(),
-                        bytes: file.bytes.clone(),
-                    })
-                    .collect(),
-            ),
-        };
-        let image = catalog_image(kind, layer_files, base, epoch).map_err(|error| {
-            format!(
-                "cannot build the {} catalog image of target `{target_name}`: {error}",
-                format.name()
-            )
-        })?;
+    // Moved, not copied: a catalog can be hundreds of megabytes.
+    let (mut fbc_files, mut sqlite_files) = (Vec::new(), Vec::new());
+    for file in files {
+        if file.path == Path::new(SQLITE_FILE) {
+            sqlite_files.push(LayerFile {
+                path: SQLITE_FILE.to_string(),
+                bytes: file.bytes,
+            });
+        } else if let Ok(relative) = file.path.strip_prefix(FBC_DIR) {
+            fbc_files.push(LayerFile {
+                path: slash_path(relative),
+                bytes: file.bytes,
+            });
+        }
+    }
+    // One gzip stream per image: the formats' layers are made side by side.
+    let catalogs: Vec<Image> = {
+        use rayon::prelude::*;
+        formats
+            .par_iter()
+            .map(|format| {
+                let (kind, layer_files) = match format {
+                    OutputFormat::FbcJson | OutputFormat::FbcYaml => (CatalogKind::Fbc, &fbc_files),
+                    OutputFormat::Sqlite => (CatalogKind::Sqlite, &sqlite_files),
+                };
+                catalog_image(kind, layer_files, base, epoch).map_err(|error| {
+                    format!(
+                        "cannot build the {} catalog image of target `{target_name}`: {error}",
+                        format.name()
+                    )
+                })
+            })
+            .collect::<Result<_, String>>()?
+    };
+    for (format, image) in formats.iter().zip(catalogs) {
         let reference = target_image.map(|reference| {
             if formats.len() == 1 {
                 reference.to_string()
@@ -138,11 +227,28 @@ pub(super) fn target_images(
             layout_tag: format!("catalog-{}", format.name()),
             reference,
             digest: image.digest().to_string(),
-            image: Arc::new(image),
+            image: Some(Arc::new(image)),
         });
     }
-    let tagged: Vec<(String, &Image)> = built.iter().map(|image| (image.layout_tag.clone(), image.image.as_ref())).collect();
-    let layout = layout_files(&tagged)
+    let mut tagged: Vec<(String, Descriptor)> = bundles.iter().map(|bundle| (bundle.name.clone(), bundle.top.clone())).collect();
+    for image in &built[bundles.len()..] {
+        if let Some(catalog) = &image.image {
+            tagged.push((image.layout_tag.clone(), catalog.top().descriptor()));
+        }
+    }
+    let mut layout = layout_index(&tagged);
+    let mut blobs = BTreeMap::new();
+    for image in &built[bundles.len()..] {
+        for blob in image.image.iter().flat_map(|catalog| crate::image::layout::image_blobs(catalog)) {
+            blobs.entry(blob.digest.clone()).or_insert_with(|| blob.bytes.to_vec());
+        }
+    }
+    layout.extend(
+        blobs
+            .into_iter()
+            .map(|(digest, bytes)| (crate::image::layout::blob_path(&digest), bytes)),
+    );
+    let layout = layout
         .into_iter()
         .map(|(path, bytes)| OutputFile {
             path: PathBuf::from(OCI_DIR).join(path),

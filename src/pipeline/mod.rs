@@ -268,9 +268,20 @@ pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Re
             if !seen.insert((reference.to_string(), image.digest.clone())) {
                 continue;
             }
+            // Builds that push do not take images from the cache, so
+            // this is a build that did not mean to push.
+            let Some(built) = &image.image else {
+                let diagnostic = Diagnostic::error(
+                    "push",
+                    format!("cannot push `{}`: its bundle image came from the cache", image.layout_tag),
+                )
+                .help("build with `--push` (or `push = true`), or with `--no-cache`");
+                diagnostics.push(diagnostic);
+                continue;
+            };
             let job = crate::registry::PushJob {
                 reference,
-                image: image.image.as_ref(),
+                image: built.as_ref(),
             };
             match image.role {
                 ImageRole::Bundle { .. } => bundles.push(job),
@@ -442,6 +453,8 @@ fn run(
         config,
         cache: run_cache.as_ref(),
         image_epoch,
+        pushes: options.push || targets.iter().any(|target| target.push),
+        claimed_blobs: std::sync::Mutex::default(),
         keep_catalog_files: bases.is_some(),
         plan: &plan,
         index_packages: &index_packages,
@@ -476,6 +489,7 @@ fn run(
             .sum(),
     });
     let outcomes = run.packages(&packages);
+    let claimed_blobs = std::mem::take(&mut *run.claimed_blobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
 
     let mut follow_ons = BTreeMap::new();
     let mut failed_dirs = BTreeMap::new();
@@ -637,6 +651,13 @@ fn run(
         // Each target's last files: SQLite and images, deployment objects,
         // and the summary.
         let mut extra: Vec<Vec<(PathBuf, Vec<u8>)>> = late_files.into_iter().map(output_files).collect();
+        // A catalog image blob that a bundle image has too (a base image
+        // built from one) is staged with that package already.
+        for (target_idx, files) in extra.iter_mut().enumerate() {
+            files.retain(|(path, _)| {
+                !claimed_blobs.contains(&(target_idx, path.clone())) && !target_files[target_idx].manifest.contains_key(path)
+            });
+        }
         for (target_name, files) in &deploy_outputs {
             if let Some(target_idx) = targets.iter().position(|target| &target.name == target_name) {
                 extra[target_idx].extend(output_files(files.clone()));
@@ -663,7 +684,7 @@ fn run(
                 // stamp would not know the new index).
                 Some(run_cache) if sqlite_indexes.get(target_idx).is_some_and(Option::is_some) => {
                     publication.write(target_idx, extra)?;
-                    let deferred = std::mem::take(&mut target_files[target_idx].deferred);
+                    let deferred = target_files[target_idx].take_deferred();
                     run_cache.write_deferred(&publication, target_idx, deferred)?;
                 }
                 Some(run_cache) => {
@@ -796,7 +817,7 @@ fn finish_targets(
                 &target.name,
                 target.image.as_ref().map(|image| image.value.as_str()),
                 &late.formats[target_idx],
-                &target_files,
+                target_files,
                 &target_bundles,
                 base,
                 late.options.source_date_epoch,
@@ -916,6 +937,11 @@ struct PackageRun<'a> {
     /// `SOURCE_DATE_EPOCH` when this run builds images: bundle images are
     /// then built as bundles load.
     image_epoch: Option<u64>,
+    /// Whether a target of the run pushes.
+    pushes: bool,
+    /// `(target, path)` of each bundle image blob staged: two packages'
+    /// images may share one (an identical config).
+    claimed_blobs: std::sync::Mutex<BTreeSet<(usize, PathBuf)>>,
     /// Keep a copy of each valid package's encoded files for the target's
     /// catalog images.
     keep_catalog_files: bool,
@@ -1011,6 +1037,8 @@ struct Linked {
     source_order: sqlite::SourceOrder,
     /// catbuild's own checks (or loading) failed: no gate, nothing staged.
     checks_failed: bool,
+    /// Its bundle images in this target, when the build makes images.
+    images: Vec<images::TargetBundleImage>,
 }
 
 impl PackageRun<'_> {
@@ -1069,6 +1097,7 @@ impl PackageRun<'_> {
                         catalog,
                         source_order: sqlite::SourceOrder::default(),
                         checks_failed,
+                        images: Vec::new(),
                     });
                 }
             }
@@ -1194,7 +1223,7 @@ impl PackageRun<'_> {
         });
         outcome
             .bundle_images
-            .extend(package_images.target.into_iter().map(|image| (target_idx, image)));
+            .extend(package_images.target.iter().map(|image| (target_idx, image.clone())));
         let load_failed = !outcome.failed_dirs.is_empty() || outcome.diagnostics.iter().any(Diagnostic::is_error);
         if outcome.failed_dirs.is_empty() {
             own.extend(graph_diagnostics);
@@ -1208,6 +1237,7 @@ impl PackageRun<'_> {
             catalog,
             source_order,
             checks_failed,
+            images: package_images.target,
         }
     }
 
@@ -1232,12 +1262,12 @@ impl PackageRun<'_> {
                 } else {
                     let (key, cached) = encode_cache.get(&linked.target_idx).unwrap_or(&off);
                     let store = key.filter(|_| clean);
-                    self.gate_and_encode(&linked.catalog, &linked.source_order, linked.target_idx, (store, cached))
+                    self.gate_and_encode(&linked, (store, cached))
                 },
             })
             .collect();
         let package = prepared.package.as_str();
-        let restored: Vec<PackagePart> = prepared
+        let restored: Vec<(PackagePart, Vec<images::TargetBundleImage>)> = prepared
             .restored
             .into_par_iter()
             .map(|(target_idx, restored)| {
@@ -1246,35 +1276,65 @@ impl PackageRun<'_> {
                     package,
                 };
                 report::hit(self.reporter, &action, restored.remote.as_ref());
-                let gate = Gate::Passed(Passed {
-                    deploy_facts: Vec::new(),
-                    catalog_files: Vec::new(),
-                    outline: Some(restored.outline),
-                    files: Vec::new(),
-                    deferred: restored.files,
-                });
-                PackagePart {
+                let gate = match self.restored_catalog_files(&restored.files) {
+                    Ok(catalog_files) => Gate::Passed(Passed {
+                        deploy_facts: Vec::new(),
+                        catalog_files,
+                        outline: Some(restored.outline),
+                        files: Vec::new(),
+                        deferred: restored.files,
+                    }),
+                    Err(error) => Gate::Unwritten(error),
+                };
+                let part = PackagePart {
                     target_idx,
                     n_packages: restored.n_packages,
                     n_bundles: restored.n_bundles,
                     gate,
-                }
+                };
+                (part, restored.images)
             })
             .collect();
-        outcome.parts.extend(restored);
+        for (part, images) in restored {
+            outcome
+                .bundle_images
+                .extend(images.into_iter().map(|image| (part.target_idx, image)));
+            outcome.parts.push(part);
+        }
         outcome
+    }
+
+    /// A restored package's catalog files, read from the cache, when the
+    /// target's catalog images need them.
+    fn restored_catalog_files(
+        &self,
+        files: &[(PathBuf, crate::load::Sha256Digest)],
+    ) -> Result<Vec<OutputFile>, crate::output::OutputError> {
+        let Some(run_cache) = self.cache.filter(|_| self.keep_catalog_files) else {
+            return Ok(Vec::new());
+        };
+        files
+            .par_iter()
+            .filter(|(path, _)| path.starts_with(encode::FBC_DIR))
+            .map(|(path, digest)| match run_cache.cache.blob(digest) {
+                Some(bytes) => Ok(OutputFile { path: path.clone(), bytes }),
+                None => Err(crate::output::OutputError::Io {
+                    action: "read from the cache",
+                    path: run_cache.cache.blob_path(digest),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "the blob is missing or damaged (removed now: the next build encodes its package again)",
+                    ),
+                }),
+            })
+            .collect()
     }
 
     /// opm's model validation is the final gate, so whatever catbuild
     /// writes `opm validate` accepts; a valid package is encoded in the
     /// target's formats while its model is at hand, and its files staged.
-    fn gate_and_encode(
-        &self,
-        catalog: &DeclarativeConfig,
-        source_order: &sqlite::SourceOrder,
-        target_idx: usize,
-        (store, cached): (Option<crate::cache::Key>, &Cached),
-    ) -> Gate {
+    fn gate_and_encode(&self, linked: &Linked, (store, cached): (Option<crate::cache::Key>, &Cached)) -> Gate {
+        let (catalog, source_order, target_idx) = (&linked.catalog, &linked.source_order, linked.target_idx);
         let settings = &self.settings[target_idx];
         let stage = if self.publication.is_some() {
             Stage::Encode
@@ -1289,17 +1349,23 @@ impl PackageRun<'_> {
             Err(encode::PackageFailure::Invalid(message)) => return Gate::Invalid(message),
             Err(encode::PackageFailure::Encode(error)) => return Gate::Failed(error),
         };
-        let catalog_files = if self.keep_catalog_files {
-            encoded.files.clone()
-        } else {
-            Vec::new()
+        // The blobs of its bundle images go with its files (and its cache
+        // entry); `oci/index.json` comes with the target's last files.
+        let blobs = match self.image_epoch {
+            Some(_) => images::bundle_blob_files(&linked.images),
+            None => Vec::new(),
         };
+        let all_files: Vec<(&Path, &[u8])> = encoded
+            .files
+            .iter()
+            .map(|file| (file.path.as_path(), file.bytes.as_slice()))
+            .chain(blobs.iter().map(|(path, bytes)| (path.as_path(), *bytes)))
+            .collect();
         let mut digests = Vec::new();
         if let (Some(key), Some(run_cache)) = (store, self.cache) {
-            let files: Vec<(String, &[u8])> = encoded
-                .files
+            let files: Vec<(String, &[u8])> = all_files
                 .iter()
-                .map(|file| (file.path.to_string_lossy().into_owned(), file.bytes.as_slice()))
+                .map(|(path, bytes)| (path.to_string_lossy().into_owned(), *bytes))
                 .collect();
             let mut facts = BTreeMap::from([
                 ("packages".to_string(), catalog.packages.len().to_string()),
@@ -1308,6 +1374,9 @@ impl PackageRun<'_> {
             // The build summary's view of the package, for a later hit.
             if let Some(outline) = encoded.outline.as_ref().and_then(|outline| serde_json::to_string(outline).ok()) {
                 facts.insert("outline".to_string(), outline);
+            }
+            if self.image_epoch.is_some() {
+                facts.insert(cached::IMAGES_FACT.to_string(), images::images_fact(&linked.images));
             }
             let entry = match run_cache.cache.put(&key, &files, facts) {
                 Ok(entry) => entry,
@@ -1322,16 +1391,24 @@ impl PackageRun<'_> {
                 .map(|(path, digest)| (PathBuf::from(path), digest))
                 .collect();
         } else if self.cache.is_some() {
-            digests = encoded
-                .files
+            digests = all_files
                 .iter()
-                .map(|file| (file.path.clone(), crate::load::Sha256Digest::of(&file.bytes)))
+                .map(|(path, bytes)| (path.to_path_buf(), crate::load::Sha256Digest::of(bytes)))
                 .collect();
         }
         if let Some(publication) = self.publication {
-            let written = report::stage(self.reporter, Stage::Write, || {
-                publication.write(target_idx, &output_files(encoded.files))
-            });
+            let mut files: Vec<(PathBuf, &[u8])> = all_files.iter().map(|(path, bytes)| (path.to_path_buf(), *bytes)).collect();
+            // A blob another package staged already is the same bytes.
+            if !blobs.is_empty() {
+                let n_catalog_files = encoded.files.len();
+                let mut claimed = self.claimed_blobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut idx = 0;
+                files.retain(|(path, _)| {
+                    idx += 1;
+                    idx <= n_catalog_files || claimed.insert((target_idx, path.clone()))
+                });
+            }
+            let written = report::stage(self.reporter, Stage::Write, || publication.write(target_idx, &files));
             if let Err(error) = written {
                 return Gate::Unwritten(error);
             }
@@ -1343,9 +1420,11 @@ impl PackageRun<'_> {
                 return Gate::Failed(error);
             }
         }
+        drop(all_files);
         Gate::Passed(Passed {
             deploy_facts: encoded.deploy_facts,
-            catalog_files,
+            // Moved, not copied: the catalog images need every file.
+            catalog_files: if self.keep_catalog_files { encoded.files } else { Vec::new() },
             outline: encoded.outline,
             files: digests,
             deferred: Vec::new(),

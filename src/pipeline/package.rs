@@ -301,14 +301,13 @@ fn assemble(
         };
         let built_image = images.built.and_then(|built| built.get(&bundle.dir));
         if let Some(built_image) = built_image {
-            images.target.push(TargetBundleImage {
-                name: rendered.name.clone(),
-                reference: match &image {
-                    Some(Ok(reference)) => Some(reference.clone()),
-                    _ => None,
-                },
-                image: std::sync::Arc::clone(built_image),
-            });
+            let reference = match &image {
+                Some(Ok(reference)) => Some(reference.clone()),
+                _ => None,
+            };
+            images
+                .target
+                .push(TargetBundleImage::built(rendered.name.clone(), reference, built_image));
         }
         match image {
             Some(Ok(image)) => match (images.by_digest, built_image) {

@@ -248,6 +248,11 @@ fn issue_19_an_unchanged_target_stays_in_place_and_a_changed_one_reuses_its_file
     build_quietly(dir);
     let target = dir.join("build/default");
     let (target_inode, file_inode) = (inode(&target), inode(&package_file(1)));
+    // The cache keeps each output as a second link to it, not a copy; an
+    // output changed in place (the first tamper below) is then a damaged
+    // blob, which the next build must not trust.
+    let links = std::os::unix::fs::MetadataExt::nlink(&std::fs::metadata(package_file(1)).unwrap());
+    assert_eq!(links, 2, "the cache copied the output instead of linking it");
     let expected = reference(dir, "reference");
     let expected_default = |built: &Path| -> bool {
         let want: std::collections::BTreeMap<String, Vec<u8>> = expected

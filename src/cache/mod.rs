@@ -345,7 +345,23 @@ impl Cache {
             let _ = std::fs::remove_file(&path);
             return None;
         };
-        if !entry.files.iter().all(|(_, digest)| self.blob_path(digest).exists()) {
+        // A blob is written before its entry and never after, so one
+        // modified later was changed in place: a blob linked with an output
+        // (`put_linked`) that someone edited. It is dropped, and the entry
+        // is a miss that encodes the package again.
+        let entry_written = std::fs::metadata(&path).and_then(|metadata| metadata.modified()).ok();
+        let blob_whole = |digest: &Sha256Digest| {
+            let blob_path = self.blob_path(digest);
+            let Ok(modified) = std::fs::metadata(&blob_path).and_then(|metadata| metadata.modified()) else {
+                return false;
+            };
+            if entry_written.is_some_and(|written| modified > written) {
+                let _ = std::fs::remove_file(&blob_path);
+                return false;
+            }
+            true
+        };
+        if !entry.files.iter().all(|(_, digest)| blob_whole(digest)) {
             let _ = std::fs::remove_file(&path);
             return None;
         }
@@ -374,19 +390,38 @@ impl Cache {
     /// Stores an action's output: every blob first, then the entry.
     /// Returns the entry (each file's digest), written or not.
     pub fn put(&self, key: &Key, files: &[(String, &[u8])], facts: BTreeMap<String, String>) -> Result<Entry, (Entry, CacheError)> {
+        self.put_linked(key, files, &[], facts)
+    }
+
+    /// [`Cache::put`], where `sources[i]`, when there, is a file already
+    /// holding `files[i]`'s bytes (the staged output): the blob becomes a
+    /// hard link to it instead of a second copy, which halved what a cold
+    /// build writes. Outputs are replaced by rename, never changed in
+    /// place, and every read of a blob checks its digest, so a blob shared
+    /// with a file someone edits anyway is dropped, never trusted. Where a
+    /// link cannot be made (another file system), the bytes are written.
+    pub fn put_linked(
+        &self,
+        key: &Key,
+        files: &[(String, &[u8])],
+        sources: &[Option<PathBuf>],
+        facts: BTreeMap<String, String>,
+    ) -> Result<Entry, (Entry, CacheError)> {
         let mut entry = Entry {
             files: Vec::with_capacity(files.len()),
             facts,
         };
         let mut failed = None;
-        for (path, bytes) in files {
+        for (idx, (path, bytes)) in files.iter().enumerate() {
             let digest = Sha256Digest::of(bytes);
             let blob_path = self.blob_path(&digest);
-            if failed.is_none()
-                && !blob_path.exists()
-                && let Err(error) = self.write_atomic(&blob_path, bytes)
-            {
-                failed = Some(error);
+            if failed.is_none() && !blob_path.exists() {
+                let source = sources.get(idx).and_then(Option::as_ref);
+                if !source.is_some_and(|source| self.link_blob(source, &blob_path, bytes.len()))
+                    && let Err(error) = self.write_atomic(&blob_path, bytes)
+                {
+                    failed = Some(error);
+                }
             }
             entry.files.push((path.clone(), digest));
         }
@@ -479,6 +514,23 @@ impl Cache {
 
     pub fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
         self.dir.join("blobs").join(hex(digest))
+    }
+
+    /// Links `source` (whole already) at `path`: the name appears with all
+    /// of its bytes or not at all. A blob someone else linked first is the
+    /// same bytes. False when no link could be made.
+    fn link_blob(&self, source: &Path, path: &Path, len: usize) -> bool {
+        let parent = path.parent().unwrap_or(Path::new("."));
+        if fs_err::create_dir_all(parent).is_err() {
+            return false;
+        }
+        match std::fs::hard_link(source, path) {
+            Ok(()) => {
+                self.written.fetch_add(len as u64, Ordering::Relaxed);
+                true
+            }
+            Err(error) => error.kind() == std::io::ErrorKind::AlreadyExists,
+        }
     }
 
     /// Writes `bytes` at `path` by a temp file in the same directory and a

@@ -118,6 +118,12 @@ impl Publication {
         Ok(())
     }
 
+    /// Where [`Publication::write`] put the file `relative` of the
+    /// `target_idx`-th target, until the commit moves it.
+    pub fn staged_path(&self, target_idx: usize, relative: &Path) -> Option<PathBuf> {
+        self.staged.get(target_idx).map(|target| target.temp_path.join(relative))
+    }
+
     /// Leaves the `target_idx`-th target as it is (its files are those it
     /// would get): its temp dir goes and [`Publication::commit`] does not
     /// swap it.

@@ -1361,6 +1361,27 @@ impl PackageRun<'_> {
             .map(|file| (file.path.as_path(), file.bytes.as_slice()))
             .chain(blobs.iter().map(|(path, bytes)| (path.as_path(), *bytes)))
             .collect();
+        // Staged first, so the cache can link the staged files instead of
+        // writing their bytes a second time.
+        let mut staged: BTreeSet<PathBuf> = BTreeSet::new();
+        if let Some(publication) = self.publication {
+            let mut files: Vec<(PathBuf, &[u8])> = all_files.iter().map(|(path, bytes)| (path.to_path_buf(), *bytes)).collect();
+            // A blob another package staged already is the same bytes.
+            if !blobs.is_empty() {
+                let n_catalog_files = encoded.files.len();
+                let mut claimed = self.claimed_blobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut idx = 0;
+                files.retain(|(path, _)| {
+                    idx += 1;
+                    idx <= n_catalog_files || claimed.insert((target_idx, path.clone()))
+                });
+            }
+            let written = report::stage(self.reporter, Stage::Write, || publication.write(target_idx, &files));
+            if let Err(error) = written {
+                return Gate::Unwritten(error);
+            }
+            staged = files.into_iter().map(|(path, _)| path).collect();
+        }
         let mut digests = Vec::new();
         if let (Some(key), Some(run_cache)) = (store, self.cache) {
             let files: Vec<(String, &[u8])> = all_files
@@ -1378,7 +1399,14 @@ impl PackageRun<'_> {
             if self.image_epoch.is_some() {
                 facts.insert(cached::IMAGES_FACT.to_string(), images::images_fact(&linked.images));
             }
-            let entry = match run_cache.cache.put(&key, &files, facts) {
+            let sources: Vec<Option<PathBuf>> = all_files
+                .iter()
+                .map(|(path, _)| {
+                    let publication = self.publication.filter(|_| staged.contains(*path))?;
+                    publication.staged_path(target_idx, path)
+                })
+                .collect();
+            let entry = match run_cache.cache.put_linked(&key, &files, &sources, facts) {
                 Ok(entry) => entry,
                 Err((entry, _)) => {
                     run_cache.cache.note_failure();
@@ -1395,23 +1423,6 @@ impl PackageRun<'_> {
                 .iter()
                 .map(|(path, bytes)| (path.to_path_buf(), crate::load::Sha256Digest::of(bytes)))
                 .collect();
-        }
-        if let Some(publication) = self.publication {
-            let mut files: Vec<(PathBuf, &[u8])> = all_files.iter().map(|(path, bytes)| (path.to_path_buf(), *bytes)).collect();
-            // A blob another package staged already is the same bytes.
-            if !blobs.is_empty() {
-                let n_catalog_files = encoded.files.len();
-                let mut claimed = self.claimed_blobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let mut idx = 0;
-                files.retain(|(path, _)| {
-                    idx += 1;
-                    idx <= n_catalog_files || claimed.insert((target_idx, path.clone()))
-                });
-            }
-            let written = report::stage(self.reporter, Stage::Write, || publication.write(target_idx, &files));
-            if let Err(error) = written {
-                return Gate::Unwritten(error);
-            }
         }
         // Its rows go into the target's index now, and are dropped.
         if let Some(Some(index)) = self.sqlite_indexes.get(target_idx) {

@@ -15,9 +15,10 @@ use std::time::Duration;
 
 /// Input bytes of the packages admitted and not yet finished. Peak memory
 /// grows by about three times it (the loaded bundles and their parsed
-/// form): on a 10,000-bundle synth tree (946 MB) 32 MiB peaks at 181 MiB,
-/// within the 25% of input the cache issue asks, where 256 MiB peaked at
-/// 688 MiB. Two cores stay busy with a few average packages in flight.
+/// form): on a 10,000-bundle synth tree (946 MB) 32 MiB peaks at 181 MiB
+/// (213 MiB with the action cache), within the 25% of input the cache
+/// issue asks, where 256 MiB peaked at 688 MiB. Two cores stay busy with
+/// a few average packages in flight.
 pub(super) const BUDGET_BYTES: u64 = 32 << 20;
 
 /// Runs `prepare` for every item (in parallel, at most `budget` bytes of

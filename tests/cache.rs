@@ -432,23 +432,38 @@ fn issue_19_a_torn_memo_batch_is_never_trusted() {
 #[test]
 fn issue_19_kill_9_at_every_step_of_an_incremental_publish() {
     let project = synth_project(40, 3, "cache-kill-steps");
-    let dir = project.path();
-    let packages = sorted_dirs(&dir.join("tree"));
-    let csv = csv_of(&sorted_dirs(&packages[0])[0]);
+    let csv = csv_of(&sorted_dirs(&sorted_dirs(&project.path().join("tree"))[0])[0]);
+    kill_at_every_step(project.path(), &csv, &[], 200);
+}
+
+/// Builds `dir` (with `extra` arguments) with its CSV `csv` flipping
+/// between two values, killed after step 1, 2, ... of each build until a
+/// build runs to the end or `max_steps`: the target is always the old tree
+/// or the new one, and the build after each kill gives a clean build's
+/// bytes. At least 5 steps must have been killed.
+fn kill_at_every_step(dir: &Path, csv: &Path, extra: &[&str], max_steps: u32) {
+    let args = |more: &[&'static str]| -> Vec<String> {
+        ["build", "-q"].iter().chain(extra).chain(more).map(|arg| arg.to_string()).collect()
+    };
+    let build = |more: &[&'static str]| {
+        let args = args(more);
+        let output = catbuild(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+    };
     let mut references = Vec::new();
     for (value, name) in [(5, "reference-5"), (6, "reference-6")] {
-        set_replicas(&csv, value);
-        reference(dir, name);
+        set_replicas(csv, value);
+        build(&["--no-cache", "--out", name]);
         references.push(tree(&dir.join(name).join("default")));
     }
-    build_quietly(dir); // value 6
+    build(&[]); // value 6
     let mut state = 1;
     let mut n_killed = 0;
-    for step in 1..200u32 {
+    for step in 1..max_steps {
         let next = 1 - state;
-        set_replicas(&csv, [5, 6][next]);
+        set_replicas(csv, [5, 6][next]);
         let output = Command::new(env!("CARGO_BIN_EXE_catbuild"))
-            .args(["build", "-q"])
+            .args(args(&[]))
             .current_dir(dir)
             .env("CATBUILD_FAIL_AFTER_STEP", step.to_string())
             .output()
@@ -462,7 +477,7 @@ fn issue_19_kill_9_at_every_step_of_an_incremental_publish() {
         if !killed {
             assert_eq!(output.status.code(), Some(0), "step {step}: {}", stderr(&output));
         }
-        build_quietly(dir);
+        build(&[]);
         assert!(
             tree(&dir.join("build/default")) == references[next],
             "step {step}: the rebuild differs from a clean build"
@@ -791,48 +806,6 @@ fn issue_19_images_are_cached_per_package_and_match_a_clean_build() {
 #[test]
 fn issue_19_kill_9_at_every_step_of_an_incremental_images_publish() {
     let project = synth_project(12, 2, "cache-kill-images");
-    let dir = project.path();
-    let csv = csv_of(&sorted_dirs(&sorted_dirs(&dir.join("tree"))[0])[0]);
-    let mut references = Vec::new();
-    for (value, name) in [(5, "reference-5"), (6, "reference-6")] {
-        set_replicas(&csv, value);
-        let output = catbuild(dir, &["build", "-q", "--images", "--no-cache", "--out", name]);
-        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-        references.push(tree(&dir.join(name).join("default")));
-    }
-    let output = catbuild(dir, &["build", "-q", "--images"]); // value 6
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let mut state = 1;
-    let mut n_killed = 0;
-    for step in 1..400u32 {
-        let next = 1 - state;
-        set_replicas(&csv, [5, 6][next]);
-        let output = Command::new(env!("CARGO_BIN_EXE_catbuild"))
-            .args(["build", "-q", "--images"])
-            .current_dir(dir)
-            .env("CATBUILD_FAIL_AFTER_STEP", step.to_string())
-            .output()
-            .unwrap();
-        let killed = std::os::unix::process::ExitStatusExt::signal(&output.status) == Some(9);
-        let now = tree(&dir.join("build/default"));
-        assert!(
-            now == references[state] || now == references[next],
-            "step {step}: the target is neither the old tree nor the new one"
-        );
-        if !killed {
-            assert_eq!(output.status.code(), Some(0), "step {step}: {}", stderr(&output));
-        }
-        let output = catbuild(dir, &["build", "-q", "--images"]);
-        assert_eq!(output.status.code(), Some(0), "step {step}: {}", stderr(&output));
-        assert!(
-            tree(&dir.join("build/default")) == references[next],
-            "step {step}: the rebuild differs from a clean build"
-        );
-        state = next;
-        if !killed {
-            break;
-        }
-        n_killed += 1;
-    }
-    assert!(n_killed >= 5, "only {n_killed} steps");
+    let csv = csv_of(&sorted_dirs(&sorted_dirs(&project.path().join("tree"))[0])[0]);
+    kill_at_every_step(project.path(), &csv, &["--images"], 400);
 }

@@ -442,9 +442,8 @@ fn issue_19_kill_9_at_every_step_of_an_incremental_publish() {
 /// or the new one, and the build after each kill gives a clean build's
 /// bytes. At least 5 steps must have been killed.
 fn kill_at_every_step(dir: &Path, csv: &Path, extra: &[&str], max_steps: u32) {
-    let args = |more: &[&'static str]| -> Vec<String> {
-        ["build", "-q"].iter().chain(extra).chain(more).map(|arg| arg.to_string()).collect()
-    };
+    let args =
+        |more: &[&'static str]| -> Vec<String> { ["build", "-q"].iter().chain(extra).chain(more).map(|arg| arg.to_string()).collect() };
     let build = |more: &[&'static str]| {
         let args = args(more);
         let output = catbuild(dir, &args.iter().map(String::as_str).collect::<Vec<_>>());

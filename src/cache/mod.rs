@@ -345,17 +345,19 @@ impl Cache {
             let _ = std::fs::remove_file(&path);
             return None;
         };
-        // A blob is written before its entry and never after, so one
-        // modified later was changed in place: a blob linked with an output
-        // (`put_linked`) that someone edited. It is dropped, and the entry
-        // is a miss that encodes the package again.
+        // A blob is written before its entry and never after, so a blob
+        // linked with an output (`put_linked`: more than one link) that was
+        // modified later was edited in place by someone. It is dropped, and
+        // the entry is a miss that encodes the package again.
         let entry_written = std::fs::metadata(&path).and_then(|metadata| metadata.modified()).ok();
         let blob_whole = |digest: &Sha256Digest| {
             let blob_path = self.blob_path(digest);
-            let Ok(modified) = std::fs::metadata(&blob_path).and_then(|metadata| metadata.modified()) else {
+            let Ok(metadata) = std::fs::metadata(&blob_path) else {
                 return false;
             };
-            if entry_written.is_some_and(|written| modified > written) {
+            let shared = std::os::unix::fs::MetadataExt::nlink(&metadata) > 1;
+            let modified = metadata.modified().ok();
+            if shared && modified.zip(entry_written).is_some_and(|(modified, written)| modified > written) {
                 let _ = std::fs::remove_file(&blob_path);
                 return false;
             }

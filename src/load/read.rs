@@ -280,6 +280,23 @@ pub fn read_bundle_dir(dir: &Path) -> Result<BundleFiles, ReadError> {
 /// and every symbolic link among their entries must resolve inside
 /// `boundary`; every file is read within `limits`.
 pub fn read_bundle_dir_within(dir: &Path, boundary: &Boundary, limits: &crate::input::Limits) -> Result<BundleFiles, ReadError> {
+    read_bundle_dir_reusing(dir, boundary, limits, PreRead::default())
+}
+
+/// Files of a bundle directory already read and hashed (by the action
+/// cache, to key the load), by path: the loader takes their bytes and
+/// digest instead of reading and hashing them a second time.
+pub type PreRead = std::collections::HashMap<PathBuf, (Vec<u8>, Sha256Digest)>;
+
+/// [`read_bundle_dir_within`], taking a file's bytes from `pre_read` when
+/// they are there; every check (the boundary, links, the size limit) is
+/// made as for a file read here.
+pub fn read_bundle_dir_reusing(
+    dir: &Path,
+    boundary: &Boundary,
+    limits: &crate::input::Limits,
+    mut pre_read: PreRead,
+) -> Result<BundleFiles, ReadError> {
     let boundary = &boundary.for_named_dir(dir).map_err(|outside| ReadError::Outside {
         path: dir.to_path_buf(),
         resolved: outside.resolved,
@@ -304,14 +321,21 @@ pub fn read_bundle_dir_within(dir: &Path, boundary: &Boundary, limits: &crate::i
             if boundary.is_limited() && std::fs::symlink_metadata(&entry_path).is_ok_and(|meta| meta.file_type().is_symlink()) {
                 check_inside(&entry_path, boundary)?;
             }
-            let Some(bytes) = read_entry_within(&entry_path, limits)? else {
-                continue;
+            let (bytes, source_digest) = match pre_read.remove(&entry_path) {
+                Some((bytes, digest)) if bytes.len() as u64 <= limits.file_bytes => (bytes, digest),
+                _ => {
+                    let Some(bytes) = read_entry_within(&entry_path, limits)? else {
+                        continue;
+                    };
+                    let digest = Sha256Digest::of(&bytes);
+                    (bytes, digest)
+                }
             };
             // The entry's own name, not the lossy text used for ordering.
             let relative = Path::new(directory).join(entry_path.file_name().unwrap_or_default());
             bundle_files.files.push(BundleFile {
                 path: relative.clone(),
-                source_digest: Sha256Digest::of(&bytes),
+                source_digest,
                 source: relative,
                 bytes,
             });

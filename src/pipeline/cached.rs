@@ -118,8 +118,17 @@ impl RunCache {
     /// The key of loading the bundle in `dir` with `vars`, without reading
     /// a file whose stat the memo knows; `None` when the directory cannot
     /// be looked at (loading it says why).
-    /// With `image_epoch`, the action builds the bundle's image too.
-    pub(super) fn bundle_key(&self, dir: &Path, vars: &BTreeMap<String, String>, image_epoch: Option<u64>) -> Option<KeyBuilder> {
+    /// With `image_epoch`, the action builds the bundle's image too. Also
+    /// returns the files it had to read (their stat unknown to the memo),
+    /// so that loading the bundle after a miss does not read and hash them
+    /// again.
+    pub(super) fn bundle_key(
+        &self,
+        dir: &Path,
+        vars: &BTreeMap<String, String>,
+        image_epoch: Option<u64>,
+    ) -> Option<(KeyBuilder, crate::load::PreRead)> {
+        let mut pre_read = crate::load::PreRead::new();
         let mut builder = KeyBuilder::new("load-bundle", LOAD_SCHEMA, VERSION);
         builder.field("dir", self.relative(dir));
         if let Some(epoch) = image_epoch {
@@ -163,8 +172,11 @@ impl RunCache {
                 if !metadata.is_file() {
                     return None;
                 }
-                let (digest, _) = self.cache.file_digest(&entry_path, &metadata).ok()?;
+                let (digest, bytes) = self.cache.file_digest(&entry_path, &metadata).ok()?;
                 builder.field(format!("input {}/{directory}/{name}", self.relative(dir)), digest.to_string());
+                if let Some(bytes) = bytes {
+                    pre_read.insert(entry_path, (bytes, digest));
+                }
             }
         }
         // The loader looks for nested bundles when `manifests/` is missing
@@ -176,7 +188,7 @@ impl RunCache {
                 }
             }
         }
-        Some(builder)
+        Some((builder, pre_read))
     }
 
     /// The key of encoding `package` in `target` from its bundles' loaded
@@ -546,7 +558,10 @@ impl super::PackageRun<'_> {
                 .bundle_dirs
                 .par_iter()
                 .map(|dir| {
-                    let builder = run_cache.bundle_key(dir, vars, self.image_epoch);
+                    let (builder, pre_read) = match run_cache.bundle_key(dir, vars, self.image_epoch) {
+                        Some((builder, pre_read)) => (Some(builder), pre_read),
+                        None => (None, crate::load::PreRead::new()),
+                    };
                     if let Some(builder) = &builder {
                         let key = builder.key();
                         if let Some(known) = run_cache.cache.loaded(&key) {
@@ -562,7 +577,8 @@ impl super::PackageRun<'_> {
                         }
                         None => "its directory cannot be looked at".to_string(),
                     };
-                    let result = super::load::load_one(self.config, name, dir, vars, self.image_epoch, &miss(reason), self.reporter);
+                    let result =
+                        super::load::load_one(self.config, name, dir, vars, self.image_epoch, &miss(reason), self.reporter, pre_read);
                     let digest = match (&builder, &result) {
                         (Some(builder), Ok((bundle, image))) => {
                             let digest = match image {

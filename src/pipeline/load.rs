@@ -43,7 +43,7 @@ pub(super) fn load_package(
         .into_par_iter()
         .map(|(dir, preloaded)| match preloaded {
             Some(result) => result,
-            None => load_one(config, package, dir, vars, image_epoch, cached, reporter),
+            None => load_one(config, package, dir, vars, image_epoch, cached, reporter, Default::default()),
         })
         .collect();
     let mut diagnostics = Vec::new();
@@ -130,6 +130,7 @@ pub(super) fn load_one(
     image_epoch: Option<u64>,
     cached: &Cached,
     reporter: &dyn Reporter,
+    pre_read: crate::load::PreRead,
 ) -> Result<Loaded, Vec<Diagnostic>> {
     let action = Action::LoadBundle {
         package,
@@ -138,7 +139,7 @@ pub(super) fn load_one(
     // The rendered files are dropped here, once the bundle image (if any)
     // holds what it needs of them.
     super::report::action(reporter, &action, cached, || {
-        load_bundle(dir, vars, &config.root, &config.boundary(), &config.limits).map(|(loaded, files)| {
+        load_bundle(dir, vars, &config.root, &config.boundary(), &config.limits, pre_read).map(|(loaded, files)| {
             let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
             (loaded, image)
         })
@@ -147,7 +148,8 @@ pub(super) fn load_one(
 
 /// [`load_bundle`] for `render`, which has no use for the files.
 pub(crate) fn load_templated_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> Result<LoadedBundle, Vec<Diagnostic>> {
-    load_bundle(dir, vars, root, &Boundary::anywhere(), &crate::input::Limits::default()).map(|(loaded, _files)| loaded)
+    load_bundle(dir, vars, root, &Boundary::anywhere(), &crate::input::Limits::default(), Default::default())
+        .map(|(loaded, _files)| loaded)
 }
 
 /// Reads the bundle in `dir` (its files inside `boundary`, within `limits`), renders its
@@ -158,8 +160,9 @@ pub(super) fn load_bundle(
     root: &Path,
     boundary: &Boundary,
     limits: &crate::input::Limits,
+    pre_read: crate::load::PreRead,
 ) -> Result<(LoadedBundle, BundleFiles), Vec<Diagnostic>> {
-    let files = crate::load::read_bundle_dir_within(dir, boundary, limits)
+    let files = crate::load::read_bundle_dir_reusing(dir, boundary, limits, pre_read)
         .map_err(|error| relative_messages(vec![bundle_error_diagnostic(&BundleError::Read(error), dir)], root))?;
     let files = crate::load::render_templates(files, vars)
         .map_err(|errors| relative_messages(errors.iter().map(template_diagnostic).collect(), root))?;

@@ -577,8 +577,16 @@ impl super::PackageRun<'_> {
                         }
                         None => "its directory cannot be looked at".to_string(),
                     };
-                    let result =
-                        super::load::load_one(self.config, name, dir, vars, self.image_epoch, &miss(reason), self.reporter, pre_read);
+                    let result = super::load::load_one(
+                        self.config,
+                        name,
+                        dir,
+                        vars,
+                        self.image_epoch,
+                        &miss(reason),
+                        self.reporter,
+                        pre_read,
+                    );
                     let digest = match (&builder, &result) {
                         (Some(builder), Ok((bundle, image))) => {
                             let digest = match image {

@@ -148,8 +148,15 @@ pub(super) fn load_one(
 
 /// [`load_bundle`] for `render`, which has no use for the files.
 pub(crate) fn load_templated_bundle(dir: &Path, vars: &BTreeMap<String, String>, root: &Path) -> Result<LoadedBundle, Vec<Diagnostic>> {
-    load_bundle(dir, vars, root, &Boundary::anywhere(), &crate::input::Limits::default(), Default::default())
-        .map(|(loaded, _files)| loaded)
+    load_bundle(
+        dir,
+        vars,
+        root,
+        &Boundary::anywhere(),
+        &crate::input::Limits::default(),
+        Default::default(),
+    )
+    .map(|(loaded, _files)| loaded)
 }
 
 /// Reads the bundle in `dir` (its files inside `boundary`, within `limits`), renders its

@@ -583,8 +583,7 @@ impl super::PackageRun<'_> {
                         dir,
                         vars,
                         self.image_epoch,
-                        &miss(reason),
-                        self.reporter,
+                        (&miss(reason), self.reporter),
                         pre_read,
                     );
                     let digest = match (&builder, &result) {

@@ -43,7 +43,7 @@ pub(super) fn load_package(
         .into_par_iter()
         .map(|(dir, preloaded)| match preloaded {
             Some(result) => result,
-            None => load_one(config, package, dir, vars, image_epoch, cached, reporter, Default::default()),
+            None => load_one(config, package, dir, vars, image_epoch, (cached, reporter), Default::default()),
         })
         .collect();
     let mut diagnostics = Vec::new();
@@ -128,8 +128,7 @@ pub(super) fn load_one(
     dir: &Path,
     vars: &BTreeMap<String, String>,
     image_epoch: Option<u64>,
-    cached: &Cached,
-    reporter: &dyn Reporter,
+    (cached, reporter): (&Cached, &dyn Reporter),
     pre_read: crate::load::PreRead,
 ) -> Result<Loaded, Vec<Diagnostic>> {
     let action = Action::LoadBundle {

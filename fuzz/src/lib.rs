@@ -113,7 +113,15 @@ pub fn fbc(data: &[u8]) -> bool {
     let text = String::from_utf8_lossy(data);
     let path = Path::new("/project/catalog/index.yaml");
     match catbuild::fbc::load::load_text(&text, path) {
-        Ok(config) => catbuild::model::convert::validate_config(&config).is_ok(),
+        Ok(config) => {
+            use catbuild::model::property::Objects;
+            // Validation only checks bundle objects; decoding them must
+            // never change the verdict.
+            let checked = catbuild::model::convert::validate_config(&config, Objects::Checked);
+            let decoded = catbuild::model::convert::validate_config(&config, Objects::Decoded);
+            assert_eq!(checked.as_ref().err(), decoded.as_ref().err());
+            checked.is_ok()
+        }
         Err(error) => {
             let diagnostic = Diagnostic::error("fbc", error.message.clone()).at(Location::line(path, error.line.max(1)));
             render(&[diagnostic], path, &text);

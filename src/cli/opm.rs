@@ -302,7 +302,7 @@ fn validate_dir(dir: &std::path::Path) -> Result<(), String> {
     }
     fbc::load::load_dir(dir)
         .map_err(|error| format!("{}: {}", error.path.display(), error.message))
-        .and_then(|config| crate::model::validate_config(&config).map(|_| ()))
+        .and_then(|config| crate::model::validate_config(&config, crate::model::property::Objects::Checked).map(|_| ()))
 }
 
 /// Whether every top-level group of `dir` loads and validates on its own,
@@ -319,7 +319,7 @@ fn validate_by_package_dir(dir: &std::path::Path) -> bool {
             for file in files {
                 config.extend(fbc::load::load_file(file).ok()?);
             }
-            crate::model::validate_config(&config).ok()?;
+            crate::model::validate_config(&config, crate::model::property::Objects::Checked).ok()?;
             let packages = config.packages.iter().map(|package| &package.name);
             let channels = config.channels.iter().map(|channel| &channel.package);
             let bundles = config.bundles.iter().map(|bundle| &bundle.package);

@@ -456,10 +456,13 @@ fn write_raw(out: &mut String, text: &str, indent: Option<&str>, depth: usize) {
                 // Copy the whole string, escapes included, in one slice.
                 let mut end = idx + 1;
                 while end < bytes.len() {
-                    match bytes[end] {
-                        b'\\' => end += 2,
-                        b'"' => break,
-                        _ => end += 1,
+                    match find_string_stop(&bytes[end..], false) {
+                        Some(stop) if bytes[end + stop] == b'\\' => end += stop + 2,
+                        Some(stop) => {
+                            end += stop;
+                            break;
+                        }
+                        None => end = bytes.len(),
                     }
                 }
                 let end = (end + 1).min(bytes.len());
@@ -529,6 +532,8 @@ fn write_string(out: &mut String, text: &str, escape_html: bool) {
         let byte = bytes[idx];
         if !table[byte as usize] {
             idx += 1;
+            // Long plain runs (base64 above all) go 32 bytes at a time.
+            idx += plain_run(&bytes[idx..], escape_html);
             continue;
         }
         let line_separator = byte == 0xE2 && bytes.get(idx + 1) == Some(&0x80) && matches!(bytes.get(idx + 2), Some(0xA8 | 0xA9));
@@ -626,6 +631,25 @@ pub fn parse_stream(text: &str) -> Result<Vec<(usize, Value)>, ParseError> {
 /// more than this many arrays and objects at once; so do we, at the same
 /// byte, instead of overflowing the stack.
 const MAX_DEPTH: usize = 10_000;
+
+/// How many bytes at the start of `bytes` surely need no escape, counted
+/// in whole 32-byte chunks (the byte loop decides the rest). The test is
+/// arithmetic, not the table, so the compiler can use vector code; it
+/// flags every byte the tables do (0xE2 included).
+fn plain_run(bytes: &[u8], escape_html: bool) -> usize {
+    let may_escape = |byte: u8| {
+        (byte < 0x20)
+            | (byte == b'"')
+            | (byte == b'\\')
+            | (byte == 0xE2)
+            | (escape_html & ((byte == b'<') | (byte == b'>') | (byte == b'&')))
+    };
+    bytes
+        .chunks_exact(32)
+        .take_while(|chunk| !chunk.iter().fold(false, |found, &byte| found | may_escape(byte)))
+        .count()
+        * 32
+}
 
 /// The first `"` or `\\` of `bytes` (or control character, with
 /// `control`): where a JSON string's plain run ends. Catalogs are mostly
@@ -849,6 +873,56 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_runs_stop_at_every_byte_the_escape_tables_flag() {
+        for escape_html in [false, true] {
+            let table = if escape_html { &ESCAPE_HTML } else { &ESCAPE_PLAIN };
+            for byte in 0..=255u8 {
+                for at in [0, 17, 31, 32, 45, 63] {
+                    let mut bytes = vec![b'a'; 70];
+                    bytes[at] = byte;
+                    let whole_chunks_before = at / 32 * 32;
+                    let expected = if table[byte as usize] { whole_chunks_before } else { 64 };
+                    assert_eq!(
+                        plain_run(&bytes, escape_html),
+                        expected,
+                        "byte {byte:#x} at {at}, html {escape_html}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_strings_are_escaped_and_raw_strings_copied_whatever_the_chunk_edges() {
+        // Each special character at every offset around the 32-byte edges,
+        // against the expected Go encoding written out by hand.
+        for (special, escaped_html, escaped_plain) in [
+            ("\"", "\\\"", "\\\""),
+            ("\\", "\\\\", "\\\\"),
+            ("\n", "\\n", "\\n"),
+            ("<", "\\u003c", "<"),
+            ("\u{2028}", "\\u2028", "\\u2028"),
+            ("\u{2013}", "\u{2013}", "\u{2013}"),
+        ] {
+            for at in [0, 1, 30, 31, 32, 33, 63, 64, 65] {
+                let text = format!("{}{special}{}", "A".repeat(at), "b".repeat(40));
+                for (escape_html, escaped) in [(true, escaped_html), (false, escaped_plain)] {
+                    let expected = format!("\"{}{escaped}{}\"", "A".repeat(at), "b".repeat(40));
+                    assert_eq!(
+                        to_compact(&Value::String(text.clone()), escape_html),
+                        expected,
+                        "{special:?} at {at}"
+                    );
+                }
+                // A raw value's string is copied as it is, escapes and all.
+                let raw = format!("{{\"data\": {}}}", to_compact(&Value::String(text.clone()), false));
+                let compact = format!("{{\"data\":{}}}", to_compact(&Value::String(text), false));
+                assert_eq!(to_compact(&Value::Raw(raw), true), compact);
+            }
+        }
+    }
 
     #[test]
     fn string_stops_are_found_wherever_they_fall_in_the_32_byte_chunks() {

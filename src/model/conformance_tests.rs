@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::encoding::json;
 use crate::fbc;
 
+use super::property::Objects;
 use super::validate_config;
 
 const SUITE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/validate-fbc");
@@ -109,7 +110,12 @@ fn run_case(case_dir: &Path, case: &toml::Table) -> Outcome {
         Ok(config) => config,
         Err(error) => return Outcome::Fail(format!("load failed: {} ({})", error, error.path.display())),
     };
-    let result = validate_config(&config);
+    // Validation keeps objects only checked; a conversion that keeps them
+    // decoded must come to the same verdict.
+    let result = validate_config(&config, Objects::Checked);
+    if result.as_ref().err() != validate_config(&config, Objects::Decoded).as_ref().err() {
+        return Outcome::Fail("decoding the bundle objects changed the verdict".to_string());
+    }
     let expected_exit = case.get("exit").and_then(toml::Value::as_integer).unwrap_or(0);
     let message = match (&result, expected_exit) {
         (Ok(_), 0) => None,

@@ -16,6 +16,7 @@ use crate::go::go_quote;
 use crate::semver::{PreRelease, Version};
 
 use super::k8s_names::dns1123_label_errors;
+use super::property::Objects;
 use super::{Bundle, Channel, Deprecation, Icon, Model, Package, PropertyChecks, RelatedImage, ValidationError, image_ref, property};
 
 /// Why `convert_to_model` refused a config. `Display` is opm's error text.
@@ -104,14 +105,20 @@ fn go_reference(schema: &str, name: &str) -> String {
 /// What `opm validate DIR` prints for a loaded config: `Ok` with the model,
 /// or the text of the Go error (flat for the conversion checks, the tree
 /// for model validation).
-pub fn validate_config(config: &DeclarativeConfig) -> Result<Model, String> {
-    convert_to_model(config).map_err(|error| error.to_string())
+/// `objects`: whether the model's bundles keep their decoded objects.
+pub fn validate_config(config: &DeclarativeConfig, objects: Objects) -> Result<Model, String> {
+    convert_to_model_with(config, objects).map_err(|error| error.to_string())
 }
 
 /// opm's `ConvertToModel`: links packages, channels and bundles, runs the
 /// conversion checks in opm's order, applies deprecations, and validates
 /// the result.
 pub fn convert_to_model(config: &DeclarativeConfig) -> Result<Model, ModelError> {
+    convert_to_model_with(config, Objects::Decoded)
+}
+
+/// [`convert_to_model`], keeping bundle objects as `objects` says.
+pub fn convert_to_model_with(config: &DeclarativeConfig, objects: Objects) -> Result<Model, ModelError> {
     let mut packages: BTreeMap<String, Package> = BTreeMap::new();
     let mut default_channels: BTreeMap<String, String> = BTreeMap::new();
     for fbc_package in &config.packages {
@@ -203,7 +210,13 @@ pub fn convert_to_model(config: &DeclarativeConfig) -> Result<Model, ModelError>
     let mut checks = PropertyChecks::default();
     let mut parsed_lists = Vec::with_capacity(config.bundles.len());
     for fbc_bundle in &config.bundles {
-        let (properties, n_packages) = link_bundle(fbc_bundle, &mut packages, &mut package_bundles, &mut channel_defined_entries)?;
+        let (properties, n_packages) = link_bundle(
+            fbc_bundle,
+            objects,
+            &mut packages,
+            &mut package_bundles,
+            &mut channel_defined_entries,
+        )?;
         checks.insert(Arc::as_ptr(&properties), Ok(n_packages));
         parsed_lists.push(properties);
     }
@@ -278,6 +291,7 @@ fn normalize(model: &mut Model) {
 /// list and its number of `olm.package` properties.
 fn link_bundle(
     fbc_bundle: &fbc::Bundle,
+    objects: Objects,
     packages: &mut BTreeMap<String, Package>,
     package_bundles: &mut BTreeMap<String, BTreeSet<String>>,
     channel_defined_entries: &mut BTreeMap<String, BTreeSet<String>>,
@@ -299,7 +313,7 @@ fn link_bundle(
             bundle: bundle_name.clone(),
         });
     }
-    let mut parsed = property::parse(&fbc_bundle.properties).map_err(|error| ModelError::BundleProperties {
+    let mut parsed = property::parse_with(&fbc_bundle.properties, objects).map_err(|error| ModelError::BundleProperties {
         bundle: bundle_name.clone(),
         error,
     })?;

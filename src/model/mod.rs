@@ -29,7 +29,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-pub use convert::{ModelError, convert_from_model, convert_to_model, parse_release, validate_config};
+pub use convert::{ModelError, convert_from_model, convert_to_model, convert_to_model_with, parse_release, validate_config};
 pub use error::{ErrorChild, ErrorTree, Issue, ReplacesChainError, Scope, ValidationError};
 pub use k8s_names::dns1123_label_errors;
 
@@ -90,7 +90,9 @@ pub struct Bundle {
     pub deprecation: Option<Deprecation>,
     /// Manifests from the `olm.bundle.object` properties (decoded `data`),
     /// kept for serving the gRPC API as opm does. Raw: normalizing them is
-    /// the server's job ([`Bundle::csv_json`]), not validation's.
+    /// the server's job ([`Bundle::csv_json`]), not validation's. Empty
+    /// strings, one per object, when converted with
+    /// [`property::Objects::Checked`].
     pub objects: Arc<Vec<String>>,
     /// From the `olm.package` property's `version`.
     pub version: Version,
@@ -405,7 +407,7 @@ impl Bundle {
         }
         let parsed = checks
             .entry(Arc::as_ptr(&self.properties))
-            .or_insert_with(|| property::parse(&self.properties).map(|parsed| parsed.packages.len()));
+            .or_insert_with(|| property::parse_with(&self.properties, property::Objects::Checked).map(|parsed| parsed.packages.len()));
         if let Err(error) = &parsed {
             tree.push(Issue::Property(error.clone()));
         }

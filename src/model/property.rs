@@ -57,29 +57,51 @@ pub struct Properties {
     pub others: Vec<Property>,
 }
 
+/// What [`parse_with`] keeps of each `olm.bundle.object`'s data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objects {
+    /// The decoded bytes (what the SQLite index and the server need).
+    Decoded,
+    /// Only checked, as opm's decode would check it, and kept empty:
+    /// enough for validation, which counts objects. A catalog's objects
+    /// are most of its bytes, so this spares decoding and holding them.
+    Checked,
+}
+
 /// opm's `property.Parse`.
 pub fn parse(properties: &[Property]) -> Result<Properties, String> {
+    parse_with(properties, Objects::Decoded)
+}
+
+/// [`parse`], keeping bundle objects as `objects` says; the errors are
+/// the same either way.
+pub fn parse_with(properties: &[Property], objects: Objects) -> Result<Properties, String> {
     let mut parsed = Properties::default();
     for (property_idx, property) in properties.iter().enumerate() {
-        parse_one(property, &mut parsed)
+        parse_one(property, objects, &mut parsed)
             .map_err(|error| format!("parse property[{property_idx}] of type {}: {error}", go_quote(&property.type_)))?;
     }
     Ok(parsed)
 }
 
-fn parse_one(property: &Property, parsed: &mut Properties) -> Result<(), String> {
+fn parse_one(property: &Property, objects: Objects, parsed: &mut Properties) -> Result<(), String> {
     // Fast path for the bulk of a catalog: `{"data":"<base64>"}` written by
     // a JSON encoder needs no general parse. A `"` or `\` inside would fail
-    // the strict base64 decode, which then sends the value the slow way.
+    // the strict base64 check, which then sends the value the slow way.
     if property.type_ == PROPERTY_BUNDLE_OBJECT
         && let Some(data) = property
             .value
             .strip_prefix("{\"data\":\"")
             .and_then(|rest| rest.strip_suffix("\"}"))
-        && let Ok(bytes) = crate::go::base64::decode(data)
     {
-        parsed.bundle_objects.push(bytes);
-        return Ok(());
+        let bytes = match objects {
+            Objects::Decoded => crate::go::base64::decode(data).ok(),
+            Objects::Checked => crate::go::base64::is_valid(data).then(Vec::new),
+        };
+        if let Some(bytes) = bytes {
+            parsed.bundle_objects.push(bytes);
+            return Ok(());
+        }
     }
     // Go's json.Unmarshal checks the syntax of the whole input first.
     let value = json::parse(&property.value).map_err(|error| go_syntax_error(&property.value, &error))?;
@@ -107,7 +129,13 @@ fn parse_one(property: &Property, parsed: &mut Properties) -> Result<(), String>
             let [group, kind, version] = string_fields(&value, "GVKRequired", ["group", "kind", "version"])?;
             parsed.gvks_required.push(Gvk { group, kind, version });
         }
-        PROPERTY_BUNDLE_OBJECT => parsed.bundle_objects.push(bundle_object_data(&value)?),
+        PROPERTY_BUNDLE_OBJECT => {
+            let mut data = bundle_object_data(&value)?;
+            if objects == Objects::Checked {
+                data = Vec::new();
+            }
+            parsed.bundle_objects.push(data);
+        }
         PROPERTY_CHANNEL => {
             let [channel_name] = string_fields(&value, "Channel", ["channelName"])?;
             parsed.channels.push(channel_name);

@@ -605,6 +605,28 @@ fn bundle_objects_keep_their_text_and_replace_bad_bytes() {
     assert_eq!(objects.as_slice(), [r#"{"kind":"ConfigMap"}"#, "{\u{fffd}}"]);
 }
 
+// Validation only checks objects: each is counted, none kept, and a bad
+// one is refused with the same error as when they are decoded (here a
+// line break, which the quick check leaves to Go's decoder, and a short
+// quantum, which that decoder refuses at byte 4).
+#[test]
+fn checked_objects_are_counted_not_kept_and_refused_alike() {
+    let channel = r#"{"schema":"olm.channel","name":"alpha","package":"foo","entries":[{"name":"foo.v0.1.0"}]}"#;
+    let bundle = |data: &str| {
+        format!(
+            r#"{{"schema":"olm.bundle","name":"foo.v0.1.0","package":"foo","image":"","properties":[{{"type":"olm.bundle.object","value":{{"data":"eyJraW5kIjoiQ29uZmlnTWFwIn0="}}}},{{"type":"olm.bundle.object","value":{{"data":"{data}"}}}},{{"type":"olm.package","value":{{"packageName":"foo","version":"0.1.0"}}}}]}}"#
+        )
+    };
+    let config = load(&format!("{FOO_PACKAGE}{channel}{}", bundle("e/\\n99")));
+    let model = convert_to_model_with(&config, property::Objects::Checked).unwrap();
+    let objects = &model.packages["foo"].channels["alpha"].bundles["foo.v0.1.0"].objects;
+    assert_eq!(objects.as_slice(), ["", ""]);
+    let bad = load(&format!("{FOO_PACKAGE}{channel}{}", bundle("e/99x")));
+    let checked = convert_to_model_with(&bad, property::Objects::Checked).unwrap_err().to_string();
+    assert!(checked.contains("illegal base64 data at input byte 4"), "{checked}");
+    assert_eq!(checked, convert_to_model(&bad).unwrap_err().to_string());
+}
+
 // opm's Normalize step compacts property values without touching strings.
 #[test]
 fn converted_property_values_are_compacted() {

@@ -30,6 +30,7 @@ use crate::deploy;
 use crate::diag::Diagnostic;
 use crate::fbc::{self, DeclarativeConfig};
 use crate::model::Model;
+use crate::model::property::Objects;
 use crate::sqlite;
 
 /// One file an encoder wants written, relative to the target's directory.
@@ -257,7 +258,14 @@ pub(crate) fn encode_package(
         package: package_name,
     };
     report::action(reporter, &action, cached, || {
-        let model = crate::model::validate_config(config).map_err(PackageFailure::Invalid)?;
+        // Only the SQLite rows read the objects' bytes; every other format
+        // writes the config's own text.
+        let objects = if formats.contains(&OutputFormat::Sqlite) {
+            Objects::Decoded
+        } else {
+            Objects::Checked
+        };
+        let model = crate::model::validate_config(config, objects).map_err(PackageFailure::Invalid)?;
         let deploy_facts = if settings.deploy.is_some() {
             deploy::PackageFacts::from_model(&model)
         } else {

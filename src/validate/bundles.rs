@@ -97,7 +97,7 @@ fn model_problems(bundle: &LoadedBundle) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     let metadata = Location::file(&bundle.dir.join(crate::load::METADATA_DIR));
     let properties_help = "the bundle's properties come from `metadata/properties.yaml`, `metadata/dependencies.yaml` and the CSV's `olm.properties` annotation";
-    match crate::model::property::parse(&bundle.bundle.properties) {
+    match crate::model::property::parse_with(&bundle.bundle.properties, crate::model::property::Objects::Checked) {
         Err(reason) => diagnostics.push(
             Diagnostic::error("bundle", format!("bundle `{name}` has a property opm cannot read: {reason}"))
                 .at(metadata)

@@ -15,6 +15,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::annotations::{
     ANNOTATION_CHANNELS, ANNOTATION_DEFAULT_CHANNEL, ANNOTATION_OPENSHIFT_VERSIONS, ANNOTATION_PACKAGE, ANNOTATION_PROPERTIES,
@@ -25,6 +26,7 @@ use super::document::{
     string_of, struct_of, type_error,
 };
 use super::error::{BundleError, Location, Warning};
+use super::memo::{Decoded, DecodedObject};
 use super::parsed::{CsvFacts, CsvField, CsvFieldLines, ManifestObject, OpenshiftVersions, ParsedBundle, RawProperty};
 use super::read::{BundleFiles, MANIFESTS_DIR, METADATA_DIR, Sha256Digest, read_bundle_dir};
 use super::render;
@@ -210,7 +212,7 @@ pub(crate) fn finish(parsed: ParsedBundle, image: &str, inputs: Vec<(PathBuf, Sh
         replaces,
         skips,
         skip_range,
-        csv: csv_object.value,
+        csv: Arc::unwrap_or_clone(csv_object.value),
         warnings,
         inputs,
         annotations_path: package_source,
@@ -283,7 +285,9 @@ fn read_manifests(files: &BundleFiles, warnings: &mut Vec<Warning>) -> Result<(V
         if file.name().starts_with('.') {
             continue;
         }
-        let Some(object) = decode_manifest(files.dir.join(&file.source), &file.bytes, warnings) else {
+        // A rendered template's digest is its source's, not its bytes'.
+        let digest = (file.path == file.source).then_some(&file.source_digest);
+        let Some(object) = decode_manifest(files.dir.join(&file.source), &file.bytes, digest, warnings) else {
             continue;
         };
         if kind_of(&object.value) == KIND_CSV {
@@ -302,16 +306,41 @@ fn read_manifests(files: &BundleFiles, warnings: &mut Vec<Warning>) -> Result<(V
     Ok((objects, csv_idx))
 }
 
-/// Decodes one manifest (the bytes of `file`) into an unstructured object,
-/// or skips it with a warning as opm does.
-pub(crate) fn decode_manifest(file: PathBuf, bytes: &[u8], warnings: &mut Vec<Warning>) -> Option<ManifestObject> {
-    let skip = |warnings: &mut Vec<Warning>, message: String, line: Option<usize>| {
-        warnings.push(Warning::UndecodableManifest {
-            location: Location { file: file.clone(), line },
-            message,
-        });
-        None
-    };
+/// Decodes one manifest (the bytes of `file`, whose sha256 is `digest`
+/// when known) into an unstructured object, or skips it with a warning as
+/// opm does. Bytes decoded before are not decoded again ([`super::memo`]).
+pub(crate) fn decode_manifest(
+    file: PathBuf,
+    bytes: &[u8],
+    digest: Option<&Sha256Digest>,
+    warnings: &mut Vec<Warning>,
+) -> Option<ManifestObject> {
+    match &*super::memo::decoded(digest, bytes, || decode_manifest_bytes(bytes)) {
+        Decoded::Skipped { message, line } => {
+            warnings.push(Warning::UndecodableManifest {
+                location: Location { file, line: *line },
+                message: message.clone(),
+            });
+            None
+        }
+        Decoded::Object(object) => {
+            if object.extra_documents {
+                warnings.push(Warning::ExtraDocuments { file: file.clone() });
+            }
+            Some(ManifestObject {
+                file,
+                line: object.line,
+                value: Arc::clone(&object.value),
+                field_lines: object.field_lines,
+                rendered: Arc::clone(&object.rendered),
+            })
+        }
+    }
+}
+
+/// What decoding `bytes` gives, whatever file they are in.
+fn decode_manifest_bytes(bytes: &[u8]) -> Decoded {
+    let skip = |message: String, line: Option<usize>| Decoded::Skipped { message, line };
     let key_paths = CsvField::key_paths();
     let (
         FirstDocument {
@@ -323,29 +352,27 @@ pub(crate) fn decode_manifest(file: PathBuf, bytes: &[u8], warnings: &mut Vec<Wa
         key_lines,
     ) = match decode_first_locating(bytes, &key_paths) {
         Ok(document) => document,
-        Err(failure) => return skip(warnings, failure.message, failure.line),
+        Err(failure) => return skip(failure.message, failure.line),
     };
     let value = match value {
         Value::Object(_) => match into_unstructured(value) {
             Ok(value) => value,
-            Err(message) => return skip(warnings, message, Some(line)),
+            Err(message) => return skip(message, Some(line)),
         },
-        Value::Null => return skip(warnings, missing_kind_message(&Value::Null), Some(line)),
+        Value::Null => return skip(missing_kind_message(&Value::Null), Some(line)),
         other => {
-            return skip(warnings, type_error(&other, None, "map[string]interface {}"), Some(line));
+            return skip(type_error(&other, None, "map[string]interface {}"), Some(line));
         }
     };
     if kind_of(&value).is_empty() {
-        return skip(warnings, missing_kind_message(&value), Some(line));
+        return skip(missing_kind_message(&value), Some(line));
     }
-    if extra_documents {
-        warnings.push(Warning::ExtraDocuments { file: file.clone() });
-    }
-    Some(ManifestObject {
-        file,
+    Decoded::Object(DecodedObject {
         line,
-        value,
+        value: Arc::new(value),
         field_lines: CsvFieldLines::from_lines(&key_lines),
+        extra_documents,
+        rendered: Arc::default(),
     })
 }
 

@@ -40,6 +40,7 @@ mod csv_metadata;
 mod document;
 mod error;
 pub(crate) mod jinja;
+mod memo;
 mod package_manifest;
 mod parsed;
 mod read;

@@ -263,7 +263,7 @@ fn load_manifest_bundle(
     let mut inputs = Vec::new();
     for file in files.iter().filter(|file| file.path.parent() == Some(dir)) {
         inputs.push((file.path.strip_prefix(dir).unwrap_or(&file.path).to_path_buf(), file.digest));
-        let Some(object) = decode_manifest(file.path.clone(), &file.bytes, &mut warnings) else {
+        let Some(object) = decode_manifest(file.path.clone(), &file.bytes, None, &mut warnings) else {
             continue;
         };
         if kind_of(&object.value) == KIND_CSV {

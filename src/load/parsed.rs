@@ -77,9 +77,12 @@ pub(crate) struct ManifestObject {
     /// The file it came from (the template, for a rendered one).
     pub file: PathBuf,
     pub line: usize,
-    pub value: Value,
+    /// Shared with every other bundle that has the same bytes ([`super::memo`]).
+    pub value: std::sync::Arc<Value>,
     /// Lines of the CSV fields diagnostics point at (for a CSV).
     pub field_lines: CsvFieldLines,
+    /// Its `olm.bundle.object` value once rendered, shared like `value`.
+    pub rendered: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 /// A property or dependency as opm holds it before rendering: the value is

@@ -133,7 +133,7 @@ fn properties(parsed: &ParsedBundle) -> Result<(Vec<fbc::Property>, Vec<u32>), B
     for (file_idx, object) in (0_u32..).zip(&parsed.objects) {
         all.push(Sortable {
             type_: fbc::PROPERTY_BUNDLE_OBJECT.to_string(),
-            sort_value: Some(bundle_object_value(&object.value)),
+            sort_value: Some(object.rendered.get_or_init(|| bundle_object_value(&object.value)).clone()),
             file_idx: Some(file_idx),
         });
     }

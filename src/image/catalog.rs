@@ -177,6 +177,107 @@ mod tests {
     }
 
     #[test]
+    fn buckets_are_pinned_by_the_sha256_of_the_name() {
+        // `printf %s NAME | sha256sum`, first 8 bytes big-endian mod 64:
+        // with 64 buckets, the low 6 bits of the 8th byte.
+        // etcd                         c38cbd92fce41312 -> 0x12 & 63 = 18
+        // fruits-catalog-operator      d5be8e2a5b597c22 -> 0x22 & 63 = 34
+        // prometheus                   1809f7cd0c75acf3 -> 0xf3 & 63 = 51
+        // synth-network-00001-operator 8554bec53b09cca5 -> 0xa5 & 63 = 37
+        assert_eq!(FBC_LAYERS, 64);
+        assert_eq!(fbc_bucket("etcd"), 18);
+        assert_eq!(fbc_bucket("fruits-catalog-operator"), 34);
+        assert_eq!(fbc_bucket("prometheus"), 51);
+        assert_eq!(fbc_bucket("synth-network-00001-operator"), 37);
+        assert_eq!(fbc_bucket_of_path("etcd/catalog.json"), 18);
+        assert_eq!(fbc_bucket_of_path("etcd/more/deep.yaml"), 18);
+        assert_eq!(fbc_bucket_of_path("top-level.json"), 0);
+    }
+
+    fn file(path: &str, text: &str) -> LayerFile {
+        LayerFile {
+            path: path.into(),
+            bytes: text.as_bytes().to_vec(),
+        }
+    }
+
+    /// The paths in a layer's tar, in order.
+    fn paths(layer: &Layer) -> Vec<String> {
+        paths_in(layer.blob.as_deref().unwrap())
+    }
+
+    fn paths_of(blob: &Blob) -> Vec<String> {
+        paths_in(&blob.bytes)
+    }
+
+    fn paths_in(gzip: &[u8]) -> Vec<String> {
+        let mut tar_bytes = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gzip), &mut tar_bytes).unwrap();
+        tar::Archive::new(&tar_bytes[..])
+            .entries()
+            .unwrap()
+            .map(|entry| String::from_utf8(entry.unwrap().path_bytes().to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn one_layer_per_non_empty_bucket_in_bucket_order_reproducibly() {
+        // Buckets (pinned above): etcd 18, fruits 34, prometheus 51; a top
+        // level file goes to bucket 0, first.
+        let files = vec![
+            file("prometheus/catalog.json", "{\"p\": 1}\n"),
+            file("etcd/catalog.json", "{\"e\": 1}\n"),
+            file("fruits-catalog-operator/catalog.json", "{}\n"),
+            file("etcd/extra.json", "{}\n"),
+            file("README", "x\n"),
+        ];
+        let layers = fbc_layers(&files, 0).unwrap();
+        assert_eq!(layers.len(), 4);
+        let listed: Vec<Vec<String>> = layers.iter().map(paths).collect();
+        assert_eq!(listed[0], ["configs/", "configs/README"]);
+        assert_eq!(
+            listed[1],
+            ["configs/", "configs/etcd/", "configs/etcd/catalog.json", "configs/etcd/extra.json"]
+        );
+        assert_eq!(
+            listed[2],
+            ["configs/", "configs/fruits-catalog-operator/", "configs/fruits-catalog-operator/catalog.json"]
+        );
+        assert_eq!(listed[3], ["configs/", "configs/prometheus/", "configs/prometheus/catalog.json"]);
+        // The same files in another order give the same bytes.
+        let mut shuffled = files.clone();
+        shuffled.reverse();
+        assert_eq!(fbc_layers(&shuffled, 0).unwrap(), layers);
+        // A change to one package changes its layer alone.
+        let mut edited = files.clone();
+        edited[0] = file("prometheus/catalog.json", "{\"p\": 2}\n");
+        let changed = fbc_layers(&edited, 0).unwrap();
+        let same: Vec<bool> = layers.iter().zip(&changed).map(|(one, two)| one.digest == two.digest).collect();
+        assert_eq!(same, [true, true, true, false]);
+        // The image lists them in that order, after nothing on scratch.
+        let image = catalog_image(CatalogKind::Fbc, &files, None, 0).unwrap();
+        let digests: Vec<&str> = image.manifests()[0].layers.iter().map(|blob| blob.digest.as_str()).collect();
+        let built: Vec<&str> = layers.iter().map(|layer| layer.digest.as_str()).collect();
+        assert_eq!(digests, built);
+        assert_eq!(config(&image.manifests()[0])["rootfs"]["diff_ids"].as_array().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn a_stored_layer_names_the_same_image_as_the_built_one() {
+        let files = vec![file("etcd/catalog.json", "{}\n"), file("prometheus/catalog.json", "{}\n")];
+        let built = fbc_layers(&files, 0).unwrap();
+        let stored: Vec<Layer> = built
+            .iter()
+            .map(|layer| Layer::stored(layer.digest.clone(), layer.diff_id.clone(), layer.size))
+            .collect();
+        let one = catalog_image_of(CatalogKind::Fbc, built, None, 0);
+        let two = catalog_image_of(CatalogKind::Fbc, stored, None, 0);
+        assert_eq!(one.digest(), two.digest());
+        assert!(one.manifests()[0].layers.iter().all(Blob::held));
+        assert!(!two.manifests()[0].layers.iter().any(Blob::held));
+    }
+
+    #[test]
     fn scratch_fbc_image_has_the_configs_label_and_no_entrypoint() {
         let image = catalog_image(CatalogKind::Fbc, &fbc(), None, 0).unwrap();
         let config = config(&image.manifests()[0]);
@@ -231,19 +332,24 @@ mod tests {
     }
 
     #[test]
-    fn multi_arch_base_gives_an_index_sharing_the_catalog_layer() {
+    fn multi_arch_base_gives_an_index_sharing_the_catalog_layers() {
         let base = BaseImage {
             digest: "sha256:00".into(),
             is_index: true,
             manifests: vec![base("amd64"), base("arm64")],
         };
-        let image = catalog_image(CatalogKind::Fbc, &fbc(), Some(&base), 0).unwrap();
+        let files = vec![fbc()[0].clone(), file("etcd/catalog.json", "{}\n")];
+        let image = catalog_image(CatalogKind::Fbc, &files, Some(&base), 0).unwrap();
         let Image::Index { manifests, .. } = &image else {
             panic!("an index");
         };
         assert_eq!(manifests.len(), 2);
-        assert_eq!(manifests[0].layers[1], manifests[1].layers[1]);
+        // The base's layer, then the catalog's two (etcd's bucket 18, then
+        // fruits' 34), the same blobs in both platforms.
+        assert_eq!(manifests[0].layers.len(), 3);
+        assert_eq!(manifests[0].layers[1..], manifests[1].layers[1..]);
         assert_ne!(manifests[0].layers[0], manifests[1].layers[0]);
+        assert_eq!(paths_of(&manifests[0].layers[1])[1], "configs/etcd/");
         assert_eq!(config(&manifests[1])["architecture"], "arm64");
     }
 }

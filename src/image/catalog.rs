@@ -241,7 +241,11 @@ mod tests {
         );
         assert_eq!(
             listed[2],
-            ["configs/", "configs/fruits-catalog-operator/", "configs/fruits-catalog-operator/catalog.json"]
+            [
+                "configs/",
+                "configs/fruits-catalog-operator/",
+                "configs/fruits-catalog-operator/catalog.json"
+            ]
         );
         assert_eq!(listed[3], ["configs/", "configs/prometheus/", "configs/prometheus/catalog.json"]);
         // The same files in another order give the same bytes.

@@ -179,7 +179,9 @@ mod tests {
 
     fn entries(layer: &Layer) -> Vec<Entry> {
         let mut tar_bytes = Vec::new();
-        flate2::read::GzDecoder::new(layer.blob.as_deref().unwrap()).read_to_end(&mut tar_bytes).unwrap();
+        flate2::read::GzDecoder::new(layer.blob.as_deref().unwrap())
+            .read_to_end(&mut tar_bytes)
+            .unwrap();
         assert_eq!(crate::image::sha256_digest(&tar_bytes), layer.diff_id);
         let mut archive = tar::Archive::new(&tar_bytes[..]);
         archive

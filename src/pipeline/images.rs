@@ -344,7 +344,9 @@ fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option
         .iter()
         .map(|(path, file)| Some((path.as_str(), file.digest.as_ref()?)))
         .collect();
-    let keyed = layer_cache.zip(digests).map(|(layer_cache, digests)| (layer_cache, layer_cache.cache.layer_key(epoch, digests)));
+    let keyed = layer_cache
+        .zip(digests)
+        .map(|(layer_cache, digests)| (layer_cache, layer_cache.cache.layer_key(epoch, digests)));
     if let Some((layer_cache, key)) = &keyed
         && let Some((digest, layer)) = layer_cache.cache.catalog_layer(key)
     {

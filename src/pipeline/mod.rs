@@ -557,7 +557,7 @@ fn run(
     // encoder's failure is reported after the input's problems.
     let mut late_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
     // Catalog layers the cache holds, staged by digest like its packages'.
-    let mut late_stored: Vec<Vec<(PathBuf, crate::load::Sha256Digest)>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut late_stored: Vec<StoredFiles> = targets.iter().map(|_| Vec::new()).collect();
     let mut target_images: Vec<Vec<BuiltImage>> = targets.iter().map(|_| Vec::new()).collect();
     if publication.is_some() && encode_error.is_none() && !diagnostics.iter().any(Diagnostic::is_error) {
         encode_error = finish_targets(
@@ -771,6 +771,9 @@ fn run(
     Ok((report, deploy_outputs))
 }
 
+/// Files of a target the action cache holds, by path and digest.
+type StoredFiles = Vec<(PathBuf, crate::load::Sha256Digest)>;
+
 /// What the last step of a build reads besides each target's collected
 /// rows, images and files.
 struct LateInputs<'a> {
@@ -794,7 +797,7 @@ fn finish_targets(
     bundle_images: Vec<Vec<images::TargetBundleImage>>,
     catalog_files: Vec<Vec<images::CatalogFile>>,
     files: &mut [Vec<OutputFile>],
-    (stored, built): (&mut [Vec<(PathBuf, crate::load::Sha256Digest)>], &mut [Vec<BuiltImage>]),
+    (stored, built): (&mut [StoredFiles], &mut [Vec<BuiltImage>]),
 ) -> Result<(), EncodeError> {
     let mut catalog_files = catalog_files;
     for (target_idx, index) in sqlite_indexes.iter().enumerate() {

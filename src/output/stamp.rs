@@ -158,11 +158,7 @@ impl TargetStamp {
 /// and stat) until it says no; `false` when it did, or when the dir holds
 /// something else: a directory that is no parent of `paths`, a link, an
 /// entry that cannot be read.
-fn walk<'a>(
-    target_dir: &Path,
-    paths: impl Iterator<Item = &'a PathBuf>,
-    mut file: impl FnMut(&Path, &std::fs::Metadata) -> bool,
-) -> bool {
+fn walk<'a>(target_dir: &Path, paths: impl Iterator<Item = &'a PathBuf>, mut file: impl FnMut(&Path, &std::fs::Metadata) -> bool) -> bool {
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for relative in paths {
         let mut parent = relative.parent();

@@ -725,6 +725,27 @@ fn blob_inodes(dir: &Path) -> std::collections::BTreeMap<String, u64> {
         .collect()
 }
 
+/// The layer digests of `target`'s File-Based Catalog image, bottom first.
+fn catalog_layers(target: &Path) -> Vec<String> {
+    let blob = |digest: &str| -> Value {
+        let path = target.join("oci/blobs/sha256").join(digest.trim_start_matches("sha256:"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    let index: Value = serde_json::from_slice(&std::fs::read(target.join("oci/index.json")).unwrap()).unwrap();
+    let entry = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] == "catalog-fbc-json")
+        .unwrap();
+    blob(entry["digest"].as_str().unwrap())["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["digest"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// With `--images`, each package's encoding and its bundle images are
 /// cached together: a rebuild runs nothing, an edit re-runs its package
 /// (whose bundle image changes even when the edit is only a comment),
@@ -759,6 +780,12 @@ fn issue_19_images_are_cached_per_package_and_match_a_clean_build() {
     let bundles = sorted_dirs(&packages[1]);
     let csv = csv_of(&bundles[0]);
     let before = blob_inodes(&target);
+    let layers_before = catalog_layers(&target);
+    // The three packages are in three buckets (by hand: the 8th byte of
+    // sha256 of each name, mod 64: synth-consumer-00002-operator 0xcc ->
+    // 12, synth-digest-00001-operator 0x57 -> 23,
+    // synth-schema-00000-operator 0x7c -> 60): three layers.
+    assert_eq!(layers_before.len(), 3, "{layers_before:?}");
     set_replicas(&csv, 9);
     let after_edit = finished(&catbuild(dir, &images));
     let mut expected: BTreeSet<(String, String)> = bundles
@@ -784,6 +811,16 @@ fn issue_19_images_are_cached_per_package_and_match_a_clean_build() {
         after.len()
     );
     assert_eq!(new.len(), 6, "new blobs: {new:?}");
+    // Issue 19: of the catalog's layers, only the edited package's is new;
+    // the other is the published file, not written again.
+    let layers_after = catalog_layers(&target);
+    assert_eq!(layers_after.len(), layers_before.len());
+    let changed: Vec<(&String, &String)> = layers_before.iter().zip(&layers_after).filter(|(one, two)| one != two).collect();
+    assert_eq!(changed.len(), 1, "{layers_before:?} -> {layers_after:?}");
+    for layer in layers_after.iter().filter(|layer| layers_before.contains(layer)) {
+        let name = layer.trim_start_matches("sha256:");
+        assert_eq!(before.get(name), after.get(name), "layer {layer} was written again");
+    }
 
     // A comment leaves the loaded bundle as it was but not its image: the
     // package is encoded again, and the layout holds the new file.

@@ -13,7 +13,12 @@ use serde_json::Value;
 /// Runs verify-image on `reference` and returns its JSON summary; fails
 /// the test when the image is not valid.
 fn verify(reference: &str) -> Value {
+    verify_with(reference, &[])
+}
+
+fn verify_with(reference: &str, args: &[&str]) -> Value {
     let output = Command::new(repo().join("../shared/tools/verify-image"))
+        .args(args)
         .arg(reference)
         .env("CI", "true")
         .output()
@@ -282,4 +287,67 @@ fn deployment_objects_pin_the_catalog_image_just_built() {
         "{catalog_source}"
     );
     assert!(!catalog_source.contains("@sha256:"), "{catalog_source}");
+}
+
+/// The layer of a package in a File-Based Catalog image, computed here
+/// from its definition (first 8 bytes of sha256 of the name, big-endian,
+/// modulo 64), not by catbuild's code.
+fn bucket(package: &str) -> u64 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(package.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().unwrap()) % 64
+}
+
+/// Issue 19: a File-Based Catalog image holds one layer per bucket of
+/// packages, in bucket order. skopeo sees that many layers, each layer's
+/// tar holds only its bucket's packages, and umoci unpacks the image to
+/// exactly the `catalog/` tree catbuild wrote.
+#[test]
+fn issue_19_a_catalog_image_is_one_layer_per_bucket_and_unpacks_to_the_catalog() {
+    let project = common::synth_project(24, 12, "catalog-layers");
+    build(project.path(), &["build", "-q", "--images"]);
+    let target = project.path().join("build/default");
+    let layout = target.join("oci");
+    let reference = format!("oci:{}:catalog-fbc-json", layout.display());
+    let keep = tempfile::tempdir().unwrap();
+    let summary = verify_with(&reference, &["--keep", keep.path().to_str().unwrap()]);
+
+    let packages: Vec<String> = std::fs::read_dir(target.join("catalog"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(packages.len(), 12);
+    let buckets: std::collections::BTreeSet<u64> = packages.iter().map(|package| bucket(package)).collect();
+    assert!(buckets.len() > 1, "12 packages in one bucket: {packages:?}");
+
+    let output = Command::new("skopeo").args(["inspect", &reference]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let inspected: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(inspected["Layers"].as_array().unwrap().len(), buckets.len(), "{inspected}");
+
+    // Each layer holds `configs/` and its bucket's packages; buckets rise.
+    let layers = summary["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), buckets.len());
+    let mut seen = Vec::new();
+    for layer in layers {
+        let files = layer["files"].as_array().unwrap();
+        assert_eq!(files[0]["path"], "configs");
+        let in_layer: std::collections::BTreeSet<u64> = files[1..]
+            .iter()
+            .map(|file| bucket(file["path"].as_str().unwrap().split('/').nth(1).unwrap()))
+            .collect();
+        assert_eq!(in_layer.len(), 1, "{files:?}");
+        seen.extend(in_layer);
+    }
+    assert_eq!(seen, buckets.into_iter().collect::<Vec<_>>());
+
+    // What a cluster gets: umoci's unpacked /configs is the catalog.
+    let unpacked = tree(&keep.path().join("bundle/rootfs/configs"));
+    let written = tree(&target.join("catalog"));
+    assert_eq!(
+        unpacked.keys().collect::<Vec<_>>(),
+        written.keys().collect::<Vec<_>>(),
+        "umoci's /configs has other files"
+    );
+    assert!(unpacked == written, "umoci's /configs differs from build/default/catalog");
 }

@@ -719,6 +719,11 @@ pub fn hex(digest: &Sha256Digest) -> String {
     digest.hex()
 }
 
+/// The digest `sha256:<64 hex digits>` names, as OCI writes digests.
+pub fn parse_digest(text: &str) -> Option<Sha256Digest> {
+    parse_hex(text.strip_prefix("sha256:")?)
+}
+
 fn parse_hex(text: &str) -> Option<Sha256Digest> {
     if text.len() != 64 {
         return None;

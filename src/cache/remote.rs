@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{Entry, Key, hex, parse_entry, parse_hex};
+use super::{Entry, Key, hex, parse_digest, parse_entry, parse_hex};
 use crate::image::reference::Reference;
 use crate::load::Sha256Digest;
 use crate::registry::{Access, CallError, Client, ClientSettings, with_retries};
@@ -480,10 +480,6 @@ struct Index {
 
 fn descriptor(media_type: &str, digest: &Sha256Digest, size: u64) -> Value {
     json!({ "mediaType": media_type, "digest": digest.to_string(), "size": size })
-}
-
-fn parse_digest(text: &str) -> Option<Sha256Digest> {
-    parse_hex(text.strip_prefix("sha256:")?)
 }
 
 /// The index layer's bytes: sorted maps, so the same cache is the same

@@ -19,20 +19,36 @@ pub struct LayerFile {
     pub bytes: Vec<u8>,
 }
 
-/// A built layer: the gzip blob and its digests.
+/// A layer: the gzip blob and its digests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
     pub media_type: &'static str,
-    pub blob: Vec<u8>,
-    /// sha256 of `blob`.
+    /// The gzip bytes; `None` for a layer built by an earlier build and
+    /// kept by the action cache ([`Layer::stored`]).
+    pub blob: Option<Vec<u8>>,
+    /// Length of the gzip bytes.
+    pub size: u64,
+    /// sha256 of the gzip bytes.
     pub digest: String,
     /// sha256 of the uncompressed tar (the config's `rootfs.diff_ids`).
     pub diff_id: String,
 }
 
 impl Layer {
+    /// A layer known by its digests and size alone: it can be named in a
+    /// manifest; its bytes are written by whoever keeps them.
+    pub fn stored(digest: String, diff_id: String, size: u64) -> Layer {
+        Layer {
+            media_type: media_type::OCI_LAYER_GZIP,
+            blob: None,
+            size,
+            digest,
+            diff_id,
+        }
+    }
+
     pub fn size(&self) -> u64 {
-        self.blob.len() as u64
+        self.size
     }
 }
 
@@ -111,7 +127,8 @@ pub fn build_layer_of<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, 
     let digest = format!("sha256:{}", hex(&blob_hashed.hasher.finalize()));
     Ok(Layer {
         media_type: media_type::OCI_LAYER_GZIP,
-        blob: blob_hashed.inner,
+        size: blob_hashed.inner.len() as u64,
+        blob: Some(blob_hashed.inner),
         digest,
         diff_id,
     })
@@ -162,7 +179,9 @@ mod tests {
 
     fn entries(layer: &Layer) -> Vec<Entry> {
         let mut tar_bytes = Vec::new();
-        flate2::read::GzDecoder::new(&layer.blob[..]).read_to_end(&mut tar_bytes).unwrap();
+        flate2::read::GzDecoder::new(layer.blob.as_deref().unwrap())
+            .read_to_end(&mut tar_bytes)
+            .unwrap();
         assert_eq!(crate::image::sha256_digest(&tar_bytes), layer.diff_id);
         let mut archive = tar::Archive::new(&tar_bytes[..]);
         archive
@@ -225,14 +244,14 @@ mod tests {
         assert_ne!(one.digest, changed.digest);
         let later = build_layer(&[file("b/y", "2"), file("a/x", "1")], 1).unwrap();
         assert_ne!(one.diff_id, later.diff_id);
-        assert_eq!(one.digest, crate::image::sha256_digest(&one.blob));
+        assert_eq!(one.digest, crate::image::sha256_digest(one.blob.as_deref().unwrap()));
     }
 
     #[test]
     fn gzip_header_has_no_time_and_fixed_flags() {
         let layer = build_layer(&[file("configs/p/catalog.json", "{}")], 0).unwrap();
         // magic, deflate, no flags, mtime 0, XFL 4 (fastest), OS 255.
-        assert_eq!(&layer.blob[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255]);
+        assert_eq!(&layer.blob.as_deref().unwrap()[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255]);
     }
 
     #[test]
@@ -255,7 +274,7 @@ mod tests {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        gzip.stdin.take().unwrap().write_all(&layer.blob).unwrap();
+        gzip.stdin.take().unwrap().write_all(layer.blob.as_deref().unwrap()).unwrap();
         let output = gzip.wait_with_output().unwrap();
         assert!(output.status.success());
         assert_eq!(crate::image::sha256_digest(&output.stdout), layer.diff_id);

@@ -177,11 +177,7 @@ fn read_manifest(dir: &Path, digest: &str, platform: Option<Platform>) -> Result
         } else {
             media
         };
-        layers.push(Blob {
-            media_type: media,
-            bytes: std::sync::Arc::new(read_blob(dir, &layer_digest)?),
-            digest: layer_digest,
-        });
+        layers.push(Blob::with_digest(&media, layer_digest.clone(), read_blob(dir, &layer_digest)?));
     }
     if diff_ids.len() != layers.len() {
         return Err(format!(

@@ -16,7 +16,11 @@ use super::{Layer, media_type, sha256_digest};
 pub struct Blob {
     pub media_type: String,
     pub digest: String,
+    /// The bytes; empty for a blob described but not held (a catalog
+    /// layer the action cache and the published layout keep: see
+    /// [`Blob::held`]), which can be named in a manifest, not written.
     pub bytes: Arc<Vec<u8>>,
+    size: u64,
 }
 
 impl Blob {
@@ -24,12 +28,39 @@ impl Blob {
         Blob {
             media_type: media_type.to_string(),
             digest: sha256_digest(&bytes),
+            size: bytes.len() as u64,
             bytes: Arc::new(bytes),
         }
     }
 
+    /// A blob whose bytes are `bytes`, already hashed to `digest`.
+    pub fn with_digest(media_type: &str, digest: String, bytes: Vec<u8>) -> Blob {
+        Blob {
+            media_type: media_type.to_string(),
+            digest,
+            size: bytes.len() as u64,
+            bytes: Arc::new(bytes),
+        }
+    }
+
+    /// A blob this build does not hold: its digest and size are known
+    /// (from the action cache), its bytes are elsewhere.
+    pub fn stored(media_type: &str, digest: String, size: u64) -> Blob {
+        Blob {
+            media_type: media_type.to_string(),
+            digest,
+            bytes: Arc::new(Vec::new()),
+            size,
+        }
+    }
+
+    /// Whether `bytes` are the blob's bytes (an empty blob is held).
+    pub fn held(&self) -> bool {
+        self.bytes.len() as u64 == self.size
+    }
+
     pub fn size(&self) -> u64 {
-        self.bytes.len() as u64
+        self.size
     }
 
     pub fn descriptor(&self) -> Descriptor {
@@ -45,10 +76,9 @@ impl Blob {
 
 impl From<Layer> for Blob {
     fn from(layer: Layer) -> Blob {
-        Blob {
-            media_type: layer.media_type.to_string(),
-            digest: layer.digest,
-            bytes: Arc::new(layer.blob),
+        match layer.blob {
+            Some(bytes) => Blob::with_digest(layer.media_type, layer.digest, bytes),
+            None => Blob::stored(layer.media_type, layer.digest, layer.size),
         }
     }
 }

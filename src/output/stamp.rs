@@ -37,63 +37,37 @@ const HEADER: &str = "catbuild target stamp 1";
 
 impl TargetStamp {
     /// Stamps the files of `target_dir`, whose digests are `manifest`
-    /// (relative path → sha256 hex): every file of the dir must be in it.
+    /// (relative path → sha256 hex): every file of the dir must be in it,
+    /// and every file it names in the dir. One walk, each file stated
+    /// through its directory (a layout holds thousands of blobs).
     pub fn take(target_dir: &Path, manifest: &BTreeMap<PathBuf, String>) -> std::io::Result<TargetStamp> {
         let mut files = BTreeMap::new();
-        for (relative, digest) in manifest {
-            let metadata = std::fs::symlink_metadata(target_dir.join(relative))?;
-            files.insert(relative.clone(), file_stamp(digest.clone(), &metadata));
-        }
-        let stamp = TargetStamp { files };
+        let walked = walk(target_dir, manifest.keys(), |relative, metadata| {
+            let Some(digest) = manifest.get(relative) else {
+                return false;
+            };
+            files.insert(relative.to_path_buf(), file_stamp(digest.clone(), metadata));
+            true
+        });
         // A file nobody told us of would make every later check fail.
-        if !stamp.matches(target_dir) {
-            return Err(std::io::Error::other("the target holds files its manifest does not name"));
+        if !walked || files.len() != manifest.len() {
+            return Err(std::io::Error::other("the target's files are not the ones its manifest names"));
         }
-        Ok(stamp)
+        Ok(TargetStamp { files })
     }
 
     /// Whether `target_dir` is exactly as stamped: the same regular files
     /// with the same stats, no other file and no other directory.
     pub fn matches(&self, target_dir: &Path) -> bool {
-        let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
-        for relative in self.files.keys() {
-            let mut parent = relative.parent();
-            while let Some(dir) = parent.filter(|dir| !dir.as_os_str().is_empty()) {
-                dirs.insert(dir.to_path_buf());
-                parent = dir.parent();
-            }
-        }
         let mut n_files = 0;
-        let mut pending = vec![PathBuf::new()];
-        while let Some(relative_dir) = pending.pop() {
-            let Ok(entries) = std::fs::read_dir(target_dir.join(&relative_dir)) else {
+        let walked = walk(target_dir, self.files.keys(), |relative, metadata| {
+            let Some(stamped) = self.files.get(relative) else {
                 return false;
             };
-            for entry in entries {
-                let Ok(entry) = entry else {
-                    return false;
-                };
-                let relative = relative_dir.join(entry.file_name());
-                let Ok(metadata) = entry.metadata() else {
-                    return false;
-                };
-                if metadata.is_dir() {
-                    if !dirs.contains(&relative) {
-                        return false;
-                    }
-                    pending.push(relative);
-                    continue;
-                }
-                let Some(stamped) = self.files.get(&relative) else {
-                    return false;
-                };
-                if !metadata.is_file() || file_stamp(stamped.digest.clone(), &metadata) != *stamped {
-                    return false;
-                }
-                n_files += 1;
-            }
-        }
-        n_files == self.files.len()
+            n_files += 1;
+            file_stamp(stamped.digest.clone(), metadata) == *stamped
+        });
+        walked && n_files == self.files.len()
     }
 
     /// The digest (hex) the stamp gives the file at `relative`.
@@ -180,6 +154,49 @@ impl TargetStamp {
     }
 }
 
+/// Walks `target_dir`, handing `file` each regular file (relative path
+/// and stat) until it says no; `false` when it did, or when the dir holds
+/// something else: a directory that is no parent of `paths`, a link, an
+/// entry that cannot be read.
+fn walk<'a>(target_dir: &Path, paths: impl Iterator<Item = &'a PathBuf>, mut file: impl FnMut(&Path, &std::fs::Metadata) -> bool) -> bool {
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for relative in paths {
+        let mut parent = relative.parent();
+        while let Some(dir) = parent.filter(|dir| !dir.as_os_str().is_empty()) {
+            if !dirs.insert(dir.to_path_buf()) {
+                break;
+            }
+            parent = dir.parent();
+        }
+    }
+    let mut pending = vec![PathBuf::new()];
+    while let Some(relative_dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(target_dir.join(&relative_dir)) else {
+            return false;
+        };
+        for entry in entries {
+            let Ok(entry) = entry else {
+                return false;
+            };
+            let relative = relative_dir.join(entry.file_name());
+            let Ok(metadata) = entry.metadata() else {
+                return false;
+            };
+            if metadata.is_dir() {
+                if !dirs.contains(&relative) {
+                    return false;
+                }
+                pending.push(relative);
+                continue;
+            }
+            if !metadata.is_file() || !file(&relative, &metadata) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 fn file_stamp(digest: String, metadata: &std::fs::Metadata) -> FileStamp {
     FileStamp {
         digest,
@@ -252,6 +269,10 @@ mod tests {
     fn a_manifest_missing_a_file_is_refused() {
         let (dir, mut manifest) = target();
         manifest.remove(Path::new("top"));
+        assert!(TargetStamp::take(dir.path(), &manifest).is_err());
+        // Nor is a manifest naming a file the target lacks.
+        let (dir, mut manifest) = target();
+        manifest.insert(PathBuf::from("catalog/pkg/gone.json"), A.to_string());
         assert!(TargetStamp::take(dir.path(), &manifest).is_err());
         let (_, manifest) = target();
         let (other, _) = target();

@@ -24,6 +24,15 @@
 //!   loaded digest as it was (whitespace, a comment) re-runs that bundle's
 //!   load and nothing after it.
 //!
+//! * `catalog-layer` (one layer of a File-Based Catalog image, when
+//!   building images): key = the layer format ([`LAYER_SCHEMA`]), the
+//!   image epoch (every entry's mtime) and, for each file of the layer in
+//!   path order, its path under `/configs` and the sha256 of its bytes
+//!   (known from encoding or from the package's entry: no file is read to
+//!   make the key); value = the gzip blob, its `diff_id` and size. So a
+//!   one-package edit tars and gzips the one layer that holds it, and the
+//!   others are named by digest and linked from the published layout.
+//!
 //! A package is served from the cache only when every target that has it
 //! hits; then none of its bundles is read or parsed. Otherwise it is
 //! loaded and linked whole, as without a cache (linking needs every
@@ -45,6 +54,9 @@ use super::report::Cached;
 
 const LOAD_SCHEMA: u32 = 1;
 const ENCODE_SCHEMA: u32 = 1;
+/// The format of a catalog layer: tar entry rules, gzip settings and
+/// bucketing (`image::catalog`). A change there must change this.
+const LAYER_SCHEMA: u32 = 1;
 
 /// catbuild's version and commit: every key has it.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " ", env!("CATBUILD_GIT_COMMIT"));
@@ -219,6 +231,43 @@ impl RunCache {
         builder
     }
 
+    /// The key of the catalog layer holding `files` (`(path under
+    /// /configs, sha256)`, in path order) with every entry's mtime `epoch`.
+    pub(super) fn layer_key<'a>(&self, epoch: u64, files: impl IntoIterator<Item = (&'a str, &'a Sha256Digest)>) -> Key {
+        let mut builder = KeyBuilder::new("catalog-layer", LAYER_SCHEMA, VERSION);
+        builder.field("mtime", epoch.to_string());
+        for (path, digest) in files {
+            builder.field(format!("file {path}"), digest.hex());
+        }
+        builder.key()
+    }
+
+    /// The catalog layer stored under `key`: known by its blob's digest,
+    /// `diff_id` and size, its bytes left in the cache.
+    pub(super) fn catalog_layer(&self, key: &Key) -> Option<(Sha256Digest, crate::image::Layer)> {
+        let entry = self.cache.get(key)?;
+        let [(_, digest)] = entry.files.as_slice() else {
+            return None;
+        };
+        let diff_id = entry.facts.get(LAYER_DIFF_ID_FACT)?.clone();
+        let size = entry.facts.get(LAYER_SIZE_FACT)?.parse().ok()?;
+        Some((*digest, crate::image::Layer::stored(digest.to_string(), diff_id, size)))
+    }
+
+    /// Keeps a catalog layer just built under `key`; best effort.
+    pub(super) fn put_catalog_layer(&self, key: &Key, layer: &crate::image::Layer) {
+        let Some(blob) = &layer.blob else {
+            return;
+        };
+        let facts = BTreeMap::from([
+            (LAYER_DIFF_ID_FACT.to_string(), layer.diff_id.clone()),
+            (LAYER_SIZE_FACT.to_string(), layer.size.to_string()),
+        ]);
+        if self.cache.put(key, &[(LAYER_FILE.to_string(), blob)], facts).is_err() {
+            self.cache.note_failure();
+        }
+    }
+
     /// Hands the shared cache's events so far to `reporter`.
     pub(super) fn report_remote(&self, reporter: &dyn super::Reporter) {
         for event in self.cache.remote_events() {
@@ -329,6 +378,11 @@ pub(super) fn loaded_with_image_digest(loaded: Sha256Digest, image_digest: &str)
 pub(super) fn miss(reason: impl Into<String>) -> Cached {
     Cached::Miss(reason.into())
 }
+
+/// A catalog layer entry's one file and its facts.
+const LAYER_FILE: &str = "layer.tar.gz";
+const LAYER_DIFF_ID_FACT: &str = "diff-id";
+const LAYER_SIZE_FACT: &str = "size";
 
 /// The fact of an entry that lists the package's bundle images.
 pub(super) const IMAGES_FACT: &str = "bundle-images";

@@ -10,12 +10,13 @@ use std::sync::Arc;
 
 use crate::config::OutputFormat;
 use crate::diag::{Diagnostic, Location};
-use crate::image::catalog::{CatalogKind, catalog_image};
+use crate::image::catalog::{CatalogKind, catalog_image_of, fbc_bucket_of_path, fbc_layer};
 use crate::image::layout::{BaseImage, layout_index};
 use crate::image::reference::Reference;
-use crate::image::{Descriptor, Image, LayerFile};
-use crate::load::BundleFiles;
+use crate::image::{Descriptor, Image, Layer};
+use crate::load::{BundleFiles, Sha256Digest};
 
+use super::cached::RunCache;
 use super::encode::{FBC_DIR, OutputFile, SQLITE_FILE};
 
 /// The directory of a target that holds its OCI image layout.
@@ -157,19 +158,54 @@ pub(super) fn bundle_image(files: &BundleFiles, epoch: u64) -> Result<Image, Dia
         .map_err(|error| Diagnostic::error("image", format!("cannot build the bundle image: {error}")).at(Location::file(&files.dir)))
 }
 
+/// A file of a target's catalog, for its catalog images.
+#[derive(Debug)]
+pub(super) struct CatalogFile {
+    /// Relative to the target: `catalog/<package>/catalog.json`, `index.db`.
+    pub path: PathBuf,
+    /// sha256 of its bytes, when the build has a cache (the encode step
+    /// or the package's entry knows it; it is never hashed again here).
+    pub digest: Option<Sha256Digest>,
+    /// Its bytes, unless its package was restored from the cache (then
+    /// they are read from there only if a layer holding them must be
+    /// built).
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// The action cache as catalog layers use it: `hold` when the build
+/// pushes (a layer from the cache is then read back into memory).
+#[derive(Clone, Copy)]
+pub(super) struct LayerCache<'a> {
+    pub cache: &'a RunCache,
+    pub hold: bool,
+}
+
+/// What a target's images add to it.
+pub(super) struct TargetLayout {
+    /// `index.json`, `oci-layout` and the blobs built this run.
+    pub files: Vec<OutputFile>,
+    /// Blobs the action cache holds (catalog layers built by an earlier
+    /// build), by digest: linked from the published layout or written
+    /// from the cache when the target is staged.
+    pub stored: Vec<(PathBuf, Sha256Digest)>,
+    pub built: Vec<BuiltImage>,
+}
+
 /// The catalog images of one target (one per catalog format among its
 /// files) and the layout holding them and its bundle images: `index.json`,
 /// `oci-layout` and the catalog images' blobs (the bundle images' blobs
-/// are files of their packages).
+/// are files of their packages). With a cache, each layer of the
+/// File-Based Catalog that an earlier build made is not built again.
 pub(super) fn target_images(
-    target_name: &str,
-    target_image: Option<&str>,
+    target: &crate::config::Target,
     formats: &[OutputFormat],
-    files: Vec<OutputFile>,
+    files: Vec<CatalogFile>,
     bundles: &[TargetBundleImage],
     base: Option<&BaseImage>,
     epoch: u64,
-) -> Result<(Vec<OutputFile>, Vec<BuiltImage>), String> {
+    layer_cache: Option<LayerCache>,
+) -> Result<TargetLayout, String> {
+    let target_name = target.name.as_str();
     let mut built = Vec::new();
     for bundle in bundles {
         built.push(BuiltImage {
@@ -181,45 +217,52 @@ pub(super) fn target_images(
         });
     }
     // Moved, not copied: a catalog can be hundreds of megabytes.
-    let (mut fbc_files, mut sqlite_files) = (Vec::new(), Vec::new());
+    let (mut fbc_files, mut index_db) = (Vec::new(), None);
     for file in files {
         if file.path == Path::new(SQLITE_FILE) {
-            sqlite_files.push(LayerFile {
-                path: SQLITE_FILE.to_string(),
-                bytes: file.bytes,
-            });
+            index_db = file.bytes;
         } else if let Ok(relative) = file.path.strip_prefix(FBC_DIR) {
-            fbc_files.push(LayerFile {
-                path: slash_path(relative),
-                bytes: file.bytes,
-            });
+            fbc_files.push((slash_path(relative), file));
         }
     }
-    // One gzip stream per image: the formats' layers are made side by side.
-    let catalogs: Vec<Image> = {
-        use rayon::prelude::*;
-        formats
-            .par_iter()
-            .map(|format| {
-                let (kind, layer_files) = match format {
-                    OutputFormat::FbcJson | OutputFormat::FbcYaml => (CatalogKind::Fbc, &fbc_files),
-                    OutputFormat::Sqlite => (CatalogKind::Sqlite, &sqlite_files),
-                };
-                catalog_image(kind, layer_files, base, epoch).map_err(|error| {
-                    format!(
-                        "cannot build the {} catalog image of target `{target_name}`: {error}",
-                        format.name()
-                    )
-                })
-            })
-            .collect::<Result<_, String>>()?
+    let wants = |kind: CatalogKind| formats.iter().any(|format| catalog_kind(*format) == kind);
+    let failed = |kind: CatalogKind, error: String| {
+        let name = match kind {
+            CatalogKind::Fbc => "fbc",
+            CatalogKind::Sqlite => OutputFormat::Sqlite.name(),
+        };
+        format!("cannot build the {name} catalog image of target `{target_name}`: {error}")
     };
-    for (format, image) in formats.iter().zip(catalogs) {
-        let reference = target_image.map(|reference| {
+    // The File-Based Catalog's layers (one set for both FBC formats) and
+    // the index's, side by side.
+    let (fbc_layers, sqlite_layer) = rayon::join(
+        || {
+            wants(CatalogKind::Fbc)
+                .then(|| fbc_layers(fbc_files, epoch, layer_cache).map_err(|error| failed(CatalogKind::Fbc, error)))
+                .transpose()
+        },
+        || {
+            wants(CatalogKind::Sqlite)
+                .then(|| {
+                    crate::image::catalog::sqlite_layer(index_db.as_deref().unwrap_or_default(), epoch)
+                        .map_err(|error| failed(CatalogKind::Sqlite, error.to_string()))
+                })
+                .transpose()
+        },
+    );
+    let (fbc_layers, sqlite_layer) = (fbc_layers?, sqlite_layer?);
+    for format in formats {
+        let kind = catalog_kind(*format);
+        let layers = match kind {
+            CatalogKind::Fbc => fbc_layers.clone().unwrap_or_default(),
+            CatalogKind::Sqlite => sqlite_layer.clone().into_iter().collect(),
+        };
+        let image = catalog_image_of(kind, layers, base, epoch);
+        let reference = target.image.as_ref().map(|reference| {
             if formats.len() == 1 {
-                reference.to_string()
+                reference.value.clone()
             } else {
-                with_tag_suffix(reference, format.name())
+                with_tag_suffix(&reference.value, format.name())
             }
         });
         built.push(BuiltImage {
@@ -238,24 +281,109 @@ pub(super) fn target_images(
     }
     let mut layout = layout_index(&tagged);
     let mut blobs = BTreeMap::new();
+    let mut stored = BTreeMap::new();
     for image in &built[bundles.len()..] {
         for blob in image.image.iter().flat_map(|catalog| crate::image::layout::image_blobs(catalog)) {
-            blobs.entry(blob.digest.clone()).or_insert_with(|| blob.bytes.to_vec());
+            let path = PathBuf::from(OCI_DIR).join(crate::image::layout::blob_path(&blob.digest));
+            if blob.held() {
+                blobs.entry(path).or_insert_with(|| blob.bytes.to_vec());
+            } else {
+                let digest = crate::cache::parse_digest(&blob.digest)
+                    .ok_or_else(|| format!("internal error: `{}` is not a sha256 digest", blob.digest))?;
+                stored.insert(path, digest);
+            }
         }
     }
-    layout.extend(
-        blobs
-            .into_iter()
-            .map(|(digest, bytes)| (crate::image::layout::blob_path(&digest), bytes)),
-    );
-    let layout = layout
-        .into_iter()
+    let mut files: Vec<OutputFile> = layout
+        .drain(..)
         .map(|(path, bytes)| OutputFile {
             path: PathBuf::from(OCI_DIR).join(path),
             bytes,
         })
         .collect();
-    Ok((layout, built))
+    files.extend(blobs.into_iter().map(|(path, bytes)| OutputFile { path, bytes }));
+    Ok(TargetLayout {
+        files,
+        stored: stored.into_iter().collect(),
+        built,
+    })
+}
+
+fn catalog_kind(format: OutputFormat) -> CatalogKind {
+    match format {
+        OutputFormat::FbcJson | OutputFormat::FbcYaml => CatalogKind::Fbc,
+        OutputFormat::Sqlite => CatalogKind::Sqlite,
+    }
+}
+
+/// The File-Based Catalog's layers: one per non-empty bucket, in bucket
+/// order, each from the cache when an earlier build made it (or built,
+/// in parallel, and kept there).
+fn fbc_layers(files: Vec<(String, CatalogFile)>, epoch: u64, layer_cache: Option<LayerCache>) -> Result<Vec<Layer>, String> {
+    use rayon::prelude::*;
+    let mut buckets: BTreeMap<u64, Vec<(String, CatalogFile)>> = BTreeMap::new();
+    for (path, file) in files {
+        buckets.entry(fbc_bucket_of_path(&path)).or_default().push((path, file));
+    }
+    if buckets.is_empty() {
+        return Ok(vec![fbc_layer([], epoch).map_err(|error| error.to_string())?]);
+    }
+    let buckets: Vec<Vec<(String, CatalogFile)>> = buckets.into_values().collect();
+    buckets
+        .into_par_iter()
+        .map(|mut bucket| {
+            bucket.sort_by(|left, right| left.0.cmp(&right.0));
+            bucket_layer(&bucket, epoch, layer_cache)
+        })
+        .collect()
+}
+
+/// The layer of one bucket's files (sorted by path).
+fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option<LayerCache>) -> Result<Layer, String> {
+    let digests: Option<Vec<(&str, &Sha256Digest)>> = files
+        .iter()
+        .map(|(path, file)| Some((path.as_str(), file.digest.as_ref()?)))
+        .collect();
+    let keyed = layer_cache
+        .zip(digests)
+        .map(|(layer_cache, digests)| (layer_cache, layer_cache.cache.layer_key(epoch, digests)));
+    if let Some((layer_cache, key)) = &keyed
+        && let Some((digest, layer)) = layer_cache.cache.catalog_layer(key)
+    {
+        if !layer_cache.hold {
+            return Ok(layer);
+        }
+        // Pushing needs the bytes; a blob that went missing is built again.
+        if let Some(bytes) = layer_cache.cache.cache.blob(&digest) {
+            return Ok(Layer {
+                blob: Some(bytes),
+                ..layer
+            });
+        }
+    }
+    // Files of a package restored from the cache are read from it now.
+    let mut read: Vec<Option<Vec<u8>>> = Vec::with_capacity(files.len());
+    for (_, file) in files {
+        read.push(match (&file.bytes, &file.digest, keyed.as_ref()) {
+            (Some(_), _, _) => None,
+            (None, Some(digest), Some((layer_cache, _))) => Some(layer_cache.cache.cache.blob(digest).ok_or_else(|| {
+                format!(
+                    "`{}` is missing or damaged in the cache (removed now: the next build encodes its package again)",
+                    file.path.display()
+                )
+            })?),
+            (None, _, _) => return Err(format!("internal error: no bytes for `{}`", file.path.display())),
+        });
+    }
+    let contents = files.iter().zip(&read).map(|((path, file), read)| {
+        let bytes = read.as_deref().or(file.bytes.as_deref()).unwrap_or_default();
+        (path.as_str(), bytes)
+    });
+    let layer = fbc_layer(contents, epoch).map_err(|error| error.to_string())?;
+    if let Some((layer_cache, key)) = &keyed {
+        layer_cache.cache.put_catalog_layer(key, &layer);
+    }
+    Ok(layer)
 }
 
 /// `reference` with `-suffix` added to its tag (`latest` when it has none).

@@ -499,7 +499,7 @@ fn run(
     let mut n_by_target = vec![(0, 0); targets.len()];
     let mut deploy_facts: Vec<Vec<crate::deploy::PackageFacts>> = targets.iter().map(|_| Vec::new()).collect();
     let mut bundle_images: Vec<Vec<images::TargetBundleImage>> = targets.iter().map(|_| Vec::new()).collect();
-    let mut catalog_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
+    let mut catalog_files: Vec<Vec<images::CatalogFile>> = targets.iter().map(|_| Vec::new()).collect();
     let mut outlines: Vec<Vec<crate::summary::PackageOutline>> = targets.iter().map(|_| Vec::new()).collect();
     let mut target_files: Vec<cached::TargetFiles> = targets.iter().map(|_| cached::TargetFiles::default()).collect();
     let mut settings = settings;
@@ -556,6 +556,8 @@ fn run(
     // of the target's whole encoded catalog, and the OCI layout. An
     // encoder's failure is reported after the input's problems.
     let mut late_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
+    // Catalog layers the cache holds, staged by digest like its packages'.
+    let mut late_stored: Vec<StoredFiles> = targets.iter().map(|_| Vec::new()).collect();
     let mut target_images: Vec<Vec<BuiltImage>> = targets.iter().map(|_| Vec::new()).collect();
     if publication.is_some() && encode_error.is_none() && !diagnostics.iter().any(Diagnostic::is_error) {
         encode_error = finish_targets(
@@ -564,13 +566,17 @@ fn run(
                 targets: &targets,
                 formats: &formats,
                 bases: bases.as_ref(),
+                layer_cache: run_cache.as_ref().map(|cache| images::LayerCache {
+                    cache,
+                    hold: options.push || targets.iter().any(|target| target.push),
+                }),
                 reporter,
             },
             &sqlite_indexes,
             std::mem::take(&mut bundle_images),
             std::mem::take(&mut catalog_files),
             &mut late_files,
-            &mut target_images,
+            (&mut late_stored, &mut target_images),
         )
         .err();
     }
@@ -657,6 +663,13 @@ fn run(
             files.retain(|(path, _)| {
                 !claimed_blobs.contains(&(target_idx, path.clone())) && !target_files[target_idx].manifest.contains_key(path)
             });
+        }
+        for (target_idx, stored) in late_stored.into_iter().enumerate() {
+            let stored: Vec<_> = stored
+                .into_iter()
+                .filter(|(path, _)| !target_files[target_idx].manifest.contains_key(path))
+                .collect();
+            target_files[target_idx].add(Vec::new(), stored);
         }
         for (target_name, files) in &deploy_outputs {
             if let Some(target_idx) = targets.iter().position(|target| &target.name == target_name) {
@@ -758,6 +771,9 @@ fn run(
     Ok((report, deploy_outputs))
 }
 
+/// Files of a target the action cache holds, by path and digest.
+type StoredFiles = Vec<(PathBuf, crate::load::Sha256Digest)>;
+
 /// What the last step of a build reads besides each target's collected
 /// rows, images and files.
 struct LateInputs<'a> {
@@ -766,20 +782,22 @@ struct LateInputs<'a> {
     formats: &'a [Vec<OutputFormat>],
     /// The base images, when this build makes images.
     bases: Option<&'a images::Bases>,
+    /// The cache the catalog layers are kept in, when the build has one.
+    layer_cache: Option<images::LayerCache<'a>>,
     reporter: &'a dyn Reporter,
 }
 
 /// Each target's `index.db` (committed) and, when images are built, its
 /// catalog images over its whole encoded catalog and the OCI layout
-/// holding them and its bundle images: the files go to `files`, the
-/// images to `built`.
+/// holding them and its bundle images: the files go to `files` (those
+/// the cache holds to `stored`), the images to `built`.
 fn finish_targets(
     late: &LateInputs,
     sqlite_indexes: &[Option<encode::SqliteIndex>],
     bundle_images: Vec<Vec<images::TargetBundleImage>>,
-    catalog_files: Vec<Vec<OutputFile>>,
+    catalog_files: Vec<Vec<images::CatalogFile>>,
     files: &mut [Vec<OutputFile>],
-    built: &mut [Vec<BuiltImage>],
+    (stored, built): (&mut [StoredFiles], &mut [Vec<BuiltImage>]),
 ) -> Result<(), EncodeError> {
     let mut catalog_files = catalog_files;
     for (target_idx, index) in sqlite_indexes.iter().enumerate() {
@@ -795,9 +813,10 @@ fn finish_targets(
                 format: OutputFormat::Sqlite.name(),
                 message: format!("cannot read `{}` back: {error}", index.path.display()),
             })?;
-            catalog_files[target_idx].push(OutputFile {
+            catalog_files[target_idx].push(images::CatalogFile {
                 path: PathBuf::from(encode::SQLITE_FILE),
-                bytes,
+                digest: None,
+                bytes: Some(bytes),
             });
         }
     }
@@ -812,15 +831,15 @@ fn finish_targets(
                 bases.by_name.get(text).map(AsRef::as_ref)
             }
         };
-        let (layout, target_built) = report::stage(late.reporter, Stage::Encode, || {
+        let layout = report::stage(late.reporter, Stage::Encode, || {
             images::target_images(
-                &target.name,
-                target.image.as_ref().map(|image| image.value.as_str()),
+                target,
                 &late.formats[target_idx],
                 target_files,
                 &target_bundles,
                 base,
                 late.options.source_date_epoch,
+                late.layer_cache,
             )
         })
         .map_err(|message| EncodeError {
@@ -828,8 +847,9 @@ fn finish_targets(
             format: "oci",
             message,
         })?;
-        files[target_idx].extend(layout);
-        built[target_idx] = target_built;
+        files[target_idx].extend(layout.files);
+        stored[target_idx] = layout.stored;
+        built[target_idx] = layout.built;
     }
     Ok(())
 }
@@ -1004,9 +1024,9 @@ enum Gate {
 struct Passed {
     /// What deployment objects need of it.
     deploy_facts: Vec<crate::deploy::PackageFacts>,
-    /// A copy of its encoded files, when images are built: the catalog
-    /// images hold the target's whole catalog.
-    catalog_files: Vec<OutputFile>,
+    /// Its encoded files (bytes and, with a cache, digests), when images
+    /// are built: the catalog images hold the target's whole catalog.
+    catalog_files: Vec<images::CatalogFile>,
     /// Its channels and heads, for the build summary.
     outline: Option<crate::summary::PackageOutline>,
     /// With a cache: its files staged, by digest, for the target's stamp.
@@ -1276,16 +1296,13 @@ impl PackageRun<'_> {
                     package,
                 };
                 report::hit(self.reporter, &action, restored.remote.as_ref());
-                let gate = match self.restored_catalog_files(&restored.files) {
-                    Ok(catalog_files) => Gate::Passed(Passed {
-                        deploy_facts: Vec::new(),
-                        catalog_files,
-                        outline: Some(restored.outline),
-                        files: Vec::new(),
-                        deferred: restored.files,
-                    }),
-                    Err(error) => Gate::Unwritten(error),
-                };
+                let gate = Gate::Passed(Passed {
+                    deploy_facts: Vec::new(),
+                    catalog_files: self.restored_catalog_files(&restored.files),
+                    outline: Some(restored.outline),
+                    files: Vec::new(),
+                    deferred: restored.files,
+                });
                 let part = PackagePart {
                     target_idx,
                     n_packages: restored.n_packages,
@@ -1304,28 +1321,20 @@ impl PackageRun<'_> {
         outcome
     }
 
-    /// A restored package's catalog files, read from the cache, when the
-    /// target's catalog images need them.
-    fn restored_catalog_files(
-        &self,
-        files: &[(PathBuf, crate::load::Sha256Digest)],
-    ) -> Result<Vec<OutputFile>, crate::output::OutputError> {
-        let Some(run_cache) = self.cache.filter(|_| self.keep_catalog_files) else {
-            return Ok(Vec::new());
-        };
+    /// A restored package's catalog files, by digest, when the target's
+    /// catalog images need them: their bytes stay in the cache, read only
+    /// if a catalog layer holding them has to be built.
+    fn restored_catalog_files(&self, files: &[(PathBuf, crate::load::Sha256Digest)]) -> Vec<images::CatalogFile> {
+        if !self.keep_catalog_files {
+            return Vec::new();
+        }
         files
-            .par_iter()
+            .iter()
             .filter(|(path, _)| path.starts_with(encode::FBC_DIR))
-            .map(|(path, digest)| match run_cache.cache.blob(digest) {
-                Some(bytes) => Ok(OutputFile { path: path.clone(), bytes }),
-                None => Err(crate::output::OutputError::Io {
-                    action: "read from the cache",
-                    path: run_cache.cache.blob_path(digest),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "the blob is missing or damaged (removed now: the next build encodes its package again)",
-                    ),
-                }),
+            .map(|(path, digest)| images::CatalogFile {
+                path: path.clone(),
+                digest: Some(*digest),
+                bytes: None,
             })
             .collect()
     }
@@ -1432,10 +1441,26 @@ impl PackageRun<'_> {
             }
         }
         drop(all_files);
+        // Moved, not copied: the catalog images need every file. Its
+        // digests came with the cache entry (or were taken for the stamp):
+        // the catalog layers are keyed by them.
+        let catalog_files = if self.keep_catalog_files {
+            encoded
+                .files
+                .into_iter()
+                .enumerate()
+                .map(|(idx, file)| images::CatalogFile {
+                    digest: digests.get(idx).filter(|(path, _)| *path == file.path).map(|(_, digest)| *digest),
+                    path: file.path,
+                    bytes: Some(file.bytes),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Gate::Passed(Passed {
             deploy_facts: encoded.deploy_facts,
-            // Moved, not copied: the catalog images need every file.
-            catalog_files: if self.keep_catalog_files { encoded.files } else { Vec::new() },
+            catalog_files,
             outline: encoded.outline,
             files: digests,
             deferred: Vec::new(),

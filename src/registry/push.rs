@@ -232,6 +232,11 @@ fn push_blob(client: &Client, repository: &str, blob: &Blob, settings: &PushSett
         state.record(registry, &blob.digest, repository);
         return Ok(());
     }
+    // Builds that push hold every blob they upload (`pipeline::images`
+    // reads a cached catalog layer back for them).
+    if !blob.held() {
+        return Err(format!("internal error: the bytes of blob {} are not in memory", blob.digest));
+    }
     // The whole upload is one unit: a failure anywhere starts it again
     // from the POST, since a half-written upload session is not resumable
     // on every registry.

@@ -1,5 +1,6 @@
 //! The action cache's store: content-addressed blobs, action entries named
-//! by their key, a stat memo, and per-action traces for `--explain`. It
+//! by their key, and a stat memo that also keeps per-action traces for
+//! `--explain`. It
 //! knows nothing of bundles or catalogs; `pipeline::cached` decides what
 //! an action's key is made of (STYLE 5.1-5.5).
 //!
@@ -10,8 +11,8 @@
 //! ```text
 //! v1/blobs/<sha256 hex>      output bytes, by their digest
 //! v1/actions/<key hex>       an action's entry: JSON naming its blobs
-//! v1/traces/<id hex>         the inputs an action last ran with (--explain)
-//! v1/memo                    stat memo and loaded-bundle digests (a hint)
+//! v1/memo                    stat memo, loaded-bundle digests and the
+//!                            inputs each action last ran with (--explain)
 //! ```
 //!
 //! Crash safety: every file is written to a temp file in the same
@@ -492,26 +493,18 @@ impl Cache {
 
     /// The inputs the action `id` last ran with (for `--explain`).
     pub fn trace(&self, id: &str) -> Option<Vec<(String, String)>> {
-        let text = std::fs::read_to_string(self.trace_path(id)).ok()?;
-        let mut lines = text.lines();
-        if lines.next()? != id {
-            return None;
-        }
-        lines
-            .map(|line| line.split_once('\t').map(|(name, value)| (unescape(name), unescape(value))))
-            .collect()
+        let memo = self.memo.lock().ok()?;
+        memo::parse_trace_fields(memo.traces.get(&escape(id))?)
     }
 
-    pub fn set_trace(&self, id: &str, fields: &[(String, String)]) -> Result<(), CacheError> {
-        let mut text = format!("{id}\n");
-        for (name, value) in fields {
-            text.push_str(&format!("{}\t{}\n", escape(name), escape(value)));
+    /// Records the inputs the action `id` runs with: written with the
+    /// memo, in the run's one batch, at [`Cache::finish`].
+    pub fn set_trace(&self, id: &str, fields: &[(String, String)]) {
+        if let Ok(mut memo) = self.memo.lock() {
+            let id = escape(id);
+            memo.traces.insert(id.clone(), memo::trace_fields(fields));
+            memo.new_traces.push(id);
         }
-        self.write_atomic(&self.trace_path(id), text.as_bytes())
-    }
-
-    fn trace_path(&self, id: &str) -> PathBuf {
-        self.dir.join("traces").join(hex(&Sha256Digest::of(id.as_bytes())))
     }
 
     pub fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
@@ -604,6 +597,11 @@ impl Cache {
     /// 3/4 of the cap, then every blob no entry names; returns the size
     /// left.
     fn evict(&self) -> Result<u64, CacheError> {
+        // Traces were files under `traces/` before they moved into the
+        // memo. Nothing reads them, and no size below counts them, so they
+        // go here, where the cache's footprint is measured anyway, rather
+        // than by a look on every build.
+        let _ = fs_err::remove_dir_all(self.dir.join("traces"));
         let actions_dir = self.dir.join("actions");
         let blobs_dir = self.dir.join("blobs");
         let mut blobs: BTreeMap<String, (u64, usize)> = BTreeMap::new();
@@ -880,6 +878,31 @@ mod tests {
         cache.finish().unwrap();
         let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
         assert!(cache.file_digest(&file, &metadata).unwrap().1.is_some());
+    }
+
+    /// Issue 19: a cold build wrote one trace file per action (a temp
+    /// file, a rename, a failed `mkdir`); traces are now memo lines.
+    #[test]
+    fn traces_are_kept_in_the_memo_and_make_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("cache");
+        let cache = Cache::open(&root, DEFAULT_MAX_BYTES);
+        assert_eq!(cache.trace("encode-package t p"), None);
+        let fields = vec![("kind".to_string(), "encode-package/1".to_string())];
+        for idx in 0..50 {
+            cache.set_trace(&format!("load-bundle b/{idx} {{}}"), &fields);
+        }
+        cache.set_trace("encode-package t p", &fields);
+        cache.finish().unwrap();
+        let names: Vec<_> = std::fs::read_dir(root.join("v1"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["memo"]);
+        let cache = Cache::open(&root, DEFAULT_MAX_BYTES);
+        assert_eq!(cache.trace("encode-package t p"), Some(fields.clone()));
+        assert_eq!(cache.trace("load-bundle b/49 {}"), Some(fields));
+        assert_eq!(cache.trace("load-bundle b/50 {}"), None);
     }
 
     #[test]

@@ -241,9 +241,7 @@ impl RunCache {
         if let Some(remote) = self.cache.remote_miss(&builder.key()) {
             reason.push_str(&format!(", {remote}"));
         }
-        if self.cache.set_trace(id, builder.fields()).is_err() {
-            self.cache.note_failure();
-        }
+        self.cache.set_trace(id, builder.fields());
         reason
     }
 }

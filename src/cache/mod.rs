@@ -237,8 +237,15 @@ impl Cache {
 
     /// The sha256 of the file at `path` whose metadata is `metadata`: from
     /// the memo when the stat is the same, else read and hashed (and
-    /// remembered). Returns the bytes too when it had to read them.
-    pub fn file_digest(&self, path: &Path, metadata: &std::fs::Metadata) -> Result<(Sha256Digest, Option<Vec<u8>>), std::io::Error> {
+    /// remembered). Returns the bytes too when it had to read them. A file
+    /// over `limit` bytes, or not a regular file when opened, is an error
+    /// (left to the loader, which words it).
+    pub fn file_digest(
+        &self,
+        path: &Path,
+        metadata: &std::fs::Metadata,
+        limit: u64,
+    ) -> Result<(Sha256Digest, Option<Vec<u8>>), std::io::Error> {
         let stat = Stat::of(metadata);
         if let Ok(memo) = self.memo.lock()
             && let Some((known, digest)) = memo.files.get(path)
@@ -246,10 +253,10 @@ impl Cache {
         {
             return Ok((*digest, None));
         }
-        let bytes = std::fs::read(path)?;
+        let (bytes, after) = read_regular(path, metadata.len(), limit)?;
         let digest = Sha256Digest::of(&bytes);
         // Only a stat that still matches after the read is remembered.
-        if std::fs::metadata(path).is_ok_and(|after| Stat::of(&after) == stat)
+        if after == stat
             && let Ok(mut memo) = self.memo.lock()
         {
             memo.files.insert(path.to_path_buf(), (stat, digest));
@@ -658,6 +665,52 @@ impl Cache {
     }
 }
 
+/// The bytes of the regular file at `path` (about `len` of them, at most
+/// `limit`) and its stat once they are read, taken on the opened file: one
+/// `fstat` instead of a stat before and one by path after. Opened without
+/// blocking, so a FIFO swapped in is refused, not waited on.
+fn read_regular(path: &Path, len: u64, limit: u64) -> Result<(Vec<u8>, Stat), std::io::Error> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if len > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "over the size limit"));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    // Sized by the stat, so that a file that did not change is read in
+    // one call and its end seen by a second (`read_to_end` through `take`
+    // reads 8 KiB at first and grows).
+    let cap = limit.saturating_add(1);
+    let mut bytes = vec![0u8; usize::try_from(len.saturating_add(1).min(cap)).unwrap_or(usize::MAX)];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            if filled as u64 >= cap {
+                break;
+            }
+            let grown = u64::try_from(filled.saturating_mul(2).max(4096)).unwrap_or(u64::MAX).min(cap);
+            bytes.resize(usize::try_from(grown).unwrap_or(usize::MAX), 0);
+        }
+        match (&file).read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n_read) => filled += n_read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    bytes.truncate(filled);
+    let after = file.metadata()?;
+    if !after.is_file() || bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file within the size limit",
+        ));
+    }
+    Ok((bytes, Stat::of(&after)))
+}
+
 /// The blobs an entry file names (none when it does not read).
 fn entry_blobs(path: &Path) -> Vec<String> {
     let Ok(text) = std::fs::read_to_string(path) else {
@@ -861,23 +914,40 @@ mod tests {
             .unwrap();
         let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
         let metadata = std::fs::metadata(&file).unwrap();
-        let (digest, read) = cache.file_digest(&file, &metadata).unwrap();
+        let (digest, read) = cache.file_digest(&file, &metadata, u64::MAX).unwrap();
         assert_eq!(digest, Sha256Digest::of(b"one"));
         assert!(read.is_some());
         cache.finish().unwrap();
         let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
-        let (again, read) = cache.file_digest(&file, &metadata).unwrap();
+        let (again, read) = cache.file_digest(&file, &metadata, u64::MAX).unwrap();
         assert_eq!((again, read), (digest, None));
         // Same size, new content and mtime: rehashed.
         std::fs::write(&file, "two").unwrap();
         let metadata = std::fs::metadata(&file).unwrap();
-        let (changed, read) = cache.file_digest(&file, &metadata).unwrap();
+        let (changed, read) = cache.file_digest(&file, &metadata, u64::MAX).unwrap();
         assert_eq!(changed, Sha256Digest::of(b"two"));
         assert!(read.is_some());
         // Just written: not memoized, so the next run hashes it again.
         cache.finish().unwrap();
         let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
-        assert!(cache.file_digest(&file, &metadata).unwrap().1.is_some());
+        assert!(cache.file_digest(&file, &metadata, u64::MAX).unwrap().1.is_some());
+    }
+
+    #[test]
+    fn a_file_is_read_whole_and_refused_over_the_limit_or_when_not_regular() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.yaml");
+        std::fs::write(&path, vec![b'x'; 10_000]).unwrap();
+        let (bytes, stat) = read_regular(&path, 10_000, 20_000).unwrap();
+        assert_eq!((bytes.len(), stat.size), (10_000, 10_000));
+        // Grown since it was stated: still read whole.
+        assert_eq!(read_regular(&path, 10, 20_000).unwrap().0.len(), 10_000);
+        assert_eq!(read_regular(&path, 10, 10_000).unwrap().0.len(), 10_000);
+        assert!(read_regular(&path, 10_000, 9_999).is_err());
+        assert!(read_regular(&path, 10, 9_999).is_err(), "grew past the limit");
+        let fifo = dir.path().join("fifo.yaml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(read_regular(&fifo, 0, 100).is_err());
     }
 
     /// Issue 19: a cold build wrote one trace file per action (a temp

@@ -14,12 +14,14 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// Input bytes of the packages admitted and not yet finished. Peak memory
-/// grows by about three times it (the loaded bundles and their parsed
-/// form): on a 10,000-bundle synth tree (946 MB) 32 MiB peaks at 181 MiB
-/// (213 MiB with the action cache), within the 25% of input the cache
-/// issue asks, where 256 MiB peaked at 688 MiB. Two cores stay busy with
-/// a few average packages in flight.
-pub(super) const BUDGET_BYTES: u64 = 32 << 20;
+/// grows by a few times it (the loaded bundles and their parsed form). On
+/// a 10,000-bundle synth tree (946 MB) with the action cache, 256 MiB
+/// peaked at 688 MiB; 32 MiB at 213 MiB until loading got faster (the
+/// manifest memo), then at 230-250 MiB, past the 25% of input the cache
+/// issue asks; 16 MiB peaks at 216-218 MiB (24%), and
+/// community-operators-prod builds no slower. Two cores stay busy with a
+/// few average packages in flight.
+pub(super) const BUDGET_BYTES: u64 = 16 << 20;
 
 /// Runs `prepare` for every item (in parallel, at most `budget` bytes of
 /// `sizes` in flight) and `finish` for each prepared one in item order,

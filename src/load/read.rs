@@ -322,7 +322,14 @@ pub fn read_bundle_dir_reusing(
                 check_inside(&entry_path, boundary)?;
             }
             let (bytes, source_digest) = match pre_read.remove(&entry_path) {
-                Some((bytes, digest)) if bytes.len() as u64 <= limits.file_bytes => (bytes, digest),
+                // Bytes read to key the load are bounded as a read here would be.
+                Some((bytes, digest)) if bytes.len() as u64 <= limits.file_bytes => {
+                    crate::input::check_shape(&bytes, limits).map_err(|shape| ReadError::Shape {
+                        path: entry_path.clone(),
+                        shape,
+                    })?;
+                    (bytes, digest)
+                }
                 _ => {
                     let Some(bytes) = read_entry_within(&entry_path, limits)? else {
                         continue;
@@ -471,6 +478,26 @@ mod tests {
             Sha256Digest::of(b"abc").hex(),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn bytes_handed_over_are_held_to_the_same_limits_as_bytes_read_here() {
+        // A line over `line-length` is refused whether the loader reads the
+        // file or is handed what the cache read to key it.
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("kind: ConfigMap\ndata: {}\n", "x".repeat(100));
+        write(dir.path(), "manifests/long.yaml", &text);
+        write(dir.path(), "metadata/annotations.yaml", "annotations: {}\n");
+        let limits = crate::input::Limits {
+            line_bytes: 50,
+            ..crate::input::Limits::default()
+        };
+        let path = dir.path().join("manifests/long.yaml");
+        let handed = PreRead::from([(path.clone(), (text.clone().into_bytes(), Sha256Digest::of(text.as_bytes())))]);
+        for pre_read in [PreRead::default(), handed] {
+            let error = read_bundle_dir_reusing(dir.path(), &Boundary::anywhere(), &limits, pre_read).unwrap_err();
+            assert!(matches!(&error, ReadError::Shape { path: refused, .. } if *refused == path), "{error}");
+        }
     }
 
     #[test]

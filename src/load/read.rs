@@ -496,7 +496,10 @@ mod tests {
         let handed = PreRead::from([(path.clone(), (text.clone().into_bytes(), Sha256Digest::of(text.as_bytes())))]);
         for pre_read in [PreRead::default(), handed] {
             let error = read_bundle_dir_reusing(dir.path(), &Boundary::anywhere(), &limits, pre_read).unwrap_err();
-            assert!(matches!(&error, ReadError::Shape { path: refused, .. } if *refused == path), "{error}");
+            assert!(
+                matches!(&error, ReadError::Shape { path: refused, .. } if *refused == path),
+                "{error}"
+            );
         }
     }
 

@@ -56,6 +56,17 @@ fn csv_of(bundle: &Path) -> PathBuf {
         .unwrap()
 }
 
+/// Actions named as `--json` names them: the load of each of `bundles`
+/// and the encoding of their package in the default target.
+fn package_reloaded(project: &Path, bundles: &[PathBuf], package_name: &str) -> BTreeSet<(String, String)> {
+    let mut expected: BTreeSet<(String, String)> = bundles
+        .iter()
+        .map(|bundle| ("load-bundle".to_string(), relative(project, bundle)))
+        .collect();
+    expected.insert(("encode-package".to_string(), format!("default/{package_name}")));
+    expected
+}
+
 fn relative(project: &Path, path: &Path) -> String {
     path.strip_prefix(project).unwrap().display().to_string()
 }
@@ -94,12 +105,7 @@ fn issue_19_one_csv_edit_reruns_exactly_what_depends_on_it() {
     assert_ne!(changed, text);
     std::fs::write(&csv, changed).unwrap();
     let after_edit = finished(&catbuild(dir, &["build", "--json"]));
-    let mut expected: BTreeSet<(String, String)> = bundles
-        .iter()
-        .map(|bundle| ("load-bundle".to_string(), relative(dir, bundle)))
-        .collect();
-    expected.insert(("encode-package".to_string(), format!("default/{package_name}")));
-    assert_eq!(ran(&after_edit), expected);
+    assert_eq!(ran(&after_edit), package_reloaded(dir, &bundles, &package_name));
     assert_eq!(after_edit.len(), 208);
     let reason_of = |actions: &Finished, subject: &str| {
         actions
@@ -788,12 +794,7 @@ fn issue_19_images_are_cached_per_package_and_match_a_clean_build() {
     assert_eq!(layers_before.len(), 3, "{layers_before:?}");
     set_replicas(&csv, 9);
     let after_edit = finished(&catbuild(dir, &images));
-    let mut expected: BTreeSet<(String, String)> = bundles
-        .iter()
-        .map(|bundle| ("load-bundle".to_string(), relative(dir, bundle)))
-        .collect();
-    expected.insert(("encode-package".to_string(), format!("default/{package_name}")));
-    assert_eq!(ran(&after_edit), expected);
+    assert_eq!(ran(&after_edit), package_reloaded(dir, &bundles, &package_name));
     assert!(
         tree(&target) == clean("reference-edited"),
         "the edited build differs from a clean build"

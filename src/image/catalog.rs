@@ -63,6 +63,17 @@ pub fn fbc_bucket_of_path(path: &str) -> u64 {
     }
 }
 
+/// `items` (files of the catalog, `path` giving each one's path relative
+/// to `/configs`) grouped by bucket, in bucket order; empty buckets are
+/// left out.
+pub fn by_bucket<T>(items: impl IntoIterator<Item = T>, path: impl Fn(&T) -> &str) -> Vec<Vec<T>> {
+    let mut buckets: BTreeMap<u64, Vec<T>> = BTreeMap::new();
+    for item in items {
+        buckets.entry(fbc_bucket_of_path(path(&item))).or_default().push(item);
+    }
+    buckets.into_values().collect()
+}
+
 /// What a catalog image carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CatalogKind {
@@ -85,14 +96,10 @@ pub fn fbc_layer<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, mtime
 /// catalog with no file at all gets one empty layer, as it always had.
 pub fn fbc_layers(files: &[LayerFile], mtime: u64) -> io::Result<Vec<Layer>> {
     use rayon::prelude::*;
-    let mut buckets: BTreeMap<u64, Vec<&LayerFile>> = BTreeMap::new();
-    for file in files {
-        buckets.entry(fbc_bucket_of_path(&file.path)).or_default().push(file);
-    }
+    let buckets = by_bucket(files, |file| file.path.as_str());
     if buckets.is_empty() {
         return Ok(vec![fbc_layer([], mtime)?]);
     }
-    let buckets: Vec<Vec<&LayerFile>> = buckets.into_values().collect();
     buckets
         .par_iter()
         .map(|bucket| fbc_layer(bucket.iter().map(|file| (file.path.as_str(), file.bytes.as_slice())), mtime))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::config::OutputFormat;
 use crate::diag::{Diagnostic, Location};
-use crate::image::catalog::{CatalogKind, catalog_image_of, fbc_bucket_of_path, fbc_layer};
+use crate::image::catalog::{CatalogKind, by_bucket, catalog_image_of, fbc_layer};
 use crate::image::layout::{BaseImage, layout_index};
 use crate::image::reference::Reference;
 use crate::image::{Descriptor, Image, Layer};
@@ -321,14 +321,10 @@ fn catalog_kind(format: OutputFormat) -> CatalogKind {
 /// in parallel, and kept there).
 fn fbc_layers(files: Vec<(String, CatalogFile)>, epoch: u64, layer_cache: Option<LayerCache>) -> Result<Vec<Layer>, String> {
     use rayon::prelude::*;
-    let mut buckets: BTreeMap<u64, Vec<(String, CatalogFile)>> = BTreeMap::new();
-    for (path, file) in files {
-        buckets.entry(fbc_bucket_of_path(&path)).or_default().push((path, file));
-    }
+    let buckets = by_bucket(files, |(path, _)| path.as_str());
     if buckets.is_empty() {
         return Ok(vec![fbc_layer([], epoch).map_err(|error| error.to_string())?]);
     }
-    let buckets: Vec<Vec<(String, CatalogFile)>> = buckets.into_values().collect();
     buckets
         .into_par_iter()
         .map(|mut bucket| {

@@ -465,6 +465,7 @@ fn write_files<B: AsRef<[u8]> + Sync>(
     paths.par_iter().zip(files).try_for_each(|(path, (_, bytes))| {
         let mut file = File::create_new(path).map_err(io_error("create", path))?;
         file.write_all(bytes.as_ref()).map_err(io_error("write", path))?;
+        super::start_writeback(&file);
         steps.step();
         Ok(())
     })?;

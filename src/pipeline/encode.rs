@@ -207,7 +207,13 @@ impl SqliteIndex {
     pub fn finish(&self) -> Result<(), EncodeError> {
         let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         match writer {
-            Some(writer) => writer.finish().map_err(|error| sqlite_error(String::new(), &error)),
+            Some(writer) => {
+                writer.finish().map_err(|error| sqlite_error(String::new(), &error))?;
+                if let Ok(file) = std::fs::File::open(&self.path) {
+                    crate::output::start_writeback(&file);
+                }
+                Ok(())
+            }
             None => Ok(()),
         }
     }

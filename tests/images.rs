@@ -351,3 +351,25 @@ fn issue_19_a_catalog_image_is_one_layer_per_bucket_and_unpacks_to_the_catalog()
     );
     assert!(unpacked == written, "umoci's /configs differs from build/default/catalog");
 }
+
+/// A layer bigger than one deflate piece (1 MiB) is deflated in parallel
+/// pieces (`image::layer`): the SQLite index of two dozen bundles is.
+/// skopeo copies it, verify-image gunzips it to its diff_id, and umoci
+/// unpacks the very `index.db` the build wrote.
+#[test]
+fn an_index_image_deflated_in_pieces_unpacks_to_the_index_written() {
+    let project = common::synth_project(24, 12, "catalog-pieces");
+    build(project.path(), &["build", "-q", "--images", "--format", "fbc-json,sqlite"]);
+    let target = project.path().join("build/default");
+    let index_db = std::fs::read(target.join("index.db")).unwrap();
+    assert!(index_db.len() > 2 << 20, "only {} bytes: one piece", index_db.len());
+    let keep = tempfile::tempdir().unwrap();
+    let reference = format!("oci:{}:catalog-sqlite", target.join("oci").display());
+    let summary = verify_with(&reference, &["--keep", keep.path().to_str().unwrap()]);
+    assert_eq!(summary["layers"].as_array().unwrap().len(), 1, "{summary}");
+    let unpacked = std::fs::read(keep.path().join("bundle/rootfs/database/index.db")).unwrap();
+    assert!(
+        unpacked == index_db,
+        "umoci's /database/index.db differs from build/default/index.db"
+    );
+}

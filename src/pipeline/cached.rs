@@ -55,8 +55,9 @@ use super::report::Cached;
 const LOAD_SCHEMA: u32 = 1;
 const ENCODE_SCHEMA: u32 = 1;
 /// The format of a catalog layer: tar entry rules, gzip settings and
-/// bucketing (`image::catalog`). A change there must change this.
-const LAYER_SCHEMA: u32 = 1;
+/// bucketing (`image::catalog`), the deflate pieces (`image::layer`).
+/// A change there must change this.
+const LAYER_SCHEMA: u32 = 2;
 
 /// catbuild's version and commit: every key has it.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " ", env!("CATBUILD_GIT_COMMIT"));

@@ -442,11 +442,43 @@ fn issue_19_kill_9_at_every_step_of_an_incremental_publish() {
     kill_at_every_step(project.path(), &csv, &[], 200);
 }
 
+/// Whether `now` is a whole target at a moment of publishing `new` over
+/// `old`: its catalog side (everything but the OCI layout) is the old or
+/// the new one, its layout's `index.json` and `oci-layout` are one
+/// version's, every blob that version has is there, and any other blob
+/// is the other version's (blobs are added before the `index.json` that
+/// names them and removed after it, `output::Publication::patch`). A
+/// target without images is thus the old tree or the new one.
+fn whole_target(now: &Tree, old: &Tree, new: &Tree) -> bool {
+    let side = |tree: &Tree, layout: bool| -> Tree {
+        tree.iter()
+            .filter(|(path, _)| path.starts_with("oci/") == layout && !path.starts_with("oci/blobs/"))
+            .map(|(path, bytes)| (path.clone(), bytes.clone()))
+            .collect()
+    };
+    let blobs = |tree: &Tree| -> Tree {
+        tree.iter()
+            .filter(|(path, _)| path.starts_with("oci/blobs/"))
+            .map(|(path, bytes)| (path.clone(), bytes.clone()))
+            .collect()
+    };
+    let catalog_whole = side(now, false) == side(old, false) || side(now, false) == side(new, false);
+    let now_blobs = blobs(now);
+    let known = |path: &String, bytes: &Vec<u8>| old.get(path) == Some(bytes) || new.get(path) == Some(bytes);
+    let layout_whole = [old, new].iter().any(|version| {
+        side(now, true) == side(version, true) && blobs(version).iter().all(|(path, bytes)| now_blobs.get(path) == Some(bytes))
+    }) && now_blobs.iter().all(|(path, bytes)| known(path, bytes));
+    catalog_whole && layout_whole
+}
+
+type Tree = std::collections::BTreeMap<String, Vec<u8>>;
+
 /// Builds `dir` (with `extra` arguments) with its CSV `csv` flipping
 /// between two values, killed after step 1, 2, ... of each build until a
-/// build runs to the end or `max_steps`: the target is always the old tree
-/// or the new one, and the build after each kill gives a clean build's
-/// bytes. At least 5 steps must have been killed.
+/// build runs to the end or `max_steps`: the target is always whole
+/// ([`whole_target`]; without images, the old tree or the new one), and
+/// the build after each kill gives a clean build's bytes. At least 5
+/// steps must have been killed.
 fn kill_at_every_step(dir: &Path, csv: &Path, extra: &[&str], max_steps: u32) {
     let args =
         |more: &[&'static str]| -> Vec<String> { ["build", "-q"].iter().chain(extra).chain(more).map(|arg| arg.to_string()).collect() };
@@ -476,8 +508,8 @@ fn kill_at_every_step(dir: &Path, csv: &Path, extra: &[&str], max_steps: u32) {
         let killed = std::os::unix::process::ExitStatusExt::signal(&output.status) == Some(9);
         let now = tree(&dir.join("build/default"));
         assert!(
-            now == references[state] || now == references[next],
-            "step {step}: the target is neither the old tree nor the new one"
+            whole_target(&now, &references[state], &references[next]),
+            "step {step}: the target is neither the old tree nor the new one, nor between them as a patch leaves it"
         );
         if !killed {
             assert_eq!(output.status.code(), Some(0), "step {step}: {}", stderr(&output));
@@ -845,4 +877,46 @@ fn issue_19_kill_9_at_every_step_of_an_incremental_images_publish() {
     let project = synth_project(12, 2, "cache-kill-images");
     let csv = csv_of(&sorted_dirs(&sorted_dirs(&project.path().join("tree"))[0])[0]);
     kill_at_every_step(project.path(), &csv, &["--images"], 400);
+}
+
+/// A one-bundle edit of a target with images renames its few new and
+/// changed files into the published tree (the target directory is the
+/// same one: nothing was staged whole and swapped), removes the blobs
+/// nothing names any more, and leaves a clean build's bytes.
+#[test]
+fn issue_19_an_images_edit_patches_the_published_target_in_place() {
+    use std::os::unix::fs::MetadataExt as _;
+    let project = synth_project(12, 2, "cache-patch-images");
+    let dir = project.path();
+    let csv = csv_of(&sorted_dirs(&sorted_dirs(&dir.join("tree"))[0])[0]);
+    let build = |args: &[&str]| {
+        let output = catbuild(dir, args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+    };
+    set_replicas(&csv, 5);
+    build(&["build", "-q", "--images"]);
+    let target = dir.join("build/default");
+    let inode = std::fs::metadata(&target).unwrap().ino();
+    let before = tree(&target);
+    set_replicas(&csv, 6);
+    build(&["build", "-q", "--images"]);
+    build(&["build", "-q", "--images", "--no-cache", "--out", "reference"]);
+    let after = tree(&target);
+    assert!(
+        after == tree(&dir.join("reference/default")),
+        "the patched target differs from a clean build"
+    );
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().ino(),
+        inode,
+        "the target was swapped, not patched"
+    );
+    let changed: Vec<&String> = after.keys().filter(|path| before.get(*path) != after.get(*path)).collect();
+    let gone: Vec<&String> = before.keys().filter(|path| !after.contains_key(*path)).collect();
+    assert!(changed.iter().any(|path| path.starts_with("catalog/")), "{changed:?}");
+    assert!(changed.contains(&&"oci/index.json".to_string()), "{changed:?}");
+    assert!(
+        !gone.is_empty() && gone.iter().all(|path| path.starts_with("oci/blobs/")),
+        "{gone:?}"
+    );
 }

@@ -13,6 +13,12 @@
 //!   (catalog today; SQLite, images and deploy YAML later).
 //! * The old trees are removed afterwards; the temp dirs of a killed build
 //!   are removed by the next one, under the lock.
+//! * A small change to a published target (a one-bundle edit) is renamed
+//!   file by file into the published tree instead ([`Publication::patch`]):
+//!   one catalog file, and an OCI layout's new blobs before the
+//!   `index.json` naming them, old ones removed after it, so what any
+//!   reader of the catalog or of the layout finds is at every moment a
+//!   whole version of it.
 //!
 //! Test hook: `CATBUILD_FAIL_AFTER_STEP=N` (read by the CLI, passed here as
 //! [`OutputSettings::fail_after_step`]) kills the process with SIGKILL right
@@ -29,7 +35,7 @@ use std::path::{Path, PathBuf};
 pub use clean::{clean_all, clean_stale, stale_target_dirs};
 pub use lock::OutputLock;
 pub use publish::{Publication, PublishReport, StagedTarget, publish};
-pub use stamp::TargetStamp;
+pub use stamp::{Differences, TargetStamp};
 
 /// The lock file every writer of an output directory holds.
 pub const LOCK_FILE_NAME: &str = ".catbuild.lock";

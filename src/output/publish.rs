@@ -61,13 +61,22 @@ pub struct Publication {
     removed_leftovers: Vec<PathBuf>,
     /// Targets left as they are ([`Publication::keep`]).
     kept: Vec<usize>,
-    /// Targets published by replacing one file ([`Publication::replace_one`]):
-    /// (target, the file in its temp dir, its path in the published tree).
-    replaced: Vec<(usize, PathBuf, PathBuf)>,
+    /// Targets published by renaming a few files into their published
+    /// tree ([`Publication::patch`]) instead of a swap.
+    patches: Vec<Patch>,
     /// The outermost directory of `out_dir` that this publish created, if
     /// any: a build that fails on its input removes it again, so bad input
     /// never leaves a `build/` behind.
     created: Option<PathBuf>,
+}
+
+/// One target published by renames ([`Publication::patch`]).
+struct Patch {
+    target_idx: usize,
+    /// (staged file, published path), renamed in this order.
+    renames: Vec<(PathBuf, PathBuf)>,
+    /// Published files removed once every target is in place.
+    removed: Vec<PathBuf>,
 }
 
 impl Publication {
@@ -86,7 +95,7 @@ impl Publication {
             files: std::sync::Mutex::new(Vec::new()),
             removed_leftovers,
             kept: Vec::new(),
-            replaced: Vec::new(),
+            patches: Vec::new(),
             created,
         };
         for name in target_names {
@@ -144,27 +153,38 @@ impl Publication {
         let _ = remove_any(&temp_path);
     }
 
-    /// Publishes the `target_idx`-th target by replacing the one file of
-    /// its published tree that differs (`relative`, there already, and
-    /// staged in the temp dir by now): [`Publication::commit`] makes the
-    /// staged file durable and renames it over the published one; the
-    /// rest of the staging is dropped. One rename is atomic, so the target
-    /// is still all old or all new at any moment, and an edit costs one
-    /// file's fsync instead of a tree staged, fsynced and swapped.
-    pub fn replace_one(&mut self, target_idx: usize, relative: &Path) {
+    /// Publishes the `target_idx`-th target by renaming the few files of
+    /// its published tree that differ, instead of staging the whole tree
+    /// and swapping it: `renamed` (relative paths, staged in the temp dir
+    /// by now; files new to the tree or replacing one) are made durable
+    /// and renamed into the published tree in the order given, then
+    /// `removed` go. The rest of the staging is dropped. Each rename is
+    /// atomic, so the caller orders them such that a reader sees a whole
+    /// target at every moment (one catalog file; an OCI layout's new blobs
+    /// before the `index.json` naming them, old blobs removed after it).
+    /// An edit costs a few files' fsyncs instead of a tree of thousands
+    /// of links staged and the old one removed.
+    pub fn patch(&mut self, target_idx: usize, renamed: &[&Path], removed: &[&Path]) {
         let Some(target) = self.staged.get(target_idx) else {
             return;
         };
-        let published = self.out_dir().join(&target.name).join(relative);
+        let published = self.out_dir().join(&target.name);
         let temp_path = target.temp_path.clone();
-        let staged_file = temp_path.join(relative);
+        let renames: Vec<(PathBuf, PathBuf)> = renamed
+            .iter()
+            .map(|relative| (temp_path.join(relative), published.join(relative)))
+            .collect();
         let files = self.files.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
         files.retain(|path| !path.starts_with(&temp_path));
-        files.push(staged_file.clone());
+        files.extend(renames.iter().map(|(staged, _)| staged.clone()));
         if let Some(dirs) = self.dirs_mut().get_mut(target_idx) {
             dirs.clear();
         }
-        self.replaced.push((target_idx, staged_file, published));
+        self.patches.push(Patch {
+            target_idx,
+            renames,
+            removed: removed.iter().map(|relative| published.join(relative)).collect(),
+        });
     }
 
     /// Stages files of the `target_idx`-th target as hard links to the
@@ -216,28 +236,42 @@ impl Publication {
     /// reads of the new targets before dropping it is what it wrote.
     pub fn commit_locked(mut self) -> Result<(PublishReport, Option<OutputLock>), OutputError> {
         let kept = std::mem::take(&mut self.kept);
-        let replaced = std::mem::take(&mut self.replaced);
-        // Replaced targets are not swapped; their temp dirs go at the end.
+        let patches = std::mem::take(&mut self.patches);
+        let is_patched = |target_idx: usize| patches.iter().any(|patch| patch.target_idx == target_idx);
+        // Patched targets are not swapped; their temp dirs go at the end.
         let mut unswapped = Vec::new();
         let mut idx = 0;
         self.staged.retain_mut(|target| {
             idx += 1;
             let target_idx = idx - 1;
-            if replaced.iter().any(|(replaced_idx, _, _)| *replaced_idx == target_idx) {
+            if is_patched(target_idx) {
                 unswapped.push(target.temp_path.clone());
             }
-            !kept.contains(&target_idx) && !replaced.iter().any(|(replaced_idx, _, _)| *replaced_idx == target_idx)
+            !kept.contains(&target_idx) && !is_patched(target_idx)
         });
         let out_dir = self.out_dir().to_path_buf();
         let files = std::mem::take(self.files.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let renames: Vec<&(PathBuf, PathBuf)> = patches.iter().flat_map(|patch| &patch.renames).collect();
         let result = sync_files(&files, &self.steps)
             .and_then(|()| self.sync_staged_dirs())
-            .and_then(|()| replace_all(&replaced, &self.steps))
+            .and_then(|()| rename_all(&renames, &self.steps))
             .and_then(|undo| {
                 swap_all(&out_dir, &self.staged, &self.steps).inspect_err(|_| {
-                    undo_replaced(&undo);
+                    undo_renamed(&undo);
                 })
             });
+        if result.is_ok() {
+            // After the renames: nothing published names these any more. A
+            // file left behind only makes the next build stage the target.
+            let removed: Vec<&PathBuf> = patches.iter().flat_map(|patch| &patch.removed).collect();
+            let parents: BTreeSet<&Path> = removed.iter().filter_map(|path| path.parent()).collect();
+            for path in &removed {
+                let _ = std::fs::remove_file(path);
+            }
+            for parent in parents {
+                let _ = sync_dir(parent);
+            }
+        }
         for temp_path in unswapped {
             // Best effort: what is left is removed by the next build.
             let _ = remove_any(&temp_path);
@@ -391,28 +425,35 @@ fn swap_all(out_dir: &Path, staged: &[Staged], steps: &Steps) -> Result<(), Outp
     Ok(())
 }
 
-/// Renames each replacing file over its published one, the old one kept
-/// as a hard link beside the new bytes in the temp dir, so a later
-/// failure can put it back; then makes the renames durable. Returns what
-/// [`undo_replaced`] needs.
-fn replace_all(replaced: &[(usize, PathBuf, PathBuf)], steps: &Steps) -> Result<Vec<(PathBuf, PathBuf)>, OutputError> {
-    let mut done: Vec<(PathBuf, PathBuf)> = Vec::new();
-    for (_, temp_file, published) in replaced {
-        let old_copy = temp_file.with_extension("old");
-        let renamed = std::fs::hard_link(published, &old_copy)
-            .map_err(io_error("link", &old_copy))
-            .and_then(|()| std::fs::rename(temp_file, published).map_err(io_error("replace", published)));
-        if let Err(error) = renamed {
-            undo_replaced(&done);
-            return Err(error);
+/// Renames each staged file over its published path, in order; a file
+/// new to the tree keeps no old copy. On failure every rename made is
+/// undone. Returns how to undo them (for a failed swap after).
+fn rename_all(renames: &[&(PathBuf, PathBuf)], steps: &Steps) -> Result<Vec<Undo>, OutputError> {
+    let mut done: Vec<Undo> = Vec::new();
+    for (staged, published) in renames {
+        let old_copy = staged.with_extension("old");
+        let renamed = match std::fs::hard_link(published, &old_copy) {
+            Ok(()) => std::fs::rename(staged, published)
+                .map(|()| Undo::Restore(old_copy, published.clone()))
+                .map_err(io_error("replace", published)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::rename(staged, published)
+                .map(|()| Undo::Remove(published.clone()))
+                .map_err(io_error("add", published)),
+            Err(error) => Err(io_error("link", &old_copy)(error)),
+        };
+        match renamed {
+            Ok(undo) => done.push(undo),
+            Err(error) => {
+                undo_renamed(&done);
+                return Err(error);
+            }
         }
         steps.step();
-        done.push((old_copy, published.clone()));
     }
-    let parents: BTreeSet<&Path> = done.iter().filter_map(|(_, published)| published.parent()).collect();
+    let parents: BTreeSet<&Path> = renames.iter().filter_map(|(_, published)| published.parent()).collect();
     for parent in parents {
         if let Err(error) = sync_dir(parent) {
-            undo_replaced(&done);
+            undo_renamed(&done);
             return Err(error);
         }
         steps.step();
@@ -420,10 +461,21 @@ fn replace_all(replaced: &[(usize, PathBuf, PathBuf)], steps: &Steps) -> Result<
     Ok(done)
 }
 
-/// Puts back the published files [`replace_all`] replaced, newest first.
-fn undo_replaced(done: &[(PathBuf, PathBuf)]) {
-    for (old_copy, published) in done.iter().rev() {
-        let _ = std::fs::rename(old_copy, published);
+/// How to take back one rename of [`rename_all`].
+enum Undo {
+    /// Put the old file (a link kept in the temp dir) back.
+    Restore(PathBuf, PathBuf),
+    /// The file was new: remove it.
+    Remove(PathBuf),
+}
+
+/// Takes back what [`rename_all`] did, newest first.
+fn undo_renamed(done: &[Undo]) {
+    for undo in done.iter().rev() {
+        let _ = match undo {
+            Undo::Restore(old_copy, published) => std::fs::rename(old_copy, published),
+            Undo::Remove(published) => std::fs::remove_file(published),
+        };
     }
 }
 

@@ -16,6 +16,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
+/// What [`TargetStamp::differences`] finds.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Differences<'a> {
+    pub added: Vec<&'a Path>,
+    pub changed: Vec<&'a Path>,
+    pub removed: Vec<&'a Path>,
+}
+
 /// One file of a stamped target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FileStamp {
@@ -85,22 +93,43 @@ impl TargetStamp {
                 .all(|((path, file), (other_path, digest))| path == other_path && &file.digest == digest)
     }
 
-    /// The files of `manifest` whose digest differs from the stamped one,
-    /// when it names exactly the stamped paths (else `None`).
-    pub fn changed_files<'a>(&self, manifest: &'a BTreeMap<PathBuf, String>) -> Option<Vec<&'a Path>> {
-        if self.files.len() != manifest.len() {
-            return None;
-        }
-        let mut changed = Vec::new();
-        for ((path, file), (other_path, digest)) in self.files.iter().zip(manifest) {
-            if path != other_path {
-                return None;
+    /// How `manifest` differs from the stamped files: the paths it adds,
+    /// those whose digest changed, and stamped paths it no longer has,
+    /// each in path order.
+    pub fn differences<'a>(&'a self, manifest: &'a BTreeMap<PathBuf, String>) -> Differences<'a> {
+        let mut differences = Differences::default();
+        let mut stamped = self.files.iter().peekable();
+        let mut wanted = manifest.iter().peekable();
+        loop {
+            match (stamped.peek(), wanted.peek()) {
+                (None, None) => return differences,
+                (Some((path, _)), None) => {
+                    differences.removed.push(path.as_path());
+                    stamped.next();
+                }
+                (None, Some((path, _))) => {
+                    differences.added.push(path.as_path());
+                    wanted.next();
+                }
+                (Some((old_path, file)), Some((new_path, digest))) => match old_path.cmp(new_path) {
+                    std::cmp::Ordering::Less => {
+                        differences.removed.push(old_path.as_path());
+                        stamped.next();
+                    }
+                    std::cmp::Ordering::Greater => {
+                        differences.added.push(new_path.as_path());
+                        wanted.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        if &file.digest != *digest {
+                            differences.changed.push(new_path.as_path());
+                        }
+                        stamped.next();
+                        wanted.next();
+                    }
+                },
             }
-            if &file.digest != digest {
-                changed.push(other_path.as_path());
-            }
         }
-        Some(changed)
     }
 
     /// One line per file: `digest size mtime inode device path`.
@@ -216,6 +245,22 @@ mod tests {
 
     /// Something done to a stamped target.
     type Change = fn(&Path);
+
+    #[test]
+    fn differences_name_what_is_added_changed_and_removed_in_path_order() {
+        let (dir, manifest) = target();
+        let stamp = TargetStamp::take(dir.path(), &manifest).unwrap();
+        let mut wanted = manifest.clone();
+        wanted.insert(PathBuf::from("catalog/pkg/catalog.json"), B.to_string());
+        wanted.insert(PathBuf::from("a-new"), A.to_string());
+        wanted.insert(PathBuf::from("zz-new"), A.to_string());
+        wanted.remove(Path::new("top"));
+        let differences = stamp.differences(&wanted);
+        assert_eq!(differences.added, [Path::new("a-new"), Path::new("zz-new")]);
+        assert_eq!(differences.changed, [Path::new("catalog/pkg/catalog.json")]);
+        assert_eq!(differences.removed, [Path::new("top")]);
+        assert_eq!(stamp.differences(&manifest), Differences::default());
+    }
 
     fn target() -> (tempfile::TempDir, BTreeMap<PathBuf, String>) {
         let dir = tempfile::tempdir().unwrap();

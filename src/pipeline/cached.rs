@@ -484,19 +484,21 @@ impl RunCache {
             publication.keep(target_idx);
             return Ok(true);
         }
-        // One file changed (a one-bundle edit): it alone is renamed over
-        // the published one; a single rename keeps the target all old or
-        // all new.
+        // A few files differ (a one-bundle edit): they alone are renamed
+        // into the published tree.
         if let Some(stamp) = &current
-            && let Some([changed]) = stamp.changed_files(&files.manifest).as_deref()
+            && let Some((renamed, removed)) = patch_plan(&stamp.differences(&files.manifest), &target_dir)
         {
-            let changed = changed.to_path_buf();
-            let from_extra: Vec<(PathBuf, Vec<u8>)> = extra.iter().filter(|(path, _)| *path == changed).cloned().collect();
+            let renamed: Vec<PathBuf> = renamed.into_iter().map(Path::to_path_buf).collect();
+            let removed: Vec<PathBuf> = removed.into_iter().map(Path::to_path_buf).collect();
+            let from_extra: Vec<(PathBuf, Vec<u8>)> = extra.iter().filter(|(path, _)| renamed.contains(path)).cloned().collect();
             publication.write(target_idx, &from_extra)?;
-            let from_blobs = files.deferred.iter().filter(|(path, _)| *path == changed).cloned().collect();
+            let from_blobs = files.deferred.iter().filter(|(path, _)| renamed.contains(path)).cloned().collect();
             self.write_deferred(publication, target_idx, from_blobs)?;
             files.deferred.clear();
-            publication.replace_one(target_idx, &changed);
+            let renamed: Vec<&Path> = renamed.iter().map(PathBuf::as_path).collect();
+            let removed: Vec<&Path> = removed.iter().map(PathBuf::as_path).collect();
+            publication.patch(target_idx, &renamed, &removed);
             return Ok(false);
         }
         publication.write(target_idx, extra)?;
@@ -549,6 +551,34 @@ impl RunCache {
             self.cache.note_failure();
         }
     }
+}
+
+/// Whether a target that differs from its published tree as `differences`
+/// says can be published by renames, and which: (files to rename in
+/// order, files to remove after). So that every reader sees a whole
+/// target at every moment, it can when at most one file outside the OCI
+/// layout changes (one package's catalog file, replaced by one rename)
+/// and the layout only gains and loses blobs (content-addressed names
+/// nothing points at yet, or any more) and rewrites its `index.json`,
+/// renamed after the blobs it names and before the old ones go. Anything
+/// else (a package added or removed, two catalog files) is staged whole
+/// and swapped.
+fn patch_plan<'a>(differences: &crate::output::Differences<'a>, target_dir: &Path) -> Option<(Vec<&'a Path>, Vec<&'a Path>)> {
+    let blobs = Path::new(crate::pipeline::images::OCI_DIR).join("blobs");
+    let index = Path::new(crate::pipeline::images::OCI_DIR).join("index.json");
+    let is_blob = |path: &Path| path.starts_with(&blobs);
+    let (index_changed, others): (Vec<&Path>, Vec<&Path>) = differences.changed.iter().partition(|path| **path == index);
+    let parent_exists = |path: &Path| path.parent().is_some_and(|parent| target_dir.join(parent).is_dir());
+    let patchable = others.len() <= 1
+        && others.iter().all(|path| !path.starts_with(crate::pipeline::images::OCI_DIR))
+        && differences.added.iter().all(|path| is_blob(path) && parent_exists(path))
+        && differences.removed.iter().all(|path| is_blob(path))
+        && (!differences.added.is_empty() || !differences.changed.is_empty());
+    if !patchable {
+        return None;
+    }
+    let renamed = differences.added.iter().chain(&others).chain(&index_changed).copied().collect();
+    Some((renamed, differences.removed.clone()))
 }
 
 /// What the cache says of one package before anything is loaded.
@@ -734,6 +764,46 @@ impl super::PackageRun<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patch_renames_new_blobs_then_one_catalog_file_then_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("oci/blobs/sha256")).unwrap();
+        let path = |text: &str| PathBuf::from(text);
+        let (catalog, index, other) = (
+            path("catalog/p/catalog.json"),
+            path("oci/index.json"),
+            path("catalog/q/catalog.json"),
+        );
+        let (new_blob, old_blob) = (path("oci/blobs/sha256/bb"), path("oci/blobs/sha256/aa"));
+        let differences = crate::output::Differences {
+            added: vec![&new_blob],
+            changed: vec![&catalog, &index],
+            removed: vec![&old_blob],
+        };
+        let (renamed, removed) = patch_plan(&differences, dir.path()).unwrap();
+        assert_eq!(renamed, [new_blob.as_path(), catalog.as_path(), index.as_path()]);
+        assert_eq!(removed, [old_blob.as_path()]);
+        // Two catalog files, a catalog file added, a blob in a directory
+        // not there: staged whole.
+        let two = crate::output::Differences {
+            changed: vec![&catalog, &other],
+            ..Default::default()
+        };
+        assert!(patch_plan(&two, dir.path()).is_none());
+        let added = crate::output::Differences {
+            added: vec![&other],
+            ..Default::default()
+        };
+        assert!(patch_plan(&added, dir.path()).is_none());
+        let elsewhere = path("oci/blobs/sha512/cc");
+        let new_dir = crate::output::Differences {
+            added: vec![&elsewhere],
+            changed: vec![&index],
+            ..Default::default()
+        };
+        assert!(patch_plan(&new_dir, dir.path()).is_none());
+    }
 
     #[test]
     fn explain_names_the_first_input_that_differs() {

@@ -875,6 +875,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn compactness_is_seen_at_every_position_of_long_text() {
+        let long = format!("{{\"data\":\"{}\"}}", "QUJD".repeat(40));
+        assert!(is_compact_text(&long));
+        for idx in [0, 1, 31, 32, 33, 63, 64, 100, long.len() - 1] {
+            for space in [b' ', b'\t', b'\n', b'\r'] {
+                let mut bytes = long.clone().into_bytes();
+                bytes[idx] = space;
+                let text = String::from_utf8(bytes).unwrap();
+                assert!(!is_compact_text(&text), "{space} at {idx}");
+            }
+        }
+        assert!(is_compact_text(""));
+        assert!(!is_compact_text("{ }"));
+    }
+
+    #[test]
     fn plain_runs_stop_at_every_byte_the_escape_tables_flag() {
         for escape_html in [false, true] {
             let table = if escape_html { &ESCAPE_HTML } else { &ESCAPE_PLAIN };

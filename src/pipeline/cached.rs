@@ -99,7 +99,11 @@ pub(super) struct RunCache {
     pub(super) cache: Cache,
     /// sha256 of `catalog.toml`.
     config_digest: String,
+    /// `[limits] file-size`: a larger file is left to the loader to refuse.
+    file_limit: u64,
     root: PathBuf,
+    /// What keying listed, for the build stamp's walk.
+    pub(super) listings: super::fresh::Listings,
 }
 
 impl RunCache {
@@ -123,7 +127,9 @@ impl RunCache {
         Some(RunCache {
             cache,
             config_digest: Sha256Digest::of(&config_bytes).to_string(),
+            file_limit: config.limits.file_bytes,
             root: config.root.clone(),
+            listings: super::fresh::Listings::default(),
         })
     }
 
@@ -131,16 +137,16 @@ impl RunCache {
     /// a file whose stat the memo knows; `None` when the directory cannot
     /// be looked at (loading it says why).
     /// With `image_epoch`, the action builds the bundle's image too. Also
-    /// returns the files it had to read (their stat unknown to the memo),
-    /// so that loading the bundle after a miss does not read and hash them
-    /// again.
+    /// returns what it listed and the files it had to read (their stat
+    /// unknown to the memo), so that loading the bundle after a miss
+    /// neither lists nor reads and hashes them again.
     pub(super) fn bundle_key(
         &self,
         dir: &Path,
         vars: &BTreeMap<String, String>,
         image_epoch: Option<u64>,
     ) -> Option<(KeyBuilder, crate::load::PreRead)> {
-        let mut pre_read = crate::load::PreRead::new();
+        let mut pre_read = crate::load::PreRead::default();
         let mut builder = KeyBuilder::new("load-bundle", LOAD_SCHEMA, VERSION);
         builder.field("dir", self.relative(dir));
         if let Some(epoch) = image_epoch {
@@ -149,10 +155,23 @@ impl RunCache {
         for (name, value) in vars {
             builder.field(format!("var {name}"), value.clone());
         }
+        // The bundle directory is listed (for the stamp's walk, which then
+        // need not list it again), and `manifests/` and `metadata/` found
+        // in it; where it cannot be listed, they are stated by path.
+        let top = self.list_with_stats(dir);
         let mut manifests_present = false;
         for directory in [crate::load::MANIFESTS_DIR, crate::load::METADATA_DIR] {
             let path = dir.join(directory);
-            match std::fs::metadata(&path) {
+            let metadata = match &top {
+                Some(entries) => match entries.iter().find(|(name, _)| name == directory) {
+                    Some((_, Ok(metadata))) if !metadata.file_type().is_symlink() => Ok(metadata.clone()),
+                    Some((_, Err(_))) => return None,
+                    Some(_) => std::fs::metadata(&path),
+                    None => Err(std::io::ErrorKind::NotFound.into()),
+                },
+                None => std::fs::metadata(&path),
+            };
+            match metadata {
                 Ok(metadata) if metadata.is_dir() => manifests_present |= directory == crate::load::MANIFESTS_DIR,
                 Ok(_) => return None,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -161,35 +180,47 @@ impl RunCache {
                 }
                 Err(_) => return None,
             }
-            let mut entries: Vec<(String, PathBuf, std::fs::DirEntry)> = Vec::new();
+            let mut entries: Vec<(String, PathBuf, std::fs::Metadata)> = Vec::new();
+            let mut stamp_entries = Vec::new();
             for entry in std::fs::read_dir(&path).ok()? {
                 let entry = entry.ok()?;
-                entries.push((entry.file_name().into_string().ok()?, entry.path(), entry));
+                // Stated through the directory (no path walked again).
+                let metadata = entry.metadata().ok()?;
+                stamp_entries.push((entry.file_name(), super::fresh::metadata_fields(&metadata)));
+                entries.push((entry.file_name().into_string().ok()?, entry.path(), metadata));
             }
+            self.listings.record(&path, stamp_entries);
             entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
-            for (name, entry_path, entry) in entries {
+            let mut listed = Vec::with_capacity(entries.len());
+            for (name, entry_path, link_metadata) in entries {
                 if directory == crate::load::MANIFESTS_DIR && name.starts_with('.') {
                     continue;
                 }
-                // Stated through the directory (no path walked again); a
-                // link is followed, as the loader reads what it points to.
-                let metadata = if entry.file_type().ok()?.is_symlink() {
+                // A link is followed, as the loader reads what it points to.
+                let is_symlink = link_metadata.file_type().is_symlink();
+                let metadata = if is_symlink {
                     std::fs::metadata(&entry_path).ok()?
                 } else {
-                    entry.metadata().ok()?
+                    link_metadata
                 };
+                listed.push(crate::load::Listed {
+                    name: name.clone(),
+                    is_symlink,
+                    is_dir: metadata.is_dir(),
+                });
                 if metadata.is_dir() {
                     continue;
                 }
                 if !metadata.is_file() {
                     return None;
                 }
-                let (digest, bytes) = self.cache.file_digest(&entry_path, &metadata).ok()?;
+                let (digest, bytes) = self.cache.file_digest(&entry_path, &metadata, self.file_limit).ok()?;
                 builder.field(format!("input {}/{directory}/{name}", self.relative(dir)), digest.to_string());
                 if let Some(bytes) = bytes {
-                    pre_read.insert(entry_path, (bytes, digest));
+                    pre_read.files.insert(entry_path, (bytes, digest));
                 }
             }
+            pre_read.listings.insert(directory, listed);
         }
         // The loader looks for nested bundles when `manifests/` is missing
         // (and only then: a no-op build stats nothing it does not read).
@@ -201,6 +232,25 @@ impl RunCache {
             }
         }
         Some((builder, pre_read))
+    }
+
+    /// The entries of `dir`, each with its `symlink_metadata`, recorded for
+    /// the stamp's walk when every one could be stated; `None` when `dir`
+    /// cannot be listed.
+    fn list_with_stats(&self, dir: &Path) -> Option<Vec<(std::ffi::OsString, Result<std::fs::Metadata, std::io::Error>)>> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(dir).ok()? {
+            let entry = entry.ok()?;
+            entries.push((entry.file_name(), entry.metadata()));
+        }
+        let stamp_entries: Option<Vec<_>> = entries
+            .iter()
+            .map(|(name, metadata)| Some((name.clone(), super::fresh::metadata_fields(metadata.as_ref().ok()?))))
+            .collect();
+        if let Some(stamp_entries) = stamp_entries {
+            self.listings.record(dir, stamp_entries);
+        }
+        Some(entries)
     }
 
     /// The key of encoding `package` in `target` from its bundles' loaded
@@ -290,9 +340,7 @@ impl RunCache {
         if let Some(remote) = self.cache.remote_miss(&builder.key()) {
             reason.push_str(&format!(", {remote}"));
         }
-        if self.cache.set_trace(id, builder.fields()).is_err() {
-            self.cache.note_failure();
-        }
+        self.cache.set_trace(id, builder.fields());
         reason
     }
 }
@@ -606,6 +654,7 @@ impl super::PackageRun<'_> {
         let mut loaded: Vec<Option<Vec<(PathBuf, Sha256Digest)>>> = Vec::new();
         let mut unkeyed: Option<String> = None;
         let mut load_origins = BTreeMap::new();
+        let boundary = self.config.boundary();
         for (set_idx, vars) in var_sets.iter().enumerate() {
             type Probed = (PathBuf, Option<Sha256Digest>, Option<super::load::LoadResult>, Option<String>);
             let probed: Vec<Probed> = package_plan
@@ -614,7 +663,7 @@ impl super::PackageRun<'_> {
                 .map(|dir| {
                     let (builder, pre_read) = match run_cache.bundle_key(dir, vars, self.image_epoch) {
                         Some((builder, pre_read)) => (Some(builder), pre_read),
-                        None => (None, crate::load::PreRead::new()),
+                        None => (None, crate::load::PreRead::default()),
                     };
                     if let Some(builder) = &builder {
                         let key = builder.key();
@@ -632,7 +681,7 @@ impl super::PackageRun<'_> {
                         None => "its directory cannot be looked at".to_string(),
                     };
                     let result = super::load::load_one(
-                        self.config,
+                        (self.config, &boundary),
                         name,
                         dir,
                         vars,

@@ -713,7 +713,8 @@ fn run(
         // on its fsyncs.
         let walk_inputs = || match started {
             Some(started) if run_cache.is_some() && diagnostics.is_empty() && fresh::eligible(config, options) => {
-                fresh::walk_inputs(config, options, out_dir, started, &fresh::planned_inputs(config, &plan))
+                let listings = run_cache.as_ref().map(|run_cache| &run_cache.listings);
+                fresh::walk_inputs(config, options, out_dir, started, &fresh::planned_inputs(config, &plan), listings)
             }
             _ => None,
         };

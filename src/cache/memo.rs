@@ -7,7 +7,6 @@
 //! begin
 //! f <size> <mtime ns> <ino> <dev> <sha256 hex> <path>   a file's digest
 //! l <key hex> <sha256 hex>                           a loaded bundle
-//! t <action id> <name> <value> <name> <value> ...     an action's last inputs
 //! size <bytes>                                        the size estimate
 //! commit <sha256 hex of the batch's lines>
 //! ```
@@ -22,15 +21,6 @@
 //! lines it holds are more than twice the live ones, or it did not read:
 //! so what an edit writes is proportional to what it changed, and the
 //! rewrite's cost is spread over many builds.
-//!
-//! The `t` lines are the inputs each action last ran with, for
-//! `--explain`: one line per action (id, names and values escaped, so a
-//! line holds no tab of theirs), written in the run's one batch. As files
-//! under `traces/` they were 1,040 temp files, renames and failed `mkdir`s
-//! on a cold 1,000-bundle build, and creating files is what this
-//! filesystem is slowest at. A trace is kept as its line's text and split
-//! only when an action misses, so a build that misses nothing pays for
-//! no parse.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
@@ -75,14 +65,11 @@ pub(super) struct Memo {
     pub(super) files: HashMap<PathBuf, (Stat, Sha256Digest)>,
     /// Loaded-bundle key → digest of what loading gave.
     pub(super) loaded: BTreeMap<Key, Sha256Digest>,
-    /// Action id (escaped) → its last inputs, as the rest of its `t` line.
-    pub(super) traces: HashMap<String, String>,
     /// Bytes written since the size was last measured, plus that size.
     pub(super) estimated_bytes: u64,
     /// Paths and keys learnt this run, to append.
     pub(super) new_files: Vec<PathBuf>,
     pub(super) new_loaded: Vec<Key>,
-    pub(super) new_traces: Vec<String>,
     pub(super) size_changed: bool,
     /// What the file held when read: its length, its record lines (live
     /// or not), and whether it read at all (else it is rewritten).
@@ -95,7 +82,7 @@ pub(super) struct Memo {
 impl Memo {
     /// Whether anything is to be written.
     pub(super) fn changed(&self) -> bool {
-        !self.new_files.is_empty() || !self.new_loaded.is_empty() || !self.new_traces.is_empty() || self.size_changed
+        !self.new_files.is_empty() || !self.new_loaded.is_empty() || self.size_changed
     }
 
     /// The memo at `path`, or as much of it as reads (an unreadable one is
@@ -115,9 +102,6 @@ impl Memo {
         self.files.retain(|_, (stat, _)| !is_racy(stat));
         let new_files = std::mem::take(&mut self.new_files);
         let new_loaded = std::mem::take(&mut self.new_loaded);
-        let mut new_traces = std::mem::take(&mut self.new_traces);
-        new_traces.sort_unstable();
-        new_traces.dedup();
         let mut lines = String::new();
         let mut n_lines = 0;
         for file_path in &new_files {
@@ -132,17 +116,11 @@ impl Memo {
                 n_lines += 1;
             }
         }
-        for id in &new_traces {
-            if let Some(fields) = self.traces.get(id) {
-                lines.push_str(&trace_line(id, fields));
-                n_lines += 1;
-            }
-        }
         if self.size_changed {
             lines.push_str(&format!("size\t{}\n", self.estimated_bytes));
         }
         self.size_changed = false;
-        let n_live = self.files.len() + self.loaded.len() + self.traces.len();
+        let n_live = self.files.len() + self.loaded.len();
         let n_after = self.n_record_lines + n_lines;
         let compact = !self.readable || (n_after > MIN_COMPACT_LINES && n_after > 2 * n_live);
         if compact {
@@ -185,11 +163,6 @@ impl Memo {
         for (key, digest) in &self.loaded {
             lines.push_str(&loaded_line(key, digest));
         }
-        let mut traces: Vec<_> = self.traces.iter().collect();
-        traces.sort_unstable();
-        for (id, fields) in traces {
-            lines.push_str(&trace_line(id, fields));
-        }
         format!("{HEADER}{}", batch_text(&lines))
     }
 }
@@ -208,41 +181,6 @@ fn file_line(path: &Path, stat: &Stat, digest: &Sha256Digest) -> String {
 
 fn loaded_line(key: &Key, digest: &Sha256Digest) -> String {
     format!("l\t{}\t{}\n", key.hex(), hex(digest))
-}
-
-fn trace_line(id: &str, fields: &str) -> String {
-    if fields.is_empty() {
-        format!("t\t{id}\n")
-    } else {
-        format!("t\t{id}\t{fields}\n")
-    }
-}
-
-/// The inputs an action ran with, as a `t` line holds them (escaped,
-/// after the id).
-pub(super) fn trace_fields(fields: &[(String, String)]) -> String {
-    let mut text = String::new();
-    for (name, value) in fields {
-        if !text.is_empty() {
-            text.push('\t');
-        }
-        text.push_str(&escape(name));
-        text.push('\t');
-        text.push_str(&escape(value));
-    }
-    text
-}
-
-/// [`trace_fields`] read back; `None` for a damaged line.
-pub(super) fn parse_trace_fields(text: &str) -> Option<Vec<(String, String)>> {
-    if text.is_empty() {
-        return Some(Vec::new());
-    }
-    let parts: Vec<&str> = text.split('\t').collect();
-    if !parts.len().is_multiple_of(2) {
-        return None;
-    }
-    Some(parts.chunks(2).map(|pair| (unescape(pair[0]), unescape(pair[1]))).collect())
 }
 
 /// A batch as written: `begin`, its lines, and `commit` with their sha256.
@@ -304,12 +242,6 @@ fn apply(memo: &mut Memo, batch: &[u8]) {
     };
     for line in text.lines() {
         memo.n_record_lines += 1;
-        // Split only when asked for (`Cache::trace`): most builds ask for none.
-        if let Some(trace) = line.strip_prefix("t\t") {
-            let (id, fields) = trace.split_once('\t').unwrap_or((trace, ""));
-            memo.traces.insert(id.to_string(), fields.to_string());
-            continue;
-        }
         let fields: Vec<&str> = line.split('\t').collect();
         match fields.as_slice() {
             ["size", size] => memo.estimated_bytes = size.parse().unwrap_or(u64::MAX),
@@ -449,46 +381,6 @@ mod tests {
         memo.save(&path, &|stat| stat.size == 2, &write_atomic).unwrap();
         let memo = Memo::read(&path);
         assert_eq!(memo.files.keys().collect::<Vec<_>>(), [Path::new("old")]);
-    }
-
-    #[test]
-    fn traces_are_lines_of_the_batch_and_survive_a_compaction() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("memo");
-        let fields = vec![
-            ("kind".to_string(), "load-bundle/1".to_string()),
-            ("input a\tb.yaml".to_string(), "sha256:aa\nbb\\".to_string()),
-            ("absent metadata".to_string(), String::new()),
-        ];
-        let mut memo = Memo::read(&path);
-        learn(&mut memo, "a", 1);
-        memo.traces.insert(escape("load-bundle x {}"), trace_fields(&fields));
-        memo.new_traces.push(escape("load-bundle x {}"));
-        memo.traces.insert(escape("empty"), trace_fields(&[]));
-        memo.new_traces.push(escape("empty"));
-        memo.save(&path, &|_| false, &write_atomic).unwrap();
-        // One batch: the traces are lines of it, not files of their own.
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.matches("begin\n").count(), 1, "{text}");
-        assert_eq!(text.lines().filter(|line| line.starts_with("t\t")).count(), 2, "{text}");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-        let read_back = |memo: &Memo, id: &str| parse_trace_fields(memo.traces.get(&escape(id))?);
-        let memo = Memo::read(&path);
-        assert_eq!(read_back(&memo, "load-bundle x {}"), Some(fields.clone()));
-        assert_eq!(read_back(&memo, "empty"), Some(Vec::new()));
-        // A later line wins; a rewrite keeps the traces.
-        let mut memo = Memo::read(&path);
-        let changed = vec![("kind".to_string(), "load-bundle/2".to_string())];
-        memo.traces.insert(escape("load-bundle x {}"), trace_fields(&changed));
-        memo.new_traces.push(escape("load-bundle x {}"));
-        memo.save(&path, &|_| false, &write_atomic).unwrap();
-        let mut memo = Memo::read(&path);
-        assert_eq!(read_back(&memo, "load-bundle x {}"), Some(changed.clone()));
-        std::fs::write(&path, memo.whole_text()).unwrap();
-        memo = Memo::read(&path);
-        assert_eq!(read_back(&memo, "load-bundle x {}"), Some(changed));
-        assert_eq!(read_back(&memo, "empty"), Some(Vec::new()));
-        assert_eq!(memo.files.len(), 1);
     }
 
     #[test]

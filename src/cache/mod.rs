@@ -1,6 +1,5 @@
 //! The action cache's store: content-addressed blobs, action entries named
-//! by their key, and a stat memo that also keeps per-action traces for
-//! `--explain`. It
+//! by their key, a stat memo, and per-action traces for `--explain`. It
 //! knows nothing of bundles or catalogs; `pipeline::cached` decides what
 //! an action's key is made of (STYLE 5.1-5.5).
 //!
@@ -11,8 +10,8 @@
 //! ```text
 //! v1/blobs/<sha256 hex>      output bytes, by their digest
 //! v1/actions/<key hex>       an action's entry: JSON naming its blobs
-//! v1/memo                    stat memo, loaded-bundle digests and the
-//!                            inputs each action last ran with (--explain)
+//! v1/memo                    stat memo and loaded-bundle digests (a hint)
+//! v1/traces.log              the inputs each action last ran with (--explain)
 //! ```
 //!
 //! Crash safety: every file is written to a temp file in the same
@@ -42,6 +41,7 @@
 
 mod memo;
 pub mod remote;
+mod traces;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
@@ -61,6 +61,9 @@ const LAYOUT: &str = "v1";
 const RACY: Duration = Duration::from_secs(2);
 /// A hit refreshes its entry's mtime (the LRU clock) when older than this.
 const TOUCH_AFTER: Duration = Duration::from_secs(3600);
+/// The `--explain` journal ([`traces`]); not `traces`, which was a
+/// directory of one file per action and may still be there.
+const TRACES_FILE: &str = "traces.log";
 /// Default size cap.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 
@@ -147,6 +150,7 @@ pub struct Cache {
     dir: PathBuf,
     max_bytes: u64,
     memo: Mutex<Memo>,
+    traces: traces::Traces,
     /// Whether the cache directory existed before this run.
     existed: bool,
     written: AtomicU64,
@@ -174,6 +178,7 @@ impl Cache {
         let existed = root.exists();
         let memo = Memo::read(&dir.join("memo"));
         Cache {
+            traces: traces::Traces::new(dir.join(TRACES_FILE)),
             root: root.to_path_buf(),
             dir,
             max_bytes,
@@ -500,17 +505,14 @@ impl Cache {
 
     /// The inputs the action `id` last ran with (for `--explain`).
     pub fn trace(&self, id: &str) -> Option<Vec<(String, String)>> {
-        let memo = self.memo.lock().ok()?;
-        memo::parse_trace_fields(memo.traces.get(&escape(id))?)
+        self.traces.get(id)
     }
 
-    /// Records the inputs the action `id` runs with: written with the
-    /// memo, in the run's one batch, at [`Cache::finish`].
+    /// Records the inputs the action `id` runs with: appended to the
+    /// traces journal, written out by [`Cache::finish`] at the latest.
     pub fn set_trace(&self, id: &str, fields: &[(String, String)]) {
-        if let Ok(mut memo) = self.memo.lock() {
-            let id = escape(id);
-            memo.traces.insert(id.clone(), memo::trace_fields(fields));
-            memo.new_traces.push(id);
+        if self.traces.set(id, fields).is_err() {
+            self.note_failure();
         }
     }
 
@@ -565,8 +567,11 @@ impl Cache {
     }
 
     /// Ends the run: refreshes the LRU clock of the entries hit, writes the
-    /// memo if it changed, and evicts down to the cap when over it.
+    /// traces and the memo if it changed, and evicts down to the cap when
+    /// over it.
     pub fn finish(&self) -> Result<(), CacheError> {
+        let traces_path = self.dir.join(TRACES_FILE);
+        let traces_written = self.traces.finish().map_err(io_error("write", &traces_path));
         let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         for path in touched {
             if let Ok(file) = std::fs::File::options().append(true).open(&path) {
@@ -597,17 +602,17 @@ impl Cache {
             };
             memo.save(&path, &is_racy, &write_atomic).map_err(io_error("write", &path))?;
         }
-        Ok(())
+        traces_written
     }
 
     /// Removes least recently used entries until the cache holds at most
     /// 3/4 of the cap, then every blob no entry names; returns the size
     /// left.
     fn evict(&self) -> Result<u64, CacheError> {
-        // Traces were files under `traces/` before they moved into the
-        // memo. Nothing reads them, and no size below counts them, so they
-        // go here, where the cache's footprint is measured anyway, rather
-        // than by a look on every build.
+        // Traces were files under `traces/` before they moved into
+        // `traces.log`. Nothing reads them, and no size below counts them,
+        // so they go here, where the cache's footprint is measured anyway,
+        // rather than by a look on every build.
         let _ = fs_err::remove_dir_all(self.dir.join("traces"));
         let actions_dir = self.dir.join("actions");
         let blobs_dir = self.dir.join("blobs");
@@ -956,9 +961,10 @@ mod tests {
     }
 
     /// Issue 19: a cold build wrote one trace file per action (a temp
-    /// file, a rename, a failed `mkdir`); traces are now memo lines.
+    /// file, a rename, a failed `mkdir`); traces are now lines of one
+    /// journal file, and none goes into the memo (which is held in memory).
     #[test]
-    fn traces_are_kept_in_the_memo_and_make_no_file() {
+    fn traces_are_lines_of_one_file_and_not_of_the_memo() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("cache");
         let cache = Cache::open(&root, DEFAULT_MAX_BYTES);
@@ -969,11 +975,13 @@ mod tests {
         }
         cache.set_trace("encode-package t p", &fields);
         cache.finish().unwrap();
-        let names: Vec<_> = std::fs::read_dir(root.join("v1"))
+        let mut names: Vec<_> = std::fs::read_dir(root.join("v1"))
             .unwrap()
             .map(|entry| entry.unwrap().file_name())
             .collect();
-        assert_eq!(names, ["memo"]);
+        names.sort();
+        assert_eq!(names, [TRACES_FILE]);
+        assert_eq!(std::fs::read_to_string(root.join("v1").join(TRACES_FILE)).unwrap().lines().count(), 51);
         let cache = Cache::open(&root, DEFAULT_MAX_BYTES);
         assert_eq!(cache.trace("encode-package t p"), Some(fields.clone()));
         assert_eq!(cache.trace("load-bundle b/49 {}"), Some(fields));

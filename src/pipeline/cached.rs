@@ -102,8 +102,6 @@ pub(super) struct RunCache {
     /// `[limits] file-size`: a larger file is left to the loader to refuse.
     file_limit: u64,
     root: PathBuf,
-    /// What keying listed, for the build stamp's walk.
-    pub(super) listings: super::fresh::Listings,
 }
 
 impl RunCache {
@@ -129,7 +127,6 @@ impl RunCache {
             config_digest: Sha256Digest::of(&config_bytes).to_string(),
             file_limit: config.limits.file_bytes,
             root: config.root.clone(),
-            listings: super::fresh::Listings::default(),
         })
     }
 
@@ -155,23 +152,10 @@ impl RunCache {
         for (name, value) in vars {
             builder.field(format!("var {name}"), value.clone());
         }
-        // The bundle directory is listed (for the stamp's walk, which then
-        // need not list it again), and `manifests/` and `metadata/` found
-        // in it; where it cannot be listed, they are stated by path.
-        let top = self.list_with_stats(dir);
         let mut manifests_present = false;
         for directory in [crate::load::MANIFESTS_DIR, crate::load::METADATA_DIR] {
             let path = dir.join(directory);
-            let metadata = match &top {
-                Some(entries) => match entries.iter().find(|(name, _)| name == directory) {
-                    Some((_, Ok(metadata))) if !metadata.file_type().is_symlink() => Ok(metadata.clone()),
-                    Some((_, Err(_))) => return None,
-                    Some(_) => std::fs::metadata(&path),
-                    None => Err(std::io::ErrorKind::NotFound.into()),
-                },
-                None => std::fs::metadata(&path),
-            };
-            match metadata {
+            match std::fs::metadata(&path) {
                 Ok(metadata) if metadata.is_dir() => manifests_present |= directory == crate::load::MANIFESTS_DIR,
                 Ok(_) => return None,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
@@ -181,15 +165,12 @@ impl RunCache {
                 Err(_) => return None,
             }
             let mut entries: Vec<(String, PathBuf, std::fs::Metadata)> = Vec::new();
-            let mut stamp_entries = Vec::new();
             for entry in std::fs::read_dir(&path).ok()? {
                 let entry = entry.ok()?;
                 // Stated through the directory (no path walked again).
                 let metadata = entry.metadata().ok()?;
-                stamp_entries.push((entry.file_name(), super::fresh::metadata_fields(&metadata)));
                 entries.push((entry.file_name().into_string().ok()?, entry.path(), metadata));
             }
-            self.listings.record(&path, stamp_entries);
             entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
             let mut listed = Vec::with_capacity(entries.len());
             for (name, entry_path, link_metadata) in entries {
@@ -232,25 +213,6 @@ impl RunCache {
             }
         }
         Some((builder, pre_read))
-    }
-
-    /// The entries of `dir`, each with its `symlink_metadata`, recorded for
-    /// the stamp's walk when every one could be stated; `None` when `dir`
-    /// cannot be listed.
-    fn list_with_stats(&self, dir: &Path) -> Option<Vec<(std::ffi::OsString, Result<std::fs::Metadata, std::io::Error>)>> {
-        let mut entries = Vec::new();
-        for entry in std::fs::read_dir(dir).ok()? {
-            let entry = entry.ok()?;
-            entries.push((entry.file_name(), entry.metadata()));
-        }
-        let stamp_entries: Option<Vec<_>> = entries
-            .iter()
-            .map(|(name, metadata)| Some((name.clone(), super::fresh::metadata_fields(metadata.as_ref().ok()?))))
-            .collect();
-        if let Some(stamp_entries) = stamp_entries {
-            self.listings.record(dir, stamp_entries);
-        }
-        Some(entries)
     }
 
     /// The key of encoding `package` in `target` from its bundles' loaded

@@ -233,7 +233,7 @@ fn group(paths: &[PathBuf]) -> Option<Vec<Group>> {
 }
 
 /// `(device, inode, mode, size, mtime, ctime)` of every path, times in ns.
-pub(super) type StatFields = [i128; 6];
+type StatFields = [i128; 6];
 
 /// The stats (as `lstat` gives them) of every path of `groups`, in
 /// order; `None` when one cannot be stated.
@@ -276,53 +276,6 @@ fn newest_of(stats: &[StatFields]) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(newest_ns).unwrap_or(0))
 }
 
-/// Directories listed during the build, each entry with its stats as the
-/// walk takes them (`lstat`), by the directory's path as the build named
-/// it: the cache's keying lists every bundle directory, `manifests/` and
-/// `metadata/`, and on a cold build the walk after it listed and stated
-/// them all a second time (two thirds of its directories on 1,000
-/// bundles). The walk takes a listing from here instead of the disk.
-///
-/// Why that keeps the stamp right: a listing and its stats were taken
-/// after the build began, before the walk. Any change after they were
-/// taken moves a recorded stat (a file's ctime, or the directory's when an
-/// entry comes or goes), so the next build's check misses; a change after
-/// the build began and before they were taken is in them, and makes the
-/// stamp racy (see [`walk_inputs`]). The walk reaches a listing only by
-/// the path it walks (canonical, from a root, no link followed), so one
-/// recorded under another spelling is never used.
-#[derive(Default)]
-pub(super) struct Listings {
-    dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, Vec<(std::ffi::OsString, StatFields)>>>,
-}
-
-impl Listings {
-    /// Records the whole listing of `dir`: every entry (`.` and `..`
-    /// aside) with its metadata as `symlink_metadata` gives it.
-    pub(super) fn record(&self, dir: &Path, entries: Vec<(std::ffi::OsString, StatFields)>) {
-        if let Ok(mut dirs) = self.dirs.lock() {
-            dirs.insert(dir.to_path_buf(), entries);
-        }
-    }
-
-    fn take(&self, dir: &Path) -> Option<Vec<(std::ffi::OsString, StatFields)>> {
-        self.dirs.lock().ok()?.remove(dir)
-    }
-}
-
-/// The stats the walk takes of an entry, from its `symlink_metadata`.
-pub(super) fn metadata_fields(metadata: &std::fs::Metadata) -> StatFields {
-    use std::os::unix::fs::MetadataExt as _;
-    [
-        i128::from(metadata.dev()),
-        i128::from(metadata.ino()),
-        i128::from(metadata.mode()),
-        i128::from(metadata.size()),
-        i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
-        i128::from(metadata.ctime()) * 1_000_000_000 + i128::from(metadata.ctime_nsec()),
-    ]
-}
-
 /// Every directory and file under `root` (itself included), sorted,
 /// with its stats (as [`stats_of`] takes them), leaving out the
 /// directories in `skip`, any named `.git` and any other catbuild output
@@ -330,15 +283,8 @@ pub(super) fn metadata_fields(metadata: &std::fs::Metadata) -> StatFields {
 /// swaps would otherwise break this build's stamp), which are added to
 /// `skip`; `None` when a directory cannot be read or there are too many.
 /// Each entry is stated through its directory's descriptor as it is
-/// listed: one pass, and no path walked component by component. A
-/// directory in `known` is taken from there, not listed again.
-fn walk(
-    root: &Path,
-    skip: &mut Vec<PathBuf>,
-    paths: &mut Vec<PathBuf>,
-    stats: &mut Vec<StatFields>,
-    known: Option<&Listings>,
-) -> Option<()> {
+/// listed: one pass, and no path walked component by component.
+fn walk(root: &Path, skip: &mut Vec<PathBuf>, paths: &mut Vec<PathBuf>, stats: &mut Vec<StatFields>) -> Option<()> {
     use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags};
     use std::os::unix::ffi::OsStrExt as _;
     let first = paths.len();
@@ -347,36 +293,29 @@ fn walk(
     let mut output_dirs: Vec<PathBuf> = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let mut entries: Vec<(std::ffi::OsString, StatFields)> = match known.and_then(|known| known.take(&dir)) {
-            Some(entries) => entries,
-            None => {
-                let fd = rustix::fs::open(&dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
-                let mut reader = rustix::fs::Dir::new(fd).ok()?;
-                let mut entries = Vec::new();
-                while let Some(entry) = reader.read() {
-                    let entry = entry.ok()?;
-                    let name = entry.file_name();
-                    if matches!(name.to_bytes(), b"." | b"..") {
-                        continue;
-                    }
-                    let stat = rustix::fs::statat(reader.fd().ok()?, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-                    entries.push((std::ffi::OsStr::from_bytes(name.to_bytes()).to_os_string(), stat_fields(&stat)));
-                }
-                entries
+        let fd = rustix::fs::open(&dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+        let mut reader = rustix::fs::Dir::new(fd).ok()?;
+        let mut entries: Vec<(std::ffi::OsString, StatFields, bool)> = Vec::new();
+        let mut holds_lock = false;
+        while let Some(entry) = reader.read() {
+            let entry = entry.ok()?;
+            let name = entry.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
+                continue;
             }
-        };
-        let file_type = |stat: &StatFields| FileType::from_raw_mode(rustix::fs::RawMode::try_from(stat[2]).unwrap_or(0));
-        let holds_lock = entries
-            .iter()
-            .any(|(name, stat)| file_type(stat) == FileType::RegularFile && name == crate::output::LOCK_FILE_NAME);
+            let stat = rustix::fs::statat(reader.fd().ok()?, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            let file_type = FileType::from_raw_mode(stat.st_mode);
+            let name = std::ffi::OsStr::from_bytes(name.to_bytes()).to_os_string();
+            holds_lock |= file_type == FileType::RegularFile && name == crate::output::LOCK_FILE_NAME;
+            entries.push((name, stat_fields(&stat), file_type == FileType::Directory));
+        }
         if holds_lock && dir != root {
             skip.push(dir.clone());
             output_dirs.push(dir);
             continue;
         }
         entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
-        for (name, stat) in entries {
-            let is_dir = file_type(&stat) == FileType::Directory;
+        for (name, stat, is_dir) in entries {
             let path = dir.join(name);
             if is_dir && (path.file_name() == Some(std::ffi::OsStr::new(".git")) || skip.contains(&path)) {
                 continue;
@@ -448,7 +387,6 @@ pub(super) fn walk_inputs(
     out_dir: &Path,
     started: SystemTime,
     inputs: &[PathBuf],
-    known: Option<&Listings>,
 ) -> Option<InputWalk> {
     let out_dir = std::fs::canonicalize(out_dir).ok()?;
     let cache_dir = super::cache_dir(config, &options.cache, &out_dir);
@@ -485,7 +423,7 @@ pub(super) fn walk_inputs(
     let mut paths = Vec::new();
     let mut stats = Vec::new();
     for root in &roots {
-        walk(root, &mut skip, &mut paths, &mut stats, known)?;
+        walk(root, &mut skip, &mut paths, &mut stats)?;
     }
     // A path the walk listed is canonical already (the walk follows no
     // link and starts at canonical roots), under a root and not skipped:
@@ -527,7 +465,7 @@ pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
     } = finished;
     let mut outputs = Vec::new();
     for report in reports {
-        walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs, &mut stats, None)?;
+        walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs, &mut stats)?;
     }
     let output_groups = group(&outputs)?;
     groups.extend(output_groups);
@@ -651,7 +589,7 @@ mod tests {
         std::fs::write(root.join("a/x.yaml"), "one").unwrap();
         let mut paths = Vec::new();
         let mut walked_stats = Vec::new();
-        walk(&root, &mut Vec::new(), &mut paths, &mut walked_stats, None).unwrap();
+        walk(&root, &mut Vec::new(), &mut paths, &mut walked_stats).unwrap();
         assert_eq!(paths, vec![root.clone(), root.join("a"), root.join("a/x.yaml")]);
         let groups = group(&paths).unwrap();
         assert_eq!(groups.len(), 3, "{groups:?}");
@@ -697,49 +635,10 @@ mod tests {
         }
         let mut skip = vec![root.join("skipped")];
         let (mut paths, mut stats) = (Vec::new(), Vec::new());
-        walk(&root, &mut skip, &mut paths, &mut stats, None).unwrap();
+        walk(&root, &mut skip, &mut paths, &mut stats).unwrap();
         assert_eq!(paths, [root.clone(), root.join("a"), root.join("z.toml"), root.join("a/x.yaml")]);
         assert_eq!(stats.len(), paths.len());
         assert_eq!(skip, [root.join("skipped"), root.join("other-out")]);
-    }
-
-    /// Issue 19: the walk takes the listings keying recorded instead of
-    /// listing those directories again, and their stats are the ones it
-    /// would have taken itself.
-    #[test]
-    fn a_listing_recorded_while_keying_walks_as_the_disk_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("p");
-        for (path, text) in [("a/x.yaml", "x"), ("a/.hidden", "h"), ("a/sub/y.yaml", "y"), ("b.toml", "b")] {
-            let path = root.join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        std::os::unix::fs::symlink("x.yaml", root.join("a/link.yaml")).unwrap();
-        let (mut paths, mut stats) = (Vec::new(), Vec::new());
-        walk(&root, &mut Vec::new(), &mut paths, &mut stats, None).unwrap();
-        let record = |listings: &Listings, dir: &Path, leave_out: &str| {
-            let entries = std::fs::read_dir(dir)
-                .unwrap()
-                .map(|entry| entry.unwrap())
-                .filter(|entry| entry.file_name() != leave_out)
-                .map(|entry| (entry.file_name(), metadata_fields(&entry.metadata().unwrap())))
-                .collect();
-            listings.record(dir, entries);
-        };
-        let listings = Listings::default();
-        record(&listings, &root.join("a"), "");
-        record(&listings, &root.join("a/sub"), "");
-        let (mut known_paths, mut known_stats) = (Vec::new(), Vec::new());
-        walk(&root, &mut Vec::new(), &mut known_paths, &mut known_stats, Some(&listings)).unwrap();
-        assert_eq!((known_paths, known_stats), (paths.clone(), stats));
-        assert!(listings.dirs.lock().unwrap().is_empty(), "every listing was taken");
-        // Taken, not listed again: an entry the listing lacks is not walked.
-        record(&listings, &root.join("a"), "x.yaml");
-        let (mut known_paths, mut known_stats) = (Vec::new(), Vec::new());
-        walk(&root, &mut Vec::new(), &mut known_paths, &mut known_stats, Some(&listings)).unwrap();
-        let expected: Vec<PathBuf> = paths.into_iter().filter(|path| *path != root.join("a/x.yaml")).collect();
-        assert_eq!(known_paths, expected);
     }
 
     #[test]

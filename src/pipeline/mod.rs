@@ -713,8 +713,7 @@ fn run(
         // on its fsyncs.
         let walk_inputs = || match started {
             Some(started) if run_cache.is_some() && diagnostics.is_empty() && fresh::eligible(config, options) => {
-                let listings = run_cache.as_ref().map(|run_cache| &run_cache.listings);
-                fresh::walk_inputs(config, options, out_dir, started, &fresh::planned_inputs(config, &plan), listings)
+                fresh::walk_inputs(config, options, out_dir, started, &fresh::planned_inputs(config, &plan))
             }
             _ => None,
         };

@@ -122,6 +122,7 @@ impl Traces {
         };
         writer.flush()?;
         drop(writer);
+        state.flushed = state.end;
         let n_live = state.index.as_ref().map_or(0, HashMap::len);
         let due = state.n_lines > min_compact_lines && state.n_lines > 2 * n_live;
         if due && let Some(index) = state.index.take() {
@@ -300,11 +301,12 @@ mod tests {
         let traces = Traces::new(path.clone());
         assert_eq!(traces.get("load-bundle x {}"), None);
         traces.set("load-bundle x {}", &odd).unwrap();
-        traces.set("empty\tid", &[]).unwrap();
         // Read back in the same run, before the buffer is written out.
         assert_eq!(traces.get("load-bundle x {}"), Some(odd.clone()));
+        traces.set("empty\tid", &[]).unwrap();
         traces.finish().unwrap();
         assert_eq!(lines(&path).len(), 2);
+        assert_eq!(traces.get("empty\tid"), Some(Vec::new()), "read back after finishing");
         let traces = Traces::new(path.clone());
         assert_eq!(traces.get("load-bundle x {}"), Some(odd));
         assert_eq!(traces.get("empty\tid"), Some(Vec::new()));

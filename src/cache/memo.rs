@@ -23,6 +23,7 @@
 //! rewrite's cost is spread over many builds.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -102,24 +103,9 @@ impl Memo {
         self.files.retain(|_, (stat, _)| !is_racy(stat));
         let new_files = std::mem::take(&mut self.new_files);
         let new_loaded = std::mem::take(&mut self.new_loaded);
-        let mut lines = String::new();
-        let mut n_lines = 0;
-        for file_path in &new_files {
-            if let Some((stat, digest)) = self.files.get(file_path) {
-                lines.push_str(&file_line(file_path, stat, digest));
-                n_lines += 1;
-            }
-        }
-        for key in &new_loaded {
-            if let Some(digest) = self.loaded.get(key) {
-                lines.push_str(&loaded_line(key, digest));
-                n_lines += 1;
-            }
-        }
-        if self.size_changed {
-            lines.push_str(&format!("size\t{}\n", self.estimated_bytes));
-        }
-        self.size_changed = false;
+        let n_lines = new_files.iter().filter(|file_path| self.files.contains_key(*file_path)).count()
+            + new_loaded.iter().filter(|key| self.loaded.contains_key(*key)).count();
+        let size_changed = std::mem::replace(&mut self.size_changed, false);
         let n_live = self.files.len() + self.loaded.len();
         let n_after = self.n_record_lines + n_lines;
         let compact = !self.readable || (n_after > MIN_COMPACT_LINES && n_after > 2 * n_live);
@@ -132,7 +118,7 @@ impl Memo {
             self.ends_with_newline = true;
             return Ok(());
         }
-        if lines.is_empty() {
+        if n_lines == 0 && !size_changed {
             return Ok(());
         }
         let mut batch = String::new();
@@ -141,7 +127,21 @@ impl Memo {
         if !self.ends_with_newline {
             batch.push('\n');
         }
-        batch.push_str(&batch_text(&lines));
+        let lines_start = begin_batch(&mut batch);
+        for file_path in &new_files {
+            if let Some((stat, digest)) = self.files.get(file_path) {
+                push_file_line(&mut batch, file_path, stat, digest);
+            }
+        }
+        for key in &new_loaded {
+            if let Some(digest) = self.loaded.get(key) {
+                push_loaded_line(&mut batch, key, digest);
+            }
+        }
+        if size_changed {
+            let _ = writeln!(batch, "size\t{}", self.estimated_bytes);
+        }
+        end_batch(&mut batch, lines_start);
         let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
         // Another run may have appended meanwhile: its batch is whole (one
         // write each) and ours follows it.
@@ -152,40 +152,64 @@ impl Memo {
         Ok(())
     }
 
-    /// The whole memo as one batch.
+    /// The whole memo as one batch, made in one buffer: a cold build's
+    /// memo is every input file's line (15 MB on 10,000 bundles), and
+    /// copying it from lines to batch to file text held it three times at
+    /// the build's peak of memory.
     fn whole_text(&self) -> String {
-        let mut lines = format!("size\t{}\n", self.estimated_bytes);
         let mut files: Vec<_> = self.files.iter().collect();
         files.sort_unstable_by(|left, right| left.0.as_os_str().as_encoded_bytes().cmp(right.0.as_os_str().as_encoded_bytes()));
+        // An upper bound for the usual line (numbers at their longest, a
+        // path with nothing to escape); what is reserved and not written
+        // is never touched, so costs no memory.
+        let capacity = HEADER.len()
+            + 200
+            + files.iter().map(|(path, _)| 160 + path.as_os_str().len()).sum::<usize>()
+            + self.loaded.len() * 140;
+        let mut text = String::with_capacity(capacity);
+        text.push_str(HEADER);
+        let lines_start = begin_batch(&mut text);
+        let _ = writeln!(text, "size\t{}", self.estimated_bytes);
         for (path, (stat, digest)) in files {
-            lines.push_str(&file_line(path, stat, digest));
+            push_file_line(&mut text, path, stat, digest);
         }
         for (key, digest) in &self.loaded {
-            lines.push_str(&loaded_line(key, digest));
+            push_loaded_line(&mut text, key, digest);
         }
-        format!("{HEADER}{}", batch_text(&lines))
+        end_batch(&mut text, lines_start);
+        text
     }
 }
 
-fn file_line(path: &Path, stat: &Stat, digest: &Sha256Digest) -> String {
-    format!(
-        "f\t{}\t{}\t{}\t{}\t{}\t{}\n",
+fn push_file_line(text: &mut String, path: &Path, stat: &Stat, digest: &Sha256Digest) {
+    let _ = writeln!(
+        text,
+        "f\t{}\t{}\t{}\t{}\t{}\t{}",
         stat.size,
         stat.mtime_ns,
         stat.ino,
         stat.dev,
         hex(digest),
         escape(&path.to_string_lossy())
-    )
+    );
 }
 
-fn loaded_line(key: &Key, digest: &Sha256Digest) -> String {
-    format!("l\t{}\t{}\n", key.hex(), hex(digest))
+fn push_loaded_line(text: &mut String, key: &Key, digest: &Sha256Digest) {
+    let _ = writeln!(text, "l\t{}\t{}", key.hex(), hex(digest));
 }
 
-/// A batch as written: `begin`, its lines, and `commit` with their sha256.
-fn batch_text(lines: &str) -> String {
-    format!("begin\n{lines}commit\t{}\n", hex(&Sha256Digest::of(lines.as_bytes())))
+/// Starts a batch (`begin`) at the end of `text`; returns where its lines
+/// start, for [`end_batch`].
+fn begin_batch(text: &mut String) -> usize {
+    text.push_str("begin\n");
+    text.len()
+}
+
+/// Ends the batch whose lines start at `lines_start`: `commit` with their
+/// sha256.
+fn end_batch(text: &mut String, lines_start: usize) {
+    let digest = Sha256Digest::of(&text.as_bytes()[lines_start..]);
+    let _ = writeln!(text, "commit\t{}", hex(&digest));
 }
 
 /// Applies every batch whose `commit` matches, in order; counts the record

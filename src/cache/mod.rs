@@ -10,8 +10,8 @@
 //! ```text
 //! v1/blobs/<sha256 hex>      output bytes, by their digest
 //! v1/actions/<key hex>       an action's entry: JSON naming its blobs
-//! v1/traces/<id hex>         the inputs an action last ran with (--explain)
 //! v1/memo                    stat memo and loaded-bundle digests (a hint)
+//! v1/traces.log              the inputs each action last ran with (--explain)
 //! ```
 //!
 //! Crash safety: every file is written to a temp file in the same
@@ -41,6 +41,7 @@
 
 mod memo;
 pub mod remote;
+mod traces;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
@@ -60,6 +61,9 @@ const LAYOUT: &str = "v1";
 const RACY: Duration = Duration::from_secs(2);
 /// A hit refreshes its entry's mtime (the LRU clock) when older than this.
 const TOUCH_AFTER: Duration = Duration::from_secs(3600);
+/// The `--explain` journal ([`traces`]); not `traces`, which was a
+/// directory of one file per action and may still be there.
+const TRACES_FILE: &str = "traces.log";
 /// Default size cap.
 pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
 
@@ -146,6 +150,7 @@ pub struct Cache {
     dir: PathBuf,
     max_bytes: u64,
     memo: Mutex<Memo>,
+    traces: traces::Traces,
     /// Whether the cache directory existed before this run.
     existed: bool,
     written: AtomicU64,
@@ -173,6 +178,7 @@ impl Cache {
         let existed = root.exists();
         let memo = Memo::read(&dir.join("memo"));
         Cache {
+            traces: traces::Traces::new(dir.join(TRACES_FILE)),
             root: root.to_path_buf(),
             dir,
             max_bytes,
@@ -236,8 +242,15 @@ impl Cache {
 
     /// The sha256 of the file at `path` whose metadata is `metadata`: from
     /// the memo when the stat is the same, else read and hashed (and
-    /// remembered). Returns the bytes too when it had to read them.
-    pub fn file_digest(&self, path: &Path, metadata: &std::fs::Metadata) -> Result<(Sha256Digest, Option<Vec<u8>>), std::io::Error> {
+    /// remembered). Returns the bytes too when it had to read them. A file
+    /// over `limit` bytes, or not a regular file when opened, is an error
+    /// (left to the loader, which words it).
+    pub fn file_digest(
+        &self,
+        path: &Path,
+        metadata: &std::fs::Metadata,
+        limit: u64,
+    ) -> Result<(Sha256Digest, Option<Vec<u8>>), std::io::Error> {
         let stat = Stat::of(metadata);
         if let Ok(memo) = self.memo.lock()
             && let Some((known, digest)) = memo.files.get(path)
@@ -245,10 +258,10 @@ impl Cache {
         {
             return Ok((*digest, None));
         }
-        let bytes = std::fs::read(path)?;
+        let (bytes, after) = read_regular(path, metadata.len(), limit)?;
         let digest = Sha256Digest::of(&bytes);
         // Only a stat that still matches after the read is remembered.
-        if std::fs::metadata(path).is_ok_and(|after| Stat::of(&after) == stat)
+        if after == stat
             && let Ok(mut memo) = self.memo.lock()
         {
             memo.files.insert(path.to_path_buf(), (stat, digest));
@@ -492,26 +505,15 @@ impl Cache {
 
     /// The inputs the action `id` last ran with (for `--explain`).
     pub fn trace(&self, id: &str) -> Option<Vec<(String, String)>> {
-        let text = std::fs::read_to_string(self.trace_path(id)).ok()?;
-        let mut lines = text.lines();
-        if lines.next()? != id {
-            return None;
-        }
-        lines
-            .map(|line| line.split_once('\t').map(|(name, value)| (unescape(name), unescape(value))))
-            .collect()
+        self.traces.get(id)
     }
 
-    pub fn set_trace(&self, id: &str, fields: &[(String, String)]) -> Result<(), CacheError> {
-        let mut text = format!("{id}\n");
-        for (name, value) in fields {
-            text.push_str(&format!("{}\t{}\n", escape(name), escape(value)));
+    /// Records the inputs the action `id` runs with: appended to the
+    /// traces journal, written out by [`Cache::finish`] at the latest.
+    pub fn set_trace(&self, id: &str, fields: &[(String, String)]) {
+        if self.traces.set(id, fields).is_err() {
+            self.note_failure();
         }
-        self.write_atomic(&self.trace_path(id), text.as_bytes())
-    }
-
-    fn trace_path(&self, id: &str) -> PathBuf {
-        self.dir.join("traces").join(hex(&Sha256Digest::of(id.as_bytes())))
     }
 
     pub fn blob_path(&self, digest: &Sha256Digest) -> PathBuf {
@@ -565,8 +567,11 @@ impl Cache {
     }
 
     /// Ends the run: refreshes the LRU clock of the entries hit, writes the
-    /// memo if it changed, and evicts down to the cap when over it.
+    /// traces and the memo if it changed, and evicts down to the cap when
+    /// over it.
     pub fn finish(&self) -> Result<(), CacheError> {
+        let traces_path = self.dir.join(TRACES_FILE);
+        let traces_written = self.traces.finish().map_err(io_error("write", &traces_path));
         let touched = std::mem::take(&mut *self.touched.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         for path in touched {
             if let Ok(file) = std::fs::File::options().append(true).open(&path) {
@@ -597,13 +602,18 @@ impl Cache {
             };
             memo.save(&path, &is_racy, &write_atomic).map_err(io_error("write", &path))?;
         }
-        Ok(())
+        traces_written
     }
 
     /// Removes least recently used entries until the cache holds at most
     /// 3/4 of the cap, then every blob no entry names; returns the size
     /// left.
     fn evict(&self) -> Result<u64, CacheError> {
+        // Traces were files under `traces/` before they moved into
+        // `traces.log`. Nothing reads them, and no size below counts them,
+        // so they go here, where the cache's footprint is measured anyway,
+        // rather than by a look on every build.
+        let _ = fs_err::remove_dir_all(self.dir.join("traces"));
         let actions_dir = self.dir.join("actions");
         let blobs_dir = self.dir.join("blobs");
         let mut blobs: BTreeMap<String, (u64, usize)> = BTreeMap::new();
@@ -658,6 +668,52 @@ impl Cache {
         }
         Ok(size)
     }
+}
+
+/// The bytes of the regular file at `path` (about `len` of them, at most
+/// `limit`) and its stat once they are read, taken on the opened file: one
+/// `fstat` instead of a stat before and one by path after. Opened without
+/// blocking, so a FIFO swapped in is refused, not waited on.
+fn read_regular(path: &Path, len: u64, limit: u64) -> Result<(Vec<u8>, Stat), std::io::Error> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if len > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "over the size limit"));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    // Sized by the stat, so that a file that did not change is read in
+    // one call and its end seen by a second (`read_to_end` through `take`
+    // reads 8 KiB at first and grows).
+    let cap = limit.saturating_add(1);
+    let mut bytes = vec![0u8; usize::try_from(len.saturating_add(1).min(cap)).unwrap_or(usize::MAX)];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            if filled as u64 >= cap {
+                break;
+            }
+            let grown = u64::try_from(filled.saturating_mul(2).max(4096)).unwrap_or(u64::MAX).min(cap);
+            bytes.resize(usize::try_from(grown).unwrap_or(usize::MAX), 0);
+        }
+        match (&file).read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(n_read) => filled += n_read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    bytes.truncate(filled);
+    let after = file.metadata()?;
+    if !after.is_file() || bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file within the size limit",
+        ));
+    }
+    Ok((bytes, Stat::of(&after)))
 }
 
 /// The blobs an entry file names (none when it does not read).
@@ -868,23 +924,68 @@ mod tests {
             .unwrap();
         let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
         let metadata = std::fs::metadata(&file).unwrap();
-        let (digest, read) = cache.file_digest(&file, &metadata).unwrap();
+        let (digest, read) = cache.file_digest(&file, &metadata, u64::MAX).unwrap();
         assert_eq!(digest, Sha256Digest::of(b"one"));
         assert!(read.is_some());
         cache.finish().unwrap();
         let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
-        let (again, read) = cache.file_digest(&file, &metadata).unwrap();
+        let (again, read) = cache.file_digest(&file, &metadata, u64::MAX).unwrap();
         assert_eq!((again, read), (digest, None));
         // Same size, new content and mtime: rehashed.
         std::fs::write(&file, "two").unwrap();
         let metadata = std::fs::metadata(&file).unwrap();
-        let (changed, read) = cache.file_digest(&file, &metadata).unwrap();
+        let (changed, read) = cache.file_digest(&file, &metadata, u64::MAX).unwrap();
         assert_eq!(changed, Sha256Digest::of(b"two"));
         assert!(read.is_some());
         // Just written: not memoized, so the next run hashes it again.
         cache.finish().unwrap();
         let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
-        assert!(cache.file_digest(&file, &metadata).unwrap().1.is_some());
+        assert!(cache.file_digest(&file, &metadata, u64::MAX).unwrap().1.is_some());
+    }
+
+    #[test]
+    fn a_file_is_read_whole_and_refused_over_the_limit_or_when_not_regular() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.yaml");
+        std::fs::write(&path, vec![b'x'; 10_000]).unwrap();
+        let (bytes, stat) = read_regular(&path, 10_000, 20_000).unwrap();
+        assert_eq!((bytes.len(), stat.size), (10_000, 10_000));
+        // Grown since it was stated: still read whole.
+        assert_eq!(read_regular(&path, 10, 20_000).unwrap().0.len(), 10_000);
+        assert_eq!(read_regular(&path, 10, 10_000).unwrap().0.len(), 10_000);
+        assert!(read_regular(&path, 10_000, 9_999).is_err());
+        assert!(read_regular(&path, 10, 9_999).is_err(), "grew past the limit");
+        let fifo = dir.path().join("fifo.yaml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(read_regular(&fifo, 0, 100).is_err());
+    }
+
+    /// Issue 19: a cold build wrote one trace file per action (a temp
+    /// file, a rename, a failed `mkdir`); traces are now lines of one
+    /// journal file, and none goes into the memo (which is held in memory).
+    #[test]
+    fn traces_are_lines_of_one_file_and_not_of_the_memo() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("cache");
+        let cache = Cache::open(&root, DEFAULT_MAX_BYTES);
+        assert_eq!(cache.trace("encode-package t p"), None);
+        let fields = vec![("kind".to_string(), "encode-package/1".to_string())];
+        for idx in 0..50 {
+            cache.set_trace(&format!("load-bundle b/{idx} {{}}"), &fields);
+        }
+        cache.set_trace("encode-package t p", &fields);
+        cache.finish().unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(root.join("v1"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, [TRACES_FILE]);
+        assert_eq!(std::fs::read_to_string(root.join("v1").join(TRACES_FILE)).unwrap().lines().count(), 51);
+        let cache = Cache::open(&root, DEFAULT_MAX_BYTES);
+        assert_eq!(cache.trace("encode-package t p"), Some(fields.clone()));
+        assert_eq!(cache.trace("load-bundle b/49 {}"), Some(fields));
+        assert_eq!(cache.trace("load-bundle b/50 {}"), None);
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub use jinja::{BundleImageError, TemplateError, TemplateProblem, bundle_image, 
 pub use package_manifest::{PackageChannel, PackageManifest, PackageManifestError, load_package_manifest_dir};
 pub use parsed::{CsvField, OpenshiftVersions};
 pub use read::{
-    BundleFile, BundleFiles, PreRead, ReadError, Sha256Digest, read_bundle_dir, read_bundle_dir_reusing, read_bundle_dir_within,
+    BundleFile, BundleFiles, Listed, PreRead, ReadError, Sha256Digest, read_bundle_dir, read_bundle_dir_reusing, read_bundle_dir_within,
 };
 pub(crate) use read::{
     MANIFESTS_DIR, METADATA_DIR, NESTED_BUNDLE_DIRS, has_bundle_parts, looks_like_bundle, nested_bundle_root, version_dir_name,

@@ -283,14 +283,35 @@ pub fn read_bundle_dir_within(dir: &Path, boundary: &Boundary, limits: &crate::i
     read_bundle_dir_reusing(dir, boundary, limits, PreRead::default())
 }
 
-/// Files of a bundle directory already read and hashed (by the action
-/// cache, to key the load), by path: the loader takes their bytes and
-/// digest instead of reading and hashing them a second time.
-pub type PreRead = std::collections::HashMap<PathBuf, (Vec<u8>, Sha256Digest)>;
+/// What the action cache learnt of a bundle directory while keying its
+/// load: the files it read and hashed, and how `manifests/` and
+/// `metadata/` listed. The loader takes these instead of listing and
+/// reading a second time (a cold build listed every directory twice and
+/// stated every file three times); every check is still made on them.
+#[derive(Debug, Default)]
+pub struct PreRead {
+    /// Files already read, by path: their bytes and sha256.
+    pub files: std::collections::HashMap<PathBuf, (Vec<u8>, Sha256Digest)>,
+    /// `manifests/` and `metadata/` (by name) as listed, when each was a
+    /// directory holding only directories and regular files (links
+    /// followed); anything else is listed again, and reported, here.
+    pub listings: std::collections::HashMap<&'static str, Vec<Listed>>,
+}
 
-/// [`read_bundle_dir_within`], taking a file's bytes from `pre_read` when
-/// they are there; every check (the boundary, links, the size limit) is
-/// made as for a file read here.
+/// One entry of a directory listing handed to the loader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    /// The entry itself is a symbolic link.
+    pub is_symlink: bool,
+    /// It is a directory, or a link to one.
+    pub is_dir: bool,
+}
+
+/// [`read_bundle_dir_within`], taking what `pre_read` holds instead of
+/// listing a directory or reading a file again; every check (the
+/// boundary, links, the size and shape limits) is made as for a file read
+/// here.
 pub fn read_bundle_dir_reusing(
     dir: &Path,
     boundary: &Boundary,
@@ -308,20 +329,47 @@ pub fn read_bundle_dir_reusing(
     };
     for directory in [MANIFESTS_DIR, METADATA_DIR] {
         let path = dir.join(directory);
-        if !is_directory(&path)? {
+        let listed = pre_read.listings.remove(directory);
+        if listed.is_none() && !is_directory(&path)? {
             continue;
         }
         bundle_files.directories.insert(PathBuf::from(directory));
         check_inside(&path, boundary)?;
         let skip_hidden = directory == MANIFESTS_DIR;
-        for (name, entry_path) in sorted_entries(&path)? {
+        // Per entry: its name, path, and (when listed already) whether it
+        // is a link and whether a directory.
+        type Entry = (String, PathBuf, Option<(bool, bool)>);
+        let entries: Vec<Entry> = match listed {
+            Some(listed) => listed
+                .into_iter()
+                .map(|entry| {
+                    let entry_path = path.join(&entry.name);
+                    (entry.name, entry_path, Some((entry.is_symlink, entry.is_dir)))
+                })
+                .collect(),
+            None => sorted_entries(&path)?
+                .into_iter()
+                .map(|(name, entry_path)| (name, entry_path, None))
+                .collect(),
+        };
+        for (name, entry_path, known) in entries {
             if skip_hidden && name.starts_with('.') {
                 continue;
             }
-            if boundary.is_limited() && std::fs::symlink_metadata(&entry_path).is_ok_and(|meta| meta.file_type().is_symlink()) {
-                check_inside(&entry_path, boundary)?;
+            if boundary.is_limited() {
+                let is_symlink = match known {
+                    Some((is_symlink, _)) => is_symlink,
+                    None => std::fs::symlink_metadata(&entry_path).is_ok_and(|meta| meta.file_type().is_symlink()),
+                };
+                if is_symlink {
+                    check_inside(&entry_path, boundary)?;
+                }
             }
-            let (bytes, source_digest) = match pre_read.remove(&entry_path) {
+            // Skipped, as opm skips sub-directories.
+            if known.is_some_and(|(_, is_dir)| is_dir) {
+                continue;
+            }
+            let (bytes, source_digest) = match pre_read.files.remove(&entry_path) {
                 // Bytes read to key the load are bounded as a read here would be.
                 Some((bytes, digest)) if bytes.len() as u64 <= limits.file_bytes => {
                     crate::input::check_shape(&bytes, limits).map_err(|shape| ReadError::Shape {
@@ -493,7 +541,10 @@ mod tests {
             ..crate::input::Limits::default()
         };
         let path = dir.path().join("manifests/long.yaml");
-        let handed = PreRead::from([(path.clone(), (text.clone().into_bytes(), Sha256Digest::of(text.as_bytes())))]);
+        let handed = PreRead {
+            files: std::collections::HashMap::from([(path.clone(), (text.clone().into_bytes(), Sha256Digest::of(text.as_bytes())))]),
+            ..PreRead::default()
+        };
         for pre_read in [PreRead::default(), handed] {
             let error = read_bundle_dir_reusing(dir.path(), &Boundary::anywhere(), &limits, pre_read).unwrap_err();
             assert!(
@@ -584,6 +635,71 @@ mod tests {
         // `bundle/` lacks `metadata/`: the complete nested root is the other one.
         assert_eq!(nested_bundle_root(&root.join("nested")), Some("certification"));
         assert_eq!(nested_bundle_root(&root.join("full")), None);
+    }
+
+    /// Issue 19: the cache's listing and reads are handed to the loader,
+    /// which must take them (no second listing) and still check them as
+    /// its own: links out of the boundary, and the shape limits.
+    #[cfg(unix)]
+    #[test]
+    fn what_the_cache_listed_and_read_is_taken_and_checked_as_read_here() {
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("project/b");
+        write(&dir, "manifests/a.yaml", "kind: A\n");
+        write(
+            &dir,
+            "manifests/long.yaml",
+            "kind: ConfigMap\ndata: 0123456789012345678901234567890123456789\n",
+        );
+        write(&dir, "metadata/annotations.yaml", "annotations: {}\n");
+        let listed = |names: &[&str]| -> Vec<Listed> {
+            names
+                .iter()
+                .map(|name| Listed {
+                    name: name.to_string(),
+                    is_symlink: false,
+                    is_dir: false,
+                })
+                .collect()
+        };
+        let pre_read = |names: &[&str]| {
+            let mut pre_read = PreRead::default();
+            for name in names {
+                let path = dir.join(name);
+                let bytes = std::fs::read(&path).unwrap();
+                let digest = Sha256Digest::of(&bytes);
+                pre_read.files.insert(path, (bytes, digest));
+            }
+            pre_read.listings.insert(MANIFESTS_DIR, listed(&["a.yaml", "long.yaml"]));
+            pre_read.listings.insert(METADATA_DIR, listed(&["annotations.yaml"]));
+            pre_read
+        };
+        let all = ["manifests/a.yaml", "manifests/long.yaml", "metadata/annotations.yaml"];
+        let limits = crate::input::Limits {
+            line_bytes: 30,
+            ..crate::input::Limits::default()
+        };
+        let boundary = Boundary::new(&top.path().join("project"), &[]);
+        let read_here = read_bundle_dir_within(&dir, &boundary, &limits).unwrap_err().to_string();
+        assert!(read_here.contains("line 2 is"), "{read_here}");
+        let handed = read_bundle_dir_reusing(&dir, &boundary, &limits, pre_read(&all)).unwrap_err();
+        assert_eq!(handed.to_string(), read_here);
+        // The listing is the loader's: a file it does not name is not read.
+        let mut partial = pre_read(&all);
+        partial.listings.insert(MANIFESTS_DIR, listed(&["a.yaml"]));
+        let files = read_bundle_dir_reusing(&dir, &boundary, &limits, partial).unwrap();
+        let paths: Vec<&Path> = files.files.iter().map(|file| file.path.as_path()).collect();
+        assert_eq!(paths, [Path::new("manifests/a.yaml"), Path::new("metadata/annotations.yaml")]);
+        // A listed link out of the project is refused as one found here.
+        write(top.path(), "elsewhere/secret.yaml", "kind: Secret\n");
+        fs_err::remove_file(dir.join("manifests/long.yaml")).unwrap();
+        std::os::unix::fs::symlink(top.path().join("elsewhere/secret.yaml"), dir.join("manifests/long.yaml")).unwrap();
+        let read_here = read_bundle_dir_within(&dir, &boundary, &limits).unwrap_err().to_string();
+        assert!(read_here.contains("outside the project"), "{read_here}");
+        let mut linked = pre_read(&["manifests/a.yaml", "metadata/annotations.yaml"]);
+        linked.listings.get_mut(MANIFESTS_DIR).unwrap()[1].is_symlink = true;
+        let handed = read_bundle_dir_reusing(&dir, &boundary, &limits, linked).unwrap_err();
+        assert_eq!(handed.to_string(), read_here);
     }
 
     #[test]

@@ -100,6 +100,8 @@ pub(super) struct RunCache {
     pub(super) cache: Cache,
     /// sha256 of `catalog.toml`.
     config_digest: String,
+    /// `[limits] file-size`: a larger file is left to the loader to refuse.
+    file_limit: u64,
     root: PathBuf,
 }
 
@@ -124,6 +126,7 @@ impl RunCache {
         Some(RunCache {
             cache,
             config_digest: Sha256Digest::of(&config_bytes).to_string(),
+            file_limit: config.limits.file_bytes,
             root: config.root.clone(),
         })
     }
@@ -132,16 +135,16 @@ impl RunCache {
     /// a file whose stat the memo knows; `None` when the directory cannot
     /// be looked at (loading it says why).
     /// With `image_epoch`, the action builds the bundle's image too. Also
-    /// returns the files it had to read (their stat unknown to the memo),
-    /// so that loading the bundle after a miss does not read and hash them
-    /// again.
+    /// returns what it listed and the files it had to read (their stat
+    /// unknown to the memo), so that loading the bundle after a miss
+    /// neither lists nor reads and hashes them again.
     pub(super) fn bundle_key(
         &self,
         dir: &Path,
         vars: &BTreeMap<String, String>,
         image_epoch: Option<u64>,
     ) -> Option<(KeyBuilder, crate::load::PreRead)> {
-        let mut pre_read = crate::load::PreRead::new();
+        let mut pre_read = crate::load::PreRead::default();
         let mut builder = KeyBuilder::new("load-bundle", LOAD_SCHEMA, VERSION);
         builder.field("dir", self.relative(dir));
         if let Some(epoch) = image_epoch {
@@ -162,35 +165,44 @@ impl RunCache {
                 }
                 Err(_) => return None,
             }
-            let mut entries: Vec<(String, PathBuf, std::fs::DirEntry)> = Vec::new();
+            let mut entries: Vec<(String, PathBuf, std::fs::Metadata)> = Vec::new();
             for entry in std::fs::read_dir(&path).ok()? {
                 let entry = entry.ok()?;
-                entries.push((entry.file_name().into_string().ok()?, entry.path(), entry));
+                // Stated through the directory (no path walked again).
+                let metadata = entry.metadata().ok()?;
+                entries.push((entry.file_name().into_string().ok()?, entry.path(), metadata));
             }
             entries.sort_by(|left, right| left.0.as_bytes().cmp(right.0.as_bytes()));
-            for (name, entry_path, entry) in entries {
+            let mut listed = Vec::with_capacity(entries.len());
+            for (name, entry_path, link_metadata) in entries {
                 if directory == crate::load::MANIFESTS_DIR && name.starts_with('.') {
                     continue;
                 }
-                // Stated through the directory (no path walked again); a
-                // link is followed, as the loader reads what it points to.
-                let metadata = if entry.file_type().ok()?.is_symlink() {
+                // A link is followed, as the loader reads what it points to.
+                let is_symlink = link_metadata.file_type().is_symlink();
+                let metadata = if is_symlink {
                     std::fs::metadata(&entry_path).ok()?
                 } else {
-                    entry.metadata().ok()?
+                    link_metadata
                 };
+                listed.push(crate::load::Listed {
+                    name: name.clone(),
+                    is_symlink,
+                    is_dir: metadata.is_dir(),
+                });
                 if metadata.is_dir() {
                     continue;
                 }
                 if !metadata.is_file() {
                     return None;
                 }
-                let (digest, bytes) = self.cache.file_digest(&entry_path, &metadata).ok()?;
+                let (digest, bytes) = self.cache.file_digest(&entry_path, &metadata, self.file_limit).ok()?;
                 builder.field(format!("input {}/{directory}/{name}", self.relative(dir)), digest.to_string());
                 if let Some(bytes) = bytes {
-                    pre_read.insert(entry_path, (bytes, digest));
+                    pre_read.files.insert(entry_path, (bytes, digest));
                 }
             }
+            pre_read.listings.insert(directory, listed);
         }
         // The loader looks for nested bundles when `manifests/` is missing
         // (and only then: a no-op build stats nothing it does not read).
@@ -291,9 +303,7 @@ impl RunCache {
         if let Some(remote) = self.cache.remote_miss(&builder.key()) {
             reason.push_str(&format!(", {remote}"));
         }
-        if self.cache.set_trace(id, builder.fields()).is_err() {
-            self.cache.note_failure();
-        }
+        self.cache.set_trace(id, builder.fields());
         reason
     }
 }
@@ -637,6 +647,7 @@ impl super::PackageRun<'_> {
         let mut loaded: Vec<Option<Vec<(PathBuf, Sha256Digest)>>> = Vec::new();
         let mut unkeyed: Option<String> = None;
         let mut load_origins = BTreeMap::new();
+        let boundary = self.config.boundary();
         for (set_idx, vars) in var_sets.iter().enumerate() {
             type Probed = (PathBuf, Option<Sha256Digest>, Option<super::load::LoadResult>, Option<String>);
             let probed: Vec<Probed> = package_plan
@@ -645,7 +656,7 @@ impl super::PackageRun<'_> {
                 .map(|dir| {
                     let (builder, pre_read) = match run_cache.bundle_key(dir, vars, self.image_epoch) {
                         Some((builder, pre_read)) => (Some(builder), pre_read),
-                        None => (None, crate::load::PreRead::new()),
+                        None => (None, crate::load::PreRead::default()),
                     };
                     if let Some(builder) = &builder {
                         let key = builder.key();
@@ -663,7 +674,7 @@ impl super::PackageRun<'_> {
                         None => "its directory cannot be looked at".to_string(),
                     };
                     let result = super::load::load_one(
-                        self.config,
+                        (self.config, &boundary),
                         name,
                         dir,
                         vars,

@@ -440,6 +440,15 @@ pub(super) fn walk_inputs(
     if roots.iter().any(|root| root.starts_with(&out_dir)) {
         return None;
     }
+    // A root changed since the build began makes the stamp racy whatever
+    // the walk finds: a first build does that, making its output
+    // directory in the project's. One stat, then, not a walk thrown away.
+    for root in &roots {
+        let stat = rustix::fs::statat(rustix::fs::CWD, root, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        if newest_of(&[stat_fields(&stat)]) + CLOCK_SLACK >= started {
+            return None;
+        }
+    }
     let mut paths = Vec::new();
     let mut stats = Vec::new();
     for root in &roots {

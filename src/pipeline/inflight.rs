@@ -110,9 +110,17 @@ pub(super) fn input_bytes<'a>(dirs: impl IntoIterator<Item = &'a Path>) -> u64 {
 }
 
 fn tree_bytes(path: &Path) -> u64 {
-    let Ok(metadata) = std::fs::metadata(path) else {
-        return 0;
-    };
+    match std::fs::metadata(path) {
+        Ok(metadata) => bytes_of(path, &metadata),
+        Err(_) => 0,
+    }
+}
+
+/// [`tree_bytes`] of `path`, whose metadata (links followed) is known.
+/// Entries are stated through their directory (`fstatat` by name, not a
+/// walk of the whole path per file); only a link is stated by path, to
+/// follow it.
+fn bytes_of(path: &Path, metadata: &std::fs::Metadata) -> u64 {
     if metadata.is_file() {
         return metadata.len();
     }
@@ -122,7 +130,20 @@ fn tree_bytes(path: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else {
         return 0;
     };
-    entries.flatten().map(|entry| tree_bytes(&entry.path())).sum()
+    entries
+        .flatten()
+        .map(|entry| {
+            let is_symlink = entry.file_type().is_ok_and(|file_type| file_type.is_symlink());
+            match if is_symlink {
+                std::fs::metadata(entry.path())
+            } else {
+                entry.metadata()
+            } {
+                Ok(metadata) => bytes_of(&entry.path(), &metadata),
+                Err(_) => 0,
+            }
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -229,5 +250,10 @@ mod tests {
         let b = dir.path().join("b");
         let missing = dir.path().join("missing");
         assert_eq!(input_bytes([a.as_path(), b.as_path(), missing.as_path()]), 118);
+        // A link is followed (to a file or a directory); a dangling one counts nothing.
+        std::os::unix::fs::symlink(b.join("x"), a.join("linked-file")).unwrap();
+        std::os::unix::fs::symlink(&b, a.join("linked-dir")).unwrap();
+        std::os::unix::fs::symlink("gone", a.join("dangling")).unwrap();
+        assert_eq!(input_bytes([a.as_path()]), 111 + 7 + 7);
     }
 }

@@ -39,11 +39,22 @@ pub(super) fn load_package(
     reporter: &dyn Reporter,
 ) -> (Vec<LoadedBundle>, BundleImages, Vec<Diagnostic>) {
     let todo: Vec<(&PathBuf, Option<LoadResult>)> = plan.bundle_dirs.iter().map(|dir| (dir, preloaded.remove(dir))).collect();
+    // One boundary for the package: what it resolves of the directories
+    // above its bundles is resolved once.
+    let boundary = config.boundary();
     let results: Vec<LoadResult> = todo
         .into_par_iter()
         .map(|(dir, preloaded)| match preloaded {
             Some(result) => result,
-            None => load_one(config, package, dir, vars, image_epoch, (cached, reporter), Default::default()),
+            None => load_one(
+                (config, &boundary),
+                package,
+                dir,
+                vars,
+                image_epoch,
+                (cached, reporter),
+                Default::default(),
+            ),
         })
         .collect();
     let mut diagnostics = Vec::new();
@@ -121,9 +132,10 @@ fn load_pulled_bundle(config: &Config, pulled: &super::images::PulledBundle) -> 
 }
 
 /// Loads one bundle of `package` (and its image with `image_epoch`),
-/// reported as a `load-bundle` action.
+/// reported as a `load-bundle` action; its files must lie inside
+/// `boundary` (the config's, made once for many bundles).
 pub(super) fn load_one(
-    config: &Config,
+    (config, boundary): (&Config, &Boundary),
     package: &str,
     dir: &Path,
     vars: &BTreeMap<String, String>,
@@ -138,7 +150,7 @@ pub(super) fn load_one(
     // The rendered files are dropped here, once the bundle image (if any)
     // holds what it needs of them.
     super::report::action(reporter, &action, cached, || {
-        load_bundle(dir, vars, &config.root, &config.boundary(), &config.limits, pre_read).map(|(loaded, files)| {
+        load_bundle(dir, vars, &config.root, boundary, &config.limits, pre_read).map(|(loaded, files)| {
             let image = image_epoch.map(|epoch| super::images::bundle_image(&files, epoch));
             (loaded, image)
         })

@@ -739,6 +739,10 @@ fn run(
                 // An older stamp must not outlive the build it described.
                 None => run_cache.cache.remove_stamp(&name),
             };
+            // Gone before the memo is written: each holds a line or a stat
+            // per input file, and the two together were a cold build's
+            // peak of memory.
+            drop(stamp);
             if saved.is_err() {
                 run_cache.cache.note_failure();
             }

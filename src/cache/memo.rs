@@ -162,10 +162,8 @@ impl Memo {
         // An upper bound for the usual line (numbers at their longest, a
         // path with nothing to escape); what is reserved and not written
         // is never touched, so costs no memory.
-        let capacity = HEADER.len()
-            + 200
-            + files.iter().map(|(path, _)| 160 + path.as_os_str().len()).sum::<usize>()
-            + self.loaded.len() * 140;
+        let capacity =
+            HEADER.len() + 200 + files.iter().map(|(path, _)| 160 + path.as_os_str().len()).sum::<usize>() + self.loaded.len() * 140;
         let mut text = String::with_capacity(capacity);
         text.push_str(HEADER);
         let lines_start = begin_batch(&mut text);

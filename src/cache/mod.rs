@@ -981,7 +981,10 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, [TRACES_FILE]);
-        assert_eq!(std::fs::read_to_string(root.join("v1").join(TRACES_FILE)).unwrap().lines().count(), 51);
+        assert_eq!(
+            std::fs::read_to_string(root.join("v1").join(TRACES_FILE)).unwrap().lines().count(),
+            51
+        );
         let cache = Cache::open(&root, DEFAULT_MAX_BYTES);
         assert_eq!(cache.trace("encode-package t p"), Some(fields.clone()));
         assert_eq!(cache.trace("load-bundle b/49 {}"), Some(fields));

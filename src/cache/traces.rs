@@ -279,10 +279,7 @@ mod tests {
     use super::*;
 
     fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(name, value)| (name.to_string(), value.to_string()))
-            .collect()
+        pairs.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect()
     }
 
     fn lines(path: &Path) -> Vec<String> {
@@ -337,7 +334,10 @@ mod tests {
         let second = fields(&[("kind", "encode-package/1")]);
         traces.set("b", &second).unwrap();
         traces.finish().unwrap();
-        assert_eq!(lines(&path), [line_text("a", &first).trim_end(), line_text("b", &second).trim_end()]);
+        assert_eq!(
+            lines(&path),
+            [line_text("a", &first).trim_end(), line_text("b", &second).trim_end()]
+        );
         let traces = Traces::new(path.clone());
         assert_eq!((traces.get("a"), traces.get("b")), (Some(first), Some(second)));
         // A whole line whose checksum does not match is no trace.
@@ -354,7 +354,9 @@ mod tests {
             let traces = Traces::new(path.clone());
             for idx in 0..4 {
                 traces.get(&format!("action {idx}"));
-                traces.set(&format!("action {idx}"), &fields(&[("round", &round.to_string())])).unwrap();
+                traces
+                    .set(&format!("action {idx}"), &fields(&[("round", &round.to_string())]))
+                    .unwrap();
             }
             traces.finish_with(10).unwrap();
             // 4, then 8 lines (not over the minimum), then 12: compacted.

@@ -111,6 +111,12 @@ pub fn sqlite_layer(index_db: &[u8], mtime: u64) -> io::Result<Layer> {
     build_layer_of([(DATABASE_FILE, index_db)], mtime)
 }
 
+/// [`sqlite_layer`] of the index in the file `index_db`, streamed from
+/// disk (a build's staged `index.db`: never read into memory whole).
+pub fn sqlite_layer_of_file(index_db: &std::path::Path, mtime: u64) -> io::Result<Layer> {
+    super::layer::build_layer_from([(DATABASE_FILE, super::layer::Content::File(index_db))], mtime)
+}
+
 /// Builds the catalog image: `files` are the catalog's files relative to
 /// `/configs` (FBC) or the one `index.db` (SQLite). With a base index, the
 /// result is an index with one image per platform, all sharing the

@@ -75,10 +75,29 @@ pub fn build_layer(files: &[LayerFile], mtime: u64) -> io::Result<Layer> {
 /// [`build_layer`] of `(path, bytes)` pairs that borrow their bytes: a
 /// catalog or a bundle is not copied to be put in a layer.
 pub fn build_layer_of<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, mtime: u64) -> io::Result<Layer> {
-    // path -> Some(bytes) for a file, None for a directory.
-    let mut entries: BTreeMap<&str, Option<&[u8]>> = BTreeMap::new();
+    build_layer_from(files.into_iter().map(|(path, bytes)| (path, Content::Bytes(bytes))), mtime)
+}
+
+/// Where the bytes of a layer's file are.
+#[derive(Clone, Copy)]
+pub enum Content<'a> {
+    Bytes(&'a [u8]),
+    /// A file on disk, streamed into the layer and never held whole: a
+    /// SQLite index can be a gigabyte. The same bytes as `Bytes` give the
+    /// same layer.
+    File(&'a std::path::Path),
+}
+
+/// [`build_layer_of`], each file's bytes in memory or on disk.
+pub fn build_layer_from<'a>(files: impl IntoIterator<Item = (&'a str, Content<'a>)>, mtime: u64) -> io::Result<Layer> {
+    // path -> Some((content, its length)) for a file, None for a directory.
+    let mut entries: BTreeMap<&str, Option<(Content, u64)>> = BTreeMap::new();
     let mut total = 0;
-    for (file_path, bytes) in files {
+    for (file_path, content) in files {
+        let len = match content {
+            Content::Bytes(bytes) => bytes.len() as u64,
+            Content::File(source) => std::fs::metadata(source)?.len(),
+        };
         let path = file_path.trim_start_matches('/');
         if path.is_empty() || path.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
             return Err(io::Error::new(
@@ -86,7 +105,7 @@ pub fn build_layer_of<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, 
                 format!("`{file_path}` is not a layer path"),
             ));
         }
-        total += bytes.len();
+        total += usize::try_from(len).unwrap_or(usize::MAX);
         let mut end = 0;
         while let Some(slash) = path[end..].find('/') {
             let dir = &path[..end + slash];
@@ -98,7 +117,7 @@ pub fn build_layer_of<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, 
             }
             end += slash + 1;
         }
-        if entries.insert(path, Some(bytes)).is_some() {
+        if entries.insert(path, Some((content, len))).is_some() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("`{path}` is in the layer twice"),
@@ -112,11 +131,25 @@ pub fn build_layer_of<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, 
         header.set_gid(0);
         header.set_mtime(mtime);
         match content {
-            Some(bytes) => {
+            Some((content, len)) => {
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_mode(0o644);
-                header.set_size(bytes.len() as u64);
-                tar.append_data(&mut header, path, *bytes)?;
+                header.set_size(*len);
+                match content {
+                    Content::Bytes(bytes) => tar.append_data(&mut header, path, *bytes)?,
+                    Content::File(source) => {
+                        let file = std::fs::File::open(source)?;
+                        // Exactly the length the header gives, or an error.
+                        let mut reader = io::Read::take(file, *len);
+                        tar.append_data(&mut header, path, &mut reader)?;
+                        if reader.limit() > 0 {
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                format!("`{}` got shorter", source.display()),
+                            ));
+                        }
+                    }
+                }
             }
             None => {
                 header.set_entry_type(tar::EntryType::Directory);
@@ -500,6 +533,18 @@ mod tests {
         let tar = gunzip(layer.blob.as_deref().unwrap());
         assert_eq!(tar.len(), 2 * CHUNK);
         assert_eq!(crate::image::sha256_digest(&tar), layer.diff_id);
+    }
+
+    #[test]
+    fn a_file_streamed_from_disk_gives_the_layer_its_bytes_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("index.db");
+        let big = lines(2 * CHUNK + 777);
+        std::fs::write(&source, &big).unwrap();
+        let streamed = build_layer_from([("database/index.db", Content::File(&source))], 3).unwrap();
+        let in_memory = build_layer(&[file("database/index.db", &big)], 3).unwrap();
+        assert_eq!(streamed, in_memory);
+        assert!(build_layer_from([("a", Content::File(&dir.path().join("missing")))], 0).is_err());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::image::{Descriptor, Image, Layer};
 use crate::load::{BundleFiles, Sha256Digest};
 
 use super::cached::RunCache;
-use super::encode::{FBC_DIR, OutputFile, SQLITE_FILE};
+use super::encode::{FBC_DIR, OutputFile};
 
 /// The directory of a target that holds its OCI image layout.
 pub const OCI_DIR: &str = "oci";
@@ -161,7 +161,7 @@ pub(super) fn bundle_image(files: &BundleFiles, epoch: u64) -> Result<Image, Dia
 /// A file of a target's catalog, for its catalog images.
 #[derive(Debug)]
 pub(super) struct CatalogFile {
-    /// Relative to the target: `catalog/<package>/catalog.json`, `index.db`.
+    /// Relative to the target: `catalog/<package>/catalog.json`.
     pub path: PathBuf,
     /// sha256 of its bytes, when the build has a cache (the encode step
     /// or the package's entry knows it; it is never hashed again here).
@@ -195,11 +195,12 @@ pub(super) struct TargetLayout {
 /// files) and the layout holding them and its bundle images: `index.json`,
 /// `oci-layout` and the catalog images' blobs (the bundle images' blobs
 /// are files of their packages). With a cache, each layer of the
-/// File-Based Catalog that an earlier build made is not built again.
+/// File-Based Catalog that an earlier build made is not built again. The
+/// catalog is its FBC files and its staged `index.db`, if any.
 pub(super) fn target_images(
     target: &crate::config::Target,
     formats: &[OutputFormat],
-    files: Vec<CatalogFile>,
+    (files, index_db): (Vec<CatalogFile>, Option<&Path>),
     bundles: &[TargetBundleImage],
     base: Option<&BaseImage>,
     epoch: u64,
@@ -217,11 +218,9 @@ pub(super) fn target_images(
         });
     }
     // Moved, not copied: a catalog can be hundreds of megabytes.
-    let (mut fbc_files, mut index_db) = (Vec::new(), None);
+    let mut fbc_files = Vec::new();
     for file in files {
-        if file.path == Path::new(SQLITE_FILE) {
-            index_db = file.bytes;
-        } else if let Ok(relative) = file.path.strip_prefix(FBC_DIR) {
+        if let Ok(relative) = file.path.strip_prefix(FBC_DIR) {
             fbc_files.push((slash_path(relative), file));
         }
     }
@@ -244,8 +243,11 @@ pub(super) fn target_images(
         || {
             wants(CatalogKind::Sqlite)
                 .then(|| {
-                    crate::image::catalog::sqlite_layer(index_db.as_deref().unwrap_or_default(), epoch)
-                        .map_err(|error| failed(CatalogKind::Sqlite, error.to_string()))
+                    let layer = match index_db {
+                        Some(path) => crate::image::catalog::sqlite_layer_of_file(path, epoch),
+                        None => crate::image::catalog::sqlite_layer(&[], epoch),
+                    };
+                    layer.map_err(|error| failed(CatalogKind::Sqlite, error.to_string()))
                 })
                 .transpose()
         },

@@ -803,26 +803,8 @@ fn finish_targets(
     files: &mut [Vec<OutputFile>],
     (stored, built): (&mut [StoredFiles], &mut [Vec<BuiltImage>]),
 ) -> Result<(), EncodeError> {
-    let mut catalog_files = catalog_files;
-    for (target_idx, index) in sqlite_indexes.iter().enumerate() {
-        let Some(index) = index else {
-            continue;
-        };
+    for index in sqlite_indexes.iter().flatten() {
         report::stage(late.reporter, Stage::Encode, || index.finish())?;
-        // The catalog image holds the index too: read back from its
-        // staging file only when images are built.
-        if late.bases.is_some() {
-            let bytes = std::fs::read(&index.path).map_err(|error| EncodeError {
-                package: String::new(),
-                format: OutputFormat::Sqlite.name(),
-                message: format!("cannot read `{}` back: {error}", index.path.display()),
-            })?;
-            catalog_files[target_idx].push(images::CatalogFile {
-                path: PathBuf::from(encode::SQLITE_FILE),
-                digest: None,
-                bytes: Some(bytes),
-            });
-        }
     }
     let Some(bases) = late.bases else {
         return Ok(());
@@ -839,7 +821,9 @@ fn finish_targets(
             images::target_images(
                 target,
                 &late.formats[target_idx],
-                target_files,
+                // The catalog image holds the index too, streamed from its
+                // staging file.
+                (target_files, sqlite_indexes[target_idx].as_ref().map(|index| index.path.as_path())),
                 &target_bundles,
                 base,
                 late.options.source_date_epoch,
@@ -1245,9 +1229,15 @@ impl PackageRun<'_> {
                 &mut own,
             )
         });
-        outcome
-            .bundle_images
-            .extend(package_images.target.iter().map(|image| (target_idx, image.clone())));
+        // The build keeps each bundle image's blobs only to push it; its
+        // package stages them, and the layout needs only the descriptor.
+        outcome.bundle_images.extend(package_images.target.iter().map(|image| {
+            let kept = images::TargetBundleImage {
+                image: image.image.clone().filter(|_| self.pushes),
+                ..image.clone()
+            };
+            (target_idx, kept)
+        }));
         let load_failed = !outcome.failed_dirs.is_empty() || outcome.diagnostics.iter().any(Diagnostic::is_error);
         if outcome.failed_dirs.is_empty() {
             own.extend(graph_diagnostics);

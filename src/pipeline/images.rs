@@ -404,6 +404,23 @@ fn slash_path(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{LOCK_FILE, write_lock};
+
+    #[test]
+    fn the_lock_file_is_left_alone_when_it_says_this_already() {
+        use std::os::unix::fs::MetadataExt as _;
+        let root = tempfile::tempdir().unwrap();
+        write_lock(root.path(), "a\n").unwrap();
+        let first = std::fs::metadata(root.path().join(LOCK_FILE)).unwrap();
+        let dir_before = std::fs::metadata(root.path()).unwrap().mtime_nsec();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_lock(root.path(), "a\n").unwrap();
+        assert_eq!(std::fs::metadata(root.path().join(LOCK_FILE)).unwrap().ino(), first.ino());
+        assert_eq!(std::fs::metadata(root.path()).unwrap().mtime_nsec(), dir_before);
+        write_lock(root.path(), "b\n").unwrap();
+        assert_eq!(std::fs::read_to_string(root.path().join(LOCK_FILE)).unwrap(), "b\n");
+    }
+
     #[test]
     fn several_formats_get_their_own_tags() {
         assert_eq!(super::with_tag_suffix("quay.io/a/cat:v1", "sqlite"), "quay.io/a/cat:v1-sqlite");
@@ -643,6 +660,12 @@ fn pull_settings(config: &crate::config::Config) -> Result<crate::registry::Pull
 
 /// Replaces `catalog.lock` atomically (a temp file renamed over it).
 pub(super) fn write_lock(root: &Path, text: &str) -> std::io::Result<()> {
+    // Left alone when it says this already: a rewrite moves the project
+    // directory's mtime, and every build stamp of the project with it (a
+    // no-op build after an images build was a full stat pass).
+    if std::fs::read(root.join(LOCK_FILE)).is_ok_and(|current| current == text.as_bytes()) {
+        return Ok(());
+    }
     let mut temp = tempfile::NamedTempFile::new_in(root)?;
     std::io::Write::write_all(&mut temp, text.as_bytes())?;
     temp.as_file().sync_all()?;

@@ -164,7 +164,7 @@ impl Publication {
     /// before the `index.json` naming them, old blobs removed after it).
     /// An edit costs a few files' fsyncs instead of a tree of thousands
     /// of links staged and the old one removed.
-    pub fn patch(&mut self, target_idx: usize, renamed: &[&Path], removed: &[&Path]) {
+    pub fn patch(&mut self, target_idx: usize, renamed: &[PathBuf], removed: &[PathBuf]) {
         let Some(target) = self.staged.get(target_idx) else {
             return;
         };

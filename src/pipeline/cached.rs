@@ -499,15 +499,11 @@ impl RunCache {
         if let Some(stamp) = &current
             && let Some((renamed, removed)) = patch_plan(&stamp.differences(&files.manifest), &target_dir)
         {
-            let renamed: Vec<PathBuf> = renamed.into_iter().map(Path::to_path_buf).collect();
-            let removed: Vec<PathBuf> = removed.into_iter().map(Path::to_path_buf).collect();
             let from_extra: Vec<(PathBuf, Vec<u8>)> = extra.iter().filter(|(path, _)| renamed.contains(path)).cloned().collect();
             publication.write(target_idx, &from_extra)?;
             let from_blobs = files.deferred.iter().filter(|(path, _)| renamed.contains(path)).cloned().collect();
             self.write_deferred(publication, target_idx, from_blobs)?;
             files.deferred.clear();
-            let renamed: Vec<&Path> = renamed.iter().map(PathBuf::as_path).collect();
-            let removed: Vec<&Path> = removed.iter().map(PathBuf::as_path).collect();
             publication.patch(target_idx, &renamed, &removed);
             return Ok(false);
         }
@@ -573,7 +569,7 @@ impl RunCache {
 /// renamed after the blobs it names and before the old ones go. Anything
 /// else (a package added or removed, two catalog files) is staged whole
 /// and swapped.
-fn patch_plan<'a>(differences: &crate::output::Differences<'a>, target_dir: &Path) -> Option<(Vec<&'a Path>, Vec<&'a Path>)> {
+fn patch_plan(differences: &crate::output::Differences, target_dir: &Path) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
     let blobs = Path::new(crate::pipeline::images::OCI_DIR).join("blobs");
     let index = Path::new(crate::pipeline::images::OCI_DIR).join("index.json");
     let is_blob = |path: &Path| path.starts_with(&blobs);
@@ -587,8 +583,15 @@ fn patch_plan<'a>(differences: &crate::output::Differences<'a>, target_dir: &Pat
     if !patchable {
         return None;
     }
-    let renamed = differences.added.iter().chain(&others).chain(&index_changed).copied().collect();
-    Some((renamed, differences.removed.clone()))
+    let renamed = differences
+        .added
+        .iter()
+        .chain(&others)
+        .chain(&index_changed)
+        .map(|path| path.to_path_buf())
+        .collect();
+    let removed = differences.removed.iter().map(|path| path.to_path_buf()).collect();
+    Some((renamed, removed))
 }
 
 /// What the cache says of one package before anything is loaded.
@@ -793,8 +796,8 @@ mod tests {
             removed: vec![&old_blob],
         };
         let (renamed, removed) = patch_plan(&differences, dir.path()).unwrap();
-        assert_eq!(renamed, [new_blob.as_path(), catalog.as_path(), index.as_path()]);
-        assert_eq!(removed, [old_blob.as_path()]);
+        assert_eq!(renamed, [new_blob.clone(), catalog.clone(), index.clone()]);
+        assert_eq!(removed, std::slice::from_ref(&old_blob));
         // Two catalog files, a catalog file added, a blob in a directory
         // not there: staged whole.
         let two = crate::output::Differences {

@@ -270,6 +270,15 @@ impl Cache {
         Ok((digest, Some(bytes)))
     }
 
+    /// The digest the memo holds for `path` taken at exactly this stat
+    /// (`(size, mtime in ns, inode, device)`): the bytes this run used,
+    /// or a past run found with the file as it is.
+    pub fn known_digest(&self, path: &Path, (size, mtime_ns, ino, dev): (u64, i128, u64, u64)) -> Option<Sha256Digest> {
+        let memo = self.memo.lock().ok()?;
+        let (stat, digest) = memo.files.get(path)?;
+        (*stat == Stat { size, mtime_ns, ino, dev }).then_some(*digest)
+    }
+
     /// What loading the bundle of `key` gave last time, if remembered
     /// here or in the shared cache.
     pub fn loaded(&self, key: &Key) -> Option<Sha256Digest> {
@@ -780,15 +789,34 @@ pub fn parse_digest(text: &str) -> Option<Sha256Digest> {
     parse_hex(text.strip_prefix("sha256:")?)
 }
 
+/// 64 lowercase or uppercase hex digits. A memo holds one per input file,
+/// so this is on every build's path: a table, not a branch per digit.
 fn parse_hex(text: &str) -> Option<Sha256Digest> {
-    if text.len() != 64 {
-        return None;
-    }
+    const INVALID: u8 = 0xff;
+    const NIBBLES: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let mut idx = 0;
+        while idx < 10 {
+            table[b'0' as usize + idx] = idx as u8;
+            idx += 1;
+        }
+        let mut idx = 0;
+        while idx < 6 {
+            table[b'a' as usize + idx] = 10 + idx as u8;
+            table[b'A' as usize + idx] = 10 + idx as u8;
+            idx += 1;
+        }
+        table
+    };
+    let digits: &[u8; 64] = text.as_bytes().try_into().ok()?;
     let mut bytes = [0u8; 32];
-    for (idx, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(idx * 2..idx * 2 + 2)?, 16).ok()?;
+    let mut invalid = false;
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        let (high, low) = (NIBBLES[usize::from(pair[0])], NIBBLES[usize::from(pair[1])]);
+        invalid |= high == INVALID || low == INVALID;
+        *byte = (high << 4) | (low & 0x0f);
     }
-    Some(Sha256Digest(bytes))
+    (!invalid).then_some(Sha256Digest(bytes))
 }
 
 /// Tabs and newlines in names and values, escaped for the line formats.
@@ -797,6 +825,9 @@ fn escape(text: &str) -> String {
 }
 
 fn unescape(text: &str) -> String {
+    if !text.contains('\\') {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {

@@ -657,6 +657,11 @@ impl super::PackageRun<'_> {
                 .bundle_dirs
                 .par_iter()
                 .map(|dir| {
+                    // Nothing it reads changed since the last build's stamp:
+                    // not even listed.
+                    if let Some(known) = self.hints.and_then(|hints| hints.loaded(dir, set_idx)) {
+                        return (dir.clone(), Some(known), None, None);
+                    }
                     let (builder, pre_read) = match run_cache.bundle_key(dir, vars, self.image_epoch) {
                         Some((builder, pre_read)) => (Some(builder), pre_read),
                         None => (None, crate::load::PreRead::default()),
@@ -703,6 +708,15 @@ impl super::PackageRun<'_> {
                     (dir.clone(), digest, Some(result), None)
                 })
                 .collect();
+            if let Ok(mut stamped) = self.stamped_bundles.lock() {
+                stamped.extend(probed.iter().filter_map(|(dir, digest, _, _)| {
+                    Some(super::fresh::StampedBundle {
+                        set_idx,
+                        dir: dir.clone(),
+                        loaded: (*digest)?,
+                    })
+                }));
+            }
             let mut set_loaded = Vec::new();
             let mut set_preloaded = BTreeMap::new();
             for (dir, digest, result, origin) in probed {

@@ -4,12 +4,20 @@
 //! it ran, a stamp (in the action cache, named by the output directory) lists
 //! every directory and file under the project's roots (the project and
 //! its `external-paths`) and every directory and file of every target it
-//! wrote, with one sha256 over all their stats (device, inode, mode, size,
-//! mtime, ctime), plus a key over catbuild's version, the resolved
-//! `Config` and every build option that changes output bytes. A later
-//! build whose key is the same and whose stats hash the same is a no-op:
-//! it stats those paths and returns the last build's report, reading no
-//! input byte and writing nothing.
+//! wrote, grouped by directory, each group with a digest of its paths'
+//! stats (device, inode, mode, size, mtime, ctime), plus a key over
+//! catbuild's version, the resolved `Config` and every build option that
+//! changes output bytes. A later build whose key is the same and whose
+//! stats hash the same is a no-op: it stats those paths and returns the
+//! last build's report, reading no input byte and writing nothing.
+//!
+//! A stamp whose key still matches but where some groups changed (an
+//! edit) still vouches for the rest: it also holds each bundle's loaded
+//! digest, and a bundle under which no group changed, nor the group
+//! holding its own entry, is neither listed nor keyed again
+//! ([`Hints`]); the new stamp keeps the unchanged groups' stats and walks
+//! only the changed directories again. A bundle with a symbolic link in
+//! it (whose target may lie anywhere) is never vouched for.
 //!
 //! Why a matching stamp means the output is what a build would make now,
 //! for every way an input can change:
@@ -41,13 +49,14 @@
 //!   later change moves its ctime (git's "racy clean" rule).
 //!
 //! Not stamped (they build as before): `--no-cache`, `--cache-to` (its
-//! export needs the actions), builds with warnings, images (a registry's
-//! tag may move), `bundle-images`, and
+//! export needs the actions), builds with warnings, images from a base
+//! image (a registry's tag may move) or pushed, `bundle-images`, and
 //! inputs outside the roots or inside the output or cache directory, a
 //! `.git` directory or another catbuild output directory (all skipped by
 //! the walk, so nothing a build reads may be there). Anything the walk cannot read means no stamp; the stamp is only a
 //! hint, so losing it costs time, never correctness.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -56,27 +65,40 @@ use sha2::{Digest as _, Sha256};
 
 use super::{BuildOptions, BuildReport, TargetReport};
 use crate::config::Config;
+use crate::load::Sha256Digest;
 
 /// How far filesystem timestamps may lag the clock: Linux stamps files
 /// with a coarse clock that is at most one tick behind, and a tick is at
 /// most 10 ms (`HZ` >= 100).
 pub(super) const CLOCK_SLACK: Duration = Duration::from_millis(10);
-const HEADER: &str = "catbuild build stamp 1";
+const HEADER: &str = "catbuild build stamp 2";
 /// Past this many paths the walk gives up: a project that large gains
 /// little from a stamp it must stat whole.
 const MAX_ENTRIES: usize = 2_000_000;
+/// At most this many racy files in a stamp: every check hashes each again.
+const MAX_RACY: usize = 64;
 
 /// catbuild's version and commit.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " ", env!("CATBUILD_GIT_COMMIT"));
 
 /// Whether a build with these settings may be answered by a stamp at all.
 pub(super) fn eligible(config: &Config, options: &BuildOptions) -> bool {
+    use crate::config::BaseImage;
     // `--cache-to` must see the build's actions to export them, so such a
     // build is never answered by a stamp (one made without it would
     // otherwise leave the shared cache unwritten).
+    // Images are made from the inputs alone when no base image is read
+    // (from a registry, whose tag may move, or a layout) and none is
+    // pushed (a push needs them in memory).
+    let images_from_inputs_alone = !options.push
+        && config.targets.iter().all(|target| !target.push)
+        && match &options.base_image {
+            Some(base) => *base == BaseImage::Scratch,
+            None => config.targets.iter().all(|target| target.base_image == BaseImage::Scratch),
+        };
     options.cache.enabled
         && options.cache.to.is_none()
-        && !options.images(config)
+        && (!options.images(config) || images_from_inputs_alone)
         && config.packages.iter().all(|package| package.bundle_images.is_empty())
 }
 
@@ -102,7 +124,7 @@ pub(super) fn key(config: &Config, options: &BuildOptions, out_dir: &Path, versi
         hasher.update((text.len() as u64).to_le_bytes());
         hasher.update(text.as_bytes());
     }
-    crate::cache::hex(&crate::load::Sha256Digest(hasher.finalize().into()))
+    crate::cache::hex(&Sha256Digest(hasher.finalize().into()))
 }
 
 /// The name the stamp of a build into `out_dir` is kept under.
@@ -120,8 +142,19 @@ pub(super) struct StampedTarget {
     pub(super) n_excluded: usize,
 }
 
-/// A stamp: what it answers (`key`), its targets, and the paths whose
-/// stats hash to `stats`.
+/// A bundle directory's loaded digest under one variable set (its index
+/// among the package's, which the key fixes), as the build that wrote
+/// the stamp found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct StampedBundle {
+    pub(super) set_idx: usize,
+    pub(super) dir: PathBuf,
+    pub(super) loaded: Sha256Digest,
+}
+
+/// A stamp: what it answers (`key`), its targets, the paths it vouches
+/// for, grouped by directory, each group with the digest of its paths'
+/// stats, and the loaded digest of every bundle wholly under them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct BuildStamp {
     pub(super) version: String,
@@ -130,7 +163,12 @@ pub(super) struct BuildStamp {
     /// Absolute paths, grouped by their directory, in the order their stats
     /// are hashed.
     pub(super) groups: Vec<Group>,
-    pub(super) stats: String,
+    /// Per group, [`group_digest`] of its paths' stats.
+    pub(super) digests: Vec<String>,
+    pub(super) bundles: Vec<StampedBundle>,
+    /// Files changed too shortly before the build for their stats to
+    /// vouch for their bytes, with the sha256 of the bytes the build used.
+    pub(super) racy: Vec<(PathBuf, Sha256Digest)>,
 }
 
 /// Paths in one directory: each is stated by name relative to the
@@ -143,14 +181,9 @@ pub(super) struct Group {
 }
 
 impl BuildStamp {
-    /// Whether every listed path has the stats it had when stamped.
-    pub(super) fn still_holds(&self) -> bool {
-        stats_of(&self.groups).is_some_and(|stats| digest_of(&stats) == self.stats)
-    }
-
-    /// As text: `d DIR` then its `f NAME`s.
+    /// As text: `d DIGEST DIR` then its `f NAME`s, then `b SET LOADED DIR`.
     pub(super) fn to_text(&self) -> Option<String> {
-        let mut text = format!("{HEADER}\nversion {}\nkey {}\nstats {}\n", self.version, self.key, self.stats);
+        let mut text = format!("{HEADER}\nversion {}\nkey {}\n", self.version, self.key);
         for target in &self.targets {
             if target.name.contains(['\n', '\t']) {
                 return None;
@@ -160,13 +193,26 @@ impl BuildStamp {
                 target.name, target.n_packages, target.n_bundles, target.n_excluded
             ));
         }
-        for group in &self.groups {
+        // Pushed piece by piece: a stamp has a line per input path.
+        for (group, digest) in self.groups.iter().zip(&self.digests) {
             let dir = group.dir.to_str().filter(|dir| !dir.contains('\n'))?;
-            text.push_str(&format!("d {dir}\n"));
+            for piece in ["d ", digest, " ", dir, "\n"] {
+                text.push_str(piece);
+            }
             for name in &group.names {
                 let name = name.to_str().filter(|name| !name.contains('\n'))?;
-                text.push_str(&format!("f {name}\n"));
+                for piece in ["f ", name, "\n"] {
+                    text.push_str(piece);
+                }
             }
+        }
+        for bundle in &self.bundles {
+            let dir = bundle.dir.to_str().filter(|dir| !dir.contains('\n'))?;
+            text.push_str(&format!("b {} {} {dir}\n", bundle.set_idx, bundle.loaded));
+        }
+        for (path, digest) in &self.racy {
+            let path = path.to_str().filter(|path| !path.contains('\n'))?;
+            text.push_str(&format!("r {digest} {path}\n"));
         }
         Some(text)
     }
@@ -179,9 +225,15 @@ impl BuildStamp {
         }
         let version = lines.next()?.strip_prefix("version ")?.to_string();
         let key = lines.next()?.strip_prefix("key ")?.to_string();
-        let stats = lines.next()?.strip_prefix("stats ")?.to_string();
-        let mut targets = Vec::new();
-        let mut groups: Vec<Group> = Vec::new();
+        let mut stamp = BuildStamp {
+            version,
+            key,
+            targets: Vec::new(),
+            groups: Vec::new(),
+            digests: Vec::new(),
+            bundles: Vec::new(),
+            racy: Vec::new(),
+        };
         for line in lines {
             let (kind, rest) = line.split_once(' ')?;
             match kind {
@@ -190,28 +242,40 @@ impl BuildStamp {
                     let [name, n_packages, n_bundles, n_excluded] = fields.as_slice() else {
                         return None;
                     };
-                    targets.push(StampedTarget {
+                    stamp.targets.push(StampedTarget {
                         name: name.to_string(),
                         n_packages: n_packages.parse().ok()?,
                         n_bundles: n_bundles.parse().ok()?,
                         n_excluded: n_excluded.parse().ok()?,
                     });
                 }
-                "d" => groups.push(Group {
-                    dir: PathBuf::from(rest),
-                    names: Vec::new(),
-                }),
-                "f" => groups.last_mut()?.names.push(rest.into()),
+                "d" => {
+                    let (digest, dir) = rest.split_once(' ')?;
+                    stamp.digests.push(digest.to_string());
+                    stamp.groups.push(Group {
+                        dir: PathBuf::from(dir),
+                        names: Vec::new(),
+                    });
+                }
+                "f" => stamp.groups.last_mut()?.names.push(rest.into()),
+                "b" => {
+                    let mut fields = rest.splitn(3, ' ');
+                    let set_idx = fields.next()?.parse().ok()?;
+                    let loaded = crate::cache::parse_digest(fields.next()?)?;
+                    stamp.bundles.push(StampedBundle {
+                        set_idx,
+                        dir: PathBuf::from(fields.next()?),
+                        loaded,
+                    });
+                }
+                "r" => {
+                    let (digest, path) = rest.split_once(' ')?;
+                    stamp.racy.push((PathBuf::from(path), crate::cache::parse_digest(digest)?));
+                }
                 _ => return None,
             }
         }
-        Some(BuildStamp {
-            version,
-            key,
-            targets,
-            groups,
-            stats,
-        })
+        Some(stamp)
     }
 }
 
@@ -233,13 +297,24 @@ fn group(paths: &[PathBuf]) -> Option<Vec<Group>> {
 }
 
 /// `(device, inode, mode, size, mtime, ctime)` of every path, times in ns.
-type StatFields = [i128; 6];
+pub(super) type StatFields = [i128; 6];
 
-/// The stats (as `lstat` gives them) of every path of `groups`, in
-/// order; `None` when one cannot be stated.
-fn stats_of(groups: &[Group]) -> Option<Vec<StatFields>> {
+/// `(size, mtime, inode, device)`, as the action cache's memo keeps them.
+pub(super) fn memo_stat(stat: &StatFields) -> Option<(u64, i128, u64, u64)> {
+    Some((
+        u64::try_from(stat[3]).ok()?,
+        stat[4],
+        u64::try_from(stat[1]).ok()?,
+        u64::try_from(stat[0]).ok()?,
+    ))
+}
+
+/// The stats (as `lstat` gives them) of each group's paths, in order;
+/// `None` for a group whose directory or one of whose paths cannot be
+/// stated.
+fn stats_of(groups: &[Group]) -> Vec<Option<Vec<StatFields>>> {
     use rustix::fs::{AtFlags, Mode, OFlags};
-    let stats: Vec<Option<Vec<StatFields>>> = groups
+    groups
         .par_iter()
         .with_min_len(64)
         .map(|group| {
@@ -253,27 +328,38 @@ fn stats_of(groups: &[Group]) -> Option<Vec<StatFields>> {
                 })
                 .collect()
         })
-        .collect();
-    let mut all = Vec::new();
-    for group_stats in stats {
-        all.extend(group_stats?);
-    }
-    Some(all)
+        .collect()
 }
 
-fn digest_of(stats: &[StatFields]) -> String {
+/// The digest of one group's stats: the first half of their sha256, as
+/// hex (plenty to tell a change, and a tenth of a stamp's size less).
+fn group_digest(stats: &[StatFields]) -> String {
     let mut hasher = Sha256::new();
     for stat in stats {
         for value in stat {
             hasher.update(value.to_le_bytes());
         }
     }
-    crate::cache::hex(&crate::load::Sha256Digest(hasher.finalize().into()))
+    let mut hex = Sha256Digest(hasher.finalize().into()).hex();
+    hex.truncate(32);
+    hex
 }
 
 fn newest_of(stats: &[StatFields]) -> SystemTime {
     let newest_ns = stats.iter().map(|stat| stat[4].max(stat[5])).max().unwrap_or(0);
     SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(newest_ns).unwrap_or(0))
+}
+
+fn file_type(stat: &StatFields) -> Option<rustix::fs::FileType> {
+    u32::try_from(stat[2]).ok().map(rustix::fs::FileType::from_raw_mode)
+}
+
+fn is_symlink(stat: &StatFields) -> bool {
+    file_type(stat) == Some(rustix::fs::FileType::Symlink)
+}
+
+fn is_regular_file(stat: &StatFields) -> bool {
+    file_type(stat) == Some(rustix::fs::FileType::RegularFile)
 }
 
 /// Every directory and file under `root` (itself included), sorted,
@@ -393,6 +479,9 @@ pub(super) struct Finished<'a> {
     pub(super) reports: &'a [TargetReport],
     /// The inputs' side, walked once every input was read.
     pub(super) inputs: InputWalk,
+    /// Every bundle's loaded digest the build knew (those wholly under
+    /// the walked paths are kept).
+    pub(super) bundles: Vec<StampedBundle>,
 }
 
 /// Every path under the project's roots with its stats, taken after the
@@ -401,7 +490,46 @@ pub(super) struct InputWalk {
     /// `out_dir`, canonical.
     out_dir: PathBuf,
     groups: Vec<Group>,
+    /// The stats of the groups' paths, in order.
     stats: Vec<StatFields>,
+    racy: Vec<(PathBuf, Sha256Digest)>,
+}
+
+/// When a build began (before it read any input), and what the stamp it
+/// missed still says.
+pub(super) struct Start {
+    pub(super) at: SystemTime,
+    pub(super) hints: Option<Hints>,
+}
+
+/// What a stamp that no longer holds still says to a build with its key
+/// (same catbuild, config and options): which of its directories changed,
+/// and the loaded digest of every bundle nothing under which did.
+pub(super) struct Hints {
+    /// The stamp's input groups, each with its stats as the check took
+    /// them when they are the stamped ones (`None`: changed).
+    groups: Vec<(Group, Option<Vec<StatFields>>)>,
+    /// The directories of the groups that changed or could not be read,
+    /// inputs' and outputs'.
+    changed: Vec<PathBuf>,
+    bundles: HashMap<PathBuf, Vec<(usize, Sha256Digest)>>,
+    /// Racy files of unchanged groups, with the stats the check found and
+    /// the digest their bytes still hash to.
+    racy: HashMap<PathBuf, (StatFields, Sha256Digest)>,
+}
+
+impl Hints {
+    /// The loaded digest of the bundle in `dir` under variable set
+    /// `set_idx`, when nothing loading it could read changed since the
+    /// stamp: no group at or below it changed, nor its parent's (which
+    /// holds its own entry, so it was not replaced). Its files' contents,
+    /// entries and subdirectories are all in those groups.
+    pub(super) fn loaded(&self, dir: &Path, set_idx: usize) -> Option<Sha256Digest> {
+        let (_, digest) = self.bundles.get(dir)?.iter().find(|(idx, _)| *idx == set_idx)?;
+        let parent = dir.parent()?;
+        let touched = self.changed.iter().any(|changed| changed == parent || changed.starts_with(dir));
+        (!touched).then_some(*digest)
+    }
 }
 
 /// The inputs' side of a stamp, or `None` when it cannot be trusted:
@@ -410,12 +538,20 @@ pub(super) struct InputWalk {
 /// plan named, which must lie where the walk looks) and before it takes
 /// the outputs' side ([`take`]). It reads nothing the publish writes, so
 /// it runs while the publish waits on the disk.
+///
+/// After a stamp that still vouched for most paths ([`Hints`]), only the
+/// directories that changed are walked again: the others keep the stats
+/// the check took, which were the stamped ones. Those were taken before
+/// the build read anything, so a change since shows at the next check,
+/// like any other.
+/// `known` gives the sha256 of the bytes the build used for a file, when
+/// it knows them for exactly that stat.
 pub(super) fn walk_inputs(
-    config: &Config,
-    options: &BuildOptions,
+    (config, options): (&Config, &BuildOptions),
     out_dir: &Path,
-    started: SystemTime,
+    start: &Start,
     inputs: &[PathBuf],
+    known: &(dyn Fn(&Path, &StatFields) -> Option<Sha256Digest> + Sync),
 ) -> Option<InputWalk> {
     let out_dir = std::fs::canonicalize(out_dir).ok()?;
     let cache_dir = super::cache_dir(config, &options.cache, &out_dir);
@@ -445,21 +581,35 @@ pub(super) fn walk_inputs(
     // directory in the project's. One stat, then, not a walk thrown away.
     for root in &roots {
         let stat = rustix::fs::statat(rustix::fs::CWD, root, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
-        if newest_of(&[stat_fields(&stat)]) + CLOCK_SLACK >= started {
+        if newest_of(&[stat_fields(&stat)]) + CLOCK_SLACK >= start.at {
             return None;
         }
     }
-    let mut paths = Vec::new();
-    let mut stats = Vec::new();
-    for root in &roots {
-        walk(root, &mut skip, &mut paths, &mut stats)?;
-    }
-    // A path the walk listed is canonical already (the walk follows no
-    // link and starts at canonical roots), under a root and not skipped:
-    // only the others need `canonicalize` (a `readlink` per component).
-    let walked: std::collections::HashSet<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let (groups, stats) = match &start.hints {
+        Some(hints) => walk_changed(hints, &roots, &mut skip)?,
+        None => {
+            let mut paths = Vec::new();
+            let mut stats = Vec::new();
+            for root in &roots {
+                walk(root, &mut skip, &mut paths, &mut stats)?;
+            }
+            (group(&paths)?, stats)
+        }
+    };
+    // A path walked is canonical already (the walk follows no link and
+    // starts at canonical roots), under a root and not skipped: only the
+    // others need `canonicalize` (a `readlink` per component).
+    let walked: HashMap<&Path, &Group> = groups.iter().map(|group| (group.dir.as_path(), group)).collect();
+    let was_walked = |input: &Path| {
+        walked.contains_key(input)
+            || input
+                .parent()
+                .zip(input.file_name())
+                .and_then(|(parent, name)| walked.get(parent).map(|group| group.names.iter().any(|known| known == name)))
+                .unwrap_or(false)
+    };
     for input in inputs {
-        if walked.contains(input.as_path()) {
+        if was_walked(input) {
             continue;
         }
         let input = std::fs::canonicalize(input).ok()?;
@@ -469,14 +619,117 @@ pub(super) fn walk_inputs(
             return None;
         }
     }
-    // Racy: an input changed after the build began may not be what it
-    // read. One that changes after these stats are taken no longer
-    // matches them.
-    let groups = group(&paths)?;
-    if newest_of(&stats) + CLOCK_SLACK >= started {
-        return None;
+    let racy = racy_files(&groups, &stats, start, known)?;
+    Some(InputWalk {
+        out_dir,
+        groups,
+        stats,
+        racy,
+    })
+}
+
+/// The racy files among the walked paths (changed too shortly before the
+/// build began for their stats to tell a later change: they may not be
+/// what the build read), each with the digest of the bytes the build
+/// used; `None` when one is not a regular file, or its bytes are not
+/// known for exactly its stat, or there are too many. A file that changes
+/// after these stats are taken no longer matches them, and a check hashes
+/// each racy file again.
+fn racy_files(
+    groups: &[Group],
+    stats: &[StatFields],
+    start: &Start,
+    known: &(dyn Fn(&Path, &StatFields) -> Option<Sha256Digest> + Sync),
+) -> Option<Vec<(PathBuf, Sha256Digest)>> {
+    let mut racy = Vec::new();
+    let mut offset = 0;
+    for group in groups {
+        let group_stats = stats.get(offset..offset + group.names.len())?;
+        offset += group.names.len();
+        for (name, stat) in group.names.iter().zip(group_stats) {
+            if newest_of(std::slice::from_ref(stat)) + CLOCK_SLACK < start.at {
+                continue;
+            }
+            if racy.len() == MAX_RACY || !is_regular_file(stat) {
+                return None;
+            }
+            let path = group.dir.join(name);
+            let checked = || {
+                let (checked_stat, digest) = start.hints.as_ref()?.racy.get(&path)?;
+                (checked_stat == stat).then_some(*digest)
+            };
+            let digest = known(&path, stat).or_else(checked)?;
+            racy.push((path, digest));
+        }
     }
-    Some(InputWalk { out_dir, groups, stats })
+    Some(racy)
+}
+
+/// The inputs' groups after a stamp that still held elsewhere: its
+/// unchanged groups as the check stated them, and each changed directory
+/// (its highest, whose walk covers the rest) walked again.
+fn walk_changed(hints: &Hints, roots: &[PathBuf], skip: &mut Vec<PathBuf>) -> Option<(Vec<Group>, Vec<StatFields>)> {
+    let changed: Vec<&Path> = hints
+        .changed
+        .iter()
+        .map(PathBuf::as_path)
+        .filter(|dir| !skip.iter().any(|skipped| dir.starts_with(skipped)))
+        .collect();
+    // A group above a root (the one holding a root's own entry) changed:
+    // that root is walked again whole.
+    let mut tops: Vec<&Path> = Vec::new();
+    for dir in &changed {
+        if changed.iter().any(|other| other != dir && dir.starts_with(other)) {
+            continue;
+        }
+        if roots.iter().any(|root| dir.starts_with(root)) {
+            tops.push(dir);
+        } else {
+            let below: Vec<&Path> = roots.iter().filter(|root| root.starts_with(dir)).map(PathBuf::as_path).collect();
+            if below.is_empty() {
+                return None;
+            }
+            tops.extend(below);
+        }
+    }
+    let mut groups = Vec::new();
+    let mut stats = Vec::new();
+    for (group, group_stats) in &hints.groups {
+        // Under a directory walked again, or the entry of a root walked
+        // again whole (that walk has both).
+        let rewalked = tops.iter().any(|top| group.dir.starts_with(top))
+            || roots.iter().any(|root| {
+                tops.contains(&root.as_path())
+                    && Some(group.dir.as_path()) == root.parent()
+                    && group.names.iter().map(|name| name.as_os_str()).eq(root.file_name())
+            });
+        if rewalked {
+            continue;
+        }
+        groups.push(group.clone());
+        stats.extend(group_stats.as_ref()?);
+    }
+    let mut walked_stats = Vec::new();
+    for top in tops {
+        let root = roots.iter().find(|root| top.starts_with(root))?;
+        let mut paths = Vec::new();
+        if top == root.as_path() {
+            walk(root, skip, &mut paths, &mut walked_stats)?;
+        } else {
+            let n_paths = std::sync::atomic::AtomicUsize::new(stats.len());
+            let listing = list_dir(top, root, skip, &n_paths)?;
+            if listing.holds_lock || !listing.output_dirs.is_empty() {
+                // Another build's output appeared: its parent's listing
+                // must lose it, which a walk from the top does.
+                return None;
+            }
+            paths = listing.paths;
+            walked_stats.extend(listing.stats);
+        }
+        groups.extend(group(&paths)?);
+    }
+    stats.extend(walked_stats);
+    Some((groups, stats))
 }
 
 /// The stamp of a build that just swapped its targets in (under the
@@ -490,15 +743,41 @@ pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
             out_dir,
             mut groups,
             mut stats,
+            racy,
         },
+        bundles,
     } = finished;
+    // A bundle is vouched for only when every path loading it reads is a
+    // walked one: its directory walked as such (no link on the way), and
+    // no link below it (whose target may lie anywhere).
+    let mut link_dirs: Vec<&Path> = Vec::new();
+    let mut group_dirs = std::collections::HashSet::new();
+    let mut offset = 0;
+    for group in &groups {
+        let group_stats = stats.get(offset..offset + group.names.len())?;
+        if group_stats.iter().any(is_symlink) {
+            link_dirs.push(&group.dir);
+        }
+        group_dirs.insert(group.dir.as_path());
+        offset += group.names.len();
+    }
+    let bundles: Vec<StampedBundle> = bundles
+        .into_iter()
+        .filter(|bundle| group_dirs.contains(bundle.dir.as_path()) && !link_dirs.iter().any(|dir| dir.starts_with(&bundle.dir)))
+        .collect();
+    drop(group_dirs);
     let mut outputs = Vec::new();
     for report in reports {
         walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs, &mut stats)?;
     }
-    let output_groups = group(&outputs)?;
-    groups.extend(output_groups);
-    let stats = digest_of(&stats);
+    groups.extend(group(&outputs)?);
+    let mut slices = Vec::with_capacity(groups.len());
+    let mut offset = 0;
+    for group in &groups {
+        slices.push(stats.get(offset..offset + group.names.len())?);
+        offset += group.names.len();
+    }
+    let digests: Vec<String> = slices.into_par_iter().map(group_digest).collect();
     Some(BuildStamp {
         version: VERSION.to_string(),
         key: key(config, options, &out_dir, VERSION),
@@ -512,42 +791,118 @@ pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
             })
             .collect(),
         groups,
-        stats,
+        digests,
+        bundles,
+        racy,
     })
 }
 
-/// The report of a build that has nothing to do, from a stamp that still
-/// holds for `config` and `options` (checked under the output directory's
-/// lock), else `None`.
-pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> Result<Option<BuildReport>, super::BuildError> {
+/// What the stamp of the last build into an output directory says of
+/// this one.
+pub(super) enum Checked {
+    /// Nothing changed: that build's report.
+    Fresh(BuildReport),
+    /// Same settings, some paths changed.
+    Stale(Hints),
+    /// No stamp, or another build's.
+    Unknown,
+}
+
+/// Checks the stamp of the last build into `out_dir` for `config` and
+/// `options` (under the output directory's lock).
+pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> Result<Checked, super::BuildError> {
     if !eligible(config, options) {
-        return Ok(None);
+        return Ok(Checked::Unknown);
     }
     let cache_dir = super::cache_dir(config, &options.cache, out_dir);
     let Some(text) = crate::cache::read_stamp(&cache_dir, &stamp_name(out_dir)) else {
-        return Ok(None);
+        return Ok(Checked::Unknown);
     };
     let Some(stamp) = BuildStamp::from_text(&text) else {
-        return Ok(None);
+        return Ok(Checked::Unknown);
     };
+    drop(text);
     let Ok(canonical_out) = std::fs::canonicalize(out_dir) else {
-        return Ok(None);
+        return Ok(Checked::Unknown);
     };
     if stamp.version != VERSION || stamp.key != key(config, options, &canonical_out, VERSION) {
-        return Ok(None);
+        return Ok(Checked::Unknown);
     }
     let _lock = crate::output::OutputLock::acquire(out_dir, &options.output)?;
-    if !stamp.still_holds() {
-        return Ok(None);
+    let stats: Vec<Option<(Vec<StatFields>, String)>> = stats_of(&stamp.groups)
+        .into_par_iter()
+        .map(|group_stats| {
+            group_stats.map(|group_stats| {
+                let digest = group_digest(&group_stats);
+                (group_stats, digest)
+            })
+        })
+        .collect();
+    let BuildStamp {
+        targets: stamped_targets,
+        groups: stamped_groups,
+        digests,
+        bundles: stamped_bundles,
+        racy: stamped_racy,
+        ..
+    } = stamp;
+    let mut racy_by_dir: HashMap<&Path, Vec<(&std::ffi::OsStr, &Sha256Digest)>> = HashMap::new();
+    for (path, digest) in &stamped_racy {
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+            racy_by_dir.entry(dir).or_default().push((name, digest));
+        }
+    }
+    let mut changed = Vec::new();
+    let mut groups = Vec::new();
+    let mut racy = HashMap::new();
+    for ((group, digest), now) in stamped_groups.into_iter().zip(&digests).zip(stats) {
+        let (group_stats, mut same) = match now {
+            Some((group_stats, now_digest)) => {
+                let same = now_digest == *digest;
+                (Some(group_stats), same)
+            }
+            None => (None, false),
+        };
+        // Its racy files' stats may not tell a change: their bytes do.
+        if same && let (Some(files), Some(group_stats)) = (racy_by_dir.get(group.dir.as_path()), &group_stats) {
+            for (name, digest) in files {
+                let position = group.names.iter().position(|known| known == name);
+                let hashed = std::fs::read(group.dir.join(name)).ok().map(|bytes| Sha256Digest::of(&bytes));
+                match position {
+                    Some(idx) if hashed.as_ref() == Some(*digest) => {
+                        racy.insert(group.dir.join(name), (group_stats[idx], **digest));
+                    }
+                    _ => same = false,
+                }
+            }
+        }
+        if !same {
+            changed.push(group.dir.clone());
+        }
+        if !group.dir.starts_with(&canonical_out) {
+            groups.push((group, group_stats.filter(|_| same)));
+        }
+    }
+    if !changed.is_empty() {
+        let mut bundles: HashMap<PathBuf, Vec<(usize, Sha256Digest)>> = HashMap::new();
+        for bundle in stamped_bundles {
+            bundles.entry(bundle.dir).or_default().push((bundle.set_idx, bundle.loaded));
+        }
+        return Ok(Checked::Stale(Hints {
+            groups,
+            changed,
+            bundles,
+            racy,
+        }));
     }
     let mut targets = Vec::new();
-    for stamped in &stamp.targets {
+    for stamped in &stamped_targets {
         let target_dir = out_dir.join(&stamped.name);
         let Some(packages) = std::fs::read(target_dir.join(crate::summary::SUMMARY_FILE))
             .ok()
             .and_then(|bytes| crate::summary::from_file(&bytes))
         else {
-            return Ok(None);
+            return Ok(Checked::Unknown);
         };
         targets.push(TargetReport {
             name: stamped.name.clone(),
@@ -561,7 +916,7 @@ pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> 
         });
     }
     let warnings = super::stale_target_warnings(config, out_dir)?;
-    Ok(Some(BuildReport { targets, warnings }))
+    Ok(Checked::Fresh(BuildReport { targets, warnings }))
 }
 
 /// Every input path the plan names, for [`take`]'s check that the walk
@@ -587,6 +942,7 @@ mod tests {
 
     #[test]
     fn a_stamp_reads_back_and_a_damaged_one_is_refused() {
+        let groups = group(&["/p", "/p/a", "/p/a/x.yaml", "/p/b.toml", "/out/v4.16"].map(PathBuf::from)).unwrap();
         let stamp = BuildStamp {
             version: "0.1.0 abc".to_string(),
             key: "k".repeat(64),
@@ -596,22 +952,38 @@ mod tests {
                 n_bundles: 9,
                 n_excluded: 1,
             }],
-            groups: group(&["/p", "/p/a", "/p/a/x.yaml", "/p/b.toml", "/out/v4.16"].map(PathBuf::from)).unwrap(),
-            stats: "s".repeat(64),
+            digests: groups.iter().map(|_| "d".repeat(32)).collect(),
+            groups,
+            bundles: vec![StampedBundle {
+                set_idx: 1,
+                dir: PathBuf::from("/p/a b"),
+                loaded: Sha256Digest([7; 32]),
+            }],
+            racy: vec![(PathBuf::from("/p/a/x.yaml"), Sha256Digest([9; 32]))],
         };
         let text = stamp.to_text().unwrap();
         assert_eq!(BuildStamp::from_text(&text).unwrap(), stamp);
-        assert!(BuildStamp::from_text(&text.replace(HEADER, "catbuild build stamp 0")).is_none());
+        assert!(BuildStamp::from_text(&text.replace(HEADER, "catbuild build stamp 1")).is_none());
         assert!(BuildStamp::from_text(&format!("{text}x y\n")).is_none());
+        assert!(BuildStamp::from_text(&text.replace(" sha256:", " sha1:")).is_none());
         let odd = BuildStamp {
+            digests: vec!["d".repeat(32)],
             groups: group(&[PathBuf::from("/p/a\nb")]).unwrap(),
             ..stamp
         };
         assert!(odd.to_text().is_none(), "a newline in a path is not stamped");
     }
 
+    /// The digests of `groups` as a check takes them.
+    fn digests_now(groups: &[Group]) -> Vec<Option<String>> {
+        stats_of(groups)
+            .into_iter()
+            .map(|stats| stats.map(|stats| group_digest(&stats)))
+            .collect()
+    }
+
     #[test]
-    fn any_change_to_a_listed_path_breaks_the_stamp() {
+    fn any_change_to_a_listed_path_changes_its_group() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("p");
         std::fs::create_dir_all(root.join("a")).unwrap();
@@ -623,27 +995,32 @@ mod tests {
         let groups = group(&paths).unwrap();
         assert_eq!(groups.len(), 3, "{groups:?}");
         // The walk's stats are the ones a check takes.
-        assert_eq!(stats_of(&groups).unwrap(), walked_stats);
-        let digest = digest_of(&walked_stats);
-        let stamp = BuildStamp {
-            version: VERSION.to_string(),
-            key: String::new(),
-            targets: Vec::new(),
-            groups,
-            stats: digest,
-        };
-        assert!(stamp.still_holds());
-        // Same size, same mtime put back: the ctime still moves.
-        let before = std::fs::metadata(root.join("a/x.yaml")).unwrap().modified().unwrap();
+        assert_eq!(stats_of(&groups).into_iter().flatten().flatten().collect::<Vec<_>>(), walked_stats);
+        let before = digests_now(&groups);
+        assert!(before.iter().all(Option::is_some));
+        assert_eq!(before, digests_now(&groups), "stable");
+        // Same size, same mtime put back: the ctime still moves, in the
+        // group of the file's directory only.
+        let mtime = std::fs::metadata(root.join("a/x.yaml")).unwrap().modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(root.join("a/x.yaml"), "two").unwrap();
         std::fs::File::options()
             .append(true)
             .open(root.join("a/x.yaml"))
             .unwrap()
-            .set_modified(before)
+            .set_modified(mtime)
             .unwrap();
-        assert!(!stamp.still_holds());
+        let after = digests_now(&groups);
+        assert_eq!(
+            (after[0] == before[0], after[1] == before[1], after[2] == before[2]),
+            (true, true, false)
+        );
+        // A file added: its directory's own entry (in its parent's group).
+        std::fs::write(root.join("a/y.yaml"), "new").unwrap();
+        let added = digests_now(&groups);
+        assert_ne!(added[1], after[1]);
+        std::fs::remove_dir_all(root.join("a")).unwrap();
+        assert_eq!(digests_now(&groups)[2], None, "a directory gone cannot be read");
     }
 
     #[test]
@@ -715,7 +1092,14 @@ mod tests {
             ]
         );
         assert_eq!(skip, [out]);
-        assert_eq!(stats_of(&group(&paths).unwrap()).unwrap(), stats);
+        assert_eq!(
+            stats_of(&group(&paths).unwrap())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect::<Vec<_>>(),
+            stats
+        );
         for threads in [2, 4] {
             assert_eq!(walked(threads), (skip.clone(), paths.clone(), stats.clone()), "{threads} threads");
         }

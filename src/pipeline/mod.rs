@@ -212,14 +212,21 @@ pub fn deploy_files(config: &Config, options: &BuildOptions, reporter: &dyn Repo
 pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -> Result<BuildReport, BuildError> {
     let out_dir = options.out_dir.clone().unwrap_or_else(|| config.catalog.output_dir.clone());
     // Not a stage of its own: on a miss the build's stages follow as ever.
-    if let Some(report) = fresh::check(config, options, &out_dir)? {
-        report::hit(reporter, &Action::UpToDate { out_dir: &out_dir }, None);
-        return Ok(report);
-    }
+    let hints = match fresh::check(config, options, &out_dir)? {
+        fresh::Checked::Fresh(report) => {
+            report::hit(reporter, &Action::UpToDate { out_dir: &out_dir }, None);
+            return Ok(report);
+        }
+        fresh::Checked::Stale(hints) => Some(hints),
+        fresh::Checked::Unknown => None,
+    };
     // Before any input is read (the check only stats): a stamp is only
     // taken when no input changed after this moment.
-    let started = std::time::SystemTime::now();
-    run(config, options, reporter, Some(&out_dir), Some(started)).map(|(report, _)| report)
+    let start = fresh::Start {
+        at: std::time::SystemTime::now(),
+        hints,
+    };
+    run(config, options, reporter, Some(&out_dir), Some(&start)).map(|(report, _)| report)
 }
 
 /// Pushes the images of every built target that pushes (`push = true`, or
@@ -323,13 +330,14 @@ pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Re
 /// if it made it. `out_dir` is `None` for `check`, which writes nothing.
 /// Also returns each target's deployment files (staged with the rest when
 /// building).
-/// `started`, when building, is when the build began (for its stamp).
+/// `start`, when building, is when the build began and what the last
+/// build's stamp still says (for its stamp, and to skip keying bundles).
 fn run(
     config: &Config,
     options: &BuildOptions,
     reporter: &dyn Reporter,
     out_dir: Option<&Path>,
-    started: Option<std::time::SystemTime>,
+    start: Option<&fresh::Start>,
 ) -> Result<(BuildReport, Vec<TargetDeploy>), BuildError> {
     let targets = select_targets(config, options)?;
     let mut diagnostics = config.warnings.clone();
@@ -455,6 +463,8 @@ fn run(
         image_epoch,
         pushes: options.push || targets.iter().any(|target| target.push),
         claimed_blobs: std::sync::Mutex::default(),
+        hints: start.and_then(|start| start.hints.as_ref()),
+        stamped_bundles: std::sync::Mutex::default(),
         keep_catalog_files: bases.is_some(),
         plan: &plan,
         index_packages: &index_packages,
@@ -490,6 +500,7 @@ fn run(
     });
     let outcomes = run.packages(&packages);
     let claimed_blobs = std::mem::take(&mut *run.claimed_blobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    let mut stamped_bundles = std::mem::take(&mut *run.stamped_bundles.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
 
     let mut follow_ons = BTreeMap::new();
     let mut failed_dirs = BTreeMap::new();
@@ -711,9 +722,13 @@ fn run(
         // is what this build wrote. The stamp's walk of the inputs reads
         // nothing the publish writes, so it runs while the publish waits
         // on its fsyncs.
-        let walk_inputs = || match started {
-            Some(started) if run_cache.is_some() && diagnostics.is_empty() && fresh::eligible(config, options) => {
-                fresh::walk_inputs(config, options, out_dir, started, &fresh::planned_inputs(config, &plan))
+        let walk_inputs = || match start {
+            Some(start) if run_cache.is_some() && diagnostics.is_empty() && fresh::eligible(config, options) => {
+                let known = |path: &Path, stat: &fresh::StatFields| {
+                    let cache = &run_cache.as_ref()?.cache;
+                    cache.known_digest(path, fresh::memo_stat(stat)?)
+                };
+                fresh::walk_inputs((config, options), out_dir, start, &fresh::planned_inputs(config, &plan), &known)
             }
             _ => None,
         };
@@ -731,6 +746,7 @@ fn run(
                     options,
                     reports: &reports,
                     inputs,
+                    bundles: std::mem::take(&mut stamped_bundles),
                 })
             });
             let name = fresh::stamp_name(out_dir);
@@ -950,6 +966,10 @@ struct PackageRun<'a> {
     /// `(target, path)` of each bundle image blob staged: two packages'
     /// images may share one (an identical config).
     claimed_blobs: std::sync::Mutex<BTreeSet<(usize, PathBuf)>>,
+    /// What the last build's stamp still says of the bundles.
+    hints: Option<&'a fresh::Hints>,
+    /// Each bundle's loaded digest as found, for this build's stamp.
+    stamped_bundles: std::sync::Mutex<Vec<fresh::StampedBundle>>,
     /// Keep a copy of each valid package's encoded files for the target's
     /// catalog images.
     keep_catalog_files: bool,
@@ -1059,7 +1079,9 @@ impl PackageRun<'_> {
         let sizes: Vec<u64> = packages
             .par_iter()
             .map(|package| match self.plan.packages.get(&package.name.value) {
-                Some(package_plan) if package.index_db.is_none() => inflight::input_bytes(
+                // A package the last build's stamp vouches for whole is
+                // served from the cache, reading nothing.
+                Some(package_plan) if package.index_db.is_none() && !self.vouched_for(package_plan) => inflight::input_bytes(
                     package_plan
                         .bundle_dirs
                         .iter()
@@ -1075,6 +1097,14 @@ impl PackageRun<'_> {
             |idx| self.prepare(packages[idx]),
             |prepared| self.finish(prepared),
         )
+    }
+
+    /// Whether the last build's stamp gives the loaded digest of each of
+    /// the package's bundles.
+    fn vouched_for(&self, package_plan: &plan::PackagePlan) -> bool {
+        self.hints.is_some_and(|hints| {
+            package_plan.package_manifest_dirs.is_empty() && package_plan.bundle_dirs.iter().all(|dir| hints.loaded(dir, 0).is_some())
+        })
     }
 
     /// Loads a package's bundles and links them in every target that has

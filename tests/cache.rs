@@ -748,6 +748,40 @@ fn issue_19_the_whole_build_stamp_is_broken_by_every_kind_of_change() {
     check_bytes("a racy file's bytes differ from the stamp's");
 }
 
+/// Issue 19: bundles reached through a link (here `tree`, a link to one
+/// of two copies of the tree) are vouched for by where they are: the link
+/// retargeted to the other copy, whose CSV differs, rebuilds with a clean
+/// build's bytes, and the next build after it is a no-op.
+#[test]
+fn issue_19_a_link_to_the_bundles_retargeted_is_a_change() {
+    let project = synth_project(12, 1, "cache-link");
+    let dir = project.path();
+    std::fs::rename(dir.join("tree"), dir.join("tree-a")).unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(dir.join("tree-a"))
+        .arg(dir.join("tree-b"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bundles = sorted_dirs(&sorted_dirs(&dir.join("tree-b"))[0]);
+    set_replicas(&csv_of(&bundles[0]), 7);
+    std::os::unix::fs::symlink("tree-a", dir.join("tree")).unwrap();
+    build_quietly(dir);
+    stamp(dir, &[], &[]);
+    std::fs::remove_file(dir.join("tree")).unwrap();
+    std::os::unix::fs::symlink("tree-b", dir.join("tree")).unwrap();
+    assert!(!up_to_date(dir, &[], &[]));
+    let clean = reference(dir, "reference");
+    let built = tree(&dir.join("build/default"));
+    let want: std::collections::BTreeMap<String, Vec<u8>> = clean
+        .iter()
+        .filter_map(|(path, bytes)| Some((path.strip_prefix("default/")?.to_string(), bytes.clone())))
+        .collect();
+    assert!(built == want, "the build after the link moved differs from a clean build");
+    stamp(dir, &[], &[]);
+}
+
 /// Issue 19: the example project (deployment objects in both targets) and
 /// an SQLite build of it are no-ops once stamped: `index.db` and the
 /// deployment files keep their inodes, and a manifest edit rebuilds them.

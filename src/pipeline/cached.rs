@@ -713,6 +713,7 @@ impl super::PackageRun<'_> {
                     Some(super::fresh::StampedBundle {
                         set_idx,
                         dir: dir.clone(),
+                        canonical: PathBuf::new(),
                         loaded: (*digest)?,
                     })
                 }));

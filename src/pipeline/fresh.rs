@@ -148,8 +148,31 @@ pub(super) struct StampedTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct StampedBundle {
     pub(super) set_idx: usize,
+    /// As the plan names it.
     pub(super) dir: PathBuf,
+    /// Where it is: the plan may reach it through a link (a project whose
+    /// `tree` links to an `external-paths` root), and the walk follows
+    /// none. Empty until [`take`] resolves it.
+    pub(super) canonical: PathBuf,
     pub(super) loaded: Sha256Digest,
+}
+
+/// Each of `dirs` with its parent resolved (`canonicalize`, once per
+/// parent), or `None` when that fails. The last component is kept as it
+/// is: a bundle directory that is itself a link is not walked as a
+/// directory, so it is never vouched for.
+fn resolved<'a>(dirs: impl Iterator<Item = &'a Path>) -> HashMap<&'a Path, Option<PathBuf>> {
+    let mut parents: Vec<&Path> = dirs.filter_map(Path::parent).collect();
+    parents.sort_unstable();
+    parents.dedup();
+    parents
+        .into_par_iter()
+        .map(|parent| (parent, std::fs::canonicalize(parent).ok()))
+        .collect()
+}
+
+fn resolve(parents: &HashMap<&Path, Option<PathBuf>>, dir: &Path) -> Option<PathBuf> {
+    Some(parents.get(dir.parent()?)?.as_ref()?.join(dir.file_name()?))
 }
 
 /// A stamp: what it answers (`key`), its targets, the paths it vouches
@@ -207,8 +230,9 @@ impl BuildStamp {
             }
         }
         for bundle in &self.bundles {
-            let dir = bundle.dir.to_str().filter(|dir| !dir.contains('\n'))?;
-            text.push_str(&format!("b {} {} {dir}\n", bundle.set_idx, bundle.loaded));
+            let plain = |path: &Path| path.to_str().filter(|text| !text.contains(['\n', '\t'])).map(str::to_string);
+            let (dir, canonical) = (plain(&bundle.dir)?, plain(&bundle.canonical)?);
+            text.push_str(&format!("b {} {} {dir}\t{canonical}\n", bundle.set_idx, bundle.loaded));
         }
         for (path, digest) in &self.racy {
             let path = path.to_str().filter(|path| !path.contains('\n'))?;
@@ -262,9 +286,11 @@ impl BuildStamp {
                     let mut fields = rest.splitn(3, ' ');
                     let set_idx = fields.next()?.parse().ok()?;
                     let loaded = crate::cache::parse_digest(fields.next()?)?;
+                    let (dir, canonical) = fields.next()?.split_once('\t')?;
                     stamp.bundles.push(StampedBundle {
                         set_idx,
-                        dir: PathBuf::from(fields.next()?),
+                        dir: PathBuf::from(dir),
+                        canonical: PathBuf::from(canonical),
                         loaded,
                     });
                 }
@@ -512,10 +538,21 @@ pub(super) struct Hints {
     /// The directories of the groups that changed or could not be read,
     /// inputs' and outputs'.
     changed: Vec<PathBuf>,
-    bundles: HashMap<PathBuf, Vec<(usize, Sha256Digest)>>,
+    /// Per bundle directory as the plan names it.
+    bundles: HashMap<PathBuf, KnownBundle>,
     /// Racy files of unchanged groups, with the stats the check found and
     /// the digest their bytes still hash to.
     racy: HashMap<PathBuf, (StatFields, Sha256Digest)>,
+}
+
+/// A bundle directory as the stamp knows it.
+struct KnownBundle {
+    /// `(variable set index, loaded digest)`.
+    digests: Vec<(usize, Sha256Digest)>,
+    /// Where it was.
+    canonical: PathBuf,
+    /// Where it is now.
+    now: Option<PathBuf>,
 }
 
 impl Hints {
@@ -524,10 +561,18 @@ impl Hints {
     /// stamp: no group at or below it changed, nor its parent's (which
     /// holds its own entry, so it was not replaced). Its files' contents,
     /// entries and subdirectories are all in those groups.
+    /// A link on its way retargeted since is a change too.
     pub(super) fn loaded(&self, dir: &Path, set_idx: usize) -> Option<Sha256Digest> {
-        let (_, digest) = self.bundles.get(dir)?.iter().find(|(idx, _)| *idx == set_idx)?;
-        let parent = dir.parent()?;
-        let touched = self.changed.iter().any(|changed| changed == parent || changed.starts_with(dir));
+        let KnownBundle { digests, canonical, now } = self.bundles.get(dir)?;
+        let (_, digest) = digests.iter().find(|(idx, _)| *idx == set_idx)?;
+        if now.as_ref() != Some(canonical) {
+            return None;
+        }
+        let parent = canonical.parent()?;
+        let touched = self
+            .changed
+            .iter()
+            .any(|changed| changed == parent || changed.starts_with(canonical));
         (!touched).then_some(*digest)
     }
 }
@@ -761,11 +806,19 @@ pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
         group_dirs.insert(group.dir.as_path());
         offset += group.names.len();
     }
+    let parents = resolved(bundles.iter().map(|bundle| bundle.dir.as_path()));
     let bundles: Vec<StampedBundle> = bundles
-        .into_iter()
-        .filter(|bundle| group_dirs.contains(bundle.dir.as_path()) && !link_dirs.iter().any(|dir| dir.starts_with(&bundle.dir)))
+        .iter()
+        .filter_map(|bundle| {
+            let canonical = resolve(&parents, &bundle.dir)?;
+            let vouched = group_dirs.contains(canonical.as_path()) && !link_dirs.iter().any(|dir| dir.starts_with(&canonical));
+            vouched.then(|| StampedBundle {
+                canonical,
+                ..bundle.clone()
+            })
+        })
         .collect();
-    drop(group_dirs);
+    drop((group_dirs, parents));
     let mut outputs = Vec::new();
     for report in reports {
         walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs, &mut stats)?;
@@ -884,9 +937,19 @@ pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> 
         }
     }
     if !changed.is_empty() {
-        let mut bundles: HashMap<PathBuf, Vec<(usize, Sha256Digest)>> = HashMap::new();
-        for bundle in stamped_bundles {
-            bundles.entry(bundle.dir).or_default().push((bundle.set_idx, bundle.loaded));
+        let parents = resolved(stamped_bundles.iter().map(|bundle| bundle.dir.as_path()));
+        let now: HashMap<&Path, Option<PathBuf>> = stamped_bundles
+            .iter()
+            .map(|bundle| (bundle.dir.as_path(), resolve(&parents, &bundle.dir)))
+            .collect();
+        let mut bundles: HashMap<PathBuf, KnownBundle> = HashMap::new();
+        for bundle in &stamped_bundles {
+            let known = bundles.entry(bundle.dir.clone()).or_insert_with(|| KnownBundle {
+                digests: Vec::new(),
+                canonical: bundle.canonical.clone(),
+                now: now.get(bundle.dir.as_path()).cloned().flatten(),
+            });
+            known.digests.push((bundle.set_idx, bundle.loaded));
         }
         return Ok(Checked::Stale(Hints {
             groups,
@@ -957,6 +1020,7 @@ mod tests {
             bundles: vec![StampedBundle {
                 set_idx: 1,
                 dir: PathBuf::from("/p/a b"),
+                canonical: PathBuf::from("/q/a b"),
                 loaded: Sha256Digest([7; 32]),
             }],
             racy: vec![(PathBuf::from("/p/a/x.yaml"), Sha256Digest([9; 32]))],

@@ -64,6 +64,37 @@ impl TargetStamp {
         Ok(TargetStamp { files })
     }
 
+    /// The stamp of a target this one matched, once `renamed` (relative
+    /// paths, now `manifest`'s bytes) were renamed into it and `removed`
+    /// removed: only the renamed files are stated. The others keep the
+    /// stats they had when this stamp matched, under the output lock; one
+    /// changed by hand since no longer matches them, as it should not.
+    pub fn patched(
+        &self,
+        target_dir: &Path,
+        manifest: &BTreeMap<PathBuf, String>,
+        (renamed, removed): (&[PathBuf], &[PathBuf]),
+    ) -> std::io::Result<TargetStamp> {
+        let mut files = self.files.clone();
+        for path in removed {
+            files.remove(path);
+        }
+        for path in renamed {
+            let digest = manifest
+                .get(path)
+                .ok_or_else(|| std::io::Error::other("a renamed file is not in the manifest"))?;
+            let metadata = std::fs::symlink_metadata(target_dir.join(path))?;
+            files.insert(path.clone(), file_stamp(digest.clone(), &metadata));
+        }
+        let stamp = TargetStamp { files };
+        if !stamp.same_files(manifest) {
+            return Err(std::io::Error::other(
+                "the patched target's files are not the ones its manifest names",
+            ));
+        }
+        Ok(stamp)
+    }
+
     /// Whether `target_dir` is exactly as stamped: the same regular files
     /// with the same stats, no other file and no other directory.
     pub fn matches(&self, target_dir: &Path) -> bool {
@@ -272,6 +303,38 @@ mod tests {
             (PathBuf::from("top"), B.to_string()),
         ]);
         (dir, manifest)
+    }
+
+    #[test]
+    fn a_patched_stamp_is_the_stamp_of_the_patched_tree() {
+        let (dir, manifest) = target();
+        let stamp = TargetStamp::take(dir.path(), &manifest).unwrap();
+        // As a patch does: a new file renamed over the catalog, one added,
+        // one removed.
+        let staged = tempfile::tempdir_in(dir.path()).unwrap();
+        for name in ["catalog.json", "added"] {
+            std::fs::write(staged.path().join(name), "new").unwrap();
+        }
+        std::fs::rename(staged.path().join("catalog.json"), dir.path().join("catalog/pkg/catalog.json")).unwrap();
+        std::fs::rename(staged.path().join("added"), dir.path().join("catalog/pkg/added")).unwrap();
+        std::fs::remove_file(dir.path().join("top")).unwrap();
+        drop(staged);
+        let patched_manifest = BTreeMap::from([
+            (PathBuf::from("catalog/pkg/catalog.json"), B.to_string()),
+            (PathBuf::from("catalog/pkg/added"), A.to_string()),
+        ]);
+        let renamed = [PathBuf::from("catalog/pkg/added"), PathBuf::from("catalog/pkg/catalog.json")];
+        let patched = stamp
+            .patched(dir.path(), &patched_manifest, (&renamed, &[PathBuf::from("top")]))
+            .unwrap();
+        assert_eq!(patched, TargetStamp::take(dir.path(), &patched_manifest).unwrap());
+        assert!(patched.matches(dir.path()));
+        // A manifest the patch does not account for: no stamp.
+        assert!(
+            stamp
+                .patched(dir.path(), &patched_manifest, (&renamed[..1], &[PathBuf::from("top")]))
+                .is_err()
+        );
     }
 
     #[test]

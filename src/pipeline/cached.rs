@@ -461,6 +461,21 @@ impl TargetFiles {
     }
 }
 
+/// How a target was published, for its stamp.
+pub(super) enum Published {
+    /// Left in place: its stamp stands.
+    Kept,
+    /// A few files renamed into it (then `removed` removed) over a tree
+    /// its stamp matched.
+    Patched {
+        stamp: crate::output::TargetStamp,
+        renamed: Vec<PathBuf>,
+        removed: Vec<PathBuf>,
+    },
+    /// Staged whole and swapped in.
+    Staged,
+}
+
 impl RunCache {
     /// The name a target's stamp is kept under: its absolute path.
     fn stamp_name(out_dir: &Path, target: &str) -> String {
@@ -470,17 +485,18 @@ impl RunCache {
 
     /// Completes a target's staging, given the files it gets on top of its
     /// packages' (`extra`): when the target on disk is exactly as its stamp
-    /// says and holds these very files, it is left in place (returns
-    /// `true`) and nothing is read or written; otherwise `extra` is
-    /// written and the cache's files not staged yet are linked from the
-    /// published tree where it has them, else written from their blobs.
+    /// says and holds these very files, it is left in place (`Kept`) and
+    /// nothing is read or written; when only a few files differ they are
+    /// renamed into it (`Patched`); otherwise `extra` is written and the
+    /// cache's files not staged yet are linked from the published tree
+    /// where it has them, else written from their blobs.
     pub(super) fn publish_target(
         &self,
         publication: &mut crate::output::Publication,
         (out_dir, target_idx, name): (&Path, usize, &str),
         files: &mut TargetFiles,
         extra: &[(PathBuf, Vec<u8>)],
-    ) -> Result<bool, crate::output::OutputError> {
+    ) -> Result<Published, crate::output::OutputError> {
         for (path, bytes) in extra {
             files.manifest.insert(path.clone(), crate::cache::hex(&Sha256Digest::of(bytes)));
         }
@@ -492,7 +508,7 @@ impl RunCache {
             .filter(|stamp| stamp.matches(&target_dir));
         if current.as_ref().is_some_and(|stamp| stamp.same_files(&files.manifest)) {
             publication.keep(target_idx);
-            return Ok(true);
+            return Ok(Published::Kept);
         }
         // A few files differ (a one-bundle edit): they alone are renamed
         // into the published tree.
@@ -505,7 +521,8 @@ impl RunCache {
             self.write_deferred(publication, target_idx, from_blobs)?;
             files.deferred.clear();
             publication.patch(target_idx, &renamed, &removed);
-            return Ok(false);
+            let stamp = current.unwrap_or_default();
+            return Ok(Published::Patched { stamp, renamed, removed });
         }
         publication.write(target_idx, extra)?;
         let deferred = files.take_deferred();
@@ -518,7 +535,7 @@ impl RunCache {
         let linked: Vec<PathBuf> = linked.into_iter().map(|(path, _)| path).collect();
         publication.link_published(target_idx, &linked)?;
         self.write_deferred(publication, target_idx, from_blobs)?;
-        Ok(false)
+        Ok(Published::Staged)
     }
 
     /// Stages files the cache holds from their blobs.
@@ -544,10 +561,17 @@ impl RunCache {
         })
     }
 
-    /// Stamps a target just swapped in, so the next build can leave it in
-    /// place. Best effort: without a stamp the next build stages it.
-    pub(super) fn stamp_target(&self, out_dir: &Path, name: &str, files: &TargetFiles) {
-        let stamp = crate::output::TargetStamp::take(&out_dir.join(name), &files.manifest);
+    /// Stamps a target just published, so the next build can leave it in
+    /// place: a patched one from its old stamp and the files renamed, a
+    /// staged one by stating every file. Best effort: without a stamp the
+    /// next build stages it.
+    pub(super) fn stamp_target(&self, out_dir: &Path, name: &str, files: &TargetFiles, published: &Published) {
+        let target_dir = out_dir.join(name);
+        let stamp = match published {
+            Published::Kept => return,
+            Published::Patched { stamp, renamed, removed } => stamp.patched(&target_dir, &files.manifest, (renamed, removed)),
+            Published::Staged => crate::output::TargetStamp::take(&target_dir, &files.manifest),
+        };
         let saved = stamp.map_err(|_| ()).and_then(|stamp| {
             self.cache
                 .set_stamp(&Self::stamp_name(out_dir, name), &stamp.to_text())

@@ -700,7 +700,7 @@ fn run(
         }
         // With the cache, a target whose files did not change stays as it
         // is, and one that changed reuses its unchanged files.
-        let mut kept = vec![false; targets.len()];
+        let mut published: Vec<cached::Published> = targets.iter().map(|_| cached::Published::Staged).collect();
         for (target_idx, extra) in extra.iter().enumerate() {
             match &run_cache {
                 // `index.db` is written straight into staging, not by
@@ -713,7 +713,7 @@ fn run(
                 }
                 Some(run_cache) => {
                     let at = (out_dir, target_idx, targets[target_idx].name.as_str());
-                    kept[target_idx] = run_cache.publish_target(&mut publication, at, &mut target_files[target_idx], extra)?;
+                    published[target_idx] = run_cache.publish_target(&mut publication, at, &mut target_files[target_idx], extra)?;
                 }
                 None => publication.write(target_idx, extra)?,
             }
@@ -736,9 +736,7 @@ fn run(
         let (_, lock) = committed?;
         if let Some(run_cache) = &run_cache {
             for (target_idx, target) in targets.iter().enumerate() {
-                if !kept[target_idx] {
-                    run_cache.stamp_target(out_dir, &target.name, &target_files[target_idx]);
-                }
+                run_cache.stamp_target(out_dir, &target.name, &target_files[target_idx], &published[target_idx]);
             }
             let stamp = input_walk.and_then(|inputs| {
                 fresh::take(fresh::Finished {

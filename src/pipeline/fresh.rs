@@ -42,11 +42,15 @@
 //!   so a target changed or removed by hand is a miss; published files are
 //!   never written in place (`output` stages and swaps).
 //! * an edit while the stamped build ran: the build notes the time before
-//!   it reads anything, and writes no stamp when any listed input's mtime
-//!   or ctime is not older than that, less [`CLOCK_SLACK`] (filesystem
-//!   timestamps come from a coarse clock that may lag the real one by a
-//!   tick). So every input was last changed before it was read, and any
-//!   later change moves its ctime (git's "racy clean" rule).
+//!   it reads anything. A path whose mtime or ctime is not older than
+//!   that, less [`CLOCK_SLACK`] (filesystem timestamps come from a coarse
+//!   clock that may lag the real one by a tick), is racy: a later change
+//!   in the same tick would leave its stats as they are (git's "racy
+//!   clean" rule). A racy file is stamped with the sha256 of the bytes
+//!   the build used (the memo's, for exactly its stat), and every check
+//!   hashes it again; any other racy path means no stamp. Every other
+//!   path was last changed before it was read, and any later change moves
+//!   its ctime.
 //!
 //! Not stamped (they build as before): `--no-cache`, `--cache-to` (its
 //! export needs the actions), builds with warnings, images from a base

@@ -646,6 +646,13 @@ fn issue_19_the_whole_build_stamp_is_broken_by_every_kind_of_change() {
             Box::new(|| std::fs::write(bundles[0].parent().unwrap().join("notes.txt"), "not an input").unwrap()),
         ),
         (
+            "a file added at the project's root, then a CSV edited",
+            Box::new(|| {
+                std::fs::write(dir.join("README.txt"), "not an input").unwrap();
+                set_replicas(&csv_of(&bundles[5]), 8);
+            }),
+        ),
+        (
             "a manifest made a link to a file outside its bundle",
             Box::new(|| {
                 let shared = dir.join("shared-manifests");

@@ -501,7 +501,7 @@ impl RunCache {
             files.manifest.insert(path.clone(), crate::cache::hex(&Sha256Digest::of(bytes)));
         }
         let target_dir = out_dir.join(name);
-        let current = self
+        let mut current = self
             .cache
             .stamp(&Self::stamp_name(out_dir, name))
             .and_then(|text| crate::output::TargetStamp::from_text(&text))
@@ -512,8 +512,11 @@ impl RunCache {
         }
         // A few files differ (a one-bundle edit): they alone are renamed
         // into the published tree.
-        if let Some(stamp) = &current
-            && let Some((renamed, removed)) = patch_plan(&stamp.differences(&files.manifest), &target_dir)
+        let patch = current
+            .as_ref()
+            .and_then(|stamp| patch_plan(&stamp.differences(&files.manifest), &target_dir));
+        if let Some((renamed, removed)) = patch
+            && let Some(stamp) = current.take()
         {
             let from_extra: Vec<(PathBuf, Vec<u8>)> = extra.iter().filter(|(path, _)| renamed.contains(path)).cloned().collect();
             publication.write(target_idx, &from_extra)?;
@@ -521,7 +524,6 @@ impl RunCache {
             self.write_deferred(publication, target_idx, from_blobs)?;
             files.deferred.clear();
             publication.patch(target_idx, &renamed, &removed);
-            let stamp = current.unwrap_or_default();
             return Ok(Published::Patched { stamp, renamed, removed });
         }
         publication.write(target_idx, extra)?;

@@ -1098,7 +1098,8 @@ impl PackageRun<'_> {
     }
 
     /// Whether the last build's stamp gives the loaded digest of each of
-    /// the package's bundles.
+    /// the package's bundles (under its first variable set: only the
+    /// in-flight budget asks, and a wrong answer costs memory, not bytes).
     fn vouched_for(&self, package_plan: &plan::PackagePlan) -> bool {
         self.hints.is_some_and(|hints| {
             package_plan.package_manifest_dirs.is_empty() && package_plan.bundle_dirs.iter().all(|dir| hints.loaded(dir, 0).is_some())

@@ -108,14 +108,39 @@ impl KeyBuilder {
     }
 
     pub fn key(&self) -> Key {
-        let mut hasher = Sha256::new();
+        let mut hasher = KeyHasher { hasher: Sha256::new() };
         for (name, value) in &self.fields {
-            for text in [name, value] {
-                hasher.update((text.len() as u64).to_le_bytes());
-                hasher.update(text.as_bytes());
-            }
+            hasher.field(name, value);
         }
-        Key(Sha256Digest(hasher.finalize().into()))
+        hasher.finish()
+    }
+}
+
+/// The same key as [`KeyBuilder`] gives for the same fields, hashed as
+/// they come instead of kept: for keys over megabytes of values nobody
+/// will explain (a loaded bundle's manifests), which would otherwise be
+/// copied only to be hashed.
+pub struct KeyHasher {
+    hasher: Sha256,
+}
+
+impl KeyHasher {
+    pub fn new(kind: &str, schema: u32, version: &str) -> KeyHasher {
+        let mut hasher = KeyHasher { hasher: Sha256::new() };
+        hasher.field("kind", &format!("{kind}/{schema}")).field("catbuild", version);
+        hasher
+    }
+
+    pub fn field(&mut self, name: &str, value: &str) -> &mut KeyHasher {
+        for text in [name, value] {
+            self.hasher.update((text.len() as u64).to_le_bytes());
+            self.hasher.update(text.as_bytes());
+        }
+        self
+    }
+
+    pub fn finish(self) -> Key {
+        Key(Sha256Digest(self.hasher.finalize().into()))
     }
 }
 
@@ -897,6 +922,16 @@ mod tests {
         builder.field("dir", "manifests/x/0.2.0");
         assert_eq!(
             builder.key().hex(),
+            "861ac59db5ae120de070281ba7612486b4d0cff56ec5cad5c09f74df96ec4c21"
+        );
+    }
+
+    #[test]
+    fn a_hashed_key_is_the_built_key_of_the_same_fields() {
+        let mut hasher = KeyHasher::new("load-bundle", 1, "0.1.0");
+        hasher.field("dir", "manifests/x/0.2.0");
+        assert_eq!(
+            hasher.finish().hex(),
             "861ac59db5ae120de070281ba7612486b4d0cff56ec5cad5c09f74df96ec4c21"
         );
     }

@@ -146,6 +146,21 @@ mod tests {
     }
 
     #[test]
+    fn one_foreign_byte_anywhere_fails_the_quick_check() {
+        use base64::Engine as _;
+        // Every position of a text longer than any vector the check may use.
+        let text = base64::engine::general_purpose::STANDARD.encode([7u8; 150]);
+        assert!(is_plain(&text));
+        for idx in 0..text.len() - 1 {
+            for foreign in ["-", "\"", "\n", "@", "[", "`", "{", ":"] {
+                let mut bad = text.clone();
+                bad.replace_range(idx..=idx, foreign);
+                assert!(!is_plain(&bad), "{foreign:?} at {idx}");
+            }
+        }
+    }
+
+    #[test]
     fn decodes_and_reports_go_offsets() {
         assert_eq!(decode("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(decode("aGVs\nbG8h").unwrap(), b"hello!");

@@ -45,7 +45,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::cache::{Cache, Key, KeyBuilder};
+use crate::cache::{Cache, Key, KeyBuilder, KeyHasher};
 use crate::config::{Config, OutputFormat, PackageConfig, Target};
 use crate::load::{LoadedBundle, Sha256Digest};
 
@@ -344,36 +344,38 @@ fn first_difference(previous: &[(String, String)], current: &[(String, String)])
 /// every field that linking and encoding read (not the lines diagnostics
 /// point at: a package with a diagnostic is never cached).
 pub(super) fn loaded_digest(bundle: &LoadedBundle) -> Sha256Digest {
-    let mut builder = KeyBuilder::new("loaded-bundle", LOAD_SCHEMA, VERSION);
+    // Hashed as the fields come: the property values are most of the
+    // bundle's bytes (its manifests, base64), and nothing explains this key.
+    let mut hasher = KeyHasher::new("loaded-bundle", LOAD_SCHEMA, VERSION);
     let blob = &bundle.bundle;
-    builder
-        .field("schema", blob.schema.clone())
-        .field("blob package", blob.package.clone())
-        .field("name", blob.name.clone())
-        .field("image", blob.image.clone());
+    hasher
+        .field("schema", &blob.schema)
+        .field("blob package", &blob.package)
+        .field("name", &blob.name)
+        .field("image", &blob.image);
     for property in &blob.properties {
-        builder.field(format!("property {}", property.type_), property.value.clone());
+        hasher.field(&format!("property {}", property.type_), &property.value);
     }
     for image in &blob.related_images {
-        builder.field(format!("related {}", image.name), image.image.clone());
+        hasher.field(&format!("related {}", image.name), &image.image);
     }
-    builder
-        .field("package", bundle.package.clone())
-        .field("channels", bundle.channels.join("\n"))
-        .field("default channel", format!("{:?}", bundle.default_channel))
-        .field("csv name", bundle.csv_name.clone())
-        .field("version", bundle.version.clone())
-        .field("release", bundle.release.clone())
-        .field("replaces", bundle.replaces.clone())
-        .field("skips", bundle.skips.join("\n"))
-        .field("skip range", bundle.skip_range.clone())
-        .field("csv", crate::encoding::json::to_compact(&bundle.csv, false))
-        .field("object order", format!("{:?}", bundle.object_file_order))
-        .field("channel order", bundle.manifest_channel_order.join("\n"))
+    hasher
+        .field("package", &bundle.package)
+        .field("channels", &bundle.channels.join("\n"))
+        .field("default channel", &format!("{:?}", bundle.default_channel))
+        .field("csv name", &bundle.csv_name)
+        .field("version", &bundle.version)
+        .field("release", &bundle.release)
+        .field("replaces", &bundle.replaces)
+        .field("skips", &bundle.skips.join("\n"))
+        .field("skip range", &bundle.skip_range)
+        .field("csv", &crate::encoding::json::to_compact(&bundle.csv, false))
+        .field("object order", &format!("{:?}", bundle.object_file_order))
+        .field("channel order", &bundle.manifest_channel_order.join("\n"))
         // A warning must be printed by every build: a bundle that gains
         // one is a different bundle.
-        .field("warnings", format!("{:?}", bundle.warnings));
-    builder.key().0
+        .field("warnings", &format!("{:?}", bundle.warnings));
+    hasher.finish().0
 }
 
 /// The digest of a bundle loaded with its image: what it loaded to and

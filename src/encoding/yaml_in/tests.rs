@@ -980,3 +980,44 @@ fn key_lines_of_the_first_document() {
     decode_stream_locating(text, &mut key_lines);
     assert_eq!(key_lines.lines, vec![Some(3), Some(1), None, None]);
 }
+
+/// The vendored scanner takes runs of plain and block scalar text in one
+/// step from a string (`vendor/README.md`); reading the same text one
+/// character at a time (`BufferedInput`, which has no such step) must give
+/// the same events, spans and errors.
+#[test]
+fn runs_of_scalar_text_read_as_character_by_character_does() {
+    use saphyr_parser::{BufferedInput, Parser};
+    fn events<'a, T: saphyr_parser::Input>(mut parser: Parser<'a, T>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(next) = parser.next_event() {
+            match next {
+                Ok((event, span)) => out.push(format!("{event:?} {span:?}")),
+                Err(error) => {
+                    out.push(format!("ERR {error:?}"));
+                    break;
+                }
+            }
+        }
+        out
+    }
+    let long = "iVBORw0KGgo+/=._-".repeat(2_000);
+    let documents = [
+        format!("icon:\n- base64data: {long}\n  mediatype: image/png\n"),
+        format!("v: {long}\n  continued {long}\nw: 1\n"),
+        format!("v: {long} # comment\nw: x#y\n"),
+        format!("v: {long}:{long}\n"),
+        format!("v: {long}: x\n"),
+        format!("v: [{long}, a-b, {long}:c, {{k: {long}}}]\n"),
+        format!("v: [{long}]]\n"),
+        format!("v: |\n  {long}\n  \ttab and é {long}\n\n  last\nw: >-\n  {long}\n   more\n"),
+        format!("v: |\n  {long}\r\n  crlf\r\n"),
+        format!("v: {long}\u{feff}x\n"),
+        "v: é+/=é\n- x\n".to_string(),
+    ];
+    for (idx, text) in documents.iter().enumerate() {
+        let by_run = events(Parser::new_from_str(text));
+        let by_character = events(Parser::new(BufferedInput::new(text.chars())));
+        assert_eq!(by_run, by_character, "document {idx}");
+    }
+}

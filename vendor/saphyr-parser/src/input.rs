@@ -445,6 +445,17 @@ pub trait Input {
         n_chars
     }
 
+    /// catbuild: consumes the longest run of ASCII bytes ahead that
+    /// `accept` takes (indexed by byte), appending it to `out`, and returns its length (in
+    /// characters, which are bytes here; a run never holds a line break).
+    /// The scanner uses it where a loop would take such characters one by
+    /// one with nothing else to do. This default takes none, leaving every
+    /// character to that loop.
+    fn fetch_ascii_run(&mut self, out: &mut String, accept: &[bool; 128]) -> usize {
+        let _ = (out, accept);
+        0
+    }
+
     /// Fetch characters as long as they satisfy `is_yaml_non_space(c)`.
     ///
     /// The characters are consumed from the input.

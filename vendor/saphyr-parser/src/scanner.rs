@@ -27,6 +27,24 @@ use crate::{
     input::{Input, SkipTabs},
 };
 
+
+/// catbuild: ASCII that never ends a plain scalar past its first character,
+/// in block or flow context: letters, digits and `+/=._-`.
+const PLAIN_RUN: [bool; 128] = ascii_table(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=._-", true);
+/// catbuild: ASCII inside a line: all but `\n`, `\r` and `\0`.
+const LINE_RUN: [bool; 128] = ascii_table(b"\n\r\0", false);
+
+/// catbuild: a table over ASCII that says `listed` for the bytes of `bytes`.
+const fn ascii_table(bytes: &[u8], listed: bool) -> [bool; 128] {
+    let mut table = [!listed; 128];
+    let mut idx = 0;
+    while idx < bytes.len() {
+        table[bytes[idx] as usize] = listed;
+        idx += 1;
+    }
+    table
+}
+
 /// The encoding of the input. Currently, only UTF-8 is supported.
 #[derive(Clone, Copy, PartialEq, Debug, Eq)]
 pub enum TEncoding {
@@ -1888,6 +1906,10 @@ impl<'input, T: Input> Scanner<'input, T> {
     /// This function assumed the first character to read is the first content character in the
     /// line. This function does not consume the line break character(s) after the line.
     fn scan_block_scalar_content_line(&mut self, string: &mut String, line_buffer: &mut String) {
+        // catbuild: the line's leading ASCII, up to its break, taken as one run.
+        let run = self.input.fetch_ascii_run(string, &LINE_RUN);
+        self.mark.index += run;
+        self.mark.col += run;
         // Start by evaluating characters in the buffer.
         while !self.input.buf_is_empty() && is_yaml_non_break(self.input.peek()) {
             string.push(self.input.peek());
@@ -2370,6 +2392,11 @@ impl<'input, T: Input> Scanner<'input, T> {
                 // Add content non-blank characters to the scalar.
                 let mut end = false;
                 while !end {
+                    // catbuild: characters that cannot end the scalar past its first
+                    // character (block or flow context), taken as one run.
+                    let run = self.input.fetch_ascii_run(&mut string, &PLAIN_RUN);
+                    self.mark.index += run;
+                    self.mark.col += run;
                     // Fill the buffer once and process all characters in the buffer until the next
                     // fetch. Note that `next_can_be_plain_scalar` needs 2 lookahead characters,
                     // hence the `for` loop looping `self.input.bufmaxlen() - 1` times.

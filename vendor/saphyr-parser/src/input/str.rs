@@ -369,6 +369,20 @@ impl Input for StrInput<'_> {
         n_bytes_to_append
     }
 
+    // catbuild: a byte scan instead of a call per character (an icon's
+    // base64 is tens of kilobytes of one plain scalar).
+    fn fetch_ascii_run(&mut self, out: &mut String, accept: &[bool; 128]) -> usize {
+        let n_bytes = self
+            .buffer
+            .bytes()
+            .take_while(|&byte| accept.get(usize::from(byte)).copied().unwrap_or(false))
+            .count();
+        let (run, rest) = self.buffer.split_at(n_bytes);
+        out.push_str(run);
+        self.buffer = rest;
+        n_bytes
+    }
+
     fn fetch_while_is_yaml_non_space(&mut self, out: &mut String) -> usize {
         let mut not_non_space = None;
 

@@ -992,11 +992,23 @@ fn issue_19_an_images_edit_patches_the_published_target_in_place() {
     };
     set_replicas(&csv, 5);
     build(&["build", "-q", "--images"]);
+    // A whole-build stamp (the first build's own output made it racy), so
+    // that the edit below is checked against it and the target patched
+    // with its hints.
+    std::thread::sleep(std::time::Duration::from_millis(60));
+    build(&["build", "-q", "--images"]);
     let target = dir.join("build/default");
     let inode = std::fs::metadata(&target).unwrap().ino();
     let before = tree(&target);
     set_replicas(&csv, 6);
     build(&["build", "-q", "--images"]);
+    // The stamp the patch left (its stats of the target updated for the
+    // files patched, not walked again) holds: the next build is a no-op.
+    let again = finished(&catbuild(dir, &["build", "-q", "--json", "--images"]));
+    assert!(
+        again.iter().any(|(action, _, cache, _)| action == "build" && cache == "hit"),
+        "the build after a patch was not a no-op: {again:?}"
+    );
     build(&["build", "-q", "--images", "--no-cache", "--out", "reference"]);
     let after = tree(&target);
     assert!(

@@ -101,8 +101,16 @@ impl Memo {
     /// did not read or holds too many dead lines. Entries whose file
     /// changed within `racy` of now are left out (rehashed next time).
     /// `write_atomic` writes a whole file by temp file and rename.
+    /// Racy entries stay known to this run, though: the build stamp
+    /// vouches for a racy file by the digest the run used.
     pub(super) fn save(&mut self, path: &Path, is_racy: &dyn Fn(&Stat) -> bool, write_atomic: &WriteAtomic) -> Result<(), std::io::Error> {
-        self.files.retain(|_, (stat, _)| !is_racy(stat));
+        let racy: Vec<(PathBuf, (Stat, Sha256Digest))> = self.files.extract_if(|_, (stat, _)| is_racy(stat)).collect();
+        let saved = self.save_known(path, write_atomic);
+        self.files.extend(racy);
+        saved
+    }
+
+    fn save_known(&mut self, path: &Path, write_atomic: &WriteAtomic) -> Result<(), std::io::Error> {
         let new_files = std::mem::take(&mut self.new_files);
         let new_loaded = std::mem::take(&mut self.new_loaded);
         let n_lines = new_files.iter().filter(|file_path| self.files.contains_key(*file_path)).count()
@@ -412,13 +420,16 @@ mod tests {
     }
 
     #[test]
-    fn racy_entries_are_not_written() {
+    fn racy_entries_are_not_written_but_stay_known_to_the_run() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("memo");
         let mut memo = Memo::read(&path);
         learn(&mut memo, "old", 1);
         learn(&mut memo, "new", 2);
         memo.save(&path, &|stat| stat.size == 2, &write_atomic).unwrap();
+        // The build stamp, taken after the save, vouches for a racy file
+        // by the digest this run used.
+        assert!(memo.files.contains_key(Path::new("new")));
         let memo = Memo::read(&path);
         assert_eq!(memo.files.keys().collect::<Vec<_>>(), [Path::new("old")]);
     }

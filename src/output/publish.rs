@@ -31,7 +31,7 @@ pub struct PublishReport {
 /// previous tree and this build's temp dirs are removed.
 pub fn publish(out_dir: &Path, targets: &[StagedTarget], settings: &OutputSettings) -> Result<PublishReport, OutputError> {
     let names: Vec<&str> = targets.iter().map(|target| target.name.as_str()).collect();
-    let publication = Publication::begin(out_dir, &names, settings)?;
+    let publication = Publication::begin(out_dir, &names, settings, None)?;
     for (target_idx, target) in targets.iter().enumerate() {
         if let Err(error) = publication.write(target_idx, &target.files) {
             publication.abandon();
@@ -80,11 +80,20 @@ struct Patch {
 }
 
 impl Publication {
-    /// Locks `out_dir` (creating it), removes a killed build's leftovers and
-    /// creates one temp dir per target.
-    pub fn begin(out_dir: &Path, target_names: &[&str], settings: &OutputSettings) -> Result<Publication, OutputError> {
+    /// Locks `out_dir` (creating it), unless `held` is its lock already,
+    /// removes a killed build's leftovers and creates one temp dir per
+    /// target.
+    pub fn begin(
+        out_dir: &Path,
+        target_names: &[&str],
+        settings: &OutputSettings,
+        held: Option<OutputLock>,
+    ) -> Result<Publication, OutputError> {
         let created = outermost_missing(out_dir);
-        let lock = OutputLock::acquire(out_dir, settings)?;
+        let lock = match held {
+            Some(lock) => lock,
+            None => OutputLock::acquire(out_dir, settings)?,
+        };
         let steps = Steps::new(settings.fail_after_step);
         let removed_leftovers = remove_leftovers(&lock, &steps)?;
         let mut publication = Publication {

@@ -104,7 +104,7 @@ impl TargetStamp {
                 return false;
             };
             n_files += 1;
-            file_stamp(stamped.digest.clone(), metadata) == *stamped
+            stamped.same_stat(metadata)
         });
         walked && n_files == self.files.len()
     }
@@ -187,7 +187,10 @@ impl TargetStamp {
         if lines.next()? != HEADER {
             return None;
         }
-        let mut files = BTreeMap::new();
+        // Written in path order: checked, then built in one pass (an
+        // insert per line compares paths component by component, and a
+        // layout has a line per blob).
+        let mut files: Vec<(PathBuf, FileStamp)> = Vec::new();
         for line in lines {
             let mut fields = line.splitn(6, ' ');
             let digest = fields.next()?.to_string();
@@ -208,9 +211,14 @@ impl TargetStamp {
             {
                 return None;
             }
-            files.insert(path, file);
+            if files.last().is_some_and(|(last, _)| *last >= path) {
+                return None;
+            }
+            files.push((path, file));
         }
-        Some(TargetStamp { files })
+        Some(TargetStamp {
+            files: files.into_iter().collect(),
+        })
     }
 }
 
@@ -255,6 +263,13 @@ fn walk<'a>(target_dir: &Path, paths: impl Iterator<Item = &'a PathBuf>, mut fil
         }
     }
     true
+}
+
+impl FileStamp {
+    fn same_stat(&self, metadata: &std::fs::Metadata) -> bool {
+        let stat = file_stamp(String::new(), metadata);
+        (self.size, self.mtime_ns, self.ino, self.dev) == (stat.size, stat.mtime_ns, stat.ino, stat.dev)
+    }
 }
 
 fn file_stamp(digest: String, metadata: &std::fs::Metadata) -> FileStamp {
@@ -348,6 +363,19 @@ mod tests {
         assert_eq!(read, stamp);
         assert!(TargetStamp::from_text("catbuild target stamp 0\n").is_none());
         assert!(TargetStamp::from_text(&format!("{HEADER}\n{A} 1 2 3 4 ../escape\n")).is_none());
+        // A stamp is written in path order, each path once: anything else
+        // is damaged.
+        let text = stamp.to_text();
+        let mut lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() >= 3, "{text}");
+        lines[1..].reverse();
+        assert!(TargetStamp::from_text(&lines.join("\n")).is_none());
+        lines[1..].reverse();
+        let twice = lines[1];
+        lines.insert(1, twice);
+        assert!(TargetStamp::from_text(&lines.join("\n")).is_none());
+        lines.remove(1);
+        assert_eq!(TargetStamp::from_text(&lines.join("\n")), Some(stamp));
     }
 
     #[test]

@@ -465,8 +465,8 @@ impl TargetFiles {
 
 /// How a target was published, for its stamp.
 pub(super) enum Published {
-    /// Left in place: its stamp stands.
-    Kept,
+    /// Left in place: its stamp (whose text has this digest) stands.
+    Kept { stamp_digest: String },
     /// A few files renamed into it (then `removed` removed) over a tree
     /// its stamp matched.
     Patched {
@@ -476,6 +476,17 @@ pub(super) enum Published {
     },
     /// Staged whole and swapped in.
     Staged,
+}
+
+impl Published {
+    /// What the build stamp needs to know of it.
+    pub(super) fn change(&self) -> super::fresh::TargetChange<'_> {
+        match self {
+            Published::Kept { .. } => super::fresh::TargetChange::Kept,
+            Published::Patched { renamed, removed, .. } => super::fresh::TargetChange::Patched { renamed, removed },
+            Published::Staged => super::fresh::TargetChange::Staged,
+        }
+    }
 }
 
 impl RunCache {
@@ -498,19 +509,23 @@ impl RunCache {
         (out_dir, target_idx, name): (&Path, usize, &str),
         files: &mut TargetFiles,
         extra: &[(PathBuf, Vec<u8>)],
+        vouched: Option<&str>,
     ) -> Result<Published, crate::output::OutputError> {
         for (path, bytes) in extra {
             files.manifest.insert(path.clone(), crate::cache::hex(&Sha256Digest::of(bytes)));
         }
         let target_dir = out_dir.join(name);
-        let mut current = self
-            .cache
-            .stamp(&Self::stamp_name(out_dir, name))
-            .and_then(|text| crate::output::TargetStamp::from_text(&text))
-            .filter(|stamp| stamp.matches(&target_dir));
+        // `vouched`: the build stamp's check found the target as the last
+        // build left it, with a stamp of this digest; otherwise every file
+        // is stated against the stamp.
+        let stamp_text = self.cache.stamp(&Self::stamp_name(out_dir, name)).unwrap_or_default();
+        let stamp_digest = super::fresh::target_stamp_digest(&stamp_text);
+        let mut current = crate::output::TargetStamp::from_text(&stamp_text)
+            .filter(|stamp| vouched == Some(stamp_digest.as_str()) || stamp.matches(&target_dir));
+        drop(stamp_text);
         if current.as_ref().is_some_and(|stamp| stamp.same_files(&files.manifest)) {
             publication.keep(target_idx);
-            return Ok(Published::Kept);
+            return Ok(Published::Kept { stamp_digest });
         }
         // A few files differ (a one-bundle edit): they alone are renamed
         // into the published tree.
@@ -569,21 +584,23 @@ impl RunCache {
     /// place: a patched one from its old stamp and the files renamed, a
     /// staged one by stating every file. Best effort: without a stamp the
     /// next build stages it.
-    pub(super) fn stamp_target(&self, out_dir: &Path, name: &str, files: &TargetFiles, published: &Published) {
+    /// Returns the digest of the stamp the target has now, if any.
+    pub(super) fn stamp_target(&self, out_dir: &Path, name: &str, files: &TargetFiles, published: &Published) -> Option<String> {
         let target_dir = out_dir.join(name);
         let stamp = match published {
-            Published::Kept => return,
+            Published::Kept { stamp_digest } => return Some(stamp_digest.clone()),
             Published::Patched { stamp, renamed, removed } => stamp.patched(&target_dir, &files.manifest, (renamed, removed)),
             Published::Staged => crate::output::TargetStamp::take(&target_dir, &files.manifest),
         };
         let saved = stamp.map_err(|_| ()).and_then(|stamp| {
-            self.cache
-                .set_stamp(&Self::stamp_name(out_dir, name), &stamp.to_text())
-                .map_err(|_| ())
+            let text = stamp.to_text();
+            self.cache.set_stamp(&Self::stamp_name(out_dir, name), &text).map_err(|_| ())?;
+            Ok(super::fresh::target_stamp_digest(&text))
         });
         if saved.is_err() {
             self.cache.note_failure();
         }
+        saved.ok()
     }
 }
 

@@ -75,7 +75,7 @@ use crate::load::Sha256Digest;
 /// with a coarse clock that is at most one tick behind, and a tick is at
 /// most 10 ms (`HZ` >= 100).
 pub(super) const CLOCK_SLACK: Duration = Duration::from_millis(10);
-const HEADER: &str = "catbuild build stamp 2";
+const HEADER: &str = "catbuild build stamp 3";
 /// Past this many paths the walk gives up: a project that large gains
 /// little from a stamp it must stat whole.
 const MAX_ENTRIES: usize = 2_000_000;
@@ -144,6 +144,10 @@ pub(super) struct StampedTarget {
     pub(super) n_packages: usize,
     pub(super) n_bundles: usize,
     pub(super) n_excluded: usize,
+    /// The digest of the target's own stamp (`output::TargetStamp`) as
+    /// this build left it, when it left one: while the target's files are
+    /// as stamped here, that stamp describes them ([`Hints::target_stamp`]).
+    pub(super) target_stamp: Option<String>,
 }
 
 /// A bundle directory's loaded digest under one variable set (its index
@@ -216,8 +220,12 @@ impl BuildStamp {
                 return None;
             }
             text.push_str(&format!(
-                "target {}\t{}\t{}\t{}\n",
-                target.name, target.n_packages, target.n_bundles, target.n_excluded
+                "target {}\t{}\t{}\t{}\t{}\n",
+                target.name,
+                target.n_packages,
+                target.n_bundles,
+                target.n_excluded,
+                target.target_stamp.as_deref().unwrap_or("-")
             ));
         }
         // Pushed piece by piece: a stamp has a line per input path.
@@ -267,7 +275,7 @@ impl BuildStamp {
             match kind {
                 "target" => {
                     let fields: Vec<&str> = rest.split('\t').collect();
-                    let [name, n_packages, n_bundles, n_excluded] = fields.as_slice() else {
+                    let [name, n_packages, n_bundles, n_excluded, target_stamp] = fields.as_slice() else {
                         return None;
                     };
                     stamp.targets.push(StampedTarget {
@@ -275,6 +283,7 @@ impl BuildStamp {
                         n_packages: n_packages.parse().ok()?,
                         n_bundles: n_bundles.parse().ok()?,
                         n_excluded: n_excluded.parse().ok()?,
+                        target_stamp: (*target_stamp != "-").then(|| target_stamp.to_string()),
                     });
                 }
                 "d" => {
@@ -512,6 +521,25 @@ pub(super) struct Finished<'a> {
     /// Every bundle's loaded digest the build knew (those wholly under
     /// the walked paths are kept).
     pub(super) bundles: Vec<StampedBundle>,
+    /// Per report, the digest of the target stamp it left
+    /// ([`target_stamp_digest`]).
+    pub(super) target_stamps: Vec<Option<String>>,
+    /// Per report, what the build did to its target.
+    pub(super) target_changes: Vec<TargetChange<'a>>,
+    /// What the check of the last stamp found, if it still held in parts.
+    pub(super) hints: Option<&'a Hints>,
+}
+
+/// What a build did to a target's files, so that its part of the stamp
+/// need not be walked again where the check's stats still hold.
+pub(super) enum TargetChange<'a> {
+    /// Left as it was.
+    Kept,
+    /// These files (relative to the target) renamed into it, then those
+    /// removed; no directory made or removed.
+    Patched { renamed: &'a [PathBuf], removed: &'a [PathBuf] },
+    /// Staged whole, or unknown.
+    Staged,
 }
 
 /// Every path under the project's roots with its stats, taken after the
@@ -547,6 +575,15 @@ pub(super) struct Hints {
     /// Racy files of unchanged groups, with the stats the check found and
     /// the digest their bytes still hash to.
     racy: HashMap<PathBuf, (StatFields, Sha256Digest)>,
+    /// Targets none of whose files or directories changed, with the
+    /// digest of the target stamp the last build left for them.
+    targets: HashMap<String, String>,
+    /// The stamp's output groups, as [`Hints::groups`] holds its inputs'.
+    outputs: Vec<(Group, Option<Vec<StatFields>>)>,
+    /// The output directory's lock, taken for the check and held until
+    /// the build's publication takes it over: nothing can change the
+    /// targets the check found untouched in between.
+    lock: std::sync::Mutex<Option<crate::output::OutputLock>>,
 }
 
 /// A bundle directory as the stamp knows it.
@@ -579,6 +616,120 @@ impl Hints {
             .any(|changed| changed == parent || changed.starts_with(canonical));
         (!touched).then_some(*digest)
     }
+
+    /// The digest of target `name`'s stamp when its files and directories
+    /// are all as the last build left them: a stamp with that digest
+    /// describes them, so it need not be checked against the disk again.
+    /// (The digest tells a stamp the last build failed to write, or one
+    /// written since, from the one it left.)
+    pub(super) fn target_stamp(&self, name: &str) -> Option<&str> {
+        self.targets.get(name).map(String::as_str)
+    }
+
+    /// Target `name`'s groups and their stats as a walk of it would find
+    /// them now, from the stats the check took, when the check vouched
+    /// for the target and this build left it (`change`) or only patched
+    /// it: then the patch's files are stated again, and so is the entry
+    /// of each directory it changed (in its parent's group). The output
+    /// directory's lock has been held since the check, so nothing else
+    /// moved them.
+    fn output_groups(&self, canonical_out: &Path, name: &str, change: &TargetChange) -> Option<(Vec<Group>, Vec<StatFields>)> {
+        self.targets.get(name)?;
+        let target_dir = canonical_out.join(name);
+        let mut target_groups: Vec<(Group, Vec<StatFields>)> = Vec::new();
+        for (group, group_stats) in &self.outputs {
+            let own_entry = group.dir == canonical_out && group.names.len() == 1 && group.names[0] == *name;
+            if own_entry || group.dir.starts_with(&target_dir) {
+                target_groups.push((group.clone(), group_stats.clone()?));
+            }
+        }
+        // A walk of the target begins with its own entry.
+        if target_groups.first().is_none_or(|(group, _)| group.dir != canonical_out) {
+            return None;
+        }
+        match change {
+            TargetChange::Kept => {}
+            TargetChange::Patched { renamed, removed } => patch_groups(&mut target_groups, &target_dir, renamed, removed)?,
+            TargetChange::Staged => return None,
+        }
+        let mut stats = Vec::new();
+        let groups = target_groups
+            .into_iter()
+            .map(|(group, group_stats)| {
+                stats.extend(group_stats);
+                group
+            })
+            .collect();
+        Some((groups, stats))
+    }
+
+    /// The output directory's lock the check holds, for the publication.
+    pub(super) fn take_lock(&self) -> Option<crate::output::OutputLock> {
+        self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+}
+
+/// `groups` (a target's, with their stats) after `renamed` (relative to
+/// `target_dir`) were renamed into it and `removed` removed: those names
+/// are stated again or dropped, and so is the entry of every directory
+/// whose entries changed. Names stay in the order a walk lists them
+/// (bytewise). `None` when a path cannot be stated or lies outside the
+/// groups (then the target is walked).
+fn patch_groups(groups: &mut [(Group, Vec<StatFields>)], target_dir: &Path, renamed: &[PathBuf], removed: &[PathBuf]) -> Option<()> {
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    use std::collections::{BTreeSet, HashMap};
+    use std::os::unix::ffi::OsStrExt as _;
+    let mut by_dir: HashMap<PathBuf, (BTreeSet<&std::ffi::OsStr>, BTreeSet<&std::ffi::OsStr>)> = HashMap::new();
+    for (paths, is_removed) in [(renamed, false), (removed, true)] {
+        for path in paths {
+            let absolute = target_dir.join(path);
+            let dir = absolute.parent()?.to_path_buf();
+            let name = path.file_name()?;
+            let (renamed_here, removed_here) = by_dir.entry(dir).or_default();
+            if is_removed { removed_here } else { renamed_here }.insert(name);
+        }
+    }
+    let mut seen = 0;
+    for (group, group_stats) in groups.iter_mut() {
+        let changes = by_dir.get(&group.dir);
+        seen += usize::from(changes.is_some());
+        let moved_dirs: Vec<usize> = (0..group.names.len())
+            .filter(|idx| by_dir.contains_key(&group.dir.join(&group.names[*idx])))
+            .collect();
+        if changes.is_none() && moved_dirs.is_empty() {
+            continue;
+        }
+        let mut entries: Vec<(std::ffi::OsString, Option<StatFields>)> = group
+            .names
+            .drain(..)
+            .zip(group_stats.drain(..))
+            .enumerate()
+            .filter(|(_, (name, _))| changes.is_none_or(|(_, removed_here)| !removed_here.contains(name.as_os_str())))
+            .map(|(idx, (name, stat))| (name, (!moved_dirs.contains(&idx)).then_some(stat)))
+            .collect();
+        for name in changes.iter().flat_map(|(renamed_here, _)| renamed_here) {
+            match entries.binary_search_by(|(known, _)| known.as_bytes().cmp(name.as_bytes())) {
+                Ok(idx) => entries[idx].1 = None,
+                Err(idx) => entries.insert(idx, (name.to_os_string(), None)),
+            }
+        }
+        let dir = rustix::fs::open(&group.dir, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+        for (name, stat) in entries {
+            let stat = match stat {
+                Some(stat) => stat,
+                None => stat_fields(&rustix::fs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW).ok()?),
+            };
+            group.names.push(name);
+            group_stats.push(stat);
+        }
+    }
+    // Every directory the patch touched is one of the target's groups.
+    (seen == by_dir.len()).then_some(())
+}
+
+/// The digest of a target stamp's text, as the build stamp records it.
+pub(super) fn target_stamp_digest(text: &str) -> String {
+    Sha256Digest::of(text.as_bytes()).hex()
 }
 
 /// The inputs' side of a stamp, or `None` when it cannot be trusted:
@@ -795,6 +946,9 @@ pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
             racy,
         },
         bundles,
+        target_stamps,
+        target_changes,
+        hints,
     } = finished;
     // A bundle is vouched for only when every path loading it reads is a
     // walked one: its directory walked as such (no link on the way), and
@@ -823,11 +977,23 @@ pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
         })
         .collect();
     drop((group_dirs, parents));
-    let mut outputs = Vec::new();
-    for report in reports {
-        walk(&out_dir.join(&report.name), &mut Vec::new(), &mut outputs, &mut stats)?;
+    // Each target as the check found it, updated where this build
+    // patched it; walked again when it was staged or the check did not
+    // vouch for it.
+    for (target_idx, report) in reports.iter().enumerate() {
+        let change = target_changes.get(target_idx).unwrap_or(&TargetChange::Staged);
+        match hints.and_then(|hints| hints.output_groups(&out_dir, &report.name, change)) {
+            Some((target_groups, target_stats)) => {
+                groups.extend(target_groups);
+                stats.extend(target_stats);
+            }
+            None => {
+                let mut paths = Vec::new();
+                walk(&out_dir.join(&report.name), &mut Vec::new(), &mut paths, &mut stats)?;
+                groups.extend(group(&paths)?);
+            }
+        }
     }
-    groups.extend(group(&outputs)?);
     let mut slices = Vec::with_capacity(groups.len());
     let mut offset = 0;
     for group in &groups {
@@ -840,11 +1006,13 @@ pub(super) fn take(finished: Finished) -> Option<BuildStamp> {
         key: key(config, options, &out_dir, VERSION),
         targets: reports
             .iter()
-            .map(|report| StampedTarget {
+            .zip(target_stamps.into_iter().chain(std::iter::repeat(None)))
+            .map(|(report, target_stamp)| StampedTarget {
                 name: report.name.clone(),
                 n_packages: report.n_packages,
                 n_bundles: report.n_bundles,
                 n_excluded: report.n_excluded,
+                target_stamp,
             })
             .collect(),
         groups,
@@ -860,7 +1028,7 @@ pub(super) enum Checked {
     /// Nothing changed: that build's report.
     Fresh(BuildReport),
     /// Same settings, some paths changed.
-    Stale(Hints),
+    Stale(Box<Hints>),
     /// No stamp, or another build's.
     Unknown,
 }
@@ -885,7 +1053,7 @@ pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> 
     if stamp.version != VERSION || stamp.key != key(config, options, &canonical_out, VERSION) {
         return Ok(Checked::Unknown);
     }
-    let _lock = crate::output::OutputLock::acquire(out_dir, &options.output)?;
+    let lock = crate::output::OutputLock::acquire(out_dir, &options.output)?;
     let stats: Vec<Option<(Vec<StatFields>, String)>> = stats_of(&stamp.groups)
         .into_par_iter()
         .map(|group_stats| {
@@ -911,6 +1079,7 @@ pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> 
     }
     let mut changed = Vec::new();
     let mut groups = Vec::new();
+    let mut outputs = Vec::new();
     let mut racy = HashMap::new();
     for ((group, digest), now) in stamped_groups.into_iter().zip(&digests).zip(stats) {
         let (group_stats, mut same) = match now {
@@ -936,7 +1105,9 @@ pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> 
         if !same {
             changed.push(group.dir.clone());
         }
-        if !group.dir.starts_with(&canonical_out) {
+        if group.dir.starts_with(&canonical_out) {
+            outputs.push((group, group_stats.filter(|_| same)));
+        } else {
             groups.push((group, group_stats.filter(|_| same)));
         }
     }
@@ -955,12 +1126,25 @@ pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> 
             });
             known.digests.push((bundle.set_idx, bundle.loaded));
         }
-        return Ok(Checked::Stale(Hints {
+        // A target is untouched when no group at or below its directory
+        // changed, nor the output directory's own (which holds its entry).
+        let targets = stamped_targets
+            .iter()
+            .filter_map(|target| {
+                let target_dir = canonical_out.join(&target.name);
+                let touched = changed.iter().any(|dir| *dir == canonical_out || dir.starts_with(&target_dir));
+                Some((target.name.clone(), target.target_stamp.clone().filter(|_| !touched)?))
+            })
+            .collect();
+        return Ok(Checked::Stale(Box::new(Hints {
             groups,
             changed,
             bundles,
             racy,
-        }));
+            targets,
+            outputs,
+            lock: std::sync::Mutex::new(Some(lock)),
+        })));
     }
     let mut targets = Vec::new();
     for stamped in &stamped_targets {
@@ -1013,12 +1197,22 @@ mod tests {
         let stamp = BuildStamp {
             version: "0.1.0 abc".to_string(),
             key: "k".repeat(64),
-            targets: vec![StampedTarget {
-                name: "v4.16".to_string(),
-                n_packages: 2,
-                n_bundles: 9,
-                n_excluded: 1,
-            }],
+            targets: vec![
+                StampedTarget {
+                    name: "v4.16".to_string(),
+                    n_packages: 2,
+                    n_bundles: 9,
+                    n_excluded: 1,
+                    target_stamp: Some("e".repeat(64)),
+                },
+                StampedTarget {
+                    name: "v4.17".to_string(),
+                    n_packages: 0,
+                    n_bundles: 0,
+                    n_excluded: 0,
+                    target_stamp: None,
+                },
+            ],
             digests: groups.iter().map(|_| "d".repeat(32)).collect(),
             groups,
             bundles: vec![StampedBundle {
@@ -1040,6 +1234,68 @@ mod tests {
             ..stamp
         };
         assert!(odd.to_text().is_none(), "a newline in a path is not stamped");
+    }
+
+    /// A target's groups and stats as a walk finds them.
+    fn walked(target: &Path) -> Vec<(Group, Vec<StatFields>)> {
+        let (mut paths, mut stats) = (Vec::new(), Vec::new());
+        walk(target, &mut Vec::new(), &mut paths, &mut stats).unwrap();
+        let mut offset = 0;
+        group(&paths)
+            .unwrap()
+            .into_iter()
+            .map(|group| {
+                let group_stats = stats[offset..offset + group.names.len()].to_vec();
+                offset += group.names.len();
+                (group, group_stats)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_patched_target_s_groups_are_those_a_walk_finds() {
+        let out = tempfile::tempdir().unwrap();
+        let target = std::fs::canonicalize(out.path()).unwrap().join("default");
+        for dir in ["catalog/a", "catalog/b", "oci/blobs/sha256"] {
+            std::fs::create_dir_all(target.join(dir)).unwrap();
+        }
+        for file in [
+            "catalog/a/catalog.json",
+            "catalog/b/catalog.json",
+            "oci/index.json",
+            "oci/blobs/sha256/11",
+            "oci/blobs/sha256/33",
+            "summary.json",
+        ] {
+            std::fs::write(target.join(file), file).unwrap();
+        }
+        let before = walked(&target);
+        // Past the filesystem's timestamp tick, as a later build is.
+        std::thread::sleep(Duration::from_millis(20));
+        let staging = out.path().join(".staging");
+        std::fs::create_dir(&staging).unwrap();
+        let renamed = [
+            "oci/blobs/sha256/22",
+            "oci/blobs/sha256/44",
+            "catalog/b/catalog.json",
+            "oci/index.json",
+            "summary.json",
+        ]
+        .map(PathBuf::from);
+        for (idx, path) in renamed.iter().enumerate() {
+            let staged = staging.join(idx.to_string());
+            std::fs::write(&staged, "new").unwrap();
+            std::fs::rename(&staged, target.join(path)).unwrap();
+        }
+        let removed = [PathBuf::from("oci/blobs/sha256/11")];
+        std::fs::remove_file(target.join(&removed[0])).unwrap();
+        let mut patched = before.clone();
+        patch_groups(&mut patched, &target, &renamed, &removed).unwrap();
+        assert_eq!(patched, walked(&target));
+        assert_ne!(patched, before);
+        // A patch into a directory the groups do not hold: walk instead.
+        let mut patched = before.clone();
+        assert!(patch_groups(&mut patched, &target, &[PathBuf::from("elsewhere/x")], &[]).is_none());
     }
 
     /// The digests of `groups` as a check takes them.

@@ -217,7 +217,7 @@ pub fn build(config: &Config, options: &BuildOptions, reporter: &dyn Reporter) -
             report::hit(reporter, &Action::UpToDate { out_dir: &out_dir }, None);
             return Ok(report);
         }
-        fresh::Checked::Stale(hints) => Some(hints),
+        fresh::Checked::Stale(hints) => Some(*hints),
         fresh::Checked::Unknown => None,
     };
     // Before any input is read (the check only stats): a stamp is only
@@ -434,7 +434,9 @@ fn run(
     let publication = match out_dir {
         Some(out_dir) if !diagnostics.iter().any(Diagnostic::is_error) => {
             let names: Vec<&str> = targets.iter().map(|target| target.name.as_str()).collect();
-            Some(crate::output::Publication::begin(out_dir, &names, &options.output)?)
+            // The lock the stamp's check took, if any, is held on.
+            let held = start.and_then(|start| start.hints.as_ref()?.take_lock());
+            Some(crate::output::Publication::begin(out_dir, &names, &options.output, held)?)
         }
         _ => None,
     };
@@ -712,8 +714,15 @@ fn run(
                     run_cache.write_deferred(&publication, target_idx, deferred)?;
                 }
                 Some(run_cache) => {
-                    let at = (out_dir, target_idx, targets[target_idx].name.as_str());
-                    published[target_idx] = run_cache.publish_target(&mut publication, at, &mut target_files[target_idx], extra)?;
+                    let name = targets[target_idx].name.as_str();
+                    let vouched = start.and_then(|start| start.hints.as_ref()?.target_stamp(name));
+                    published[target_idx] = run_cache.publish_target(
+                        &mut publication,
+                        (out_dir, target_idx, name),
+                        &mut target_files[target_idx],
+                        extra,
+                        vouched,
+                    )?;
                 }
                 None => publication.write(target_idx, extra)?,
             }
@@ -735,9 +744,13 @@ fn run(
         let (committed, input_walk) = rayon::join(|| publication.commit_locked(), walk_inputs);
         let (_, lock) = committed?;
         if let Some(run_cache) = &run_cache {
-            for (target_idx, target) in targets.iter().enumerate() {
-                run_cache.stamp_target(out_dir, &target.name, &target_files[target_idx], &published[target_idx]);
-            }
+            let target_stamps: Vec<Option<String>> = targets
+                .iter()
+                .enumerate()
+                .map(|(target_idx, target)| {
+                    run_cache.stamp_target(out_dir, &target.name, &target_files[target_idx], &published[target_idx])
+                })
+                .collect();
             let stamp = input_walk.and_then(|inputs| {
                 fresh::take(fresh::Finished {
                     config,
@@ -745,6 +758,9 @@ fn run(
                     reports: &reports,
                     inputs,
                     bundles: std::mem::take(&mut stamped_bundles),
+                    target_stamps,
+                    target_changes: published.iter().map(cached::Published::change).collect(),
+                    hints: start.and_then(|start| start.hints.as_ref()),
                 })
             });
             let name = fresh::stamp_name(out_dir);

@@ -19,6 +19,16 @@
 //! only the changed directories again. A bundle with a symbolic link in
 //! it (whose target may lie anywhere) is never vouched for.
 //!
+//! It vouches for the output the same way: each target's entry holds the
+//! digest of the target's own stamp (`output::TargetStamp`) as the build
+//! left it, and a target none of whose groups changed is, file for file,
+//! what a stamp of that digest says ([`Hints::target_stamp`]); a stamp the
+//! build failed to write, or one written since, has another digest. The
+//! check's lock on the output directory is held until the publication
+//! takes it, so no other build moves a target in between, and the new
+//! stamp takes such a target's stats from the check, stating again only
+//! what the build's patch renamed or removed ([`patch_groups`]).
+//!
 //! Why a matching stamp means the output is what a build would make now,
 //! for every way an input can change:
 //!

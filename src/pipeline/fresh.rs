@@ -575,8 +575,9 @@ pub(super) struct Start {
 /// and the loaded digest of every bundle nothing under which did.
 pub(super) struct Hints {
     /// The stamp's input groups, each with its stats as the check took
-    /// them when they are the stamped ones (`None`: changed).
-    groups: Vec<(Group, Option<Vec<StatFields>>)>,
+    /// them when they are the stamped ones (`None`: changed); taken by
+    /// the new stamp's walk.
+    groups: std::sync::Mutex<Option<Vec<CheckedGroup>>>,
     /// The directories of the groups that changed or could not be read,
     /// inputs' and outputs'.
     changed: Vec<PathBuf>,
@@ -595,6 +596,10 @@ pub(super) struct Hints {
     /// targets the check found untouched in between.
     lock: std::sync::Mutex<Option<crate::output::OutputLock>>,
 }
+
+/// A group of the stamp with its stats as the check took them, when they
+/// are the stamped ones (`None`: changed).
+type CheckedGroup = (Group, Option<Vec<StatFields>>);
 
 /// A bundle directory as the stamp knows it.
 struct KnownBundle {
@@ -818,8 +823,13 @@ pub(super) fn walk_inputs(
                 .and_then(|(parent, name)| walked.get(parent).map(|group| group.names.iter().any(|known| known == name)))
                 .unwrap_or(false)
     };
-    for input in inputs {
-        if was_walked(input) {
+    // Inputs reached through a link (a `tree` linking to an
+    // `external-paths` root) are found by their parent, resolved once per
+    // parent: not a `canonicalize` per bundle.
+    let unwalked: Vec<&Path> = inputs.iter().map(PathBuf::as_path).filter(|input| !was_walked(input)).collect();
+    let parents = resolved(unwalked.iter().copied());
+    for input in unwalked {
+        if resolve(&parents, input).is_some_and(|resolved| was_walked(&resolved)) {
             continue;
         }
         let input = std::fs::canonicalize(input).ok()?;
@@ -904,7 +914,10 @@ fn walk_changed(hints: &Hints, roots: &[PathBuf], skip: &mut Vec<PathBuf>) -> Op
     }
     let mut groups = Vec::new();
     let mut stats = Vec::new();
-    for (group, group_stats) in &hints.groups {
+    // Moved out, not copied (a group per input directory); a second
+    // walk, which would find none, gives no stamp.
+    let unchanged = hints.groups.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()?;
+    for (group, group_stats) in unchanged {
         // Under a directory walked again, or the entry of a root walked
         // again whole (that walk has both).
         let rewalked = tops.iter().any(|top| group.dir.starts_with(top))
@@ -916,8 +929,8 @@ fn walk_changed(hints: &Hints, roots: &[PathBuf], skip: &mut Vec<PathBuf>) -> Op
         if rewalked {
             continue;
         }
-        groups.push(group.clone());
-        stats.extend(group_stats.as_ref()?);
+        stats.extend(group_stats?);
+        groups.push(group);
     }
     let mut walked_stats = Vec::new();
     for top in tops {
@@ -1147,7 +1160,7 @@ pub(super) fn check(config: &Config, options: &BuildOptions, out_dir: &Path) -> 
             })
             .collect();
         return Ok(Checked::Stale(Box::new(Hints {
-            groups,
+            groups: std::sync::Mutex::new(Some(groups)),
             changed,
             bundles,
             racy,

@@ -267,18 +267,28 @@ fn walk<'a>(target_dir: &Path, paths: impl Iterator<Item = &'a PathBuf>, mut fil
 
 impl FileStamp {
     fn same_stat(&self, metadata: &std::fs::Metadata) -> bool {
-        let stat = file_stamp(String::new(), metadata);
-        (self.size, self.mtime_ns, self.ino, self.dev) == (stat.size, stat.mtime_ns, stat.ino, stat.dev)
+        (self.size, self.mtime_ns, self.ino, self.dev) == stat_of(metadata)
     }
 }
 
+/// `(size, mtime in ns, inode, device)`: what a stamp compares.
+fn stat_of(metadata: &std::fs::Metadata) -> (u64, i128, u64, u64) {
+    (
+        metadata.len(),
+        i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
+        metadata.ino(),
+        metadata.dev(),
+    )
+}
+
 fn file_stamp(digest: String, metadata: &std::fs::Metadata) -> FileStamp {
+    let (size, mtime_ns, ino, dev) = stat_of(metadata);
     FileStamp {
         digest,
-        size: metadata.len(),
-        mtime_ns: i128::from(metadata.mtime()) * 1_000_000_000 + i128::from(metadata.mtime_nsec()),
-        ino: metadata.ino(),
-        dev: metadata.dev(),
+        size,
+        mtime_ns,
+        ino,
+        dev,
     }
 }
 

@@ -489,6 +489,34 @@ impl Cache {
         }
     }
 
+    /// Stores an entry whose files are blobs the cache holds already (by
+    /// digest); nothing is stored when one of them is missing.
+    pub fn put_stored(&self, key: &Key, files: &[(String, Sha256Digest)], facts: BTreeMap<String, String>) -> Result<(), CacheError> {
+        if !files.iter().all(|(_, digest)| self.blob_path(digest).is_file()) {
+            return Ok(());
+        }
+        let entry = Entry {
+            files: files.to_vec(),
+            facts,
+        };
+        self.write_atomic(&self.dir.join("actions").join(key.hex()), entry_text(key, &entry).as_bytes())?;
+        self.record(|shared| {
+            shared.used_entries.insert(*key);
+        });
+        Ok(())
+    }
+
+    /// `len` bytes at `offset` of a blob, checked against their CRC-32
+    /// (`crc`): they stand for part of a blob whose digest the build
+    /// computes anew, so this only has to catch damage.
+    pub fn blob_range(&self, blob: &Sha256Digest, offset: u64, len: u64, crc: u32) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt as _;
+        let file = std::fs::File::open(self.blob_path(blob)).ok()?;
+        let mut bytes = vec![0; usize::try_from(len).ok()?];
+        file.read_exact_at(&mut bytes, offset).ok()?;
+        (crc32fast::hash(&bytes) == crc).then_some(bytes)
+    }
+
     /// `--cache-to`: writes what this run used (loaded bundles, entries
     /// and their blobs) to the shared cache. Its outcome is an event
     /// ([`Cache::remote_events`]); it never fails the build.

@@ -20,7 +20,7 @@ use std::io;
 use sha2::Digest as _;
 
 use super::Layer;
-use super::layer::{LayerFile, build_layer_of};
+use super::layer::{Deflated, LayerFile, Run, RunEntry, build_layer_of, build_run_layer};
 use super::layout::BaseImage;
 use super::oci::{Image, ImageConfig, Manifest, Platform, rfc3339};
 
@@ -84,11 +84,34 @@ pub enum CatalogKind {
 /// The layer of the catalog files `files` (`(path relative to /configs,
 /// bytes)`, all of one bucket, in any order) under `/configs`.
 pub fn fbc_layer<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, mtime: u64) -> io::Result<Layer> {
+    fbc_layer_reusing(files, mtime, &|_| None).map(|(layer, _)| layer)
+}
+
+/// [`fbc_layer`], its deflate stream cut into one run per package (see
+/// [`build_run_layer`]): `reuse` may give a run's deflated bytes from an
+/// earlier layer, so an edit deflates its own package alone, not the
+/// other packages of its bucket. Returns the layer and its runs.
+pub fn fbc_layer_reusing<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    mtime: u64,
+    reuse: &dyn Fn(&[RunEntry]) -> Option<Deflated>,
+) -> io::Result<(Layer, Vec<Run>)> {
     let files: Vec<(String, &[u8])> = files
         .into_iter()
         .map(|(path, bytes)| (format!("{CONFIGS_DIR}/{path}"), bytes))
         .collect();
-    build_layer_of(files.iter().map(|(path, bytes)| (path.as_str(), *bytes)), mtime)
+    build_run_layer(files.iter().map(|(path, bytes)| (path.as_str(), *bytes)), mtime, &fbc_run_of, reuse)
+}
+
+/// The run of a catalog layer's entry: its package's directory
+/// (`configs/p` for `configs/p` and everything under it); `configs` and a
+/// file at the top of `/configs` are runs of their own.
+fn fbc_run_of(path: &str) -> &str {
+    let top = CONFIGS_DIR.len() + 1;
+    match path.get(top..).and_then(|rest| rest.find('/')) {
+        Some(slash) if path.as_bytes().get(top - 1) == Some(&b'/') => &path[..top + slash],
+        _ => path,
+    }
 }
 
 /// The layers of a File-Based Catalog (`files` relative to `/configs`):

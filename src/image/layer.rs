@@ -15,6 +15,12 @@
 //! could move every digest); a tar of one piece is what gzip of the whole
 //! tar in one write gives. One SQLite index of 123 MB was one core's work
 //! for most of a second while the other waited.
+//!
+//! A layer may also be cut into runs ([`build_run_layer`]): a catalog
+//! layer starts a piece at each package's first entry and at the
+//! end-of-archive blocks, so the pieces of a package depend on that
+//! package alone, and a rebuild splices in the deflated runs of the
+//! packages that did not change instead of deflating them again.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -90,8 +96,97 @@ pub enum Content<'a> {
 
 /// [`build_layer_of`], each file's bytes in memory or on disk.
 pub fn build_layer_from<'a>(files: impl IntoIterator<Item = (&'a str, Content<'a>)>, mtime: u64) -> io::Result<Layer> {
-    // path -> Some((content, its length)) for a file, None for a directory.
-    let mut entries: BTreeMap<&str, Option<(Content, u64)>> = BTreeMap::new();
+    let (entries, total) = layer_entries(files)?;
+    let (layer, _) = write_layer(&entries, total, mtime, None)?;
+    Ok(layer)
+}
+
+/// One entry of a [`Run`]: its path in the layer (a directory's without
+/// its trailing `/`) and whether it is a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEntry {
+    pub path: String,
+    pub dir: bool,
+}
+
+/// Where a run's deflated bytes sit in a layer's blob and what they hold:
+/// spliced into another layer they stand for the same tar bytes there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunSpan {
+    pub offset: u64,
+    pub len: u64,
+    /// CRC-32 and length of the run's tar bytes.
+    pub crc: u32,
+    pub raw_len: u64,
+}
+
+/// A run of a layer: consecutive tar entries with one run name (see
+/// [`build_run_layer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub entries: Vec<RunEntry>,
+    pub span: RunSpan,
+}
+
+/// A run's deflated bytes from an earlier layer, with the CRC-32 and
+/// length of the tar bytes they hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deflated {
+    pub bytes: Vec<u8>,
+    pub crc: u32,
+    pub raw_len: u64,
+}
+
+/// [`build_layer_of`] whose deflate stream is cut into runs: consecutive
+/// entries whose paths `run_of` maps to one name make a run, and each
+/// run, and the end-of-archive blocks, start a new piece. A run's pieces
+/// then depend on its own entries alone, so `reuse` may hand a run's
+/// deflated bytes from an earlier layer (it is asked once per run, with
+/// the run's entries); the tar bytes, and so the `diff_id`, are
+/// [`build_layer_of`]'s. Returns the layer and its runs, in order.
+///
+/// A reused run whose tar turns out to have another length than `reuse`
+/// said is an `InvalidData` error; build again without reusing it.
+pub fn build_run_layer<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    mtime: u64,
+    run_of: &dyn Fn(&str) -> &str,
+    reuse: &dyn Fn(&[RunEntry]) -> Option<Deflated>,
+) -> io::Result<(Layer, Vec<Run>)> {
+    let (entries, total) = layer_entries(files.into_iter().map(|(path, bytes)| (path, Content::Bytes(bytes))))?;
+    let mut runs: Vec<Run> = Vec::new();
+    let mut names: Vec<&str> = Vec::new();
+    for (path, content) in &entries {
+        let name = run_of(path);
+        if names.last() != Some(&name) {
+            names.push(name);
+            runs.push(Run {
+                entries: Vec::new(),
+                span: RunSpan::default(),
+            });
+        }
+        if let Some(run) = runs.last_mut() {
+            run.entries.push(RunEntry {
+                path: (*path).to_string(),
+                dir: content.is_none(),
+            });
+        }
+    }
+    let reused: Vec<Option<Deflated>> = runs.iter().map(|run| reuse(&run.entries)).collect();
+    let (layer, spans) = write_layer(&entries, total, mtime, Some((&runs, reused)))?;
+    for (run, span) in runs.iter_mut().zip(spans) {
+        run.span = span;
+    }
+    Ok((layer, runs))
+}
+
+/// A layer's entries, sorted by path: `Some((content, length))` for a
+/// file, `None` for a directory (each file's parents are added); and the
+/// total length of the files.
+type Entries<'a> = BTreeMap<&'a str, Option<(Content<'a>, u64)>>;
+
+fn layer_entries<'a>(files: impl IntoIterator<Item = (&'a str, Content<'a>)>) -> io::Result<(Entries<'a>, usize)> {
+    let mut entries: Entries = BTreeMap::new();
     let mut total = 0;
     for (file_path, content) in files {
         let len = match content {
@@ -124,8 +219,36 @@ pub fn build_layer_from<'a>(files: impl IntoIterator<Item = (&'a str, Content<'a
             ));
         }
     }
+    Ok((entries, total))
+}
+
+/// Tars and gzips `entries`; with `runs` (and the deflated bytes of those
+/// reused), cut at each run as [`build_run_layer`] says, returning each
+/// run's span.
+fn write_layer(
+    entries: &Entries,
+    total: usize,
+    mtime: u64,
+    runs: Option<(&[Run], Vec<Option<Deflated>>)>,
+) -> io::Result<(Layer, Vec<RunSpan>)> {
     let mut tar = tar::Builder::new(HashingWriter::new(ParallelGzip::new(total, CHUNK)));
-    for (path, content) in &entries {
+    // The index in `entries` at which each run starts, and what it reuses.
+    let mut starts: Vec<(usize, Option<Deflated>)> = Vec::new();
+    let n_runs = runs.as_ref().map_or(0, |(runs, _)| runs.len());
+    if let Some((runs, reused)) = runs {
+        let mut at = 0;
+        for (run, reused) in runs.iter().zip(reused) {
+            starts.push((at, reused));
+            at += run.entries.len();
+        }
+    }
+    let mut starts = starts.into_iter().enumerate().peekable();
+    for (entry_idx, (path, content)) in entries.iter().enumerate() {
+        if starts.peek().is_some_and(|(_, (at, _))| *at == entry_idx)
+            && let Some((run_idx, (_, reused))) = starts.next()
+        {
+            tar.get_mut().inner.start_run(run_idx, reused)?;
+        }
         let mut header = tar::Header::new_ustar();
         header.set_uid(0);
         header.set_gid(0);
@@ -159,17 +282,23 @@ pub fn build_layer_from<'a>(files: impl IntoIterator<Item = (&'a str, Content<'a
             }
         }
     }
+    if n_runs > 0 {
+        // The end-of-archive blocks are a piece of their own.
+        tar.get_mut().inner.end_run()?;
+    }
     let tar_hashed = tar.into_inner()?;
     let diff_id = format!("sha256:{}", hex(&tar_hashed.hasher.finalize()));
-    let blob = tar_hashed.inner.finish()?;
+    let (blob, mut spans) = tar_hashed.inner.finish()?;
+    spans.resize(n_runs, RunSpan::default());
     let digest = format!("sha256:{}", hex(&sha2::Sha256::digest(&blob)));
-    Ok(Layer {
+    let layer = Layer {
         media_type: media_type::OCI_LAYER_GZIP,
         size: blob.len() as u64,
         blob: Some(blob),
         digest,
         diff_id,
-    })
+    };
+    Ok((layer, spans))
 }
 
 /// Uncompressed bytes per piece of a layer's deflate stream. Part of the
@@ -187,12 +316,32 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
 /// stream is made of independently deflated pieces (see the module).
 /// Full pieces wait in `pending` until there are enough to keep every
 /// thread busy, so memory stays at a few pieces whatever the layer's size.
+/// In a layer cut into runs, each run starts a piece, and a reused run's
+/// tar bytes are only counted: its deflated bytes go in instead.
 struct ParallelGzip {
     chunk: usize,
     filling: Vec<u8>,
-    pending: Vec<Vec<u8>>,
+    pending: Vec<Piece>,
     blob: Vec<u8>,
     crc: crc32fast::Hasher,
+    /// The run being written, and how many tar bytes its reused deflated
+    /// bytes stand for (`None`: it is deflated here).
+    run: Option<(usize, Option<u64>)>,
+    /// Tar bytes of the current reused run written so far.
+    skipped: u64,
+    spans: Vec<RunSpan>,
+}
+
+/// A deflated piece: its bytes, the CRC-32 (and length) of what they
+/// hold, its run.
+type DeflatedPiece = (Vec<u8>, crc32fast::Hasher, Option<usize>);
+
+/// A piece of the stream and the run it belongs to.
+enum Piece {
+    Raw(Vec<u8>, Option<usize>),
+    /// Deflated already (a reused run): bytes, CRC-32 and length of what
+    /// they hold.
+    Deflated(Vec<u8>, crc32fast::Hasher, Option<usize>),
 }
 
 impl ParallelGzip {
@@ -206,6 +355,45 @@ impl ParallelGzip {
             pending: Vec::new(),
             blob,
             crc: crc32fast::Hasher::new(),
+            run: None,
+            skipped: 0,
+            spans: Vec::new(),
+        }
+    }
+
+    /// Ends the current run, then starts run `idx`, deflated here or made
+    /// of `reused`.
+    fn start_run(&mut self, idx: usize, reused: Option<Deflated>) -> io::Result<()> {
+        self.end_run()?;
+        self.run = Some((idx, reused.as_ref().map(|deflated| deflated.raw_len)));
+        if let Some(deflated) = reused {
+            let crc = crc32fast::Hasher::new_with_initial_len(deflated.crc, deflated.raw_len);
+            self.pending.push(Piece::Deflated(deflated.bytes, crc, Some(idx)));
+        }
+        Ok(())
+    }
+
+    /// Ends the current run (if any): its last piece is cut here.
+    fn end_run(&mut self) -> io::Result<()> {
+        if let Some((_, Some(raw_len))) = self.run
+            && self.skipped != raw_len
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a reused run holds {raw_len} tar bytes, not {}", self.skipped),
+            ));
+        }
+        self.cut();
+        self.run = None;
+        self.skipped = 0;
+        Ok(())
+    }
+
+    /// Ends the piece being filled, if it holds anything.
+    fn cut(&mut self) {
+        if !self.filling.is_empty() {
+            let full = std::mem::replace(&mut self.filling, Vec::with_capacity(self.chunk));
+            self.pending.push(Piece::Raw(full, self.run.map(|(idx, _)| idx)));
         }
     }
 
@@ -214,19 +402,34 @@ impl ParallelGzip {
     fn drain(&mut self, last: bool) -> io::Result<()> {
         use rayon::prelude::*;
         let n_pieces = self.pending.len();
-        let deflated: Vec<io::Result<(Vec<u8>, crc32fast::Hasher)>> = self
-            .pending
-            .par_iter()
+        let deflated: Vec<io::Result<DeflatedPiece>> = std::mem::take(&mut self.pending)
+            .into_par_iter()
             .enumerate()
-            .map(|(idx, piece)| {
-                let mut crc = crc32fast::Hasher::new();
-                crc.update(piece);
-                Ok((deflate_piece(piece, last && idx + 1 == n_pieces)?, crc))
+            .map(|(idx, piece)| match piece {
+                Piece::Raw(bytes, run) => {
+                    let mut crc = crc32fast::Hasher::new();
+                    crc.update(&bytes);
+                    Ok((deflate_piece(&bytes, last && idx + 1 == n_pieces)?, crc, run))
+                }
+                Piece::Deflated(bytes, crc, run) => Ok((bytes, crc, run)),
             })
             .collect();
-        self.pending.clear();
         for piece in deflated {
-            let (bytes, crc) = piece?;
+            let (bytes, crc, run) = piece?;
+            if let Some(run) = run {
+                if self.spans.len() <= run {
+                    self.spans.resize(run + 1, RunSpan::default());
+                }
+                let span = &mut self.spans[run];
+                if span.len == 0 {
+                    span.offset = self.blob.len() as u64;
+                }
+                span.len += bytes.len() as u64;
+                let mut run_crc = crc32fast::Hasher::new_with_initial_len(span.crc, span.raw_len);
+                run_crc.combine(&crc);
+                span.raw_len = run_crc.total_len();
+                span.crc = run_crc.finalize();
+            }
             self.blob.extend_from_slice(&bytes);
             self.crc.combine(&crc);
         }
@@ -234,11 +437,11 @@ impl ParallelGzip {
     }
 
     /// Ends the stream (the last piece, possibly empty, is the final
-    /// one) and returns the whole gzip member.
-    fn finish(mut self) -> io::Result<Vec<u8>> {
-        if !self.filling.is_empty() || self.pending.is_empty() {
+    /// one) and returns the whole gzip member and the runs' spans.
+    fn finish(mut self) -> io::Result<(Vec<u8>, Vec<RunSpan>)> {
+        if !self.filling.is_empty() || !matches!(self.pending.last(), Some(Piece::Raw(..))) {
             let piece = std::mem::take(&mut self.filling);
-            self.pending.push(piece);
+            self.pending.push(Piece::Raw(piece, None));
         }
         self.drain(true)?;
         let size = self.crc.total_len();
@@ -246,18 +449,21 @@ impl ParallelGzip {
         self.blob.extend_from_slice(&crc.to_le_bytes());
         // ISIZE is the length modulo 2^32 (RFC 1952).
         self.blob.extend_from_slice(&(size as u32).to_le_bytes());
-        Ok(self.blob)
+        Ok((self.blob, self.spans))
     }
 }
 
 impl Write for ParallelGzip {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some((_, Some(_))) = self.run {
+            self.skipped += buf.len() as u64;
+            return Ok(buf.len());
+        }
         let room = self.chunk - self.filling.len();
         let taken = room.min(buf.len());
         self.filling.extend_from_slice(&buf[..taken]);
         if self.filling.len() == self.chunk {
-            let full = std::mem::replace(&mut self.filling, Vec::with_capacity(self.chunk));
-            self.pending.push(full);
+            self.cut();
             if self.pending.len() >= 2 * rayon::current_num_threads().max(1) {
                 self.drain(false)?;
             }
@@ -545,6 +751,88 @@ mod tests {
         let in_memory = build_layer(&[file("database/index.db", &big)], 3).unwrap();
         assert_eq!(streamed, in_memory);
         assert!(build_layer_from([("a", Content::File(&dir.path().join("missing")))], 0).is_err());
+    }
+
+    /// The run of a test path: its first component.
+    fn first_component(path: &str) -> &str {
+        path.split('/').next().unwrap_or(path)
+    }
+
+    #[test]
+    fn a_run_layer_holds_the_plain_layers_tar_and_reused_runs_give_the_same_bytes() {
+        let big = lines(CHUNK + 4321);
+        let small = lines(700);
+        let files = [
+            ("a/catalog.json", small.as_bytes()),
+            ("b/catalog.json", big.as_bytes()),
+            ("b/extra.json", small.as_bytes()),
+            ("c", small.as_bytes()),
+        ];
+        let plain = build_layer_of(files, 5).unwrap();
+        let (fresh, runs) = build_run_layer(files, 5, &first_component, &|_| None).unwrap();
+        // The same tar (so the same diff_id), cut otherwise.
+        assert_eq!(fresh.diff_id, plain.diff_id);
+        assert_ne!(fresh.digest, plain.digest);
+        let blob = fresh.blob.clone().unwrap();
+        assert_eq!(crate::image::sha256_digest(&gunzip(&blob)), fresh.diff_id);
+        let names: Vec<Vec<&str>> = runs
+            .iter()
+            .map(|run| run.entries.iter().map(|entry| entry.path.as_str()).collect())
+            .collect();
+        assert_eq!(
+            names,
+            [vec!["a", "a/catalog.json"], vec!["b", "b/catalog.json", "b/extra.json"], vec!["c"]]
+        );
+        assert!(runs[0].entries[0].dir && !runs[0].entries[1].dir);
+        // Each run's span is its own: header, the runs in order, then the
+        // end-of-archive piece and the trailer.
+        assert_eq!(runs[0].span.offset, GZIP_HEADER.len() as u64);
+        for pair in runs.windows(2) {
+            assert_eq!(pair[0].span.offset + pair[0].span.len, pair[1].span.offset);
+        }
+        // A run deflated by an earlier layer, spliced into a layer whose
+        // other runs changed, gives that layer's bytes exactly.
+        let edited = lines(900);
+        let edited_files = [files[0], files[1], files[2], ("c", edited.as_bytes())];
+        let (expected, _) = build_run_layer(edited_files, 5, &first_component, &|_| None).unwrap();
+        let asked = std::cell::RefCell::new(Vec::new());
+        let reuse = |entries: &[RunEntry]| {
+            asked.borrow_mut().push(entries[0].path.clone());
+            let run = runs.iter().find(|run| run.entries == entries && run.entries[0].path == "b")?;
+            let span = run.span;
+            Some(Deflated {
+                bytes: blob[span.offset as usize..(span.offset + span.len) as usize].to_vec(),
+                crc: span.crc,
+                raw_len: span.raw_len,
+            })
+        };
+        let (spliced, spliced_runs) = build_run_layer(edited_files, 5, &first_component, &reuse).unwrap();
+        assert_eq!(spliced, expected);
+        assert_eq!(*asked.borrow(), ["a", "b", "c"]);
+        assert_eq!(spliced_runs[1].span.crc, runs[1].span.crc);
+        assert_eq!(spliced_runs[1].span.raw_len, runs[1].span.raw_len);
+        // Bytes that stand for a tar of another length are refused.
+        let wrong = |entries: &[RunEntry]| {
+            let mut deflated = reuse(entries)?;
+            deflated.raw_len += 512;
+            Some(deflated)
+        };
+        let error = build_run_layer(edited_files, 5, &first_component, &wrong).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn a_run_layer_does_not_depend_on_the_number_of_threads() {
+        let big = lines(5 * CHUNK / 2);
+        let files = [("p/catalog.json", big.as_bytes()), ("q/catalog.json", big.as_bytes())];
+        let with = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| build_run_layer(files, 7, &first_component, &|_| None).unwrap())
+        };
+        let one = with(1);
+        for threads in [2, 5] {
+            assert_eq!(with(threads), one, "{threads} threads");
+        }
     }
 
     #[test]

@@ -32,6 +32,12 @@
 //!   make the key); value = the gzip blob, its `diff_id` and size. So a
 //!   one-package edit tars and gzips the one layer that holds it, and the
 //!   others are named by digest and linked from the published layout.
+//! * a run of a catalog layer (each package's entries, deflated on their
+//!   own: `image::layer`): key = the layer format, the epoch and the run's
+//!   paths and file digests; value = where its deflated bytes sit in the
+//!   last layer blob that held them, their CRC-32, and the CRC-32 and
+//!   length of the tar they hold. So the layer an edit rebuilds deflates
+//!   the edited package alone.
 //!
 //! A package is served from the cache only when every target that has it
 //! hits; then none of its bundles is read or parsed. Otherwise it is
@@ -47,6 +53,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cache::{Cache, Key, KeyBuilder, KeyHasher};
 use crate::config::{Config, OutputFormat, PackageConfig, Target};
+use crate::image::layer::{Deflated, RunEntry, RunSpan};
 use crate::load::{LoadedBundle, Sha256Digest};
 
 use super::plan::PackagePlan;
@@ -57,7 +64,7 @@ const ENCODE_SCHEMA: u32 = 1;
 /// The format of a catalog layer: tar entry rules, gzip settings and
 /// bucketing (`image::catalog`), the deflate pieces (`image::layer`).
 /// A change there must change this.
-const LAYER_SCHEMA: u32 = 2;
+const LAYER_SCHEMA: u32 = 3;
 
 /// catbuild's version and commit: every key has it.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " ", env!("CATBUILD_GIT_COMMIT"));
@@ -106,6 +113,17 @@ pub(super) struct RunCache {
 }
 
 impl RunCache {
+    /// A cache in `dir` for unit tests, with no project around it.
+    #[cfg(test)]
+    pub(super) fn at(dir: &Path) -> RunCache {
+        RunCache {
+            cache: Cache::open(dir, crate::cache::DEFAULT_MAX_BYTES),
+            config_digest: String::new(),
+            file_limit: u64::MAX,
+            root: dir.to_path_buf(),
+        }
+    }
+
     pub(super) fn open(config: &Config, settings: &CacheSettings, out_dir: &Path) -> Option<RunCache> {
         if !settings.enabled {
             return None;
@@ -281,6 +299,71 @@ impl RunCache {
         }
     }
 
+    /// The key of a run of a catalog layer (`image::layer::Run`): the
+    /// layer format, the epoch and each entry's path, and for a file the
+    /// sha256 of its bytes; `None` when a file's digest is not known.
+    pub(super) fn run_key(&self, epoch: u64, entries: &[RunEntry], digest_of: impl Fn(&str) -> Option<Sha256Digest>) -> Option<Key> {
+        let mut hasher = KeyHasher::new("catalog-layer-run", LAYER_SCHEMA, VERSION);
+        hasher.field("mtime", &epoch.to_string());
+        for entry in entries {
+            if entry.dir {
+                hasher.field("dir", &entry.path);
+            } else {
+                hasher.field(&format!("file {}", entry.path), &digest_of(&entry.path)?.hex());
+            }
+        }
+        Some(hasher.finish())
+    }
+
+    /// The deflated bytes of the run stored under `key`: a span of an
+    /// earlier layer's blob, checked against the CRC-32 its entry gives.
+    pub(super) fn deflated_run(&self, key: &Key) -> Option<Deflated> {
+        let entry = self.cache.get(key)?;
+        let [(_, blob)] = entry.files.as_slice() else {
+            return None;
+        };
+        let fact = |name: &str| entry.facts.get(name);
+        let offset = fact(RUN_OFFSET_FACT)?.parse().ok()?;
+        let len = fact(RUN_LEN_FACT)?.parse().ok()?;
+        let check = fact(RUN_CHECK_FACT)?.parse().ok()?;
+        Some(Deflated {
+            bytes: self.cache.blob_range(blob, offset, len, check)?,
+            crc: fact(RUN_CRC_FACT)?.parse().ok()?,
+            raw_len: fact(RUN_RAW_LEN_FACT)?.parse().ok()?,
+        })
+    }
+
+    /// Keeps where each keyed run of `layer` (just stored by
+    /// [`RunCache::put_catalog_layer`]) sits in its blob; best effort.
+    pub(super) fn put_runs(&self, layer: &crate::image::Layer, runs: &[(Key, RunSpan)]) {
+        let (Some(blob), Some(layer_digest)) = (&layer.blob, crate::cache::parse_digest(&layer.digest)) else {
+            return;
+        };
+        for (key, span) in runs {
+            let Some(bytes) = usize::try_from(span.offset)
+                .ok()
+                .zip(usize::try_from(span.offset + span.len).ok())
+                .and_then(|(start, end)| blob.get(start..end))
+            else {
+                continue;
+            };
+            let facts = BTreeMap::from([
+                (RUN_OFFSET_FACT.to_string(), span.offset.to_string()),
+                (RUN_LEN_FACT.to_string(), span.len.to_string()),
+                (RUN_CHECK_FACT.to_string(), crc32fast::hash(bytes).to_string()),
+                (RUN_CRC_FACT.to_string(), span.crc.to_string()),
+                (RUN_RAW_LEN_FACT.to_string(), span.raw_len.to_string()),
+            ]);
+            if self
+                .cache
+                .put_stored(key, &[(LAYER_FILE.to_string(), layer_digest)], facts)
+                .is_err()
+            {
+                self.cache.note_failure();
+            }
+        }
+    }
+
     /// Hands the shared cache's events so far to `reporter`.
     pub(super) fn report_remote(&self, reporter: &dyn super::Reporter) {
         for event in self.cache.remote_events() {
@@ -396,6 +479,12 @@ pub(super) fn miss(reason: impl Into<String>) -> Cached {
 const LAYER_FILE: &str = "layer.tar.gz";
 const LAYER_DIFF_ID_FACT: &str = "diff-id";
 const LAYER_SIZE_FACT: &str = "size";
+const RUN_OFFSET_FACT: &str = "offset";
+const RUN_LEN_FACT: &str = "length";
+/// CRC-32 of the deflated bytes (`RUN_CRC_FACT` is their tar's).
+const RUN_CHECK_FACT: &str = "deflated-crc32";
+const RUN_CRC_FACT: &str = "crc32";
+const RUN_RAW_LEN_FACT: &str = "tar-length";
 
 /// The fact of an entry that lists the package's bundle images.
 pub(super) const IMAGES_FACT: &str = "bundle-images";

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use crate::config::OutputFormat;
 use crate::diag::{Diagnostic, Location};
-use crate::image::catalog::{CatalogKind, by_bucket, catalog_image_of, fbc_layer};
+use crate::image::catalog::{CatalogKind, by_bucket, catalog_image_of, fbc_layer, fbc_layer_reusing};
+use crate::image::layer::RunEntry;
 use crate::image::layout::{BaseImage, layout_index};
 use crate::image::reference::Reference;
 use crate::image::{Descriptor, Image, Layer};
@@ -373,14 +374,32 @@ fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option
             (None, _, _) => return Err(format!("internal error: no bytes for `{}`", file.path.display())),
         });
     }
-    let contents = files.iter().zip(&read).map(|((path, file), read)| {
-        let bytes = read.as_deref().or(file.bytes.as_deref()).unwrap_or_default();
-        (path.as_str(), bytes)
-    });
-    let layer = fbc_layer(contents, epoch).map_err(|error| error.to_string())?;
-    if let Some((layer_cache, key)) = &keyed {
-        layer_cache.cache.put_catalog_layer(key, &layer);
+    let contents = || {
+        files.iter().zip(&read).map(|((path, file), read)| {
+            let bytes = read.as_deref().or(file.bytes.as_deref()).unwrap_or_default();
+            (path.as_str(), bytes)
+        })
+    };
+    let Some((layer_cache, key)) = &keyed else {
+        return fbc_layer(contents(), epoch).map_err(|error| error.to_string());
+    };
+    // A package's run is keyed by its files' digests, so the packages of
+    // the bucket that did not change are spliced in deflated already.
+    let digests: BTreeMap<String, Sha256Digest> = files
+        .iter()
+        .filter_map(|(path, file)| Some((format!("{}/{path}", crate::image::catalog::CONFIGS_DIR), file.digest?)))
+        .collect();
+    let run_key = |entries: &[RunEntry]| layer_cache.cache.run_key(epoch, entries, |path| digests.get(path).copied());
+    let reuse = |entries: &[RunEntry]| run_key(entries).and_then(|key| layer_cache.cache.deflated_run(&key));
+    let (layer, runs) = match fbc_layer_reusing(contents(), epoch, &reuse) {
+        // A stored run that does not hold what its key says: built anew.
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => fbc_layer_reusing(contents(), epoch, &|_| None),
+        built => built,
     }
+    .map_err(|error| error.to_string())?;
+    layer_cache.cache.put_catalog_layer(key, &layer);
+    let keyed_runs: Vec<_> = runs.iter().filter_map(|run| Some((run_key(&run.entries)?, run.span))).collect();
+    layer_cache.cache.put_runs(&layer, &keyed_runs);
     Ok(layer)
 }
 
@@ -405,6 +424,135 @@ fn slash_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::{LOCK_FILE, write_lock};
+
+    #[test]
+    fn a_bucket_layer_splices_in_the_packages_an_edit_left_alone() {
+        use super::{CatalogFile, LayerCache, PathBuf, RunCache, RunEntry, Sha256Digest, bucket_layer, fbc_layer};
+        use crate::image::catalog::fbc_bucket;
+        // Two packages of one bucket.
+        assert_eq!(fbc_bucket("pkg-4"), fbc_bucket("pkg-5"));
+        let text = |package: &str, version: u32| {
+            (0..40_000)
+                .map(|idx| format!("{{\"schema\": \"olm.bundle\", \"name\": \"{package}.v{version}.{idx}\"}}\n"))
+                .collect::<String>()
+        };
+        let file = |package: &str, text: &str| {
+            (
+                format!("{package}/catalog.json"),
+                CatalogFile {
+                    path: PathBuf::from(format!("catalog/{package}/catalog.json")),
+                    digest: Some(Sha256Digest::of(text.as_bytes())),
+                    bytes: Some(text.as_bytes().to_vec()),
+                },
+            )
+        };
+        let uncached = |files: &[(String, CatalogFile)]| {
+            fbc_layer(files.iter().map(|(path, file)| (path.as_str(), file.bytes.as_deref().unwrap())), 0).unwrap()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let cache = RunCache::at(dir.path());
+        let layer_cache = Some(LayerCache {
+            cache: &cache,
+            hold: false,
+        });
+        let kept = text("pkg-5", 1);
+        let kept_entries = [
+            RunEntry {
+                path: "configs/pkg-5".to_string(),
+                dir: true,
+            },
+            RunEntry {
+                path: "configs/pkg-5/catalog.json".to_string(),
+                dir: false,
+            },
+        ];
+        let kept_key = cache
+            .run_key(0, &kept_entries, |_| Some(Sha256Digest::of(kept.as_bytes())))
+            .unwrap();
+        let build = |version: u32| {
+            let files = [file("pkg-4", &text("pkg-4", version)), file("pkg-5", &kept)];
+            (bucket_layer(&files, 0, layer_cache).unwrap(), uncached(&files))
+        };
+        let (first, expected) = build(1);
+        assert_eq!(first, expected);
+        // The untouched package's run is kept, as a span of the layer.
+        let stored = cache.deflated_run(&kept_key).expect("the run is kept");
+        let blob = first.blob.as_deref().unwrap();
+        assert!(blob.windows(stored.bytes.len()).any(|window| window == stored.bytes.as_slice()));
+        // Its bytes swapped for another deflate of the same tar (stored
+        // blocks): the next layer holds them, which shows they were
+        // spliced in, and still reads back to the very same tar.
+        let tar = inflate_raw(&stored.bytes);
+        assert_eq!((crc32fast::hash(&tar), tar.len() as u64), (stored.crc, stored.raw_len));
+        let other = deflate_stored(&tar);
+        let other_layer = crate::image::Layer {
+            blob: Some(other.clone()),
+            ..crate::image::Layer::stored(crate::image::sha256_digest(&other), String::new(), other.len() as u64)
+        };
+        cache.put_catalog_layer(&crate::cache::Key(Sha256Digest::of(b"other")), &other_layer);
+        let span = crate::image::layer::RunSpan {
+            offset: 0,
+            len: other.len() as u64,
+            crc: stored.crc,
+            raw_len: stored.raw_len,
+        };
+        cache.put_runs(&other_layer, &[(kept_key, span)]);
+        let (spliced, expected) = build(2);
+        assert_eq!(spliced.diff_id, expected.diff_id);
+        assert_ne!(spliced.digest, expected.digest, "the kept run was deflated again");
+        assert_eq!(gunzip(spliced.blob.as_deref().unwrap()), gunzip(expected.blob.as_deref().unwrap()));
+        // A damaged span is refused, and the run deflated anew.
+        let blob_path = cache.cache.blob_path(&crate::cache::parse_digest(&spliced.digest).unwrap());
+        let mut bytes = std::fs::read(&blob_path).unwrap();
+        let at = bytes.windows(other.len()).position(|window| window == other.as_slice()).unwrap();
+        bytes[at + other.len() / 2] ^= 0x55;
+        std::fs::write(&blob_path, &bytes).unwrap();
+        assert!(cache.deflated_run(&kept_key).is_none());
+        let (fresh, expected) = build(3);
+        assert_eq!(fresh, expected);
+    }
+
+    fn gunzip(blob: &[u8]) -> Vec<u8> {
+        let mut tar = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(blob), &mut tar).unwrap();
+        tar
+    }
+
+    /// Raw deflate data ended by a sync flush, inflated.
+    fn inflate_raw(bytes: &[u8]) -> Vec<u8> {
+        let mut inflate = flate2::Decompress::new(false);
+        let mut out = Vec::with_capacity(bytes.len() * 4);
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity());
+            }
+            let consumed = inflate.total_in() as usize;
+            inflate
+                .decompress_vec(&bytes[consumed..], &mut out, flate2::FlushDecompress::Sync)
+                .unwrap();
+            if inflate.total_in() as usize == bytes.len() && out.len() < out.capacity() {
+                return out;
+            }
+        }
+    }
+
+    /// `bytes` as stored (uncompressed) deflate blocks, ended by a sync flush.
+    fn deflate_stored(bytes: &[u8]) -> Vec<u8> {
+        let mut deflate = flate2::Compress::new(flate2::Compression::none(), false);
+        let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 1000 + 64);
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(4096);
+            }
+            let consumed = deflate.total_in() as usize;
+            deflate
+                .compress_vec(&bytes[consumed..], &mut out, flate2::FlushCompress::Sync)
+                .unwrap();
+            if deflate.total_in() as usize == bytes.len() && out.len() < out.capacity() {
+                return out;
+            }
+        }
+    }
 
     #[test]
     fn the_lock_file_is_left_alone_when_it_says_this_already() {

@@ -164,3 +164,29 @@ fn issue_12_init_writes_no_wildcard_over_an_unreadable_neighbour() {
         assert!(written.contains(&format!("{PACKAGE}/{version}\"")), "{written}");
     }
 }
+
+/// Packages are planned in parallel: their diagnostics still come in
+/// catalog.toml's order, the same for any number of threads.
+#[test]
+fn plan_diagnostics_come_in_catalog_order_for_any_number_of_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("version = 1\n\n[catalog]\nname = \"order\"\n");
+    for idx in 0..24 {
+        config.push_str(&format!("\n[[package]]\nname = \"p{idx}\"\nbundles = [\"nothing-{idx}/*\"]\n"));
+        if idx % 3 == 0 {
+            std::fs::create_dir_all(dir.path().join(format!("nothing-{idx}"))).unwrap();
+        }
+    }
+    std::fs::write(dir.path().join("catalog.toml"), config).unwrap();
+    let one = catbuild(dir.path(), &["build", "-j", "1"]);
+    let two = catbuild(dir.path(), &["build", "-j", "2"]);
+    assert_eq!(one.status.code(), Some(1), "{}", stderr(&one));
+    assert_eq!(stderr(&one), stderr(&two));
+    let named: Vec<String> = stderr(&two)
+        .lines()
+        .filter_map(|line| line.strip_prefix("error[config]: `nothing-"))
+        .map(|rest| rest.split('/').next().unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<String> = (0..24).map(|idx| idx.to_string()).collect();
+    assert_eq!(named, expected, "{}", stderr(&two));
+}

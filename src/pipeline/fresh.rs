@@ -1368,6 +1368,12 @@ mod tests {
             std::fs::write(root.join(deep).join("x.yaml"), deep).unwrap();
         }
         std::os::unix::fs::symlink("a/b", root.join("link")).unwrap();
+        // A group of many names.
+        std::fs::create_dir_all(root.join("many")).unwrap();
+        for idx in 0..1200 {
+            std::fs::write(root.join("many").join(idx.to_string()), idx.to_string()).unwrap();
+        }
+        std::fs::create_dir_all(root.join("z/empty")).unwrap();
         let mut paths = Vec::new();
         let mut walked_stats = Vec::new();
         walk(&root, &mut Vec::new(), &mut paths, &mut walked_stats).unwrap();
@@ -1375,15 +1381,17 @@ mod tests {
         assert!(groups.len() > 8, "{groups:?}");
         let stats = stats_of(&groups);
         assert_eq!(stats.iter().flatten().flatten().copied().collect::<Vec<_>>(), walked_stats);
-        // A directory gone: its groups and its parent's (which lists it)
-        // are unstatable, its grandparent's changed (the parent's mtime),
-        // the others are as they were.
+        // Directories gone: their groups and their parents' (which list
+        // them) are unstatable, a grandparent's changed (the parent's
+        // mtime), the others are as they were.
         std::fs::remove_dir_all(root.join("a/b/c/d")).unwrap();
+        std::fs::remove_dir(root.join("z/empty")).unwrap();
+        std::fs::remove_file(root.join("many").join("600")).unwrap();
         let after = stats_of(&groups);
         for (group, (before, now)) in groups.iter().zip(stats.iter().zip(&after)) {
-            let gone = group.dir.starts_with(root.join("a/b/c"));
+            let gone = group.dir.starts_with(root.join("a/b/c")) || group.dir.starts_with(root.join("z")) || group.dir.ends_with("many");
             assert_eq!(now.is_none(), gone, "{}", group.dir.display());
-            if group.dir == root.join("a/b") {
+            if group.dir == root.join("a/b") || group.dir == root {
                 assert_ne!(now, before);
             } else if !gone {
                 assert_eq!(now, before, "{}", group.dir.display());

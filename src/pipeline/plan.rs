@@ -61,101 +61,121 @@ pub(super) fn plan(config: &Config, image_cache: Option<&Path>, diagnostics: &mu
         .icon
         .as_ref()
         .and_then(|icon| read_icon(config, icon, "`[catalog] icon`", diagnostics));
+    // Packages are planned in parallel (each globs and states its own
+    // bundle directories: two stats per bundle), their diagnostics kept
+    // in catalog.toml's order.
+    let planned: Vec<(PackagePlan, Vec<Diagnostic>)> = {
+        use rayon::prelude::*;
+        config
+            .packages
+            .par_iter()
+            .map(|package| {
+                let mut found = Vec::new();
+                let plan = plan_package(config, package, &mut found);
+                (plan, found)
+            })
+            .collect()
+    };
     let mut plans = BTreeMap::new();
-    for package in &config.packages {
-        let mut bundle_dirs = BTreeSet::new();
-        for pattern in &package.bundles {
-            let mut unreadable = false;
-            let full = config.root.join(&pattern.value);
-            let matches = match glob::glob(&full.to_string_lossy()) {
-                Ok(paths) => {
-                    let wildcard = pattern.value.contains(['*', '?', '[']);
-                    let mut matches = Vec::new();
-                    for path in paths {
-                        match path {
-                            Ok(path) => match bundle_dir_match(&path, wildcard) {
-                                Ok(true) => matches.push(path),
-                                Ok(false) => {}
-                                Err(error) => {
-                                    diagnostics.push(unreadable_match(config, pattern, &path, &error));
-                                    unreadable = true;
-                                }
-                            },
-                            Err(error) => {
-                                diagnostics.push(unreadable_match(config, pattern, error.path(), error.error()));
-                                unreadable = true;
-                            }
-                        }
-                    }
-                    matches
-                }
-                Err(error) => {
-                    diagnostics.push(
-                        Diagnostic::error("config", format!("invalid glob pattern `{}`: {}", pattern.value, error.msg))
-                            .at(Location::span(&config.path, pattern.span.clone())),
-                    );
-                    continue;
-                }
-            };
-            if matches.is_empty() && !unreadable && wildcard_in(&pattern.value) {
-                unreadable = unreadable_pattern_parent(config, pattern, diagnostics);
-            }
-            // A match that cannot be read was reported as such.
-            if matches.is_empty() && !unreadable {
-                diagnostics.push(
-                    Diagnostic::error("config", format!("`{}` matches no directory", pattern.value))
-                        .at(Location::span(&config.path, pattern.span.clone()))
-                        .label("no bundle directory here")
-                        .help("bundle patterns are relative to the directory of catalog.toml and must match bundle directories (holding manifests/ and metadata/)"),
-                );
-            }
-            bundle_dirs.extend(matches);
-        }
-        let excluded_dirs = super::exclude::apply_excludes(config, package, &mut bundle_dirs, diagnostics);
-        let mut package_manifest_dirs = Vec::new();
-        for dir in &package.package_manifests {
-            let full = config.root.join(&dir.value);
-            match std::fs::metadata(&full) {
-                Ok(metadata) if metadata.is_dir() => package_manifest_dirs.push(full),
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound || is_symlink(&full) => diagnostics.push(
-                    Diagnostic::error(
-                        "config",
-                        format!(
-                            "cannot read package-manifest directory `{}`: {}{error}",
-                            dir.value,
-                            broken_link_text(&full, &error)
-                        ),
-                    )
-                    .at(Location::span(&config.path, dir.span.clone())),
-                ),
-                _ => diagnostics.push(
-                    Diagnostic::error("config", format!("package-manifest directory `{}` does not exist", dir.value))
-                        .at(Location::span(&config.path, dir.span.clone())),
-                ),
-            }
-        }
-        let package_label = format!("the `icon` of package `{}`", package.name.value);
-        let icon = package
-            .icon
-            .as_ref()
-            .and_then(|icon| read_icon(config, icon, &package_label, diagnostics));
-        plans.insert(
-            package.name.value.clone(),
-            PackagePlan {
-                bundle_dirs: bundle_dirs.into_iter().collect(),
-                package_manifest_dirs,
-                bundle_images: pulled.by_package.remove(&package.name.value).unwrap_or_default(),
-                icon,
-                n_excluded: excluded_dirs.len(),
-                excluded_dirs,
-            },
-        );
+    for (package, (mut plan, found)) in config.packages.iter().zip(planned) {
+        diagnostics.extend(found);
+        plan.bundle_images = pulled.by_package.remove(&package.name.value).unwrap_or_default();
+        plans.insert(package.name.value.clone(), plan);
     }
     Plan {
         packages: plans,
         catalog_icon,
         bundle_image_pins: pulled.new_pins,
         pull_failure: pulled.failure,
+    }
+}
+
+/// One package's bundle and package-manifest directories and its icon
+/// (its pulled bundle images are the caller's to add).
+fn plan_package(config: &Config, package: &crate::config::PackageConfig, diagnostics: &mut Vec<Diagnostic>) -> PackagePlan {
+    let mut bundle_dirs = BTreeSet::new();
+    for pattern in &package.bundles {
+        let mut unreadable = false;
+        let full = config.root.join(&pattern.value);
+        let matches = match glob::glob(&full.to_string_lossy()) {
+            Ok(paths) => {
+                let wildcard = pattern.value.contains(['*', '?', '[']);
+                let mut matches = Vec::new();
+                for path in paths {
+                    match path {
+                        Ok(path) => match bundle_dir_match(&path, wildcard) {
+                            Ok(true) => matches.push(path),
+                            Ok(false) => {}
+                            Err(error) => {
+                                diagnostics.push(unreadable_match(config, pattern, &path, &error));
+                                unreadable = true;
+                            }
+                        },
+                        Err(error) => {
+                            diagnostics.push(unreadable_match(config, pattern, error.path(), error.error()));
+                            unreadable = true;
+                        }
+                    }
+                }
+                matches
+            }
+            Err(error) => {
+                diagnostics.push(
+                    Diagnostic::error("config", format!("invalid glob pattern `{}`: {}", pattern.value, error.msg))
+                        .at(Location::span(&config.path, pattern.span.clone())),
+                );
+                continue;
+            }
+        };
+        if matches.is_empty() && !unreadable && wildcard_in(&pattern.value) {
+            unreadable = unreadable_pattern_parent(config, pattern, diagnostics);
+        }
+        // A match that cannot be read was reported as such.
+        if matches.is_empty() && !unreadable {
+            diagnostics.push(
+                Diagnostic::error("config", format!("`{}` matches no directory", pattern.value))
+                    .at(Location::span(&config.path, pattern.span.clone()))
+                    .label("no bundle directory here")
+                    .help("bundle patterns are relative to the directory of catalog.toml and must match bundle directories (holding manifests/ and metadata/)"),
+            );
+        }
+        bundle_dirs.extend(matches);
+    }
+    let excluded_dirs = super::exclude::apply_excludes(config, package, &mut bundle_dirs, diagnostics);
+    let mut package_manifest_dirs = Vec::new();
+    for dir in &package.package_manifests {
+        let full = config.root.join(&dir.value);
+        match std::fs::metadata(&full) {
+            Ok(metadata) if metadata.is_dir() => package_manifest_dirs.push(full),
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound || is_symlink(&full) => diagnostics.push(
+                Diagnostic::error(
+                    "config",
+                    format!(
+                        "cannot read package-manifest directory `{}`: {}{error}",
+                        dir.value,
+                        broken_link_text(&full, &error)
+                    ),
+                )
+                .at(Location::span(&config.path, dir.span.clone())),
+            ),
+            _ => diagnostics.push(
+                Diagnostic::error("config", format!("package-manifest directory `{}` does not exist", dir.value))
+                    .at(Location::span(&config.path, dir.span.clone())),
+            ),
+        }
+    }
+    let package_label = format!("the `icon` of package `{}`", package.name.value);
+    let icon = package
+        .icon
+        .as_ref()
+        .and_then(|icon| read_icon(config, icon, &package_label, diagnostics));
+    PackagePlan {
+        bundle_dirs: bundle_dirs.into_iter().collect(),
+        package_manifest_dirs,
+        bundle_images: Vec::new(),
+        icon,
+        n_excluded: excluded_dirs.len(),
+        excluded_dirs,
     }
 }
 

@@ -18,10 +18,13 @@ use std::time::Duration;
 /// a 10,000-bundle synth tree (946 MB) with the action cache, 256 MiB
 /// peaked at 688 MiB; 32 MiB at 213 MiB until loading got faster (the
 /// manifest memo), then at 230-250 MiB, past the 25% of input the cache
-/// issue asks; 16 MiB peaks at 216-218 MiB (24%), and
-/// community-operators-prod builds no slower. Two cores stay busy with a
-/// few average packages in flight.
-pub(super) const BUDGET_BYTES: u64 = 16 << 20;
+/// issue asks; 16 MiB peaked at 216-218 MiB (24%), and
+/// community-operators-prod built no slower; later 187-207 MiB, too close
+/// to the line. 8 MiB peaks at 168-170 MiB (22%) with the same build
+/// times (10,000 bundles: 7.9-9.0 s against 8.2-8.9 s; 1,000: 0.75-0.81 s
+/// against 0.71-1.10 s). Two cores stay busy with a few average packages
+/// in flight.
+pub(super) const BUDGET_BYTES: u64 = 8 << 20;
 
 /// Runs `prepare` for every item (in parallel, at most `budget` bytes of
 /// `sizes` in flight) and `finish` for each prepared one in item order,

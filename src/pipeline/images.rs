@@ -253,12 +253,18 @@ pub(super) fn target_images(
                 .transpose()
         },
     );
-    let (fbc_layers, sqlite_layer) = (fbc_layers?, sqlite_layer?);
-    for format in formats {
+    let (mut fbc_layers, mut sqlite_layer) = (fbc_layers?, sqlite_layer?);
+    for (format_idx, format) in formats.iter().enumerate() {
         let kind = catalog_kind(*format);
-        let layers = match kind {
-            CatalogKind::Fbc => fbc_layers.clone().unwrap_or_default(),
-            CatalogKind::Sqlite => sqlite_layer.clone().into_iter().collect(),
+        // The last format of a kind takes its layers, an earlier one (FBC
+        // as JSON beside FBC as YAML) a copy: a 10,000-bundle index's
+        // layer is 660 MB.
+        let last_of_kind = !formats[format_idx + 1..].iter().any(|later| catalog_kind(*later) == kind);
+        let layers = match (kind, last_of_kind) {
+            (CatalogKind::Fbc, true) => fbc_layers.take().unwrap_or_default(),
+            (CatalogKind::Fbc, false) => fbc_layers.clone().unwrap_or_default(),
+            (CatalogKind::Sqlite, true) => sqlite_layer.take().into_iter().collect(),
+            (CatalogKind::Sqlite, false) => sqlite_layer.clone().into_iter().collect(),
         };
         let image = catalog_image_of(kind, layers, base, epoch);
         let reference = target.image.as_ref().map(|reference| {

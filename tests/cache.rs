@@ -866,6 +866,11 @@ fn blob_inodes(dir: &Path) -> std::collections::BTreeMap<String, u64> {
 
 /// The layer digests of `target`'s File-Based Catalog image, bottom first.
 fn catalog_layers(target: &Path) -> Vec<String> {
+    image_layers(target, "catalog-fbc-json")
+}
+
+/// The layer digests of the image `tag` names in `target`'s layout.
+fn image_layers(target: &Path, tag: &str) -> Vec<String> {
     let blob = |digest: &str| -> Value {
         let path = target.join("oci/blobs/sha256").join(digest.trim_start_matches("sha256:"));
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -875,7 +880,7 @@ fn catalog_layers(target: &Path) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .find(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] == "catalog-fbc-json")
+        .find(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] == tag)
         .unwrap();
     blob(entry["digest"].as_str().unwrap())["layers"]
         .as_array()
@@ -883,6 +888,80 @@ fn catalog_layers(target: &Path) -> Vec<String> {
         .iter()
         .map(|layer| layer["digest"].as_str().unwrap().to_string())
         .collect()
+}
+
+/// A build that does not push holds no catalog layer: each FBC layer is
+/// written into the cache as it is made and linked into the layout, the
+/// SQLite index's into the staging, and the catalog's files are read back
+/// bucket by bucket. The layout is the one a build without a cache makes
+/// (layers in memory), every blob is its digest's bytes, and no scratch
+/// file is left.
+#[test]
+fn issue_19_a_build_that_does_not_push_writes_its_layers_once_and_holds_none() {
+    use sha2::Digest as _;
+    let project = synth_project(24, 3, "cache-spill");
+    let dir = project.path();
+    let all = ["build", "-q", "--format", "fbc-json,sqlite", "--images"];
+    let output = catbuild(dir, &all);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let target = dir.join("build/default");
+    let blob_file = |digest: &str| target.join("oci/blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let cache_blob = |digest: &str| dir.join("build/.cache/v1/blobs").join(digest.trim_start_matches("sha256:"));
+    let fbc_layers = catalog_layers(&target);
+    assert_eq!(fbc_layers.len(), 3, "{fbc_layers:?}");
+    for layer in &fbc_layers {
+        assert_eq!(
+            inode(&blob_file(layer)),
+            inode(&cache_blob(layer)),
+            "{layer} was not linked from the cache"
+        );
+    }
+    let sqlite_layers = image_layers(&target, "catalog-sqlite");
+    assert_eq!(sqlite_layers.len(), 1);
+    assert!(!cache_blob(&sqlite_layers[0]).exists(), "the index's layer went into the cache");
+    for entry in std::fs::read_dir(target.join("oci/blobs/sha256")).unwrap() {
+        let entry = entry.unwrap();
+        let digest: String = sha2::Sha256::digest(std::fs::read(entry.path()).unwrap())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(digest, entry.file_name().to_string_lossy(), "a blob is not its digest's bytes");
+    }
+    let leftovers: Vec<String> = walk_names(&dir.join("build"))
+        .into_iter()
+        .filter(|name| name.contains("scratch"))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
+    let clean = catbuild(dir, &[&all[..], &["--no-cache", "--out", "reference"]].concat());
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert!(
+        tree(&target) == tree(&dir.join("reference/default")),
+        "the build differs from one without a cache"
+    );
+    // The next build, after an edit, splices and links from those blobs.
+    let packages = sorted_dirs(&dir.join("tree"));
+    set_replicas(&csv_of(&sorted_dirs(&packages[0])[0]), 5);
+    let output = catbuild(dir, &all);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let clean = catbuild(dir, &[&all[..], &["--no-cache", "--out", "reference-edited"]].concat());
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert!(
+        tree(&target) == tree(&dir.join("reference-edited/default")),
+        "the edited build differs from one without a cache"
+    );
+}
+
+/// Every name under `dir`, at any depth.
+fn walk_names(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        names.push(entry.file_name().to_string_lossy().into_owned());
+        if entry.file_type().unwrap().is_dir() {
+            names.extend(walk_names(&entry.path()));
+        }
+    }
+    names
 }
 
 /// With `--images`, each package's encoding and its bundle images are

@@ -181,6 +181,9 @@ pub struct Cache {
     written: AtomicU64,
     /// Entries hit this run whose mtime is due a refresh.
     touched: Mutex<BTreeSet<PathBuf>>,
+    /// Blobs this run wrote by [`Cache::persist_blob`]: whole by
+    /// construction, they are not hashed again to be linked.
+    fresh: Mutex<BTreeSet<Sha256Digest>>,
     failed: AtomicBool,
     /// The shared cache, when the build has one.
     remote: Option<remote::Remote>,
@@ -211,6 +214,7 @@ impl Cache {
             existed,
             written: AtomicU64::new(0),
             touched: Mutex::new(BTreeSet::new()),
+            fresh: Mutex::new(BTreeSet::new()),
             failed: AtomicBool::new(false),
             remote: None,
             shared: Mutex::new(Shared::default()),
@@ -424,11 +428,12 @@ impl Cache {
         Some(entry)
     }
 
-    /// The bytes of a blob, checked against its digest.
+    /// The bytes of a blob, checked against its digest unless this run
+    /// wrote it.
     pub fn blob(&self, digest: &Sha256Digest) -> Option<Vec<u8>> {
         let path = self.blob_path(digest);
         let bytes = std::fs::read(&path).ok()?;
-        if Sha256Digest::of(&bytes) == *digest {
+        if self.is_fresh(digest) || Sha256Digest::of(&bytes) == *digest {
             Some(bytes)
         } else {
             let _ = std::fs::remove_file(&path);
@@ -446,9 +451,10 @@ impl Cache {
     /// holding `files[i]`'s bytes (the staged output): the blob becomes a
     /// hard link to it instead of a second copy, which halved what a cold
     /// build writes. Outputs are replaced by rename, never changed in
-    /// place, and every read of a blob checks its digest, so a blob shared
-    /// with a file someone edits anyway is dropped, never trusted. Where a
-    /// link cannot be made (another file system), the bytes are written.
+    /// place, and every read of a blob an earlier run wrote checks its
+    /// digest, so a blob shared with a file someone edits anyway is
+    /// dropped, never trusted. Where a link cannot be made (another file
+    /// system), the bytes are written.
     pub fn put_linked(
         &self,
         key: &Key,
@@ -470,6 +476,8 @@ impl Cache {
                     && let Err(error) = self.write_atomic(&blob_path, bytes)
                 {
                     failed = Some(error);
+                } else {
+                    self.mark_fresh(&digest);
                 }
             }
             entry.files.push((path.clone(), digest));
@@ -575,6 +583,76 @@ impl Cache {
     pub fn set_trace(&self, id: &str, fields: &[(String, String)]) {
         if self.traces.set(id, fields).is_err() {
             self.note_failure();
+        }
+    }
+
+    /// A temp file among the blobs for a blob too large to hold in memory:
+    /// the caller writes it and hands it to [`Cache::persist_blob`];
+    /// dropped instead, it is removed.
+    pub fn new_blob(&self) -> Result<tempfile::NamedTempFile, CacheError> {
+        let blobs = self.dir.join("blobs");
+        fs_err::create_dir_all(&blobs).map_err(|source| CacheError {
+            action: "create",
+            path: blobs.clone(),
+            source,
+        })?;
+        tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&blobs)
+            .map_err(io_error("create a temp file in", &blobs))
+    }
+
+    /// Names the temp file of [`Cache::new_blob`] by its content's
+    /// digest, which the caller computed while writing it. A blob already
+    /// there is the same bytes.
+    pub fn persist_blob(&self, temp: tempfile::NamedTempFile, digest: &Sha256Digest) -> Result<(), CacheError> {
+        let path = self.blob_path(digest);
+        let len = temp.as_file().metadata().map_or(0, |metadata| metadata.len());
+        temp.persist(&path).map_err(|error| CacheError {
+            action: "rename into",
+            path: path.clone(),
+            source: error.error,
+        })?;
+        self.written.fetch_add(len, Ordering::Relaxed);
+        self.mark_fresh(digest);
+        Ok(())
+    }
+
+    /// Remembers a blob this run wrote whole.
+    fn mark_fresh(&self, digest: &Sha256Digest) {
+        self.fresh.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(*digest);
+    }
+
+    fn is_fresh(&self, digest: &Sha256Digest) -> bool {
+        self.fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(digest)
+    }
+
+    /// The path of a blob whose bytes match its digest, streamed through
+    /// sha256 unless this run wrote it; a damaged blob is removed.
+    pub fn checked_blob_path(&self, digest: &Sha256Digest) -> Option<PathBuf> {
+        let path = self.blob_path(digest);
+        if self.is_fresh(digest) {
+            return path.is_file().then_some(path);
+        }
+        let mut file = std::fs::File::open(&path).ok()?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            match std::io::Read::read(&mut file, &mut buffer) {
+                Ok(0) => break,
+                Ok(n) => hasher.update(&buffer[..n]),
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        if Sha256Digest(hasher.finalize().into()) == *digest {
+            Some(path)
+        } else {
+            let _ = std::fs::remove_file(&path);
+            None
         }
     }
 
@@ -995,12 +1073,38 @@ mod tests {
         assert_eq!(cache.get(&key), None);
         assert!(!path.exists());
         // An entry whose blob is gone is a miss; a blob with other bytes
-        // than its name says is refused.
+        // than its name says is refused by a later run (the run that
+        // wrote a blob trusts it), read whole or checked to be linked.
         cache.put(&key, &[("a".to_string(), b"A".as_slice())], BTreeMap::new()).unwrap();
         let digest = cache.get(&key).unwrap().files[0].1;
-        std::fs::write(dir.path().join("cache/v1/blobs").join(hex(&digest)), "B").unwrap();
-        assert_eq!(cache.blob(&digest), None);
-        assert_eq!(cache.get(&key), None);
+        let later = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
+        let blob_path = dir.path().join("cache/v1/blobs").join(hex(&digest));
+        assert_eq!(later.checked_blob_path(&digest), Some(blob_path.clone()));
+        std::fs::write(&blob_path, "B").unwrap();
+        assert_eq!(later.blob(&digest), None);
+        assert_eq!(later.get(&key), None);
+        std::fs::write(&blob_path, "B").unwrap();
+        assert_eq!(later.checked_blob_path(&digest), None);
+        assert!(!blob_path.exists(), "a damaged blob is removed");
+    }
+
+    #[test]
+    fn a_blob_written_as_a_file_is_named_by_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(&dir.path().join("cache"), DEFAULT_MAX_BYTES);
+        let mut temp = cache.new_blob().unwrap();
+        temp.write_all(b"layer bytes").unwrap();
+        let digest = Sha256Digest::of(b"layer bytes");
+        cache.persist_blob(temp, &digest).unwrap();
+        assert_eq!(cache.blob(&digest).unwrap(), b"layer bytes");
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("cache/v1/blobs"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [hex(&digest)], "a temp file was left");
+        // One dropped unwritten leaves nothing.
+        drop(cache.new_blob().unwrap());
+        assert_eq!(std::fs::read_dir(dir.path().join("cache/v1/blobs")).unwrap().count(), 1);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::io;
 use sha2::Digest as _;
 
 use super::Layer;
-use super::layer::{Deflated, LayerFile, Run, RunEntry, build_layer_of, build_run_layer};
+use super::layer::{Deflated, LayerFile, LayerOut, Run, RunEntry, build_layer_of, build_run_layer};
 use super::layout::BaseImage;
 use super::oci::{Image, ImageConfig, Manifest, Platform, rfc3339};
 
@@ -84,7 +84,7 @@ pub enum CatalogKind {
 /// The layer of the catalog files `files` (`(path relative to /configs,
 /// bytes)`, all of one bucket, in any order) under `/configs`.
 pub fn fbc_layer<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>, mtime: u64) -> io::Result<Layer> {
-    fbc_layer_reusing(files, mtime, &|_| None).map(|(layer, _)| layer)
+    fbc_layer_reusing(files, mtime, &|_| None, LayerOut::Memory).map(|(layer, _)| layer)
 }
 
 /// [`fbc_layer`], its deflate stream cut into one run per package (see
@@ -95,12 +95,19 @@ pub fn fbc_layer_reusing<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     mtime: u64,
     reuse: &dyn Fn(&[RunEntry]) -> Option<Deflated>,
+    out: LayerOut,
 ) -> io::Result<(Layer, Vec<Run>)> {
     let files: Vec<(String, &[u8])> = files
         .into_iter()
         .map(|(path, bytes)| (format!("{CONFIGS_DIR}/{path}"), bytes))
         .collect();
-    build_run_layer(files.iter().map(|(path, bytes)| (path.as_str(), *bytes)), mtime, &fbc_run_of, reuse)
+    build_run_layer(
+        files.iter().map(|(path, bytes)| (path.as_str(), *bytes)),
+        mtime,
+        &fbc_run_of,
+        reuse,
+        out,
+    )
 }
 
 /// The run of a catalog layer's entry: its package's directory
@@ -136,8 +143,8 @@ pub fn sqlite_layer(index_db: &[u8], mtime: u64) -> io::Result<Layer> {
 
 /// [`sqlite_layer`] of the index in the file `index_db`, streamed from
 /// disk (a build's staged `index.db`: never read into memory whole).
-pub fn sqlite_layer_of_file(index_db: &std::path::Path, mtime: u64) -> io::Result<Layer> {
-    super::layer::build_layer_from([(DATABASE_FILE, super::layer::Content::File(index_db))], mtime)
+pub fn sqlite_layer_of_file(index_db: &std::path::Path, mtime: u64, out: LayerOut) -> io::Result<Layer> {
+    super::layer::build_layer_into([(DATABASE_FILE, super::layer::Content::File(index_db))], mtime, out)
 }
 
 /// Builds the catalog image: `files` are the catalog's files relative to

@@ -96,9 +96,24 @@ pub enum Content<'a> {
 
 /// [`build_layer_of`], each file's bytes in memory or on disk.
 pub fn build_layer_from<'a>(files: impl IntoIterator<Item = (&'a str, Content<'a>)>, mtime: u64) -> io::Result<Layer> {
+    build_layer_into(files, mtime, LayerOut::Memory)
+}
+
+/// [`build_layer_from`], the gzip bytes going to `out`.
+pub fn build_layer_into<'a>(files: impl IntoIterator<Item = (&'a str, Content<'a>)>, mtime: u64, out: LayerOut) -> io::Result<Layer> {
     let (entries, total) = layer_entries(files)?;
-    let (layer, _) = write_layer(&entries, total, mtime, None)?;
+    let (layer, _) = write_layer(&entries, total, mtime, None, out)?;
     Ok(layer)
+}
+
+/// Where a layer's gzip bytes go as they are made.
+pub enum LayerOut<'a> {
+    /// Into memory: the layer's `blob`.
+    Memory,
+    /// Into this file, from where it stands (not synced): a layer of a
+    /// gigabyte is never held whole. The layer's `blob` is then `None`,
+    /// and the caller keeps the file.
+    File(&'a mut std::fs::File),
 }
 
 /// One entry of a [`Run`]: its path in the layer (a directory's without
@@ -118,6 +133,8 @@ pub struct RunSpan {
     /// CRC-32 and length of the run's tar bytes.
     pub crc: u32,
     pub raw_len: u64,
+    /// CRC-32 of the deflated bytes themselves, to check a span read back.
+    pub check: u32,
 }
 
 /// A run of a layer: consecutive tar entries with one run name (see
@@ -152,6 +169,7 @@ pub fn build_run_layer<'a>(
     mtime: u64,
     run_of: &dyn Fn(&str) -> &str,
     reuse: &dyn Fn(&[RunEntry]) -> Option<Deflated>,
+    out: LayerOut,
 ) -> io::Result<(Layer, Vec<Run>)> {
     let (entries, total) = layer_entries(files.into_iter().map(|(path, bytes)| (path, Content::Bytes(bytes))))?;
     let mut runs: Vec<Run> = Vec::new();
@@ -173,7 +191,7 @@ pub fn build_run_layer<'a>(
         }
     }
     let reused: Vec<Option<Deflated>> = runs.iter().map(|run| reuse(&run.entries)).collect();
-    let (layer, spans) = write_layer(&entries, total, mtime, Some((&runs, reused)))?;
+    let (layer, spans) = write_layer(&entries, total, mtime, Some((&runs, reused)), out)?;
     for (run, span) in runs.iter_mut().zip(spans) {
         run.span = span;
     }
@@ -230,8 +248,14 @@ fn write_layer(
     total: usize,
     mtime: u64,
     runs: Option<(&[Run], Vec<Option<Deflated>>)>,
+    out: LayerOut,
 ) -> io::Result<(Layer, Vec<RunSpan>)> {
-    let mut tar = tar::Builder::new(HashingWriter::new(ParallelGzip::new(total, CHUNK)));
+    let sink = match out {
+        // Room for text that compresses 3:1, so the blob seldom moves.
+        LayerOut::Memory => Sink::Memory(Vec::with_capacity(total / 3 + 4096)),
+        LayerOut::File(file) => Sink::File(file),
+    };
+    let mut tar = tar::Builder::new(HashingWriter::new(ParallelGzip::new(total, CHUNK, sink)?));
     // The index in `entries` at which each run starts, and what it reuses.
     let mut starts: Vec<(usize, Option<Deflated>)> = Vec::new();
     let n_runs = runs.as_ref().map_or(0, |(runs, _)| runs.len());
@@ -288,14 +312,16 @@ fn write_layer(
     }
     let tar_hashed = tar.into_inner()?;
     let diff_id = format!("sha256:{}", hex(&tar_hashed.hasher.finalize()));
-    let (blob, mut spans) = tar_hashed.inner.finish()?;
+    let (sink, size, digest, mut spans) = tar_hashed.inner.finish()?;
     spans.resize(n_runs, RunSpan::default());
-    let digest = format!("sha256:{}", hex(&sha2::Sha256::digest(&blob)));
     let layer = Layer {
         media_type: media_type::OCI_LAYER_GZIP,
-        size: blob.len() as u64,
-        blob: Some(blob),
-        digest,
+        size,
+        blob: match sink {
+            Sink::Memory(blob) => Some(blob),
+            Sink::File(_) => None,
+        },
+        digest: format!("sha256:{}", hex(&digest)),
         diff_id,
     };
     Ok((layer, spans))
@@ -318,11 +344,14 @@ const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
 /// thread busy, so memory stays at a few pieces whatever the layer's size.
 /// In a layer cut into runs, each run starts a piece, and a reused run's
 /// tar bytes are only counted: its deflated bytes go in instead.
-struct ParallelGzip {
+struct ParallelGzip<'a> {
     chunk: usize,
     filling: Vec<u8>,
     pending: Vec<Piece>,
-    blob: Vec<u8>,
+    sink: Sink<'a>,
+    /// Length and sha256 of the gzip bytes written to `sink` so far.
+    len: u64,
+    digest: sha2::Sha256,
     crc: crc32fast::Hasher,
     /// The run being written, and how many tar bytes its reused deflated
     /// bytes stand for (`None`: it is deflated here).
@@ -330,6 +359,14 @@ struct ParallelGzip {
     /// Tar bytes of the current reused run written so far.
     skipped: u64,
     spans: Vec<RunSpan>,
+    /// CRC-32 of each span's deflated bytes so far.
+    checks: Vec<crc32fast::Hasher>,
+}
+
+/// Where [`ParallelGzip`] puts the gzip bytes.
+enum Sink<'a> {
+    Memory(Vec<u8>),
+    File(&'a mut std::fs::File),
 }
 
 /// A deflated piece: its bytes, the CRC-32 (and length) of what they
@@ -344,21 +381,34 @@ enum Piece {
     Deflated(Vec<u8>, crc32fast::Hasher, Option<usize>),
 }
 
-impl ParallelGzip {
-    fn new(total: usize, chunk: usize) -> ParallelGzip {
-        // Room for text that compresses 3:1, so the blob seldom moves.
-        let mut blob = Vec::with_capacity(total / 3 + 4096);
-        blob.extend_from_slice(&GZIP_HEADER);
-        ParallelGzip {
+impl<'a> ParallelGzip<'a> {
+    fn new(total: usize, chunk: usize, sink: Sink<'a>) -> io::Result<ParallelGzip<'a>> {
+        let mut gzip = ParallelGzip {
             chunk,
             filling: Vec::with_capacity(chunk.min(total + 4096)),
             pending: Vec::new(),
-            blob,
+            sink,
+            len: 0,
+            digest: sha2::Sha256::new(),
             crc: crc32fast::Hasher::new(),
             run: None,
             skipped: 0,
             spans: Vec::new(),
+            checks: Vec::new(),
+        };
+        gzip.append(&GZIP_HEADER)?;
+        Ok(gzip)
+    }
+
+    /// Appends gzip bytes to the sink, hashing them.
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.sink {
+            Sink::Memory(blob) => blob.extend_from_slice(bytes),
+            Sink::File(file) => file.write_all(bytes)?,
         }
+        self.digest.update(bytes);
+        self.len += bytes.len() as u64;
+        Ok(())
     }
 
     /// Ends the current run, then starts run `idx`, deflated here or made
@@ -419,41 +469,45 @@ impl ParallelGzip {
             if let Some(run) = run {
                 if self.spans.len() <= run {
                     self.spans.resize(run + 1, RunSpan::default());
+                    self.checks.resize(run + 1, crc32fast::Hasher::new());
                 }
                 let span = &mut self.spans[run];
                 if span.len == 0 {
-                    span.offset = self.blob.len() as u64;
+                    span.offset = self.len;
                 }
                 span.len += bytes.len() as u64;
                 let mut run_crc = crc32fast::Hasher::new_with_initial_len(span.crc, span.raw_len);
                 run_crc.combine(&crc);
                 span.raw_len = run_crc.total_len();
                 span.crc = run_crc.finalize();
+                self.checks[run].update(&bytes);
+                span.check = self.checks[run].clone().finalize();
             }
-            self.blob.extend_from_slice(&bytes);
+            self.append(&bytes)?;
             self.crc.combine(&crc);
         }
         Ok(())
     }
 
     /// Ends the stream (the last piece, possibly empty, is the final
-    /// one) and returns the whole gzip member and the runs' spans.
-    fn finish(mut self) -> io::Result<(Vec<u8>, Vec<RunSpan>)> {
+    /// one) and returns the sink holding the whole gzip member, its
+    /// length and sha256, and the runs' spans.
+    fn finish(mut self) -> io::Result<(Sink<'a>, u64, [u8; 32], Vec<RunSpan>)> {
         if !self.filling.is_empty() || !matches!(self.pending.last(), Some(Piece::Raw(..))) {
             let piece = std::mem::take(&mut self.filling);
             self.pending.push(Piece::Raw(piece, None));
         }
         self.drain(true)?;
         let size = self.crc.total_len();
-        let crc = self.crc.finalize();
-        self.blob.extend_from_slice(&crc.to_le_bytes());
+        let crc = self.crc.clone().finalize();
+        self.append(&crc.to_le_bytes())?;
         // ISIZE is the length modulo 2^32 (RFC 1952).
-        self.blob.extend_from_slice(&(size as u32).to_le_bytes());
-        Ok((self.blob, self.spans))
+        self.append(&(size as u32).to_le_bytes())?;
+        Ok((self.sink, self.len, self.digest.finalize().into(), self.spans))
     }
 }
 
-impl Write for ParallelGzip {
+impl Write for ParallelGzip<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some((_, Some(_))) = self.run {
             self.skipped += buf.len() as u64;
@@ -769,7 +823,7 @@ mod tests {
             ("c", small.as_bytes()),
         ];
         let plain = build_layer_of(files, 5).unwrap();
-        let (fresh, runs) = build_run_layer(files, 5, &first_component, &|_| None).unwrap();
+        let (fresh, runs) = build_run_layer(files, 5, &first_component, &|_| None, LayerOut::Memory).unwrap();
         // The same tar (so the same diff_id), cut otherwise.
         assert_eq!(fresh.diff_id, plain.diff_id);
         assert_ne!(fresh.digest, plain.digest);
@@ -790,11 +844,16 @@ mod tests {
         for pair in runs.windows(2) {
             assert_eq!(pair[0].span.offset + pair[0].span.len, pair[1].span.offset);
         }
+        for run in &runs {
+            let span = run.span;
+            let deflated = &blob[span.offset as usize..(span.offset + span.len) as usize];
+            assert_eq!(span.check, crc32fast::hash(deflated), "{:?}", run.entries);
+        }
         // A run deflated by an earlier layer, spliced into a layer whose
         // other runs changed, gives that layer's bytes exactly.
         let edited = lines(900);
         let edited_files = [files[0], files[1], files[2], ("c", edited.as_bytes())];
-        let (expected, _) = build_run_layer(edited_files, 5, &first_component, &|_| None).unwrap();
+        let (expected, _) = build_run_layer(edited_files, 5, &first_component, &|_| None, LayerOut::Memory).unwrap();
         let asked = std::cell::RefCell::new(Vec::new());
         let reuse = |entries: &[RunEntry]| {
             asked.borrow_mut().push(entries[0].path.clone());
@@ -806,7 +865,7 @@ mod tests {
                 raw_len: span.raw_len,
             })
         };
-        let (spliced, spliced_runs) = build_run_layer(edited_files, 5, &first_component, &reuse).unwrap();
+        let (spliced, spliced_runs) = build_run_layer(edited_files, 5, &first_component, &reuse, LayerOut::Memory).unwrap();
         assert_eq!(spliced, expected);
         assert_eq!(*asked.borrow(), ["a", "b", "c"]);
         assert_eq!(spliced_runs[1].span.crc, runs[1].span.crc);
@@ -817,8 +876,43 @@ mod tests {
             deflated.raw_len += 512;
             Some(deflated)
         };
-        let error = build_run_layer(edited_files, 5, &first_component, &wrong).unwrap_err();
+        let error = build_run_layer(edited_files, 5, &first_component, &wrong, LayerOut::Memory).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn a_layer_written_to_a_file_is_the_layer_built_in_memory() {
+        let big = lines(3 * CHUNK + 99);
+        let small = lines(300);
+        let files = [("p/catalog.json", big.as_bytes()), ("q/catalog.json", small.as_bytes())];
+        let (in_memory, memory_runs) = build_run_layer(files, 7, &first_component, &|_| None, LayerOut::Memory).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        let (on_disk, disk_runs) = build_run_layer(files, 7, &first_component, &|_| None, LayerOut::File(&mut file)).unwrap();
+        assert_eq!(on_disk.blob, None);
+        let blob = in_memory.blob.clone().unwrap();
+        assert_eq!(
+            Layer {
+                blob: Some(blob.clone()),
+                ..on_disk
+            },
+            in_memory,
+            "another digest, diff_id or size"
+        );
+        assert_eq!(disk_runs, memory_runs);
+        let mut written = Vec::new();
+        io::Seek::rewind(&mut file).unwrap();
+        file.read_to_end(&mut written).unwrap();
+        assert!(written == blob, "the file holds other bytes");
+        // A streamed SQLite index, too.
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("index.db");
+        std::fs::write(&source, &big).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        let content = [("database/index.db", Content::File(&source))];
+        let on_disk = build_layer_into(content, 3, LayerOut::File(&mut file)).unwrap();
+        let in_memory = build_layer_from(content, 3).unwrap();
+        assert_eq!(on_disk.digest, in_memory.digest);
+        assert_eq!(file.metadata().unwrap().len(), in_memory.size);
     }
 
     #[test]
@@ -827,7 +921,7 @@ mod tests {
         let files = [("p/catalog.json", big.as_bytes()), ("q/catalog.json", big.as_bytes())];
         let with = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| build_run_layer(files, 7, &first_component, &|_| None).unwrap())
+            pool.install(|| build_run_layer(files, 7, &first_component, &|_| None, LayerOut::Memory).unwrap())
         };
         let one = with(1);
         for threads in [2, 5] {

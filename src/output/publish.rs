@@ -12,6 +12,9 @@ use rayon::prelude::*;
 
 use super::{OutputError, OutputLock, OutputSettings, Steps, TEMP_PREFIX, TRASH_PREFIX, io_error, is_leftover, remove_any, sync_dir};
 
+/// The names of [`Publication::scratch`] files.
+const SCRATCH_PREFIX: &str = ".catbuild-scratch-";
+
 /// One target's files, ready to write: paths relative to `<out>/<name>/`.
 #[derive(Debug, Clone)]
 pub struct StagedTarget {
@@ -213,6 +216,69 @@ impl Publication {
             self.steps.step();
             Ok(())
         })
+    }
+
+    /// Stages `source`, a whole file outside the output that is never
+    /// changed in place (a blob of the action cache), as the file
+    /// `relative` of the `target_idx`-th target: a hard link, or a copy
+    /// when the two are on different filesystems. Made durable with the
+    /// others; nothing is read when it can be linked.
+    pub fn link_in(&self, target_idx: usize, source: &Path, relative: &Path) -> Result<(), OutputError> {
+        let Some(target) = self.staged.get(target_idx) else {
+            return Err(OutputError::Io {
+                action: "write to an unknown target",
+                path: PathBuf::from(target_idx.to_string()),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        };
+        let path = create_parents(&target.temp_path, &[relative.to_path_buf()], &self.dirs, target_idx, &self.steps)?.remove(0);
+        match std::fs::hard_link(source, &path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => return Err(io_error("link", &path)(error)),
+            Err(_) => {
+                std::fs::copy(source, &path).map_err(io_error("copy", &path))?;
+            }
+        }
+        self.steps.step();
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(path);
+        Ok(())
+    }
+
+    /// A new, empty file in the temp dir of the `target_idx`-th target,
+    /// outside the tree it stages, for a file named only once written (a
+    /// layer, by its digest): [`Publication::adopt`] moves it into the
+    /// tree; dropped instead, it is removed.
+    pub fn scratch(&self, target_idx: usize) -> Result<tempfile::NamedTempFile, OutputError> {
+        let Some(target) = self.staged.get(target_idx) else {
+            return Err(OutputError::Io {
+                action: "write to an unknown target",
+                path: PathBuf::from(target_idx.to_string()),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        };
+        tempfile::Builder::new()
+            .prefix(SCRATCH_PREFIX)
+            .tempfile_in(&target.temp_path)
+            .map_err(io_error("create a file in", &target.temp_path))
+    }
+
+    /// Moves a [`Publication::scratch`] file of the `target_idx`-th target
+    /// to `relative` in its tree, to be made durable with the others.
+    pub fn adopt(&self, target_idx: usize, scratch: tempfile::NamedTempFile, relative: &Path) -> Result<(), OutputError> {
+        let Some(target) = self.staged.get(target_idx) else {
+            return Err(OutputError::Io {
+                action: "write to an unknown target",
+                path: PathBuf::from(target_idx.to_string()),
+                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+            });
+        };
+        let path = create_parents(&target.temp_path, &[relative.to_path_buf()], &self.dirs, target_idx, &self.steps)?.remove(0);
+        scratch
+            .persist_noclobber(&path)
+            .map_err(|error| io_error("rename into", &path)(error.error))?;
+        self.steps.step();
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(path);
+        Ok(())
     }
 
     /// The path in the temp dir of the `target_idx`-th target where the

@@ -285,16 +285,27 @@ impl RunCache {
         Some((*digest, crate::image::Layer::stored(digest.to_string(), diff_id, size)))
     }
 
-    /// Keeps a catalog layer just built under `key`; best effort.
+    /// Keeps a catalog layer just built under `key`: its bytes, or, for
+    /// a layer written into the cache as it was built, its blob already
+    /// there; best effort.
     pub(super) fn put_catalog_layer(&self, key: &Key, layer: &crate::image::Layer) {
-        let Some(blob) = &layer.blob else {
-            return;
-        };
         let facts = BTreeMap::from([
             (LAYER_DIFF_ID_FACT.to_string(), layer.diff_id.clone()),
             (LAYER_SIZE_FACT.to_string(), layer.size.to_string()),
         ]);
-        if self.cache.put(key, &[(LAYER_FILE.to_string(), blob)], facts).is_err() {
+        let put = match (&layer.blob, crate::cache::parse_digest(&layer.digest)) {
+            (Some(blob), _) => self
+                .cache
+                .put(key, &[(LAYER_FILE.to_string(), blob)], facts)
+                .map(|_| ())
+                .map_err(|_| ()),
+            (None, Some(digest)) => self
+                .cache
+                .put_stored(key, &[(LAYER_FILE.to_string(), digest)], facts)
+                .map_err(|_| ()),
+            (None, None) => Err(()),
+        };
+        if put.is_err() {
             self.cache.note_failure();
         }
     }
@@ -336,21 +347,17 @@ impl RunCache {
     /// Keeps where each keyed run of `layer` (just stored by
     /// [`RunCache::put_catalog_layer`]) sits in its blob; best effort.
     pub(super) fn put_runs(&self, layer: &crate::image::Layer, runs: &[(Key, RunSpan)]) {
-        let (Some(blob), Some(layer_digest)) = (&layer.blob, crate::cache::parse_digest(&layer.digest)) else {
+        let Some(layer_digest) = crate::cache::parse_digest(&layer.digest) else {
             return;
         };
         for (key, span) in runs {
-            let Some(bytes) = usize::try_from(span.offset)
-                .ok()
-                .zip(usize::try_from(span.offset + span.len).ok())
-                .and_then(|(start, end)| blob.get(start..end))
-            else {
+            if span.offset + span.len > layer.size {
                 continue;
-            };
+            }
             let facts = BTreeMap::from([
                 (RUN_OFFSET_FACT.to_string(), span.offset.to_string()),
                 (RUN_LEN_FACT.to_string(), span.len.to_string()),
-                (RUN_CHECK_FACT.to_string(), crc32fast::hash(bytes).to_string()),
+                (RUN_CHECK_FACT.to_string(), span.check.to_string()),
                 (RUN_CRC_FACT.to_string(), span.crc.to_string()),
                 (RUN_RAW_LEN_FACT.to_string(), span.raw_len.to_string()),
             ]);
@@ -646,7 +653,10 @@ impl RunCache {
         Ok(Published::Staged)
     }
 
-    /// Stages files the cache holds from their blobs.
+    /// Stages files the cache holds from their blobs, each checked
+    /// against its digest and linked (published files are never changed
+    /// in place, and a cache blob changed through its output is caught
+    /// by the next lookup: see `Cache::get`).
     pub(super) fn write_deferred(
         &self,
         publication: &crate::output::Publication,
@@ -655,7 +665,7 @@ impl RunCache {
     ) -> Result<(), crate::output::OutputError> {
         use rayon::prelude::*;
         from_blobs.into_par_iter().try_for_each(|(path, digest)| {
-            let Some(bytes) = self.cache.blob(&digest) else {
+            let Some(source) = self.cache.checked_blob_path(&digest) else {
                 return Err(crate::output::OutputError::Io {
                     action: "read from the cache",
                     path: self.cache.blob_path(&digest),
@@ -665,7 +675,7 @@ impl RunCache {
                     ),
                 });
             };
-            publication.write(target_idx, &[(path, bytes)])
+            publication.link_in(target_idx, &source, &path)
         })
     }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::config::OutputFormat;
 use crate::diag::{Diagnostic, Location};
 use crate::image::catalog::{CatalogKind, by_bucket, catalog_image_of, fbc_layer, fbc_layer_reusing};
-use crate::image::layer::RunEntry;
+use crate::image::layer::{Deflated, LayerOut, RunEntry};
 use crate::image::layout::{BaseImage, layout_index};
 use crate::image::reference::Reference;
 use crate::image::{Descriptor, Image, Layer};
@@ -189,19 +189,27 @@ pub(super) struct TargetLayout {
     /// build), by digest: linked from the published layout or written
     /// from the cache when the target is staged.
     pub stored: Vec<(PathBuf, Sha256Digest)>,
+    /// Blobs written to a scratch file of the target's staging as they
+    /// were built (the SQLite index's layer), for the caller to move in.
+    pub spilled: Vec<Spilled>,
     pub built: Vec<BuiltImage>,
 }
+
+/// A blob of a layout in a scratch file: its path in the target, its
+/// digest, the file.
+pub(super) type Spilled = (PathBuf, Sha256Digest, tempfile::NamedTempFile);
 
 /// The catalog images of one target (one per catalog format among its
 /// files) and the layout holding them and its bundle images: `index.json`,
 /// `oci-layout` and the catalog images' blobs (the bundle images' blobs
 /// are files of their packages). With a cache, each layer of the
 /// File-Based Catalog that an earlier build made is not built again. The
-/// catalog is its FBC files and its staged `index.db`, if any.
+/// catalog is its FBC files and its staged `index.db`, if any; with
+/// `scratch`, the index's layer is written there, not held.
 pub(super) fn target_images(
     target: &crate::config::Target,
     formats: &[OutputFormat],
-    (files, index_db): (Vec<CatalogFile>, Option<&Path>),
+    (files, index_db, scratch): (Vec<CatalogFile>, Option<&Path>, Option<tempfile::NamedTempFile>),
     bundles: &[TargetBundleImage],
     base: Option<&BaseImage>,
     epoch: u64,
@@ -235,6 +243,7 @@ pub(super) fn target_images(
     };
     // The File-Based Catalog's layers (one set for both FBC formats) and
     // the index's, side by side.
+    let mut spilled = Vec::new();
     let (fbc_layers, sqlite_layer) = rayon::join(
         || {
             wants(CatalogKind::Fbc)
@@ -244,11 +253,7 @@ pub(super) fn target_images(
         || {
             wants(CatalogKind::Sqlite)
                 .then(|| {
-                    let layer = match index_db {
-                        Some(path) => crate::image::catalog::sqlite_layer_of_file(path, epoch),
-                        None => crate::image::catalog::sqlite_layer(&[], epoch),
-                    };
-                    layer.map_err(|error| failed(CatalogKind::Sqlite, error.to_string()))
+                    sqlite_layer(index_db, epoch, scratch, &mut spilled).map_err(|error| failed(CatalogKind::Sqlite, error.to_string()))
                 })
                 .transpose()
         },
@@ -294,6 +299,9 @@ pub(super) fn target_images(
     for image in &built[bundles.len()..] {
         for blob in image.image.iter().flat_map(|catalog| crate::image::layout::image_blobs(catalog)) {
             let path = PathBuf::from(OCI_DIR).join(crate::image::layout::blob_path(&blob.digest));
+            if spilled.iter().any(|(spilled_path, _, _)| *spilled_path == path) {
+                continue;
+            }
             if blob.held() {
                 blobs.entry(path).or_insert_with(|| blob.bytes.to_vec());
             } else {
@@ -314,8 +322,33 @@ pub(super) fn target_images(
     Ok(TargetLayout {
         files,
         stored: stored.into_iter().collect(),
+        spilled,
         built,
     })
+}
+
+/// The SQLite index's layer, streamed from its staged `index.db` (an
+/// empty index when there is none); with `scratch`, written there and
+/// added to `spilled` instead of held.
+fn sqlite_layer(
+    index_db: Option<&Path>,
+    epoch: u64,
+    scratch: Option<tempfile::NamedTempFile>,
+    spilled: &mut Vec<Spilled>,
+) -> std::io::Result<Layer> {
+    use crate::image::catalog::{sqlite_layer, sqlite_layer_of_file};
+    let (Some(path), Some(mut scratch)) = (index_db, scratch) else {
+        return match index_db {
+            Some(path) => sqlite_layer_of_file(path, epoch, LayerOut::Memory),
+            None => sqlite_layer(&[], epoch),
+        };
+    };
+    let layer = sqlite_layer_of_file(path, epoch, LayerOut::File(scratch.as_file_mut()))?;
+    let digest = crate::cache::parse_digest(&layer.digest)
+        .ok_or_else(|| std::io::Error::other(format!("`{}` is not a sha256 digest", layer.digest)))?;
+    let blob_path = PathBuf::from(OCI_DIR).join(crate::image::layout::blob_path(&layer.digest));
+    spilled.push((blob_path, digest, scratch));
+    Ok(layer)
 }
 
 fn catalog_kind(format: OutputFormat) -> CatalogKind {
@@ -397,12 +430,27 @@ fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option
         .collect();
     let run_key = |entries: &[RunEntry]| layer_cache.cache.run_key(epoch, entries, |path| digests.get(path).copied());
     let reuse = |entries: &[RunEntry]| run_key(entries).and_then(|key| layer_cache.cache.deflated_run(&key));
-    let (layer, runs) = match fbc_layer_reusing(contents(), epoch, &reuse) {
+    let build = |reuse: &dyn Fn(&[RunEntry]) -> Option<Deflated>| {
+        // Unless the build pushes it, the layer is written straight into
+        // the cache, never held whole, and the layout links it from there.
+        let cache = &layer_cache.cache.cache;
+        let temp = (!layer_cache.hold).then(|| cache.new_blob().ok()).flatten();
+        if let Some(mut temp) = temp {
+            let (layer, runs) = fbc_layer_reusing(contents(), epoch, reuse, LayerOut::File(temp.as_file_mut()))?;
+            let kept = crate::cache::parse_digest(&layer.digest).is_some_and(|digest| cache.persist_blob(temp, &digest).is_ok());
+            if kept {
+                return Ok((layer, runs));
+            }
+            cache.note_failure();
+        }
+        fbc_layer_reusing(contents(), epoch, reuse, LayerOut::Memory)
+    };
+    let (layer, runs) = match build(&reuse) {
         // A stored run that does not hold what its key says: built anew.
-        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => fbc_layer_reusing(contents(), epoch, &|_| None),
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => build(&|_| None),
         built => built,
     }
-    .map_err(|error| error.to_string())?;
+    .map_err(|error: std::io::Error| error.to_string())?;
     layer_cache.cache.put_catalog_layer(key, &layer);
     let keyed_runs: Vec<_> = runs.iter().filter_map(|run| Some((run_key(&run.entries)?, run.span))).collect();
     layer_cache.cache.put_runs(&layer, &keyed_runs);
@@ -475,12 +523,27 @@ mod tests {
         let kept_key = cache
             .run_key(0, &kept_entries, |_| Some(Sha256Digest::of(kept.as_bytes())))
             .unwrap();
+        // A build that does not push writes each layer into the cache
+        // and holds none: the layer here is given its blob back from
+        // there, to be compared whole.
         let build = |version: u32| {
             let files = [file("pkg-4", &text("pkg-4", version)), file("pkg-5", &kept)];
-            (bucket_layer(&files, 0, layer_cache).unwrap(), uncached(&files))
+            let layer = bucket_layer(&files, 0, layer_cache).unwrap();
+            assert_eq!(layer.blob, None, "a layer was held");
+            let digest = crate::cache::parse_digest(&layer.digest).unwrap();
+            let blob = cache.cache.blob(&digest).expect("the layer is in the cache");
+            (crate::image::Layer { blob: Some(blob), ..layer }, uncached(&files))
         };
         let (first, expected) = build(1);
         assert_eq!(first, expected);
+        // A build that pushes holds it.
+        let held = bucket_layer(
+            &[file("pkg-4", &text("pkg-4", 1)), file("pkg-5", &kept)],
+            0,
+            Some(LayerCache { cache: &cache, hold: true }),
+        )
+        .unwrap();
+        assert_eq!(held, expected);
         // The untouched package's run is kept, as a span of the layer.
         let stored = cache.deflated_run(&kept_key).expect("the run is kept");
         let blob = first.blob.as_deref().unwrap();
@@ -501,6 +564,7 @@ mod tests {
             len: other.len() as u64,
             crc: stored.crc,
             raw_len: stored.raw_len,
+            check: crc32fast::hash(&other),
         };
         cache.put_runs(&other_layer, &[(kept_key, span)]);
         let (spliced, expected) = build(2);

@@ -571,25 +571,28 @@ fn run(
     let mut late_files: Vec<Vec<OutputFile>> = targets.iter().map(|_| Vec::new()).collect();
     // Catalog layers the cache holds, staged by digest like its packages'.
     let mut late_stored: Vec<StoredFiles> = targets.iter().map(|_| Vec::new()).collect();
+    // Layers written into scratch files of the staging as they were built.
+    let mut late_spilled: Vec<Vec<images::Spilled>> = targets.iter().map(|_| Vec::new()).collect();
     let mut target_images: Vec<Vec<BuiltImage>> = targets.iter().map(|_| Vec::new()).collect();
     if publication.is_some() && encode_error.is_none() && !diagnostics.iter().any(Diagnostic::is_error) {
+        let pushes = options.push || targets.iter().any(|target| target.push);
         encode_error = finish_targets(
             &LateInputs {
                 options,
                 targets: &targets,
                 formats: &formats,
                 bases: bases.as_ref(),
-                layer_cache: run_cache.as_ref().map(|cache| images::LayerCache {
-                    cache,
-                    hold: options.push || targets.iter().any(|target| target.push),
-                }),
+                layer_cache: run_cache.as_ref().map(|cache| images::LayerCache { cache, hold: pushes }),
+                // A push uploads from memory; otherwise a layer too large
+                // to hold goes to a file of the staging.
+                scratch: publication.as_ref().filter(|_| !pushes),
                 reporter,
             },
             &sqlite_indexes,
             std::mem::take(&mut bundle_images),
             std::mem::take(&mut catalog_files),
             &mut late_files,
-            (&mut late_stored, &mut target_images),
+            (&mut late_stored, &mut late_spilled, &mut target_images),
         )
         .err();
     }
@@ -676,6 +679,12 @@ fn run(
             files.retain(|(path, _)| {
                 !claimed_blobs.contains(&(target_idx, path.clone())) && !target_files[target_idx].manifest.contains_key(path)
             });
+        }
+        for (target_idx, spilled) in late_spilled.into_iter().enumerate() {
+            for (path, digest, file) in spilled {
+                publication.adopt(target_idx, file, &path)?;
+                target_files[target_idx].add(vec![(path, digest)], Vec::new());
+            }
         }
         for (target_idx, stored) in late_stored.into_iter().enumerate() {
             let stored: Vec<_> = stored
@@ -818,6 +827,8 @@ struct LateInputs<'a> {
     bases: Option<&'a images::Bases>,
     /// The cache the catalog layers are kept in, when the build has one.
     layer_cache: Option<images::LayerCache<'a>>,
+    /// Where a target's layers may be written instead of held.
+    scratch: Option<&'a crate::output::Publication>,
     reporter: &'a dyn Reporter,
 }
 
@@ -831,7 +842,7 @@ fn finish_targets(
     bundle_images: Vec<Vec<images::TargetBundleImage>>,
     catalog_files: Vec<Vec<images::CatalogFile>>,
     files: &mut [Vec<OutputFile>],
-    (stored, built): (&mut [StoredFiles], &mut [Vec<BuiltImage>]),
+    (stored, spilled, built): (&mut [StoredFiles], &mut [Vec<images::Spilled>], &mut [Vec<BuiltImage>]),
 ) -> Result<(), EncodeError> {
     for index in sqlite_indexes.iter().flatten() {
         report::stage(late.reporter, Stage::Encode, || index.finish())?;
@@ -847,13 +858,22 @@ fn finish_targets(
                 bases.by_name.get(text).map(AsRef::as_ref)
             }
         };
+        let index_db = sqlite_indexes[target_idx].as_ref().map(|index| index.path.as_path());
+        let scratch = match (late.scratch, index_db) {
+            (Some(publication), Some(_)) => Some(publication.scratch(target_idx).map_err(|error| EncodeError {
+                package: String::new(),
+                format: "oci",
+                message: error.to_string(),
+            })?),
+            _ => None,
+        };
         let layout = report::stage(late.reporter, Stage::Encode, || {
             images::target_images(
                 target,
                 &late.formats[target_idx],
                 // The catalog image holds the index too, streamed from its
                 // staging file.
-                (target_files, sqlite_indexes[target_idx].as_ref().map(|index| index.path.as_path())),
+                (target_files, index_db, scratch),
                 &target_bundles,
                 base,
                 late.options.source_date_epoch,
@@ -867,6 +887,7 @@ fn finish_targets(
         })?;
         files[target_idx].extend(layout.files);
         stored[target_idx] = layout.stored;
+        spilled[target_idx] = layout.spilled;
         built[target_idx] = layout.built;
     }
     Ok(())
@@ -1431,6 +1452,8 @@ impl PackageRun<'_> {
             staged = files.into_iter().map(|(path, _)| path).collect();
         }
         let mut digests = Vec::new();
+        // Whether the cache holds every file of the package now.
+        let mut in_cache = false;
         if let (Some(key), Some(run_cache)) = (store, self.cache) {
             let files: Vec<(String, &[u8])> = all_files
                 .iter()
@@ -1455,7 +1478,10 @@ impl PackageRun<'_> {
                 })
                 .collect();
             let entry = match run_cache.cache.put_linked(&key, &files, &sources, facts) {
-                Ok(entry) => entry,
+                Ok(entry) => {
+                    in_cache = true;
+                    entry
+                }
                 Err((entry, _)) => {
                     run_cache.cache.note_failure();
                     entry
@@ -1480,18 +1506,23 @@ impl PackageRun<'_> {
             }
         }
         drop(all_files);
-        // Moved, not copied: the catalog images need every file. Its
-        // digests came with the cache entry (or were taken for the stamp):
-        // the catalog layers are keyed by them.
+        // The catalog images need every file: its digest, which came with
+        // the cache entry (or was taken for the stamp) and keys the catalog
+        // layers, and its bytes, moved, not copied, unless the cache holds
+        // them and the build does not push: the layers then read them back
+        // bucket by bucket, and a catalog is never held whole.
         let catalog_files = if self.keep_catalog_files {
             encoded
                 .files
                 .into_iter()
                 .enumerate()
-                .map(|(idx, file)| images::CatalogFile {
-                    digest: digests.get(idx).filter(|(path, _)| *path == file.path).map(|(_, digest)| *digest),
-                    path: file.path,
-                    bytes: Some(file.bytes),
+                .map(|(idx, file)| {
+                    let digest = digests.get(idx).filter(|(path, _)| *path == file.path).map(|(_, digest)| *digest);
+                    images::CatalogFile {
+                        bytes: (!in_cache || self.pushes || digest.is_none()).then_some(file.bytes),
+                        digest,
+                        path: file.path,
+                    }
                 })
                 .collect()
         } else {

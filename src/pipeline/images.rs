@@ -169,8 +169,11 @@ pub(super) struct CatalogFile {
     pub digest: Option<Sha256Digest>,
     /// Its bytes, unless its package was restored from the cache (then
     /// they are read from there only if a layer holding them must be
-    /// built).
+    /// built) or it is staged (`staged`).
     pub bytes: Option<Vec<u8>>,
+    /// Where the build staged it, to be read back bucket by bucket rather
+    /// than held: a catalog can be a gigabyte.
+    pub staged: Option<PathBuf>,
 }
 
 /// The action cache as catalog layers use it: `hold` when the build
@@ -399,11 +402,15 @@ fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option
             });
         }
     }
-    // Files of a package restored from the cache are read from it now.
+    // Files staged, or of a package restored from the cache, are read
+    // now.
     let mut read: Vec<Option<Vec<u8>>> = Vec::with_capacity(files.len());
     for (_, file) in files {
         read.push(match (&file.bytes, &file.digest, keyed.as_ref()) {
             (Some(_), _, _) => None,
+            (None, _, _) if let Some(staged) = &file.staged => {
+                Some(std::fs::read(staged).map_err(|error| format!("cannot read `{}` back: {error}", staged.display()))?)
+            }
             (None, Some(digest), Some((layer_cache, _))) => Some(layer_cache.cache.cache.blob(digest).ok_or_else(|| {
                 format!(
                     "`{}` is missing or damaged in the cache (removed now: the next build encodes its package again)",
@@ -497,6 +504,7 @@ mod tests {
                     path: PathBuf::from(format!("catalog/{package}/catalog.json")),
                     digest: Some(Sha256Digest::of(text.as_bytes())),
                     bytes: Some(text.as_bytes().to_vec()),
+                    staged: None,
                 },
             )
         };

@@ -1392,6 +1392,7 @@ impl PackageRun<'_> {
             .iter()
             .filter(|(path, _)| path.starts_with(encode::FBC_DIR))
             .map(|(path, digest)| images::CatalogFile {
+                staged: None,
                 path: path.clone(),
                 digest: Some(*digest),
                 bytes: None,
@@ -1508,9 +1509,10 @@ impl PackageRun<'_> {
         drop(all_files);
         // The catalog images need every file: its digest, which came with
         // the cache entry (or was taken for the stamp) and keys the catalog
-        // layers, and its bytes, moved, not copied, unless the cache holds
-        // them and the build does not push: the layers then read them back
-        // bucket by bucket, and a catalog is never held whole.
+        // layers, and its bytes, moved, not copied, unless the build does
+        // not push and the file is staged or the cache holds it: the layers
+        // then read it back bucket by bucket, and a catalog is never held
+        // whole.
         let catalog_files = if self.keep_catalog_files {
             encoded
                 .files
@@ -1518,8 +1520,14 @@ impl PackageRun<'_> {
                 .enumerate()
                 .map(|(idx, file)| {
                     let digest = digests.get(idx).filter(|(path, _)| *path == file.path).map(|(_, digest)| *digest);
+                    let staged = self
+                        .publication
+                        .filter(|_| !self.pushes && staged.contains(&file.path))
+                        .and_then(|publication| publication.staged_path(target_idx, &file.path));
+                    let held = staged.is_none() && (!in_cache || self.pushes || digest.is_none());
                     images::CatalogFile {
-                        bytes: (!in_cache || self.pushes || digest.is_none()).then_some(file.bytes),
+                        bytes: held.then_some(file.bytes),
+                        staged,
                         digest,
                         path: file.path,
                     }

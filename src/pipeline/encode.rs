@@ -166,56 +166,104 @@ impl Encoder for SqliteEncoder {
     }
 }
 
-/// A target's `index.db` while the build runs: created in the target's
-/// staging directory before the first package, each valid package's rows
-/// added as it passes the gate, committed after the last.
+/// A target's `index.db`, created in its staging directory before the
+/// first package and written by a thread of its own while the build goes
+/// on, each valid package's rows as it passes the gate: packages are
+/// finished one at a time in catalog order,
+/// and their inserts (a tenth of a cold 10,000-bundle build's CPU) no
+/// longer wait in that line. Rows go over a short queue, so at most a
+/// few packages' rows are in memory, and in the order sent, which decides
+/// the rowids (and so the bytes).
 pub(crate) struct SqliteIndex {
     /// The staged file.
     pub path: PathBuf,
-    /// `None` once finished or after a failure.
-    writer: std::sync::Mutex<Option<sqlite::IndexWriter>>,
+    /// `None` once finished.
+    queue: std::sync::Mutex<Option<std::sync::mpsc::SyncSender<Vec<sqlite::PackageRows>>>>,
+    writer: std::sync::Mutex<Option<std::thread::JoinHandle<Result<sqlite::IndexWriter, EncodeError>>>>,
 }
+
+/// Packages' rows queued for the writer thread.
+const QUEUED_PACKAGES: usize = 1;
 
 impl SqliteIndex {
     /// Starts the index of a target at `path` (reserved by `output`).
     pub fn create(path: PathBuf) -> Result<SqliteIndex, EncodeError> {
-        let writer = sqlite::IndexWriter::create(&path).map_err(|error| sqlite_error(String::new(), &error))?;
+        let mut writer = sqlite::IndexWriter::create(&path).map_err(|error| sqlite_error(String::new(), &error))?;
+        let (queue, rows) = std::sync::mpsc::sync_channel::<Vec<sqlite::PackageRows>>(QUEUED_PACKAGES);
+        let thread = std::thread::Builder::new()
+            .name("index.db".to_string())
+            .spawn(move || {
+                let _doing = crate::memory::doing(format_args!("writing index.db"));
+                for package in rows.iter().flatten() {
+                    // What is in the file is of no use now; the build fails.
+                    writer.add(&package).map_err(|error| sqlite_error(package.name.clone(), &error))?;
+                }
+                Ok(writer)
+            })
+            .map_err(|error| EncodeError {
+                package: String::new(),
+                format: OutputFormat::Sqlite.name(),
+                message: format!("cannot start the thread that writes index.db: {error}"),
+            })?;
         Ok(SqliteIndex {
             path,
-            writer: std::sync::Mutex::new(Some(writer)),
+            queue: std::sync::Mutex::new(Some(queue)),
+            writer: std::sync::Mutex::new(Some(thread)),
         })
     }
 
-    /// Inserts a valid package's rows. Packages of one target come one
-    /// at a time, in the catalog's order (`PackageRun::packages`).
-    pub fn add(&self, rows: &[sqlite::PackageRows]) -> Result<(), EncodeError> {
-        let mut writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(open) = writer.as_mut() else {
+    /// Queues a valid package's rows. Packages of one target come one at
+    /// a time, in the catalog's order (`PackageRun::packages`). A failure
+    /// of an earlier package's inserts is reported here or by `finish`.
+    pub fn add(&self, rows: Vec<sqlite::PackageRows>) -> Result<(), EncodeError> {
+        let queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(sender) = queue.as_ref() else {
             return Ok(());
         };
-        for package in rows {
-            if let Err(error) = open.add(package) {
-                // What is in the file is of no use now; the build fails.
-                *writer = None;
-                return Err(sqlite_error(package.name.clone(), &error));
-            }
+        if sender.send(rows).is_ok() {
+            return Ok(());
+        }
+        // The writer stopped: its error says why.
+        drop(queue);
+        self.join().map(drop)
+    }
+
+    /// Waits for every insert, checks the whole index and commits it.
+    pub fn finish(&self) -> Result<(), EncodeError> {
+        let Some(writer) = self.join()? else {
+            return Ok(());
+        };
+        writer.finish().map_err(|error| sqlite_error(String::new(), &error))?;
+        if let Ok(file) = std::fs::File::open(&self.path) {
+            crate::output::start_writeback(&file);
         }
         Ok(())
     }
 
-    /// Checks the whole index and commits it.
-    pub fn finish(&self) -> Result<(), EncodeError> {
-        let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        match writer {
-            Some(writer) => {
-                writer.finish().map_err(|error| sqlite_error(String::new(), &error))?;
-                if let Ok(file) = std::fs::File::open(&self.path) {
-                    crate::output::start_writeback(&file);
-                }
-                Ok(())
-            }
-            None => Ok(()),
+    /// Ends the queue and waits for the writer; `None` when an earlier
+    /// call took it.
+    fn join(&self) -> Result<Option<sqlite::IndexWriter>, EncodeError> {
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let thread = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let Some(thread) = thread else {
+            return Ok(None);
+        };
+        match thread.join() {
+            Ok(written) => written.map(Some),
+            Err(_) => Err(EncodeError {
+                package: String::new(),
+                format: OutputFormat::Sqlite.name(),
+                message: "internal error: the thread that writes index.db panicked".to_string(),
+            }),
         }
+    }
+}
+
+impl Drop for SqliteIndex {
+    /// A build that stops early still waits for its writer, which closes
+    /// the file before the staging directory goes.
+    fn drop(&mut self) {
+        let _ = self.join();
     }
 }
 
@@ -343,4 +391,50 @@ pub(crate) fn encode_deploy(settings: &DeploySettings, packages: &[deploy::Packa
             bytes: file.text.into_bytes(),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteIndex;
+    use crate::sqlite::PackageRows;
+
+    fn package(name: &str) -> PackageRows {
+        PackageRows {
+            name: name.to_string(),
+            default_channel: None,
+            bundles: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_index_writer_keeps_the_order_sent_and_reports_a_failed_insert() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.db");
+        let index = SqliteIndex::create(path.clone()).unwrap();
+        for name in ["zeta", "alpha", "mid"] {
+            index.add(vec![package(name)]).unwrap();
+        }
+        index.finish().unwrap();
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        let mut statement = connection.prepare("select name from package order by rowid").unwrap();
+        let names: Vec<String> = statement.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(names, ["zeta", "alpha", "mid"]);
+
+        // A package inserted twice breaks the table's key: the writer
+        // stops, and a later add or the finish says which package.
+        let path = dir.path().join("broken.db");
+        let index = SqliteIndex::create(path).unwrap();
+        let mut failure = None;
+        for _ in 0..8 {
+            if let Err(error) = index.add(vec![package("twice")]) {
+                failure = Some(error);
+                break;
+            }
+        }
+        let error = failure.or_else(|| index.finish().err()).expect("the second insert fails");
+        assert_eq!(error.package, "twice");
+        assert!(error.message.contains("package"), "{}", error.message);
+        assert!(index.finish().is_ok(), "a second finish has nothing left to do");
+    }
 }

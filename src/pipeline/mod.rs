@@ -1414,7 +1414,7 @@ impl PackageRun<'_> {
         let encoded = report::stage(self.reporter, stage, || {
             encode::encode_package(catalog, source_order, &self.formats[target_idx], settings, (self.reporter, cached))
         });
-        let encoded = match encoded {
+        let mut encoded = match encoded {
             Ok(encoded) => encoded,
             Err(encode::PackageFailure::Invalid(message)) => return Gate::Invalid(message),
             Err(encode::PackageFailure::Encode(error)) => return Gate::Failed(error),
@@ -1501,7 +1501,8 @@ impl PackageRun<'_> {
         }
         // Its rows go into the target's index now, and are dropped.
         if let Some(Some(index)) = self.sqlite_indexes.get(target_idx) {
-            let inserted = report::stage(self.reporter, Stage::Encode, || index.add(&encoded.sqlite_rows));
+            let rows = std::mem::take(&mut encoded.sqlite_rows);
+            let inserted = report::stage(self.reporter, Stage::Encode, || index.add(rows));
             if let Err(error) = inserted {
                 return Gate::Failed(error);
             }

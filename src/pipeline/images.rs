@@ -202,17 +202,32 @@ pub(super) struct TargetLayout {
 /// digest, the file.
 pub(super) type Spilled = (PathBuf, Sha256Digest, tempfile::NamedTempFile);
 
+/// Makes a scratch file in the target's staging (`Publication::scratch`).
+pub(super) type Scratch<'a> = dyn Fn() -> Result<tempfile::NamedTempFile, String> + Sync + 'a;
+
+/// `layer`, just written to `file`, as a blob to move into the layout.
+fn spilled(layer: &Layer, file: tempfile::NamedTempFile) -> Result<Spilled, String> {
+    let digest =
+        crate::cache::parse_digest(&layer.digest).ok_or_else(|| format!("internal error: `{}` is not a sha256 digest", layer.digest))?;
+    Ok((
+        PathBuf::from(OCI_DIR).join(crate::image::layout::blob_path(&layer.digest)),
+        digest,
+        file,
+    ))
+}
+
 /// The catalog images of one target (one per catalog format among its
 /// files) and the layout holding them and its bundle images: `index.json`,
 /// `oci-layout` and the catalog images' blobs (the bundle images' blobs
 /// are files of their packages). With a cache, each layer of the
 /// File-Based Catalog that an earlier build made is not built again. The
 /// catalog is its FBC files and its staged `index.db`, if any; with
-/// `scratch`, the index's layer is written there, not held.
+/// `scratch`, the index's layer and the FBC layers the cache does not
+/// take are written to scratch files of the staging, not held.
 pub(super) fn target_images(
     target: &crate::config::Target,
     formats: &[OutputFormat],
-    (files, index_db, scratch): (Vec<CatalogFile>, Option<&Path>, Option<tempfile::NamedTempFile>),
+    (files, index_db, scratch): (Vec<CatalogFile>, Option<&Path>, Option<&Scratch>),
     bundles: &[TargetBundleImage],
     base: Option<&BaseImage>,
     epoch: u64,
@@ -246,22 +261,32 @@ pub(super) fn target_images(
     };
     // The File-Based Catalog's layers (one set for both FBC formats) and
     // the index's, side by side.
-    let mut spilled = Vec::new();
     let (fbc_layers, sqlite_layer) = rayon::join(
         || {
             wants(CatalogKind::Fbc)
-                .then(|| fbc_layers(fbc_files, epoch, layer_cache).map_err(|error| failed(CatalogKind::Fbc, error)))
+                .then(|| fbc_layers(fbc_files, epoch, layer_cache, scratch).map_err(|error| failed(CatalogKind::Fbc, error)))
                 .transpose()
         },
         || {
             wants(CatalogKind::Sqlite)
-                .then(|| {
-                    sqlite_layer(index_db, epoch, scratch, &mut spilled).map_err(|error| failed(CatalogKind::Sqlite, error.to_string()))
-                })
+                .then(|| sqlite_layer(index_db, epoch, scratch).map_err(|error| failed(CatalogKind::Sqlite, error)))
                 .transpose()
         },
     );
-    let (mut fbc_layers, mut sqlite_layer) = (fbc_layers?, sqlite_layer?);
+    let mut spilled = Vec::new();
+    let mut fbc_layers = fbc_layers?.map(|layers| {
+        layers
+            .into_iter()
+            .map(|(layer, file)| {
+                spilled.extend(file);
+                layer
+            })
+            .collect::<Vec<Layer>>()
+    });
+    let mut sqlite_layer = sqlite_layer?.map(|(layer, file)| {
+        spilled.extend(file);
+        layer
+    });
     for (format_idx, format) in formats.iter().enumerate() {
         let kind = catalog_kind(*format);
         // The last format of a kind takes its layers, an earlier one (FBC
@@ -331,27 +356,21 @@ pub(super) fn target_images(
 }
 
 /// The SQLite index's layer, streamed from its staged `index.db` (an
-/// empty index when there is none); with `scratch`, written there and
-/// added to `spilled` instead of held.
-fn sqlite_layer(
-    index_db: Option<&Path>,
-    epoch: u64,
-    scratch: Option<tempfile::NamedTempFile>,
-    spilled: &mut Vec<Spilled>,
-) -> std::io::Result<Layer> {
+/// empty index when there is none); with `scratch`, written to a scratch
+/// file instead of held.
+fn sqlite_layer(index_db: Option<&Path>, epoch: u64, scratch: Option<&Scratch>) -> Result<(Layer, Option<Spilled>), String> {
     use crate::image::catalog::{sqlite_layer, sqlite_layer_of_file};
-    let (Some(path), Some(mut scratch)) = (index_db, scratch) else {
-        return match index_db {
+    let (Some(path), Some(scratch)) = (index_db, scratch) else {
+        let layer = match index_db {
             Some(path) => sqlite_layer_of_file(path, epoch, LayerOut::Memory),
             None => sqlite_layer(&[], epoch),
         };
+        return Ok((layer.map_err(|error| error.to_string())?, None));
     };
-    let layer = sqlite_layer_of_file(path, epoch, LayerOut::File(scratch.as_file_mut()))?;
-    let digest = crate::cache::parse_digest(&layer.digest)
-        .ok_or_else(|| std::io::Error::other(format!("`{}` is not a sha256 digest", layer.digest)))?;
-    let blob_path = PathBuf::from(OCI_DIR).join(crate::image::layout::blob_path(&layer.digest));
-    spilled.push((blob_path, digest, scratch));
-    Ok(layer)
+    let mut file = scratch()?;
+    let layer = sqlite_layer_of_file(path, epoch, LayerOut::File(file.as_file_mut())).map_err(|error| error.to_string())?;
+    let file = spilled(&layer, file)?;
+    Ok((layer, Some(file)))
 }
 
 fn catalog_kind(format: OutputFormat) -> CatalogKind {
@@ -363,24 +382,48 @@ fn catalog_kind(format: OutputFormat) -> CatalogKind {
 
 /// The File-Based Catalog's layers: one per non-empty bucket, in bucket
 /// order, each from the cache when an earlier build made it (or built,
-/// in parallel, and kept there).
-fn fbc_layers(files: Vec<(String, CatalogFile)>, epoch: u64, layer_cache: Option<LayerCache>) -> Result<Vec<Layer>, String> {
+/// in parallel, and kept there); a layer the cache does not take goes to
+/// a scratch file when there is `scratch`.
+fn fbc_layers(
+    files: Vec<(String, CatalogFile)>,
+    epoch: u64,
+    layer_cache: Option<LayerCache>,
+    scratch: Option<&Scratch>,
+) -> Result<Vec<(Layer, Option<Spilled>)>, String> {
     use rayon::prelude::*;
     let buckets = by_bucket(files, |(path, _)| path.as_str());
     if buckets.is_empty() {
-        return Ok(vec![fbc_layer([], epoch).map_err(|error| error.to_string())?]);
+        return Ok(vec![(fbc_layer([], epoch).map_err(|error| error.to_string())?, None)]);
     }
     buckets
         .into_par_iter()
         .map(|mut bucket| {
             bucket.sort_by(|left, right| left.0.cmp(&right.0));
-            bucket_layer(&bucket, epoch, layer_cache)
+            bucket_layer(&bucket, epoch, layer_cache, scratch)
         })
         .collect()
 }
 
-/// The layer of one bucket's files (sorted by path).
-fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option<LayerCache>) -> Result<Layer, String> {
+/// A bucket's layer without a cache: in a scratch file, or held.
+fn uncached_layer(contents: &[(&str, &[u8])], epoch: u64, scratch: Option<&Scratch>) -> Result<(Layer, Option<Spilled>), String> {
+    let Some(scratch) = scratch else {
+        return Ok((fbc_layer(contents.iter().copied(), epoch).map_err(|error| error.to_string())?, None));
+    };
+    let mut file = scratch()?;
+    let (layer, _) = fbc_layer_reusing(contents.iter().copied(), epoch, &|_| None, LayerOut::File(file.as_file_mut()))
+        .map_err(|error| error.to_string())?;
+    let file = spilled(&layer, file)?;
+    Ok((layer, Some(file)))
+}
+
+/// The layer of one bucket's files (sorted by path), and its scratch file
+/// when it went to one.
+fn bucket_layer(
+    files: &[(String, CatalogFile)],
+    epoch: u64,
+    layer_cache: Option<LayerCache>,
+    scratch: Option<&Scratch>,
+) -> Result<(Layer, Option<Spilled>), String> {
     let digests: Option<Vec<(&str, &Sha256Digest)>> = files
         .iter()
         .map(|(path, file)| Some((path.as_str(), file.digest.as_ref()?)))
@@ -392,14 +435,15 @@ fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option
         && let Some((digest, layer)) = layer_cache.cache.catalog_layer(key)
     {
         if !layer_cache.hold {
-            return Ok(layer);
+            return Ok((layer, None));
         }
         // Pushing needs the bytes; a blob that went missing is built again.
         if let Some(bytes) = layer_cache.cache.cache.blob(&digest) {
-            return Ok(Layer {
+            let layer = Layer {
                 blob: Some(bytes),
                 ..layer
-            });
+            };
+            return Ok((layer, None));
         }
     }
     // Files staged, or of a package restored from the cache, are read
@@ -427,7 +471,7 @@ fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option
         })
     };
     let Some((layer_cache, key)) = &keyed else {
-        return fbc_layer(contents(), epoch).map_err(|error| error.to_string());
+        return uncached_layer(&contents().collect::<Vec<_>>(), epoch, scratch);
     };
     // A package's run is keyed by its files' digests, so the packages of
     // the bucket that did not change are spliced in deflated already.
@@ -461,7 +505,7 @@ fn bucket_layer(files: &[(String, CatalogFile)], epoch: u64, layer_cache: Option
     layer_cache.cache.put_catalog_layer(key, &layer);
     let keyed_runs: Vec<_> = runs.iter().filter_map(|run| Some((run_key(&run.entries)?, run.span))).collect();
     layer_cache.cache.put_runs(&layer, &keyed_runs);
-    Ok(layer)
+    Ok((layer, None))
 }
 
 /// `reference` with `-suffix` added to its tag (`latest` when it has none).
@@ -536,7 +580,7 @@ mod tests {
         // there, to be compared whole.
         let build = |version: u32| {
             let files = [file("pkg-4", &text("pkg-4", version)), file("pkg-5", &kept)];
-            let layer = bucket_layer(&files, 0, layer_cache).unwrap();
+            let (layer, _) = bucket_layer(&files, 0, layer_cache, None).unwrap();
             assert_eq!(layer.blob, None, "a layer was held");
             let digest = crate::cache::parse_digest(&layer.digest).unwrap();
             let blob = cache.cache.blob(&digest).expect("the layer is in the cache");
@@ -545,10 +589,11 @@ mod tests {
         let (first, expected) = build(1);
         assert_eq!(first, expected);
         // A build that pushes holds it.
-        let held = bucket_layer(
+        let (held, _) = bucket_layer(
             &[file("pkg-4", &text("pkg-4", 1)), file("pkg-5", &kept)],
             0,
             Some(LayerCache { cache: &cache, hold: true }),
+            None,
         )
         .unwrap();
         assert_eq!(held, expected);

@@ -859,21 +859,16 @@ fn finish_targets(
             }
         };
         let index_db = sqlite_indexes[target_idx].as_ref().map(|index| index.path.as_path());
-        let scratch = match (late.scratch, index_db) {
-            (Some(publication), Some(_)) => Some(publication.scratch(target_idx).map_err(|error| EncodeError {
-                package: String::new(),
-                format: "oci",
-                message: error.to_string(),
-            })?),
-            _ => None,
-        };
+        let scratch = late
+            .scratch
+            .map(|publication| move || publication.scratch(target_idx).map_err(|error| error.to_string()));
         let layout = report::stage(late.reporter, Stage::Encode, || {
             images::target_images(
                 target,
                 &late.formats[target_idx],
                 // The catalog image holds the index too, streamed from its
                 // staging file.
-                (target_files, index_db, scratch),
+                (target_files, index_db, scratch.as_ref().map(|scratch| scratch as &images::Scratch)),
                 &target_bundles,
                 base,
                 late.options.source_date_epoch,

@@ -12,6 +12,15 @@ use rayon::prelude::*;
 
 use super::{OutputError, OutputLock, OutputSettings, Steps, TEMP_PREFIX, TRASH_PREFIX, io_error, is_leftover, remove_any, sync_dir};
 
+/// A target index [`Publication::begin`] was not given.
+fn unknown_target(target_idx: usize) -> OutputError {
+    OutputError::Io {
+        action: "write to an unknown target",
+        path: PathBuf::from(target_idx.to_string()),
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    }
+}
+
 /// The names of [`Publication::scratch`] files.
 const SCRATCH_PREFIX: &str = ".catbuild-scratch-";
 
@@ -123,17 +132,28 @@ impl Publication {
         Ok(publication)
     }
 
+    /// The `target_idx`-th target given to [`Publication::begin`].
+    fn target(&self, target_idx: usize) -> Result<&Staged, OutputError> {
+        self.staged.get(target_idx).ok_or_else(|| unknown_target(target_idx))
+    }
+
+    /// Where `relative` goes in the `target_idx`-th target's temp dir,
+    /// its parent directories made.
+    fn staged_file(&self, target_idx: usize, relative: &Path) -> Result<PathBuf, OutputError> {
+        let target = self.target(target_idx)?;
+        Ok(create_parents(&target.temp_path, &[relative.to_path_buf()], &self.dirs, target_idx, &self.steps)?.remove(0))
+    }
+
+    /// Remembers a file of a temp dir for the commit to make durable.
+    fn record(&self, path: PathBuf) {
+        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(path);
+    }
+
     /// Writes files (paths relative to the target's directory) into the
     /// temp dir of the `target_idx`-th target given to [`Publication::begin`],
     /// each fsynced.
     pub fn write<B: AsRef<[u8]> + Sync>(&self, target_idx: usize, files: &[(PathBuf, B)]) -> Result<(), OutputError> {
-        let Some(target) = self.staged.get(target_idx) else {
-            return Err(OutputError::Io {
-                action: "write to an unknown target",
-                path: PathBuf::from(target_idx.to_string()),
-                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            });
-        };
+        let target = self.target(target_idx)?;
         let written = write_files(&target.temp_path, files, &self.dirs, target_idx, &self.steps)?;
         self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(written);
         Ok(())
@@ -224,14 +244,7 @@ impl Publication {
     /// when the two are on different filesystems. Made durable with the
     /// others; nothing is read when it can be linked.
     pub fn link_in(&self, target_idx: usize, source: &Path, relative: &Path) -> Result<(), OutputError> {
-        let Some(target) = self.staged.get(target_idx) else {
-            return Err(OutputError::Io {
-                action: "write to an unknown target",
-                path: PathBuf::from(target_idx.to_string()),
-                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            });
-        };
-        let path = create_parents(&target.temp_path, &[relative.to_path_buf()], &self.dirs, target_idx, &self.steps)?.remove(0);
+        let path = self.staged_file(target_idx, relative)?;
         match std::fs::hard_link(source, &path) {
             Ok(()) => {}
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => return Err(io_error("link", &path)(error)),
@@ -240,7 +253,7 @@ impl Publication {
             }
         }
         self.steps.step();
-        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(path);
+        self.record(path);
         Ok(())
     }
 
@@ -249,13 +262,7 @@ impl Publication {
     /// layer, by its digest): [`Publication::adopt`] moves it into the
     /// tree; dropped instead, it is removed.
     pub fn scratch(&self, target_idx: usize) -> Result<tempfile::NamedTempFile, OutputError> {
-        let Some(target) = self.staged.get(target_idx) else {
-            return Err(OutputError::Io {
-                action: "write to an unknown target",
-                path: PathBuf::from(target_idx.to_string()),
-                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            });
-        };
+        let target = self.target(target_idx)?;
         tempfile::Builder::new()
             .prefix(SCRATCH_PREFIX)
             .tempfile_in(&target.temp_path)
@@ -265,19 +272,12 @@ impl Publication {
     /// Moves a [`Publication::scratch`] file of the `target_idx`-th target
     /// to `relative` in its tree, to be made durable with the others.
     pub fn adopt(&self, target_idx: usize, scratch: tempfile::NamedTempFile, relative: &Path) -> Result<(), OutputError> {
-        let Some(target) = self.staged.get(target_idx) else {
-            return Err(OutputError::Io {
-                action: "write to an unknown target",
-                path: PathBuf::from(target_idx.to_string()),
-                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            });
-        };
-        let path = create_parents(&target.temp_path, &[relative.to_path_buf()], &self.dirs, target_idx, &self.steps)?.remove(0);
+        let path = self.staged_file(target_idx, relative)?;
         scratch
             .persist_noclobber(&path)
             .map_err(|error| io_error("rename into", &path)(error.error))?;
         self.steps.step();
-        self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(path);
+        self.record(path);
         Ok(())
     }
 
@@ -287,18 +287,8 @@ impl Publication {
     /// durable with the others. For the one file too large to hand over
     /// as bytes: SQLite writes `index.db` there page by page.
     pub fn reserve(&self, target_idx: usize, relative: &Path) -> Result<PathBuf, OutputError> {
-        let Some(target) = self.staged.get(target_idx) else {
-            return Err(OutputError::Io {
-                action: "write to an unknown target",
-                path: PathBuf::from(target_idx.to_string()),
-                source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-            });
-        };
-        let path = create_parents(&target.temp_path, &[relative.to_path_buf()], &self.dirs, target_idx, &self.steps)?.remove(0);
-        self.files
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(path.clone());
+        let path = self.staged_file(target_idx, relative)?;
+        self.record(path.clone());
         Ok(path)
     }
 
@@ -610,11 +600,7 @@ fn create_parents(
 ) -> Result<Vec<PathBuf>, OutputError> {
     let mut all_dirs = dirs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let Some(dirs) = all_dirs.get_mut(target_idx) else {
-        return Err(OutputError::Io {
-            action: "write to an unknown target",
-            path: PathBuf::from(target_idx.to_string()),
-            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
-        });
+        return Err(unknown_target(target_idx));
     };
     let mut paths = Vec::with_capacity(relatives.len());
     for relative in relatives {

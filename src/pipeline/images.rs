@@ -193,7 +193,8 @@ pub(super) struct TargetLayout {
     /// from the cache when the target is staged.
     pub stored: Vec<(PathBuf, Sha256Digest)>,
     /// Blobs written to a scratch file of the target's staging as they
-    /// were built (the SQLite index's layer), for the caller to move in.
+    /// were built (the SQLite index's layer; the FBC layers when there is
+    /// no cache), for the caller to move in.
     pub spilled: Vec<Spilled>,
     pub built: Vec<BuiltImage>,
 }

@@ -231,3 +231,109 @@ fn a_connection_dropped_mid_upload_is_retried_to_a_complete_image() {
     let big_file = files.iter().find(|file| file["path"] == "manifests/big.configmap.yaml").unwrap();
     assert!(big_file["size"].as_u64().unwrap() > 2 << 20);
 }
+
+/// Issue 19: a build that pushes uses the action cache like any other
+/// build. After a build of the images, a push build restores every
+/// bundle and package from the cache (nothing runs), and pushes each
+/// image from the published layout: what the registry serves is the
+/// layout's. After an edit, only the edited bundle and its package run
+/// again, and only the blobs that changed go up.
+#[test]
+fn issue_19_a_push_build_restores_from_the_cache_and_pushes_the_layout() {
+    let registry = Registry::start(&[]);
+    let project = common::synth_project(12, 3, "push-from-cache");
+    let config = project.path().join("catalog.toml");
+    let mut toml = std::fs::read_to_string(&config).unwrap().replacen(
+        "[catalog]\n",
+        "[catalog]\nbundle-image = \"example.com/{{ bundle.package }}-bundle:v{{ bundle.version }}\"\n\
+         image = \"example.com/synth-catalog:{{ target.name }}\"\n",
+        1,
+    );
+    toml.push_str("\n[images]\nbuild = true\n");
+    std::fs::write(&config, toml).unwrap();
+    std::fs::create_dir_all(project.path().join("home")).unwrap();
+    let prefix = format!("{}/cached", registry.host());
+    let push = ["build", "--push", "--registry", prefix.as_str(), "--json"];
+    // The actions that ran (`miss`) and were restored (`hit`).
+    let actions = |output: &Output| -> (Vec<String>, usize) {
+        assert!(output.status.success(), "{}", text(output));
+        let events: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let finished = common::of_type(&events, "action-finish");
+        let ran = finished
+            .iter()
+            .filter(|action| action["cache"] != "hit")
+            .map(|action| format!("{} {} {}", action["action"], action["package"], action["bundle"]))
+            .collect();
+        let hits = finished.iter().filter(|action| action["cache"] == "hit").count();
+        (ran, hits)
+    };
+
+    let built = catbuild(project.path(), &["build", "-q"], &[]);
+    assert!(built.status.success(), "{}", text(&built));
+    let pushed = catbuild(project.path(), &push, &[]);
+    let (ran, hits) = actions(&pushed);
+    assert_eq!((ran, hits), (Vec::<String>::new(), 12 + 3), "12 bundles and 3 packages restored");
+    // 12 bundles and the catalog; each image's blobs (manifest, config,
+    // layer) come from the layout.
+    assert!(text(&pushed).contains("Pushed 13 images"), "{}", text(&pushed));
+    let catalog = verify(&["--tls-verify=false"], &format!("{prefix}/synth-catalog:default"));
+    assert_eq!(
+        catalog["digest"].as_str().unwrap(),
+        layout_digest(project.path(), "default", "catalog-fbc-json")
+    );
+    let csv = std::fs::read_dir(project.path().join("tree"))
+        .unwrap()
+        .flat_map(|package| std::fs::read_dir(package.unwrap().path()).unwrap())
+        .map(|bundle| bundle.unwrap().path().join("manifests"))
+        .flat_map(|manifests| std::fs::read_dir(manifests).unwrap())
+        .map(|file| file.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(".clusterserviceversion.yaml"))
+        .unwrap();
+    let (package, version) = {
+        let bundle_dir = csv.parent().unwrap().parent().unwrap();
+        let package = bundle_dir.parent().unwrap().file_name().unwrap().to_string_lossy().into_owned();
+        (package, bundle_dir.file_name().unwrap().to_string_lossy().into_owned())
+    };
+    let bundle = verify(&["--tls-verify=false"], &format!("{prefix}/{package}-bundle:v{version}"));
+    let bundle_digest = bundle["digest"].as_str().unwrap().to_string();
+
+    // One CSV edited: its package's bundles load again (linking needs
+    // them all) and the package is encoded again; only the edited bundle
+    // image (layer, config) and the catalog image's changed layer and
+    // config go up (manifests are not blobs).
+    let edited = std::fs::read_to_string(&csv)
+        .unwrap()
+        .replacen("metadata:\n", "metadata:\n  labels:\n    edited: \"yes\"\n", 1);
+    std::fs::write(&csv, edited).unwrap();
+    let again = catbuild(project.path(), &push, &[]);
+    let (ran, hits) = actions(&again);
+    let package_dir = csv.parent().unwrap().parent().unwrap().parent().unwrap();
+    let n_bundles = std::fs::read_dir(package_dir)
+        .unwrap()
+        .filter(|entry| entry.as_ref().unwrap().path().is_dir())
+        .count();
+    let expected: Vec<String> = ran
+        .iter()
+        .filter(|action| action.contains(&format!(" \"{package}\" ")))
+        .cloned()
+        .collect();
+    assert_eq!((ran.len(), hits), (n_bundles + 1, 15 - n_bundles - 1), "{ran:?}");
+    assert_eq!(ran, expected, "only the edited package ran");
+    let uploaded: usize = text(&again)
+        .split("Pushed 13 images: ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("{}", text(&again)));
+    assert!((2..=4).contains(&uploaded), "{uploaded} blobs uploaded: {}", text(&again));
+    let bundle = verify(&["--tls-verify=false"], &format!("{prefix}/{package}-bundle:v{version}"));
+    assert_ne!(bundle["digest"].as_str().unwrap(), bundle_digest, "the edited bundle was pushed");
+    let catalog = verify(&["--tls-verify=false"], &format!("{prefix}/synth-catalog:default"));
+    assert_eq!(
+        catalog["digest"].as_str().unwrap(),
+        layout_digest(project.path(), "default", "catalog-fbc-json")
+    );
+}

@@ -196,6 +196,88 @@ fn read_manifest(dir: &Path, digest: &str, platform: Option<Platform>) -> Result
     })
 }
 
+/// An image as a layout holds it, ready to push: its manifests with
+/// their bytes (children before the index that names them, the image's
+/// own manifest or index last), and every other blob (configs, layers)
+/// by digest, size and file, never read here.
+#[derive(Debug)]
+pub struct LayoutImage {
+    pub manifests: Vec<Blob>,
+    pub blobs: Vec<LayoutBlob>,
+}
+
+/// A blob of a layout, named by its descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutBlob {
+    pub digest: String,
+    pub size: u64,
+    pub path: PathBuf,
+}
+
+/// Reads the image `digest` names from the layout in `dir` for a push:
+/// each manifest (or index) is checked against its digest; a config or
+/// layer only against its descriptor's size (the registry checks its
+/// digest as it takes the upload).
+pub fn read_for_push(dir: &Path, digest: &str) -> Result<LayoutImage, String> {
+    let top = read_blob(dir, digest)?;
+    let top_path = dir.join(blob_path(digest));
+    let value = parse_json(&top, &top_path)?;
+    let mut image = LayoutImage {
+        manifests: Vec::new(),
+        blobs: Vec::new(),
+    };
+    let manifest_blobs = |value: &Value, path: &Path, blobs: &mut Vec<LayoutBlob>| -> Result<(), String> {
+        let layers = value["layers"].as_array().into_iter().flatten();
+        for descriptor in std::iter::once(&value["config"]).chain(layers) {
+            let (_, digest) = descriptor_of(descriptor, path)?;
+            let size = descriptor["size"]
+                .as_u64()
+                .ok_or_else(|| format!("`{}` has a descriptor without a size", path.display()))?;
+            let blob_file = dir.join(blob_path(&digest));
+            let found = std::fs::metadata(&blob_file).map_err(|error| format!("cannot read `{}`: {error}", blob_file.display()))?;
+            if found.len() != size {
+                return Err(format!(
+                    "`{}` holds {} bytes where its descriptor says {size}: the layout changed after it was built",
+                    blob_file.display(),
+                    found.len()
+                ));
+            }
+            blobs.push(LayoutBlob {
+                digest,
+                size,
+                path: blob_file,
+            });
+        }
+        Ok(())
+    };
+    // `mediaType` is optional in OCI JSON; a registry needs one to take
+    // a manifest.
+    let is_index = value["manifests"].is_array();
+    let media = match value["mediaType"].as_str() {
+        Some(media) => media.to_string(),
+        None if is_index => media_type::OCI_INDEX.to_string(),
+        None => media_type::OCI_MANIFEST.to_string(),
+    };
+    if media_type::is_index(&media) || is_index {
+        for child in value["manifests"].as_array().into_iter().flatten() {
+            let (child_media, child_digest) = descriptor_of(child, &top_path)?;
+            let bytes = read_blob(dir, &child_digest)?;
+            let child_path = dir.join(blob_path(&child_digest));
+            manifest_blobs(&parse_json(&bytes, &child_path)?, &child_path, &mut image.blobs)?;
+            let child_media = if child_media.is_empty() {
+                media_type::OCI_MANIFEST.to_string()
+            } else {
+                child_media
+            };
+            image.manifests.push(Blob::with_digest(&child_media, child_digest, bytes));
+        }
+    } else {
+        manifest_blobs(&value, &top_path, &mut image.blobs)?;
+    }
+    image.manifests.push(Blob::with_digest(&media, digest.to_string(), top));
+    Ok(image)
+}
+
 fn platform_of(value: &Value) -> Option<Platform> {
     Some(Platform {
         os: value["os"].as_str()?.to_string(),
@@ -285,6 +367,67 @@ mod tests {
                 crate::image::sha256_digest(bytes).trim_start_matches("sha256:")
             );
         }
+    }
+
+    fn write_layout(dir: &Path, images: &[(String, &Image)]) {
+        for (path, bytes) in layout_files(images) {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_image_read_for_a_push_lists_manifests_children_first_and_blobs_by_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let single = image("1");
+        let arm = Platform {
+            architecture: "arm64".to_string(),
+            ..Platform::linux_amd64()
+        };
+        let manifests = vec![single.manifests()[0].clone(), {
+            let mut other = image("2").manifests()[0].clone();
+            other.platform = arm;
+            other
+        }];
+        let index = Image::index(manifests);
+        write_layout(dir.path(), &[("one".into(), &single), ("both".into(), &index)]);
+
+        let read = read_for_push(dir.path(), single.digest()).unwrap();
+        assert_eq!(read.manifests, vec![single.top().clone()]);
+        let expected: Vec<LayoutBlob> = single.manifests()[0]
+            .blobs()
+            .map(|blob| LayoutBlob {
+                digest: blob.digest.clone(),
+                size: blob.size(),
+                path: dir.path().join(blob_path(&blob.digest)),
+            })
+            .collect();
+        assert_eq!(read.blobs, expected);
+
+        let read = read_for_push(dir.path(), index.digest()).unwrap();
+        let names: Vec<&str> = read.manifests.iter().map(|blob| blob.digest.as_str()).collect();
+        let children: Vec<&str> = index.manifests().iter().map(|manifest| manifest.digest()).collect();
+        assert_eq!(names, [children[0], children[1], index.digest()]);
+        assert_eq!(read.manifests[2].media_type, media_type::OCI_INDEX);
+        assert_eq!(read.manifests[0].media_type, media_type::OCI_MANIFEST);
+        assert_eq!(read.blobs.len(), 4, "two configs and two layers");
+
+        // A layer that changed size, or a manifest that changed at all,
+        // is refused before anything is pushed.
+        let layer = dir.path().join(blob_path(&single.manifests()[0].layers[0].digest));
+        let layer_bytes = std::fs::read(&layer).unwrap();
+        std::fs::write(&layer, b"shorter").unwrap();
+        let error = read_for_push(dir.path(), single.digest()).unwrap_err();
+        assert!(error.contains("holds 7 bytes where its descriptor says"), "{error}");
+        std::fs::write(&layer, layer_bytes).unwrap();
+        assert!(read_for_push(dir.path(), index.digest()).is_ok());
+        std::fs::write(dir.path().join(blob_path(children[1])), b"{}").unwrap();
+        assert!(
+            read_for_push(dir.path(), index.digest())
+                .unwrap_err()
+                .contains("the layout is corrupt")
+        );
     }
 
     #[test]

@@ -758,12 +758,10 @@ pub(super) enum Probe {
 impl super::PackageRun<'_> {
     /// Whether the cache keeps the package's encoding in a target: only
     /// FBC files (with its bundle images' blobs, when building images)
-    /// that need nothing else of the package. A build that pushes has no
-    /// cache for images: pushing needs each image in memory.
+    /// that need nothing else of the package.
     fn cacheable(&self, package: &PackageConfig, target_idx: usize) -> bool {
         let formats = &self.formats[target_idx];
-        (self.image_epoch.is_none() || !self.pushes)
-            && package.index_db.is_none()
+        package.index_db.is_none()
             && package.package_manifests.is_empty()
             && self.targets[target_idx].deploy.is_none()
             && !formats.is_empty()

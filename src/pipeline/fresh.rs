@@ -102,8 +102,9 @@ pub(super) fn eligible(config: &Config, options: &BuildOptions) -> bool {
     // build is never answered by a stamp (one made without it would
     // otherwise leave the shared cache unwritten).
     // Images are made from the inputs alone when no base image is read
-    // (from a registry, whose tag may move, or a layout) and none is
-    // pushed (a push needs them in memory).
+    // (from a registry, whose tag may move, or a layout). A build that
+    // pushes is never a no-op: the push must run even when nothing
+    // changed (an earlier push may have failed, or the registry lost it).
     let images_from_inputs_alone = !options.push
         && config.targets.iter().all(|target| !target.push)
         && match &options.base_image {

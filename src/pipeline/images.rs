@@ -139,9 +139,9 @@ pub struct BuiltImage {
     pub reference: Option<String>,
     /// Digest of the manifest (or index) the tag names.
     pub digest: String,
-    /// `None` for a bundle image whose package came from the cache (its
-    /// blobs are in the layout): builds that push do not use the cache
-    /// for images.
+    /// A catalog image as built, for the layout's files; `None` for a
+    /// bundle image, whose blobs its package staged. A push reads every
+    /// image from the published layout, not from here.
     pub image: Option<Arc<Image>>,
 }
 
@@ -174,14 +174,6 @@ pub(super) struct CatalogFile {
     /// Where the build staged it, to be read back bucket by bucket rather
     /// than held: a catalog can be a gigabyte.
     pub staged: Option<PathBuf>,
-}
-
-/// The action cache as catalog layers use it: `hold` when the build
-/// pushes (a layer from the cache is then read back into memory).
-#[derive(Clone, Copy)]
-pub(super) struct LayerCache<'a> {
-    pub cache: &'a RunCache,
-    pub hold: bool,
 }
 
 /// What a target's images add to it.
@@ -232,7 +224,7 @@ pub(super) fn target_images(
     bundles: &[TargetBundleImage],
     base: Option<&BaseImage>,
     epoch: u64,
-    layer_cache: Option<LayerCache>,
+    layer_cache: Option<&RunCache>,
 ) -> Result<TargetLayout, String> {
     let target_name = target.name.as_str();
     let mut built = Vec::new();
@@ -388,7 +380,7 @@ fn catalog_kind(format: OutputFormat) -> CatalogKind {
 fn fbc_layers(
     files: Vec<(String, CatalogFile)>,
     epoch: u64,
-    layer_cache: Option<LayerCache>,
+    layer_cache: Option<&RunCache>,
     scratch: Option<&Scratch>,
 ) -> Result<Vec<(Layer, Option<Spilled>)>, String> {
     use rayon::prelude::*;
@@ -422,7 +414,7 @@ fn uncached_layer(contents: &[(&str, &[u8])], epoch: u64, scratch: Option<&Scrat
 fn bucket_layer(
     files: &[(String, CatalogFile)],
     epoch: u64,
-    layer_cache: Option<LayerCache>,
+    layer_cache: Option<&RunCache>,
     scratch: Option<&Scratch>,
 ) -> Result<(Layer, Option<Spilled>), String> {
     let digests: Option<Vec<(&str, &Sha256Digest)>> = files
@@ -431,21 +423,11 @@ fn bucket_layer(
         .collect();
     let keyed = layer_cache
         .zip(digests)
-        .map(|(layer_cache, digests)| (layer_cache, layer_cache.cache.layer_key(epoch, digests)));
+        .map(|(layer_cache, digests)| (layer_cache, layer_cache.layer_key(epoch, digests)));
     if let Some((layer_cache, key)) = &keyed
-        && let Some((digest, layer)) = layer_cache.cache.catalog_layer(key)
+        && let Some((_, layer)) = layer_cache.catalog_layer(key)
     {
-        if !layer_cache.hold {
-            return Ok((layer, None));
-        }
-        // Pushing needs the bytes; a blob that went missing is built again.
-        if let Some(bytes) = layer_cache.cache.cache.blob(&digest) {
-            let layer = Layer {
-                blob: Some(bytes),
-                ..layer
-            };
-            return Ok((layer, None));
-        }
+        return Ok((layer, None));
     }
     // Files staged, or of a package restored from the cache, are read
     // now.
@@ -456,7 +438,7 @@ fn bucket_layer(
             (None, _, _) if let Some(staged) = &file.staged => {
                 Some(std::fs::read(staged).map_err(|error| format!("cannot read `{}` back: {error}", staged.display()))?)
             }
-            (None, Some(digest), Some((layer_cache, _))) => Some(layer_cache.cache.cache.blob(digest).ok_or_else(|| {
+            (None, Some(digest), Some((layer_cache, _))) => Some(layer_cache.cache.blob(digest).ok_or_else(|| {
                 format!(
                     "`{}` is missing or damaged in the cache (removed now: the next build encodes its package again)",
                     file.path.display()
@@ -480,14 +462,13 @@ fn bucket_layer(
         .iter()
         .filter_map(|(path, file)| Some((format!("{}/{path}", crate::image::catalog::CONFIGS_DIR), file.digest?)))
         .collect();
-    let run_key = |entries: &[RunEntry]| layer_cache.cache.run_key(epoch, entries, |path| digests.get(path).copied());
-    let reuse = |entries: &[RunEntry]| run_key(entries).and_then(|key| layer_cache.cache.deflated_run(&key));
+    let run_key = |entries: &[RunEntry]| layer_cache.run_key(epoch, entries, |path| digests.get(path).copied());
+    let reuse = |entries: &[RunEntry]| run_key(entries).and_then(|key| layer_cache.deflated_run(&key));
     let build = |reuse: &dyn Fn(&[RunEntry]) -> Option<Deflated>| {
-        // Unless the build pushes it, the layer is written straight into
-        // the cache, never held whole, and the layout links it from there.
-        let cache = &layer_cache.cache.cache;
-        let temp = (!layer_cache.hold).then(|| cache.new_blob().ok()).flatten();
-        if let Some(mut temp) = temp {
+        // The layer is written straight into the cache, never held whole,
+        // and the layout links it from there.
+        let cache = &layer_cache.cache;
+        if let Ok(mut temp) = cache.new_blob() {
             let (layer, runs) = fbc_layer_reusing(contents(), epoch, reuse, LayerOut::File(temp.as_file_mut()))?;
             let kept = crate::cache::parse_digest(&layer.digest).is_some_and(|digest| cache.persist_blob(temp, &digest).is_ok());
             if kept {
@@ -503,9 +484,9 @@ fn bucket_layer(
         built => built,
     }
     .map_err(|error: std::io::Error| error.to_string())?;
-    layer_cache.cache.put_catalog_layer(key, &layer);
+    layer_cache.put_catalog_layer(key, &layer);
     let keyed_runs: Vec<_> = runs.iter().filter_map(|run| Some((run_key(&run.entries)?, run.span))).collect();
-    layer_cache.cache.put_runs(&layer, &keyed_runs);
+    layer_cache.put_runs(&layer, &keyed_runs);
     Ok((layer, None))
 }
 
@@ -533,7 +514,7 @@ mod tests {
 
     #[test]
     fn a_bucket_layer_splices_in_the_packages_an_edit_left_alone() {
-        use super::{CatalogFile, LayerCache, PathBuf, RunCache, RunEntry, Sha256Digest, bucket_layer, fbc_layer};
+        use super::{CatalogFile, PathBuf, RunCache, RunEntry, Sha256Digest, bucket_layer, fbc_layer};
         use crate::image::catalog::fbc_bucket;
         // Two packages of one bucket.
         assert_eq!(fbc_bucket("pkg-4"), fbc_bucket("pkg-5"));
@@ -558,10 +539,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap();
         let cache = RunCache::at(dir.path());
-        let layer_cache = Some(LayerCache {
-            cache: &cache,
-            hold: false,
-        });
+        let layer_cache = Some(&cache);
         let kept = text("pkg-5", 1);
         let kept_entries = [
             RunEntry {
@@ -576,9 +554,9 @@ mod tests {
         let kept_key = cache
             .run_key(0, &kept_entries, |_| Some(Sha256Digest::of(kept.as_bytes())))
             .unwrap();
-        // A build that does not push writes each layer into the cache
-        // and holds none: the layer here is given its blob back from
-        // there, to be compared whole.
+        // A build writes each layer into the cache and holds none: the
+        // layer here is given its blob back from there, to be compared
+        // whole.
         let build = |version: u32| {
             let files = [file("pkg-4", &text("pkg-4", version)), file("pkg-5", &kept)];
             let (layer, _) = bucket_layer(&files, 0, layer_cache, None).unwrap();
@@ -589,15 +567,6 @@ mod tests {
         };
         let (first, expected) = build(1);
         assert_eq!(first, expected);
-        // A build that pushes holds it.
-        let (held, _) = bucket_layer(
-            &[file("pkg-4", &text("pkg-4", 1)), file("pkg-5", &kept)],
-            0,
-            Some(LayerCache { cache: &cache, hold: true }),
-            None,
-        )
-        .unwrap();
-        assert_eq!(held, expected);
         // The untouched package's run is kept, as a span of the layer.
         let stored = cache.deflated_run(&kept_key).expect("the run is kept");
         let blob = first.blob.as_deref().unwrap();

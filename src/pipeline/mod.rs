@@ -275,20 +275,15 @@ pub fn push(config: &Config, options: &BuildOptions, report: &BuildReport) -> Re
             if !seen.insert((reference.to_string(), image.digest.clone())) {
                 continue;
             }
-            // Builds that push do not take images from the cache, so
-            // this is a build that did not mean to push.
-            let Some(built) = &image.image else {
-                let diagnostic = Diagnostic::error(
-                    "push",
-                    format!("cannot push `{}`: its bundle image came from the cache", image.layout_tag),
-                )
-                .help("build with `--push` (or `push = true`), or with `--no-cache`");
-                diagnostics.push(diagnostic);
+            // Pushed from the published layout, which holds every image
+            // of the target (built this run or restored from the cache).
+            let Some(output) = &target_report.output else {
                 continue;
             };
             let job = crate::registry::PushJob {
                 reference,
-                image: built.as_ref(),
+                layout: output.join(images::OCI_DIR),
+                digest: image.digest.clone(),
             };
             match image.role {
                 ImageRole::Bundle { .. } => bundles.push(job),
@@ -463,7 +458,6 @@ fn run(
         config,
         cache: run_cache.as_ref(),
         image_epoch,
-        pushes: options.push || targets.iter().any(|target| target.push),
         claimed_blobs: std::sync::Mutex::default(),
         hints: start.and_then(|start| start.hints.as_ref()),
         stamped_bundles: std::sync::Mutex::default(),
@@ -575,17 +569,15 @@ fn run(
     let mut late_spilled: Vec<Vec<images::Spilled>> = targets.iter().map(|_| Vec::new()).collect();
     let mut target_images: Vec<Vec<BuiltImage>> = targets.iter().map(|_| Vec::new()).collect();
     if publication.is_some() && encode_error.is_none() && !diagnostics.iter().any(Diagnostic::is_error) {
-        let pushes = options.push || targets.iter().any(|target| target.push);
         encode_error = finish_targets(
             &LateInputs {
                 options,
                 targets: &targets,
                 formats: &formats,
                 bases: bases.as_ref(),
-                layer_cache: run_cache.as_ref().map(|cache| images::LayerCache { cache, hold: pushes }),
-                // A push uploads from memory; otherwise a layer too large
-                // to hold goes to a file of the staging.
-                scratch: publication.as_ref().filter(|_| !pushes),
+                layer_cache: run_cache.as_ref(),
+                // A layer too large to hold goes to a file of the staging.
+                scratch: publication.as_ref(),
                 reporter,
             },
             &sqlite_indexes,
@@ -826,7 +818,7 @@ struct LateInputs<'a> {
     /// The base images, when this build makes images.
     bases: Option<&'a images::Bases>,
     /// The cache the catalog layers are kept in, when the build has one.
-    layer_cache: Option<images::LayerCache<'a>>,
+    layer_cache: Option<&'a cached::RunCache>,
     /// Where a target's layers may be written instead of held.
     scratch: Option<&'a crate::output::Publication>,
     reporter: &'a dyn Reporter,
@@ -991,8 +983,6 @@ struct PackageRun<'a> {
     /// `SOURCE_DATE_EPOCH` when this run builds images: bundle images are
     /// then built as bundles load.
     image_epoch: Option<u64>,
-    /// Whether a target of the run pushes.
-    pushes: bool,
     /// `(target, path)` of each bundle image blob staged: two packages'
     /// images may share one (an identical config).
     claimed_blobs: std::sync::Mutex<BTreeSet<(usize, PathBuf)>>,
@@ -1290,11 +1280,11 @@ impl PackageRun<'_> {
                 &mut own,
             )
         });
-        // The build keeps each bundle image's blobs only to push it; its
-        // package stages them, and the layout needs only the descriptor.
+        // Its package stages each bundle image's blobs (a push reads them
+        // from the layout); the layout's index needs only the descriptor.
         outcome.bundle_images.extend(package_images.target.iter().map(|image| {
             let kept = images::TargetBundleImage {
-                image: image.image.clone().filter(|_| self.pushes),
+                image: None,
                 ..image.clone()
             };
             (target_idx, kept)
@@ -1505,10 +1495,9 @@ impl PackageRun<'_> {
         drop(all_files);
         // The catalog images need every file: its digest, which came with
         // the cache entry (or was taken for the stamp) and keys the catalog
-        // layers, and its bytes, moved, not copied, unless the build does
-        // not push and the file is staged or the cache holds it: the layers
-        // then read it back bucket by bucket, and a catalog is never held
-        // whole.
+        // layers, and its bytes, moved, not copied, unless the file is
+        // staged or the cache holds it: the layers then read it back bucket
+        // by bucket, and a catalog is never held whole.
         let catalog_files = if self.keep_catalog_files {
             encoded
                 .files
@@ -1518,9 +1507,9 @@ impl PackageRun<'_> {
                     let digest = digests.get(idx).filter(|(path, _)| *path == file.path).map(|(_, digest)| *digest);
                     let staged = self
                         .publication
-                        .filter(|_| !self.pushes && staged.contains(&file.path))
+                        .filter(|_| staged.contains(&file.path))
                         .and_then(|publication| publication.staged_path(target_idx, &file.path));
-                    let held = staged.is_none() && (!in_cache || self.pushes || digest.is_none());
+                    let held = staged.is_none() && (!in_cache || digest.is_none());
                     images::CatalogFile {
                         bytes: held.then_some(file.bytes),
                         staged,

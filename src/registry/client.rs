@@ -55,6 +55,33 @@ impl Access {
     }
 }
 
+/// What a call sends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Body<'a> {
+    Bytes(&'a [u8]),
+    /// A file's bytes, streamed from disk (opened again for each attempt):
+    /// a layer can be hundreds of megabytes, and a push holds none.
+    File(&'a std::path::Path),
+}
+
+impl<'a> From<&'a [u8]> for Body<'a> {
+    fn from(bytes: &'a [u8]) -> Body<'a> {
+        Body::Bytes(bytes)
+    }
+}
+
+impl<'a, const N: usize> From<&'a [u8; N]> for Body<'a> {
+    fn from(bytes: &'a [u8; N]) -> Body<'a> {
+        Body::Bytes(bytes)
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Body<'a> {
+    fn from(bytes: &'a Vec<u8>) -> Body<'a> {
+        Body::Bytes(bytes)
+    }
+}
+
 pub(crate) struct Response {
     pub status: u16,
     pub location: Option<String>,
@@ -185,13 +212,13 @@ impl Client {
     /// One push call, authorized for `repositories` (`repository:NAME:pull,push`
     /// scopes for bearer tokens), its body read as text (at most 1 MiB).
     /// `url` may be absolute (an upload `Location`) or a path.
-    pub fn call(
+    pub fn call<'a>(
         &self,
         method: &str,
         url: &str,
         repositories: &[&str],
         content_type: Option<&str>,
-        body: &[u8],
+        body: impl Into<Body<'a>>,
     ) -> Result<Response, CallError> {
         let headers: Vec<(&str, &str)> = content_type.map(|value| ("Content-Type", value)).into_iter().collect();
         let mut response = self.send(method, url, repositories, Access::Push, &headers, body)?;
@@ -222,15 +249,16 @@ impl Client {
     /// from it). A 401 with a bearer challenge gets a fresh token once;
     /// 401 and 403 are then refusals, 5xx, 408 and 429 worth another try,
     /// as is a call that could not be made (a refused or cut connection).
-    pub fn send(
+    pub fn send<'a>(
         &self,
         method: &str,
         url: &str,
         repositories: &[&str],
         access: Access,
         headers: &[(&str, &str)],
-        body: &[u8],
+        body: impl Into<Body<'a>>,
     ) -> Result<http::Response<ureq::Body>, CallError> {
+        let body = body.into();
         let url = self.absolute(url);
         let mut fresh_token = false;
         loop {
@@ -242,10 +270,17 @@ impl Client {
             for (name, value) in headers {
                 builder = builder.header(*name, *value);
             }
-            let result = if method == "HEAD" || method == "GET" {
-                builder.body(()).map(|request| self.agent.run(request))
-            } else {
-                builder.body(body).map(|request| self.agent.run(request))
+            let result = match body {
+                _ if method == "HEAD" || method == "GET" => builder.body(()).map(|request| self.agent.run(request)),
+                Body::Bytes(bytes) => builder.body(bytes).map(|request| self.agent.run(request)),
+                Body::File(path) => {
+                    let file = std::fs::File::open(path).map_err(|error| CallError {
+                        message: format!("cannot read `{}`: {error}", path.display()),
+                        retry: false,
+                        retry_after: None,
+                    })?;
+                    builder.body(&file).map(|request| self.agent.run(request))
+                }
             };
             let response = match result {
                 Ok(Ok(response)) => response,

@@ -10,15 +10,24 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::PushError;
-use super::client::{CallError, Client, ClientSettings};
-use crate::image::reference::Reference;
-use crate::image::{Blob, Image};
+use std::path::PathBuf;
 
-/// One image to push to one reference (with a tag).
-pub struct PushJob<'a> {
+use super::PushError;
+use super::client::{Body, CallError, Client, ClientSettings};
+use crate::image::Blob;
+use crate::image::layout::{LayoutBlob, LayoutImage};
+use crate::image::reference::Reference;
+
+/// One image of an OCI layout to push to one reference (with a tag).
+/// The push reads it from the layout, blob by blob: a build that pushes
+/// holds no image in memory, and an image from the action cache pushes
+/// like one built this run.
+pub struct PushJob {
     pub reference: Reference,
-    pub image: &'a Image,
+    /// The layout directory (`oci-layout`, `blobs/sha256/<hex>`).
+    pub layout: PathBuf,
+    /// Digest of the image's manifest or index.
+    pub digest: String,
 }
 
 /// How a push goes.
@@ -65,9 +74,27 @@ pub struct PushReport {
 /// after an earlier group's (the bundles they name). The first failure
 /// stops the push; what is already up stays, and a second push skips it.
 pub fn push_images(groups: &[&[PushJob]], settings: &PushSettings) -> Result<PushReport, PushError> {
-    let jobs: Vec<&PushJob> = groups.iter().flat_map(|group| group.iter()).collect();
+    let failed = |job: &PushJob, message: String| PushError {
+        registry: job.reference.registry.clone(),
+        message: format!("{}: {message}", job.reference),
+    };
+    // Each image's manifests are read (and checked) before anything goes
+    // up: a layout that changed since the build fails the push early.
+    let mut images: Vec<Vec<(&PushJob, LayoutImage)>> = Vec::new();
+    for group in groups {
+        let read: Result<Vec<_>, PushError> = group
+            .iter()
+            .map(|job| {
+                Ok((
+                    job,
+                    crate::image::layout::read_for_push(&job.layout, &job.digest).map_err(|message| failed(job, message))?,
+                ))
+            })
+            .collect();
+        images.push(read?);
+    }
     let mut clients: BTreeMap<String, Client> = BTreeMap::new();
-    for job in &jobs {
+    for (job, _) in images.iter().flatten() {
         let host = &job.reference.registry;
         if !clients.contains_key(host) {
             let client = Client::connect(host, &settings.client).map_err(|message| PushError {
@@ -87,39 +114,31 @@ pub fn push_images(groups: &[&[PushJob]], settings: &PushSettings) -> Result<Pus
     };
     // Each blob once per repository; larger blobs first, so the long
     // uploads overlap the many small calls.
-    let mut blobs: Vec<(&PushJob, &Blob)> = Vec::new();
+    let mut blobs: Vec<(&PushJob, &LayoutBlob)> = Vec::new();
     let mut seen = BTreeSet::new();
-    for job in &jobs {
-        for manifest in job.image.manifests() {
-            for blob in manifest.blobs() {
-                if seen.insert((
-                    job.reference.registry.clone(),
-                    job.reference.repository.clone(),
-                    blob.digest.clone(),
-                )) {
-                    blobs.push((job, blob));
-                }
+    for (job, image) in images.iter().flatten() {
+        for blob in &image.blobs {
+            if seen.insert((&job.reference.registry, &job.reference.repository, &blob.digest)) {
+                blobs.push((job, blob));
             }
         }
     }
-    blobs.sort_by_key(|(_, blob)| std::cmp::Reverse(blob.size()));
+    blobs.sort_by_key(|(_, blob)| std::cmp::Reverse(blob.size));
     run_parallel(&blobs, settings.jobs, |(job, blob)| {
-        push_blob(&clients[&job.reference.registry], &job.reference.repository, blob, settings, &state).map_err(|message| PushError {
-            registry: job.reference.registry.clone(),
-            message: format!("{}: {message}", job.reference),
-        })
+        push_blob(&clients[&job.reference.registry], &job.reference.repository, blob, settings, &state)
+            .map_err(|message| failed(job, message))
     })?;
-    for group in groups {
-        let group: Vec<&PushJob> = group.iter().collect();
-        run_parallel(&group, settings.jobs, |job| {
-            push_manifests(&clients[&job.reference.registry], job, settings, &state).map_err(|message| PushError {
-                registry: job.reference.registry.clone(),
-                message: format!("{}: {message}", job.reference),
-            })
+    for group in &images {
+        run_parallel(group, settings.jobs, |(job, image)| {
+            push_manifests(&clients[&job.reference.registry], job, image, settings, &state).map_err(|message| failed(job, message))
         })?;
     }
     Ok(PushReport {
-        pushed: jobs.iter().map(|job| format!("{}@{}", job.reference, job.image.digest())).collect(),
+        pushed: images
+            .iter()
+            .flatten()
+            .map(|(job, _)| format!("{}@{}", job.reference, job.digest))
+            .collect(),
         blobs_uploaded: state.uploaded.into_inner(),
         bytes_uploaded: state.bytes.into_inner(),
         blobs_present: state.present.into_inner(),
@@ -200,16 +219,18 @@ impl State {
     }
 }
 
-/// The manifests of one image (children before an index), once its blobs are up.
-fn push_manifests(client: &Client, job: &PushJob, settings: &PushSettings, state: &State) -> Result<(), String> {
+/// The manifests of one image, once its blobs are up: an index's
+/// children by digest, then the image's own manifest or index by tag.
+fn push_manifests(client: &Client, job: &PushJob, image: &LayoutImage, settings: &PushSettings, state: &State) -> Result<(), String> {
     let repository = &job.reference.repository;
     let tag = job.reference.tag.as_deref().unwrap_or("latest");
-    for manifest in job.image.manifests() {
-        if let Image::Index { .. } = job.image {
-            put_manifest(client, repository, &manifest.manifest, &manifest.manifest.digest, settings, state)?;
-        }
+    let Some((top, children)) = image.manifests.split_last() else {
+        return Err(format!("internal error: image {} has no manifest", job.digest));
+    };
+    for child in children {
+        put_manifest(client, repository, child, &child.digest, settings, state)?;
     }
-    put_manifest(client, repository, job.image.top(), tag, settings, state)
+    put_manifest(client, repository, top, tag, settings, state)
 }
 
 /// Runs `call` with the push's retry settings, counting retries.
@@ -220,7 +241,7 @@ fn with_retries<T>(settings: &PushSettings, state: &State, call: impl FnMut() ->
     super::client::with_retries(settings.attempts, settings.backoff, &on_retry, call)
 }
 
-fn push_blob(client: &Client, repository: &str, blob: &Blob, settings: &PushSettings, state: &State) -> Result<(), String> {
+fn push_blob(client: &Client, repository: &str, blob: &LayoutBlob, settings: &PushSettings, state: &State) -> Result<(), String> {
     let registry = &client.host;
     if state.holds(registry, &blob.digest, repository) {
         return Ok(());
@@ -231,11 +252,6 @@ fn push_blob(client: &Client, repository: &str, blob: &Blob, settings: &PushSett
         state.present.fetch_add(1, Ordering::Relaxed);
         state.record(registry, &blob.digest, repository);
         return Ok(());
-    }
-    // Builds that push hold every blob they upload (`pipeline::images`
-    // reads a cached catalog layer back for them).
-    if !blob.held() {
-        return Err(format!("internal error: the bytes of blob {} are not in memory", blob.digest));
     }
     // The whole upload is one unit: a failure anywhere starts it again
     // from the POST, since a half-written upload session is not resumable
@@ -267,7 +283,24 @@ fn push_blob(client: &Client, repository: &str, blob: &Blob, settings: &PushSett
         })?;
         let separator = if location.contains('?') { '&' } else { '?' };
         let put_url = format!("{location}{separator}digest={}", blob.digest);
-        let put = client.call("PUT", &put_url, &[repository], Some("application/octet-stream"), &blob.bytes)?;
+        let put = client.call(
+            "PUT",
+            &put_url,
+            &[repository],
+            Some("application/octet-stream"),
+            Body::File(&blob.path),
+        )?;
+        if put.status == 400 && put.body.contains("DIGEST_INVALID") {
+            return Err(CallError {
+                message: format!(
+                    "the registry found that `{}` does not hash to {}: the layout changed after it was built; build again",
+                    blob.path.display(),
+                    blob.digest
+                ),
+                retry: false,
+                retry_after: None,
+            });
+        }
         if put.status != 201 {
             return Err(CallError {
                 message: format!("upload of {} answered {}: {}", blob.digest, put.status, put.body.trim()),
@@ -281,7 +314,7 @@ fn push_blob(client: &Client, repository: &str, blob: &Blob, settings: &PushSett
         state.mounted.fetch_add(1, Ordering::Relaxed);
     } else {
         state.uploaded.fetch_add(1, Ordering::Relaxed);
-        state.bytes.fetch_add(blob.size(), Ordering::Relaxed);
+        state.bytes.fetch_add(blob.size, Ordering::Relaxed);
     }
     state.record(registry, &blob.digest, repository);
     Ok(())
@@ -297,7 +330,7 @@ fn put_manifest(
 ) -> Result<(), String> {
     let path = format!("/v2/{repository}/manifests/{reference}");
     let response = with_retries(settings, state, || {
-        client.call("PUT", &path, &[repository], Some(&manifest.media_type), &manifest.bytes)
+        client.call("PUT", &path, &[repository], Some(&manifest.media_type), manifest.bytes.as_slice())
     })?;
     if response.status != 201 && response.status != 200 {
         return Err(format!("PUT {path} answered {}: {}", response.status, response.body.trim()));

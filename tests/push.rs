@@ -85,7 +85,11 @@ fn push_to_a_plain_registry_then_push_again_uploads_nothing() {
     let prefix = format!("{}/test", registry.host());
     let output = catbuild(project.path(), &["build", "--push", "--registry", &prefix], &[]);
     assert!(output.status.success(), "{}", text(&output));
-    assert!(text(&output).contains("Pushed 5 images: 10 blobs uploaded"), "{}", text(&output));
+    assert!(
+        text(&output).contains("Pushed 5 images (0 already there): 10 blobs uploaded"),
+        "{}",
+        text(&output)
+    );
 
     let catalog = verify(&["--tls-verify=false"], &format!("{prefix}/fruits-catalog:ocp-4.16"));
     assert_eq!(
@@ -108,7 +112,8 @@ fn push_to_a_plain_registry_then_push_again_uploads_nothing() {
     let again = catbuild(project.path(), &["build", "--push", "--registry", &prefix], &[]);
     assert!(again.status.success(), "{}", text(&again));
     assert!(
-        text(&again).contains("0 blobs uploaded (0 bytes), 10 already there"),
+        // Each tag names its image's digest already: no blob is asked about.
+        text(&again).contains("Pushed 5 images (5 already there): 0 blobs uploaded (0 bytes), 0 already there"),
         "{}",
         text(&again)
     );
@@ -323,7 +328,8 @@ fn issue_19_a_push_build_restores_from_the_cache_and_pushes_the_layout() {
     assert_eq!((ran.len(), hits), (n_bundles + 1, 15 - n_bundles - 1), "{ran:?}");
     assert_eq!(ran, expected, "only the edited package ran");
     let uploaded: usize = text(&again)
-        .split("Pushed 13 images: ")
+        // The 11 untouched bundle images are there under their tags.
+        .split("Pushed 13 images (11 already there): ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|count| count.parse().ok())

@@ -205,8 +205,9 @@ fn build_and_push(global: &GlobalArgs, args: &BuildArgs, reporter: &CliReporter,
             }
         }
         eprintln!(
-            "Pushed {} images: {} blobs uploaded ({} bytes), {} already there, {} mounted, {} retries, in {:.2}s",
+            "Pushed {} images ({} already there): {} blobs uploaded ({} bytes), {} already there, {} mounted, {} retries, in {:.2}s",
             pushed.pushed.len(),
+            pushed.images_present,
             pushed.blobs_uploaded,
             pushed.bytes_uploaded,
             pushed.blobs_present,

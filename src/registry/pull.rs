@@ -355,7 +355,8 @@ fn store_verified(store: &Path, digest: &str, bytes: &[u8]) -> Result<(), String
     Ok(())
 }
 
-const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
+/// Every manifest media type catbuild reads (and pushes).
+pub(super) const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
                       application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
 fn get_manifest(client: &Client, repository: &str, wanted: &str) -> Result<Vec<u8>, CallError> {

@@ -1,6 +1,8 @@
-//! Pushing images, ggcr's `remote.Write` way: per blob, HEAD (the registry
-//! may have it), else mount it from a repository this push already filled,
-//! else upload it; then the manifests, children before an index. Images
+//! Pushing images from an OCI layout, ggcr's `remote.Write` way: an image
+//! whose tag already names its digest is left alone; otherwise per blob,
+//! HEAD (the registry may have it), else mount it from a repository this
+//! push already filled, else upload it (streamed from its file); then the
+//! manifests, children before an index. Images
 //! go up in parallel on a few threads; each blob upload that fails on a
 //! dropped connection, a timeout or a 5xx starts again from the POST,
 //! after a backoff.
@@ -13,7 +15,7 @@ use std::time::Duration;
 use std::path::PathBuf;
 
 use super::PushError;
-use super::client::{Body, CallError, Client, ClientSettings};
+use super::client::{Access, Body, CallError, Client, ClientSettings};
 use crate::image::Blob;
 use crate::image::layout::{LayoutBlob, LayoutImage};
 use crate::image::reference::Reference;
@@ -59,6 +61,8 @@ impl Default for PushSettings {
 pub struct PushReport {
     /// `reference@digest` of each image pushed, in job order.
     pub pushed: Vec<String>,
+    /// Images whose tag named their digest already: nothing was sent.
+    pub images_present: usize,
     pub blobs_uploaded: usize,
     pub bytes_uploaded: u64,
     /// Blobs the registry already had.
@@ -105,6 +109,7 @@ pub fn push_images(groups: &[&[PushJob]], settings: &PushSettings) -> Result<Pus
         }
     }
     let state = State {
+        present_images: AtomicUsize::new(0),
         known: Mutex::new(BTreeMap::new()),
         uploaded: AtomicUsize::new(0),
         bytes: AtomicU64::new(0),
@@ -112,6 +117,32 @@ pub fn push_images(groups: &[&[PushJob]], settings: &PushSettings) -> Result<Pus
         mounted: AtomicUsize::new(0),
         retries: AtomicUsize::new(0),
     };
+    // An image whose tag already names its digest is in the registry
+    // whole (a registry takes a manifest only once it holds each blob
+    // the manifest names): nothing of it is sent again, so pushing an
+    // unchanged catalog of 1,000 bundles is one call per image.
+    let all: Vec<&(&PushJob, LayoutImage)> = images.iter().flatten().collect();
+    let tagged = Mutex::new(BTreeSet::new());
+    run_parallel(&all, settings.jobs, |(job, _)| {
+        if tag_names(&clients[&job.reference.registry], job, settings, &state).map_err(|message| failed(job, message))? {
+            tagged
+                .lock()
+                .map_err(|_| failed(job, "internal error: a push thread panicked".to_string()))?
+                .insert(job.reference.to_string());
+        }
+        Ok(())
+    })?;
+    let tagged = tagged.into_inner().unwrap_or_default();
+    state.present_images.store(tagged.len(), Ordering::Relaxed);
+    let images: Vec<Vec<&(&PushJob, LayoutImage)>> = images
+        .iter()
+        .map(|group| {
+            group
+                .iter()
+                .filter(|(job, _)| !tagged.contains(&job.reference.to_string()))
+                .collect()
+        })
+        .collect();
     // Each blob once per repository; larger blobs first, so the long
     // uploads overlap the many small calls.
     let mut blobs: Vec<(&PushJob, &LayoutBlob)> = Vec::new();
@@ -134,11 +165,8 @@ pub fn push_images(groups: &[&[PushJob]], settings: &PushSettings) -> Result<Pus
         })?;
     }
     Ok(PushReport {
-        pushed: images
-            .iter()
-            .flatten()
-            .map(|(job, _)| format!("{}@{}", job.reference, job.digest))
-            .collect(),
+        pushed: all.iter().map(|(job, _)| format!("{}@{}", job.reference, job.digest)).collect(),
+        images_present: state.present_images.into_inner(),
         blobs_uploaded: state.uploaded.into_inner(),
         bytes_uploaded: state.bytes.into_inner(),
         blobs_present: state.present.into_inner(),
@@ -179,6 +207,7 @@ fn run_parallel<T: Sync>(items: &[T], jobs: usize, work: impl Fn(&T) -> Result<(
 }
 
 struct State {
+    present_images: AtomicUsize,
     /// (registry, digest) → repositories known to hold the blob.
     known: Mutex<BTreeMap<(String, String), BTreeSet<String>>>,
     uploaded: AtomicUsize,
@@ -231,6 +260,22 @@ fn push_manifests(client: &Client, job: &PushJob, image: &LayoutImage, settings:
         put_manifest(client, repository, child, &child.digest, settings, state)?;
     }
     put_manifest(client, repository, top, tag, settings, state)
+}
+
+/// Whether the job's tag names its image's digest in the registry
+/// already (a registry that does not say, or has no such tag: no).
+fn tag_names(client: &Client, job: &PushJob, settings: &PushSettings, state: &State) -> Result<bool, String> {
+    let repository = &job.reference.repository;
+    let tag = job.reference.tag.as_deref().unwrap_or("latest");
+    let path = format!("/v2/{repository}/manifests/{tag}");
+    let response = with_retries(settings, state, || {
+        client.send("HEAD", &path, &[repository], Access::Push, &[("Accept", super::pull::ACCEPT)], &[])
+    })?;
+    let digest = response
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|value| value.to_str().ok());
+    Ok(response.status().as_u16() == 200 && digest == Some(job.digest.as_str()))
 }
 
 /// Runs `call` with the push's retry settings, counting retries.

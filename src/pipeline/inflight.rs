@@ -1,10 +1,10 @@
 //! Packages in flight: admitted in catalog order while their input bytes
-//! stay under a budget, loaded in parallel, finished in catalog order.
+//! stay under a budget, prepared in parallel, finished in catalog order.
 //!
 //! Loading is most of a build and one package rarely keeps two cores busy,
-//! so several packages load at once; but SQLite rows, staging and
-//! diagnostics must come in catalog order, so loaded packages wait in a
-//! reorder buffer until every package before them is finished. The budget
+//! so several packages load (and encode, and stage) at once; but SQLite
+//! rows and diagnostics must come in catalog order, so prepared packages
+//! wait in a reorder buffer until every package before them is finished. The budget
 //! bounds memory by what is read, not by the number of packages: a package
 //! bigger than the budget is admitted alone.
 

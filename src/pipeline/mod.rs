@@ -1062,6 +1062,9 @@ struct Passed {
     /// Its files from the cache, not staged yet: only a target that
     /// changed stages them.
     deferred: Vec<(PathBuf, crate::load::Sha256Digest)>,
+    /// Its rows for the target's SQLite index, when it has one: added in
+    /// catalog order as the package finishes.
+    sqlite_rows: Option<Vec<sqlite::PackageRows>>,
 }
 
 /// A package linked in every target that has it, its bundles dropped:
@@ -1090,11 +1093,11 @@ struct Linked {
 }
 
 impl PackageRun<'_> {
-    /// Every package: several load and link at once while their input
-    /// bytes fit the in-flight budget ([`inflight`]), and each is
-    /// validated, encoded and staged in catalog order as soon as the ones
-    /// before it are (each of those steps is parallel inside). The bundles
-    /// of a package are dropped once it is linked.
+    /// Every package: several load, link, validate, encode and stage at
+    /// once while their input bytes fit the in-flight budget
+    /// ([`inflight`]); each then finishes in catalog order (its SQLite
+    /// rows go into the index, which must get them in that order). The
+    /// bundles of a package are dropped once it is linked.
     fn packages(&self, packages: &[&PackageConfig]) -> Vec<PackageOutcome> {
         let sizes: Vec<u64> = packages
             .par_iter()
@@ -1114,8 +1117,8 @@ impl PackageRun<'_> {
         inflight::run(
             &sizes,
             inflight::BUDGET_BYTES,
-            |idx| self.prepare(packages[idx]),
-            |prepared| self.finish(prepared),
+            |idx| self.settle(self.prepare(packages[idx])),
+            |outcome| self.finish(outcome),
         )
     }
 
@@ -1307,8 +1310,9 @@ impl PackageRun<'_> {
     }
 
     /// Validates, encodes and stages a linked package in each of its
-    /// targets (in parallel), then drops it.
-    fn finish(&self, prepared: Prepared) -> PackageOutcome {
+    /// targets (in parallel), then drops it. Nothing here depends on the
+    /// packages before it, so packages settle in any order.
+    fn settle(&self, prepared: Prepared) -> PackageOutcome {
         let mut outcome = prepared.outcome;
         // Only a package without a single diagnostic is cached, so that
         // every build prints them all.
@@ -1347,6 +1351,7 @@ impl PackageRun<'_> {
                     outline: Some(restored.outline),
                     files: Vec::new(),
                     deferred: restored.files,
+                    sqlite_rows: None,
                 });
                 let part = PackagePart {
                     target_idx,
@@ -1484,14 +1489,12 @@ impl PackageRun<'_> {
                 .map(|(path, bytes)| (path.to_path_buf(), crate::load::Sha256Digest::of(bytes)))
                 .collect();
         }
-        // Its rows go into the target's index now, and are dropped.
-        if let Some(Some(index)) = self.sqlite_indexes.get(target_idx) {
-            let rows = std::mem::take(&mut encoded.sqlite_rows);
-            let inserted = report::stage(self.reporter, Stage::Encode, || index.add(rows));
-            if let Err(error) = inserted {
-                return Gate::Failed(error);
-            }
-        }
+        // Its rows wait for the packages before it (`finish`).
+        let sqlite_rows = self
+            .sqlite_indexes
+            .get(target_idx)
+            .is_some_and(Option::is_some)
+            .then(|| std::mem::take(&mut encoded.sqlite_rows));
         drop(all_files);
         // The catalog images need every file: its digest, which came with
         // the cache entry (or was taken for the stamp) and keys the catalog
@@ -1527,7 +1530,25 @@ impl PackageRun<'_> {
             outline: encoded.outline,
             files: digests,
             deferred: Vec::new(),
+            sqlite_rows,
         })
+    }
+
+    /// A settled package, in catalog order: its rows go into each of its
+    /// targets' SQLite index, and are dropped.
+    fn finish(&self, mut outcome: PackageOutcome) -> PackageOutcome {
+        for part in &mut outcome.parts {
+            let Gate::Passed(passed) = &mut part.gate else {
+                continue;
+            };
+            let (Some(rows), Some(Some(index))) = (passed.sqlite_rows.take(), self.sqlite_indexes.get(part.target_idx)) else {
+                continue;
+            };
+            if let Err(error) = report::stage(self.reporter, Stage::Encode, || index.add(rows)) {
+                part.gate = Gate::Failed(error);
+            }
+        }
+        outcome
     }
 }
 

@@ -8,11 +8,10 @@
 //! after a backoff.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
-
-use std::path::PathBuf;
 
 use super::PushError;
 use super::client::{Access, Body, CallError, Client, ClientSettings};
@@ -128,7 +127,7 @@ pub fn push_images(groups: &[&[PushJob]], settings: &PushSettings) -> Result<Pus
             tagged
                 .lock()
                 .map_err(|_| failed(job, "internal error: a push thread panicked".to_string()))?
-                .insert(job.reference.to_string());
+                .insert((job.reference.to_string(), job.digest.clone()));
         }
         Ok(())
     })?;
@@ -139,7 +138,7 @@ pub fn push_images(groups: &[&[PushJob]], settings: &PushSettings) -> Result<Pus
         .map(|group| {
             group
                 .iter()
-                .filter(|(job, _)| !tagged.contains(&job.reference.to_string()))
+                .filter(|(job, _)| !tagged.contains(&(job.reference.to_string(), job.digest.clone())))
                 .collect()
         })
         .collect();

@@ -173,3 +173,63 @@ fn watch_rebuilds_after_an_edit_survives_a_broken_one_and_stops_on_ctrl_c() {
     left.sort();
     assert_eq!(left, [".cache", ".catbuild.lock", "ocp-4.16", "ocp-4.17"]);
 }
+
+/// Issue 19: `--push` in watch mode. The first build is pushed; after an
+/// edit the rebuild is pushed too, its unchanged images skipped as already
+/// there, and the registry serves the edited bundle the layout holds.
+#[test]
+fn watch_with_push_pushes_every_rebuild() {
+    let registry = common::registry::Registry::start(&[]);
+    let project = example_project();
+    let dir = project.path();
+    let config = dir.join("catalog.toml");
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str("\n[images]\nbuild = true\n");
+    std::fs::write(&config, toml).unwrap();
+    let prefix = format!("{}/watched", registry.host());
+    let watch = Watch::start(dir, &["build", "--watch", "--push", "--registry", &prefix]);
+    watch.wait_for("Watching", 1, Duration::from_secs(30));
+    // 3 bundle images (one per bundle, shared by both targets' layouts)
+    // and a catalog image per target.
+    assert!(watch.stderr().contains("Pushed 5 images (0 already there)"), "{}", watch.stderr());
+    let bundle_reference = format!("{prefix}/fruits-catalog-operator-bundle:v0.0.2");
+    let before = served_digest(&bundle_reference);
+
+    let csv = dir.join(CSV);
+    let original = std::fs::read_to_string(&csv).unwrap();
+    edit(
+        &csv,
+        &original.replace("Runs the Fruits Catalog demo application on Kubernetes.", "Runs the pushed demo."),
+    );
+    watch.wait_for("Pushed 5 images", 2, Duration::from_secs(30));
+    // The two untouched bundle images are there under their tags.
+    assert!(watch.stderr().contains("Pushed 5 images (2 already there)"), "{}", watch.stderr());
+    let after = served_digest(&bundle_reference);
+    assert_ne!(after, before, "the edited bundle was pushed");
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("build/ocp-4.16/oci/index.json")).unwrap()).unwrap();
+    let in_layout = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["annotations"]["org.opencontainers.image.ref.name"] == "fruits-catalog-operator.v0.0.2")
+        .unwrap()["digest"]
+        .clone();
+    assert_eq!(serde_json::Value::String(after), in_layout);
+}
+
+/// The digest the registry serves for `reference` (skopeo, through
+/// `../shared/tools/verify-image`).
+fn served_digest(reference: &str) -> String {
+    let output = Command::new(common::repo().join("../shared/tools/verify-image"))
+        .args(["--tls-verify=false", reference])
+        .env("CI", "true")
+        .output()
+        .expect("verify-image runs");
+    assert!(
+        output.status.success(),
+        "verify-image {reference}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    report["digest"].as_str().unwrap().to_string()
+}

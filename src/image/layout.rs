@@ -434,11 +434,7 @@ mod tests {
     fn an_image_written_reads_back_with_its_digest() {
         let dir = tempfile::tempdir().unwrap();
         let written = image("1");
-        for (path, bytes) in layout_files(&[("v1".into(), &written)]) {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, bytes).unwrap();
-        }
+        write_layout(dir.path(), &[("v1".into(), &written)]);
         let read = read_image(dir.path(), Some("v1")).unwrap();
         assert_eq!(read.digest, written.digest());
         assert!(!read.is_index);
